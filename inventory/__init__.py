@@ -1,0 +1,1 @@
+"""Network inventory: sites, routers (NAS), sectors, devices, links, and vendor plugins."""

@@ -1,0 +1,1 @@
+"""IP address management: pools, the in-memory allocator, leases and utilisation."""

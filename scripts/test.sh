@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the project with its test extras, then lint, type-check and run the whole suite.
+# Usage: bash scripts/test.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+
+echo "== ruff"; python3 -m ruff check .
+echo "== mypy"; python3 -m mypy
+echo "== pytest"
+set +e
+python3 -m pytest -q "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+    echo "pytest collected no tests: treating as a failure" >&2
+    exit 1
+fi
+exit "$rc"
