@@ -1,0 +1,117 @@
+"""Daemon settings: one typed object, read from a TOML file, the environment and CLI flags.
+
+Precedence (last wins): built-in defaults < config file < RADIUSD_* environment < CLI flags.
+Secrets never live here (NAS secrets are in the database); the database URL may carry a
+password, so :func:`redacted_url` is what logs print.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA_DIR = Path("var")
+DEFAULT_SQLITE_NAME = "radiusd.sqlite3"
+
+
+class ConfigError(ValueError):
+    """The configuration file or a setting is invalid; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = ""  # empty: SQLite file in data_dir
+    data_dir: Path = DEFAULT_DATA_DIR
+    bind: tuple[str, ...] = ("0.0.0.0",)
+    auth_port: int = 1812
+    acct_port: int = 1813
+    api_bind: str = ""  # "ADDR:PORT"; empty disables the HTTP admin API
+    dedupe_ttl: float = 30.0  # seconds a reply is kept for retransmissions (RFC 5080 §2.2.2)
+    dedupe_max_entries: int = 200_000
+    reject_delay: float = 1.0  # seconds an Access-Reject is held back
+    log_format: str = "console"  # console | json
+    log_level: str = "info"
+    writer_queue_max: int = 20_000  # pending database operations before new work is refused
+    offer_ttl: float = 60.0  # seconds an address offered in an Access-Accept is held without Start
+    sticky_ttl: float = 3600.0  # seconds a released address is kept for its last owner
+    interim_grace_factor: float = 3.0  # k in k x Acct-Interim-Interval + grace
+    interim_grace: float = 120.0
+    default_interim_interval: int = 300
+    sweep_interval: float = 30.0
+    utilisation_warning_pct: float = 90.0
+    debug: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / DEFAULT_SQLITE_NAME).as_posix()}"
+
+
+_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _FIELD_TYPES[name]
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "bool":
+            if isinstance(value, str):
+                return value.strip().lower() in {"1", "true", "yes", "on"}
+            return bool(value)
+        if kind == "Path":
+            return Path(value)
+        if kind == "tuple[str, ...]":
+            if isinstance(value, str):
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            return tuple(str(v) for v in value)
+        if kind == "str":
+            return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name!r}: {exc}") from None
+    return value
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from ``path`` (TOML, section ``[radiusd]`` or top level), env and overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            doc = tomllib.loads(p.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {p} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {p}: {exc}") from None
+        section = doc.get("radiusd", doc)
+        for key, value in section.items():
+            name = key.replace("-", "_")
+            if name not in _FIELD_TYPES or name == "extra":
+                raise ConfigError(f"config file {p}: unknown setting {key!r}")
+            values[name] = _coerce(name, value)
+        if "data_dir" in values and not values["data_dir"].is_absolute():
+            values["data_dir"] = p.parent / values["data_dir"]
+    for name in _FIELD_TYPES:
+        env = os.environ.get(f"RADIUSD_{name.upper()}")
+        if env is not None and name != "extra":
+            values[name] = _coerce(name, env)
+    for name, value in overrides.items():
+        if value is not None:
+            values[name] = _coerce(name, value)
+    return replace(Settings(), **values)
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for logs and error messages)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
