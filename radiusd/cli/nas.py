@@ -1,0 +1,121 @@
+"""``radiusd nas``: the NAS clients (routers) allowed to talk to the server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from radiusd.cli.context import run_store
+from radiusd.cli.output import MASK, pick_columns, print_json, print_record, render
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+VENDORS = ("mikrotik", "cisco", "ubiquiti", "generic")
+COLUMNS = ("name", "address", "vendor", "require_message_authenticator", "coa_port", "description")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+@click.group()
+def nas() -> None:
+    """NAS clients (routers): who may send RADIUS requests, with which secret."""
+
+
+@nas.command("add")
+@click.argument("name")
+@click.option("--address", required=True, metavar="IP", help="Source IP address of the NAS.")
+@click.option("--secret", required=True, metavar="S", help="Shared RADIUS secret (never printed).")
+@click.option("--vendor", type=click.Choice(VENDORS), default="generic", show_default=True)
+@click.option(
+    "--no-message-authenticator",
+    "no_message_authenticator",
+    is_flag=True,
+    help="Accept Access-Requests without Message-Authenticator from this NAS (weakens the "
+    "BlastRADIUS protection; only for NAS that cannot send it).",
+)
+@click.option(
+    "--coa-port",
+    type=click.IntRange(1, 65535),
+    default=3799,
+    show_default=True,
+    help="UDP port for CoA/Disconnect requests.",
+)
+@click.option("--description", default=None, help="Free text.")
+@json_option
+def nas_add(
+    name: str,
+    address: str,
+    secret: str,
+    vendor: str,
+    no_message_authenticator: bool,
+    coa_port: int,
+    description: str | None,
+    as_json: bool,
+) -> None:
+    """Add a NAS NAME that sends requests from --address with --secret."""
+    from radiusd.store.nas import add_nas
+
+    async def go(engine: AsyncEngine) -> Any:
+        return await add_nas(
+            engine,
+            name,
+            address,
+            secret,
+            vendor=vendor,
+            require_message_authenticator=not no_message_authenticator,
+            coa_port=coa_port,
+            description=description,
+        )
+
+    record = run_store(go)
+    if as_json:
+        print_json(record.to_json())
+    else:
+        click.echo(f"added NAS {record.name!r} ({record.address}, {record.vendor})")
+        if no_message_authenticator:
+            click.echo(
+                f"warning: NAS {record.name!r} may send Access-Requests without Message-Authenticator "
+                "(BlastRADIUS, CVE-2024-3596)",
+                err=True,
+            )
+
+
+@nas.command("list")
+@json_option
+def nas_list(as_json: bool) -> None:
+    """List the NAS clients."""
+    from radiusd.store.nas import list_nas
+
+    records = [r.to_json() for r in run_store(list_nas)]
+    render(records, pick_columns(records, COLUMNS), as_json=as_json, empty="no NAS clients")
+
+
+@nas.command("show")
+@click.argument("name")
+@json_option
+def nas_show(name: str, as_json: bool) -> None:
+    """Show one NAS (the secret is masked)."""
+    from radiusd.store.nas import get_nas
+
+    async def go(engine: AsyncEngine) -> Any:
+        return await get_nas(engine, name)
+
+    data = run_store(go).to_json()
+    if as_json:
+        print_json(data)
+    else:
+        print_record(data, extra=[("secret", MASK)])
+
+
+@nas.command("remove")
+@click.argument("name")
+def nas_remove(name: str) -> None:
+    """Remove a NAS; its requests are dropped from then on."""
+    from radiusd.store.nas import remove_nas
+
+    async def go(engine: AsyncEngine) -> None:
+        await remove_nas(engine, name)
+
+    run_store(go)
+    click.echo(f"removed NAS {name!r}")
