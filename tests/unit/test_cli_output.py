@@ -1,0 +1,93 @@
+"""Output helpers and error handling of the ``radiusd`` command (no database)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from radiusd.cli.main import cli
+from radiusd.cli.output import format_value, one_line, pick_columns, print_record, render
+
+
+def test_format_value() -> None:
+    assert format_value(None) == "-"
+    assert format_value("") == "-"
+    assert format_value(True) == "yes"
+    assert format_value([1, "a"]) == "1, a"
+    assert format_value({"a": 1}) == "a=1"
+    assert format_value(3799) == "3799"
+
+
+def test_one_line() -> None:
+    assert one_line("a\n  b\tc ") == "a b c"
+
+
+def test_pick_columns() -> None:
+    records = [{"name": "x", "address": "1.2.3.4", "extra": 1}]
+    assert pick_columns(records, ["name", "missing", "address"]) == ["name", "address"]
+    assert pick_columns(records, ["nothing"]) == ["name", "address", "extra"]
+
+
+def test_render_json_and_table(capsys: pytest.CaptureFixture[str]) -> None:
+    records = [{"name": "r1", "address": "10.0.0.1"}, {"name": "r2", "address": None}]
+    render(records, ["name", "address"], as_json=True, empty="none")
+    assert json.loads(capsys.readouterr().out) == records
+    render(records, ["name", "address"], as_json=False, empty="none")
+    out = capsys.readouterr().out
+    assert "r1" in out and "10.0.0.1" in out and "address" in out
+    render([], ["name"], as_json=False, empty="none")
+    assert capsys.readouterr().out == "none\n"
+    render([], ["name"], as_json=True, empty="none")
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_print_record_masks(capsys: pytest.CaptureFixture[str]) -> None:
+    print_record({"name": "r1", "coa_port": 3799}, extra=[("secret", "********")])
+    assert capsys.readouterr().out.splitlines() == ["name:     r1", "coa_port: 3799", "secret:   ********"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--bogus"],
+        ["nas", "add"],
+        ["nas", "add", "r1", "--address", "10.0.0.1"],
+        ["nas", "add", "r1", "--address", "10.0.0.1", "--secret", "s", "--vendor", "juniper"],
+        ["nas", "add", "r1", "--address", "10.0.0.1", "--secret", "s", "--coa-port", "0"],
+        ["plan", "add", "p", "--reply", "no-equals-sign"],
+        ["plan", "add", "p", "--session-timeout", "abc"],
+        ["subscriber", "list", "--status", "frozen"],
+        ["serve", "--bind", "not-an-ip"],
+        ["serve", "--api-bind", "127.0.0.1"],
+        ["serve", "--auth-port", "70000"],
+        ["nope"],
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(args: list[str]) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("radiusd: error: "), result.stderr
+
+
+def test_no_arguments_prints_help() -> None:
+    result = CliRunner().invoke(cli, [])
+    assert "Commands:" in result.output
+
+
+def test_missing_config_file_is_one_line_exit_1() -> None:
+    result = CliRunner().invoke(cli, ["--config", "/nonexistent/radiusd.toml", "db", "upgrade"])
+    assert result.exit_code == 1
+    assert result.stderr == "radiusd: error: config file /nonexistent/radiusd.toml does not exist\n"
+
+
+def test_serve_without_daemon_module_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import radiusd.cli.serve as serve_mod
+
+    monkeypatch.setattr(serve_mod, "APP_MODULE", "radiusd.server.no_such_module_for_tests")
+    result = CliRunner().invoke(cli, ["serve", "--auth-port", "0"])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "not part of this build" in result.stderr
