@@ -8,14 +8,16 @@ runs the coroutine with :func:`asyncio.run` and always disposes of the engine.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from radiusd.config import Settings, load_settings
+from radiusd.cli.output import CliError
+from radiusd.config import Settings, load_settings, redacted_url
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -48,11 +50,25 @@ def get_context() -> CliContext:
     return click.get_current_context().find_object(CliContext) or CliContext()
 
 
+@contextmanager
+def reaching(url: str) -> Iterator[None]:
+    """Turn "cannot connect" failures into a one-line error naming the (redacted) database URL."""
+    try:
+        yield
+    except (ConnectionError, TimeoutError) as exc:
+        raise CliError(f"cannot reach the database {redacted_url(url)}: {exc.strerror or exc}") from None
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise CliError(f"cannot open the database {redacted_url(url)}: {exc.strerror or exc}") from None
+
+
 def upgrade(url: str) -> None:
     """Apply the store's migrations to ``url`` (idempotent)."""
     from radiusd.store.engine import upgrade_database
 
-    upgrade_database(url)
+    with reaching(url):
+        upgrade_database(url)
 
 
 async def prepare_schema(engine: AsyncEngine) -> None:
@@ -86,4 +102,5 @@ def run_store(func: Callable[[AsyncEngine], Awaitable[T]], *, url: str | None = 
         finally:
             await engine.dispose()
 
-    return asyncio.run(_main())
+    with reaching(target):
+        return asyncio.run(_main())

@@ -21,7 +21,7 @@ from radiusd.cli.output import EXIT_ERROR, PROG, print_error
 from radiusd.cli.plans import plan
 from radiusd.cli.serve import serve
 from radiusd.cli.subscribers import subscriber
-from radiusd.config import ConfigError, redacted_url
+from radiusd.config import ConfigError
 from radiusd.store.errors import StoreError
 
 
@@ -47,24 +47,9 @@ def error_message(exc: BaseException) -> str | None:
     db = _database_error_message(exc)
     if db is not None:
         return db
-    if isinstance(exc, ConnectionError | TimeoutError) or (
-        isinstance(exc, OSError) and exc.errno is not None
-    ):
-        url = _current_url()
-        where = f" ({redacted_url(url)})" if url else ""
-        return f"cannot reach the database{where}: {exc.strerror or exc}"
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return f"cannot reach the database: {exc.strerror or exc}"
     return None
-
-
-def _current_url() -> str | None:
-    ctx = click.get_current_context(silent=True)
-    obj = ctx.find_object(CliContext) if ctx else None
-    if obj is None:
-        return None
-    try:
-        return obj.database_url()
-    except ConfigError:
-        return None
 
 
 class RadiusdGroup(click.Group):
