@@ -42,13 +42,34 @@ REPLY_TO: dict[int, frozenset[int]] = {
 }
 
 REQUEST_CODES = frozenset(
-    {Code.ACCESS_REQUEST, Code.ACCOUNTING_REQUEST, Code.STATUS_SERVER, Code.DISCONNECT_REQUEST, Code.COA_REQUEST}
+    {
+        Code.ACCESS_REQUEST,
+        Code.ACCOUNTING_REQUEST,
+        Code.STATUS_SERVER,
+        Code.DISCONNECT_REQUEST,
+        Code.COA_REQUEST,
+    }
 )
 
 
+_NAMES: dict[int, str] = {
+    Code.ACCESS_REQUEST: "Access-Request",
+    Code.ACCESS_ACCEPT: "Access-Accept",
+    Code.ACCESS_REJECT: "Access-Reject",
+    Code.ACCOUNTING_REQUEST: "Accounting-Request",
+    Code.ACCOUNTING_RESPONSE: "Accounting-Response",
+    Code.ACCESS_CHALLENGE: "Access-Challenge",
+    Code.STATUS_SERVER: "Status-Server",
+    Code.STATUS_CLIENT: "Status-Client",
+    Code.DISCONNECT_REQUEST: "Disconnect-Request",
+    Code.DISCONNECT_ACK: "Disconnect-ACK",
+    Code.DISCONNECT_NAK: "Disconnect-NAK",
+    Code.COA_REQUEST: "CoA-Request",
+    Code.COA_ACK: "CoA-ACK",
+    Code.COA_NAK: "CoA-NAK",
+}
+
+
 def code_name(code: int) -> str:
-    """Human name of a packet code, e.g. ``Access-Request``; ``Code-99`` when unknown."""
-    try:
-        return Code(code).name.replace("_", "-").title().replace("Coa", "CoA")
-    except ValueError:
-        return f"Code-{code}"
+    """The RFC spelling of a packet code, e.g. ``CoA-ACK``; ``Code-99`` when unknown."""
+    return _NAMES.get(code, f"Code-{code}")

@@ -1,0 +1,621 @@
+"""RADIUS packets: strict decoding, lazy attribute values, encoding with authenticators.
+
+Hand-written rather than pyrad's because the daemon's hot path is here: decoding an
+Access-Request, recovering its password and encoding the Access-Accept must cost a few
+microseconds, and malformed input must give :class:`MalformedPacket`, never a hang.
+
+A :class:`Packet` keeps its top-level attributes as ``(type, raw value)`` pairs in wire
+order (repeats kept); values are decoded only when read, through the dictionary.
+Vendor-Specific attributes (RFC 2865 §5.26) are split into sub-attributes once, at decode
+time, because that is where a malformed one must be noticed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import struct
+from collections.abc import Iterator
+from hashlib import md5
+from typing import Any
+
+from .codes import HASHED_AUTHENTICATOR_REQUESTS, RANDOM_AUTHENTICATOR_REQUESTS, code_name
+from .crypto import (
+    ZERO16,
+    hide_user_password,
+    hmac_md5,
+    message_authenticator,
+    random_authenticator,
+    recover_user_password,
+)
+from .dictionary import AttributeDef, AttrKey, Dictionary
+from .errors import MalformedPacket
+from .values import INTEGER_TYPES, codec_for
+
+MAX_PACKET_LENGTH = 4096  # RFC 2865 §3
+MIN_PACKET_LENGTH = 20
+MESSAGE_AUTHENTICATOR = 80  # RFC 3579 §3.2
+VENDOR_SPECIFIC = 26
+USER_PASSWORD = 2
+PROXY_STATE = 33
+EXTENDED_TYPES = frozenset({241, 242, 243, 244})  # RFC 6929 §2.1
+LONG_EXTENDED_TYPES = frozenset({245, 246})  # RFC 6929 §2.2
+
+_HEADER = struct.Struct("!BBH")
+
+# One vendor sub-attribute: (vendor id, vendor type, value, index of its type-26 attribute).
+VendorAttr = tuple[int, int, bytes, int]
+
+
+class Packet:
+    """One RADIUS packet. Build replies with :meth:`reply`; read values with :meth:`get`.
+
+    A decoded packet keeps the datagram and the offset of each attribute, plus one octet
+    per attribute with its type, so that finding an attribute is a ``bytes.find`` in C
+    rather than a loop in Python. The ``attributes`` list of ``(type, raw)`` pairs is built
+    on first use; from then on that list is the packet's content.
+    """
+
+    __slots__ = (
+        "_attrs",
+        "_data",
+        "_offs",
+        "_types",
+        "_vsas",
+        "authenticator",
+        "code",
+        "dictionary",
+        "has_proxy_state",
+        "identifier",
+        "invalid",
+        "ma_offset",
+    )
+
+    def __init__(
+        self,
+        code: int,
+        identifier: int = 0,
+        authenticator: bytes = ZERO16,
+        attributes: list[tuple[int, bytes]] | None = None,
+        dictionary: Dictionary | None = None,
+    ) -> None:
+        self.code = code
+        self.identifier = identifier
+        self.authenticator = authenticator
+        self._attrs: list[tuple[int, bytes]] | None = attributes if attributes is not None else []
+        self._data: bytes | None = None
+        self._offs: list[int] = []
+        self._types = b""
+        self.dictionary = dictionary
+        #: attributes found invalid (RFC 6929 §2.8): index into ``attributes`` -> reason
+        self.invalid: dict[int, str] = {}
+        self._vsas: list[VendorAttr] | None = None
+        #: offset of the Message-Authenticator value in the decoded datagram, 0 when absent
+        self.ma_offset = 0
+        #: whether the packet carries Proxy-State (set by decode; saves a scan in reply())
+        self.has_proxy_state = True
+
+    def __repr__(self) -> str:
+        return f"<Packet {code_name(self.code)} id={self.identifier} attrs={len(self)}>"
+
+    def __len__(self) -> int:
+        """Number of top-level attributes."""
+        return len(self._types) if self._data is not None else len(self.attributes)
+
+    @property
+    def attributes(self) -> list[tuple[int, bytes]]:
+        """Top-level ``(type, raw value)`` pairs in wire order; mutable."""
+        a = self._attrs
+        if a is None:
+            d = self._data
+            assert d is not None
+            a = self._attrs = [(d[o], d[o + 2 : o + d[o + 1]]) for o in self._offs]
+            self._data = None
+        return a
+
+    @attributes.setter
+    def attributes(self, value: list[tuple[int, bytes]]) -> None:
+        self._attrs = value
+        self._data = None
+        self._vsas = None
+
+    def _values_of(self, code: int) -> Iterator[tuple[int, bytes]]:
+        """``(index, raw)`` of each top-level attribute of type ``code``, skipping invalid ones."""
+        inv = self.invalid
+        d = self._data
+        if d is not None:
+            types, offs = self._types, self._offs
+            k = types.find(code)
+            while k >= 0:
+                if not inv or k not in inv:
+                    o = offs[k]
+                    yield k, d[o + 2 : o + d[o + 1]]
+                k = types.find(code, k + 1)
+            return
+        for i, (t, v) in enumerate(self.attributes):
+            if t == code and (not inv or i not in inv):
+                yield i, v
+
+    def _def(self, name: str | AttributeDef) -> AttributeDef:
+        if isinstance(name, AttributeDef):
+            return name
+        if self.dictionary is None:
+            raise LookupError("packet has no dictionary: use raw codes")
+        try:
+            return self.dictionary.by_name[name.lower()]
+        except KeyError:
+            raise KeyError(f"unknown attribute {name!r}") from None
+
+    def vendor_attributes(self) -> list[VendorAttr]:
+        """All well-formed vendor sub-attributes, in wire order."""
+        if self._vsas is None:
+            self._vsas = []
+            for i, v in self._values_of(VENDOR_SPECIFIC):
+                _split_vsa(v, i, self._vsas, self.dictionary)
+        return self._vsas
+
+    def raw_all(self, key: str | AttrKey | AttributeDef) -> list[bytes]:
+        """Every raw value of an attribute (by name, key or definition), in wire order."""
+        k = key if isinstance(key, tuple) else self._def(key).key
+        first = k[0]
+        if len(k) == 1:
+            return [v for _, v in self._values_of(first)]
+        if first == VENDOR_SPECIFIC:
+            vid, vt = k[1], k[2]
+            return [v for (a, b, v, _) in self.vendor_attributes() if a == vid and b == vt]
+        if first in EXTENDED_TYPES:
+            return _extended_values(self.attributes, k, self.invalid, long=False)
+        if first in LONG_EXTENDED_TYPES:
+            return _extended_values(self.attributes, k, self.invalid, long=True)
+        return []
+
+    def raw(self, key: str | AttrKey | AttributeDef) -> bytes | None:
+        """The first raw value of an attribute, or None."""
+        if isinstance(key, tuple) and len(key) == 1:
+            d = self._data
+            if d is not None and not self.invalid:  # the hot path: one find in C
+                k = self._types.find(key[0])
+                if k < 0:
+                    return None
+                o = self._offs[k]
+                return d[o + 2 : o + d[o + 1]]
+            for _, v in self._values_of(key[0]):
+                return v
+            return None
+        values = self.raw_all(key)
+        return values[0] if values else None
+
+    def __contains__(self, name: str | AttrKey | AttributeDef) -> bool:
+        return self.raw(name) is not None
+
+    def get(self, name: str | AttributeDef, default: Any = None) -> Any:
+        """The decoded value of the first occurrence, or ``default``.
+
+        An attribute whose value has the wrong shape for its type counts as absent (RFC
+        6929 §2.8 "invalid attribute"); :meth:`get_all` skips it too. Concatenated
+        attributes (e.g. EAP-Message) return the joined octets.
+        """
+        d = self._def(name)
+        if d.concat:
+            parts = self.raw_all(d)
+            return b"".join(parts) if parts else default
+        raw = self.raw(d.key)
+        if raw is None:
+            return default
+        try:
+            return decode_value(d, raw)[1]
+        except ValueError:
+            return default
+
+    def get_all(self, name: str | AttributeDef) -> list[Any]:
+        d = self._def(name)
+        out = []
+        for raw in self.raw_all(d):
+            try:
+                out.append(decode_value(d, raw)[1])
+            except ValueError:
+                continue
+        return out
+
+    def get_tagged(self, name: str | AttributeDef) -> list[tuple[int, Any]]:
+        """``(tag, value)`` of each occurrence of a tagged attribute (RFC 2868 §3)."""
+        d = self._def(name)
+        out = []
+        for raw in self.raw_all(d):
+            try:
+                out.append(decode_value(d, raw))
+            except ValueError:
+                continue
+        return out
+
+    def user_password(self, secret: bytes) -> bytes | None:
+        """Recover User-Password (RFC 2865 §5.2); MalformedPacket for a bad length."""
+        raw = self.raw((USER_PASSWORD,))
+        if raw is None:
+            return None
+        return recover_user_password(raw, secret, self.authenticator)
+
+    # -- building --------------------------------------------------------------------------
+
+    def add(self, name: str | AttributeDef, value: Any, tag: int = 0) -> Packet:
+        """Append an attribute, encoding ``value`` for its type (VALUE names accepted)."""
+        d = self._def(name)
+        for raw in encode_value(d, value, tag, self.dictionary):
+            self.attributes.append(raw)
+        self._vsas = None
+        return self
+
+    def add_raw(self, type_code: int, value: bytes) -> Packet:
+        if len(value) > 253:
+            raise ValueError(f"attribute {type_code} value of {len(value)} octets exceeds 253")
+        self.attributes.append((type_code, value))
+        self._vsas = None
+        return self
+
+    def set_user_password(self, password: bytes, secret: bytes) -> Packet:
+        """Hide ``password`` under this packet's authenticator (set one first)."""
+        if self.authenticator == ZERO16:
+            self.authenticator = random_authenticator()
+        self.attributes = [(t, v) for t, v in self.attributes if t != USER_PASSWORD]
+        self.attributes.append((USER_PASSWORD, hide_user_password(password, secret, self.authenticator)))
+        return self
+
+    def reply(self, code: int) -> Packet:
+        """An empty reply: same identifier, the request's authenticator kept for encoding,
+        and Proxy-State attributes copied in order (RFC 2865 §5.33)."""
+        r = Packet(code, self.identifier, self.authenticator, None, self.dictionary)
+        if self.has_proxy_state:
+            r.attributes = [a for a in self.attributes if a[0] == PROXY_STATE]
+        return r
+
+    def items(self) -> Iterator[tuple[str, Any, AttributeDef | None]]:
+        """``(name, value, definition)`` of every attribute, vendor ones expanded; for logs."""
+        d = self.dictionary
+        vsas_by_index: dict[int, list[VendorAttr]] = {}
+        for vsa in self.vendor_attributes():
+            vsas_by_index.setdefault(vsa[3], []).append(vsa)
+        for i, (t, v) in enumerate(self.attributes):
+            if i in self.invalid:
+                yield f"Invalid-Attribute-{t}", v, None
+                continue
+            if t == VENDOR_SPECIFIC:
+                for vid, vt, vv, _ in vsas_by_index.get(i, []):
+                    ad = d.lookup((VENDOR_SPECIFIC, vid, vt)) if d else None
+                    yield _describe(ad, f"Vendor-{vid}-Attr-{vt}", vv)
+                continue
+            key: AttrKey = (t,)
+            if t in EXTENDED_TYPES or t in LONG_EXTENDED_TYPES:
+                key = (t, v[0]) if v else (t,)
+                v = v[1:] if t in EXTENDED_TYPES else v[2:]
+            ad = d.lookup(key) if d else None
+            yield _describe(ad, f"Attr-{'.'.join(map(str, key))}", v)
+
+    def to_bytes(self) -> bytes:
+        """The packet as it stands, authenticator and all attributes unchanged (no crypto)."""
+        if self._data is not None:
+            body = self._data[20:]
+        else:
+            body = b"".join([bytes((t, len(v) + 2)) + v for t, v in self.attributes])
+        return _HEADER.pack(self.code, self.identifier, 20 + len(body)) + self.authenticator + body
+
+
+def _describe(ad: AttributeDef | None, fallback: str, raw: bytes) -> tuple[str, Any, AttributeDef | None]:
+    if ad is None:
+        return fallback, raw, None
+    try:
+        tag, value = decode_value(ad, raw)
+    except ValueError:
+        return ad.name, raw, ad
+    if ad.type in INTEGER_TYPES and isinstance(value, int) and value in ad.value_names:
+        value = ad.value_names[value]
+    if tag:
+        return f"{ad.name}:{tag}", value, ad
+    return ad.name, value, ad
+
+
+def decode_value(d: AttributeDef, raw: bytes) -> tuple[int, Any]:
+    """``(tag, value)`` of a raw attribute value; ValueError when it has the wrong shape.
+
+    Encrypted attributes are returned as raw octets: recovering them needs the secret.
+    """
+    tag = 0
+    if d.has_tag:
+        if d.type in INTEGER_TYPES:  # RFC 2868 §3.1: the tag replaces the first octet
+            if len(raw) != 4:
+                raise ValueError("tagged integer must be 4 octets")
+            return raw[0], int.from_bytes(raw[1:], "big")
+        if raw and raw[0] <= 0x1F:
+            tag, raw = raw[0], raw[1:]
+    if d.encrypt:
+        return tag, raw
+    return tag, codec_for(d.type)[0](raw)
+
+
+def encode_value(
+    d: AttributeDef, value: Any, tag: int = 0, dictionary: Dictionary | None = None
+) -> list[tuple[int, bytes]]:
+    """Encode ``value`` for ``d`` into one or more top-level ``(type, raw)`` attributes."""
+    if isinstance(value, str) and d.type in INTEGER_TYPES:
+        if value in d.values:
+            value = d.values[value]
+        else:
+            try:
+                value = int(value)
+            except ValueError:
+                raise ValueError(f"{d.name}: {value!r} is neither a number nor a VALUE name") from None
+    raw = codec_for(d.type)[1](value)
+    if d.has_tag:
+        if d.type in INTEGER_TYPES:
+            raw = bytes((tag,)) + raw[1:]
+        elif tag or d.encrypt:
+            raw = bytes((tag,)) + raw
+    return wrap(d, raw, dictionary)
+
+
+def wrap(d: AttributeDef, raw: bytes, dictionary: Dictionary | None = None) -> list[tuple[int, bytes]]:
+    """Place an encoded value at its key: top level, inside a VSA, or an RFC 6929 container."""
+    k = d.key
+    first = k[0]
+    if len(k) == 1:
+        if len(raw) <= 253:
+            return [(first, raw)]
+        if d.concat:
+            return [(first, raw[i : i + 253]) for i in range(0, len(raw), 253)]
+        raise ValueError(f"{d.name}: value of {len(raw)} octets exceeds 253")
+    if first == VENDOR_SPECIFIC:
+        vid, vt = k[1], k[2]
+        tl, ll = 1, 1
+        vd = dictionary.vendors_by_id.get(vid) if dictionary is not None else None
+        if vd is not None:
+            tl, ll = vd.type_len, vd.len_len
+        header = vid.to_bytes(4, "big") + vt.to_bytes(tl, "big")
+        if ll:
+            header += (len(raw) + tl + ll).to_bytes(ll, "big")
+        value = header + raw
+        if len(value) > 253:
+            raise ValueError(f"{d.name}: value of {len(raw)} octets does not fit a Vendor-Specific")
+        return [(VENDOR_SPECIFIC, value)]
+    if first in EXTENDED_TYPES:
+        if len(k) == 4:  # Extended-Vendor-Specific, RFC 6929 §2.4
+            value = bytes((k[1],)) + k[2].to_bytes(4, "big") + bytes((k[3],)) + raw
+        else:
+            value = bytes((k[1],)) + raw
+        if len(value) > 253:
+            raise ValueError(f"{d.name}: value too long for an extended attribute")
+        return [(first, value)]
+    if first in LONG_EXTENDED_TYPES:
+        prefix = bytes((k[1],)) + (k[2].to_bytes(4, "big") + bytes((k[3],)) if len(k) == 4 else b"")
+        payload = prefix[1:] + raw
+        chunks = [payload[i : i + 251] for i in range(0, len(payload), 251)] or [b""]
+        out = []
+        for n, chunk in enumerate(chunks):
+            more = 0x80 if n < len(chunks) - 1 else 0
+            out.append((first, bytes((k[1], more)) + chunk))
+        return out
+    raise ValueError(f"{d.name}: cannot place key {k}")
+
+
+def _split_vsa(value: bytes, index: int, out: list[VendorAttr], dictionary: Dictionary | None) -> str | None:
+    """Split one Vendor-Specific value into sub-attributes; return a reason when malformed.
+
+    Nothing is appended for a malformed VSA (RFC 6929 §2.8): it stays a raw attribute.
+    """
+    n = len(value)
+    if n < 6:
+        return f"Vendor-Specific of {n} octets (at least 6 needed)"
+    vid = int.from_bytes(value[:4], "big")
+    tl, ll = 1, 1
+    if dictionary is not None:
+        vd = dictionary.vendors_by_id.get(vid)
+        if vd is not None:
+            tl, ll = vd.type_len, vd.len_len
+    found: list[VendorAttr] = []
+    i = 4
+    hl = tl + ll
+    while i < n:
+        if i + hl > n:
+            return "vendor sub-attribute header overruns the Vendor-Specific"
+        vt = int.from_bytes(value[i : i + tl], "big")
+        if ll == 0:  # no length field: one sub-attribute fills the rest
+            found.append((vid, vt, value[i + tl :], index))
+            break
+        sl = int.from_bytes(value[i + tl : i + hl], "big")
+        if sl < hl:
+            return f"vendor sub-attribute {vt} with length {sl}"
+        if i + sl > n:
+            return f"vendor sub-attribute {vt} overruns the Vendor-Specific"
+        found.append((vid, vt, value[i + hl : i + sl], index))
+        i += sl
+    out.extend(found)
+    return None
+
+
+def _extended_values(
+    attributes: list[tuple[int, bytes]], k: AttrKey, invalid: dict[int, str], long: bool
+) -> list[bytes]:
+    first, ext = k[0], k[1]
+    evs = len(k) == 4
+    out: list[bytes] = []
+    pending: bytearray | None = None
+    for i, (t, v) in enumerate(attributes):
+        if t != first or i in invalid or not v or v[0] != ext:
+            continue
+        data = v[2:] if long else v[1:]
+        if long and pending is not None:
+            pending += data
+        elif long:
+            pending = bytearray(data)
+        if long:
+            assert pending is not None
+            if v[1] & 0x80:  # More flag: the value continues in the next attribute
+                continue
+            data, pending = bytes(pending), None
+        if evs:
+            if len(data) < 5 or int.from_bytes(data[:4], "big") != k[2] or data[4] != k[3]:
+                continue
+            data = data[5:]
+        out.append(data)
+    return out
+
+
+def decode(data: bytes, dictionary: Dictionary | None = None) -> Packet:
+    """Parse one datagram. Raises :class:`MalformedPacket` for anything that must be dropped.
+
+    Checks (RFC 2865 §3, §5; RFC 3579 §3.2): Length within 20..4096 and not beyond the
+    datagram (octets after Length are padding and ignored); every attribute at least 2
+    octets and inside Length; at most one Message-Authenticator, of exactly 18 octets.
+    Malformed Vendor-Specific attributes are kept raw and listed in ``packet.invalid``.
+    The walk is bounded by Length: every step advances at least 2 octets.
+    """
+    n = len(data)
+    if n < MIN_PACKET_LENGTH:
+        raise MalformedPacket("too-short", f"datagram of {n} octets")
+    length = (data[2] << 8) | data[3]
+    if length < MIN_PACKET_LENGTH or length > MAX_PACKET_LENGTH:
+        raise MalformedPacket("bad-length", f"Length field {length}")
+    if length > n:
+        raise MalformedPacket("truncated", f"Length field {length} but datagram of {n} octets")
+    if length < n:
+        data = data[:length]
+    offs: list[int] = []
+    add_off = offs.append
+    tbuf = bytearray()
+    add_type = tbuf.append
+    i = 20
+    try:
+        while i < length:
+            al = data[i + 1]
+            if al < 2:
+                raise MalformedPacket("bad-attribute-length", f"attribute {data[i]} with length {al}")
+            add_off(i)
+            add_type(data[i])
+            i += al
+    except IndexError:
+        raise MalformedPacket("attribute-overrun", f"attribute header at offset {i} past Length") from None
+    if i != length:
+        raise MalformedPacket("attribute-overrun", f"attribute {data[offs[-1]]} overruns the packet")
+    types = bytes(tbuf)
+    p = Packet.__new__(Packet)
+    p.code = data[0]
+    p.identifier = data[1]
+    p.authenticator = data[4:20]
+    p._attrs = None
+    p._data = data
+    p._offs = offs
+    p._types = types
+    p.dictionary = dictionary
+    p.invalid = {}
+    p._vsas = None
+    p.ma_offset = 0
+    p.has_proxy_state = PROXY_STATE in types
+    k = types.find(MESSAGE_AUTHENTICATOR)
+    if k >= 0:
+        o = offs[k]
+        if data[o + 1] != 18:
+            raise MalformedPacket(
+                "bad-message-authenticator", f"Message-Authenticator of {data[o + 1]} octets"
+            )
+        if types.find(MESSAGE_AUTHENTICATOR, k + 1) >= 0:
+            raise MalformedPacket("bad-message-authenticator", "Message-Authenticator present twice")
+        p.ma_offset = o + 2
+    if VENDOR_SPECIFIC in types:
+        vsas: list[VendorAttr] = []
+        for idx, value in p._values_of(VENDOR_SPECIFIC):
+            reason = _split_vsa(value, idx, vsas, dictionary)
+            if reason is not None:
+                p.invalid[idx] = reason
+        p._vsas = vsas
+    return p
+
+
+def message_authenticator_offset(data: bytes) -> int | None:
+    """Offset of the Message-Authenticator value in an already validated packet."""
+    length = (data[2] << 8) | data[3]
+    i = 20
+    while i < length:
+        if data[i] == MESSAGE_AUTHENTICATOR:
+            return i + 2
+        i += data[i + 1]
+    return None
+
+
+def verify_message_authenticator(
+    data: bytes, secret: bytes, authenticator: bytes | None = None, offset: int | None = None
+) -> bool | None:
+    """Check a received packet's Message-Authenticator; None when it carries none.
+
+    ``authenticator`` is the one the HMAC is computed with (see
+    :func:`radiusd.codec.crypto.message_authenticator`): None means "this packet's own",
+    right for Access-Request and Status-Server; pass ZERO16 for Accounting/CoA/Disconnect
+    requests and the request's authenticator for replies.
+    """
+    off = message_authenticator_offset(data) if offset is None else offset
+    if not off:
+        return None
+    length = (data[2] << 8) | data[3]
+    if len(data) != length:
+        data = data[:length]
+    auth = data[4:20] if authenticator is None else authenticator
+    expected = message_authenticator(data, off, auth, secret)
+    return hmac.compare_digest(expected, data[off : off + 16])
+
+
+def _assemble(
+    code: int, identifier: int, auth: bytes, attributes: list[tuple[int, bytes]], with_ma: bool
+) -> tuple[bytes, bytes]:
+    """Header (without authenticator) and attribute body; Message-Authenticator first, zeroed."""
+    parts = [b"\x50\x12" + ZERO16] if with_ma else []
+    for t, v in attributes:
+        if t == MESSAGE_AUTHENTICATOR:
+            continue  # always recomputed, and always first
+        parts.append(bytes((t, len(v) + 2)) + v)
+    body = b"".join(parts)
+    length = 20 + len(body)
+    if length > MAX_PACKET_LENGTH:
+        raise ValueError(f"packet of {length} octets exceeds {MAX_PACKET_LENGTH}")
+    return _HEADER.pack(code, identifier, length), body
+
+
+def encode_reply(
+    reply: Packet, secret: bytes, request_authenticator: bytes | None = None, message_auth: bool = True
+) -> bytes:
+    """Encode a reply with its Response Authenticator (RFC 2865 §3, RFC 2866 §4, RFC 5176 §2.3).
+
+    ``request_authenticator`` defaults to ``reply.authenticator`` (set by
+    :meth:`Packet.reply`). With ``message_auth`` a Message-Authenticator is the first
+    attribute, as the BlastRADIUS guidance asks of every Access-Accept/Reject/Challenge.
+    """
+    req_auth = reply.authenticator if request_authenticator is None else request_authenticator
+    header, body = _assemble(reply.code, reply.identifier, req_auth, reply.attributes, message_auth)
+    if message_auth:
+        mac = hmac_md5(secret, header + req_auth + body)
+        body = b"\x50\x12" + mac + body[18:]
+    resp = md5(header + req_auth + body + secret).digest()
+    return header + resp + body
+
+
+def encode_request(packet: Packet, secret: bytes, message_auth: bool = False) -> bytes:
+    """Encode a request. Access-Request/Status-Server keep (or get) a random authenticator;
+    Accounting/CoA/Disconnect-Request get the hashed one (RFC 2866 §3, RFC 5176 §2.3), with
+    any Message-Authenticator computed over a zero authenticator first (RFC 5176 §3.4).
+    Status-Server always carries Message-Authenticator (RFC 5997 §2)."""
+    code = packet.code
+    if code == 12:
+        message_auth = True
+    if code in HASHED_AUTHENTICATOR_REQUESTS:
+        header, body = _assemble(code, packet.identifier, ZERO16, packet.attributes, message_auth)
+        if message_auth:
+            mac = hmac_md5(secret, header + ZERO16 + body)
+            body = b"\x50\x12" + mac + body[18:]
+        auth = md5(header + ZERO16 + body + secret).digest()
+        packet.authenticator = auth
+        return header + auth + body
+    if code not in RANDOM_AUTHENTICATOR_REQUESTS:
+        raise ValueError(f"{code_name(code)} is not a request code")
+    if packet.authenticator == ZERO16:
+        packet.authenticator = random_authenticator()
+    auth = packet.authenticator
+    header, body = _assemble(code, packet.identifier, auth, packet.attributes, message_auth)
+    if message_auth:
+        mac = hmac_md5(secret, header + auth + body)
+        body = b"\x50\x12" + mac + body[18:]
+    return header + auth + body
