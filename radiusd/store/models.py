@@ -1,0 +1,370 @@
+"""SQLAlchemy 2 typed models: the one metadata that Alembic migrations and the writer share.
+
+Rules the database enforces itself (not only code): unique names and addresses, one session per
+Acct-Unique-Session-Id, one row per address ever leased, allowed values of enum-like columns
+(CHECK constraints rather than native enum types, so adding a value is a one-line migration on
+both SQLite and PostgreSQL).
+
+History tables (sessions, accounting, assignments, leases) refer to routers and subscribers by
+id *without* a foreign key: removing a NAS or a subscriber must not delete or block the record of
+who held which address when (abuse reports and lawful requests need it); they also keep the
+username / NAS address as text.
+
+Times are timezone-aware UTC (:class:`UTCDateTime`), counters are 64-bit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+VENDORS = ("generic", "mikrotik", "cisco", "ubiquiti")
+SUBSCRIBER_STATUSES = ("active", "suspended", "disabled")
+POOL_KINDS = ("ipv4", "ipv6-wan", "ipv6-pd")
+LEASE_STATES = ("offered", "leased", "released", "reserved")
+IPV6_LEASE_KINDS = ("wan", "pd")
+SESSION_STATUSES = ("open", "closed")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC in and out on every backend.
+
+    SQLite has no time zone type and hands back naive values; this stores UTC and returns aware
+    datetimes, and refuses naive input (a naive local time silently stored as UTC is a billing bug).
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# 64-bit keys for the tables that grow without bound; SQLite only auto-increments INTEGER PRIMARY KEY.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: UTCDateTime(),
+        dict[str, Any]: sa.JSON(),
+        list[Any]: sa.JSON(),
+    }
+
+
+class TimestampMixin:
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Router(TimestampMixin, Base):
+    """A NAS (the routers table is the NAS list); sites and sectors will be added around it."""
+
+    __tablename__ = "routers"
+    __table_args__ = (sa.CheckConstraint(_in("vendor", VENDORS), name="vendor"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    nas_address: Mapped[str] = mapped_column(sa.String(64), unique=True)  # normalised IP text
+    secret: Mapped[str] = mapped_column(sa.Text)
+    vendor: Mapped[str] = mapped_column(sa.String(16), default="generic")
+    require_message_authenticator: Mapped[bool] = mapped_column(default=True)
+    coa_port: Mapped[int] = mapped_column(default=3799)
+    management_address: Mapped[str | None] = mapped_column(sa.String(255))
+    api_username: Mapped[str | None] = mapped_column(sa.String(255))
+    api_password: Mapped[str | None] = mapped_column(sa.Text)
+    api_port: Mapped[int | None]
+    api_tls: Mapped[bool] = mapped_column(default=False)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    site_id: Mapped[int | None] = mapped_column(index=True)  # FK once the sites table exists
+
+
+class Plan(TimestampMixin, Base):
+    """A service plan: the pool and the reply attributes a subscriber gets."""
+
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    pool_name: Mapped[str | None] = mapped_column(sa.String(128))
+    walled_garden_pool: Mapped[str | None] = mapped_column(sa.String(128))
+    simultaneous_use: Mapped[int | None]
+    session_timeout: Mapped[int | None]
+    interim_interval: Mapped[int | None]
+    rate_limit: Mapped[str | None] = mapped_column(sa.String(255))  # Mikrotik-Rate-Limit style
+    reply_attributes: Mapped[list[Any]] = mapped_column(default=list)  # [[attribute-name, value], ...]
+
+
+class Subscriber(TimestampMixin, Base):
+    """A subscriber's service (the seed's CustomerService): who may log in, how, and what they get."""
+
+    __tablename__ = "subscribers"
+    __table_args__ = (sa.CheckConstraint(_in("status", SUBSCRIBER_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(253), unique=True)
+    credential: Mapped[str] = mapped_column(sa.Text)  # opaque: radiusd.policy.credentials format
+    status: Mapped[str] = mapped_column(sa.String(16), default="active")
+    plan_id: Mapped[int | None] = mapped_column(sa.ForeignKey("plans.id", ondelete="RESTRICT"), index=True)
+    pool_name: Mapped[str | None] = mapped_column(sa.String(128))
+    static_ipv4: Mapped[str | None] = mapped_column(sa.String(15), unique=True)
+    static_ipv6_prefix: Mapped[str | None] = mapped_column(sa.String(64))
+    delegated_ipv6_prefix: Mapped[str | None] = mapped_column(sa.String(64))
+    simultaneous_use: Mapped[int | None]
+    reply_attributes: Mapped[list[Any]] = mapped_column(default=list)
+    expires_at: Mapped[dt.datetime | None]
+
+
+class ChangeLog(Base):
+    """Append-only feed of writes the running daemon polls to refresh its in-memory copies.
+
+    key NULL means "reload the whole topic" (a bulk import appends one such row, not one per row).
+    """
+
+    __tablename__ = "change_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(sa.String(32))
+    key: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class IPPool(TimestampMixin, Base):
+    """A named pool of IPv4 ranges, IPv6 /64 WAN prefixes or delegated prefixes."""
+
+    __tablename__ = "ip_pools"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", POOL_KINDS), name="kind"),
+        sa.CheckConstraint("kind = 'ipv4' OR prefix_length IS NOT NULL", name="ipv6_prefix_length"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    prefix_length: Mapped[int | None]  # length handed out, IPv6 kinds only
+    router_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("routers.id", ondelete="RESTRICT"), index=True
+    )
+    site_id: Mapped[int | None] = mapped_column(index=True)
+    fallback_pool: Mapped[str | None] = mapped_column(sa.String(128))
+    utilisation_warning_pct: Mapped[float | None]
+
+
+class IPv4Network(Base):
+    """One IPv4 range of a pool; network, broadcast, gateway and `excluded` are never handed out."""
+
+    __tablename__ = "ipv4_networks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(sa.ForeignKey("ip_pools.id", ondelete="CASCADE"), index=True)
+    cidr: Mapped[str] = mapped_column(sa.String(18), unique=True)
+    gateway: Mapped[str | None] = mapped_column(sa.String(15))
+    excluded: Mapped[list[Any]] = mapped_column(default=list)  # addresses or ranges as text
+
+
+class IPv6Network(Base):
+    """One IPv6 prefix of a pool, cut into prefixes of `assign_length`."""
+
+    __tablename__ = "ipv6_networks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(sa.ForeignKey("ip_pools.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    assign_length: Mapped[int]
+
+
+class _LeaseColumns:
+    pool_id: Mapped[int] = mapped_column(sa.ForeignKey("ip_pools.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(sa.String(16))
+    owner: Mapped[str | None] = mapped_column(sa.String(253), index=True)  # username
+    router_id: Mapped[int | None]
+    session_key: Mapped[str | None] = mapped_column(sa.String(255))  # Acct-Unique-Session-Id
+    expires_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class IPv4IP(_LeaseColumns, Base):
+    """One row per IPv4 address ever touched; the unique address is what forbids a double lease."""
+
+    __tablename__ = "ipv4_ips"
+    __table_args__ = (sa.CheckConstraint(_in("state", LEASE_STATES), name="state"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(sa.String(15), unique=True)
+
+
+class IPv6IP(_LeaseColumns, Base):
+    """One row per IPv6 prefix ever touched (WAN /64 or delegated prefix)."""
+
+    __tablename__ = "ipv6_ips"
+    __table_args__ = (
+        sa.CheckConstraint(_in("state", LEASE_STATES), name="state"),
+        sa.CheckConstraint(_in("kind", IPV6_LEASE_KINDS), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    prefix: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(8))
+
+
+class ServiceIPAssignment(Base):
+    """History: who held which address or prefix, and when (answers "who had X at time T")."""
+
+    __tablename__ = "service_ip_assignments"
+    __table_args__ = (
+        sa.CheckConstraint("family IN (4, 6)", name="family"),
+        sa.Index(None, "address", "assigned_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(sa.String(253), index=True)
+    subscriber_id: Mapped[int | None]
+    address: Mapped[str] = mapped_column(sa.String(64))  # IPv4 address or IPv6 prefix
+    family: Mapped[int] = mapped_column(sa.SmallInteger)
+    pool_name: Mapped[str | None] = mapped_column(sa.String(128))
+    router_id: Mapped[int | None]
+    session_key: Mapped[str | None] = mapped_column(sa.String(255))
+    assigned_at: Mapped[dt.datetime]
+    released_at: Mapped[dt.datetime | None]
+
+
+class RadiusSession(Base):
+    """The live state of one accounting session, keyed by Acct-Unique-Session-Id."""
+
+    __tablename__ = "radius_sessions"
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", SESSION_STATUSES), name="status"),
+        sa.Index(None, "status", "router_id"),
+        sa.Index(None, "framed_ip", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    acct_unique_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    acct_session_id: Mapped[str] = mapped_column(sa.String(255))
+    username: Mapped[str] = mapped_column(sa.String(253), index=True)
+    subscriber_id: Mapped[int | None]
+    router_id: Mapped[int | None]
+    nas_address: Mapped[str] = mapped_column(sa.String(64))
+    nas_port: Mapped[int | None] = mapped_column(sa.BigInteger)  # 32-bit unsigned on the wire
+    nas_port_id: Mapped[str | None] = mapped_column(sa.String(255))
+    nas_port_type: Mapped[str | None] = mapped_column(sa.String(32))
+    framed_ip: Mapped[str | None] = mapped_column(sa.String(15))
+    framed_ipv6_prefix: Mapped[str | None] = mapped_column(sa.String(64))
+    delegated_ipv6_prefix: Mapped[str | None] = mapped_column(sa.String(64))
+    calling_station_id: Mapped[str | None] = mapped_column(sa.String(255))
+    called_station_id: Mapped[str | None] = mapped_column(sa.String(255))
+    class_: Mapped[str | None] = mapped_column("class", sa.Text)
+    started_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    stopped_at: Mapped[dt.datetime | None]
+    session_time: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    input_octets: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    output_octets: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    input_packets: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    output_packets: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # Usage counted before the NAS's counters last went down (counter reset): total = base + current.
+    input_base: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    output_base: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    terminate_cause: Mapped[str | None] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(8), default="open")
+    interim_interval: Mapped[int | None]
+
+
+class RadiusInterimUpdate(Base):
+    """Each accounting update kept: a session's counter time series; a retransmission is one row."""
+
+    __tablename__ = "radius_interim_updates"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "acct_unique_id", "status_type", "session_time", "input_octets", "output_octets",
+            name="uq_radius_interim_updates_retransmit",
+        ),
+        sa.Index(None, "event_time"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("radius_sessions.id", ondelete="CASCADE"), index=True
+    )
+    acct_unique_id: Mapped[str] = mapped_column(sa.String(255))
+    event_time: Mapped[dt.datetime]
+    status_type: Mapped[str] = mapped_column(sa.String(16))
+    session_time: Mapped[int] = mapped_column(sa.BigInteger)
+    input_octets: Mapped[int] = mapped_column(sa.BigInteger)
+    output_octets: Mapped[int] = mapped_column(sa.BigInteger)
+    input_packets: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    output_packets: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class RadiusAccounting(Base):
+    """The closed record of a session, what billing and `export sessions` read."""
+
+    __tablename__ = "radius_accounting"
+    __table_args__ = (sa.Index(None, "stopped_at"), sa.Index(None, "framed_ip", "started_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    acct_unique_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    acct_session_id: Mapped[str | None] = mapped_column(sa.String(255))
+    username: Mapped[str] = mapped_column(sa.String(253), index=True)
+    router_id: Mapped[int | None]
+    nas_address: Mapped[str] = mapped_column(sa.String(64))
+    framed_ip: Mapped[str | None] = mapped_column(sa.String(15))
+    framed_ipv6_prefix: Mapped[str | None] = mapped_column(sa.String(64))
+    delegated_ipv6_prefix: Mapped[str | None] = mapped_column(sa.String(64))
+    calling_station_id: Mapped[str | None] = mapped_column(sa.String(255))
+    started_at: Mapped[dt.datetime]
+    stopped_at: Mapped[dt.datetime]
+    session_time: Mapped[int] = mapped_column(sa.BigInteger)
+    input_octets: Mapped[int] = mapped_column(sa.BigInteger)
+    output_octets: Mapped[int] = mapped_column(sa.BigInteger)
+    terminate_cause: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class ServiceUsageTracking(Base):
+    """Usage per subscriber per UTC day, rolled up as accounting arrives (billing reads this)."""
+
+    __tablename__ = "service_usage"
+    __table_args__ = (sa.UniqueConstraint("username", "day"), sa.Index(None, "day"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(sa.String(253))
+    day: Mapped[dt.date]
+    input_octets: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    output_octets: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    session_time: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    sessions: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+metadata = Base.metadata

@@ -1,0 +1,100 @@
+"""NAS (router) CRUD for the CLI and admin API; each write also appends to the change feed."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from . import validate
+from .changes import TOPIC_NAS, record_change
+from .engine import begin_write
+from .errors import Conflict, InvalidInput, NotFound
+from .models import IPPool, Router, utcnow
+from .records import NasRecord
+from .snapshot import NAS_SELECT
+
+
+async def _fetch(conn: AsyncConnection, name: str) -> NasRecord:
+    row = (await conn.execute(NAS_SELECT.where(Router.name == name))).mappings().first()
+    if row is None:
+        raise NotFound(f"NAS {name!r} does not exist")
+    return NasRecord.from_row(row)
+
+
+async def add_nas(
+    engine: AsyncEngine,
+    name: str,
+    address: str,
+    secret: str,
+    *,
+    vendor: str = "generic",
+    require_message_authenticator: bool = True,
+    coa_port: int = 3799,
+    description: str | None = None,
+) -> NasRecord:
+    """Register a NAS; Conflict when the name or the address is taken."""
+    name = validate.name(name, "NAS name")
+    address = validate.nas_address(address)
+    if not isinstance(secret, str) or not secret:
+        raise InvalidInput(f"NAS {name!r}: the secret must not be empty")
+    vendor = validate.vendor(vendor)
+    coa_port = validate.port(coa_port, "CoA port")
+    now = utcnow()
+    try:
+        async with begin_write(engine) as conn:
+            taken = (
+                await conn.execute(
+                    sa.select(Router.name, Router.nas_address).where(
+                        sa.or_(Router.name == name, Router.nas_address == address)
+                    )
+                )
+            ).first()
+            if taken is not None:
+                if taken.name == name:
+                    raise Conflict(f"NAS {name!r} already exists")
+                raise Conflict(f"address {address} already belongs to NAS {taken.name!r}")
+            await conn.execute(
+                sa.insert(Router).values(
+                    name=name,
+                    nas_address=address,
+                    secret=secret,
+                    vendor=vendor,
+                    require_message_authenticator=bool(require_message_authenticator),
+                    coa_port=coa_port,
+                    description=description,
+                    api_tls=False,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await record_change(conn, TOPIC_NAS, name)
+            return await _fetch(conn, name)
+    except IntegrityError:  # lost a race with a concurrent add
+        raise Conflict(f"NAS {name!r} or address {address} already exists") from None
+
+
+async def list_nas(engine: AsyncEngine) -> list[NasRecord]:
+    """Every NAS, by name."""
+    async with engine.connect() as conn:
+        return [NasRecord.from_row(row) for row in (await conn.execute(NAS_SELECT)).mappings()]
+
+
+async def get_nas(engine: AsyncEngine, name: str) -> NasRecord:
+    async with engine.connect() as conn:
+        return await _fetch(conn, name)
+
+
+async def remove_nas(engine: AsyncEngine, name: str) -> None:
+    """Remove a NAS; Conflict while an IP pool is scoped to it (sessions and history are kept)."""
+    try:
+        async with begin_write(engine) as conn:
+            nas = await _fetch(conn, name)
+            pools = (await conn.execute(sa.select(IPPool.name).where(IPPool.router_id == nas.id))).scalars()
+            names = sorted(pools)
+            if names:
+                raise Conflict(f"NAS {name!r} is used by pool(s) {', '.join(names)}")
+            await conn.execute(sa.delete(Router).where(Router.id == nas.id))
+            await record_change(conn, TOPIC_NAS, name)
+    except IntegrityError:
+        raise Conflict(f"NAS {name!r} is still referenced") from None

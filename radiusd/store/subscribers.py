@@ -1,0 +1,268 @@
+"""Subscriber CRUD and bulk import; each write also appends to the change feed.
+
+The credential is stored as the opaque string of :mod:`radiusd.policy.credentials`; this module
+never logs it or puts it in an error message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from . import validate
+from .changes import TOPIC_SUBSCRIBER, record_change
+from .engine import begin_write
+from .errors import Conflict, InvalidInput, NotFound
+from .models import Plan, Subscriber, utcnow
+from .records import SubscriberRecord
+from .snapshot import SUBSCRIBER_SELECT
+
+IMPORT_COLUMNS = ("username", "password", "plan", "pool", "static_ip", "status")
+_CHUNK = 500  # rows per IN (...) lookup / INSERT batch, under every backend's parameter limit
+
+
+def make_credential(password: str) -> str:
+    """The stored form of a new password: cleartext, the only form that serves PAP, CHAP and MS-CHAP."""
+    try:
+        from radiusd.policy import credentials
+    except ImportError:  # the policy layer is not there yet: same format, written here
+        return f"cleartext:{password}"
+    return credentials.make_credential(password, "cleartext").storage_string()
+
+
+def check_credential(stored: str) -> str:
+    """``stored`` if the policy layer can parse it (its error names the format, never the secret)."""
+    try:
+        from radiusd.policy import credentials
+    except ImportError:
+        return stored
+    try:
+        credentials.parse_credential(stored)
+    except ValueError as exc:
+        raise InvalidInput(f"credential: {exc}") from None
+    return stored
+
+
+async def _fetch(conn: AsyncConnection, username: str) -> SubscriberRecord:
+    row = (await conn.execute(SUBSCRIBER_SELECT.where(Subscriber.username == username))).mappings().first()
+    if row is None:
+        raise NotFound(f"subscriber {username!r} does not exist")
+    return SubscriberRecord.from_row(row)
+
+
+async def _plan_id(conn: AsyncConnection, plan: str | None) -> int | None:
+    if plan is None:
+        return None
+    plan_id = (await conn.execute(sa.select(Plan.id).where(Plan.name == plan))).scalar_one_or_none()
+    if plan_id is None:
+        raise InvalidInput(f"unknown plan {plan!r}")
+    return plan_id
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _credential(password: str | None, credential: str | None) -> str:
+    if (password is None) == (credential is None):
+        raise InvalidInput("give either a password or a credential")
+    if credential is not None:
+        if not credential:
+            raise InvalidInput("the credential must not be empty")
+        return check_credential(credential)
+    assert password is not None
+    if not password:
+        raise InvalidInput("the password must not be empty")
+    return make_credential(password)
+
+
+async def add_subscriber(
+    engine: AsyncEngine,
+    username: str,
+    password: str | None,
+    *,
+    plan: str | None = None,
+    pool: str | None = None,
+    static_ip: str | None = None,
+    status: str = "active",
+    simultaneous_use: int | None = None,
+    credential: str | None = None,
+) -> SubscriberRecord:
+    """Create a subscriber from a password (or an already made ``credential`` string)."""
+    username = validate.name(username, "username", 253)
+    stored = _credential(password, credential)
+    status = validate.status(status)
+    plan = _blank_to_none(plan)
+    pool = _blank_to_none(pool)
+    static = _blank_to_none(static_ip)
+    static = validate.ipv4_address(static) if static is not None else None
+    simultaneous_use = validate.positive_int(simultaneous_use, "simultaneous use")
+    now = utcnow()
+    try:
+        async with begin_write(engine) as conn:
+            plan_id = await _plan_id(conn, plan)
+            taken = await _first_taken(conn, [username], [static] if static else [])
+            if taken is not None:
+                raise Conflict(taken[2])
+            await conn.execute(
+                sa.insert(Subscriber).values(
+                    username=username,
+                    credential=stored,
+                    status=status,
+                    plan_id=plan_id,
+                    pool_name=pool,
+                    static_ipv4=static,
+                    simultaneous_use=simultaneous_use,
+                    reply_attributes=[],
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await record_change(conn, TOPIC_SUBSCRIBER, username)
+            return await _fetch(conn, username)
+    except IntegrityError:
+        raise Conflict(f"subscriber {username!r} or static IP {static} already exists") from None
+
+
+async def _first_taken(
+    conn: AsyncConnection, usernames: Sequence[str], addresses: Sequence[str]
+) -> tuple[bool, str, str] | None:
+    """(is_username, value, message) for the first username or static address already taken."""
+    for start in range(0, len(usernames), _CHUNK):
+        chunk = usernames[start : start + _CHUNK]
+        query = sa.select(Subscriber.username).where(Subscriber.username.in_(chunk)).limit(1)
+        taken = (await conn.execute(query)).scalar_one_or_none()
+        if taken is not None:
+            return True, taken, f"subscriber {taken!r} already exists"
+    for start in range(0, len(addresses), _CHUNK):
+        chunk = addresses[start : start + _CHUNK]
+        found = sa.select(Subscriber.static_ipv4, Subscriber.username)
+        row = (await conn.execute(found.where(Subscriber.static_ipv4.in_(chunk)).limit(1))).first()
+        if row is not None and row.static_ipv4 is not None:
+            address = row.static_ipv4
+            return False, address, f"static IP {address} is already assigned to {row.username!r}"
+    return None
+
+
+def _import_row(number: int, row: Mapping[Any, Any], plans: Mapping[str, int]) -> dict[str, Any]:
+    """One CSV row as subscriber column values; InvalidInput names the row (1 = first data row)."""
+    unknown = [key for key in row if key not in IMPORT_COLUMNS]
+    if unknown:
+        what = "more fields than the header" if None in unknown else f"unknown column {unknown[0]!r}"
+        raise InvalidInput(f"row {number}: {what}")
+    try:
+        username = validate.name(row.get("username") or "", "username", 253)
+        password = row.get("password") or ""
+        if not password:
+            raise InvalidInput("the password must not be empty")
+        plan = _blank_to_none(row.get("plan"))
+        if plan is not None and plan not in plans:
+            raise InvalidInput(f"unknown plan {plan!r}")
+        static = _blank_to_none(row.get("static_ip"))
+        return {
+            "username": username,
+            "credential": make_credential(password),
+            "status": validate.status(_blank_to_none(row.get("status")) or "active"),
+            "plan_id": plans[plan] if plan is not None else None,
+            "pool_name": _blank_to_none(row.get("pool")),
+            "static_ipv4": validate.ipv4_address(static) if static is not None else None,
+        }
+    except InvalidInput as exc:
+        raise InvalidInput(f"row {number}: {exc}") from None
+
+
+async def import_subscribers(engine: AsyncEngine, rows: Sequence[Mapping[str, str]]) -> int:
+    """Create every subscriber of ``rows`` in one transaction, or none.
+
+    Columns: username, password and optionally plan, pool, static_ip, status (blank = not set).
+    Any bad row (malformed, unknown plan, duplicate in the file or in the database) raises
+    InvalidInput naming its row number (1 = first data row) and nothing is written. Appends a
+    single whole-topic change, not one per row. Returns the number of subscribers created.
+    """
+    if not rows:
+        return 0
+    now = utcnow()
+    async with begin_write(engine) as conn:
+        plans = dict((await conn.execute(sa.select(Plan.name, Plan.id))).tuples().all())
+        values: list[dict[str, Any]] = []
+        seen_user: dict[str, int] = {}
+        seen_ip: dict[str, int] = {}
+        for number, row in enumerate(rows, start=1):
+            value = _import_row(number, row, plans)
+            for key, seen, what in (("username", seen_user, "username"), ("static_ipv4", seen_ip, "IP")):
+                item = value[key]
+                if item is None:
+                    continue
+                if item in seen:
+                    raise InvalidInput(f"row {number}: {what} {item!r} repeats row {seen[item]}")
+                seen[item] = number
+            value.update(reply_attributes=[], created_at=now, updated_at=now)
+            values.append(value)
+        taken = await _first_taken(conn, list(seen_user), list(seen_ip))
+        if taken is not None:
+            is_username, item, message = taken
+            raise InvalidInput(f"row {(seen_user if is_username else seen_ip)[item]}: {message}")
+        try:
+            for start in range(0, len(values), _CHUNK):
+                await conn.execute(sa.insert(Subscriber), values[start : start + _CHUNK])
+        except IntegrityError:
+            raise InvalidInput("a row clashes with a subscriber added meanwhile; nothing imported") from None
+        await record_change(conn, TOPIC_SUBSCRIBER, None)
+    return len(values)
+
+
+async def list_subscribers(
+    engine: AsyncEngine, *, plan: str | None = None, status: str | None = None
+) -> list[SubscriberRecord]:
+    """Subscribers by username, optionally only those of one plan and/or one status."""
+    query = SUBSCRIBER_SELECT
+    if plan is not None:
+        query = query.where(Plan.name == plan)
+    if status is not None:
+        query = query.where(Subscriber.status == validate.status(status))
+    async with engine.connect() as conn:
+        return [SubscriberRecord.from_row(row) for row in (await conn.execute(query)).mappings()]
+
+
+async def get_subscriber(engine: AsyncEngine, username: str) -> SubscriberRecord:
+    async with engine.connect() as conn:
+        return await _fetch(conn, username)
+
+
+async def _update(engine: AsyncEngine, username: str, **values: Any) -> SubscriberRecord:
+    async with begin_write(engine) as conn:
+        if "plan" in values:
+            values["plan_id"] = await _plan_id(conn, values.pop("plan"))
+        result = await conn.execute(
+            sa.update(Subscriber).where(Subscriber.username == username).values(**values, updated_at=utcnow())
+        )
+        if result.rowcount == 0:
+            raise NotFound(f"subscriber {username!r} does not exist")
+        await record_change(conn, TOPIC_SUBSCRIBER, username)
+        return await _fetch(conn, username)
+
+
+async def set_subscriber_status(engine: AsyncEngine, username: str, status: str) -> SubscriberRecord:
+    """Set active | suspended | disabled (what `subscriber suspend|resume` call)."""
+    return await _update(engine, username, status=validate.status(status))
+
+
+async def set_subscriber_plan(engine: AsyncEngine, username: str, plan: str | None) -> SubscriberRecord:
+    """Move a subscriber to ``plan`` (None: no plan); InvalidInput for an unknown plan."""
+    return await _update(engine, username, plan=_blank_to_none(plan))
+
+
+async def remove_subscriber(engine: AsyncEngine, username: str) -> None:
+    """Delete a subscriber; sessions, accounting and address history keep the username."""
+    async with begin_write(engine) as conn:
+        result = await conn.execute(sa.delete(Subscriber).where(Subscriber.username == username))
+        if result.rowcount == 0:
+            raise NotFound(f"subscriber {username!r} does not exist")
+        await record_change(conn, TOPIC_SUBSCRIBER, username)

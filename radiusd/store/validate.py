@@ -1,0 +1,86 @@
+"""Input checks shared by the CRUD functions: each returns the normalised value or raises InvalidInput."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from .errors import InvalidInput
+from .models import SUBSCRIBER_STATUSES, VENDORS
+
+
+def name(value: str, what: str, max_length: int = 128) -> str:
+    """A non-empty name without surrounding blanks or control characters."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise InvalidInput(f"{what} must not be empty")
+    if len(text) > max_length:
+        raise InvalidInput(f"{what} {text[:40]!r}... is longer than {max_length} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise InvalidInput(f"{what} {text!r} contains control characters")
+    return text
+
+
+def nas_address(value: str) -> str:
+    """Canonical text of an IPv4/IPv6 address; IPv4-mapped IPv6 becomes IPv4.
+
+    The daemon looks NAS up by the packet's source address, so both sides must use this form
+    (a dual-stack socket reports an IPv4 NAS as ``::ffff:a.b.c.d``).
+    """
+    try:
+        addr = ipaddress.ip_address(value.strip())
+    except (ValueError, AttributeError):
+        raise InvalidInput(f"malformed IP address {value!r}") from None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return str(addr)
+
+
+def ipv4_address(value: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(value.strip()))
+    except (ValueError, AttributeError):
+        raise InvalidInput(f"malformed IPv4 address {value!r}") from None
+
+
+def choice(value: str, allowed: Iterable[str], what: str) -> str:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise InvalidInput(f"{what} {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def vendor(value: str) -> str:
+    return choice(value, VENDORS, "vendor")
+
+
+def status(value: str) -> str:
+    return choice(value, SUBSCRIBER_STATUSES, "status")
+
+
+def positive_int(value: int | None, what: str, maximum: int = 2**31 - 1) -> int | None:
+    """None stays None; otherwise an int in 1..maximum (bool is refused: True is not a count)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise InvalidInput(f"{what} must be a whole number from 1 to {maximum}, not {value!r}")
+    return value
+
+
+def port(value: int, what: str) -> int:
+    checked = positive_int(value, what, 65535)
+    assert checked is not None
+    return checked
+
+
+def reply_attributes(pairs: Iterable[object]) -> list[list[str]]:
+    """``[(name, value), ...]`` as JSON-ready ``[[name, value], ...]`` of non-empty strings."""
+    out: list[list[str]] = []
+    for pair in pairs:
+        if isinstance(pair, str) or not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise InvalidInput(f"reply attribute {pair!r} is not an (attribute, value) pair")
+        attr, val = pair
+        if not isinstance(attr, str) or not attr.strip() or not isinstance(val, str | int):
+            raise InvalidInput(f"reply attribute {pair!r} is not an (attribute, value) pair")
+        out.append([attr.strip(), str(val)])
+    return out
