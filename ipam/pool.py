@@ -529,7 +529,8 @@ class Pool:
         if item is None:
             raise PoolError(f"{address} is not an allocatable item of pool {self.name!r}")
         if (item.state in LIVE or item.reserved) and item.owner != owner:
-            raise PoolError(f"{item.text} in pool {self.name!r} is {item.state} for {item.owner}")
+            holder = "the operator" if item.owner is None else item.owner
+            raise PoolError(f"{item.text} in pool {self.name!r} is {item.state} for {holder}")
         if owner is not None:
             other = self._static.get(owner)
             if other is not None and other is not item:
@@ -561,8 +562,10 @@ class Pool:
         """The transaction that carried ``change`` failed: restore the item to ``before``.
 
         Roll a batch back in reverse order. Returns False (and changes nothing) when the item
-        has changed again since: that later change is settled on its own, by its own commit
-        or rollback. A restored free item goes to the front of the free queue.
+        has changed again since and that later change is not rolled back first: it is settled
+        on its own, by its own commit or rollback (if it fails too, the item keeps this
+        change's state until it expires: a short leak, never a duplicate). A restored free
+        item goes to the front of the free queue (after never-used items, as always).
         """
         self._settle(change)
         item = change._item
@@ -572,7 +575,7 @@ class Pool:
         b = change.before
         self._set_reserved(item, b.reserved, b.owner)
         self._set(item, b.state, b.owner, b.expires, b.nas, b.session, front=True)
-        item.version += 1
+        item.version = change._version - 1  # as before the change: an older change can unwind next
         return True
 
     def _settle(self, change: Change) -> None:
