@@ -124,7 +124,7 @@ class AttributeDef:
 
 @dataclass(frozen=True, slots=True)
 class _PendingValue:
-    """A VALUE line whose attribute was not yet defined (resolved at the end of a load)."""
+    """A VALUE line, applied once every ATTRIBUTE of the load is known."""
 
     attribute: str
     name: str
@@ -190,8 +190,8 @@ class Dictionary:
     def load_file(self, path: str | Path) -> None:
         """Add the definitions of ``path`` (and its includes) to this dictionary.
 
-        VALUE lines naming an attribute defined later in the same load are kept aside and
-        applied at the end, so file order inside one load does not matter for VALUEs.
+        VALUE lines are applied after every ATTRIBUTE of the load, in file order: a VALUE
+        may then precede its ATTRIBUTE, and the first name of a number stays the one printed.
         """
         parser = _Parser(self)
         parser.parse_file(Path(path), include_stack=())
@@ -484,13 +484,8 @@ class _Parser:
     def _value(self, tokens: list[str], where: str) -> None:
         if len(tokens) != 4:
             raise DictionaryError(f"{where}: expected VALUE attribute name number")
-        attr_name, value_name = tokens[1], tokens[2]
         number = _int(tokens[3], where, "VALUE number")
-        attr = self.d.by_name.get(attr_name.lower())
-        if attr is None:
-            self.pending_values.append(_PendingValue(attr_name, value_name, number, where))
-            return
-        _add_value(attr, value_name, number, where)
+        self.pending_values.append(_PendingValue(tokens[1], tokens[2], number, where))
 
 
 def default_dictionary_path() -> Path:
