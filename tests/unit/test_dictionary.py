@@ -218,6 +218,8 @@ def test_values(d: Dictionary) -> None:
     assert d.value("Error-Cause", "Session-Context-Not-Found") == 503  # RFC 5176 §3.5
     assert d.value("Error-Cause", "Invalid-Attribute-Value") == 407
     assert d.value("Error-Cause", "Multiple-Session-Selection-Unsupported") == 508
+    assert d.value_name("Error-Cause", 201) == "Residual-Session-Context-Removed"
+    assert d.value("Error-Cause", "Residual-Context-Removed") == 201  # alias, not printed
     assert d.value("Frag-Status", "More-Data-Pending") == 2  # RFC 7499 §10.1
     assert d.value("MS-MPPE-Encryption-Policy", "Encryption-Required") == 2
     assert d.value("Mikrotik-Wireless-Enc-Algo", "AES-CCM") == 3
