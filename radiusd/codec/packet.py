@@ -439,6 +439,8 @@ def _extended_values(
     for i, (t, v) in enumerate(attributes):
         if t != first or i in invalid or not v or v[0] != ext:
             continue
+        if long and len(v) < 2:  # no Flags octet (RFC 6929 §2.2): not a usable fragment
+            continue
         data = v[2:] if long else v[1:]
         if long and pending is not None:
             pending += data
@@ -528,13 +530,21 @@ def decode(data: bytes, dictionary: Dictionary | None = None) -> Packet:
 
 
 def message_authenticator_offset(data: bytes) -> int | None:
-    """Offset of the Message-Authenticator value in an already validated packet."""
-    length = (data[2] << 8) | data[3]
+    """Offset of the Message-Authenticator value, or None.
+
+    Meant for packets :func:`decode` accepted, but bounded on any input: the walk stops at
+    an attribute of length < 2 or one that overruns the packet (it used to loop forever on
+    a zero length, and ``verify_message_authenticator`` is public).
+    """
+    length = min((data[2] << 8) | data[3], len(data))
     i = 20
-    while i < length:
+    while i + 1 < length:
+        al = data[i + 1]
+        if al < 2 or i + al > length:
+            return None
         if data[i] == MESSAGE_AUTHENTICATOR:
             return i + 2
-        i += data[i + 1]
+        i += al
     return None
 
 
