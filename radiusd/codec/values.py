@@ -26,7 +26,10 @@ def _fixed(n: int, fmt: str) -> tuple[Decoder, Encoder]:
         return int(s.unpack(raw)[0])
 
     def enc(value: Any) -> bytes:
-        return s.pack(int(value))
+        try:
+            return s.pack(int(value))
+        except struct.error as e:  # out of range: report it like every other bad value
+            raise ValueError(f"{value!r} does not fit {n} octets ({fmt})") from e
 
     return dec, enc
 
