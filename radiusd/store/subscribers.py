@@ -190,7 +190,7 @@ async def import_subscribers(engine: AsyncEngine, rows: Sequence[Mapping[str, st
         return 0
     now = utcnow()
     async with begin_write(engine) as conn:
-        plans = dict((await conn.execute(sa.select(Plan.name, Plan.id))).tuples().all())
+        plans = {name: plan_id for name, plan_id in await conn.execute(sa.select(Plan.name, Plan.id))}
         values: list[dict[str, Any]] = []
         seen_user: dict[str, int] = {}
         seen_ip: dict[str, int] = {}
