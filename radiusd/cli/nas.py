@@ -104,8 +104,14 @@ def nas_show(name: str, as_json: bool) -> None:
     data = run_store(go).to_json()
     if as_json:
         print_json(data)
-    else:
-        print_record(data, extra=[("secret", MASK)])
+        return
+    shown: dict[str, Any] = {}
+    for key, value in data.items():
+        shown[key] = value
+        if key == "address":
+            shown["secret"] = MASK
+    shown.setdefault("secret", MASK)
+    print_record(shown)
 
 
 @nas.command("remove")

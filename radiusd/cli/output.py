@@ -62,6 +62,8 @@ def format_value(value: Any) -> str:
     if isinstance(value, Mapping):
         return ", ".join(f"{k}={format_value(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
+        if all(isinstance(v, list | tuple) and len(v) == 2 for v in value):
+            return ", ".join(f"{k}={format_value(v)}" for k, v in value)  # attribute pairs
         return ", ".join(format_value(v) for v in value)
     return str(value)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -39,6 +40,20 @@ def parse_reply(
     return tuple(pairs)
 
 
+RATE = r"\d+(\.\d+)?[kKmMgG]?"
+RATE_LIMIT = re.compile(rf"{RATE}/{RATE}(\s+\S+)*")
+
+
+def check_rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``RX/TX`` (e.g. 10M/20M), optionally followed by the vendor's burst/priority fields."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not RATE_LIMIT.fullmatch(value):
+        raise click.BadParameter(f"{value!r} is not RX/TX like 10M/20M", ctx, param)
+    return value
+
+
 @click.group()
 def plan() -> None:
     """Service plans: what a subscriber gets in the Access-Accept."""
@@ -46,7 +61,7 @@ def plan() -> None:
 
 @plan.command("add")
 @click.argument("name")
-@click.option("--rate-limit", metavar="RX/TX", help='Rate limit, e.g. "10M/20M".')
+@click.option("--rate-limit", metavar="RX/TX", callback=check_rate_limit, help='Rate limit, e.g. "10M/20M".')
 @click.option("--session-timeout", type=click.IntRange(min=1), metavar="S", help="Session-Timeout (s).")
 @click.option(
     "--interim-interval", type=click.IntRange(min=1), metavar="S", help="Acct-Interim-Interval (s)."
@@ -64,6 +79,7 @@ def plan() -> None:
     callback=parse_reply,
     help="Extra reply attribute (repeatable), e.g. --reply Cisco-AVPair=ip:addr-pool=x.",
 )
+@click.option("--description", help="Free text.")
 @json_option
 def plan_add(
     name: str,
@@ -74,6 +90,7 @@ def plan_add(
     pool: str | None,
     walled_garden_pool: str | None,
     reply: tuple[tuple[str, str], ...],
+    description: str | None,
     as_json: bool,
 ) -> None:
     """Add a plan NAME."""
@@ -90,6 +107,7 @@ def plan_add(
             simultaneous_use=simultaneous_use,
             walled_garden_pool=walled_garden_pool,
             reply_attributes=reply,
+            description=description,
         )
 
     record = run_store(go)

@@ -91,14 +91,13 @@ def subscriber_import(file: str) -> None:
     The header row names the columns: username,password and optionally
     plan,pool,static_ip,status. Rows are numbered from 1 (the first data row).
     """
+    started = time.perf_counter()
     source, rows = _read_csv(file)
     if not rows:
         fail(f"{source}: no data rows")
 
     from radiusd.store.errors import StoreError
     from radiusd.store.subscribers import import_subscribers
-
-    started = time.perf_counter()
 
     async def go(engine: AsyncEngine) -> int:
         return int(await import_subscribers(engine, rows))
@@ -108,7 +107,7 @@ def subscriber_import(file: str) -> None:
     except StoreError as exc:
         fail(f"{source}: {exc}")
     elapsed = time.perf_counter() - started
-    rate = f", {count / elapsed:,.0f}/s" if elapsed > 0 else ""
+    rate = f" ({count / elapsed:.0f}/s)" if elapsed > 0 else ""
     click.echo(f"imported {count} subscribers from {source} in {elapsed:.2f}s{rate}")
 
 

@@ -18,6 +18,7 @@ def test_format_value() -> None:
     assert format_value([1, "a"]) == "1, a"
     assert format_value({"a": 1}) == "a=1"
     assert format_value(3799) == "3799"
+    assert format_value([["Session-Timeout", "60"], ("Class", "x")]) == "Session-Timeout=60, Class=x"
 
 
 def test_one_line() -> None:
