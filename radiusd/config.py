@@ -43,6 +43,8 @@ class Settings:
     sweep_interval: float = 30.0
     utilisation_warning_pct: float = 90.0
     debug: bool = False
+    change_poll_interval: float = 1.0  # seconds between looks at the change feed (CLI edits)
+    ready_file: str = ""  # when set, the bound ports are written here as JSON once listening
     extra: dict[str, Any] = field(default_factory=dict)
 
     def effective_database_url(self) -> str:

@@ -1,0 +1,250 @@
+"""Access-Request policy: who is this, is the proof right, what do they get.
+
+PAP, CHAP (RFC 2865 §2.2, §5.3), MS-CHAPv1 (RFC 2433) and MS-CHAPv2 (RFC 2759) against
+the credential held in memory; status (active, suspended, disabled), expiry and
+Simultaneous-Use; then the Access-Accept: plan and subscriber reply attributes, a static
+or pooled address, MS-CHAP2-Success and MPPE keys (RFC 2548 §2.3.3, §2.4.2-3). Every
+decision is written to the request's trace in plain words for ``serve -X``; the reason of a
+reject goes to the log. Nothing here waits unless it must (pool allocation, slow hashes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+from collections.abc import Awaitable
+
+from radiusd.codec.codes import Code
+from radiusd.codec.crypto import hide_user_password, salt_encrypt
+from radiusd.codec.dictionary import Dictionary
+from radiusd.codec.errors import MalformedPacket
+from radiusd.codec.packet import Packet
+from radiusd.server.handler import HandlerResult, Request
+
+from . import mschap
+from .credentials import VerifyResult, verify_chap, verify_mschap1, verify_mschap2, verify_pap
+from .directory import Directory, PlanView, SubscriberView
+from .seams import AddressAssigner, NoSessions, SessionCounter
+
+USER_NAME = 1
+USER_PASSWORD = 2
+CHAP_PASSWORD = 3
+FRAMED_IP_ADDRESS = 8
+CHAP_CHALLENGE = 60
+MICROSOFT = 311
+MS_CHAP_RESPONSE = (26, MICROSOFT, 1)
+MS_CHAP_CHALLENGE = (26, MICROSOFT, 11)
+MS_CHAP2_RESPONSE = (26, MICROSOFT, 25)
+
+
+def _vsa(vendor: int, vtype: int, value: bytes) -> tuple[int, bytes]:
+    return 26, vendor.to_bytes(4, "big") + bytes((vtype, len(value) + 2)) + value
+
+
+class AccessPolicy:
+    """The Access-Request handler."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        dictionary: Dictionary,
+        *,
+        assigner: AddressAssigner | None = None,
+        sessions: SessionCounter | None = None,
+    ) -> None:
+        self.directory = directory
+        self.dictionary = dictionary
+        self.assigner = assigner
+        self.sessions: SessionCounter = sessions if sessions is not None else NoSessions()
+
+    # -- entry point ----------------------------------------------------------------------
+
+    def handle(self, req: Request) -> HandlerResult:
+        pkt = req.packet
+        raw_user = pkt.raw((USER_NAME,))
+        if raw_user is None:
+            return self._reject(req, "the request has no User-Name")
+        username = raw_user.decode("utf-8", "replace")
+        sub = self.directory.subscribers.get(username)
+        if sub is None:
+            return self._reject(req, f"unknown user {username!r}")
+        plan = self.directory.plans.get(sub.plan) if sub.plan else None
+        req.note(f"  subscriber {username!r} found: plan {sub.plan or '-'}, status {sub.status}")
+        if sub.status == "disabled":
+            return self._reject(req, "subscriber is disabled")
+        if sub.expires_at is not None and sub.expires_at <= dt.datetime.now(dt.UTC):
+            return self._reject(req, f"subscriber expired at {sub.expires_at.isoformat()}")
+        cred = sub.credential
+        if cred is None:
+            return self._reject(req, "the stored credential cannot be read (see the load log)")
+
+        has_pw = pkt.raw((USER_PASSWORD,)) is not None
+        has_chap = pkt.raw((CHAP_PASSWORD,)) is not None
+        if has_pw and has_chap:
+            return self._reject(req, "the request carries both User-Password and CHAP-Password")
+        extra: list[tuple[int, bytes]] = []
+        if has_pw:
+            try:
+                password = pkt.user_password(req.nas.secret) or b""
+            except MalformedPacket as exc:
+                return self._reject(req, f"User-Password is malformed ({exc.detail})")
+            if cred.expensive:
+                return self._slow_pap(req, sub, plan, password)
+            result: VerifyResult = verify_pap(cred, password)
+            method = "PAP"
+        elif has_chap:
+            chap = pkt.raw((CHAP_PASSWORD,)) or b""
+            if len(chap) != 17:
+                return self._reject(req, f"CHAP-Password of {len(chap)} octets (17 expected)")
+            challenge = pkt.raw((CHAP_CHALLENGE,)) or pkt.authenticator
+            result = verify_chap(cred, chap[0], challenge, chap[1:])
+            method = "CHAP"
+        else:
+            challenge_ms = pkt.raw(MS_CHAP_CHALLENGE)
+            resp2 = pkt.raw(MS_CHAP2_RESPONSE)
+            resp1 = pkt.raw(MS_CHAP_RESPONSE)
+            if challenge_ms is not None and resp2 is not None:
+                method = "MS-CHAPv2"
+                r2 = verify_mschap2(cred, raw_user, challenge_ms, resp2)
+                result = r2
+                if r2.ok:
+                    assert (
+                        r2.success_value is not None and r2.send_key is not None and r2.recv_key is not None
+                    )
+                    extra += self._mschap2_accept_attrs(req, r2.success_value, r2.send_key, r2.recv_key)
+                else:
+                    extra.append(
+                        _vsa(MICROSOFT, 2, mschap.mschap_error_value(r2.ident, 691, challenge=os.urandom(16)))
+                    )
+            elif challenge_ms is not None and resp1 is not None:
+                method = "MS-CHAPv1"
+                r1 = verify_mschap1(cred, challenge_ms, resp1)
+                result = r1
+                if r1.ok and r1.mppe_keys is not None:
+                    hidden = hide_user_password(r1.mppe_keys, req.nas.secret, pkt.authenticator)
+                    extra.append(_vsa(MICROSOFT, 12, hidden))
+                    extra += self._mppe_policy_attrs()
+                elif not r1.ok:
+                    extra.append(_vsa(MICROSOFT, 2, mschap.mschap_error_value(r1.ident, 691, version=2)))
+            else:
+                return self._reject(
+                    req, "the request carries no credentials (no User-Password, CHAP-Password or MS-CHAP)"
+                )
+        if not result.ok:
+            return self._reject(req, f"{method}: {result.reason}", extra)
+        req.note(f"  {method}: {result.reason}")
+        return self._authorise(req, sub, plan, extra)
+
+    # -- after authentication -------------------------------------------------------------
+
+    def _authorise(
+        self, req: Request, sub: SubscriberView, plan: PlanView | None, extra: list[tuple[int, bytes]]
+    ) -> HandlerResult:
+        pool = sub.pool or (plan.pool if plan else None)
+        if sub.status == "suspended":
+            if plan is None or not plan.walled_garden_pool:
+                return self._reject(req, "subscriber is suspended")
+            pool = plan.walled_garden_pool
+            req.note(f"  suspended: accepted into the walled-garden pool {pool!r}")
+        limit = (
+            sub.simultaneous_use
+            if sub.simultaneous_use is not None
+            else (plan.simultaneous_use if plan else None)
+        )
+        if limit is not None:
+            live = self.sessions.open_sessions(sub.username)
+            if live >= limit:
+                return self._reject(req, f"Simultaneous-Use limit {limit} reached ({live} sessions open)")
+            req.note(f"  Simultaneous-Use: {live} of {limit} sessions open")
+        reply = req.packet.reply(Code.ACCESS_ACCEPT)
+        attrs = reply.attributes
+        vendor = req.nas.vendor
+        if plan is not None:
+            attrs += plan.reply.for_vendor(vendor)
+        if sub.reply.items:
+            attrs += sub.reply.for_vendor(vendor)
+        attrs += extra
+        if req.trace is not None:
+            for name, value in (plan.reply.names if plan else ()) + sub.reply.names:
+                req.note(f"  reply attribute {name} = {value}")
+        if self.assigner is not None and self.assigner.wants(sub, plan, pool):
+            return self._with_assignment(req, reply, sub, plan, pool)
+        if sub.static_ip:
+            attrs.append((FRAMED_IP_ADDRESS, _ipv4(sub.static_ip)))
+            req.note(f"  static address {sub.static_ip}")
+        req.note("  accept")
+        return reply
+
+    async def _with_assignment(
+        self, req: Request, reply: Packet, sub: SubscriberView, plan: PlanView | None, pool: str | None
+    ) -> Packet | None:
+        assert self.assigner is not None
+        assignment = await self.assigner.assign(req, sub, plan, pool)
+        for note in assignment.notes:
+            req.note(f"  {note}")
+        if assignment.reject_reason:
+            result = self._reject(req, assignment.reject_reason)
+            return result
+        reply.attributes += assignment.attributes
+        req.note("  accept")
+        return reply
+
+    def _slow_pap(
+        self, req: Request, sub: SubscriberView, plan: PlanView | None, password: bytes
+    ) -> Awaitable[Packet | None]:
+        """PBKDF2/crypt cost milliseconds: verify in a worker thread, not on the event loop."""
+        cred = sub.credential
+        assert cred is not None
+
+        async def run() -> Packet | None:
+            result = await asyncio.to_thread(verify_pap, cred, password)
+            if not result.ok:
+                return self._reject(req, f"PAP: {result.reason}")
+            req.note(f"  PAP: {result.reason}")
+            outcome = self._authorise(req, sub, plan, [])
+            if outcome is None or isinstance(outcome, Packet):
+                return outcome
+            return await outcome
+
+        return run()
+
+    def _mschap2_accept_attrs(
+        self, req: Request, success: bytes, send_key: bytes, recv_key: bytes
+    ) -> list[tuple[int, bytes]]:
+        secret, auth = req.nas.secret, req.packet.authenticator
+        return [
+            _vsa(MICROSOFT, 26, success),
+            _vsa(MICROSOFT, 16, salt_encrypt(send_key, secret, auth)),
+            _vsa(MICROSOFT, 17, salt_encrypt(recv_key, secret, auth)),
+            *self._mppe_policy_attrs(),
+        ]
+
+    @staticmethod
+    def _mppe_policy_attrs() -> list[tuple[int, bytes]]:
+        # MS-MPPE-Encryption-Policy = Encryption-Allowed (1), -Types = RC4 40 and 128 bit (6)
+        return [_vsa(MICROSOFT, 7, (1).to_bytes(4, "big")), _vsa(MICROSOFT, 8, (6).to_bytes(4, "big"))]
+
+    @staticmethod
+    def _reject(req: Request, reason: str, extra: list[tuple[int, bytes]] | None = None) -> Packet:
+        req.reject_reason = reason
+        req.note(f"  reject: {reason}")
+        reply = req.packet.reply(Code.ACCESS_REJECT)
+        if extra:
+            reply.attributes += extra
+        return reply
+
+
+def _ipv4(text: str) -> bytes:
+    return bytes(int(part) for part in text.split("."))
+
+
+class StatusPolicy:
+    """Status-Server (RFC 5997 §3): Access-Accept on the auth port, Accounting-Response on acct."""
+
+    def __init__(self, reply_code: int) -> None:
+        self.reply_code = reply_code
+
+    def handle(self, req: Request) -> HandlerResult:
+        req.note("  Status-Server: alive")
+        return req.packet.reply(self.reply_code)

@@ -1,0 +1,196 @@
+"""Subscribers and plans as the hot path reads them: parsed once, served from memory.
+
+Records come from the store (radiusd.store.records); here their credentials are parsed
+and their reply attributes encoded once, at load or change time, so an Access-Request
+costs a dict lookup and a list copy, never a database round trip.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from radiusd.codec.dictionary import Dictionary
+from radiusd.codec.packet import encode_value
+from radiusd.logs import get_logger
+
+from .credentials import Credential, parse_credential
+
+log = get_logger("radiusd.policy")
+
+EncodedAttrs = tuple[tuple[int, bytes], ...]
+
+#: Vendor ids whose VSAs are sent only to NAS devices of that vendor (or generic ones).
+VENDOR_IDS = {"mikrotik": 14988, "cisco": 9, "ubiquiti": 41112, "microsoft": 311}
+
+
+class PlanSource(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def pool(self) -> str | None: ...
+    @property
+    def walled_garden_pool(self) -> str | None: ...
+    @property
+    def simultaneous_use(self) -> int | None: ...
+    @property
+    def session_timeout(self) -> int | None: ...
+    @property
+    def interim_interval(self) -> int | None: ...
+    @property
+    def rate_limit(self) -> str | None: ...
+    @property
+    def reply_attributes(self) -> tuple[tuple[str, str], ...]: ...
+
+
+class SubscriberSource(Protocol):
+    @property
+    def username(self) -> str: ...
+    @property
+    def credential(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def plan(self) -> str | None: ...
+    @property
+    def pool(self) -> str | None: ...
+    @property
+    def static_ip(self) -> str | None: ...
+    @property
+    def static_ipv6_prefix(self) -> str | None: ...
+    @property
+    def delegated_ipv6_prefix(self) -> str | None: ...
+    @property
+    def simultaneous_use(self) -> int | None: ...
+    @property
+    def reply_attributes(self) -> tuple[tuple[str, str], ...]: ...
+    @property
+    def expires_at(self) -> dt.datetime | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyAttributes:
+    """Encoded reply attributes, with the vendor of each for per-NAS filtering."""
+
+    items: tuple[tuple[int, int, bytes], ...] = ()  # (vendor id or 0, type, raw)
+    names: tuple[tuple[str, str], ...] = ()  # for the debug log
+
+    def for_vendor(self, nas_vendor: str) -> list[tuple[int, bytes]]:
+        """Attributes for a NAS: standard ones always; a vendor's VSAs only for that vendor's
+        NAS devices and for generic ones (which get everything)."""
+        own = VENDOR_IDS.get(nas_vendor)
+        if own is None:
+            return [(t, v) for _, t, v in self.items]
+        return [(t, v) for vid, t, v in self.items if vid in (0, own)]
+
+
+def encode_reply_attributes(
+    dictionary: Dictionary, pairs: Iterable[tuple[str, Any]], owner: str
+) -> ReplyAttributes:
+    """Encode ``(name, value)`` pairs; a pair that cannot be encoded is logged and skipped."""
+    items: list[tuple[int, int, bytes]] = []
+    names: list[tuple[str, str]] = []
+    for name, value in pairs:
+        try:
+            d = dictionary.attribute(name)
+            encoded = encode_value(d, value, 0, dictionary)
+        except (KeyError, ValueError, TypeError) as exc:
+            log.warning("reply-attribute.skipped", owner=owner, attribute=name, error=str(exc))
+            continue
+        for t, raw in encoded:
+            items.append((d.vendor, t, raw))
+        names.append((d.name, str(value)))
+    return ReplyAttributes(tuple(items), tuple(names))
+
+
+@dataclass(frozen=True, slots=True)
+class PlanView:
+    name: str
+    pool: str | None
+    walled_garden_pool: str | None
+    simultaneous_use: int | None
+    interim_interval: int | None
+    reply: ReplyAttributes
+
+    @classmethod
+    def from_record(cls, rec: PlanSource, dictionary: Dictionary) -> PlanView:
+        pairs: list[tuple[str, Any]] = []
+        if rec.session_timeout:
+            pairs.append(("Session-Timeout", rec.session_timeout))
+        if rec.interim_interval:
+            pairs.append(("Acct-Interim-Interval", rec.interim_interval))
+        if rec.rate_limit:
+            pairs.append(("Mikrotik-Rate-Limit", rec.rate_limit))
+        pairs.extend(rec.reply_attributes)
+        return cls(
+            name=rec.name,
+            pool=rec.pool,
+            walled_garden_pool=rec.walled_garden_pool,
+            simultaneous_use=rec.simultaneous_use,
+            interim_interval=rec.interim_interval,
+            reply=encode_reply_attributes(dictionary, pairs, f"plan {rec.name}"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberView:
+    username: str
+    credential: Credential | None  # None: stored credential unreadable (logged at load)
+    status: str
+    plan: str | None
+    pool: str | None
+    static_ip: str | None
+    static_ipv6_prefix: str | None
+    delegated_ipv6_prefix: str | None
+    simultaneous_use: int | None
+    expires_at: dt.datetime | None
+    reply: ReplyAttributes = field(default_factory=ReplyAttributes)
+
+    @classmethod
+    def from_record(cls, rec: SubscriberSource, dictionary: Dictionary) -> SubscriberView:
+        try:
+            cred: Credential | None = parse_credential(rec.credential)
+        except ValueError as exc:
+            log.warning("credential.unreadable", user=rec.username, error=str(exc))
+            cred = None
+        return cls(
+            username=rec.username,
+            credential=cred,
+            status=rec.status,
+            plan=rec.plan,
+            pool=rec.pool,
+            static_ip=rec.static_ip,
+            static_ipv6_prefix=rec.static_ipv6_prefix,
+            delegated_ipv6_prefix=rec.delegated_ipv6_prefix,
+            simultaneous_use=rec.simultaneous_use,
+            expires_at=rec.expires_at,
+            reply=encode_reply_attributes(dictionary, rec.reply_attributes, f"subscriber {rec.username}")
+            if rec.reply_attributes
+            else ReplyAttributes(),
+        )
+
+
+class Directory:
+    """The in-memory subscriber and plan tables the policy reads."""
+
+    def __init__(self, dictionary: Dictionary) -> None:
+        self.dictionary = dictionary
+        self.subscribers: dict[str, SubscriberView] = {}
+        self.plans: dict[str, PlanView] = {}
+
+    def set_plans(self, records: Iterable[PlanSource]) -> None:
+        self.plans = {r.name: PlanView.from_record(r, self.dictionary) for r in records}
+
+    def set_subscribers(self, records: Iterable[SubscriberSource]) -> None:
+        self.subscribers = {r.username: SubscriberView.from_record(r, self.dictionary) for r in records}
+
+    def update_subscribers(self, records: Mapping[str, SubscriberSource], requested: Iterable[str]) -> None:
+        """Apply a partial reload: present records replace, requested-but-missing are removed."""
+        for username in requested:
+            rec = records.get(username)
+            if rec is None:
+                self.subscribers.pop(username, None)
+            else:
+                self.subscribers[username] = SubscriberView.from_record(rec, self.dictionary)

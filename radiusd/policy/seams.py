@@ -1,0 +1,47 @@
+"""What the access policy asks of the rest of the daemon, as protocols.
+
+The policy never imports the store or the allocator: IPAM (address assignment) and the
+session table (Simultaneous-Use) plug in here, so the policy is testable with plain
+objects and without sockets or a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from radiusd.server.handler import Request
+
+from .directory import PlanView, SubscriberView
+
+
+@dataclass(slots=True)
+class Assignment:
+    """Attributes to add to the Access-Accept (Framed-IP-Address, prefixes), or a reason to reject."""
+
+    attributes: list[tuple[int, bytes]] = field(default_factory=list)
+    reject_reason: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+class AddressAssigner(Protocol):
+    def wants(self, subscriber: SubscriberView, plan: PlanView | None, pool: str | None) -> bool:
+        """True when this login needs an address from a pool (decided without waiting)."""
+
+    def assign(
+        self, request: Request, subscriber: SubscriberView, plan: PlanView | None, pool: str | None
+    ) -> Awaitable[Assignment]:
+        """Allocate and make durable (the lease is committed before the reply is sent)."""
+
+
+class SessionCounter(Protocol):
+    def open_sessions(self, username: str) -> int:
+        """Live sessions of ``username`` right now (for Simultaneous-Use)."""
+
+
+class NoSessions:
+    """Session counter used until accounting is wired: nobody has a live session."""
+
+    def open_sessions(self, username: str) -> int:
+        return 0

@@ -1,0 +1,291 @@
+"""The request path between a datagram and its reply, with no sockets in it.
+
+In order (DESIGN.md, "The path of a packet"): drop unknown sources before decoding; decode
+strictly; drop codes that do not belong on this port; answer retransmissions from the
+dedupe cache (RFC 5080 §2.2.2); check the request's authenticity (Message-Authenticator,
+RFC 3579 §3.2 and the BlastRADIUS defaults; the Accounting-Request authenticator, RFC 2866
+§3); run the handler; encode and send the reply (Access-Reject after the configured delay);
+cache it. Every drop is counted by reason and logged once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from radiusd.codec.codes import Code, code_name
+from radiusd.codec.crypto import ZERO16, verify_hashed_request
+from radiusd.codec.dictionary import Dictionary
+from radiusd.codec.errors import MalformedPacket
+from radiusd.codec.packet import EAP_MESSAGE, Packet, decode, encode_reply, verify_message_authenticator
+from radiusd.logs import get_logger
+
+from .debug import DebugPrinter
+from .dedupe import DedupeCache
+from .handler import Handler, HandlerResult, Request
+from .nas import NasClient, NasRegistry
+from .stats import Stats
+
+log = get_logger("radiusd.server")
+
+Send = Callable[[bytes, Any], None]
+
+_ACCESS_REPLIES = frozenset({Code.ACCESS_ACCEPT, Code.ACCESS_REJECT, Code.ACCESS_CHALLENGE})
+_KIND: dict[int, str] = {
+    Code.ACCESS_REQUEST: "access",
+    Code.ACCOUNTING_REQUEST: "accounting",
+    Code.STATUS_SERVER: "status",
+    Code.COA_REQUEST: "coa",
+    Code.DISCONNECT_REQUEST: "disconnect",
+}
+_RESULT: dict[int, str] = {
+    Code.ACCESS_ACCEPT: "accept",
+    Code.ACCESS_REJECT: "reject",
+    Code.ACCESS_CHALLENGE: "challenge",
+    Code.ACCOUNTING_RESPONSE: "ok",
+}
+
+
+class Dispatcher:
+    """One per listening port kind (auth or acct); handlers keyed by request code."""
+
+    def __init__(
+        self,
+        *,
+        registry: NasRegistry,
+        handlers: dict[int, Handler],
+        dictionary: Dictionary,
+        stats: Stats | None = None,
+        dedupe: DedupeCache | None = None,
+        reject_delay: float = 1.0,
+        debug: DebugPrinter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.registry = registry
+        self.handlers = handlers
+        self.dictionary = dictionary
+        self.stats = stats if stats is not None else Stats()
+        self.dedupe = dedupe if dedupe is not None else DedupeCache()
+        self.reject_delay = reject_delay
+        self.debug = debug
+        self.clock = clock
+        self.accepting = True
+        self.in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._tasks: set[asyncio.Future[Packet | None]] = set()
+        self._unknown_logged: dict[str, float] = {}
+
+    # -- the path of a packet -------------------------------------------------------------
+
+    def datagram_received(self, data: bytes, addr: Any, send: Send) -> None:
+        if not self.accepting:
+            self.stats.drop("shutting-down")
+            return
+        nas = self.registry.get(addr[0])
+        if nas is None:
+            self._drop_unknown(addr)
+            return
+        try:
+            packet = decode(data, self.dictionary)
+        except MalformedPacket as exc:
+            self._dropped(addr, nas, exc.reason, exc.detail)
+            return
+        handler = self.handlers.get(packet.code)
+        if handler is None:
+            self._dropped(addr, nas, "unexpected-code", f"{code_name(packet.code)} on this port")
+            return
+        now = self.clock()
+        key = (addr, packet.identifier, packet.authenticator)
+        cached = self.dedupe.lookup(key, now)
+        if cached is not None:
+            if cached:
+                self.stats.duplicates += 1
+                send(cached, addr)
+            else:
+                self.stats.drop("duplicate-in-flight")
+            return
+        reason = self._authenticate(packet, data, nas)
+        if reason:
+            self._dropped(addr, nas, reason)
+            return
+        trace: list[str] | None = None
+        seq = 0
+        if self.debug is not None:
+            seq = self.debug.packet_in(packet, addr, len(data))
+            trace = [f"  from NAS {nas.name!r} ({nas.address}, vendor {nas.vendor})"]
+        req = Request(packet, data, nas, addr, time.time(), trace)
+        self.dedupe.begin(key, now)
+        self._begin()
+        try:
+            result: HandlerResult = handler.handle(req)
+        except Exception:  # the boundary that keeps one bad request from stopping the server
+            log.exception("handler.failed", nas=nas.name, code=code_name(packet.code))
+            self._abandon(key, "handler-error")
+            return
+        if result is None or isinstance(result, Packet):
+            self._complete(req, key, result, send, now, seq)
+            return
+        task = asyncio.ensure_future(result)
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._task_done(t, req, key, send, now, seq))
+
+    def _task_done(
+        self,
+        task: asyncio.Future[Packet | None],
+        req: Request,
+        key: Any,
+        send: Send,
+        started: float,
+        seq: int,
+    ) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            self._abandon(key, "cancelled")
+            return
+        exc = task.exception()
+        if exc is not None:
+            # A failed database commit lands here: no reply, the NAS retransmits.
+            log.warning("request.failed", nas=req.nas.name, error=f"{type(exc).__name__}: {exc}")
+            if req.trace is not None and self.debug is not None:
+                self.debug.decisions(seq, [*req.trace, f"  not answered: {type(exc).__name__}: {exc}"])
+            self._abandon(key, "handler-error")
+            return
+        self._complete(req, key, task.result(), send, started, seq)
+
+    def _complete(
+        self, req: Request, key: Any, reply: Packet | None, send: Send, started: float, seq: int
+    ) -> None:
+        pkt = req.packet
+        kind = _KIND.get(pkt.code, "other")
+        if reply is None:
+            if req.trace is not None and self.debug is not None:
+                self.debug.decisions(seq, [*req.trace, "  no reply sent"])
+            self._abandon(key, "no-reply")
+            return
+        message_auth = reply.code in _ACCESS_REPLIES or pkt.ma_offset != 0
+        data = encode_reply(reply, req.nas.secret, pkt.authenticator, message_auth=message_auth)
+        result = _RESULT.get(reply.code, code_name(reply.code))
+        if reply.code == Code.ACCESS_REJECT:
+            log.info(
+                "access.rejected",
+                nas=req.nas.name,
+                user=_printable(pkt.raw((1,))),
+                reason=req.reject_reason or "rejected",
+            )
+        if req.trace is not None and self.debug is not None:
+            self.debug.decisions(seq, req.trace)
+        delay = self.reject_delay if reply.code == Code.ACCESS_REJECT else 0.0
+        if delay > 0:
+            loop = asyncio.get_running_loop()
+            loop.call_later(
+                delay, self._send_now, req, key, reply, data, send, started, seq, kind, result, delay
+            )
+            return
+        self._send_now(req, key, reply, data, send, started, seq, kind, result, 0.0)
+
+    def _send_now(
+        self,
+        req: Request,
+        key: Any,
+        reply: Packet,
+        data: bytes,
+        send: Send,
+        started: float,
+        seq: int,
+        kind: str,
+        result: str,
+        delay: float,
+    ) -> None:
+        send(data, req.source)
+        now = self.clock()
+        self.dedupe.finish(key, data, now)
+        self.stats.observe(kind, result, now - started - delay)
+        if self.debug is not None:
+            self.debug.packet_out(seq, reply, req.source, len(data), delay)
+        self._end()
+
+    # -- authenticity ---------------------------------------------------------------------
+
+    def _authenticate(self, packet: Packet, data: bytes, nas: NasClient) -> str:
+        """'' when the request may be handled, else the drop reason."""
+        code = packet.code
+        if code == Code.ACCESS_REQUEST or code == Code.STATUS_SERVER:
+            if packet.ma_offset:
+                if not verify_message_authenticator(data, nas.secret, None, packet.ma_offset):
+                    return "bad-message-authenticator"
+            elif (
+                nas.require_message_authenticator
+                or code == Code.STATUS_SERVER
+                or packet.raw((EAP_MESSAGE,)) is not None
+            ):
+                return "missing-message-authenticator"
+            return ""
+        if code in (Code.ACCOUNTING_REQUEST, Code.COA_REQUEST, Code.DISCONNECT_REQUEST):
+            if not verify_hashed_request(data[: (data[2] << 8) | data[3]], nas.secret):
+                return "bad-authenticator"
+            if packet.ma_offset and not verify_message_authenticator(
+                data, nas.secret, ZERO16, packet.ma_offset
+            ):
+                return "bad-message-authenticator"
+            if code == Code.ACCOUNTING_REQUEST and packet.raw((EAP_MESSAGE,)) is not None:
+                return "eap-in-accounting"
+            return ""
+        return "unexpected-code"
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def _dropped(self, addr: Any, nas: NasClient, reason: str, detail: str = "") -> None:
+        self.stats.drop(reason)
+        log.info("packet.dropped", source=f"{addr[0]}:{addr[1]}", nas=nas.name, reason=reason, detail=detail)
+        if self.debug is not None:
+            self.debug.dropped(addr, reason, detail)
+
+    def _drop_unknown(self, addr: Any) -> None:
+        """Counted always, logged at most once a minute per source (a flood must not fill logs)."""
+        self.stats.drop("unknown-nas")
+        now = self.clock()
+        host = addr[0]
+        last = self._unknown_logged.get(host)
+        if last is None or now - last > 60.0:
+            if len(self._unknown_logged) > 10_000:
+                self._unknown_logged.clear()
+            self._unknown_logged[host] = now
+            log.info("packet.dropped", source=f"{host}:{addr[1]}", reason="unknown-nas")
+            if self.debug is not None:
+                self.debug.dropped(addr, "unknown-nas", "no NAS with this source address")
+
+    def _abandon(self, key: Any, reason: str) -> None:
+        self.dedupe.forget(key)
+        self.stats.drop(reason)
+        self._end()
+
+    def _begin(self) -> None:
+        self.in_flight += 1
+        self._idle.clear()
+
+    def _end(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight <= 0:
+            self.in_flight = 0
+            self._idle.set()
+
+    async def drain(self, timeout: float = 10.0) -> bool:
+        """Stop taking requests and wait for those in flight (SIGTERM). True when all finished."""
+        self.accepting = False
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+def _printable(raw: bytes | None) -> str:
+    return raw.decode("utf-8", "replace") if raw is not None else ""
+
+
+async def gather_tasks(tasks: set[Awaitable[Any]]) -> None:
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)

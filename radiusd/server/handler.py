@@ -1,0 +1,40 @@
+"""The seam between the server and the policy: a request in, a reply (or nothing) out.
+
+A handler returns the reply directly when it can decide without waiting (a PAP login
+served from memory costs no task and no await), or an awaitable when it must wait (the
+group-commit writer, a password hash run off the loop). ``None`` means: send nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from radiusd.codec.packet import Packet
+
+from .nas import NasClient
+
+HandlerResult = Packet | None | Awaitable[Packet | None]
+
+
+@dataclass(slots=True)
+class Request:
+    packet: Packet
+    raw: bytes
+    nas: NasClient
+    source: tuple[str, int]
+    received: float  # wall clock (time.time()) when the datagram arrived
+    #: plain-words decisions for ``serve -X``; None when debug is off (no cost then)
+    trace: list[str] | None = None
+    #: why the request was rejected, for the log (never contains a secret)
+    reject_reason: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def note(self, message: str) -> None:
+        if self.trace is not None:
+            self.trace.append(message)
+
+
+class Handler(Protocol):
+    def handle(self, request: Request) -> HandlerResult: ...

@@ -1,0 +1,182 @@
+"""The group-commit writer: one task per database that turns many requests into one transaction.
+
+A request that must persist something puts an operation on the queue and awaits its future;
+its reply is encoded only after the future resolves (DESIGN.md, "The writer"). The writer
+drains whatever is queued when the previous commit finishes (no timer: under light load a
+batch is one request, under heavy load batches grow by themselves), runs each kind of
+operation once for all its rows, commits, then resolves every future of the batch.
+
+When the transaction fails, every future of the batch fails and each operation's
+``rolled_back()`` undoes the in-memory state it had made pending (an address goes back to
+its pool); no reply is sent and the NAS retransmits. A batch that fails for a reason other
+than a lost connection is retried one operation at a time, so one poisonous request cannot
+keep its neighbours from being answered. The queue is bounded: when full, new work is
+refused (:class:`WriterBusy`), never half-written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from radiusd.logs import get_logger
+
+log = get_logger("radiusd.writer")
+
+
+class WriterBusy(RuntimeError):
+    """The writer's queue is full: the request is dropped (and counted), not half-written."""
+
+
+class WriterClosed(RuntimeError):
+    """The writer is shutting down and takes no new work."""
+
+
+class Operation(Protocol):
+    """One unit of durable work. Operations of one class are applied together."""
+
+    #: Operation classes run in ascending ``order`` within a transaction (e.g. leases before
+    #: the sessions that refer to them); ties keep first-arrival order.
+    order: ClassVar[int]
+
+    @classmethod
+    async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[Any]) -> None:
+        """Write every operation of the batch with as few statements as possible."""
+
+    def rolled_back(self) -> None:
+        """Undo in-memory effects after the transaction that held this operation failed."""
+
+
+class Writer:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        max_queue: int = 20_000,
+        max_batch: int = 2_000,
+        retry_pause: float = 0.5,
+    ) -> None:
+        self.engine = engine
+        self.max_queue = max_queue
+        self.max_batch = max_batch
+        self.retry_pause = retry_pause
+        self._queue: list[tuple[Operation, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        # figures for metrics and tests
+        self.batches = 0
+        self.committed_ops = 0
+        self.failed_batches = 0
+        self.refused = 0
+        self.last_batch_size = 0
+        self.healthy = True
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="radiusd-writer")
+
+    def submit(self, op: Operation) -> asyncio.Future[None]:
+        """Queue ``op``; the future resolves after the transaction holding it commits."""
+        if self._closing:
+            raise WriterClosed("the writer is shutting down")
+        if len(self._queue) >= self.max_queue:
+            self.refused += 1
+            raise WriterBusy(f"writer queue full ({self.max_queue} operations)")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((op, fut))
+        self._wake.set()
+        return fut
+
+    async def write(self, *ops: Operation) -> None:
+        """Queue ``ops`` (in one batch) and wait until they are committed."""
+        futs = [self.submit(op) for op in ops]
+        await asyncio.gather(*futs)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Finish what is queued (up to ``timeout`` seconds), then stop."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout)
+            except TimeoutError:
+                self._task.cancel()
+                for op, fut in self._queue:
+                    op.rolled_back()
+                    if not fut.done():
+                        fut.set_exception(WriterClosed("shut down before commit"))
+                self._queue.clear()
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = self._queue[: self.max_batch]
+            del self._queue[: self.max_batch]
+            ok = await self._commit(batch)
+            if not ok and not self._closing:
+                await asyncio.sleep(self.retry_pause)  # the database is away: do not spin
+
+    async def _commit(self, batch: list[tuple[Operation, asyncio.Future[None]]]) -> bool:
+        started = time.perf_counter()
+        try:
+            await self._apply(batch)
+        except Exception as exc:  # every failure of the transaction fails the whole batch
+            self.failed_batches += 1
+            if len(batch) > 1 and not _connection_lost(exc):
+                log.warning("writer.batch-failed", size=len(batch), error=_short(exc), retry="one by one")
+                for item in batch:
+                    await self._commit([item])
+                return True
+            if self.healthy:
+                log.error("writer.commit-failed", size=len(batch), error=_short(exc))
+            self.healthy = False
+            for op, fut in batch:
+                op.rolled_back()
+                if not fut.done():
+                    fut.set_exception(exc)
+            return False
+        if not self.healthy:
+            log.info("writer.recovered", size=len(batch))
+        self.healthy = True
+        self.batches += 1
+        self.committed_ops += len(batch)
+        self.last_batch_size = len(batch)
+        for _, fut in batch:
+            if not fut.done():
+                fut.set_result(None)
+        log.debug("writer.committed", size=len(batch), ms=round((time.perf_counter() - started) * 1000, 2))
+        return True
+
+    async def _apply(self, batch: list[tuple[Operation, asyncio.Future[None]]]) -> None:
+        groups: dict[type[Operation], list[Operation]] = {}
+        for op, _ in batch:
+            groups.setdefault(type(op), []).append(op)
+        async with self.engine.begin() as conn:
+            for cls in sorted(groups, key=lambda c: c.order):
+                await cls.apply_batch(conn, groups[cls])
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (OSError, ConnectionError, asyncio.TimeoutError)) or "connect" in str(exc).lower()
+
+
+def _short(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text.splitlines()[0][:300]
