@@ -147,7 +147,7 @@ def plan_show(name: str, as_json: bool) -> None:
 @plan.command("remove")
 @click.argument("name")
 def plan_remove(name: str) -> None:
-    """Remove a plan."""
+    """Remove a plan (refused while subscribers are on it)."""
     from radiusd.store.plans import remove_plan
 
     async def go(engine: AsyncEngine) -> None:

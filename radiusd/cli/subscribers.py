@@ -26,7 +26,13 @@ def subscriber() -> None:
 
 @subscriber.command("add")
 @click.argument("username")
-@click.option("--password", required=True, metavar="P", help="Password (stored; never printed).")
+@click.option("--password", metavar="P", help="Password (required unless --credential; never printed).")
+@click.option(
+    "--credential",
+    metavar="STORED",
+    help="A ready-made stored credential instead of --password, e.g. nt:<32 hex> (MS-CHAP, PAP) or a "
+    "salted hash such as $pbkdf2-sha256$... (PAP only). Never printed.",
+)
 @click.option("--plan", metavar="X", help="Plan name (must exist).")
 @click.option("--pool", metavar="P", help="Address pool (overrides the plan's).")
 @click.option("--static-ip", metavar="IP", help="Fixed address for this subscriber.")
@@ -34,7 +40,8 @@ def subscriber() -> None:
 @json_option
 def subscriber_add(
     username: str,
-    password: str,
+    password: str | None,
+    credential: str | None,
     plan: str | None,
     pool: str | None,
     static_ip: str | None,
@@ -43,6 +50,9 @@ def subscriber_add(
 ) -> None:
     """Add subscriber USERNAME."""
     from radiusd.store.subscribers import add_subscriber
+
+    if (password is None) == (credential is None):
+        raise click.UsageError("give exactly one of --password or --credential")
 
     async def go(engine: AsyncEngine) -> Any:
         return await add_subscriber(
@@ -53,6 +63,7 @@ def subscriber_add(
             pool=pool,
             static_ip=static_ip,
             simultaneous_use=simultaneous_use,
+            credential=credential,
         )
 
     record = run_store(go)
@@ -91,13 +102,13 @@ def subscriber_import(file: str) -> None:
     The header row names the columns: username,password and optionally
     plan,pool,static_ip,status. Rows are numbered from 1 (the first data row).
     """
-    started = time.perf_counter()
+    from radiusd.store.errors import StoreError
+    from radiusd.store.subscribers import import_subscribers
+
+    started = time.perf_counter()  # rows/s: reading, checking and writing, not module imports
     source, rows = _read_csv(file)
     if not rows:
         fail(f"{source}: no data rows")
-
-    from radiusd.store.errors import StoreError
-    from radiusd.store.subscribers import import_subscribers
 
     async def go(engine: AsyncEngine) -> int:
         return int(await import_subscribers(engine, rows))
@@ -165,6 +176,35 @@ def subscriber_suspend(username: str) -> None:
 def subscriber_resume(username: str) -> None:
     """Make a suspended or disabled subscriber active again."""
     _set_status(username, "active")
+
+
+@subscriber.command("disable")
+@click.argument("username")
+def subscriber_disable(username: str) -> None:
+    """Disable a subscriber (always rejected, no walled garden)."""
+    _set_status(username, "disabled")
+
+
+@subscriber.command("set-plan")
+@click.argument("username")
+@click.argument("plan", required=False)
+@click.option("--none", "no_plan", is_flag=True, help="Take the subscriber off any plan.")
+def subscriber_set_plan(username: str, plan: str | None, no_plan: bool) -> None:
+    """Move USERNAME to PLAN (or off any plan with --none)."""
+    from radiusd.store.subscribers import set_subscriber_plan
+
+    if (plan is None) == (not no_plan):
+        raise click.UsageError("give a PLAN or --none")
+
+    async def go(engine: AsyncEngine) -> Any:
+        return await set_subscriber_plan(engine, username, plan)
+
+    record = run_store(go)
+    click.echo(
+        f"subscriber {record.username!r} is on plan {record.plan!r}"
+        if record.plan
+        else f"subscriber {record.username!r} has no plan"
+    )
 
 
 @subscriber.command("remove")

@@ -308,3 +308,31 @@ def test_demo_seed_is_idempotent(db_url: str, capsys: pytest.CaptureFixture[str]
     demo = radiusd.json("subscriber", "show", "demo")
     assert demo["plan"] == "demo-10M" and demo["status"] == "active"
     assert RADTEST_LINE == "radtest demo demo-password 127.0.0.1 0 testing123"
+
+
+def test_plan_in_use_cannot_be_removed(radiusd: Cli) -> None:
+    radiusd.ok("plan", "add", "gold")
+    radiusd.ok("subscriber", "add", "alice", "--password", PASSWORD, "--plan", "gold")
+    assert "gold" in radiusd.error("plan", "remove", "gold")
+    assert [p["name"] for p in radiusd.json("plan", "list")] == ["gold"]
+    radiusd.ok("subscriber", "set-plan", "alice", "--none")
+    assert radiusd.json("subscriber", "show", "alice")["plan"] is None
+    radiusd.ok("plan", "remove", "gold")
+
+
+def test_set_plan_disable_and_credentials(radiusd: Cli) -> None:
+    nt_hash = "8846F7EAEE8FB117AD06BDD830B7586C"
+    radiusd.ok("plan", "add", "gold")
+    radiusd.ok("subscriber", "add", "win", "--credential", f"nt:{nt_hash}")
+    assert "gold" in radiusd.ok("subscriber", "set-plan", "win", "gold")
+    assert radiusd.json("subscriber", "show", "win")["plan"] == "gold"
+    assert "unknown plan 'silver'" in radiusd.error("subscriber", "set-plan", "win", "silver")
+    assert radiusd.json("subscriber", "show", "win")["plan"] == "gold"
+    radiusd.error("subscriber", "set-plan", "win", code=2)
+    radiusd.ok("subscriber", "disable", "win")
+    assert radiusd.json("subscriber", "show", "win")["status"] == "disabled"
+    assert "credential" in radiusd.error("subscriber", "add", "bad", "--credential", "nt:zz")
+    radiusd.error("subscriber", "add", "both", "--password", "x", "--credential", f"nt:{nt_hash}", code=2)
+    radiusd.error("subscriber", "add", "neither", code=2)
+    assert [s["username"] for s in radiusd.json("subscriber", "list")] == ["win"]
+    radiusd.assert_no_secret(nt_hash, nt_hash.lower())
