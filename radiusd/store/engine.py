@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Awaitable, Callable
+from collections.abc import Coroutine
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -141,18 +141,15 @@ async def schema_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(current)
 
 
-def _run_sync(factory: Callable[[], Awaitable[None]]) -> None:
-    async def main() -> None:
-        await factory()
-
+def _run_blocking(coro: Coroutine[Any, Any, None]) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        asyncio.run(main())
+        asyncio.run(coro)
         return
     # Called from inside an event loop (e.g. an async test): run on a loop of its own thread.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, main()).result()
+        pool.submit(asyncio.run, coro).result()
 
 
 def upgrade_database(url: str, revision: str = "head") -> None:
@@ -165,4 +162,4 @@ def upgrade_database(url: str, revision: str = "head") -> None:
         finally:
             await engine.dispose()
 
-    _run_sync(run)
+    _run_blocking(run())

@@ -25,7 +25,8 @@ async def _fetch(conn: AsyncConnection, name: str) -> PlanRecord:
 
 
 def _optional_name(value: str | None, what: str) -> str | None:
-    return None if value is None or not value.strip() else validate.name(value, what)
+    text = validate.blank_to_none(value)
+    return None if text is None else validate.name(text, what)
 
 
 async def add_plan(
@@ -48,7 +49,7 @@ async def add_plan(
         "description": description,
         "pool_name": _optional_name(pool, "pool name"),
         "walled_garden_pool": _optional_name(walled_garden_pool, "walled-garden pool name"),
-        "rate_limit": rate_limit.strip() or None if rate_limit is not None else None,
+        "rate_limit": validate.blank_to_none(rate_limit),
         "session_timeout": validate.positive_int(session_timeout, "session timeout"),
         "interim_interval": validate.positive_int(interim_interval, "interim interval"),
         "simultaneous_use": validate.positive_int(simultaneous_use, "simultaneous use"),

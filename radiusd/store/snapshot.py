@@ -18,6 +18,7 @@ from .models import Plan, Router, Subscriber
 from .records import NasRecord, PlanRecord, SubscriberRecord
 
 __all__ = [
+    "IN_CHUNK",
     "NAS_SELECT",
     "PLAN_SELECT",
     "SUBSCRIBER_SELECT",
@@ -35,8 +36,8 @@ SUBSCRIBER_SELECT = (
     .outerjoin(Plan, Subscriber.plan_id == Plan.id)
     .order_by(Subscriber.username)
 )
-# Keeps IN (...) lists well under SQLite's and asyncpg's bound-parameter limits.
-_CHUNK = 500
+# Rows per IN (...) list or INSERT batch: well under SQLite's and asyncpg's bound-parameter limits.
+IN_CHUNK = 500
 
 
 async def load_nas_all(conn: AsyncConnection) -> dict[str, NasRecord]:
@@ -63,8 +64,8 @@ async def load_subscribers(
         return {row["username"]: SubscriberRecord.from_row(row) for row in result.mappings()}
     wanted = list(dict.fromkeys(usernames))
     out: dict[str, SubscriberRecord] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
+    for start in range(0, len(wanted), IN_CHUNK):
+        chunk = wanted[start : start + IN_CHUNK]
         result = await conn.execute(SUBSCRIBER_SELECT.where(Subscriber.username.in_(chunk)))
         out.update((row["username"], SubscriberRecord.from_row(row)) for row in result.mappings())
     return out

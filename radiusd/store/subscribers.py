@@ -13,33 +13,26 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from radiusd.policy import credentials
+
 from . import validate
 from .changes import TOPIC_SUBSCRIBER, record_change
 from .engine import begin_write
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Plan, Subscriber, utcnow
 from .records import SubscriberRecord
-from .snapshot import SUBSCRIBER_SELECT
+from .snapshot import IN_CHUNK, SUBSCRIBER_SELECT
 
 IMPORT_COLUMNS = ("username", "password", "plan", "pool", "static_ip", "status")
-_CHUNK = 500  # rows per IN (...) lookup / INSERT batch, under every backend's parameter limit
 
 
 def make_credential(password: str) -> str:
     """The stored form of a new password: cleartext, the only form that serves PAP, CHAP and MS-CHAP."""
-    try:
-        from radiusd.policy import credentials
-    except ImportError:  # the policy layer is not there yet: same format, written here
-        return f"cleartext:{password}"
     return credentials.make_credential(password, "cleartext").storage_string()
 
 
 def check_credential(stored: str) -> str:
     """``stored`` if the policy layer can parse it (its error names the format, never the secret)."""
-    try:
-        from radiusd.policy import credentials
-    except ImportError:
-        return stored
     try:
         credentials.parse_credential(stored)
     except ValueError as exc:
@@ -61,13 +54,6 @@ async def _plan_id(conn: AsyncConnection, plan: str | None) -> int | None:
     if plan_id is None:
         raise InvalidInput(f"unknown plan {plan!r}")
     return plan_id
-
-
-def _blank_to_none(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
 
 
 def _credential(password: str | None, credential: str | None) -> str:
@@ -99,9 +85,9 @@ async def add_subscriber(
     username = validate.name(username, "username", 253)
     stored = _credential(password, credential)
     status = validate.status(status)
-    plan = _blank_to_none(plan)
-    pool = _blank_to_none(pool)
-    static = _blank_to_none(static_ip)
+    plan = validate.blank_to_none(plan)
+    pool = validate.blank_to_none(pool)
+    static = validate.blank_to_none(static_ip)
     static = validate.ipv4_address(static) if static is not None else None
     simultaneous_use = validate.positive_int(simultaneous_use, "simultaneous use")
     now = utcnow()
@@ -135,14 +121,14 @@ async def _first_taken(
     conn: AsyncConnection, usernames: Sequence[str], addresses: Sequence[str]
 ) -> tuple[bool, str, str] | None:
     """(is_username, value, message) for the first username or static address already taken."""
-    for start in range(0, len(usernames), _CHUNK):
-        chunk = usernames[start : start + _CHUNK]
+    for start in range(0, len(usernames), IN_CHUNK):
+        chunk = usernames[start : start + IN_CHUNK]
         query = sa.select(Subscriber.username).where(Subscriber.username.in_(chunk)).limit(1)
         taken = (await conn.execute(query)).scalar_one_or_none()
         if taken is not None:
             return True, taken, f"subscriber {taken!r} already exists"
-    for start in range(0, len(addresses), _CHUNK):
-        chunk = addresses[start : start + _CHUNK]
+    for start in range(0, len(addresses), IN_CHUNK):
+        chunk = addresses[start : start + IN_CHUNK]
         found = sa.select(Subscriber.static_ipv4, Subscriber.username)
         row = (await conn.execute(found.where(Subscriber.static_ipv4.in_(chunk)).limit(1))).first()
         if row is not None and row.static_ipv4 is not None:
@@ -162,16 +148,16 @@ def _import_row(number: int, row: Mapping[Any, Any], plans: Mapping[str, int]) -
         password = row.get("password") or ""
         if not password:
             raise InvalidInput("the password must not be empty")
-        plan = _blank_to_none(row.get("plan"))
+        plan = validate.blank_to_none(row.get("plan"))
         if plan is not None and plan not in plans:
             raise InvalidInput(f"unknown plan {plan!r}")
-        static = _blank_to_none(row.get("static_ip"))
+        static = validate.blank_to_none(row.get("static_ip"))
         return {
             "username": username,
             "credential": make_credential(password),
-            "status": validate.status(_blank_to_none(row.get("status")) or "active"),
+            "status": validate.status(validate.blank_to_none(row.get("status")) or "active"),
             "plan_id": plans[plan] if plan is not None else None,
-            "pool_name": _blank_to_none(row.get("pool")),
+            "pool_name": validate.blank_to_none(row.get("pool")),
             "static_ipv4": validate.ipv4_address(static) if static is not None else None,
         }
     except InvalidInput as exc:
@@ -210,8 +196,8 @@ async def import_subscribers(engine: AsyncEngine, rows: Sequence[Mapping[str, st
             is_username, item, message = taken
             raise InvalidInput(f"row {(seen_user if is_username else seen_ip)[item]}: {message}")
         try:
-            for start in range(0, len(values), _CHUNK):
-                await conn.execute(sa.insert(Subscriber), values[start : start + _CHUNK])
+            for start in range(0, len(values), IN_CHUNK):
+                await conn.execute(sa.insert(Subscriber), values[start : start + IN_CHUNK])
         except IntegrityError:
             raise InvalidInput("a row clashes with a subscriber added meanwhile; nothing imported") from None
         await record_change(conn, TOPIC_SUBSCRIBER, None)
@@ -256,7 +242,7 @@ async def set_subscriber_status(engine: AsyncEngine, username: str, status: str)
 
 async def set_subscriber_plan(engine: AsyncEngine, username: str, plan: str | None) -> SubscriberRecord:
     """Move a subscriber to ``plan`` (None: no plan); InvalidInput for an unknown plan."""
-    return await _update(engine, username, plan=_blank_to_none(plan))
+    return await _update(engine, username, plan=validate.blank_to_none(plan))
 
 
 async def remove_subscriber(engine: AsyncEngine, username: str) -> None:

@@ -9,6 +9,13 @@ from .errors import InvalidInput
 from .models import SUBSCRIBER_STATUSES, VENDORS
 
 
+def blank_to_none(value: str | None) -> str | None:
+    """Stripped text, or None for None/blank (an empty CSV cell or flag means "not set")."""
+    if value is None:
+        return None
+    return value.strip() or None
+
+
 def name(value: str, what: str, max_length: int = 128) -> str:
     """A non-empty name without surrounding blanks or control characters."""
     text = value.strip() if isinstance(value, str) else ""
