@@ -12,11 +12,12 @@ import asyncio
 import concurrent.futures
 import os
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 PG_HOST = os.environ.get("RADIUSD_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("RADIUSD_TEST_PG_PORT", "5432"))
@@ -75,3 +76,14 @@ def db_url(request: pytest.FixtureRequest) -> str:
     """The same test once on SQLite and once on PostgreSQL."""
     url: str = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
     return url
+
+
+@pytest.fixture
+async def store_engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a freshly migrated database, per backend of ``db_url``."""
+    from radiusd.store.engine import create_engine, ensure_schema
+
+    engine = create_engine(db_url)
+    await ensure_schema(engine)
+    yield engine
+    await engine.dispose()

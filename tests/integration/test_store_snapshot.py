@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from radiusd.store import nas, plans, subscribers
 from radiusd.store.changes import prune_changes
-from radiusd.store.engine import create_engine, ensure_schema
 from radiusd.store.snapshot import (
     changes_since,
     current_change_id,
@@ -19,22 +15,16 @@ from radiusd.store.snapshot import (
 )
 
 
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = create_engine(db_url)
-    await ensure_schema(eng)
-    yield eng
-    await eng.dispose()
+async def test_loaders_return_what_was_written(store_engine: AsyncEngine) -> None:
+    core = await nas.add_nas(store_engine, "core", "192.0.2.1", "s1", vendor="cisco")
+    edge = await nas.add_nas(store_engine, "edge", "2001:db8::1", "s2", require_message_authenticator=False)
+    gold = await plans.add_plan(
+        store_engine, "gold", pool="main", reply_attributes=[("Session-Timeout", "60")]
+    )
+    alice = await subscribers.add_subscriber(store_engine, "alice", "pw", plan="gold", static_ip="10.0.0.9")
+    bob = await subscribers.add_subscriber(store_engine, "bob", "pw2", status="suspended")
 
-
-async def test_loaders_return_what_was_written(engine: AsyncEngine) -> None:
-    core = await nas.add_nas(engine, "core", "192.0.2.1", "s1", vendor="cisco")
-    edge = await nas.add_nas(engine, "edge", "2001:db8::1", "s2", require_message_authenticator=False)
-    gold = await plans.add_plan(engine, "gold", pool="main", reply_attributes=[("Session-Timeout", "60")])
-    alice = await subscribers.add_subscriber(engine, "alice", "pw", plan="gold", static_ip="10.0.0.9")
-    bob = await subscribers.add_subscriber(engine, "bob", "pw2", status="suspended")
-
-    async with engine.connect() as conn:
+    async with store_engine.connect() as conn:
         assert await load_nas_all(conn) == {"192.0.2.1": core, "2001:db8::1": edge}
         assert await load_plans(conn) == {"gold": gold}
         everyone = await load_subscribers(conn)
@@ -44,26 +34,26 @@ async def test_loaders_return_what_was_written(engine: AsyncEngine) -> None:
     assert some == {"bob": bob}  # a missing name means: removed
 
 
-async def test_partial_load_beyond_one_chunk(engine: AsyncEngine) -> None:
+async def test_partial_load_beyond_one_chunk(store_engine: AsyncEngine) -> None:
     rows = [{"username": f"u{i:04d}", "password": "p"} for i in range(1200)]
-    await subscribers.import_subscribers(engine, rows)
-    async with engine.connect() as conn:
+    await subscribers.import_subscribers(store_engine, rows)
+    async with store_engine.connect() as conn:
         loaded = await load_subscribers(conn, [f"u{i:04d}" for i in range(0, 1200, 2)])
     assert len(loaded) == 600 and "u1198" in loaded and "u1199" not in loaded
 
 
-async def test_change_feed_start_poll_and_prune(engine: AsyncEngine) -> None:
-    await nas.add_nas(engine, "core", "192.0.2.1", "s1")
-    async with engine.connect() as conn:
+async def test_change_feed_start_poll_and_prune(store_engine: AsyncEngine) -> None:
+    await nas.add_nas(store_engine, "core", "192.0.2.1", "s1")
+    async with store_engine.connect() as conn:
         start = await current_change_id(conn)  # the daemon reads this before loading its snapshot
     assert start > 0
-    await plans.add_plan(engine, "gold")
-    await subscribers.add_subscriber(engine, "alice", "pw", plan="gold")
-    await subscribers.set_subscriber_status(engine, "alice", "disabled")
-    await subscribers.import_subscribers(engine, [{"username": "bob", "password": "x"}])
-    await subscribers.remove_subscriber(engine, "alice")
-    await nas.remove_nas(engine, "core")
-    async with engine.connect() as conn:
+    await plans.add_plan(store_engine, "gold")
+    await subscribers.add_subscriber(store_engine, "alice", "pw", plan="gold")
+    await subscribers.set_subscriber_status(store_engine, "alice", "disabled")
+    await subscribers.import_subscribers(store_engine, [{"username": "bob", "password": "x"}])
+    await subscribers.remove_subscriber(store_engine, "alice")
+    await nas.remove_nas(store_engine, "core")
+    async with store_engine.connect() as conn:
         last, changes = await changes_since(conn, start)
         assert changes == [
             ("plan", "gold"),
@@ -74,8 +64,8 @@ async def test_change_feed_start_poll_and_prune(engine: AsyncEngine) -> None:
             ("nas", "core"),
         ]
         assert await changes_since(conn, last) == (last, [])
-    async with engine.begin() as conn:
+    async with store_engine.begin() as conn:
         assert await prune_changes(conn, last) == 6
-    async with engine.connect() as conn:
+    async with store_engine.connect() as conn:
         assert await changes_since(conn, 0) == (last, [("nas", "core")])
         assert await current_change_id(conn) == last
