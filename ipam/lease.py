@@ -66,11 +66,12 @@ class Change:
     whose offer has not reached the database is never handed to anyone else.
     """
 
-    __slots__ = ("_item", "_pool", "_settled", "_version", "before", "lease")
+    __slots__ = ("_item", "_pool", "_settled", "_slot", "_version", "before", "lease")
 
-    def __init__(self, pool: Pool, item: _Item, before: Lease, lease: Lease) -> None:
+    def __init__(self, pool: Pool, item: _Item, before: Lease, lease: Lease, slot: bool = False) -> None:
         self._pool = pool
         self._item = item
+        self._slot = slot  # the previous owner's slot pointed at this item: restore it on rollback
         self._version = item.version
         self._settled = False
         self.before = before
@@ -106,3 +107,6 @@ class Adoption(NamedTuple):
     status: AdoptStatus
     change: Change | None = None  # set for ADOPTED and OWN
     holder: Lease | None = None  # for CONFLICT: who holds it
+    #: ADOPTED while the owner had another live item in the pool (an offer the NAS did not
+    #: use): that item was ended, and this change must be persisted and settled too.
+    replaced: Change | None = None

@@ -54,6 +54,9 @@ RELEASED = LeaseState.RELEASED
 RESERVED = LeaseState.RESERVED
 
 
+_RANK = {FREE: 0, RESERVED: 0, RELEASED: 1, OFFERED: 2, LEASED: 2}  # owner slot preference on restore
+
+
 class _Block:
     """Mutable allocation state of one range: the never-used cursor and per-state counts."""
 
@@ -258,10 +261,15 @@ class Pool:
         nas: str | None,
         session: str | None,
         front: bool = False,
+        claim: bool = True,
     ) -> None:
-        """Move ``item`` to a state, keeping every index consistent. All transitions go here."""
+        """Move ``item`` to a state, keeping every index consistent. All transitions go here.
+
+        ``front`` puts a free or held item at the head of its queue and ``claim=False`` keeps
+        the owner slot of another item (both for rollback, which restores, not reassigns)."""
         value = item.value
         old = item.state
+        claims = claim and (owner != item.owner or state in LIVE)
         item.last = None
         if old is FREE:
             self._free.pop(value, None)
@@ -296,9 +304,17 @@ class Pool:
         if state in LIVE and nas is not None:
             self._nas.setdefault(nas, {})[value] = item
         if owner is not None:
+            # The owner's slot points at the item it was given last. An item that merely
+            # changes state (release, expiry, unreserve) never takes the slot from another
+            # item of the same owner, and only a live item takes it from a live one.
             current = self._owners.get(owner)
-            # A live item keeps the owner's slot against a stale one (restore order, adopt).
-            if current is None or state in LIVE or current.owner != owner or current.state not in LIVE:
+            if (
+                current is None
+                or current is item
+                or current.owner != owner
+                or (claim and state in LIVE)
+                or (claims and current.state not in LIVE)
+            ):
                 self._owners[owner] = item
 
     def _change(
@@ -312,13 +328,14 @@ class Pool:
         reserved: bool | None = None,
     ) -> Change:
         before = item.last or self._snap(item)
+        slot = item.owner is not None and self._owners.get(item.owner) is item
         if reserved is not None:
             self._set_reserved(item, reserved, owner)
         self._set(item, state, owner, expires, nas, session)
         item.version += 1
         item.pending += 1
         after = item.last = self._snap(item)
-        return Change(self, item, before, after)
+        return Change(self, item, before, after, slot)
 
     def _set_reserved(self, item: _Item, reserved: bool, owner: str | None) -> None:
         if item.reserved and item.owner is not None and self._static.get(item.owner) is item:
@@ -502,8 +519,9 @@ class Pool:
 
         OWN if it was already live for ``owner`` (confirmed as by :meth:`confirm`); ADOPTED if
         it was not in use (free, never used, or only sticky-held: a hold is a preference, the
-        session is a fact); CONFLICT, with the holder, if it is live for someone else or
-        reserved for someone else; UNMANAGED if it is not an allocatable item of this pool.
+        session is a fact), ending the owner's other live item if any (``replaced``);
+        CONFLICT, with the holder, if it is live for or reserved for someone else;
+        UNMANAGED if it is not an allocatable item of this pool.
         """
         if self._locate(address) is None:
             return Adoption(AdoptStatus.UNMANAGED)
@@ -514,7 +532,12 @@ class Pool:
                                                           session or item.session))
         if item.state in LIVE or (item.reserved and item.owner != owner):
             return Adoption(AdoptStatus.CONFLICT, holder=self._snap(item))
-        return Adoption(AdoptStatus.ADOPTED, self._change(item, LEASED, owner, expires, nas, session))
+        previous = self._owners.get(owner)
+        replaced = None
+        if previous is not None and previous.owner == owner and previous.state in LIVE:
+            replaced = self._end(previous, now)  # one live item per owner and pool
+        change = self._change(item, LEASED, owner, expires, nas, session)
+        return Adoption(AdoptStatus.ADOPTED, change, replaced=replaced)
 
     # ---------------------------------------------------------- reservations
 
@@ -574,7 +597,9 @@ class Pool:
             return False
         b = change.before
         self._set_reserved(item, b.reserved, b.owner)
-        self._set(item, b.state, b.owner, b.expires, b.nas, b.session, front=True)
+        self._set(item, b.state, b.owner, b.expires, b.nas, b.session, front=True, claim=False)
+        if change._slot and b.owner is not None:
+            self._owners[b.owner] = item
         item.version = change._version - 1  # as before the change: an older change can unwind next
         return True
 
@@ -633,7 +658,11 @@ class Pool:
     def restore(self, rows: Iterable[Lease]) -> None:
         """Rebuild state from stored rows (start-up after a crash). Rows are committed state,
         so nothing is pending. Past-due rows are kept as stored: the next :meth:`expire`
-        ends them. Raises PoolError for an address outside the pool or given twice."""
+        ends them. Raises PoolError for an address outside the pool or given twice.
+
+        Rows do not say which of an owner's remembered items it got last, so stickiness
+        after a restart prefers its live item, then a sticky hold, then a free or reserved
+        one (later rows win ties): best effort, like any stickiness; never a duplicate."""
         for row in rows:
             found = self._locate(row.address)
             if found is None:
@@ -645,7 +674,10 @@ class Pool:
             self._free[value] = item
             state = LeaseState(row.state)
             self._set_reserved(item, bool(row.reserved) or state is RESERVED, row.owner)
-            self._set(item, state, row.owner, row.expires, row.nas, row.session)
+            self._set(item, state, row.owner, row.expires, row.nas, row.session, claim=False)
+            current = self._owners.get(row.owner) if row.owner is not None else None
+            if row.owner is not None and current is not None and _RANK[state] >= _RANK[current.state]:
+                self._owners[row.owner] = item
         self._scan = 0
 
 

@@ -336,3 +336,14 @@ def test_load_rebuilds_the_exact_state() -> None:
     assert [o.address for o in orphans] == ["192.0.2.9"]
     with pytest.raises(PoolError, match="twice"):
         build().load([rows[0], rows[0]])
+
+
+def test_adopt_ends_the_owners_unused_offer() -> None:
+    a = small()
+    offered = settle(a, a.allocate("p", "alice", 0)).address
+    r = a.adopt("10.0.0.6", "alice", 1, 100)
+    assert r.status is AdoptStatus.ADOPTED and r.replaced is not None
+    assert (r.replaced.address, r.replaced.lease.state) == (offered, S.RELEASED)
+    settle(a, r.change)
+    settle(a, r.replaced)
+    assert settle(a, a.allocate("p", "alice", 2)).address == "10.0.0.6"
