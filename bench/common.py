@@ -1,0 +1,243 @@
+"""Shared pieces of the daemon benchmarks: a seeded database, the daemon started as users
+start it, CPU accounting from /proc, and radclient request files.
+
+Everything goes through the installed ``radiusd`` command (no imports of the store), so a
+benchmark measures what an operator would run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+SECRET = "benchsecret"
+PLAN = "bench"
+RATE_LIMIT = "10M/20M"
+INTERIM_INTERVAL = 300
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def radiusd(url: str, *args: str) -> str:
+    """Run one ``radiusd --database URL ...`` admin command; its stdout."""
+    done = subprocess.run(["radiusd", "--database", url, *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"radiusd {' '.join(args[:2])} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def username(i: int) -> str:
+    return f"user{i:05d}"
+
+
+def password(i: int) -> str:
+    return f"pw-{i:05d}-secret"
+
+
+def seed(url: str, workdir: Path, subscribers: int) -> float:
+    """Plan, NAS at 127.0.0.1 and ``subscribers`` cleartext subscribers; import seconds."""
+    radiusd(url, "plan", "add", PLAN, "--rate-limit", RATE_LIMIT, "--interim-interval", str(INTERIM_INTERVAL))
+    radiusd(url, "nas", "add", "bench", "--address", "127.0.0.1", "--secret", SECRET)
+    users = workdir / "users.csv"
+    with users.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["username", "password", "plan"])
+        for i in range(subscribers):
+            w.writerow([username(i), password(i), PLAN])
+    t0 = time.perf_counter()
+    radiusd(url, "subscriber", "import", str(users))
+    return time.perf_counter() - t0
+
+
+def write_pap_file(path: Path, first: int, count: int) -> None:
+    """One PAP Access-Request per subscriber, as a MikroTik PPPoE NAS sends it; blank-line separated.
+
+    ``Message-Authenticator = 0x00`` makes radclient compute the real one (BlastRADIUS).
+    """
+    parts = []
+    for i in range(first, first + count):
+        parts.append(
+            f'User-Name = "{username(i)}"\n'
+            f'User-Password = "{password(i)}"\n'
+            "NAS-IP-Address = 127.0.0.1\n"
+            f"NAS-Port = {i}\n"
+            "Service-Type = Framed-User\n"
+            "Framed-Protocol = PPP\n"
+            f'Calling-Station-Id = "02:00:00:{i >> 16 & 255:02X}:{i >> 8 & 255:02X}:{i & 255:02X}"\n'
+            "Message-Authenticator = 0x00\n"
+        )
+    path.write_text("\n".join(parts))
+
+
+# -- databases ----------------------------------------------------------------------------------
+
+
+def sqlite_url(workdir: Path) -> str:
+    return f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database on 127.0.0.1:5432 (dropped afterwards); its SQLAlchemy URL."""
+    name = f"radiusd_bench_{uuid.uuid4().hex[:8]}"
+    subprocess.run(["psql", PG_ADMIN_URL, "-qc", f"CREATE DATABASE {name}"], check=True)
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        drop = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        subprocess.run(["psql", PG_ADMIN_URL, "-qc", drop], check=False)
+
+
+# -- the daemon ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Daemon:
+    proc: subprocess.Popen[bytes]
+    auth_port: int
+    acct_port: int
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@contextlib.contextmanager
+def daemon(url: str, workdir: Path, log_level: str = "warning") -> Iterator[Daemon]:
+    """``radiusd serve`` on 127.0.0.1 with ephemeral ports, learned from RADIUSD_READY_FILE."""
+    ready = workdir / f"ready-{uuid.uuid4().hex[:6]}.json"
+    env = dict(os.environ, RADIUSD_READY_FILE=str(ready), RADIUSD_LOG_LEVEL=log_level)
+    log = (workdir / "daemon.log").open("ab")
+    serve = ["serve", "--bind", "127.0.0.1", "--auth-port", "0", "--acct-port", "0"]
+    proc = subprocess.Popen(
+        ["radiusd", "--database", url, *serve],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"daemon did not start; see {workdir / 'daemon.log'}")
+            time.sleep(0.05)
+        time.sleep(0.05)  # the file is written in one call; let it land
+        bound = json.loads(ready.read_text())
+        d = Daemon(proc, bound["auth"][0][1], bound["acct"][0][1])
+        yield d
+    finally:
+        if proc.poll() is None:
+            Daemon(proc, 0, 0).stop()
+        log.close()
+
+
+# -- CPU accounting -----------------------------------------------------------------------------
+
+
+def proc_cpu(pid: int) -> tuple[float, float]:
+    """(seconds from /proc/PID/stat utime+stime, all threads, tick resolution;
+    seconds from the threads' schedstat, nanosecond resolution)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    ns = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            ns += int((task / "schedstat").read_text().split()[0])
+    return ticks / _TICK, ns / 1e9
+
+
+def children_cpu() -> float:
+    """User+system seconds of waited-for children (radclient runs)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+# -- radclient ----------------------------------------------------------------------------------
+
+
+@dataclass
+class RadclientRun:
+    requests: int
+    wall: float
+    accepted: int
+    rejected: int
+    lost: int
+    radclient_cpu: float
+    daemon_cpu_stat: float
+    daemon_cpu_sched: float
+    output: str
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.wall
+
+    @property
+    def daemon_us(self) -> float:
+        return self.daemon_cpu_sched / self.requests * 1e6
+
+    @property
+    def daemon_us_stat(self) -> float:
+        return self.daemon_cpu_stat / self.requests * 1e6
+
+    @property
+    def radclient_us(self) -> float:
+        return self.radclient_cpu / self.requests * 1e6
+
+
+def radclient_exe() -> str:
+    exe = shutil.which("radclient")
+    if exe is None:
+        raise RuntimeError("radclient not found (Debian package freeradius-utils)")
+    return exe
+
+
+def _count(text: str, label: str) -> int:
+    m = re.search(rf"{label}\s*:\s*(\d+)", text)
+    return int(m.group(1)) if m else -1
+
+
+def run_radclient(
+    file: Path, requests: int, port: int, pid: int, parallel: int = 128, kind: str = "auth"
+) -> RadclientRun:
+    """``radclient -q -p N -s -f FILE 127.0.0.1:PORT auth SECRET``, timed, with both sides' CPU."""
+    cmd = [radclient_exe(), "-q", "-p", str(parallel), "-s", "-f", str(file)]
+    cmd += [f"127.0.0.1:{port}", kind, SECRET]
+    c0 = children_cpu()
+    s0, n0 = proc_cpu(pid)
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    s1, n1 = proc_cpu(pid)
+    c1 = children_cpu()
+    out = done.stdout + done.stderr
+    return RadclientRun(
+        requests=requests,
+        wall=wall,
+        accepted=_count(out, "Accepted"),
+        rejected=_count(out, "Rejected"),
+        lost=_count(out, "Lost"),
+        radclient_cpu=c1 - c0,
+        daemon_cpu_stat=s1 - s0,
+        daemon_cpu_sched=n1 - n0,
+        output=out,
+    )
