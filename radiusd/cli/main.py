@@ -16,10 +16,12 @@ import click
 
 from radiusd.cli.context import CliContext
 from radiusd.cli.db import db
+from radiusd.cli.export import export, usage
 from radiusd.cli.nas import nas
 from radiusd.cli.output import EXIT_ERROR, PROG, print_error
 from radiusd.cli.plans import plan
 from radiusd.cli.serve import serve
+from radiusd.cli.sessions import session
 from radiusd.cli.subscribers import subscriber
 from radiusd.config import ConfigError
 from radiusd.store.errors import StoreError
@@ -128,6 +130,9 @@ cli.add_command(nas)
 cli.add_command(plan)
 cli.add_command(subscriber)
 cli.add_command(serve)
+cli.add_command(session)
+cli.add_command(export)
+cli.add_command(usage)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

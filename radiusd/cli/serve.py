@@ -1,4 +1,8 @@
-"""``radiusd serve``: parse the daemon's flags into Settings and hand over to radiusd.server.app."""
+"""``radiusd serve``: parse the daemon's flags into Settings and hand over to radiusd.server.app.
+
+The daemon module is imported only here, when the command runs, so the admin commands do not pay
+for it (and still work in a build without it).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import click
 
 from radiusd.cli.context import get_context, run_store
 from radiusd.cli.output import fail
-from radiusd.config import Settings, load_settings
+from radiusd.config import load_settings
 
 APP_MODULE = "radiusd.server.app"
 
@@ -41,7 +45,7 @@ def _check_api_bind(ctx: click.Context, param: click.Parameter, value: str | Non
     return value
 
 
-def load_app_runner() -> Callable[[Settings], Any]:
+def load_app_runner() -> Callable[..., Any]:
     """``radiusd.server.app.run``, imported only when the daemon starts."""
     try:
         module = importlib.import_module(APP_MODULE)
@@ -52,7 +56,7 @@ def load_app_runner() -> Callable[[Settings], Any]:
     run = getattr(module, "run", None)
     if not callable(run):
         fail(f"{APP_MODULE} has no run(settings) function")
-    return cast(Callable[[Settings], Any], run)
+    return cast(Callable[..., Any], run)
 
 
 @click.command()
@@ -83,8 +87,9 @@ def serve(
 ) -> None:
     """Run the RADIUS server."""
     cli_ctx = get_context()
+    config_path = config or cli_ctx.config
     settings = load_settings(
-        config or cli_ctx.config,
+        config_path,
         database_url=cli_ctx.database,
         bind=binds or None,
         auth_port=auth_port,
@@ -97,4 +102,5 @@ def serve(
         from radiusd.cli.demo import seed_demo
 
         run_store(seed_demo, url=settings.effective_database_url())
-    run(settings)
+    # config_path lets SIGHUP re-read the same file.
+    run(settings, config_path=str(config_path) if config_path is not None else None)

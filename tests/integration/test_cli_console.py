@@ -130,3 +130,52 @@ def test_serve_usage_errors(tmp_path: Path) -> None:
         proc = radiusd(tmp_path, "serve", *args)
         assert proc.returncode == 2, proc.stderr
         assert re.fullmatch(r"radiusd: error: [^\n]+\n", proc.stderr)
+
+
+def _free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.mark.radclient
+@pytest.mark.skipif(shutil.which("radtest") is None, reason="radtest (freeradius-utils) not installed")
+@pytest.mark.skipif(importlib.util.find_spec("radiusd.server.app") is None, reason="no daemon in this build")
+def test_serve_demo_then_radtest(tmp_path: Path) -> None:
+    """The README's first command in miniature: `serve --demo` prints a radtest line that works."""
+    import signal
+    import time
+
+    assert RADIUSD is not None
+    auth, acct = _free_udp_port(), _free_udp_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RADIUSD_")}
+    args = ["serve", "--demo", "--bind", "127.0.0.1", "--auth-port", str(auth), "--acct-port", str(acct)]
+    daemon = subprocess.Popen(
+        [RADIUSD, *args],
+        cwd=tmp_path,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert daemon.stdout is not None
+        line = daemon.stdout.readline().strip()
+        assert line == "radtest demo demo-password 127.0.0.1 0 testing123"
+        command = line.split()
+        command[3] = f"127.0.0.1:{auth}"
+        deadline = time.monotonic() + 20
+        while True:
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=30)
+            if "Access-Accept" in proc.stdout or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert "Received Access-Accept" in proc.stdout, proc.stdout
+        assert 'Mikrotik-Rate-Limit = "10M/10M"' in proc.stdout
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
+    assert len(json.loads(ok(tmp_path, "subscriber", "list", "--json"))) == 1
