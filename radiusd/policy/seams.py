@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from radiusd.server.handler import Request
 
 from .directory import PlanView, SubscriberView
+
+if TYPE_CHECKING:
+    from radiusd.store.writer import Operation
+
+    from .accounting import AcctEvent
 
 
 @dataclass(slots=True)
@@ -45,3 +50,38 @@ class NoSessions:
 
     def open_sessions(self, username: str) -> int:
         return 0
+
+
+class LeaseHooks(Protocol):
+    """What accounting tells IPAM (issue 4): confirm, renew, release leases.
+
+    Each hook returns writer operations that go into the same batch as the accounting write
+    (radiusd.store.writer.Operation); an empty list when there is nothing to persist. Hooks
+    are called again for a retransmitted request, so they must be idempotent.
+    """
+
+    def on_start(self, event: AcctEvent) -> list[Operation]: ...
+
+    def on_interim(self, event: AcctEvent) -> list[Operation]: ...
+
+    def on_stop(self, event: AcctEvent) -> list[Operation]: ...
+
+    def on_nas_reset(self, nas_id: str, event: AcctEvent) -> list[Operation]:
+        """Accounting-On/Off from NAS ``nas_id`` (its address): release all its leases."""
+        ...
+
+
+class NoLeaseHooks:
+    """Lease hooks used until IPAM is wired: nothing to confirm or release."""
+
+    def on_start(self, event: AcctEvent) -> list[Operation]:
+        return []
+
+    def on_interim(self, event: AcctEvent) -> list[Operation]:
+        return []
+
+    def on_stop(self, event: AcctEvent) -> list[Operation]:
+        return []
+
+    def on_nas_reset(self, nas_id: str, event: AcctEvent) -> list[Operation]:
+        return []

@@ -10,6 +10,7 @@ file and reload everything from the database.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import signal
 from collections.abc import Callable
@@ -21,9 +22,13 @@ from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.config import Settings, load_settings, redacted_url
 from radiusd.logs import configure_logging, get_logger
 from radiusd.policy.access import AccessPolicy, StatusPolicy
+from radiusd.policy.accounting import AccountingPolicy
 from radiusd.policy.directory import Directory
+from radiusd.policy.sessions import SessionTable
+from radiusd.store.accounting_ops import AccountingOp
 from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SUBSCRIBER
 from radiusd.store.engine import create_engine, ensure_schema
+from radiusd.store.sessions_load import load_sessions
 from radiusd.store.snapshot import (
     changes_since,
     current_change_id,
@@ -54,11 +59,27 @@ class Daemon:
         self.stats = Stats()
         self.writer = Writer(self.engine, max_queue=settings.writer_queue_max)
         self.debug = DebugPrinter() if settings.debug else None
-        self.access = AccessPolicy(self.directory, self.dictionary)
+        self.sessions = SessionTable()
+        self.accounting = AccountingPolicy(
+            self.sessions,
+            self.writer,
+            AccountingOp,
+            dictionary=self.dictionary,
+            directory=self.directory,
+            default_interim_interval=settings.default_interim_interval,
+            interim_grace_factor=settings.interim_grace_factor,
+            interim_grace=settings.interim_grace,
+        )
+        self.access = AccessPolicy(self.directory, self.dictionary, sessions=self.sessions)
         self.auth_dispatcher = self._dispatcher(
             {Code.ACCESS_REQUEST: self.access, Code.STATUS_SERVER: StatusPolicy(Code.ACCESS_ACCEPT)}
         )
-        self.acct_dispatcher = self._dispatcher({Code.STATUS_SERVER: StatusPolicy(Code.ACCOUNTING_RESPONSE)})
+        self.acct_dispatcher = self._dispatcher(
+            {
+                Code.STATUS_SERVER: StatusPolicy(Code.ACCOUNTING_RESPONSE),
+                Code.ACCOUNTING_REQUEST: self.accounting,
+            }
+        )
         self.transports: list[asyncio.DatagramTransport] = []
         self.bound: dict[str, list[tuple[str, int]]] = {"auth": [], "acct": []}
         self._change_id = 0
@@ -84,6 +105,7 @@ class Daemon:
         log.info("database.open", url=redacted_url(s.effective_database_url()))
         await ensure_schema(self.engine)
         await self.reload_all()
+        await self.load_sessions()
         self.writer.start()
         loop = asyncio.get_running_loop()
         for host in s.bind:
@@ -97,6 +119,9 @@ class Daemon:
                 name = sock.getsockname()
                 self.bound[kind].append((name[0], name[1]))
         self._tasks.append(loop.create_task(self._poll_changes(), name="radiusd-change-poller"))
+        self._tasks.append(
+            loop.create_task(self.accounting.run_sweeper(s.sweep_interval), name="radiusd-session-sweep")
+        )
         self._warn_unsafe()
         log.info(
             "server.ready",
@@ -152,6 +177,14 @@ class Daemon:
         self.directory.set_plans(plans.values())
         self.directory.set_subscribers(subscribers.values())
         log.info("tables.loaded", nas=len(nas), plans=len(plans), subscribers=len(subscribers))
+
+    async def load_sessions(self) -> None:
+        """Open sessions (and recently closed ones) from the database into the session table."""
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.sessions.closed_ttl)
+        async with self.engine.connect() as conn:
+            rows = await load_sessions(conn, since)
+        self.sessions.load(rows)
+        log.info("sessions.loaded", open=self.sessions.open_count, known=len(self.sessions))
 
     async def apply_changes(self) -> int:
         """Apply what the change feed says changed since the last look; returns how many changes."""

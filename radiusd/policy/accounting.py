@@ -1,0 +1,609 @@
+"""Accounting-Request policy (RFC 2866): the session state machine and durable acknowledgement.
+
+An Accounting-Request becomes an :class:`AcctEvent`, the event changes the in-memory
+:class:`~radiusd.policy.sessions.SessionTable` at once (so Simultaneous-Use sees it), the
+change goes to the group-commit writer, and the Accounting-Response is sent only after the
+transaction holding it commits (RFC 2866 §2: "upon receipt of an Accounting-Request, the
+server MUST transmit an Accounting-Response reply if it successfully records the
+accounting packet"). Commit failed: no reply (the NAS retransmits) and the table is restored.
+Writer queue full: the request is dropped and counted (``dropped_busy``), nothing changes.
+
+Identity. ``Acct-Unique-Session-Id`` = MD5 hex of the length-prefixed fields
+``nas_address, Acct-Session-Id, User-Name, NAS-Port`` followed by every ``Class`` value when
+the request carries one (RFC 2865 §5.25: the NAS echoes what the server sent). Each field is
+written as ``<decimal length>:<octets>`` so no two field lists hash alike. The NAS is its
+normalised source address (the identity RADIUS itself uses for a client). A retransmission
+with a new Identifier and Acct-Delay-Time (RFC 5080 §2.2.1) therefore hits the same record.
+
+Counters and time. 64-bit counters = Acct-*-Gigawords x 2^32 + Acct-*-Octets (RFC 2869
+§5.1-5.2). The event time is Event-Timestamp when present (RFC 2869 §5.3), else the arrival
+time minus Acct-Delay-Time (RFC 2866 §5.2).
+
+Tables (what other readers may rely on):
+
+- ``radius_sessions``: one row per unique id, the live state. ``input_octets``/``output_octets``
+  are the NAS's counters as last reported; ``input_base``/``output_base`` what was counted
+  before those counters last went down. Usage of the session = ``base + octets``.
+  ``updated_at`` is the event time of the last request that brought news (the sweep's clock).
+- ``radius_interim_updates``: the time series. Each row holds *cumulative session totals*
+  (base + counter, so monotonic even across a NAS counter reset); ``status_type`` is Start,
+  Interim-Update or Stop. A row is added on the first sight of a session, whenever its
+  counters or session time advance, and on the Stop that closes it. Differences between
+  consecutive rows of a session give its usage; the first row's totals count on its day.
+- ``radius_accounting``: the closed record (one per unique id); octets are session totals.
+- ``service_usage``: per username per UTC day of the event time, the sum of the deltas above;
+  ``sessions`` counts a session on the day it was first seen. Written in the same transaction
+  as the session row, from deltas computed against the in-memory state, so a retransmission
+  (no delta) is never counted twice.
+
+Edge cases (issue 5):
+
+- Stop without Start: a closed session is created with the Stop's counters (started at
+  event time - Acct-Session-Time).
+- Interim-Update without Start: an open session is created the same way.
+- Interim-Update after Stop: acknowledged, never reopens. Counters that went *up* are kept
+  (usage happened and is billed; e.g. the sweep closed a session that was alive) but the
+  session stays closed; lower or equal counters change nothing and store no row.
+- Start for a known session (retransmission, or a Start that arrives late): fills in missing
+  attributes only.
+- Counters going down while Acct-Session-Time went up: the NAS reset (or wrapped without
+  Gigawords): the old counter moves into the base, usage never goes negative. Going down
+  while the session time did not advance: a late or reordered update; nothing changes.
+- Accounting-On/Off (RFC 2866 §5.1): every open session of that NAS is closed with cause
+  NAS-Reboot at the event time; a retransmission finds none left and changes nothing.
+- Stale sessions (no news within k x Acct-Interim-Interval + grace): closed by
+  :meth:`AccountingPolicy.sweep_once` with cause Lost-Service, stopped at their last update.
+
+Lease hooks (IPAM, issue 4) are called for every Start, Interim-Update of an open session,
+Stop, Accounting-On/Off and swept session; their operations join the same writer batch.
+Hooks must be idempotent: a retransmitted request calls them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import ipaddress
+import struct
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from enum import IntEnum
+from typing import Protocol
+
+from radiusd.codec.codes import Code
+from radiusd.codec.dictionary import Dictionary
+from radiusd.codec.packet import Packet
+from radiusd.logs import get_logger
+from radiusd.server.handler import HandlerResult, Request
+from radiusd.store.writer import Operation, WriterBusy, WriterClosed
+
+from .directory import Directory
+from .seams import LeaseHooks, NoLeaseHooks
+from .sessions import CLOSED, Change, InterimPoint, LiveSession, SessionTable, UsageDelta
+
+log = get_logger("radiusd.accounting")
+
+USER_NAME = 1
+NAS_PORT = 5
+FRAMED_IP_ADDRESS = 8
+CLASS = 25
+CALLED_STATION_ID = 30
+CALLING_STATION_ID = 31
+ACCT_STATUS_TYPE = 40
+ACCT_DELAY_TIME = 41
+ACCT_INPUT_OCTETS = 42
+ACCT_OUTPUT_OCTETS = 43
+ACCT_SESSION_ID = 44
+ACCT_SESSION_TIME = 46
+ACCT_INPUT_PACKETS = 47
+ACCT_OUTPUT_PACKETS = 48
+ACCT_TERMINATE_CAUSE = 49
+ACCT_INPUT_GIGAWORDS = 52
+ACCT_OUTPUT_GIGAWORDS = 53
+EVENT_TIMESTAMP = 55
+NAS_PORT_TYPE = 61
+ACCT_INTERIM_INTERVAL = 85
+NAS_PORT_ID = 87
+FRAMED_IPV6_PREFIX = 97
+DELEGATED_IPV6_PREFIX = 123
+
+NAS_REBOOT = "NAS-Reboot"
+LOST_SERVICE = "Lost-Service"
+_U32 = struct.Struct("!I")
+
+
+class StatusType(IntEnum):
+    """Acct-Status-Type values handled here (RFC 2866 §5.1)."""
+
+    START = 1
+    STOP = 2
+    INTERIM_UPDATE = 3
+    ACCOUNTING_ON = 7
+    ACCOUNTING_OFF = 8
+
+
+_STATUS_NAME = {
+    StatusType.START: "Start",
+    StatusType.STOP: "Stop",
+    StatusType.INTERIM_UPDATE: "Interim-Update",
+    StatusType.ACCOUNTING_ON: "Accounting-On",
+    StatusType.ACCOUNTING_OFF: "Accounting-Off",
+}
+
+
+class InvalidAccounting(ValueError):
+    """The request cannot be recorded (e.g. no Acct-Status-Type); it is dropped, not answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class AcctEvent:
+    """One Accounting-Request, typed: what the state machine and the lease hooks read."""
+
+    status: StatusType
+    nas_address: str
+    router_id: int | None
+    event_time: dt.datetime
+    unique_id: str = ""
+    acct_session_id: str = ""
+    username: str = ""
+    nas_port: int | None = None
+    nas_port_id: str | None = None
+    nas_port_type: str | None = None
+    framed_ip: str | None = None
+    framed_ipv6_prefix: str | None = None
+    delegated_ipv6_prefix: str | None = None
+    calling_station_id: str | None = None
+    called_station_id: str | None = None
+    class_: str | None = None
+    session_time: int = 0
+    input_octets: int = 0
+    output_octets: int = 0
+    input_packets: int = 0
+    output_packets: int = 0
+    terminate_cause: str | None = None
+    interim_interval: int | None = None
+
+    @property
+    def status_name(self) -> str:
+        return _STATUS_NAME[self.status]
+
+
+def unique_session_id(
+    nas: str, acct_session_id: bytes, username: bytes, nas_port: int | None, classes: Sequence[bytes] = ()
+) -> str:
+    """Acct-Unique-Session-Id: MD5 hex of length-prefixed NAS, session id, user, port (+ Class)."""
+    h = hashlib.md5(usedforsecurity=False)
+    port = b"" if nas_port is None else str(nas_port).encode()
+    for part in (nas.encode(), acct_session_id, username, port, *classes):
+        h.update(b"%d:" % len(part))
+        h.update(part)
+    return h.hexdigest()
+
+
+def _u32(raw: bytes | None) -> int | None:
+    if raw is None or len(raw) != 4:
+        return None
+    value: int = _U32.unpack(raw)[0]
+    return value
+
+
+def _text(raw: bytes | None) -> str | None:
+    return None if raw is None else raw.decode("utf-8", "replace")
+
+
+def _ipv4(raw: bytes | None) -> str | None:
+    return str(ipaddress.IPv4Address(raw)) if raw is not None and len(raw) == 4 else None
+
+
+def _ipv6_prefix(raw: bytes | None) -> str | None:
+    """RFC 3162 §2.3: reserved octet, prefix length, prefix (only the significant octets)."""
+    if raw is None or len(raw) < 2 or raw[1] > 128 or len(raw) > 18:
+        return None
+    addr = ipaddress.IPv6Address(raw[2:].ljust(16, b"\0"))
+    try:
+        return str(ipaddress.IPv6Network(f"{addr}/{raw[1]}", strict=False))
+    except ValueError:
+        return None
+
+
+def parse_event(req: Request, dictionary: Dictionary | None = None) -> AcctEvent:
+    """Type an Accounting-Request; :class:`InvalidAccounting` when it cannot be recorded."""
+    pkt: Packet = req.packet
+    status_raw = _u32(pkt.raw((ACCT_STATUS_TYPE,)))
+    if status_raw is None:
+        raise InvalidAccounting("no Acct-Status-Type")
+    try:
+        status = StatusType(status_raw)
+    except ValueError:
+        raise InvalidAccounting(f"unsupported Acct-Status-Type {status_raw}") from None
+    stamp = _u32(pkt.raw((EVENT_TIMESTAMP,)))
+    delay = _u32(pkt.raw((ACCT_DELAY_TIME,))) or 0
+    when = float(stamp) if stamp is not None else req.received - delay
+    event_time = dt.datetime.fromtimestamp(when, dt.UTC)
+    nas = req.nas
+    if status in (StatusType.ACCOUNTING_ON, StatusType.ACCOUNTING_OFF):
+        return AcctEvent(status, nas.address, nas.id, event_time)
+    sid = pkt.raw((ACCT_SESSION_ID,))
+    if sid is None:
+        raise InvalidAccounting("no Acct-Session-Id")  # RFC 2866 §5.5: MUST be present
+    user = pkt.raw((USER_NAME,)) or b""
+    port = _u32(pkt.raw((NAS_PORT,)))
+    classes = pkt.raw_all((CLASS,))
+    port_type = _u32(pkt.raw((NAS_PORT_TYPE,)))
+    cause = _u32(pkt.raw((ACCT_TERMINATE_CAUSE,)))
+
+    def name(attr: str, number: int | None) -> str | None:
+        if number is None:
+            return None
+        found = dictionary.value_name(attr, number) if dictionary is not None else None
+        return found or str(number)
+
+    return AcctEvent(
+        status=status,
+        nas_address=nas.address,
+        router_id=nas.id,
+        event_time=event_time,
+        unique_id=unique_session_id(nas.address, sid, user, port, classes),
+        acct_session_id=sid.decode("utf-8", "replace"),
+        username=user.decode("utf-8", "replace"),
+        nas_port=port,
+        nas_port_id=_text(pkt.raw((NAS_PORT_ID,))),
+        nas_port_type=name("NAS-Port-Type", port_type),
+        framed_ip=_ipv4(pkt.raw((FRAMED_IP_ADDRESS,))),
+        framed_ipv6_prefix=_ipv6_prefix(pkt.raw((FRAMED_IPV6_PREFIX,))),
+        delegated_ipv6_prefix=_ipv6_prefix(pkt.raw((DELEGATED_IPV6_PREFIX,))),
+        calling_station_id=_text(pkt.raw((CALLING_STATION_ID,))),
+        called_station_id=_text(pkt.raw((CALLED_STATION_ID,))),
+        class_=b"".join(classes).hex() if classes else None,
+        session_time=_u32(pkt.raw((ACCT_SESSION_TIME,))) or 0,
+        input_octets=((_u32(pkt.raw((ACCT_INPUT_GIGAWORDS,))) or 0) << 32)
+        + (_u32(pkt.raw((ACCT_INPUT_OCTETS,))) or 0),
+        output_octets=((_u32(pkt.raw((ACCT_OUTPUT_GIGAWORDS,))) or 0) << 32)
+        + (_u32(pkt.raw((ACCT_OUTPUT_OCTETS,))) or 0),
+        input_packets=_u32(pkt.raw((ACCT_INPUT_PACKETS,))) or 0,
+        output_packets=_u32(pkt.raw((ACCT_OUTPUT_PACKETS,))) or 0,
+        terminate_cause=name("Acct-Terminate-Cause", cause),
+        interim_interval=_u32(pkt.raw((ACCT_INTERIM_INTERVAL,))),
+    )
+
+
+# -- the state machine ---------------------------------------------------------------------
+
+_ATTRS = (
+    "nas_port_id",
+    "nas_port_type",
+    "framed_ip",
+    "framed_ipv6_prefix",
+    "delegated_ipv6_prefix",
+    "calling_station_id",
+    "called_station_id",
+    "class_",
+    "interim_interval",
+)
+#: a retransmission's event time may differ by the rounding of Acct-Delay-Time
+_SAME_TIME = dt.timedelta(seconds=1)
+
+
+def _filled(cur: LiveSession, ev: AcctEvent) -> LiveSession:
+    """``cur`` with attributes it lacks taken from ``ev`` (a later request may carry more)."""
+    missing = {a: getattr(ev, a) for a in _ATTRS if getattr(cur, a) is None and getattr(ev, a) is not None}
+    return replace(cur, **missing) if missing else cur
+
+
+def _first_sight(ev: AcctEvent, interim_interval: int | None) -> LiveSession:
+    stop = ev.status == StatusType.STOP
+    started = ev.event_time
+    if ev.status != StatusType.START:
+        started -= dt.timedelta(seconds=ev.session_time)
+    return LiveSession(
+        unique_id=ev.unique_id,
+        acct_session_id=ev.acct_session_id,
+        username=ev.username,
+        nas_address=ev.nas_address,
+        router_id=ev.router_id,
+        started_at=started,
+        updated_at=ev.event_time,
+        nas_port=ev.nas_port,
+        nas_port_id=ev.nas_port_id,
+        nas_port_type=ev.nas_port_type,
+        framed_ip=ev.framed_ip,
+        framed_ipv6_prefix=ev.framed_ipv6_prefix,
+        delegated_ipv6_prefix=ev.delegated_ipv6_prefix,
+        calling_station_id=ev.calling_station_id,
+        called_station_id=ev.called_station_id,
+        class_=ev.class_,
+        stopped_at=ev.event_time if stop else None,
+        session_time=ev.session_time,
+        input_octets=ev.input_octets,
+        output_octets=ev.output_octets,
+        input_packets=ev.input_packets,
+        output_packets=ev.output_packets,
+        terminate_cause=ev.terminate_cause if stop else None,
+        status=CLOSED if stop else "open",
+        interim_interval=ev.interim_interval if ev.interim_interval is not None else interim_interval,
+    )
+
+
+def _point(s: LiveSession, ev_time: dt.datetime, status_type: str) -> InterimPoint:
+    return InterimPoint(
+        s.unique_id,
+        ev_time,
+        status_type,
+        s.session_time,
+        s.input_total,
+        s.output_total,
+        s.input_packets,
+        s.output_packets,
+    )
+
+
+def _counter(cur_raw: int, cur_base: int, new_raw: int, reset_allowed: bool) -> tuple[int, int, int]:
+    """(raw, base, delta) after a report of ``new_raw``; a reset moves the old counter to the base."""
+    if new_raw >= cur_raw:
+        return new_raw, cur_base, new_raw - cur_raw
+    if reset_allowed:
+        return new_raw, cur_base + cur_raw, new_raw
+    return cur_raw, cur_base, 0  # a late report: keep what we know
+
+
+def apply_event(
+    table: SessionTable, ev: AcctEvent, change: Change, interim_interval: int | None = None
+) -> None:
+    """Run ``ev`` through the state machine, recording its effects in ``change``."""
+    if ev.status in (StatusType.ACCOUNTING_ON, StatusType.ACCOUNTING_OFF):
+        for s in table.open_of_nas(ev.nas_address):
+            change.put(
+                replace(s, status=CLOSED, stopped_at=ev.event_time, terminate_cause=NAS_REBOOT,
+                        updated_at=max(s.updated_at, ev.event_time))
+            )  # fmt: skip
+        return
+    cur = table.get(ev.unique_id)
+    if cur is None:
+        new = _first_sight(ev, interim_interval)
+        change.put(new)
+        change.interims.append(_point(new, ev.event_time, ev.status_name))
+        change.usage.append(
+            UsageDelta(
+                new.username, ev.event_time.date(), new.input_total, new.output_total, new.session_time, 1
+            )
+        )
+        return
+    if ev.status == StatusType.START:
+        filled = _filled(cur, ev)
+        if filled is not cur:
+            change.put(filled)
+        else:
+            change.touch(cur.unique_id)
+        return
+    was_open = cur.is_open
+    late = ev.session_time < cur.session_time
+    reset_allowed = was_open and ev.session_time > cur.session_time
+    new_in = cur.input_octets if late else ev.input_octets
+    new_out = cur.output_octets if late else ev.output_octets
+    in_raw, in_base, d_in = _counter(cur.input_octets, cur.input_base, new_in, reset_allowed)
+    out_raw, out_base, d_out = _counter(cur.output_octets, cur.output_base, new_out, reset_allowed)
+    d_time = max(0, ev.session_time - cur.session_time)
+    advanced = bool(d_in or d_out or d_time)
+    closing = was_open and ev.status == StatusType.STOP
+    fresh = ev.event_time > cur.updated_at + _SAME_TIME  # news, even with equal counters
+    if not (advanced or closing or (was_open and fresh and not late)):
+        filled = _filled(cur, ev) if was_open else cur
+        if filled is not cur:
+            change.put(filled)
+        else:
+            change.touch(cur.unique_id)
+        return
+    new = replace(
+        _filled(cur, ev) if was_open else cur,
+        session_time=max(cur.session_time, ev.session_time),
+        input_octets=in_raw,
+        output_octets=out_raw,
+        input_base=in_base,
+        output_base=out_base,
+        input_packets=max(cur.input_packets, ev.input_packets) if not reset_allowed else ev.input_packets,
+        output_packets=max(cur.output_packets, ev.output_packets) if not reset_allowed else ev.output_packets,
+        updated_at=max(cur.updated_at, ev.event_time),
+    )
+    if closing or (not was_open and advanced and ev.status == StatusType.STOP):
+        new = replace(new, status=CLOSED, stopped_at=ev.event_time, terminate_cause=ev.terminate_cause)
+    change.put(new)
+    if advanced or closing:
+        change.interims.append(_point(new, ev.event_time, ev.status_name))
+    if advanced:
+        change.usage.append(UsageDelta(new.username, ev.event_time.date(), d_in, d_out, d_time, 0))
+
+
+def lost_service(s: LiveSession) -> LiveSession:
+    """``s`` closed by the sweep: stopped at its last sign of life, cause Lost-Service."""
+    return replace(s, status=CLOSED, stopped_at=s.updated_at, terminate_cause=LOST_SERVICE)
+
+
+def event_of(s: LiveSession, status: StatusType) -> AcctEvent:
+    """An event describing ``s`` (for lease hooks called by the sweep)."""
+    return AcctEvent(
+        status=status,
+        nas_address=s.nas_address,
+        router_id=s.router_id,
+        event_time=s.stopped_at or s.updated_at,
+        unique_id=s.unique_id,
+        acct_session_id=s.acct_session_id,
+        username=s.username,
+        nas_port=s.nas_port,
+        framed_ip=s.framed_ip,
+        framed_ipv6_prefix=s.framed_ipv6_prefix,
+        delegated_ipv6_prefix=s.delegated_ipv6_prefix,
+        session_time=s.session_time,
+        input_octets=s.input_total,
+        output_octets=s.output_total,
+        terminate_cause=s.terminate_cause,
+        interim_interval=s.interim_interval,
+    )
+
+
+# -- the handler ---------------------------------------------------------------------------
+
+
+class OpSink(Protocol):
+    """What the policy needs of the writer (radiusd.store.writer.Writer)."""
+
+    def submit(self, op: Operation) -> asyncio.Future[None]: ...
+
+
+MakeOp = Callable[[Change], Operation]
+
+
+class AccountingPolicy:
+    """The Accounting-Request handler; also runs the stale-session sweep."""
+
+    def __init__(
+        self,
+        table: SessionTable,
+        writer: OpSink,
+        make_op: MakeOp,
+        *,
+        dictionary: Dictionary | None = None,
+        directory: Directory | None = None,
+        hooks: LeaseHooks | None = None,
+        default_interim_interval: int = 300,
+        interim_grace_factor: float = 3.0,
+        interim_grace: float = 120.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.table = table
+        self.writer = writer
+        self.make_op = make_op
+        self.dictionary = dictionary
+        self.directory = directory
+        self.hooks: LeaseHooks = hooks if hooks is not None else NoLeaseHooks()
+        self.default_interim_interval = default_interim_interval
+        self.interim_grace_factor = interim_grace_factor
+        self.interim_grace = interim_grace
+        self.clock = clock
+        # figures for metrics and tests
+        self.dropped_busy = 0
+        self.dropped_invalid = 0
+        self.failed = 0
+        self.swept = 0
+
+    def _plan_interval(self, username: str) -> int | None:
+        d = self.directory
+        if d is None:
+            return None
+        sub = d.subscribers.get(username)
+        plan = d.plans.get(sub.plan) if sub is not None and sub.plan else None
+        return plan.interim_interval if plan is not None else None
+
+    def handle(self, req: Request) -> HandlerResult:
+        try:
+            ev = parse_event(req, self.dictionary)
+        except InvalidAccounting as exc:
+            self.dropped_invalid += 1
+            log.info("accounting.invalid", nas=req.nas.name, reason=str(exc))
+            req.note(f"  not recorded: {exc}")
+            return None
+        req.note(f"  {ev.status_name} session {ev.unique_id or '-'} user {ev.username!r}")
+        change = self.table.begin()
+        apply_event(self.table, ev, change, self._plan_interval(ev.username) if ev.username else None)
+        ops = self._lease_ops(ev, change)
+        if change.writes:
+            ops.insert(0, self.make_op(change))
+        elif not ops and not change.depends:
+            change.committed()
+            return req.packet.reply(Code.ACCOUNTING_RESPONSE)  # nothing new and nothing pending
+        else:
+            ops.insert(0, self.make_op(change))  # waits for the pending writes it depends on
+        return self._submit(req, change, ops)
+
+    def _lease_ops(self, ev: AcctEvent, change: Change) -> list[Operation]:
+        h = self.hooks
+        if ev.status == StatusType.START:
+            return list(h.on_start(ev))
+        if ev.status == StatusType.STOP:
+            return list(h.on_stop(ev))
+        if ev.status == StatusType.INTERIM_UPDATE:
+            s = self.table.get(ev.unique_id)
+            return list(h.on_interim(ev)) if s is not None and s.is_open else []
+        return list(h.on_nas_reset(ev.nas_address, ev))
+
+    def _submit(self, req: Request, change: Change, ops: list[Operation]) -> HandlerResult:
+        futs: list[asyncio.Future[None]] = []
+        try:
+            for op in ops:
+                futs.append(self.writer.submit(op))
+        except (WriterBusy, WriterClosed) as exc:
+            change.rollback()  # a queued op of this change is now cancelled: it writes nothing
+            self.dropped_busy += 1
+            req.note(f"  dropped: {exc}")
+            for fut in futs:  # lease ops already queued still commit (hooks are idempotent)
+                fut.add_done_callback(_consume)
+            return None
+        return self._finish(req, change, futs)
+
+    async def _finish(self, req: Request, change: Change, futs: list[asyncio.Future[None]]) -> Packet | None:
+        try:
+            await asyncio.gather(*futs)
+        except Exception:
+            self.failed += 1
+            change.rollback()  # already done by the writer; harmless when repeated
+            raise
+        if change.cancelled:
+            req.note("  not answered: an earlier write of this session failed")
+            return None
+        change.committed()
+        return req.packet.reply(Code.ACCOUNTING_RESPONSE)
+
+    # -- the sweep ------------------------------------------------------------------------
+
+    def stale_limit(self, s: LiveSession) -> float:
+        interval = s.interim_interval or self.default_interim_interval
+        return self.interim_grace_factor * interval + self.interim_grace
+
+    async def sweep_once(self, now: dt.datetime | None = None) -> int:
+        """Close sessions with no news within k x interval + grace (Lost-Service); prune closed."""
+        now = now if now is not None else dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        stale = [
+            s for s in self.table.open_all() if (now - s.updated_at).total_seconds() > self.stale_limit(s)
+        ]
+        if stale:
+            change = self.table.begin()
+            ops: list[Operation] = []
+            for s in stale:
+                closed = lost_service(s)
+                change.put(closed)
+                ops.extend(self.hooks.on_stop(event_of(closed, StatusType.STOP)))
+            ops.insert(0, self.make_op(change))
+            try:
+                futs = [self.writer.submit(op) for op in ops]
+            except (WriterBusy, WriterClosed):
+                change.rollback()
+                return 0
+            try:
+                await asyncio.gather(*futs)
+            except Exception as exc:
+                change.rollback()
+                log.warning(
+                    "sessions.sweep-failed", sessions=len(stale), error=f"{type(exc).__name__}: {exc}"[:300]
+                )
+                return 0
+            if change.cancelled:
+                return 0
+            change.committed()
+            self.swept += len(stale)
+            log.info("sessions.swept", closed=len(stale), cause=LOST_SERVICE)
+        self.table.prune_closed(now)
+        return len(stale)
+
+    async def run_sweeper(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep_once()
+            except Exception:  # keep sweeping; the next round retries
+                log.exception("sessions.sweep-error")
+
+
+def _consume(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled():
+        fut.exception()

@@ -1,0 +1,275 @@
+"""The in-memory session table: open sessions by Acct-Unique-Session-Id, live counts per user.
+
+The table is the accounting state machine's memory (radiusd.policy.accounting) and the
+Simultaneous-Use counter of the access policy (:meth:`SessionTable.open_sessions`). It is
+loaded at start from the open (and recently closed) rows of ``radius_sessions`` and changed
+only through a :class:`Change`: one per request, recording the state each session had before
+the request touched it, so that a failed commit can be undone (DESIGN.md, "The writer").
+
+Changes to one session stack up while their commits are pending. Undoing one also undoes
+(and cancels) every later pending change of the same session, whatever order the writer
+reports failures in: a later change was computed on top of the failed one (its usage deltas,
+its counter baseline), so it must not be written either. A cancelled change writes nothing
+and its request gets no reply; the NAS retransmits and the request is computed afresh.
+
+Closed sessions stay in the table for ``closed_ttl`` seconds so that a retransmitted Stop, or
+an Interim-Update arriving after the Stop, is recognised (it neither reopens the session nor
+counts usage twice).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+OPEN = "open"
+CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSession:
+    """One session's state, as stored in a ``radius_sessions`` row.
+
+    ``input_octets``/``output_octets`` are the NAS's 64-bit counters as last reported
+    (Gigawords x 2^32 + Octets, RFC 2869 §5.1-5.2); ``input_base``/``output_base`` hold what
+    was counted before those counters last went down (a NAS counter reset). The session's
+    usage is always ``base + octets`` (:attr:`input_total`). Immutable: a request makes a new
+    value, so the previous one is its own undo record.
+    """
+
+    unique_id: str
+    acct_session_id: str
+    username: str
+    nas_address: str
+    started_at: dt.datetime
+    updated_at: dt.datetime
+    router_id: int | None = None
+    subscriber_id: int | None = None
+    nas_port: int | None = None
+    nas_port_id: str | None = None
+    nas_port_type: str | None = None
+    framed_ip: str | None = None
+    framed_ipv6_prefix: str | None = None
+    delegated_ipv6_prefix: str | None = None
+    calling_station_id: str | None = None
+    called_station_id: str | None = None
+    class_: str | None = None
+    stopped_at: dt.datetime | None = None
+    session_time: int = 0
+    input_octets: int = 0
+    output_octets: int = 0
+    input_packets: int = 0
+    output_packets: int = 0
+    input_base: int = 0
+    output_base: int = 0
+    terminate_cause: str | None = None
+    status: str = OPEN
+    interim_interval: int | None = None
+
+    @property
+    def input_total(self) -> int:
+        return self.input_base + self.input_octets
+
+    @property
+    def output_total(self) -> int:
+        return self.output_base + self.output_octets
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == OPEN
+
+
+@dataclass(frozen=True, slots=True)
+class InterimPoint:
+    """One row of ``radius_interim_updates``: cumulative session totals at ``event_time``."""
+
+    unique_id: str
+    event_time: dt.datetime
+    status_type: str  # "Start", "Interim-Update", "Stop"
+    session_time: int
+    input_octets: int  # session total (base + NAS counter): monotonic, resets already absorbed
+    output_octets: int
+    input_packets: int
+    output_packets: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageDelta:
+    """What to add to ``service_usage`` for ``username`` on UTC ``day``."""
+
+    username: str
+    day: dt.date
+    input_octets: int = 0
+    output_octets: int = 0
+    session_time: int = 0
+    sessions: int = 0
+
+
+class Change:
+    """The in-memory effects of one request (or one sweep), pending until its commit.
+
+    ``sessions`` are the new states to upsert, ``interims`` the time-series rows to add,
+    ``closed`` the sessions to write as closed records (``radius_accounting``), ``usage`` the
+    roll-up deltas. :meth:`rollback` restores the table; :meth:`committed` forgets the undo data.
+    """
+
+    __slots__ = ("_before", "cancelled", "closed", "done", "interims", "sessions", "table", "usage")
+
+    def __init__(self, table: SessionTable) -> None:
+        self.table = table
+        self._before: dict[str, LiveSession | None] = {}
+        self.sessions: list[LiveSession] = []
+        self.interims: list[InterimPoint] = []
+        self.closed: list[LiveSession] = []
+        self.usage: list[UsageDelta] = []
+        self.cancelled = False
+        self.done = False
+
+    def put(self, new: LiveSession) -> None:
+        """Make ``new`` the session's state now (pending) and queue its upsert."""
+        uid = new.unique_id
+        if uid not in self._before:
+            self._before[uid] = self.table.get(uid)
+            self.table._pending.setdefault(uid, []).append(self)
+        self.table._put(uid, new)
+        self.sessions = [s for s in self.sessions if s.unique_id != uid]
+        self.sessions.append(new)
+        self.closed = [s for s in self.closed if s.unique_id != uid]
+        if not new.is_open:
+            self.closed.append(new)
+
+    def touch(self, uid: str) -> None:
+        """Depend on ``uid``'s pending changes without changing it (a duplicate request)."""
+        if uid not in self._before and uid in self.table._pending:
+            self._before[uid] = self.table.get(uid)
+            self.table._pending[uid].append(self)
+
+    @property
+    def depends(self) -> bool:
+        """True when this change waits on (or is) a pending change of some session."""
+        return bool(self._before)
+
+    @property
+    def writes(self) -> bool:
+        return bool(self.sessions or self.interims or self.closed or self.usage)
+
+    def rollback(self) -> None:
+        """Undo this change and every later pending change stacked on the same sessions."""
+        if self.cancelled or self.done:
+            return
+        self.cancelled = True
+        table = self.table
+        for uid, previous in self._before.items():
+            stack = table._pending.get(uid)
+            if stack is None or self not in stack:
+                continue
+            i = stack.index(self)
+            for later in reversed(stack[i + 1 :]):
+                later.rollback()
+            table._put(uid, previous)
+            stack.remove(self)
+            if not stack:
+                del table._pending[uid]
+        self._before.clear()
+
+    def committed(self) -> None:
+        """The transaction holding this change committed: keep its effects for good."""
+        if self.done or self.cancelled:
+            return
+        self.done = True
+        pending = self.table._pending
+        for uid in self._before:
+            stack = pending.get(uid)
+            if stack is not None and self in stack:
+                stack.remove(self)
+                if not stack:
+                    del pending[uid]
+        self._before.clear()
+
+
+@dataclass(slots=True)
+class SessionTable:
+    """Sessions by unique id; open ones counted per username and grouped per NAS address."""
+
+    closed_ttl: float = 86_400.0
+    _sessions: dict[str, LiveSession] = field(default_factory=dict)
+    _by_user: dict[str, int] = field(default_factory=dict)
+    _by_nas: dict[str, set[str]] = field(default_factory=dict)
+    _pending: dict[str, list[Change]] = field(default_factory=dict)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get(self, unique_id: str) -> LiveSession | None:
+        return self._sessions.get(unique_id)
+
+    def open_sessions(self, username: str) -> int:
+        """Live sessions of ``username`` (SessionCounter, for Simultaneous-Use)."""
+        return self._by_user.get(username, 0)
+
+    def open_of_nas(self, nas_address: str) -> list[LiveSession]:
+        return [self._sessions[u] for u in sorted(self._by_nas.get(nas_address, ()))]
+
+    def open_all(self) -> Iterator[LiveSession]:
+        for ids in self._by_nas.values():
+            for uid in ids:
+                yield self._sessions[uid]
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    @property
+    def open_count(self) -> int:
+        return sum(len(ids) for ids in self._by_nas.values())
+
+    def pending(self, unique_id: str) -> int:
+        return len(self._pending.get(unique_id, ()))
+
+    # -- changing -------------------------------------------------------------------------
+
+    def begin(self) -> Change:
+        return Change(self)
+
+    def load(self, sessions: Iterable[LiveSession]) -> int:
+        """Replace the table with stored sessions (daemon start); returns how many."""
+        self._sessions.clear()
+        self._by_user.clear()
+        self._by_nas.clear()
+        self._pending.clear()
+        n = 0
+        for s in sessions:
+            self._put(s.unique_id, s)
+            n += 1
+        return n
+
+    def prune_closed(self, now: dt.datetime) -> int:
+        """Forget closed sessions last updated more than ``closed_ttl`` ago with nothing pending."""
+        cutoff = now - dt.timedelta(seconds=self.closed_ttl)
+        gone = [
+            uid
+            for uid, s in self._sessions.items()
+            if not s.is_open and s.updated_at < cutoff and uid not in self._pending
+        ]
+        for uid in gone:
+            del self._sessions[uid]
+        return len(gone)
+
+    def _put(self, uid: str, new: LiveSession | None) -> None:
+        old = self._sessions.get(uid)
+        if old is not None and old.is_open:
+            n = self._by_user[old.username] - 1
+            if n:
+                self._by_user[old.username] = n
+            else:
+                del self._by_user[old.username]
+            ids = self._by_nas[old.nas_address]
+            ids.discard(uid)
+            if not ids:
+                del self._by_nas[old.nas_address]
+        if new is None:
+            self._sessions.pop(uid, None)
+            return
+        self._sessions[uid] = new
+        if new.is_open:
+            self._by_user[new.username] = self._by_user.get(new.username, 0) + 1
+            self._by_nas.setdefault(new.nas_address, set()).add(uid)
