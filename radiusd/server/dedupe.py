@@ -4,7 +4,10 @@ A request is identified by its source address and port, Identifier and Request
 Authenticator. While the first copy is being handled a retransmission is dropped; once the
 reply is sent, a retransmission gets the same reply bytes and the handler does not run
 again. Entries live ``ttl`` seconds; the cache holds at most ``max_entries`` (oldest first
-out), so memory stays bounded under a flood of distinct requests.
+out), so memory stays bounded under a flood of distinct requests. Expired entries are
+removed from the old end in small batches every ``EXPIRE_EVERY`` requests (faster than they
+arrive, so the cache tracks the live request rate), and any expired entry found by a lookup
+is treated as absent.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections import OrderedDict
 from collections.abc import Hashable
 
 IN_FLIGHT = b""  # marker: the request is being handled, no reply yet
+EXPIRE_EVERY = 16  # begin() calls between two looks at the oldest entries
+EXPIRE_BUDGET = 64  # entries removed at most per look (4x the insert rate)
 
 
 class DedupeCache:
@@ -21,6 +26,7 @@ class DedupeCache:
         self.max_entries = max_entries
         # key -> (expires_at, reply bytes or IN_FLIGHT); insertion order == age order
         self._entries: OrderedDict[Hashable, tuple[float, bytes]] = OrderedDict()
+        self._until_expire = EXPIRE_EVERY
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -41,18 +47,22 @@ class DedupeCache:
         if len(entries) >= self.max_entries:
             entries.popitem(last=False)
         entries[key] = (now + self.ttl, IN_FLIGHT)
-        self._expire_some(now)
+        self._until_expire -= 1
+        if not self._until_expire:
+            self._until_expire = EXPIRE_EVERY
+            self._expire_some(now)
 
     def finish(self, key: Hashable, reply: bytes, now: float) -> None:
         """Store the reply sent for ``key`` (it stays where it was inserted, by age)."""
-        if key in self._entries:
-            self._entries[key] = (now + self.ttl, reply)
+        entries = self._entries
+        if key in entries:
+            entries[key] = (now + self.ttl, reply)
 
     def forget(self, key: Hashable) -> None:
         """Drop ``key`` (no reply was sent: the next retransmission is handled afresh)."""
         self._entries.pop(key, None)
 
-    def _expire_some(self, now: float, budget: int = 4) -> None:
+    def _expire_some(self, now: float, budget: int = EXPIRE_BUDGET) -> None:
         entries = self._entries
         for _ in range(budget):
             if not entries:

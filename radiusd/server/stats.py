@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 #: Latency bucket upper bounds in seconds (Prometheus style, cumulative when exported).
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_FIRST_BUCKET = LATENCY_BUCKETS[0]
 
 
 @dataclass
@@ -25,5 +26,6 @@ class Stats:
 
     def observe(self, kind: str, result: str, seconds: float) -> None:
         self.requests[(kind, result)] += 1
-        self.latency_counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        # most replies fall in the first bucket: skip the bisect for them
+        self.latency_counts[0 if seconds <= _FIRST_BUCKET else bisect_left(LATENCY_BUCKETS, seconds)] += 1
         self.latency_sum += seconds
