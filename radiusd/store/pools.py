@@ -1,0 +1,806 @@
+"""IP pools and leases for the CLI and the admin API (issue 4); every write also appends to the
+change feed (topic ``pool``) in the same transaction, so a running daemon picks it up.
+
+A *pool* as the operator names it may hold up to three kinds of items, each stored as one
+``ip_pools`` row: IPv4 addresses (row ``NAME``, kind ``ipv4``, always present, possibly with
+no range), IPv6 WAN prefixes for Framed-IPv6-Prefix (row ``NAME:wan``, kind ``ipv6-wan``)
+and delegated prefixes for Delegated-IPv6-Prefix (row ``NAME:pd``, kind ``ipv6-pd``). Pool
+names may therefore not contain ``:``. The NAS scope, fallback pool and warning threshold are
+kept on every row of the pool.
+
+Rules are those of the IPAM core (ipam/): each write loads the stored pools and leases into an
+:class:`ipam.Allocator` inside its transaction (PostgreSQL: under an advisory lock, SQLite:
+``BEGIN IMMEDIATE``), applies the change there and writes the result, so overlapping ranges,
+a reservation of a leased address or the removal of a range with live leases are refused
+with the core's message. Unique ``cidr``/``prefix``/``address`` columns back this up.
+
+Functions (``engine`` is an AsyncEngine; errors: InvalidInput, NotFound, Conflict)::
+
+    add_pool(engine, name, *, ranges=(), ipv6_prefixes=(), delegated=(), nas=None,
+             fallback=None, warning_pct=None, exclude=()) -> PoolInfo
+        ranges: IPv4 CIDR ("10.64.0.0/16") or single addresses; ipv6_prefixes:
+        "2001:db8::/48" or "2001:db8::/48/64" (item length, default 64); delegated:
+        "2001:db8:100::/40/56" (default /56); nas: NAS name the pool is used for only;
+        fallback: pool tried when this one is exhausted; warning_pct: utilisation warning
+        threshold (default: the daemon's setting); exclude: IPv4 addresses never handed out.
+    remove_pool(engine, name) -> None                 refused with live or reserved leases
+    add_range(engine, name, spec, kind=None) -> PoolInfo      kind: ipv4|ipv6-wan|ipv6-pd,
+                                                      default ipv4 for IPv4 text else ipv6-wan
+    remove_range(engine, name, spec) -> PoolInfo      refused while live leases are in it
+    set_pool(engine, name, *, nas=..., fallback=..., warning_pct=...) -> PoolInfo
+    reserve_address(engine, address, owner=None) -> LeaseInfo     owner: a username (static)
+    unreserve_address(engine, address) -> LeaseInfo
+    list_pools(engine) -> list[PoolInfo]              with utilisation per pool and per range
+    get_pool(engine, name) -> PoolInfo
+    list_leases(engine, *, pool=None, user=None, state=None) -> list[LeaseInfo]
+    release_lease(engine, address) -> LeaseInfo       ends a live lease (the NAS is not told)
+    lease_history(engine, address, *, at=None) -> list[HistoryEntry]
+        who held an address or prefix (from service_ip_assignments and radius_sessions),
+        newest first; ``at`` (aware datetime) keeps only the holders at that instant.
+
+Records have ``to_json()`` (datetimes as ISO 8601). The daemon uses :func:`load_configs`,
+:func:`load_leases` and :func:`build_allocator` to build its in-memory allocator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ipam import Allocator, Lease, LeaseState, Pool, PoolError
+from ipam.lease import LIVE
+from ipam.ranges import parse_range
+
+from . import validate
+from .changes import record_change
+from .engine import begin_write
+from .errors import Conflict, InvalidInput, NotFound
+from .lease_ops import V4, V6, lease_state, row_state, ts, upsert_rows, write_history
+from .models import IPPool, IPv4Network, IPv6Network, RadiusSession, Router, ServiceIPAssignment, utcnow
+from .records import _Record
+
+TOPIC_POOL = "pool"
+SUFFIX = {"ipv4": "", "ipv6-wan": ":wan", "ipv6-pd": ":pd"}
+DEFAULT_PLEN = {"ipv6-wan": 64, "ipv6-pd": 56}
+_POOL_LOCK = 0x72697061  # "ripa": serialises pool writes on PostgreSQL
+_POOLS: sa.Table = IPPool.__table__  # type: ignore[assignment]
+_NETS4: sa.Table = IPv4Network.__table__  # type: ignore[assignment]
+_NETS6: sa.Table = IPv6Network.__table__  # type: ignore[assignment]
+SLOT_SEP = "\x1f"  # owner key of a Simultaneous-Use slot: username + SLOT_SEP + n
+
+
+def username_of(owner: str | None) -> str | None:
+    """The username in an owner key (a slot key ``user<US>2`` -> ``user``)."""
+    return None if owner is None else owner.split(SLOT_SEP, 1)[0]
+
+
+def group_of(row_name: str) -> str:
+    """Operator pool name of an ``ip_pools`` row name (``NAME:wan`` -> ``NAME``)."""
+    return row_name.rsplit(":", 1)[0] if ":" in row_name else row_name
+
+
+# -- records ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RangeInfo(_Record):
+    kind: str
+    range: str
+    total: int
+    allocated: int
+    reserved: int
+    free: int
+    percent_used: float
+
+
+@dataclass(frozen=True, slots=True)
+class PoolInfo(_Record):
+    """A pool with its ranges and utilisation (``warning``: at or above the threshold)."""
+
+    name: str
+    nas: str | None
+    fallback: str | None
+    warning_pct: float | None
+    ranges: tuple[RangeInfo, ...]
+    total: int
+    allocated: int
+    reserved: int
+    free: int
+    held: int
+    percent_used: float
+    warning: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseInfo(_Record):
+    address: str
+    pool: str
+    kind: str
+    state: str
+    username: str | None
+    nas: str | None
+    session: str | None
+    expires: dt.datetime | None
+    updated: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry(_Record):
+    """One holder of an address: from the assignment history or from an accounting session."""
+
+    address: str
+    username: str
+    source: str  # "assignment" | "session"
+    started: dt.datetime
+    ended: dt.datetime | None
+    nas: str | None = None
+    session: str | None = None
+    pool: str | None = None
+
+
+@dataclass(slots=True)
+class PoolConfig:
+    """One ``ip_pools`` row as the allocator needs it (``name`` is the row name)."""
+
+    id: int
+    name: str
+    kind: str
+    router_id: int | None
+    nas: str | None
+    fallback: str | None  # operator pool name
+    warning_pct: float | None
+    item_prefixlen: int | None
+    ranges: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+
+    @property
+    def group(self) -> str:
+        return group_of(self.name)
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+
+async def load_configs(conn: AsyncConnection) -> dict[str, PoolConfig]:
+    """Every ``ip_pools`` row with its ranges, keyed by row name."""
+    q = sa.select(_POOLS, Router.name.label("nas_name")).outerjoin(Router, Router.id == _POOLS.c.router_id)
+    out: dict[str, PoolConfig] = {}
+    by_id: dict[int, PoolConfig] = {}
+    for r in (await conn.execute(q.order_by(_POOLS.c.name))).mappings():
+        cfg = PoolConfig(
+            r["id"],
+            r["name"],
+            r["kind"],
+            r["router_id"],
+            r["nas_name"],
+            r["fallback_pool"],
+            r["utilisation_warning_pct"],
+            r["prefix_length"],
+        )
+        out[cfg.name] = by_id[cfg.id] = cfg
+    for r in (await conn.execute(sa.select(_NETS4).order_by(_NETS4.c.id))).mappings():
+        cfg = by_id[r["pool_id"]]
+        cfg.ranges.append(r["cidr"])
+        cfg.exclude += [x for x in [r["gateway"], *(r["excluded"] or [])] if x]
+    for r in (await conn.execute(sa.select(_NETS6).order_by(_NETS6.c.id))).mappings():
+        by_id[r["pool_id"]].ranges.append(f"{r['prefix']}/{r['assign_length']}")
+    return out
+
+
+async def load_leases(conn: AsyncConnection) -> list[Lease]:
+    """Every stored lease row as an ipam Lease (``nas`` is the router id as text)."""
+    out: list[Lease] = []
+    for table, key in ((V4, "address"), (V6, "prefix")):
+        q = sa.select(table, _POOLS.c.name.label("pool_name")).join(_POOLS, _POOLS.c.id == table.c.pool_id)
+        for r in (await conn.execute(q.order_by(table.c.updated_at, table.c.id))).mappings():
+            state = lease_state(r["state"], r["expires_at"])
+            out.append(
+                Lease(
+                    pool=r["pool_name"],
+                    address=r[key],
+                    state=state,
+                    owner=r["owner"],
+                    expires=r["expires_at"].timestamp() if r["expires_at"] is not None else None,
+                    nas=None if r["router_id"] is None else str(r["router_id"]),
+                    session=r["session_key"],
+                    reserved=state is LeaseState.RESERVED,
+                )
+            )
+    return out
+
+
+def build_allocator(
+    configs: Iterable[PoolConfig], *, offer_ttl: float = 60.0, sticky_ttl: float = 3600.0
+) -> Allocator:
+    """An allocator with one ipam Pool per row; fallbacks point at the same kind's row of the
+    fallback pool (none if that pool has no such kind). Raises PoolError (overlaps, bad text)."""
+    cfgs = list(configs)
+    names = {c.name for c in cfgs}
+    alloc = Allocator()
+    for c in cfgs:
+        fb = None
+        if c.fallback is not None and c.fallback + SUFFIX[c.kind] in names:
+            fb = c.fallback + SUFFIX[c.kind]
+        alloc.add_pool(
+            Pool(
+                c.name,
+                c.kind,
+                c.ranges,
+                exclude=c.exclude,
+                item_prefixlen=c.item_prefixlen,
+                offer_ttl=offer_ttl,
+                sticky_ttl=sticky_ttl,
+                fallback=fb,
+            )
+        )
+    for c in cfgs:
+        alloc.chain(c.name)  # fallback cycles and kind mismatches refused here
+    return alloc
+
+
+async def _state(conn: AsyncConnection) -> tuple[dict[str, PoolConfig], Allocator]:
+    configs = await load_configs(conn)
+    try:
+        alloc = build_allocator(configs.values())
+    except PoolError as exc:
+        raise Conflict(str(exc)) from None
+    orphans = alloc.load(await load_leases(conn))
+    del orphans  # rows outside every range: reported by the daemon, ignored here
+    return configs, alloc
+
+
+async def _lock(conn: AsyncConnection) -> None:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_POOL_LOCK)))
+
+
+# -- input ------------------------------------------------------------------------------------
+
+
+def _pool_name(name: str) -> str:
+    text = validate.name(name, "pool name", 120)
+    if ":" in text:
+        raise InvalidInput(f"pool name {text!r} must not contain ':'")
+    return text
+
+
+def _ipv4_range(spec: str) -> str:
+    text = spec.strip()
+    try:
+        net = ipaddress.IPv4Network(text, strict=True)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"bad IPv4 range {spec!r} (use a CIDR prefix such as 10.64.0.0/16): {exc}"
+        ) from None
+    return str(net)
+
+
+def _ipv6_range(spec: str, kind: str) -> tuple[str, int]:
+    text = spec.strip()
+    parts = text.split("/")
+    plen = DEFAULT_PLEN[kind]
+    if len(parts) == 3:
+        if not parts[2].isdigit():
+            raise InvalidInput(f"bad IPv6 range {spec!r}")
+        plen = int(parts[2])
+        text = "/".join(parts[:2])
+    try:
+        net = ipaddress.IPv6Network(text, strict=True)
+    except ValueError as exc:
+        raise InvalidInput(f"bad IPv6 prefix {spec!r}: {exc}") from None
+    if not net.prefixlen <= plen <= 128:
+        raise InvalidInput(f"cannot cut {net} into /{plen} prefixes")
+    return str(net), plen
+
+
+def _kind_of(spec: str, kind: str | None) -> str:
+    if kind is None:
+        return "ipv6-wan" if ":" in spec else "ipv4"
+    return validate.choice(kind, SUFFIX, "pool kind")
+
+
+# -- writes -----------------------------------------------------------------------------------
+
+
+async def _nas_id(conn: AsyncConnection, nas: str | None) -> int | None:
+    if nas is None:
+        return None
+    rid = (await conn.execute(sa.select(Router.id).where(Router.name == nas))).scalar()
+    if rid is None:
+        raise InvalidInput(f"NAS {nas!r} does not exist")
+    return int(rid)
+
+
+def _group(configs: dict[str, PoolConfig], name: str) -> list[PoolConfig]:
+    rows = [configs[name + s] for s in SUFFIX.values() if name + s in configs]
+    if not rows:
+        raise NotFound(f"pool {name!r} does not exist")
+    return rows
+
+
+async def _insert_row(
+    conn: AsyncConnection, name: str, kind: str, plen: int | None, base: PoolConfig | None, **attrs: Any
+) -> int:
+    now = utcnow()
+    values: dict[str, Any] = {
+        "name": name,
+        "kind": kind,
+        "prefix_length": plen,
+        "created_at": now,
+        "updated_at": now,
+        "router_id": attrs.get("router_id", base.router_id if base else None),
+        "fallback_pool": attrs.get("fallback", base.fallback if base else None),
+        "utilisation_warning_pct": attrs.get("warning_pct", base.warning_pct if base else None),
+    }
+    result = await conn.execute(sa.insert(_POOLS).values(**values).returning(_POOLS.c.id))
+    return int(result.scalar_one())
+
+
+async def _add_ranges(
+    conn: AsyncConnection,
+    configs: dict[str, PoolConfig],
+    name: str,
+    specs: Sequence[tuple[str, str]],
+    exclude: Sequence[str] = (),
+) -> None:
+    """Add ``(kind, spec)`` ranges to pool ``name`` (rows created as needed), checked by the core."""
+    base = configs.get(name)
+    for kind, spec in specs:
+        row = name + SUFFIX[kind]
+        if kind == "ipv4":
+            cidr, plen = _ipv4_range(spec), None
+            core = cidr
+        else:
+            cidr, plen = _ipv6_range(spec, kind)
+            core = f"{cidr}/{plen}"
+        cfg = configs.get(row)
+        if cfg is None:
+            pid = await _insert_row(conn, row, kind, plen, base)
+            cfg = configs[row] = PoolConfig(
+                pid,
+                row,
+                kind,
+                base.router_id if base else None,
+                base.nas if base else None,
+                base.fallback if base else None,
+                base.warning_pct if base else None,
+                plen,
+            )
+        elif kind != "ipv4" and cfg.item_prefixlen != plen:
+            raise InvalidInput(f"pool {name!r} hands out /{cfg.item_prefixlen} {kind} prefixes, not /{plen}")
+        cfg.ranges.append(core)
+        if kind == "ipv4":
+            await conn.execute(sa.insert(_NETS4).values(pool_id=cfg.id, cidr=cidr, excluded=list(exclude)))
+            cfg.exclude += list(exclude)
+        else:
+            await conn.execute(sa.insert(_NETS6).values(pool_id=cfg.id, prefix=cidr, assign_length=plen))
+    try:
+        build_allocator(configs.values())  # overlaps with any pool, bad exclusions, ...
+    except PoolError as exc:
+        raise Conflict(str(exc)) from None
+
+
+async def add_pool(
+    engine: AsyncEngine,
+    name: str,
+    *,
+    ranges: Iterable[str] = (),
+    ipv6_prefixes: Iterable[str] = (),
+    delegated: Iterable[str] = (),
+    nas: str | None = None,
+    fallback: str | None = None,
+    warning_pct: float | None = None,
+    exclude: Iterable[str] = (),
+) -> PoolInfo:
+    """Create a pool (see the module docstring); Conflict if the name exists or a range overlaps."""
+    name = _pool_name(name)
+    fallback = validate.blank_to_none(fallback)
+    _check_pct(warning_pct)
+    excl = [validate.ipv4_address(x) for x in exclude]
+    specs = [("ipv4", s) for s in ranges] + [("ipv6-wan", s) for s in ipv6_prefixes]
+    specs += [("ipv6-pd", s) for s in delegated]
+    try:
+        async with begin_write(engine) as conn:
+            await _lock(conn)
+            configs = await load_configs(conn)
+            if name in configs:
+                raise Conflict(f"pool {name!r} already exists")
+            if fallback is not None and fallback not in configs:
+                raise InvalidInput(f"fallback pool {fallback!r} does not exist")
+            rid = await _nas_id(conn, nas)
+            pid = await _insert_row(
+                conn, name, "ipv4", None, None, router_id=rid, fallback=fallback, warning_pct=warning_pct
+            )
+            configs[name] = PoolConfig(pid, name, "ipv4", rid, nas, fallback, warning_pct, None)
+            await _add_ranges(conn, configs, name, specs, excl)
+            await record_change(conn, TOPIC_POOL, name)
+            return await _info(conn, name)
+    except IntegrityError as exc:
+        raise Conflict(f"pool {name!r}: {_first_line(exc)}") from None
+
+
+def _check_pct(pct: float | None) -> None:
+    if pct is not None and not 0 < pct <= 100:
+        raise InvalidInput(f"warning threshold must be a percentage in (0, 100], not {pct!r}")
+
+
+def _first_line(exc: Exception) -> str:
+    return str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+
+
+async def add_range(engine: AsyncEngine, name: str, spec: str, kind: str | None = None) -> PoolInfo:
+    """Add one range; Conflict if it overlaps any pool's range."""
+    kind = _kind_of(spec, kind)
+    try:
+        async with begin_write(engine) as conn:
+            await _lock(conn)
+            configs = await load_configs(conn)
+            _group(configs, name)
+            await _add_ranges(conn, configs, name, [(kind, spec)])
+            await record_change(conn, TOPIC_POOL, name)
+            return await _info(conn, name)
+    except IntegrityError as exc:
+        raise Conflict(f"range {spec} of pool {name!r}: {_first_line(exc)}") from None
+
+
+async def remove_range(engine: AsyncEngine, name: str, spec: str) -> PoolInfo:
+    """Remove a range; Conflict while any of its items is offered, leased or reserved."""
+    async with begin_write(engine) as conn:
+        await _lock(conn)
+        configs, alloc = await _state(conn)
+        for cfg in _group(configs, name):
+            pool = alloc.pool(cfg.name)
+            for rng in pool.ranges:
+                if not _same_range(rng.spec, spec, cfg.kind, cfg.item_prefixlen):
+                    continue
+                try:
+                    alloc.remove_range(cfg.name, rng.spec)
+                except PoolError as exc:
+                    raise Conflict(str(exc)) from None
+                table, key = (V4, "address") if cfg.kind == "ipv4" else (V6, "prefix")
+                rows = (
+                    await conn.execute(sa.select(table.c[key]).where(table.c.pool_id == cfg.id))
+                ).scalars()
+                gone = [a for a in rows if not pool.contains(a)]
+                if gone:
+                    await conn.execute(sa.delete(table).where(table.c[key].in_(gone)))
+                if cfg.kind == "ipv4":
+                    await conn.execute(
+                        sa.delete(_NETS4).where(_NETS4.c.pool_id == cfg.id, _NETS4.c.cidr == rng.spec)
+                    )
+                else:
+                    prefix = rng.spec.rsplit("/", 1)[0]
+                    await conn.execute(
+                        sa.delete(_NETS6).where(_NETS6.c.pool_id == cfg.id, _NETS6.c.prefix == prefix)
+                    )
+                await record_change(conn, TOPIC_POOL, name)
+                return await _info(conn, name)
+        raise NotFound(f"pool {name!r} has no range {spec}")
+
+
+def _same_range(stored: str, given: str, kind: str, plen: int | None) -> bool:
+    try:
+        return parse_range(given.strip(), kind, plen).spec == stored
+    except PoolError:
+        return given.strip() == stored
+
+
+async def remove_pool(engine: AsyncEngine, name: str) -> None:
+    """Remove a pool and its ranges; Conflict while it has live or reserved items or is the
+    fallback of another pool. Lease rows go; the assignment history stays."""
+    async with begin_write(engine) as conn:
+        await _lock(conn)
+        configs, alloc = await _state(conn)
+        rows = _group(configs, name)
+        users = sorted({c.group for c in configs.values() if c.fallback == name and c.group != name})
+        if users:
+            raise Conflict(f"pool {name!r} is the fallback of pool(s) {', '.join(users)}")
+        for cfg in rows:
+            u = alloc.pool(cfg.name).usage()
+            if u.allocated or u.reserved:
+                raise Conflict(
+                    f"pool {name!r} still has {u.allocated} live and {u.reserved} reserved {cfg.kind} item(s)"
+                )
+        await conn.execute(sa.delete(_POOLS).where(_POOLS.c.id.in_([c.id for c in rows])))
+        await record_change(conn, TOPIC_POOL, name)
+
+
+_UNSET: Any = object()
+
+
+async def set_pool(
+    engine: AsyncEngine,
+    name: str,
+    *,
+    nas: str | None = _UNSET,
+    fallback: str | None = _UNSET,
+    warning_pct: float | None = _UNSET,
+) -> PoolInfo:
+    """Change a pool's NAS scope, fallback or warning threshold (None clears; omitted: kept)."""
+    values: dict[str, Any] = {}
+    async with begin_write(engine) as conn:
+        await _lock(conn)
+        configs = await load_configs(conn)
+        rows = _group(configs, name)
+        if nas is not _UNSET:
+            values["router_id"] = await _nas_id(conn, validate.blank_to_none(nas))
+        if fallback is not _UNSET:
+            fb = validate.blank_to_none(fallback)
+            if fb is not None and fb not in configs:
+                raise InvalidInput(f"fallback pool {fb!r} does not exist")
+            values["fallback_pool"] = fb
+            for c in rows:
+                c.fallback = fb
+        if warning_pct is not _UNSET:
+            _check_pct(warning_pct)
+            values["utilisation_warning_pct"] = warning_pct
+        try:
+            build_allocator(configs.values())
+        except PoolError as exc:
+            raise Conflict(str(exc)) from None
+        if values:
+            values["updated_at"] = utcnow()
+            await conn.execute(
+                sa.update(_POOLS).where(_POOLS.c.id.in_([c.id for c in rows])).values(**values)
+            )
+            await record_change(conn, TOPIC_POOL, name)
+        return await _info(conn, name)
+
+
+# -- leases -----------------------------------------------------------------------------------
+
+
+def _lease_row(lease: Lease, configs: dict[str, PoolConfig]) -> tuple[str, dict[str, Any]]:
+    cfg = configs[lease.pool]
+    row: dict[str, Any] = {
+        "pool_id": cfg.id,
+        "state": row_state(lease.state, lease.expires),
+        "owner": lease.owner,
+        "router_id": int(lease.nas) if lease.nas and lease.nas.isdigit() else None,
+        "session_key": lease.session,
+        "expires_at": ts(lease.expires),
+        "updated_at": utcnow(),
+    }
+    if cfg.kind == "ipv4":
+        row["address"] = lease.address
+        return "v4", row
+    row["prefix"] = lease.address
+    row["kind"] = "wan" if cfg.kind == "ipv6-wan" else "pd"
+    return "v6", row
+
+
+async def _write_lease(conn: AsyncConnection, lease: Lease, configs: dict[str, PoolConfig]) -> None:
+    which, row = _lease_row(lease, configs)
+    await upsert_rows(conn, [row] if which == "v4" else [], [row] if which == "v6" else [])
+    await record_change(conn, TOPIC_POOL, f"lease:{lease.address}")
+
+
+def _info_of(
+    lease: Lease, configs: dict[str, PoolConfig], nas_names: dict[int, str] | None = None
+) -> LeaseInfo:
+    cfg = configs.get(lease.pool)
+    nas = lease.nas
+    if nas_names is not None and nas is not None and nas.isdigit():
+        nas = nas_names.get(int(nas), nas)
+    return LeaseInfo(
+        address=lease.address,
+        pool=group_of(lease.pool),
+        kind=cfg.kind if cfg else "",
+        state=str(lease.state),
+        username=username_of(lease.owner),
+        nas=nas,
+        session=lease.session,
+        expires=ts(lease.expires),
+    )
+
+
+def _canonical(address: str) -> str:
+    text = address.strip()
+    try:
+        if "/" in text:
+            return str(ipaddress.ip_network(text, strict=True))
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise InvalidInput(f"malformed address or prefix {address!r}") from None
+
+
+async def reserve_address(engine: AsyncEngine, address: str, owner: str | None = None) -> LeaseInfo:
+    """Reserve an address (a subscriber's static one when ``owner`` is given); Conflict when it
+    is live for, or reserved for, someone else."""
+    address = _canonical(address)
+    owner = validate.blank_to_none(owner)
+    async with begin_write(engine) as conn:
+        await _lock(conn)
+        configs, alloc = await _state(conn)
+        try:
+            change = alloc.reserve(address, owner)
+        except PoolError as exc:
+            raise Conflict(str(exc)) from None
+        await _write_lease(conn, change.lease, configs)
+        return _info_of(change.lease, configs)
+
+
+async def unreserve_address(engine: AsyncEngine, address: str) -> LeaseInfo:
+    """Lift a reservation; NotFound when the address is not reserved."""
+    address = _canonical(address)
+    async with begin_write(engine) as conn:
+        await _lock(conn)
+        configs, alloc = await _state(conn)
+        change = alloc.unreserve(address)
+        if change is None:
+            raise NotFound(f"{address} is not reserved")
+        await _write_lease(conn, change.lease, configs)
+        return _info_of(change.lease, configs)
+
+
+async def release_lease(engine: AsyncEngine, address: str) -> LeaseInfo:
+    """End the live lease of an address now (it is sticky-held for its holder); NotFound when
+    it is not leased. The running daemon applies it to its memory through the change feed."""
+    address = _canonical(address)
+    async with begin_write(engine) as conn:
+        await _lock(conn)
+        configs, alloc = await _state(conn)
+        current = alloc.lookup(address)
+        if current is None or current.state not in LIVE or current.owner is None:
+            raise NotFound(f"{address} has no live lease")
+        now = time.time()
+        change = alloc.release(address, current.owner, now)
+        assert change is not None
+        await _write_lease(conn, change.lease, configs)
+        await write_history(conn, [{"a": change.lease.address, "t": ts(now)}], [])
+        return _info_of(change.lease, configs)
+
+
+async def list_leases(
+    engine: AsyncEngine, *, pool: str | None = None, user: str | None = None, state: str | None = None
+) -> list[LeaseInfo]:
+    """Leases (every touched item except plain free ones), by address; filters combine."""
+    async with engine.connect() as conn:
+        configs = await load_configs(conn)
+        if pool is not None:
+            _group(configs, pool)
+        names = {int(r.id): str(r.name) for r in await conn.execute(sa.select(Router.id, Router.name))}
+        out = []
+        for lease in await load_leases(conn):
+            info = _info_of(lease, configs, names)
+            if lease.state is LeaseState.FREE:
+                continue
+            if pool is not None and info.pool != pool:
+                continue
+            if user is not None and info.username != user:
+                continue
+            if state is not None and info.state != state:
+                continue
+            out.append(info)
+    out.sort(key=lambda i: _sort_key(i.address))
+    return out
+
+
+def _sort_key(address: str) -> tuple[int, int]:
+    net = ipaddress.ip_network(address, strict=False)
+    return net.version, int(net.network_address)
+
+
+async def lease_history(
+    engine: AsyncEngine, address: str, *, at: dt.datetime | None = None
+) -> list[HistoryEntry]:
+    """Who held ``address`` (an IPv4 address or an IPv6 prefix) and when, newest first.
+
+    Both sources are read: the assignment history written at every allocation, and the
+    accounting sessions that reported the address (a NAS may use an address it chose itself).
+    """
+    address = _canonical(address)
+    if at is not None and at.tzinfo is None:
+        raise InvalidInput("--at needs a time zone (e.g. 2026-01-31T12:00:00Z)")
+    h = ServiceIPAssignment
+    s = RadiusSession
+    names: dict[int, str]
+    async with engine.connect() as conn:
+        names = {int(r.id): str(r.name) for r in await conn.execute(sa.select(Router.id, Router.name))}
+        q1 = sa.select(h).where(h.address == address)
+        if at is not None:
+            q1 = q1.where(h.assigned_at <= at, sa.or_(h.released_at.is_(None), h.released_at > at))
+        col = s.framed_ip if ":" not in address else None
+        cond = (
+            col == address
+            if col is not None
+            else sa.or_(s.framed_ipv6_prefix == address, s.delegated_ipv6_prefix == address)
+        )
+        q2 = sa.select(s).where(cond)
+        if at is not None:
+            q2 = q2.where(s.started_at <= at, sa.or_(s.stopped_at.is_(None), s.stopped_at > at))
+        out = [
+            HistoryEntry(
+                address,
+                r.username,
+                "assignment",
+                r.assigned_at,
+                r.released_at,
+                names.get(r.router_id) if r.router_id is not None else None,
+                r.session_key,
+                r.pool_name,
+            )
+            for r in (await conn.execute(q1)).scalars()
+        ]
+        out += [
+            HistoryEntry(
+                address,
+                r.username,
+                "session",
+                r.started_at,
+                r.stopped_at,
+                names.get(r.router_id, r.nas_address) if r.router_id is not None else r.nas_address,
+                r.acct_unique_id,
+                None,
+            )
+            for r in (await conn.execute(q2)).scalars()
+        ]
+    out.sort(key=lambda e: e.started, reverse=True)
+    return out
+
+
+# -- reads ------------------------------------------------------------------------------------
+
+
+async def _info(conn: AsyncConnection, name: str, default_pct: float | None = None) -> PoolInfo:
+    configs, alloc = await _state(conn)
+    return _pool_info(configs, alloc, name, default_pct)
+
+
+def _pool_info(
+    configs: dict[str, PoolConfig], alloc: Allocator, name: str, default_pct: float | None
+) -> PoolInfo:
+    rows = _group(configs, name)
+    base = rows[0]
+    ranges: list[RangeInfo] = []
+    total = allocated = reserved = free = held = 0
+    for cfg in rows:
+        pool = alloc.pool(cfg.name)
+        for spec, u in pool.range_usage().items():
+            ranges.append(
+                RangeInfo(cfg.kind, spec, u.total, u.allocated, u.reserved, u.free, round(u.percent_used, 2))
+            )
+        u = pool.usage()
+        total += u.total
+        allocated += u.allocated
+        reserved += u.reserved
+        free += u.free
+        held += u.held
+    pct = 100.0 * (allocated + reserved) / total if total else 0.0
+    threshold = base.warning_pct if base.warning_pct is not None else default_pct
+    return PoolInfo(
+        name=name,
+        nas=base.nas,
+        fallback=base.fallback,
+        warning_pct=base.warning_pct,
+        ranges=tuple(ranges),
+        total=total,
+        allocated=allocated,
+        reserved=reserved,
+        free=free,
+        held=held,
+        percent_used=round(pct, 2),
+        warning=threshold is not None and total > 0 and pct >= threshold,
+    )
+
+
+async def list_pools(engine: AsyncEngine, *, default_warning_pct: float | None = 90.0) -> list[PoolInfo]:
+    """Every pool with its utilisation; ``warning`` uses the pool's threshold, else the default."""
+    async with engine.connect() as conn:
+        configs, alloc = await _state(conn)
+    groups = sorted({c.group for c in configs.values()})
+    return [_pool_info(configs, alloc, g, default_warning_pct) for g in groups]
+
+
+async def get_pool(engine: AsyncEngine, name: str, *, default_warning_pct: float | None = 90.0) -> PoolInfo:
+    async with engine.connect() as conn:
+        configs, alloc = await _state(conn)
+    return _pool_info(configs, alloc, name, default_warning_pct)
