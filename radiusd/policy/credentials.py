@@ -404,10 +404,15 @@ def _pap_hash(cred: Credential, password: bytes) -> VerifyResult:
     return VerifyResult(ok, "password matches" if ok else "wrong password")
 
 
+# The two outcomes of a cheap PAP check, built once: a frozen dataclass costs ~0.5 µs to make.
+_PAP_MATCH = VerifyResult(True, "password matches")
+_PAP_WRONG = VerifyResult(False, "wrong password")
+
+
 def verify_pap(cred: Credential, password: bytes) -> VerifyResult:
     """PAP (RFC 2865 §5.2): ``password`` is the decrypted User-Password, padding removed."""
     if cred.kind is CredentialKind.CLEARTEXT:
-        ok = hmac.compare_digest(password, cred.secret)
+        return _PAP_MATCH if hmac.compare_digest(password, cred.secret) else _PAP_WRONG
     elif cred.kind is CredentialKind.NT_HASH:
         try:
             text = password.decode("utf-8")
@@ -416,7 +421,7 @@ def verify_pap(cred: Credential, password: bytes) -> VerifyResult:
         ok = hmac.compare_digest(mschap.nt_password_hash(text), cred.secret)
     else:
         return _pap_hash(cred, password)
-    return VerifyResult(ok, "password matches" if ok else "wrong password")
+    return _PAP_MATCH if ok else _PAP_WRONG
 
 
 # --------------------------------------------------------------------------- CHAP
