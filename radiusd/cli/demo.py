@@ -18,18 +18,23 @@ DEMO_NAS = "demo-nas"
 DEMO_NAS_ADDRESS = "127.0.0.1"
 DEMO_SECRET = "testing123"
 DEMO_PLAN = "demo-10M"
+DEMO_POOL = "demo-pool"
+DEMO_POOL_RANGE = "100.64.0.0/24"
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-password"
 RADTEST_LINE = f"radtest {DEMO_USER} {DEMO_PASSWORD} {DEMO_NAS_ADDRESS} 0 {DEMO_SECRET}"
 
 
 async def seed_demo_pool(engine: AsyncEngine) -> str | None:
-    """IPAM HOOK: create the demo address pool and return its name (None: no pool yet).
+    """Create the demo address pool (100.64.0.0/24, RFC 6598 space) when missing; its name."""
+    from radiusd.store.errors import NotFound
+    from radiusd.store.pools import add_pool, get_pool
 
-    Left for the IPAM engineer: create a small private pool (idempotently) here; the demo
-    plan and subscriber are then created with it.
-    """
-    return None
+    try:
+        await get_pool(engine, DEMO_POOL)
+    except NotFound:
+        await add_pool(engine, DEMO_POOL, ranges=[DEMO_POOL_RANGE])
+    return DEMO_POOL
 
 
 async def seed_demo(engine: AsyncEngine) -> None:

@@ -24,10 +24,12 @@ from radiusd.logs import configure_logging, get_logger
 from radiusd.policy.access import AccessPolicy, StatusPolicy
 from radiusd.policy.accounting import AccountingPolicy
 from radiusd.policy.directory import Directory
+from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
 from radiusd.store.accounting_ops import AccountingOp
 from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SUBSCRIBER
 from radiusd.store.engine import create_engine, ensure_schema
+from radiusd.store.pools import TOPIC_POOL
 from radiusd.store.sessions_load import load_sessions
 from radiusd.store.snapshot import (
     changes_since,
@@ -60,6 +62,7 @@ class Daemon:
         self.writer = Writer(self.engine, max_queue=settings.writer_queue_max)
         self.debug = DebugPrinter() if settings.debug else None
         self.sessions = SessionTable()
+        self.ipam = IpamService(self.engine, self.writer, settings, self.directory)  # issue 4
         self.accounting = AccountingPolicy(
             self.sessions,
             self.writer,
@@ -69,8 +72,11 @@ class Daemon:
             default_interim_interval=settings.default_interim_interval,
             interim_grace_factor=settings.interim_grace_factor,
             interim_grace=settings.interim_grace,
+            hooks=self.ipam,
         )
-        self.access = AccessPolicy(self.directory, self.dictionary, sessions=self.sessions)
+        self.access = AccessPolicy(
+            self.directory, self.dictionary, assigner=self.ipam, sessions=self.sessions
+        )
         self.auth_dispatcher = self._dispatcher(
             {Code.ACCESS_REQUEST: self.access, Code.STATUS_SERVER: StatusPolicy(Code.ACCESS_ACCEPT)}
         )
@@ -107,6 +113,7 @@ class Daemon:
         await self.reload_all()
         await self.load_sessions()
         self.writer.start()
+        await self.ipam.start()  # pools + leases from the database, static reservations
         loop = asyncio.get_running_loop()
         for host in s.bind:
             for kind, port, dispatcher in (
@@ -122,6 +129,7 @@ class Daemon:
         self._tasks.append(
             loop.create_task(self.accounting.run_sweeper(s.sweep_interval), name="radiusd-session-sweep")
         )
+        self._tasks.append(loop.create_task(self.ipam.run_sweeper(), name="radiusd-ipam-sweep"))
         self._warn_unsafe()
         log.info(
             "server.ready",
@@ -206,6 +214,11 @@ class Daemon:
                 found = await load_subscribers(conn, wanted)
                 self.directory.update_subscribers(found, wanted)
         self._change_id = last
+        pool_keys = [key for topic, key in changes if topic == TOPIC_POOL]
+        if pool_keys:
+            await self.ipam.apply_changes(pool_keys)
+        elif TOPIC_SUBSCRIBER in topics:
+            await self.ipam.reserve_statics()
         log.info("tables.changed", changes=len(changes), topics=sorted(topics))
         return len(changes)
 

@@ -217,6 +217,26 @@ async def load_leases(conn: AsyncConnection) -> list[Lease]:
     return out
 
 
+async def load_lease_rows(engine: AsyncEngine, addresses: Iterable[str]) -> dict[str, Lease]:
+    """The stored lease rows of ``addresses`` (IPv4 addresses or IPv6 prefixes), by address."""
+    wanted = list(dict.fromkeys(addresses))
+    out: dict[str, Lease] = {}
+    async with engine.connect() as conn:
+        for table, key in ((V4, "address"), (V6, "prefix")):
+            mine = [a for a in wanted if (":" in a) == (table is V6)]
+            if not mine:
+                continue
+            q = sa.select(table, _POOLS.c.name.label("pool_name")).join(
+                _POOLS, _POOLS.c.id == table.c.pool_id
+            )
+            for r in (await conn.execute(q.where(table.c[key].in_(mine)))).mappings():
+                state = lease_state(r["state"], r["expires_at"])
+                out[r[key]] = Lease(
+                    r["pool_name"], r[key], state, r["owner"], reserved=state is LeaseState.RESERVED
+                )
+    return out
+
+
 def build_allocator(
     configs: Iterable[PoolConfig], *, offer_ttl: float = 60.0, sticky_ttl: float = 3600.0
 ) -> Allocator:
@@ -558,8 +578,8 @@ async def set_pool(
 # -- leases -----------------------------------------------------------------------------------
 
 
-def _lease_row(lease: Lease, configs: dict[str, PoolConfig]) -> tuple[str, dict[str, Any]]:
-    cfg = configs[lease.pool]
+def lease_row(lease: Lease, cfg: PoolConfig, now: dt.datetime) -> tuple[str, dict[str, Any]]:
+    """``("v4"|"v6", row dict)`` of a lease for :func:`radiusd.store.lease_ops.upsert_rows`."""
     row: dict[str, Any] = {
         "pool_id": cfg.id,
         "state": row_state(lease.state, lease.expires),
@@ -567,7 +587,7 @@ def _lease_row(lease: Lease, configs: dict[str, PoolConfig]) -> tuple[str, dict[
         "router_id": int(lease.nas) if lease.nas and lease.nas.isdigit() else None,
         "session_key": lease.session,
         "expires_at": ts(lease.expires),
-        "updated_at": utcnow(),
+        "updated_at": now,
     }
     if cfg.kind == "ipv4":
         row["address"] = lease.address
@@ -578,7 +598,7 @@ def _lease_row(lease: Lease, configs: dict[str, PoolConfig]) -> tuple[str, dict[
 
 
 async def _write_lease(conn: AsyncConnection, lease: Lease, configs: dict[str, PoolConfig]) -> None:
-    which, row = _lease_row(lease, configs)
+    which, row = lease_row(lease, configs[lease.pool], utcnow())
     await upsert_rows(conn, [row] if which == "v4" else [], [row] if which == "v6" else [])
     await record_change(conn, TOPIC_POOL, f"lease:{lease.address}")
 

@@ -1,0 +1,530 @@
+"""The daemon side of IPAM (issue 4): the in-memory allocator, made durable by the writer.
+
+- Start-up (:meth:`IpamService.load`): pools and every lease row are read from the database
+  and fed to :meth:`ipam.Allocator.load`, so after a crash the allocator holds exactly the
+  committed state: an address whose Access-Accept was sent is leased (its row was committed
+  first), an offer whose commit never happened was never acknowledged.
+- Access-Request (:meth:`assign`, the AddressAssigner seam): allocate in memory (O(1)), put a
+  :class:`~radiusd.store.lease_ops.LeaseOp` (lease row upsert + assignment history row) on
+  the group-commit writer and await the commit; only then is the Access-Accept built. If the
+  transaction fails, the op's ``rolled_back()`` gives the address back (``Allocator.rollback``)
+  and no reply is sent (the NAS retransmits). Exhaustion of the pool and its fallbacks: an
+  Access-Reject with the reason in the log, never a duplicate.
+- Accounting (:class:`~radiusd.policy.seams.LeaseHooks`): Start confirms, Interim-Update
+  renews (expiry k x Acct-Interim-Interval + grace), Stop releases (sticky hold), Accounting-
+  On/Off releases every lease of the NAS. The Framed-IP-Address a NAS reports is
+  authoritative: an address the server did not hand out is adopted if free and logged as a
+  conflict if not. Hook changes are settled in memory at once (the hooks return operations
+  that the accounting handler queues; their commit is not reported back): if their
+  transaction fails, the addresses are marked and the sweep writes their in-memory state
+  again. Memory may run ahead of the database there, never hand an address out twice: the
+  lease row is keyed by address.
+- The sweep (:meth:`sweep_once`, every ``sweep_interval``): offers not confirmed within
+  ``offer_ttl`` and leases without accounting within k x interval + grace end; sticky holds
+  end after ``sticky_ttl``; all written through the writer. Utilisation at or above a pool's
+  threshold (else ``utilisation_warning_pct``) is logged when it is crossed.
+- Change feed topic ``pool`` (:meth:`apply_changes`): pools are rebuilt from the database
+  with the in-memory lease state carried over; ``lease:ADDR`` keys (CLI reserve, unreserve,
+  release) are applied to memory and the result written back, so memory stays the authority.
+
+Owner key (decision): the username. A subscriber allowed several simultaneous sessions
+(Simultaneous-Use > 1) gets one owner key per slot: the username for the first, then
+``username<US>2``, ``username<US>3``... (US = ``\\x1f``, which no username contains), the first
+slot without a live lease being used. Each slot is sticky on its own; accounting maps a slot
+back to its username. Static addresses (``subscribers.static_ipv4`` inside a pool) are
+reserved for their username and handed out like any pooled address.
+
+A pool scoped to a NAS is used only for that NAS; a login with no pool gets the NAS's pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ipam import AdoptStatus, Allocator, Change, LeaseError, LeaseState, PoolError
+from ipam.lease import LIVE
+from radiusd.config import Settings
+from radiusd.logs import get_logger
+from radiusd.server.handler import Request
+from radiusd.store.lease_ops import LeaseOp
+from radiusd.store.pools import (
+    SLOT_SEP,
+    SUFFIX,
+    PoolConfig,
+    build_allocator,
+    group_of,
+    lease_row,
+    load_configs,
+    load_lease_rows,
+    load_leases,
+    username_of,
+)
+from radiusd.store.writer import WriterBusy, WriterClosed
+
+from .directory import Directory, PlanView, SubscriberView
+from .seams import Assignment
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from radiusd.store.writer import Operation, Writer
+
+    from .accounting import AcctEvent
+
+log = get_logger("radiusd.ipam")
+
+FRAMED_IP_ADDRESS = 8
+FRAMED_IPV6_PREFIX = 97
+DELEGATED_IPV6_PREFIX = 123
+_ATTR = {"ipv4": FRAMED_IP_ADDRESS, "ipv6-wan": FRAMED_IPV6_PREFIX, "ipv6-pd": DELEGATED_IPV6_PREFIX}
+
+
+def encode_item(kind: str, text: str) -> bytes:
+    """Attribute value of an item: 4 octets (RFC 2865 §5.8) or Reserved, Prefix-Length, Prefix
+    (RFC 3162 §2.3, RFC 4818 §3; only the octets the prefix length covers)."""
+    if kind == "ipv4":
+        return ipaddress.IPv4Address(text).packed
+    net = ipaddress.IPv6Network(text)
+    return bytes((0, net.prefixlen)) + net.network_address.packed[: (net.prefixlen + 7) // 8]
+
+
+class IpamService:
+    """AddressAssigner + LeaseHooks over one :class:`ipam.Allocator` (see the module docstring)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        writer: Writer,
+        settings: Settings,
+        directory: Directory | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.writer = writer
+        self.settings = settings
+        self.directory = directory
+        self.clock = clock
+        self.alloc = Allocator()
+        self.configs: dict[str, PoolConfig] = {}
+        self._nas_pool: dict[int, str] = {}  # router id -> its NAS-scoped pool (operator name)
+        self._dirty: set[str] = set()  # addresses whose row must be written again (hook failed)
+        self._warned: set[str] = set()
+        # figures for metrics and tests
+        self.allocated = 0
+        self.exhausted = 0
+        self.conflicts = 0
+
+    # -- loading --------------------------------------------------------------------------
+
+    def _build(self, configs: dict[str, PoolConfig]) -> Allocator:
+        return build_allocator(
+            configs.values(), offer_ttl=self.settings.offer_ttl, sticky_ttl=self.settings.sticky_ttl
+        )
+
+    def _set_configs(self, configs: dict[str, PoolConfig]) -> None:
+        self.configs = configs
+        self._nas_pool = {
+            c.router_id: c.group for c in configs.values() if c.router_id is not None and c.kind == "ipv4"
+        }
+
+    async def load(self) -> None:
+        """Build the allocator from the pool tables and every lease row (start-up)."""
+        async with self.engine.connect() as conn:
+            configs = await load_configs(conn)
+            rows = await load_leases(conn)
+        alloc = self._build(configs)
+        orphans = alloc.load(rows)
+        self.alloc = alloc
+        self._set_configs(configs)
+        for row in orphans:
+            log.warning("ipam.orphan-lease", address=row.address, state=str(row.state), owner=row.owner)
+        usage = alloc.usage()
+        log.info(
+            "ipam.loaded",
+            pools=len(configs),
+            leases=sum(1 for r in rows if r.state in LIVE),
+            allocated=sum(u.allocated for u in usage.values()),
+        )
+
+    async def start(self) -> None:
+        """Load, then reserve the static addresses of subscribers (the writer must run)."""
+        await self.load()
+        await self.reserve_statics()
+
+    async def reserve_statics(self) -> int:
+        """Reserve every subscriber's static IPv4 address that lies in a pool; returns how many
+        reservations changed. A static address held by someone else is logged as a conflict."""
+        if self.directory is None:
+            return 0
+        changes: list[Change] = []
+        for sub in self.directory.subscribers.values():
+            ip = sub.static_ip
+            if not ip or self.alloc.find(ip) is None:
+                continue
+            current = self.alloc.lookup(ip)
+            if current is not None and current.reserved and current.owner == sub.username:
+                continue
+            try:
+                changes.append(self.alloc.reserve(ip, sub.username))
+            except PoolError as exc:
+                self.conflicts += 1
+                log.warning("ipam.static-conflict", user=sub.username, address=ip, error=str(exc))
+        await self._write_settled(changes)
+        return len(changes)
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _op(self, changes: Sequence[Change], undo: Callable[[], None] | None) -> LeaseOp:
+        now = self.clock()
+        when = dt.datetime.fromtimestamp(now, dt.UTC)
+        op = LeaseOp(undo=undo)
+        for ch in changes:
+            lease, before = ch.lease, ch.before
+            cfg = self.configs[lease.pool]
+            which, row = lease_row(lease, cfg, when)
+            (op.v4 if which == "v4" else op.v6).append(row)
+            live, was_live = lease.state in LIVE, before.state in LIVE
+            if was_live and (not live or before.owner != lease.owner):
+                op.ended.append({"a": lease.address, "t": when})
+            if live and not (was_live and before.owner == lease.owner) and lease.owner is not None:
+                op.started.append(
+                    {
+                        "username": username_of(lease.owner),
+                        "subscriber_id": None,
+                        "address": lease.address,
+                        "family": 4 if cfg.kind == "ipv4" else 6,
+                        "pool_name": cfg.group,
+                        "router_id": row["router_id"],
+                        "session_key": lease.session,
+                        "assigned_at": when,
+                        "released_at": None,
+                    }
+                )
+        return op
+
+    async def _write_settled(self, changes: list[Change]) -> bool:
+        """Write ``changes`` and settle them: commit after the transaction, rollback if it failed."""
+        if not changes:
+            return True
+        op = self._op(changes, lambda: self.alloc.rollback_all(changes))
+        try:
+            await self.writer.submit(op)
+        except (WriterBusy, WriterClosed):
+            op.rolled_back()
+            return False
+        except Exception as exc:  # rolled back by the writer (op.rolled_back)
+            log.warning("ipam.write-failed", changes=len(changes), error=f"{type(exc).__name__}: {exc}"[:300])
+            return False
+        self.alloc.commit_all(changes)
+        return True
+
+    def _eager(self, changes: list[Change]) -> list[Operation]:
+        """Operations for hook changes, settled in memory now (see the module docstring)."""
+        if not changes:
+            return []
+        for ch in changes:
+            self.alloc.commit(ch)
+        addresses = [ch.address for ch in changes]
+        return [self._op(changes, lambda: self._dirty.update(addresses))]
+
+    # -- AddressAssigner ------------------------------------------------------------------
+
+    def wants(self, subscriber: SubscriberView, plan: PlanView | None, pool: str | None) -> bool:
+        if not self.configs:
+            return False
+        if pool is not None or self._nas_pool:
+            return True
+        return subscriber.static_ip is not None and self.alloc.find(subscriber.static_ip) is not None
+
+    def _owner(self, sub: SubscriberView, plan: PlanView | None, row: str | None) -> str:
+        limit = (
+            sub.simultaneous_use
+            if sub.simultaneous_use is not None
+            else (plan.simultaneous_use if plan else None)
+        )
+        if limit is None or limit <= 1 or row is None:
+            return sub.username
+        pool = self.alloc.pool(row)
+        for slot in range(1, limit + 1):
+            owner = sub.username if slot == 1 else f"{sub.username}{SLOT_SEP}{slot}"
+            if pool.live(owner) is None:
+                return owner
+        return sub.username
+
+    async def assign(
+        self, request: Request, subscriber: SubscriberView, plan: PlanView | None, pool: str | None
+    ) -> Assignment:
+        """Allocate from ``pool`` (or the pool of the subscriber's static address, or the NAS's
+        pool) and return once the lease is committed; a reject reason when exhausted."""
+        sub = subscriber
+        nas = request.nas
+        static = self.alloc.find(sub.static_ip) if sub.static_ip else None
+        if sub.static_ip and static is None:
+            return self._unpooled(sub)  # a static address outside every pool: sent as configured
+        group = group_of(static.name) if static is not None else pool
+        if group is None:
+            group = self._nas_pool.get(nas.id)
+            if group is None:
+                return self._unpooled(sub)
+        base = self.configs.get(group)
+        if base is None:
+            return Assignment(reject_reason=f"pool {group!r} does not exist")
+        if base.router_id is not None and base.router_id != nas.id:
+            return Assignment(reject_reason=f"pool {group!r} is for NAS {base.nas!r} only, not {nas.name!r}")
+        rows = [group + s for s in SUFFIX.values() if group + s in self.configs]
+        rows = [r for r in rows if self.alloc.pool(r).ranges or self.alloc.pool(r).fallback]
+        if not rows:
+            return Assignment(reject_reason=f"pool {group!r} has no ranges")
+        owner = self._owner(sub, plan, rows[0] if rows[0] == group else None)
+        now = self.clock()
+        changes: list[Change] = []
+        for row in rows:
+            ch = self.alloc.allocate(row, owner, now, nas=str(nas.id))
+            if ch is None:
+                self.alloc.rollback_all(changes)
+                self.exhausted += 1
+                return Assignment(reject_reason=f"pool {row!r} is exhausted (fallbacks included)")
+            changes.append(ch)
+        op = self._op(changes, lambda: self.alloc.rollback_all(changes))
+        try:
+            fut = self.writer.submit(op)
+        except (WriterBusy, WriterClosed):
+            op.rolled_back()
+            raise
+        await fut  # a failed commit raises here (no reply); rolled_back() returned the addresses
+        self.alloc.commit_all(changes)
+        self.allocated += 1
+        out = Assignment()
+        for ch in changes:
+            kind = self.configs[ch.pool].kind
+            out.attributes.append((_ATTR[kind], encode_item(kind, ch.address)))
+            out.notes.append(f"{kind} {ch.address} from pool {ch.pool!r} ({ch.lease.state} to {owner!r})")
+        return out
+
+    def _unpooled(self, sub: SubscriberView) -> Assignment:
+        if sub.static_ip:  # not in any pool: sent as configured
+            return Assignment([(FRAMED_IP_ADDRESS, ipaddress.IPv4Address(sub.static_ip).packed)])
+        return Assignment()
+
+    # -- LeaseHooks -----------------------------------------------------------------------
+
+    def _expiry(self, ev: AcctEvent, now: float) -> float:
+        s = self.settings
+        interval = ev.interim_interval or s.default_interim_interval
+        return now + s.interim_grace_factor * interval + s.interim_grace
+
+    @staticmethod
+    def _items(ev: AcctEvent) -> list[str]:
+        return [a for a in (ev.framed_ip, ev.framed_ipv6_prefix, ev.delegated_ipv6_prefix) if a]
+
+    def _confirm(self, ev: AcctEvent) -> list[Operation]:
+        if not ev.username:
+            return []
+        now = self.clock()
+        expires = self._expiry(ev, now)
+        nas = None if ev.router_id is None else str(ev.router_id)
+        session = ev.unique_id or None
+        changes: list[Change] = []
+        for address in self._items(ev):
+            try:
+                current = self.alloc.lookup(address)
+            except PoolError:
+                continue
+            if current is None:
+                continue  # not managed here
+            owner = current.owner
+            if current.state in LIVE and owner is not None and username_of(owner) == ev.username:
+                try:
+                    changes.append(self.alloc.confirm(address, owner, now, expires, nas=nas, session=session))
+                except LeaseError:
+                    pass
+                continue
+            adoption = self.alloc.adopt(address, ev.username, now, expires, nas=nas, session=session)
+            if adoption.status is AdoptStatus.CONFLICT:
+                self.conflicts += 1
+                holder = adoption.holder
+                log.warning(
+                    "ipam.conflict",
+                    address=address,
+                    user=ev.username,
+                    nas=ev.nas_address,
+                    holder=username_of(holder.owner) if holder else None,
+                    holder_state=str(holder.state) if holder else None,
+                )
+                continue
+            if adoption.replaced is not None:
+                changes.append(adoption.replaced)
+            if adoption.change is not None:
+                changes.append(adoption.change)
+                if adoption.status is AdoptStatus.ADOPTED:
+                    log.info("ipam.adopted", address=address, user=ev.username, nas=ev.nas_address)
+        return self._eager(changes)
+
+    def on_start(self, event: AcctEvent) -> list[Operation]:
+        """Accounting-Start: the offered address becomes leased (or is adopted)."""
+        return self._confirm(event)
+
+    def on_interim(self, event: AcctEvent) -> list[Operation]:
+        """Interim-Update: the lease is renewed for k x interval + grace (or adopted)."""
+        return self._confirm(event)
+
+    def on_stop(self, event: AcctEvent) -> list[Operation]:
+        """Accounting-Stop: the lease ends (sticky hold for its holder); a late or repeated
+        Stop for an address now held by someone else changes nothing."""
+        now = self.clock()
+        changes: list[Change] = []
+        for address in self._items(event):
+            try:
+                current = self.alloc.lookup(address)
+            except PoolError:
+                continue
+            if current is None or current.owner is None or username_of(current.owner) != event.username:
+                continue
+            ch = self.alloc.release(address, current.owner, now)
+            if ch is not None:
+                changes.append(ch)
+        return self._eager(changes)
+
+    def on_nas_reset(self, nas_id: str, event: AcctEvent) -> list[Operation]:
+        """Accounting-On/Off: every lease of that NAS ends."""
+        if event.router_id is None:
+            return []
+        changes = self.alloc.release_all_for_nas(str(event.router_id), self.clock())
+        if changes:
+            log.info("ipam.nas-reset", nas=nas_id, released=len(changes))
+        return self._eager(changes)
+
+    # -- sweep ----------------------------------------------------------------------------
+
+    async def sweep_once(self) -> int:
+        """Expire what is due, re-write addresses whose hook write failed, warn on utilisation."""
+        changes = self.alloc.expire(self.clock())
+        if changes and await self._write_settled(changes):
+            log.info("ipam.expired", changes=len(changes))
+        if self._dirty:
+            await self._resync()
+        self.check_utilisation()
+        return len(changes)
+
+    async def _resync(self) -> None:
+        addresses, self._dirty = self._dirty, set()
+        await self._write_current(addresses, dirty_on_failure=True)
+
+    async def _write_current(self, addresses: Iterable[str], *, dirty_on_failure: bool) -> None:
+        when = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        v4: list[dict[str, Any]] = []
+        v6: list[dict[str, Any]] = []
+        done: list[str] = []
+        for address in addresses:
+            lease = self.alloc.lookup(address)
+            if lease is None or lease.pool not in self.configs:
+                continue
+            which, row = lease_row(lease, self.configs[lease.pool], when)
+            (v4 if which == "v4" else v6).append(row)
+            done.append(address)
+        if not done:
+            return
+        op = LeaseOp(v4, v6, undo=(lambda: self._dirty.update(done)) if dirty_on_failure else None)
+        try:
+            await self.writer.submit(op)
+        except Exception as exc:
+            if dirty_on_failure:
+                self._dirty.update(done)
+            log.warning("ipam.resync-failed", addresses=len(done), error=f"{type(exc).__name__}: {exc}"[:300])
+
+    def check_utilisation(self) -> list[str]:
+        """Log pools at or above their warning threshold (once per crossing); their names."""
+        default = self.settings.utilisation_warning_pct
+        over: list[str] = []
+        for name, usage in self.alloc.usage().items():
+            cfg = self.configs.get(name)
+            threshold = cfg.warning_pct if cfg is not None and cfg.warning_pct is not None else default
+            if usage.total and usage.percent_used >= threshold:
+                over.append(name)
+                if name not in self._warned:
+                    self._warned.add(name)
+                    log.warning(
+                        "ipam.utilisation-high",
+                        pool=name,
+                        percent_used=round(usage.percent_used, 1),
+                        threshold=threshold,
+                        allocated=usage.allocated,
+                        reserved=usage.reserved,
+                        total=usage.total,
+                    )
+            elif name in self._warned:
+                self._warned.discard(name)
+                log.info("ipam.utilisation-ok", pool=name, percent_used=round(usage.percent_used, 1))
+        return over
+
+    async def run_sweeper(self, interval: float | None = None) -> None:
+        every = interval if interval is not None else self.settings.sweep_interval
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.sweep_once()
+            except Exception:  # keep sweeping; the next round retries
+                log.exception("ipam.sweep-error")
+
+    # -- change feed ----------------------------------------------------------------------
+
+    async def apply_changes(self, keys: Sequence[str | None]) -> None:
+        """Change feed topic ``pool``: rebuild pools (lease state carried over from memory),
+        then apply CLI lease edits (``lease:ADDR``) and write the result back."""
+        lease_keys = [k[6:] for k in keys if k is not None and k.startswith("lease:")]
+        if len(lease_keys) != len(keys):
+            await self.reload_pools()
+        if lease_keys:
+            await self._apply_lease_edits(lease_keys)
+
+    async def reload_pools(self) -> None:
+        """Rebuild the pools from the database, keeping every in-memory lease (memory is the
+        authority while the daemon runs). A change still pending in the old pools settles
+        there: at worst an address stays offered until its offer expires, never twice."""
+        async with self.engine.connect() as conn:
+            configs = await load_configs(conn)
+        try:
+            alloc = self._build(configs)
+        except PoolError as exc:
+            log.error("ipam.reload-refused", error=str(exc))
+            return
+        orphans = alloc.load(self.alloc.dump())
+        for row in orphans:
+            if row.state in LIVE or row.state is LeaseState.RESERVED:
+                log.warning("ipam.orphan-lease", address=row.address, state=str(row.state), owner=row.owner)
+        self.alloc = alloc
+        self._set_configs(configs)
+        log.info("ipam.pools-reloaded", pools=len(configs))
+        await self.reserve_statics()
+
+    async def _apply_lease_edits(self, addresses: list[str]) -> None:
+        now = self.clock()
+        changes: list[Change] = []
+        stored = await load_lease_rows(self.engine, addresses)
+        for address, row in stored.items():
+            current = self.alloc.lookup(address)
+            if current is None:
+                continue
+            try:
+                if row.state is LeaseState.RESERVED:
+                    if not (current.reserved and current.owner == row.owner):
+                        changes.append(self.alloc.reserve(address, row.owner))
+                elif current.state is LeaseState.RESERVED:
+                    ch = self.alloc.unreserve(address)
+                    changes += [ch] if ch is not None else []
+                elif row.state not in LIVE and current.state in LIVE and current.owner is not None:
+                    ch = self.alloc.release(address, current.owner, now)
+                    changes += [ch] if ch is not None else []
+            except PoolError as exc:
+                log.warning("ipam.lease-edit-refused", address=address, error=str(exc))
+        await self._write_settled(changes)
+        await self._write_current(addresses, dirty_on_failure=True)  # memory is the authority
+
+
+__all__ = ["IpamService", "encode_item"]
