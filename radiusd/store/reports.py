@@ -18,6 +18,12 @@ roll-up into ``service_usage`` follows):
   split by its interim updates: only deltas whose later update falls inside count.
 * A session is counted once, on the day of its first update (``sessions``), so summing days
   never counts a session twice.
+* A group (subscriber, day or session) whose sums are all zero is left out, as the live
+  roll-up writes no row for it.
+
+The accounting policy (radiusd.policy.accounting) stores cumulative session totals in the
+time series (monotonic across counter resets), so the reset rule above never fires on its
+rows; it is there for rows holding raw NAS counters (imports, older data).
 
 Periods are half-open, ``[start, end)``; times are timezone-aware UTC.
 """
@@ -291,6 +297,13 @@ def _sums(d: sa.Subquery) -> list[sa.ColumnElement[Any]]:
     ]
 
 
+def _not_all_zero(d: sa.Subquery) -> sa.ColumnElement[bool]:
+    """HAVING clause: a group whose four sums are all zero is no usage (the live roll-up skips it)."""
+    return sa.or_(
+        *(sa.func.sum(column) != 0 for column in (d.c.d_input, d.c.d_output, d.c.d_time, d.c.d_sessions))
+    )
+
+
 def usage_query(engine: AsyncEngine, period: Period, by: UsageBy = "subscriber") -> sa.Select[Any]:
     """The ``GROUP BY`` statement behind ``export usage --by`` (see the module docstring)."""
     d = _deltas(period)
@@ -300,6 +313,7 @@ def usage_query(engine: AsyncEngine, period: Period, by: UsageBy = "subscriber")
             sa.select(_s.c.username, *_sums(d))
             .select_from(joined)
             .group_by(_s.c.username)
+            .having(_not_all_zero(d))
             .order_by(_s.c.username)
         )
     if by == "day":
@@ -308,6 +322,7 @@ def usage_query(engine: AsyncEngine, period: Period, by: UsageBy = "subscriber")
             sa.select(day, _s.c.username, *_sums(d))
             .select_from(joined)
             .group_by(day, _s.c.username)
+            .having(_not_all_zero(d))
             .order_by(day, _s.c.username)
         )
     if by == "session":
@@ -322,6 +337,7 @@ def usage_query(engine: AsyncEngine, period: Period, by: UsageBy = "subscriber")
                 _s.c.id, _s.c.acct_unique_id, _s.c.username, _r.c.name, _s.c.nas_address,
                 _s.c.framed_ip, _s.c.started_at, _s.c.stopped_at,
             )
+            .having(_not_all_zero(d))
             .order_by(_s.c.id)
         )  # fmt: skip
     raise InvalidInput(f"unknown grouping {by!r}: use one of {', '.join(USAGE_BY)}")
@@ -391,6 +407,7 @@ async def rebuild_usage(engine: AsyncEngine, start: dt.datetime, end: dt.datetim
         sa.select(_s.c.username, day, *_sums(d))
         .select_from(d.join(_s, _s.c.id == d.c.session_id))
         .group_by(_s.c.username, day)
+        .having(_not_all_zero(d))
     )
     first_day, last_day = period.start.date(), period.end.date()
     async with begin_write(engine) as conn:

@@ -209,7 +209,7 @@ def reference_rollup(sessions: Sequence[Session], period: Period) -> dict[tuple[
                 acc["session_time"] += step(prev and prev.session_time, u.session_time)
                 acc["sessions"] += i == 0
             prev = u
-    return dict(out)
+    return {key: totals for key, totals in out.items() if any(totals.values())}
 
 
 def by_subscriber(rollup: dict[tuple[str, str], Totals]) -> dict[str, Totals]:
@@ -290,6 +290,14 @@ def midnight_scenario() -> Accounting:
         nas_address="192.0.2.9",
     )
     acct.session("carol", [("2024-05-03 08:00", "Stop", 60, 11, 22)], router_id=core)
+    acct.session(
+        "dave",
+        [
+            ("2024-05-01 22:00", "Start", 0, 0, 0),
+            ("2024-05-01 23:00", "Interim-Update", 3600, 10, 20),
+            ("2024-05-02 00:00", "Stop", 3600, 10, 20),  # nothing new after midnight: no row that day
+        ],
+    )
     return acct
 
 
@@ -297,7 +305,14 @@ async def test_usage_split_at_midnight_by_interims(store_engine: AsyncEngine) ->
     await midnight_scenario().write(store_engine)
     day1 = await collect(reports.iter_usage(store_engine, Period.parse("2024-05-01", "2024-05-02")))
     assert day1 == [
-        {"username": "alice", "input_octets": 100, "output_octets": 1000, "session_time": 3000, "sessions": 1}
+        {
+            "username": "alice",
+            "input_octets": 100,
+            "output_octets": 1000,
+            "session_time": 3000,
+            "sessions": 1,
+        },
+        {"username": "dave", "input_octets": 10, "output_octets": 20, "session_time": 3600, "sessions": 1},
     ]
     day2 = await collect(reports.iter_usage(store_engine, Period.parse("2024-05-02", "2024-05-03")))
     assert day2 == [
@@ -331,11 +346,12 @@ async def test_usage_by_day_and_session_add_up(store_engine: AsyncEngine) -> Non
     by_day = await collect(reports.iter_usage(store_engine, period, by="day"))
     assert [(r["day"], r["username"]) for r in by_day] == [
         ("2024-05-01", "alice"),
+        ("2024-05-01", "dave"),
         ("2024-05-02", "alice"),
         ("2024-05-02", "bob"),
         ("2024-05-03", "carol"),
     ]
-    assert by_day[3] == {
+    assert by_day[4] == {
         "day": "2024-05-03", "username": "carol",
         "input_octets": 11, "output_octets": 22, "session_time": 60, "sessions": 1,
     }  # fmt: skip
@@ -347,7 +363,12 @@ async def test_usage_by_day_and_session_add_up(store_engine: AsyncEngine) -> Non
             for key in rollup_keys():
                 summed[r["username"]][key] += r[key]
         assert [{"username": u, **t} for u, t in sorted(summed.items())] == totals
-    assert [r["acct_unique_id"] for r in sessions] == ["uid-00000001", "uid-00000002", "uid-00000003"]
+    assert [r["acct_unique_id"] for r in sessions] == [
+        "uid-00000001",
+        "uid-00000002",
+        "uid-00000003",
+        "uid-00000004",
+    ]
     assert sessions[0]["address"] == "10.1.0.1"
 
 
@@ -382,12 +403,18 @@ async def service_usage(engine: AsyncEngine) -> dict[tuple[str, str], Totals]:
 async def test_rebuild_gives_the_hand_computed_rollup(store_engine: AsyncEngine) -> None:
     await midnight_scenario().write(store_engine)
     result = await reports.rebuild_usage(store_engine, at("2024-05-01 00:00"), at("2024-05-04 00:00"))
-    assert (result.days, result.rows, result.deleted) == (3, 4, 0)
+    assert (result.days, result.rows, result.deleted) == (3, 5, 0)
     assert await service_usage(store_engine) == {
         ("2024-05-01", "alice"): {
             "input_octets": 100,
             "output_octets": 1000,
             "session_time": 3000,
+            "sessions": 1,
+        },
+        ("2024-05-01", "dave"): {
+            "input_octets": 10,
+            "output_octets": 20,
+            "session_time": 3600,
             "sessions": 1,
         },
         ("2024-05-02", "alice"): {
@@ -451,7 +478,7 @@ async def test_rebuild_over_every_day_equals_the_reference(store_engine: AsyncEn
 async def test_session_list_filters(store_engine: AsyncEngine) -> None:
     await midnight_scenario().write(store_engine)
     every = await collect(reports.iter_sessions(store_engine))
-    assert [r["username"] for r in every] == ["carol", "bob", "alice"]  # newest first
+    assert [r["username"] for r in every] == ["carol", "bob", "alice", "dave"]  # newest first
     assert tuple(every[0]) == reports.SESSION_FIELDS
     assert every[2]["nas"] == "core-1" and every[1]["nas"] == "192.0.2.9"  # unknown router: address
     assert every[2]["started"] == "2024-05-01T23:00:00+00:00"
@@ -494,11 +521,12 @@ async def test_closed_records_by_stop_time(store_engine: AsyncEngine) -> None:
     await midnight_scenario().write(store_engine)
     rows = await collect(reports.iter_closed_sessions(store_engine, Period.parse("2024-05-02", "2024-05-04")))
     assert [(r["username"], r["stopped"]) for r in rows] == [
+        ("dave", "2024-05-02T00:00:00+00:00"),
         ("alice", "2024-05-02T00:30:00+00:00"),
         ("carol", "2024-05-03T08:00:00+00:00"),
     ]
     assert tuple(rows[0]) == reports.ACCOUNTING_FIELDS
-    assert (rows[0]["input_octets"], rows[0]["output_octets"], rows[0]["session_time"]) == (180, 1900, 5400)
+    assert (rows[1]["input_octets"], rows[1]["output_octets"], rows[1]["session_time"]) == (180, 1900, 5400)
     only_carol = Period.parse("2024-05-02T00:30:00.000001Z", "2024-05-03T08:00:01Z")
     assert [r["username"] for r in await collect(reports.iter_closed_sessions(store_engine, only_carol))] == [
         "carol"
