@@ -34,7 +34,9 @@ Tables (what other readers may rely on):
 - ``service_usage``: per username per UTC day of the event time, the sum of the deltas above;
   ``sessions`` counts a session on the day it was first seen. Written in the same transaction
   as the session row, from deltas computed against the in-memory state, so a retransmission
-  (no delta) is never counted twice.
+  (no delta) is never counted twice. Each delta belongs to one time-series row and is added
+  only when that row is new: when the connection drops during COMMIT and the transaction did
+  commit after all, the retransmitted request recomputes the same row and adds nothing.
 
 Edge cases (issue 5):
 
@@ -363,10 +365,17 @@ def apply_event(
     if cur is None:
         new = _first_sight(ev, interim_interval)
         change.put(new)
-        change.interims.append(_point(new, ev.event_time, ev.status_name))
+        point = _point(new, ev.event_time, ev.status_name)
+        change.interims.append(point)
         change.usage.append(
             UsageDelta(
-                new.username, ev.event_time.date(), new.input_total, new.output_total, new.session_time, 1
+                new.username,
+                ev.event_time.date(),
+                new.input_total,
+                new.output_total,
+                new.session_time,
+                1,
+                point,
             )
         )
         return
@@ -410,9 +419,10 @@ def apply_event(
         new = replace(new, status=CLOSED, stopped_at=ev.event_time, terminate_cause=ev.terminate_cause)
     change.put(new)
     if advanced or closing:
-        change.interims.append(_point(new, ev.event_time, ev.status_name))
-    if advanced:
-        change.usage.append(UsageDelta(new.username, ev.event_time.date(), d_in, d_out, d_time, 0))
+        point = _point(new, ev.event_time, ev.status_name)
+        change.interims.append(point)
+        if advanced:
+            change.usage.append(UsageDelta(new.username, ev.event_time.date(), d_in, d_out, d_time, 0, point))
 
 
 def lost_service(s: LiveSession) -> LiveSession:

@@ -104,6 +104,9 @@ class UsageDelta:
     output_octets: int = 0
     session_time: int = 0
     sessions: int = 0
+    #: the time-series row this delta belongs to: the delta is added only when that row is new
+    #: (a commit whose acknowledgement was lost must not be counted again when retransmitted)
+    point: InterimPoint | None = None
 
 
 class Change:

@@ -9,7 +9,10 @@ the number of requests (DESIGN.md, "The writer"):
 2. ``radius_interim_updates``: INSERT ... SELECT the session id ... ON CONFLICT DO NOTHING
    (the retransmit unique constraint makes a repeated point one row);
 3. ``radius_accounting``: the closed record, upserted by acct_unique_id;
-4. ``service_usage``: the batch's deltas summed per (username, day) and *added* to the row.
+4. ``service_usage``: the batch's deltas summed per (username, day) and *added* to the row,
+   except deltas whose time-series row existed before this transaction (one SELECT by the
+   retransmit key): a transaction that committed although its connection dropped during
+   COMMIT is not counted again when the unanswered request is retransmitted.
 
 Deltas are computed by the policy against the in-memory state at submit time, and a change
 whose commit fails is undone in memory (:meth:`AccountingOp.rolled_back`), so the same usage
@@ -27,19 +30,44 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from radiusd.policy.sessions import Change, InterimPoint, LiveSession
+from radiusd.policy.sessions import Change, InterimPoint, LiveSession, UsageDelta
 
-from .models import RadiusAccounting, RadiusSession, ServiceUsageTracking, UTCDateTime
+from .models import RadiusAccounting, RadiusInterimUpdate, RadiusSession, ServiceUsageTracking, UTCDateTime
 
 _SESSIONS: sa.Table = RadiusSession.__table__  # type: ignore[assignment]
 _ACCOUNTING: sa.Table = RadiusAccounting.__table__  # type: ignore[assignment]
 _USAGE: sa.Table = ServiceUsageTracking.__table__  # type: ignore[assignment]
+_INTERIMS: sa.Table = RadiusInterimUpdate.__table__  # type: ignore[assignment]
+_CHUNK = 500  # points per lookup: well under SQLite's and asyncpg's bound-parameter limits
+PointKey = tuple[str, str, int, int, int]
 
+
+def _point_key(p: InterimPoint) -> PointKey:
+    return (p.unique_id, p.status_type, p.session_time, p.input_octets, p.output_octets)
+
+
+async def _stored_points(conn: AsyncConnection, points: list[InterimPoint]) -> set[PointKey]:
+    """Which of ``points`` are already rows (the retransmit unique constraint's columns)."""
+    found: set[PointKey] = set()
+    c = _INTERIMS.c
+    cols = (c.acct_unique_id, c.status_type, c.session_time, c.input_octets, c.output_octets)
+    for i in range(0, len(points), _CHUNK):
+        keys = [(p.unique_id, p.status_type, p.session_time) for p in points[i : i + _CHUNK]]
+        stmt = sa.select(*cols).where(sa.tuple_(c.acct_unique_id, c.status_type, c.session_time).in_(keys))
+        for row in await conn.execute(stmt):
+            found.add((row[0], row[1], row[2], row[3], row[4]))
+    return found
+
+
+# INSERT ... SELECT (the session's id without a round trip); the casts give PostgreSQL the
+# parameters' types, which it cannot infer from a select list.
 _INTERIM_SQL = sa.text(
     "INSERT INTO radius_interim_updates (session_id, acct_unique_id, event_time, status_type, "
     "session_time, input_octets, output_octets, input_packets, output_packets) "
-    "SELECT id, :uid, :event_time, :status_type, :session_time, :input_octets, :output_octets, "
-    ":input_packets, :output_packets FROM radius_sessions WHERE acct_unique_id = :uid "
+    "SELECT id, CAST(:uid AS VARCHAR(255)), :event_time, CAST(:status_type AS VARCHAR(16)), "
+    "CAST(:session_time AS BIGINT), CAST(:input_octets AS BIGINT), CAST(:output_octets AS BIGINT), "
+    "CAST(:input_packets AS BIGINT), CAST(:output_packets AS BIGINT) "
+    "FROM radius_sessions WHERE acct_unique_id = CAST(:uid AS VARCHAR(255)) "
     "ON CONFLICT DO NOTHING"
 ).bindparams(sa.bindparam("event_time", type_=UTCDateTime()))
 
@@ -170,7 +198,7 @@ class AccountingOp:
         sessions: dict[str, dict[str, Any]] = {}
         closed: dict[str, dict[str, Any]] = {}
         interims: list[dict[str, Any]] = []
-        usage: dict[tuple[str, dt.date], list[int]] = {}
+        deltas: list[UsageDelta] = []
         for op in ops:
             ch = op.change
             if ch.cancelled:
@@ -180,13 +208,18 @@ class AccountingOp:
             for s in ch.closed:
                 closed[s.unique_id] = accounting_row(s)
             interims.extend(interim_row(p) for p in ch.interims)
-            for u in ch.usage:
-                acc = usage.setdefault((u.username, u.day), [0, 0, 0, 0])
-                acc[0] += u.input_octets
-                acc[1] += u.output_octets
-                acc[2] += u.session_time
-                acc[3] += u.sessions
+            deltas.extend(ch.usage)
         dialect = conn.dialect.name
+        stored = await _stored_points(conn, [u.point for u in deltas if u.point is not None])
+        usage: dict[tuple[str, dt.date], list[int]] = {}
+        for u in deltas:
+            if u.point is not None and _point_key(u.point) in stored:
+                continue  # committed before, its acknowledgement lost: counted already
+            acc = usage.setdefault((u.username, u.day), [0, 0, 0, 0])
+            acc[0] += u.input_octets
+            acc[1] += u.output_octets
+            acc[2] += u.session_time
+            acc[3] += u.sessions
         if sessions:
             await conn.execute(_statement(dialect, "sessions"), list(sessions.values()))
         if interims:
