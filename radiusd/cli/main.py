@@ -17,9 +17,11 @@ import click
 from radiusd.cli.context import CliContext
 from radiusd.cli.db import db
 from radiusd.cli.export import export, usage
+from radiusd.cli.leases import lease
 from radiusd.cli.nas import nas
 from radiusd.cli.output import EXIT_ERROR, PROG, print_error
 from radiusd.cli.plans import plan
+from radiusd.cli.pools import pool
 from radiusd.cli.serve import serve
 from radiusd.cli.sessions import session
 from radiusd.cli.subscribers import subscriber
@@ -133,6 +135,8 @@ cli.add_command(serve)
 cli.add_command(session)
 cli.add_command(export)
 cli.add_command(usage)
+cli.add_command(pool)
+cli.add_command(lease)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

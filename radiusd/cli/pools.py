@@ -1,0 +1,503 @@
+"""``radiusd pool``: address pools, their ranges, reservations and utilisation.
+
+Input is checked with :mod:`ipam.ranges` before the database is opened (malformed ranges,
+overlaps among the given ranges, a gateway or exclusion outside them), so a refused command
+never writes anything; overlaps with other pools and live leases are refused by the store.
+
+Utilisation (``pool list``/``pool show``): per pool and per network ``total``, ``allocated``
+(offered or leased), ``reserved``, ``free`` and ``percent_used``; ``warning`` is true at or
+above the pool's ``--warn-at`` or else the configured ``utilisation_warning_pct``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from radiusd.cli.context import get_context, run_store
+from radiusd.cli.output import fail, print_json, print_record, print_table
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+T = TypeVar("T")
+
+#: Columns of ``pool list`` (one row per pool) and of the networks table of ``pool show``.
+LIST_COLUMNS = ("name", "kind", "ranges", "nas", "total", "allocated", "reserved", "free", "used", "warning")
+RANGE_COLUMNS = ("range", "kind", "total", "allocated", "reserved", "free", "used", "warning")
+KIND_COLUMNS = ("kind", "total", "allocated", "reserved", "free", "used", "warning")
+COUNTS = ("total", "allocated", "reserved", "free")
+KINDS = ("ipv4", "ipv6-wan", "ipv6-pd")
+WARNING_MARK = "WARNING"
+#: Largest ``--exclude`` span expanded into single addresses for the store.
+MAX_EXCLUDED = 4096
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+range_help = "IPv4 prefix (10.64.0.0/16) or single address; repeatable."
+ipv6_help = "IPv6 WAN prefix cut into /64s (Framed-IPv6-Prefix): 2001:db8::/48 or 2001:db8::/48/64."
+pd_help = "Delegated prefix pool (Delegated-IPv6-Prefix): 2001:db8:100::/40/56 (default /56)."
+
+
+def run(func: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """:func:`run_store`, with IPAM refusals (overlap, live leases) as one-line errors."""
+    from ipam.errors import IpamError
+
+    try:
+        return run_store(func)
+    except IpamError as exc:
+        fail(str(exc))
+
+
+def checked(check: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``check(*args, **kwargs)``, an IPAM refusal becoming a one-line error (exit 1)."""
+    from ipam.errors import IpamError
+
+    try:
+        return check(*args, **kwargs)
+    except IpamError as exc:
+        fail(str(exc))
+
+
+# --- input checks (pure: before the database is opened) ---------------------------------------
+
+
+def excluded_addresses(exclude: Sequence[str], gateway: str | None = None) -> list[str]:
+    """The IPv4 addresses the store is given as exclusions: the gateway, then every address
+    of each ``--exclude`` (an address, a prefix or an ``a-b`` span), without duplicates."""
+    from ipam.errors import PoolError
+    from ipam.ranges import format_value, parse_span
+
+    out: dict[str, None] = {}
+    for spec in ([gateway] if gateway else []) + list(exclude):
+        if ":" in spec:
+            raise PoolError(f"exclusion {spec!r}: only IPv4 addresses can be excluded")
+        lo, hi = parse_span(spec, 4)
+        if hi - lo + 1 > MAX_EXCLUDED:
+            raise PoolError(
+                f"exclusion {spec!r} covers {hi - lo + 1} addresses (at most {MAX_EXCLUDED}); "
+                "leave them out of the pool's ranges instead"
+            )
+        out.update(dict.fromkeys(format_value(4, v, 32) for v in range(lo, hi + 1)))
+    return list(out)
+
+
+def check_ranges(ranges: Sequence[str], ipv6_prefixes: Sequence[str], delegated: Sequence[str]) -> None:
+    """Raise :class:`~ipam.errors.PoolError` for a malformed range or two given ranges overlapping."""
+    from ipam.ranges import ItemRange, check_overlaps, parse_range
+
+    labelled: list[tuple[str, ItemRange]] = []
+    for kind, specs in (("ipv6-wan", ipv6_prefixes), ("ipv6-pd", delegated)):
+        labelled.extend((f"range {spec}", parse_range(spec, kind)) for spec in specs)
+    for spec in ranges:
+        kind = "ipv6-wan" if ":" in spec else "ipv4"  # add-range: IPv6 text in --range is a WAN prefix
+        labelled.append((f"range {spec}", parse_range(spec, kind)))
+    check_overlaps(labelled)
+
+
+def _item_prefixlen(stored: Mapping[str, Any]) -> int | None:
+    """Item length of a stored range (``2001:db8::/48/64`` -> 64; IPv4 -> None)."""
+    return None if stored["kind"] == "ipv4" else int(str(stored["range"]).rsplit("/", 1)[1])
+
+
+def check_new_ranges(pools: Sequence[Mapping[str, Any]], name: str, specs: Sequence[tuple[str, str]]) -> None:
+    """Refuse (PoolError) ``(kind, spec)`` ranges to add to pool ``name`` that overlap a range
+    of any of ``pools`` (``pool list --json`` objects) or do not match the item length the
+    pool already hands out for that kind, so that no range is added unless all can be."""
+    from ipam.errors import PoolError
+    from ipam.ranges import ItemRange, check_overlaps, parse_range
+
+    labelled: list[tuple[str, ItemRange]] = []
+    lengths: dict[str, int] = {}
+    for p in pools:
+        for r in p["ranges"]:
+            plen = _item_prefixlen(r)
+            stored = parse_range(r["range"], r["kind"], plen)
+            labelled.append((f"pool {p['name']!r} range {r['range']}", stored))
+            if p["name"] == name and plen is not None:
+                lengths[r["kind"]] = plen
+    for kind, spec in specs:
+        new = parse_range(spec, kind)
+        if kind in lengths and new.item_prefixlen != lengths[kind]:
+            have, given = lengths[kind], new.item_prefixlen
+            raise PoolError(f"pool {name!r} hands out /{have} {kind} prefixes, not /{given}")
+        labelled.append((f"range {spec}", new))
+    check_overlaps(labelled)
+
+
+def ranges_to_remove(pool: Mapping[str, Any], specs: Sequence[str]) -> list[str]:
+    """The stored ranges of ``pool`` (a ``pool show --json`` object) that ``specs`` name, in
+    order; PoolError if one is not in the pool or still has offered, leased or reserved items."""
+    from ipam.errors import PoolError
+    from ipam.ranges import parse_range
+
+    found: list[str] = []
+    for spec in specs:
+        for r in pool["ranges"]:
+            try:
+                same = parse_range(spec, r["kind"], _item_prefixlen(r)).spec == r["range"]
+            except PoolError:
+                same = spec.strip() == r["range"]
+            if same:
+                break
+        else:
+            raise PoolError(f"pool {pool['name']!r} has no range {spec}")
+        if r["allocated"] or r["reserved"]:
+            raise PoolError(
+                f"range {r['range']} of pool {pool['name']!r} still has {r['allocated']} live lease(s) "
+                f"and {r['reserved']} reservation(s): release or unreserve them first "
+                f"(radiusd lease list --pool {pool['name']})"
+            )
+        found.append(str(r["range"]))
+    return found
+
+
+def check_address(text: str) -> str:
+    """Canonical text of one IPv4 address or IPv6 address/prefix (PoolError if malformed)."""
+    from ipam.errors import PoolError
+
+    text = text.strip()
+    try:
+        if "/" in text:
+            return str(ipaddress.ip_network(text, strict=True))
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise PoolError(f"not an IP address or prefix: {text!r}") from None
+
+
+# --- utilisation figures -----------------------------------------------------------------------
+
+
+def is_warning(percent_used: float, total: int, warn_at: float) -> bool:
+    """True when a non-empty pool or range is used at or above ``warn_at`` percent."""
+    return total > 0 and percent_used >= warn_at
+
+
+def _figures(kind: str, ranges: Sequence[Mapping[str, Any]], warn_at: float) -> dict[str, Any]:
+    """Utilisation of the ``ranges`` of one kind added up (IPv4 addresses and IPv6 prefixes
+    are never added together: a full IPv4 range must not hide behind a huge IPv6 one)."""
+    total, allocated, reserved, free = (sum(int(r[k]) for r in ranges) for k in COUNTS)
+    pct = round(100.0 * (allocated + reserved) / total, 2) if total else 0.0
+    return {
+        "kind": kind,
+        "total": total,
+        "allocated": allocated,
+        "reserved": reserved,
+        "free": free,
+        "percent_used": pct,
+        "warning": is_warning(pct, total, warn_at),
+    }
+
+
+def plain(info: Any) -> dict[str, Any]:
+    """A store PoolInfo as JSON-ready data, its ranges included."""
+    data: dict[str, Any] = info.to_json()
+    data["ranges"] = [r if isinstance(r, Mapping) else r.to_json() for r in data.get("ranges", ())]
+    return data
+
+
+def pool_object(info: Mapping[str, Any], default_warn: float) -> dict[str, Any]:
+    """The ``--json`` object of one pool: the store's fields, plus ``warn_at`` (the threshold in
+    force: the pool's ``warning_pct``, else the configured default), ``warning`` per range,
+    ``kinds`` (utilisation per kind of item) and ``warning`` true when any kind is at or above
+    ``warn_at``."""
+    own = info.get("warning_pct")
+    warn_at = float(own) if own is not None else default_warn
+    ranges: list[Mapping[str, Any]] = list(info.get("ranges", ()))
+    data = dict(info)
+    data["ranges"] = [
+        {**r, "warning": is_warning(float(r["percent_used"]), int(r["total"]), warn_at)} for r in ranges
+    ]
+    data["kinds"] = [
+        _figures(kind, [r for r in ranges if r["kind"] == kind], warn_at)
+        for kind in KINDS
+        if any(r["kind"] == kind for r in ranges)
+    ]
+    data["warn_at"] = warn_at
+    data["warning"] = any(k["warning"] for k in data["kinds"])
+    return data
+
+
+def _used(data: Mapping[str, Any], warn_at: float) -> dict[str, Any]:
+    """``used`` as a percentage and a visible ``warning`` cell."""
+    return {
+        "used": f"{float(data['percent_used']):.1f}%",
+        "warning": f"{WARNING_MARK} >= {warn_at:g}%" if data["warning"] else "",
+    }
+
+
+def list_rows(pools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``pool list`` table rows: one per pool and kind of item (a pool without ranges: one)."""
+    rows: list[dict[str, Any]] = []
+    for p in pools:
+        warn_at = float(p["warn_at"])
+        for k in p["kinds"] or [_figures("-", [], warn_at)]:
+            specs = [r["range"] for r in p["ranges"] if r["kind"] == k["kind"]]
+            rows.append({"name": p["name"], "nas": p["nas"], "ranges": specs, **k, **_used(k, warn_at)})
+    return rows
+
+
+def default_warn_pct() -> float:
+    """``utilisation_warning_pct`` of the configuration (90 unless configured)."""
+    return float(get_context().settings().utilisation_warning_pct)
+
+
+def warn_lines(pools: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One stderr warning per pool and kind at or above the pool's threshold."""
+    return [
+        f"warning: pool {p['name']!r} {k['kind']} is {float(k['percent_used']):.1f}% used "
+        f"(threshold {p['warn_at']:g}%)"
+        for p in pools
+        for k in p["kinds"]
+        if k["warning"]
+    ]
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+@click.group()
+def pool() -> None:
+    """Address pools: IPv4 ranges, IPv6 WAN and delegated prefixes, reservations, utilisation."""
+
+
+def ipv6_options(func: Any) -> Any:
+    """``--ipv6-prefix`` and ``--delegated`` (both repeatable)."""
+    func = click.option("--delegated", multiple=True, metavar="PREFIX", help=pd_help)(func)
+    ipv6 = click.option("--ipv6-prefix", "ipv6_prefixes", multiple=True, metavar="PREFIX", help=ipv6_help)
+    return ipv6(func)
+
+
+@pool.command("add")
+@click.argument("name")
+@click.option("--range", "ranges", multiple=True, metavar="CIDR", help=range_help)
+@ipv6_options
+@click.option("--nas", metavar="NAME", help="Use this pool only for subscribers of this NAS.")
+@click.option("--gateway", metavar="IP", help="Gateway address inside a --range (never handed out).")
+@click.option(
+    "--exclude", multiple=True, metavar="IP|RANGE", help="IPv4 address, prefix or a-b span never handed out."
+)
+@click.option("--fallback", metavar="POOL", help="Existing pool tried when this one is exhausted.")
+@click.option(
+    "--warn-at",
+    type=click.FloatRange(0, 100, min_open=True),
+    metavar="PCT",
+    help="Utilisation warning threshold in percent (default: utilisation_warning_pct of the config).",
+)
+@json_option
+def pool_add(
+    name: str,
+    ranges: tuple[str, ...],
+    ipv6_prefixes: tuple[str, ...],
+    delegated: tuple[str, ...],
+    nas: str | None,
+    gateway: str | None,
+    exclude: tuple[str, ...],
+    fallback: str | None,
+    warn_at: float | None,
+    as_json: bool,
+) -> None:
+    """Add pool NAME (at least one --range, --ipv6-prefix or --delegated)."""
+    if not (ranges or ipv6_prefixes or delegated):
+        raise click.UsageError("give at least one --range, --ipv6-prefix or --delegated")
+    if any(":" in spec for spec in ranges):
+        fail("--range takes IPv4 ranges; use --ipv6-prefix or --delegated for IPv6")
+    checked(check_ranges, ranges, ipv6_prefixes, delegated)
+    excluded = checked(excluded_addresses, exclude, gateway)
+    default = default_warn_pct()
+
+    async def go(engine: AsyncEngine) -> Any:
+        from radiusd.store.pools import add_pool
+
+        return await add_pool(
+            engine,
+            name,
+            ranges=ranges,
+            ipv6_prefixes=ipv6_prefixes,
+            delegated=delegated,
+            nas=nas,
+            fallback=fallback,
+            warning_pct=warn_at,
+            exclude=excluded,
+        )
+
+    data = pool_object(plain(run(go)), default)
+    if as_json:
+        print_json(data)
+        return
+    specs = ", ".join(r["range"] for r in data["ranges"])
+    click.echo(f"added pool {data['name']!r} ({specs}; {data['total']} items)")
+
+
+def _show_pool(data: Mapping[str, Any]) -> None:
+    """``pool show`` as text: the pool's settings, its utilisation per kind, then per range."""
+    warn_at = float(data["warn_at"])
+    own = data.get("warning_pct") is not None
+    print_record(
+        {
+            "name": data["name"],
+            "nas": data.get("nas"),
+            "fallback": data.get("fallback"),
+            "warn_at": f"{warn_at:g}%" + ("" if own else " (default)"),
+            "warning": WARNING_MARK if data["warning"] else "",
+        }
+    )
+    click.echo("")
+    print_table([{**k, **_used(k, warn_at)} for k in data["kinds"]], KIND_COLUMNS, empty="no ranges")
+    if data["ranges"]:
+        click.echo("")
+        print_table([{**r, **_used(r, warn_at)} for r in data["ranges"]], RANGE_COLUMNS, empty="")
+
+
+@pool.command("list")
+@json_option
+def pool_list(as_json: bool) -> None:
+    """List pools and their utilisation (WARNING above the threshold).
+
+    JSON: an array of pool objects, as `pool show --json` prints them.
+    """
+    from radiusd.store.pools import list_pools
+
+    default = default_warn_pct()
+
+    async def go(engine: AsyncEngine) -> list[Any]:
+        return list(await list_pools(engine, default_warning_pct=default))
+
+    pools = [pool_object(plain(info), default) for info in run(go)]
+    if as_json:
+        print_json(pools)
+    else:
+        print_table(list_rows(pools), LIST_COLUMNS, empty="no pools")
+    for line in warn_lines(pools):
+        click.echo(line, err=True)
+
+
+@pool.command("show")
+@click.argument("name")
+@json_option
+def pool_show(name: str, as_json: bool) -> None:
+    """Show pool NAME: its settings and the utilisation of each range.
+
+    JSON: an object with name, nas, fallback, warning_pct (the pool's own threshold or null),
+    warn_at (the threshold in force), warning (any kind at or above warn_at), ranges:
+    [{kind, range, total, allocated, reserved, free, percent_used, warning}], kinds: the same
+    figures per kind (ipv4, ipv6-wan, ipv6-pd; IPv6 counts are prefixes), and the pool's
+    total, allocated, reserved, free, held, percent_used over all its items.
+    """
+    from radiusd.store.pools import get_pool
+
+    default = default_warn_pct()
+
+    async def go(engine: AsyncEngine) -> Any:
+        return await get_pool(engine, name, default_warning_pct=default)
+
+    data = pool_object(plain(run(go)), default)
+    if as_json:
+        print_json(data)
+    else:
+        _show_pool(data)
+    for line in warn_lines([data]):
+        click.echo(line, err=True)
+
+
+@pool.command("add-range")
+@click.argument("name")
+@click.option("--range", "ranges", multiple=True, metavar="CIDR", help=range_help)
+@ipv6_options
+def pool_add_range(
+    name: str, ranges: tuple[str, ...], ipv6_prefixes: tuple[str, ...], delegated: tuple[str, ...]
+) -> None:
+    """Add ranges to pool NAME (refused if one overlaps any pool's range)."""
+    specs = [("ipv4", s) for s in ranges] + [("ipv6-wan", s) for s in ipv6_prefixes]
+    specs += [("ipv6-pd", s) for s in delegated]
+    if not specs:
+        raise click.UsageError("give at least one --range, --ipv6-prefix or --delegated")
+    checked(check_ranges, ranges, ipv6_prefixes, delegated)
+
+    async def go(engine: AsyncEngine) -> None:
+        from radiusd.store.pools import add_range, get_pool, list_pools
+
+        await get_pool(engine, name)  # unknown pool: refused before anything is written
+        # all ranges checked together first, so that none is added unless all can be
+        checked(check_new_ranges, [plain(p) for p in await list_pools(engine)], name, specs)
+        for kind, spec in specs:
+            await add_range(engine, name, spec, kind)
+
+    run(go)
+    click.echo(f"added {', '.join(s for _, s in specs)} to pool {name!r}")
+
+
+@pool.command("remove-range")
+@click.argument("name")
+@click.option("--range", "ranges", multiple=True, required=True, metavar="RANGE", help=range_help)
+def pool_remove_range(name: str, ranges: tuple[str, ...]) -> None:
+    """Remove ranges (IPv4 or IPv6, as shown by `pool show`) from pool NAME.
+
+    Refused while an address or prefix in one of them is offered, leased or reserved.
+    """
+
+    async def go(engine: AsyncEngine) -> None:
+        from radiusd.store.pools import get_pool, remove_range
+
+        # all ranges checked together first, so that none is removed unless all can be
+        found = checked(ranges_to_remove, plain(await get_pool(engine, name)), ranges)
+        for spec in found:
+            await remove_range(engine, name, spec)
+
+    run(go)
+    click.echo(f"removed {', '.join(ranges)} from pool {name!r}")
+
+
+@pool.command("remove")
+@click.argument("name")
+def pool_remove(name: str) -> None:
+    """Remove pool NAME (refused while it has live leases or is a fallback)."""
+
+    async def go(engine: AsyncEngine) -> None:
+        from radiusd.store.pools import remove_pool
+
+        await remove_pool(engine, name)
+
+    run(go)
+    click.echo(f"removed pool {name!r}")
+
+
+@pool.command("reserve")
+@click.argument("address", metavar="IP")
+@click.option("--user", metavar="U", help="Reserve for this subscriber (default: for nobody).")
+@json_option
+def pool_reserve(address: str, user: str | None, as_json: bool) -> None:
+    """Reserve IP (or an IPv6 prefix): handed out to nobody but --user."""
+    address = checked(check_address, address)
+
+    async def go(engine: AsyncEngine) -> Any:
+        from radiusd.store.pools import reserve_address
+
+        return await reserve_address(engine, address, user)
+
+    info = run(go)
+    if as_json:
+        print_json(info.to_json())
+    else:
+        click.echo(f"reserved {info.address} in pool {info.pool!r}" + (f" for {user!r}" if user else ""))
+
+
+@pool.command("unreserve")
+@click.argument("address", metavar="IP")
+@json_option
+def pool_unreserve(address: str, as_json: bool) -> None:
+    """Lift the reservation of IP (or an IPv6 prefix)."""
+    address = checked(check_address, address)
+
+    async def go(engine: AsyncEngine) -> Any:
+        from radiusd.store.pools import unreserve_address
+
+        return await unreserve_address(engine, address)
+
+    info = run(go)
+    if as_json:
+        print_json(info.to_json())
+    else:
+        click.echo(f"unreserved {info.address} in pool {info.pool!r}")
