@@ -748,7 +748,7 @@ async def lease_history(
                 r.session_key,
                 r.pool_name,
             )
-            for r in (await conn.execute(q1)).scalars()
+            for r in (await conn.execute(q1)).all()
         ]
         out += [
             HistoryEntry(
@@ -761,7 +761,7 @@ async def lease_history(
                 r.acct_unique_id,
                 None,
             )
-            for r in (await conn.execute(q2)).scalars()
+            for r in (await conn.execute(q2)).all()
         ]
     out.sort(key=lambda e: e.started, reverse=True)
     return out
