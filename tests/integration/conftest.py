@@ -364,11 +364,18 @@ def radtest() -> str:
 
 
 def run_radclient(
-    radclient: str, port: int, secret: str, attrs: str, command: str = "auth", timeout: float = 2.0
+    radclient: str,
+    port: int,
+    secret: str,
+    attrs: str,
+    command: str = "auth",
+    timeout: float = 2.0,
+    host: str = HOST,
 ) -> str:
     """One request through FreeRADIUS ``radclient -x``; its stdout (the decoded reply, if any)."""
+    server = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     result = subprocess.run(
-        [radclient, "-x", "-r", "1", "-t", str(timeout), f"{HOST}:{port}", command, secret],
+        [radclient, "-x", "-r", "1", "-t", str(timeout), server, command, secret],
         input=attrs,
         capture_output=True,
         text=True,

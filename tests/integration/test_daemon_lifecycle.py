@@ -22,9 +22,10 @@ from typing import Any
 import pytest
 from pyrad import packet as pyrad_packet
 
-from .conftest import DaemonProcess, UdpPeer, pyrad_client, run_radtest, wait_until
+from .conftest import DaemonProcess, UdpPeer, pyrad_client, run_radclient, run_radtest, wait_until
 
 SECRET = "debug-Secr3t-h4"
+SECRET6 = "ipv6-Secr3t-k2"
 PASSWORD = "alice-Dbg-Pw-93"
 OTHER_PASSWORD = "bob-Dbg-Pw-27"
 RATE_LIMIT = "5M/10M"
@@ -48,6 +49,7 @@ def daemon(
 ) -> DaemonProcess:
     def seed(d: DaemonProcess) -> None:
         d.cli("nas", "add", "lab", "--address", "127.0.0.1", "--secret", SECRET, "--vendor", "mikrotik")
+        d.cli("nas", "add", "lab6", "--address", "::1", "--secret", SECRET6)
         d.cli("plan", "add", "basic", "--rate-limit", RATE_LIMIT)
         d.cli("subscriber", "add", "alice", "--password", PASSWORD, "--plan", "basic")
         d.cli("subscriber", "add", "bob", "--password", OTHER_PASSWORD)
@@ -55,7 +57,10 @@ def daemon(
     url = f"sqlite+aiosqlite:///{(tmp_path_factory.mktemp('db') / 'radiusd.sqlite3').as_posix()}"
     # The delay comes from the file, so the harness's RADIUSD_REJECT_DELAY=0 must not override it.
     return daemon_factory(
-        url, args=("-X", "--config", str(config_file)), env={"RADIUSD_REJECT_DELAY": None}, seed=seed
+        url,
+        args=("-X", "--config", str(config_file), "--bind", "::1"),
+        env={"RADIUSD_REJECT_DELAY": None},
+        seed=seed,
     )
 
 
@@ -129,6 +134,22 @@ def test_debug_output_shows_each_packet_and_decision(
             ),
             3.0,
         )
+
+
+def test_ipv6_listener_with_its_own_nas(daemon: DaemonProcess, radclient: str) -> None:
+    [(host4, _), (host6, port6)] = daemon.bound["auth"]
+    [(_, acct6)] = [a for a in daemon.bound["acct"] if a[0] == "::1"]
+    assert (host4, host6) == ("127.0.0.1", "::1")
+    attrs = f'User-Name = "alice", User-Password = "{PASSWORD}", Message-Authenticator = 0x00\n'
+    out = run_radclient(radclient, port6, SECRET6, attrs, host="::1")
+    assert "Received Access-Accept" in out, out
+    assert re.search(r"^\(\d+\) Received Access-Request Id \d+ from ::1:\d+ ", daemon.stdout(), re.M)
+    out = run_radclient(radclient, acct6, SECRET6, "Message-Authenticator = 0x00\n", "status", host="::1")
+    assert "Received Accounting-Response" in out, out
+    # The IPv4 NAS's secret means nothing on an IPv6 source: the Message-Authenticator fails.
+    before = len(daemon.events("packet.dropped", reason="bad-message-authenticator", nas="lab6"))
+    run_radclient(radclient, port6, SECRET, attrs, host="::1", timeout=0.3)
+    daemon.wait_event("packet.dropped", count=before + 1, reason="bad-message-authenticator", nas="lab6")
 
 
 def test_reject_delay_holds_the_reject_and_nothing_else(daemon: DaemonProcess, client: Any) -> None:
