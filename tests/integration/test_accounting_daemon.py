@@ -103,8 +103,9 @@ def test_start_interim_stop_lifecycle(daemon: DaemonProcess, radclient: str) -> 
     assert sessions_of(daemon, u) == [("open", 0, 0, 0, None)]
     assert acct(radclient, daemon, [req("Interim-Update", u, "a1", Acct_Session_Time=60,
                                         Acct_Input_Octets=1000, Acct_Output_Octets=5000)]) == 1  # fmt: skip
-    assert acct(radclient, daemon, [req("Stop", u, "a1", Acct_Session_Time=90, Acct_Input_Octets=1500,
-                                        Acct_Output_Octets=9000, Acct_Terminate_Cause="User-Request")]) == 1  # fmt: skip
+    stop = req("Stop", u, "a1", Acct_Session_Time=90, Acct_Input_Octets=1500, Acct_Output_Octets=9000,
+               Acct_Terminate_Cause="User-Request")  # fmt: skip
+    assert acct(radclient, daemon, [stop]) == 1
     assert sessions_of(daemon, u) == [("closed", 1500, 9000, 90, "User-Request")]
     assert usage_of(daemon, u) == (1500, 9000, 90, 1)
     assert interim_count(daemon, u) == 3

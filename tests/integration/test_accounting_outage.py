@@ -138,10 +138,10 @@ def test_postgres_outage_mid_storm(proxied: tuple[DaemonProcess, TcpProxy], tmp_
     assert answered == 3 * n, output[-2000:]
     assert d.events("writer.commit-failed"), "the outage did not hit the writer"
     # every acknowledged record stored once, usage counted once
-    assert query(d.url.replace(f"{HOST}:{proxy.port}", f"{PG_HOST}:{PG_PORT}"),
-                 "SELECT COUNT(*), COUNT(DISTINCT acct_unique_id), SUM(input_octets + input_base) "
-                 "FROM radius_sessions WHERE username LIKE 'out%' AND status = 'closed'") == [(n, n, 25 * n)]  # fmt: skip
     url = d.url.replace(f"{HOST}:{proxy.port}", f"{PG_HOST}:{PG_PORT}")
+    sessions = query(url, "SELECT COUNT(*), COUNT(DISTINCT acct_unique_id), SUM(input_octets + input_base) "
+                          "FROM radius_sessions WHERE username LIKE 'out%' AND status='closed'")  # fmt: skip
+    assert sessions == [(n, n, 25 * n)]
     usage = query(url, "SELECT SUM(input_octets), SUM(output_octets), SUM(session_time), SUM(sessions) "
                        "FROM service_usage WHERE username LIKE 'out%'")  # fmt: skip
     assert tuple(int(x) for x in usage[0]) == (25 * n, 5 * n, 60 * n, n)
