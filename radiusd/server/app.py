@@ -256,7 +256,15 @@ async def serve(settings: Settings, config_path: str | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.request_stop)
-    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(daemon.reload_config(config_path)))
+    reloads: set[asyncio.Task[None]] = set()
+
+    def reload() -> None:
+        # The loop holds tasks weakly: keep a reference until the reload is done.
+        task = loop.create_task(daemon.reload_config(config_path), name="radiusd-reload")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
     await daemon.wait_stopped()
     await daemon.stop()
 
