@@ -614,3 +614,18 @@ def test_padding_after_length_is_ignored() -> None:
     p = decode(RFC2865_7_1_REQUEST + b"\x00" * 7 + b"junk", D)
     assert p.to_bytes() == RFC2865_7_1_REQUEST
     assert p.user_password(SECRET) == b"arctangent"
+
+
+@pytest.mark.parametrize("value", ["10.0.0.1", 167772161])
+def test_ipaddr_encodes(value: str | int) -> None:
+    """RFC 2865 §5.8: Framed-IP-Address is 4 octets, from dotted-quad text or an integer."""
+    assert Packet(2, 1, dictionary=D).add("Framed-IP-Address", value).attributes == [(8, b"\x0a\x00\x00\x01")]
+
+
+@pytest.mark.parametrize(
+    "value", ["10.0.0", "10.0.0.256", "010.0.0.1", " 10.0.0.1", "10.0.0.1\x00", "::1", ""]
+)
+def test_ipaddr_encoder_is_strict(value: str) -> None:
+    """RFC 2865 §5.8: only a dotted quad is an address; anything else is a ValueError."""
+    with pytest.raises(ValueError):
+        Packet(2, 1, dictionary=D).add("Framed-IP-Address", value)
