@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import json
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from typing import IO, TYPE_CHECKING, Any
 
@@ -145,6 +145,30 @@ def stdout() -> IO[str]:
     return sys.stdout
 
 
+class _StdoutClosed(Exception):
+    """stdout went away mid-stream (``radiusd export ... | head``)."""
+
+
+def run_streaming(func: Callable[[AsyncEngine], Awaitable[None]]) -> None:
+    """:func:`run_store` for a command that streams to stdout.
+
+    A reader that stops early (``| head``) is not a database failure: BrokenPipeError (a
+    ConnectionError) is carried past the "cannot reach the database" translation and handed
+    to the top-level handler, which exits quietly.
+    """
+
+    async def guarded(engine: AsyncEngine) -> None:
+        try:
+            await func(engine)
+        except BrokenPipeError as exc:
+            raise _StdoutClosed from exc
+
+    try:
+        run_store(guarded)
+    except _StdoutClosed:
+        raise BrokenPipeError from None
+
+
 # --- radiusd export ---------------------------------------------------------------------------
 
 
@@ -194,7 +218,7 @@ def export_usage(from_: dt.datetime, to_: dt.datetime, fmt: str, by: str) -> Non
         else:
             await write_csv(rows, USAGE_FIELDS[key], stdout())
 
-    run_store(go)
+    run_streaming(go)
 
 
 @export.command("sessions", epilog=PERIOD_HELP)
@@ -218,7 +242,7 @@ def export_sessions(from_: dt.datetime, to_: dt.datetime, fmt: str) -> None:
         else:
             await write_csv(rows, ACCOUNTING_FIELDS, stdout())
 
-    run_store(go)
+    run_streaming(go)
 
 
 # --- radiusd usage ----------------------------------------------------------------------------

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from radiusd.cli.context import run_store
-from radiusd.cli.export import stdout, write_json_array, write_table
+from radiusd.cli.export import run_streaming, stdout, write_json_array, write_table
 from radiusd.cli.output import print_record
 
 if TYPE_CHECKING:
@@ -54,7 +53,7 @@ def session_list(online: bool, nas: str | None, user: str | None, limit: int | N
         else:
             await write_table(rows, COLUMNS, stdout(), empty="no sessions")
 
-    run_store(go)
+    run_streaming(go)
 
 
 @session.command("show")
@@ -83,4 +82,4 @@ def session_show(session_id: str, as_json: bool) -> None:
         out.write("\nupdates:\n")
         await write_table(updates, UPDATE_COLUMNS, out, empty="no accounting updates")
 
-    run_store(go)
+    run_streaming(go)

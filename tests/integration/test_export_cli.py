@@ -11,6 +11,8 @@ import asyncio
 import csv
 import io
 import json
+import shutil
+import subprocess
 from typing import Any
 
 import pytest
@@ -274,6 +276,34 @@ def test_bad_choices(sqlite_url: str) -> None:
     period = ["--from", "2024-05-01", "--to", "2024-05-02"]
     assert "--format" in radiusd.error("export", "usage", *period, "--format", "xml", code=2)
     assert "--by" in radiusd.error("export", "usage", *period, "--by", "month", code=2)
+
+
+def test_reader_stopping_early_is_not_an_error(sqlite_url: str) -> None:
+    """``radiusd export ... | head -1``: no traceback, no "cannot reach the database"."""
+    exe = shutil.which("radiusd")
+    if exe is None:
+        pytest.skip("the radiusd script is not installed")
+    acct = Accounting()
+    for i in range(3000):
+        acct.session(
+            f"user{i:05d}", [("2024-05-01 10:00", "Start", 0, 0, 0), ("2024-05-01 11:00", "Stop", 60, i, i)]
+        )
+    fill(sqlite_url, acct)
+    args = ["--from", "2024-05-01", "--to", "2024-05-02"]
+    for command in (["export", "usage", "--by", "session", *args], ["session", "list", "--json"]):
+        proc = subprocess.Popen(
+            [exe, "--database", sqlite_url, *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        stderr = proc.stderr.read()
+        assert proc.wait(timeout=60) in (0, 1)
+        assert first.strip()
+        assert stderr == ""
 
 
 def test_help_documents_the_period() -> None:
