@@ -565,8 +565,10 @@ def verify_message_authenticator(
     length = (data[2] << 8) | data[3]
     if len(data) != length:
         data = data[:length]
-    auth = data[4:20] if authenticator is None else authenticator
-    expected = message_authenticator(data, off, auth, secret)
+    if authenticator is None:  # the packet's own authenticator is already in place
+        expected = hmac_md5(secret, b"".join((data[:off], ZERO16, data[off + 16 :])))
+    else:
+        expected = message_authenticator(data, off, authenticator, secret)
     return hmac.compare_digest(expected, data[off : off + 16])
 
 
@@ -597,10 +599,10 @@ def encode_reply(
     """
     req_auth = reply.authenticator if request_authenticator is None else request_authenticator
     header, body = _assemble(reply.code, reply.identifier, req_auth, reply.attributes, message_auth)
+    head = header + req_auth
     if message_auth:
-        mac = hmac_md5(secret, header + req_auth + body)
-        body = b"\x50\x12" + mac + body[18:]
-    resp = md5(header + req_auth + body + secret).digest()
+        body = b"\x50\x12" + hmac_md5(secret, head + body) + body[18:]
+    resp = md5(b"".join((head, body, secret))).digest()
     return header + resp + body
 
 
