@@ -1,0 +1,155 @@
+"""IpamService without sockets or a database (issue 4): a fake writer decides whether each
+commit succeeds, so the rollback path, exhaustion and the accounting hooks are exercised."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from ipam import LeaseState
+from radiusd.config import Settings
+from radiusd.policy.accounting import AcctEvent, StatusType
+from radiusd.policy.directory import SubscriberView
+from radiusd.policy.ipam_service import IpamService, encode_item
+from radiusd.store.lease_ops import LeaseOp
+from radiusd.store.pools import SLOT_SEP, PoolConfig
+
+
+class FakeWriter:
+    def __init__(self) -> None:
+        self.fail = False
+        self.ops: list[LeaseOp] = []
+
+    def submit(self, op: Any) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.fail:
+            op.rolled_back()
+            fut.set_exception(RuntimeError("commit failed"))
+        else:
+            self.ops.append(op)
+            fut.set_result(None)
+        return fut
+
+
+class FakeNas:
+    id = 7
+    name = "bras"
+
+
+class FakeRequest:
+    nas = FakeNas()
+
+
+def sub(name: str, *, static: str | None = None, simultaneous: int | None = None) -> SubscriberView:
+    return SubscriberView(name, None, "active", None, None, static, None, None, simultaneous, None)
+
+
+def service(ranges: list[str], *, v6: bool = False) -> tuple[IpamService, FakeWriter]:
+    writer = FakeWriter()
+    svc = IpamService(None, writer, Settings(offer_ttl=30, sticky_ttl=600), clock=lambda: 1000.0)  # type: ignore[arg-type]
+    configs = {"p": PoolConfig(1, "p", "ipv4", None, None, None, None, None, ranges)}
+    if v6:
+        configs["p:pd"] = PoolConfig(2, "p:pd", "ipv6-pd", None, None, None, None, 56, ["2001:db8::/48/56"])
+    svc.alloc = svc._build(configs)
+    svc._set_configs(configs)
+    return svc, writer
+
+
+def event(status: StatusType, user: str, ip: str) -> AcctEvent:
+    return AcctEvent(
+        status, "192.0.2.1", 7, dt.datetime.now(dt.UTC), unique_id=f"{user}-s", username=user, framed_ip=ip
+    )
+
+
+async def test_assign_waits_for_commit_and_writes_row_and_history() -> None:
+    svc, writer = service(["10.0.0.0/30"], v6=True)
+    out = await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    assert out.reject_reason == ""
+    assert out.attributes[0] == (8, bytes([10, 0, 0, 1]))
+    assert out.attributes[1] == (123, bytes([0, 56]) + bytes.fromhex("20010db8000000"))
+    (op,) = writer.ops
+    assert op.v4[0]["address"] == "10.0.0.1" and op.v4[0]["state"] == "offered" and op.v4[0]["router_id"] == 7
+    assert [h["username"] for h in op.started] == ["alice", "alice"]
+    assert svc.alloc.lookup("10.0.0.1").state is LeaseState.OFFERED  # type: ignore[union-attr]
+
+
+async def test_failed_commit_gives_the_address_back() -> None:
+    svc, writer = service(["10.0.0.0/30"])
+    writer.fail = True
+    with pytest.raises(RuntimeError):
+        await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    assert svc.alloc.usage()["p"].allocated == 0
+    writer.fail = False
+    got = [await svc.assign(FakeRequest(), sub(u), None, "p") for u in ("bob", "carol")]  # type: ignore[arg-type]
+    assert sorted(g.attributes[0][1][3] for g in got) == [1, 2]  # both addresses usable again
+
+
+async def test_exhaustion_is_a_reject_never_a_duplicate() -> None:
+    svc, _ = service(["10.0.0.0/30"])  # two addresses
+    got = [await svc.assign(FakeRequest(), sub(u), None, "p") for u in ("a", "b", "c")]  # type: ignore[arg-type]
+    assert got[0].attributes != got[1].attributes
+    assert "exhausted" in got[2].reject_reason
+    assert (await svc.assign(FakeRequest(), sub("x"), None, "nope")).reject_reason  # type: ignore[arg-type]
+
+
+async def test_simultaneous_use_slots_get_their_own_address() -> None:
+    svc, _ = service(["10.0.0.0/29"])
+    one = await svc.assign(FakeRequest(), sub("alice", simultaneous=2), None, "p")  # type: ignore[arg-type]
+    two = await svc.assign(FakeRequest(), sub("alice", simultaneous=2), None, "p")  # type: ignore[arg-type]
+    assert one.attributes != two.attributes
+    owners = {lease.owner for lease in svc.alloc.dump() if lease.state is LeaseState.OFFERED}
+    assert owners == {"alice", f"alice{SLOT_SEP}2"}
+    # accounting maps the slot back to the username
+    ip = ".".join(str(b) for b in two.attributes[0][1])
+    assert svc.on_start(event(StatusType.START, "alice", ip))
+    assert svc.alloc.lookup(ip).state is LeaseState.LEASED  # type: ignore[union-attr]
+
+
+async def test_hooks_confirm_renew_release_adopt_conflict() -> None:
+    svc, _ = service(["10.0.0.0/29"])
+    await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    (op,) = svc.on_start(event(StatusType.START, "alice", "10.0.0.1"))
+    assert isinstance(op, LeaseOp) and op.v4[0]["state"] == "leased" and not op.started
+    lease = svc.alloc.lookup("10.0.0.1")
+    assert lease is not None and lease.state is LeaseState.LEASED and lease.expires == 1000 + 3 * 300 + 120
+    assert svc.on_interim(event(StatusType.INTERIM_UPDATE, "alice", "10.0.0.1"))
+    # a session on an address the server did not hand out: adopted when free ...
+    (adopted,) = svc.on_start(event(StatusType.START, "bob", "10.0.0.5"))
+    assert adopted.v4[0]["owner"] == "bob" and adopted.started[0]["username"] == "bob"  # type: ignore[attr-defined]
+    # ... a conflict (logged, nothing written) when somebody holds it
+    assert svc.on_start(event(StatusType.START, "carol", "10.0.0.5")) == []
+    assert svc.conflicts == 1
+    (stop,) = svc.on_stop(event(StatusType.STOP, "alice", "10.0.0.1"))
+    assert stop.v4[0]["state"] == "released" and stop.ended[0]["a"] == "10.0.0.1"  # type: ignore[attr-defined]
+    assert svc.on_stop(event(StatusType.STOP, "alice", "10.0.0.1")) == []  # retransmission
+    (reset,) = svc.on_nas_reset("192.0.2.1", event(StatusType.ACCOUNTING_ON, "", ""))
+    assert [r["address"] for r in reset.v4] == ["10.0.0.5"]  # type: ignore[attr-defined]
+
+
+async def test_failed_hook_write_is_rewritten_by_the_sweep() -> None:
+    svc, writer = service(["10.0.0.0/29"])
+    await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    (op,) = svc.on_start(event(StatusType.START, "alice", "10.0.0.1"))
+    op.rolled_back()
+    writer.ops.clear()
+    await svc.sweep_once()
+    assert [o.v4[0]["state"] for o in writer.ops] == ["leased"]
+
+
+async def test_sweep_expires_unconfirmed_offers() -> None:
+    now = [1000.0]
+    svc, writer = service(["10.0.0.0/30"])
+    svc.clock = lambda: now[0]
+    await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    now[0] += 31
+    assert await svc.sweep_once() == 1
+    assert writer.ops[-1].v4[0]["state"] == "released" and writer.ops[-1].ended
+    assert svc.check_utilisation() == []
+
+
+def test_encode_item() -> None:
+    assert encode_item("ipv4", "100.64.0.1") == bytes([100, 64, 0, 1])
+    assert encode_item("ipv6-wan", "2001:db8:0:1::/64") == bytes([0, 64]) + bytes.fromhex("20010db800000001")
