@@ -84,6 +84,21 @@ def excluded_addresses(exclude: Sequence[str], gateway: str | None = None) -> li
     return list(out)
 
 
+def check_gateway(gateway: str | None, ranges: Sequence[str]) -> None:
+    """Refuse (PoolError) a gateway that is not one IPv4 address inside one of ``ranges``."""
+    from ipam.errors import PoolError
+    from ipam.ranges import parse_range
+
+    if gateway is None:
+        return
+    try:
+        value = int(ipaddress.IPv4Address(gateway.strip()))
+    except ValueError:
+        raise PoolError(f"gateway {gateway!r} is not an IPv4 address") from None
+    if not any(r.lo <= value <= r.hi for r in (parse_range(spec, "ipv4") for spec in ranges)):
+        raise PoolError(f"gateway {gateway} is not inside any --range of the pool")
+
+
 def check_ranges(ranges: Sequence[str], ipv6_prefixes: Sequence[str], delegated: Sequence[str]) -> None:
     """Raise :class:`~ipam.errors.PoolError` for a malformed range or two given ranges overlapping."""
     from ipam.ranges import ItemRange, check_overlaps, parse_range
@@ -305,6 +320,7 @@ def pool_add(
     if any(":" in spec for spec in ranges):
         fail("--range takes IPv4 ranges; use --ipv6-prefix or --delegated for IPv6")
     checked(check_ranges, ranges, ipv6_prefixes, delegated)
+    checked(check_gateway, gateway, ranges)
     excluded = checked(excluded_addresses, exclude, gateway)
     default = default_warn_pct()
 
