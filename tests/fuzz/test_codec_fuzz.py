@@ -103,6 +103,21 @@ def check(data: bytes) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+def _assert_fast(data: bytes, elapsed: float) -> None:
+    """Decode must take < PER_CALL_LIMIT. The machine is shared, so one slow wall-clock
+    reading (a scheduling or GC pause) is re-timed: a truly slow input is slow every time."""
+    if elapsed < PER_CALL_LIMIT:
+        return
+    for _ in range(3):
+        start = time.perf_counter()
+        try:
+            decode(data, D)
+        except MalformedPacket:
+            pass
+        elapsed = min(elapsed, time.perf_counter() - start)
+    assert elapsed < PER_CALL_LIMIT, f"decode took {elapsed * 1000:.1f} ms (best of 4)"
+
+
 def _check(data: bytes) -> None:
     """The oracle: decode succeeds or raises MalformedPacket, quickly; an accepted packet
     can be read, logged, answered and re-encoded with no other exception."""
@@ -111,13 +126,11 @@ def _check(data: bytes) -> None:
         p = decode(data, D)
     except MalformedPacket as e:
         assert e.reason
-        elapsed = time.perf_counter() - start
-        assert elapsed < PER_CALL_LIMIT, f"decode took {elapsed * 1000:.1f} ms"
+        _assert_fast(data, time.perf_counter() - start)
         if len(data) >= 20:
             verify_message_authenticator(data, SECRET)
         return
-    elapsed = time.perf_counter() - start
-    assert elapsed < PER_CALL_LIMIT, f"decode took {elapsed * 1000:.1f} ms"
+    _assert_fast(data, time.perf_counter() - start)
     length = (data[2] << 8) | data[3]
     assert p.to_bytes() == data[:length]
     verify_message_authenticator(data, SECRET, offset=p.ma_offset or None)
