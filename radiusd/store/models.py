@@ -36,6 +36,8 @@ POOL_KINDS = ("ipv4", "ipv6-wan", "ipv6-pd")
 LEASE_STATES = ("offered", "leased", "released", "reserved")
 IPV6_LEASE_KINDS = ("wan", "pd")
 SESSION_STATUSES = ("open", "closed")
+COA_KINDS = ("disconnect", "coa")
+COA_OUTCOMES = ("pending", "ack", "nak", "timeout", "error")
 
 
 def utcnow() -> dt.datetime:
@@ -365,6 +367,33 @@ class ServiceUsageTracking(Base):
     output_octets: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     session_time: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     sessions: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class CoaAudit(Base):
+    """One Disconnect-/CoA-Request (RFC 5176) sent to a NAS and how it ended (radiusd.coa).
+
+    ``attributes`` holds attribute names only, never values (no secrets, no passwords);
+    ``outcome`` stays ``pending`` while the request is in flight.
+    """
+
+    __tablename__ = "coa_audit"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", COA_KINDS), name="kind"),
+        sa.CheckConstraint(_in("outcome", COA_OUTCOMES), name="outcome"),
+        sa.Index(None, "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    router_id: Mapped[int | None]
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    session_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)  # radius_sessions.id
+    username: Mapped[str | None] = mapped_column(sa.String(253), index=True)
+    attributes: Mapped[list[Any]] = mapped_column(default=list)  # names only
+    outcome: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    error_cause: Mapped[int | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
 
 
 metadata = Base.metadata
