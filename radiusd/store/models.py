@@ -36,6 +36,12 @@ POOL_KINDS = ("ipv4", "ipv6-wan", "ipv6-pd")
 LEASE_STATES = ("offered", "leased", "released", "reserved")
 IPV6_LEASE_KINDS = ("wan", "pd")
 SESSION_STATUSES = ("open", "closed")
+SITE_KINDS = ("pop", "tower", "datacenter", "customer", "other")
+DEVICE_KINDS = ("switch", "router", "olt", "onu", "access-point", "cpe", "ups", "server", "other")
+SNMP_VERSIONS = ("v1", "v2c", "v3")
+SNMP_AUTH_PROTOCOLS = ("md5", "sha", "sha224", "sha256", "sha384", "sha512")
+SNMP_PRIV_PROTOCOLS = ("des", "aes", "aes192", "aes256")
+LINK_MEDIA = ("copper", "fibre", "wireless")
 COA_KINDS = ("disconnect", "coa")
 COA_OUTCOMES = ("pending", "ack", "nak", "timeout", "error")
 
@@ -91,7 +97,7 @@ class TimestampMixin:
 
 
 class Router(TimestampMixin, Base):
-    """A NAS (the routers table is the NAS list); sites and sectors will be added around it."""
+    """A NAS (the routers table is the NAS list), placed at a site, with its wireless sectors."""
 
     __tablename__ = "routers"
     __table_args__ = (sa.CheckConstraint(_in("vendor", VENDORS), name="vendor"),)
@@ -109,7 +115,123 @@ class Router(TimestampMixin, Base):
     api_port: Mapped[int | None]
     api_tls: Mapped[bool] = mapped_column(default=False)
     description: Mapped[str | None] = mapped_column(sa.Text)
-    site_id: Mapped[int | None] = mapped_column(index=True)  # FK once the sites table exists
+    site_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("network_sites.id", ondelete="RESTRICT"), index=True
+    )
+
+
+class NetworkSite(TimestampMixin, Base):
+    """A place where equipment stands: a POP, a tower, a data centre, a customer's premises."""
+
+    __tablename__ = "network_sites"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", SITE_KINDS), name="kind"),
+        sa.CheckConstraint("latitude IS NULL OR latitude BETWEEN -90 AND 90", name="latitude"),
+        sa.CheckConstraint("longitude IS NULL OR longitude BETWEEN -180 AND 180", name="longitude"),
+        sa.CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="coordinates"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), default="pop")
+    address: Mapped[str | None] = mapped_column(sa.Text)  # postal address
+    latitude: Mapped[float | None] = mapped_column(sa.Float)
+    longitude: Mapped[float | None] = mapped_column(sa.Float)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class RouterSector(TimestampMixin, Base):
+    """A wireless sector of a router; removed with its router (it is part of it)."""
+
+    __tablename__ = "router_sectors"
+    __table_args__ = (
+        sa.UniqueConstraint("router_id", "name"),
+        sa.CheckConstraint("azimuth_deg IS NULL OR azimuth_deg BETWEEN 0 AND 359", name="azimuth"),
+        sa.CheckConstraint("beamwidth_deg IS NULL OR beamwidth_deg BETWEEN 1 AND 360", name="beamwidth"),
+        sa.CheckConstraint("frequency_mhz IS NULL OR frequency_mhz > 0", name="frequency"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    router_id: Mapped[int] = mapped_column(sa.ForeignKey("routers.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(128))
+    frequency_mhz: Mapped[int | None]
+    azimuth_deg: Mapped[int | None]
+    beamwidth_deg: Mapped[int | None]
+    ssid: Mapped[str | None] = mapped_column(sa.String(32))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class ManagedDevice(TimestampMixin, Base):
+    """Any SNMP-manageable device that is not a NAS (switch, OLT, access point, UPS, ...).
+
+    snmp_community and the SNMPv3 keys are secrets: never printed, never in JSON.
+    """
+
+    __tablename__ = "managed_devices"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", DEVICE_KINDS), name="kind"),
+        sa.CheckConstraint(_in("snmp_version", SNMP_VERSIONS), name="snmp_version"),
+        sa.CheckConstraint(
+            "snmp_auth_protocol IS NULL OR " + _in("snmp_auth_protocol", SNMP_AUTH_PROTOCOLS),
+            name="snmp_auth_protocol",
+        ),
+        sa.CheckConstraint(
+            "snmp_priv_protocol IS NULL OR " + _in("snmp_priv_protocol", SNMP_PRIV_PROTOCOLS),
+            name="snmp_priv_protocol",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    site_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("network_sites.id", ondelete="RESTRICT"), index=True
+    )
+    address: Mapped[str | None] = mapped_column(sa.String(64))  # management IP, normalised text
+    kind: Mapped[str] = mapped_column(sa.String(16), default="other")
+    snmp_version: Mapped[str] = mapped_column(sa.String(8), default="v2c")
+    snmp_port: Mapped[int] = mapped_column(default=161)
+    snmp_community: Mapped[str | None] = mapped_column(sa.Text)
+    snmp_user: Mapped[str | None] = mapped_column(sa.String(255))
+    snmp_auth_protocol: Mapped[str | None] = mapped_column(sa.String(8))
+    snmp_auth_key: Mapped[str | None] = mapped_column(sa.Text)
+    snmp_priv_protocol: Mapped[str | None] = mapped_column(sa.String(8))
+    snmp_priv_key: Mapped[str | None] = mapped_column(sa.Text)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class DeviceConnection(TimestampMixin, Base):
+    """A cable, fibre or radio link; each end is exactly one router or one managed device.
+
+    Four nullable foreign keys (an end's device or router, RESTRICT) rather than a polymorphic
+    (kind, id) pair, so the database itself guarantees that both ends exist.
+    """
+
+    __tablename__ = "device_connections"
+    __table_args__ = (
+        sa.CheckConstraint(_in("medium", LINK_MEDIA), name="medium"),
+        sa.CheckConstraint("(from_device_id IS NULL) <> (from_router_id IS NULL)", name="from_one_end"),
+        sa.CheckConstraint("(to_device_id IS NULL) <> (to_router_id IS NULL)", name="to_one_end"),
+        sa.CheckConstraint("capacity_mbps IS NULL OR capacity_mbps > 0", name="capacity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_device_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("managed_devices.id", ondelete="RESTRICT"), index=True
+    )
+    from_router_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("routers.id", ondelete="RESTRICT"), index=True
+    )
+    from_port: Mapped[str | None] = mapped_column(sa.String(64))
+    to_device_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("managed_devices.id", ondelete="RESTRICT"), index=True
+    )
+    to_router_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("routers.id", ondelete="RESTRICT"), index=True
+    )
+    to_port: Mapped[str | None] = mapped_column(sa.String(64))
+    medium: Mapped[str] = mapped_column(sa.String(16))
+    capacity_mbps: Mapped[int | None] = mapped_column(sa.BigInteger)
+    description: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class Plan(TimestampMixin, Base):
