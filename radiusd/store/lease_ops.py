@@ -8,8 +8,15 @@ holder starts, and a ``released_at`` stamp on the open history row when a holder
 :class:`LeaseOp` carries ready-made row dicts (built by radiusd.policy.ipam_service at
 allocation time); :meth:`LeaseOp.apply_batch` runs each kind of statement once for the whole
 group commit (``INSERT ... ON CONFLICT (address) DO UPDATE`` with an executemany list, the
-last state of an address in the batch winning; the same statements on SQLite and
-PostgreSQL). Upserts are idempotent, so a retransmitted request after a crash is harmless.
+last state of an address in the batch winning). Upserts are idempotent, so a retransmitted
+request after a crash is harmless.
+
+On PostgreSQL the rows go straight to asyncpg, inside the writer's transaction, as one
+prepared statement per kind whose parameters are column arrays (``INSERT ... SELECT FROM
+unnest($1::varchar[], ...) ON CONFLICT ...``): one Bind/Execute for the whole batch instead
+of a protocol round of each per row, and no SQLAlchemy parameter processing per row (a
+batch of 128 logins costs about a third of the CPU of the Core executemany it replaces, on
+both sides). SQLite keeps the Core statements.
 
 Row format of the lease state (the ``state`` check constraint has no ``free``): an item that
 is free but remembers its last holder (for stickiness) is stored as ``released`` with
@@ -55,6 +62,70 @@ def ts(value: float | None) -> dt.datetime | None:
     return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC)
 
 
+_UPSERT_V4 = """
+INSERT INTO ipv4_ips (address, pool_id, state, owner, router_id, session_key, expires_at, updated_at)
+SELECT * FROM unnest($1::varchar[], $2::int4[], $3::varchar[], $4::varchar[], $5::int4[], $6::varchar[],
+                     $7::timestamptz[], $8::timestamptz[])
+ON CONFLICT (address) DO UPDATE SET pool_id = excluded.pool_id, state = excluded.state,
+    owner = excluded.owner, router_id = excluded.router_id, session_key = excluded.session_key,
+    expires_at = excluded.expires_at, updated_at = excluded.updated_at"""
+_UPSERT_V6 = """
+INSERT INTO ipv6_ips (prefix, pool_id, state, owner, router_id, session_key, expires_at, updated_at, kind)
+SELECT * FROM unnest($1::varchar[], $2::int4[], $3::varchar[], $4::varchar[], $5::int4[], $6::varchar[],
+                     $7::timestamptz[], $8::timestamptz[], $9::varchar[])
+ON CONFLICT (prefix) DO UPDATE SET pool_id = excluded.pool_id, state = excluded.state,
+    owner = excluded.owner, router_id = excluded.router_id, session_key = excluded.session_key,
+    expires_at = excluded.expires_at, updated_at = excluded.updated_at, kind = excluded.kind"""
+#: the open history row of each address is closed (at most one is open: rows are appended
+#: only after the previous holder's row was closed, and the first closing time wins)
+_END_PG = """
+UPDATE service_ip_assignments AS h SET released_at = e.t
+FROM unnest($1::varchar[], $2::timestamptz[]) AS e(a, t)
+WHERE h.address = e.a AND h.released_at IS NULL"""
+_HISTORY_COLUMNS = (
+    "username",
+    "subscriber_id",
+    "address",
+    "family",
+    "pool_name",
+    "router_id",
+    "session_key",
+    "assigned_at",
+    "released_at",
+)
+_START_PG = """
+INSERT INTO service_ip_assignments (username, subscriber_id, address, family, pool_name, router_id,
+                                    session_key, assigned_at, released_at)
+SELECT * FROM unnest($1::varchar[], $2::int4[], $3::varchar[], $4::int2[], $5::varchar[], $6::int4[],
+                     $7::varchar[], $8::timestamptz[], $9::timestamptz[])"""
+
+
+async def _driver(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under ``conn``, inside the transaction SQLAlchemy holds open.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: a batch whose
+    first statement is ours has it sent here, so nothing is ever written outside the writer's
+    transaction."""
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if not driver.is_in_transaction():
+        await conn.exec_driver_sql("SELECT 1")
+        if not driver.is_in_transaction():
+            raise RuntimeError("lease rows must be written inside the writer's transaction")
+    return driver
+
+
+def _columns(rows: Iterable[dict[str, Any]], names: Sequence[str]) -> list[list[Any]]:
+    """Row dicts -> one list per column (missing keys are NULL)."""
+    cols: list[list[Any]] = [[] for _ in names]
+    pairs = list(zip(cols, names, strict=True))
+    for row in rows:
+        get = row.get
+        for col, name in pairs:
+            col.append(get(name))
+    return cols
+
+
 def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
@@ -65,6 +136,14 @@ async def upsert_rows(
     """Upsert lease rows (dicts with ``address`` or ``prefix`` + ``kind`` and the lease columns);
     for an address given several times the last dict wins (one statement must not touch a row
     twice)."""
+    if conn.dialect.name == "postgresql":
+        driver = None
+        for sql, key, rows, extra in ((_UPSERT_V4, "address", v4, ()), (_UPSERT_V6, "prefix", v6, ("kind",))):
+            last = {row[key]: row for row in rows}
+            if last:
+                driver = driver or await _driver(conn)
+                await driver.execute(sql, *_columns(last.values(), (key, *_LEASE_COLUMNS, *extra)))
+        return
     for table, key, rows in ((V4, "address", v4), (V6, "prefix", v6)):
         last = {row[key]: row for row in rows}
         if not last:
@@ -91,6 +170,18 @@ async def write_history(
 ) -> None:
     """Close the open history rows of ``ended`` addresses (``{"a": address, "t": time}``),
     then append ``started`` assignment rows."""
+    if conn.dialect.name == "postgresql":
+        if not (ended or started):
+            return
+        driver = await _driver(conn)
+        if ended:
+            first: dict[str, Any] = {}
+            for row in ended:
+                first.setdefault(row["a"], row["t"])
+            await driver.execute(_END_PG, list(first), list(first.values()))
+        if started:
+            await driver.execute(_START_PG, *_columns(started, _HISTORY_COLUMNS))
+        return
     if ended:
         for i in range(0, len(ended), CHUNK):
             await conn.execute(_END, list(ended[i : i + CHUNK]))
