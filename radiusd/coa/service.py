@@ -1,0 +1,102 @@
+"""Audited Disconnect/CoA: every request is a ``coa_audit`` row before it leaves, completed
+with its outcome; a NAK with Error-Cause 503 (Session-Context-Not-Found, RFC 5176 §3.5)
+closes our session record. Plugins send through a :class:`CoaService`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from radiusd.codec import Code
+from radiusd.store.engine import begin_write
+from radiusd.store.models import CoaAudit, utcnow
+from radiusd.store.records import NasRecord
+
+from .client import SESSION_CONTEXT_NOT_FOUND, CoaResult, DynamicAuthClient, NasTarget, Outcome
+from .sessions import SessionRef, close_session
+
+Kind = Literal["disconnect", "coa"]
+_CODES = {"disconnect": Code.DISCONNECT_REQUEST, "coa": Code.COA_REQUEST}
+
+
+def target_of(nas: NasRecord) -> NasTarget:
+    """A NAS record's CoA address, port, secret and Message-Authenticator wish."""
+    return NasTarget(
+        address=nas.address,
+        secret=nas.secret.encode(),
+        port=nas.coa_port,
+        message_authenticator=nas.require_message_authenticator,
+    )
+
+
+class CoaService:
+    """Sends through a :class:`DynamicAuthClient` and keeps the audit trail in ``engine``
+    (``engine`` None: no audit and no session closing, for tests without a database)."""
+
+    def __init__(self, engine: AsyncEngine | None, client: DynamicAuthClient | None = None) -> None:
+        self.engine = engine
+        self.client = client or DynamicAuthClient()
+        self.closed_sessions: list[int] = []
+
+    async def send(
+        self, nas: NasRecord, kind: Kind, session: SessionRef, attributes: Sequence[tuple[str, Any]]
+    ) -> CoaResult:
+        packet = self.client.build(_CODES[kind], attributes)
+        names = [name for name, _ in attributes]
+        names.append("Event-Timestamp")
+        if nas.require_message_authenticator:
+            names.append("Message-Authenticator")
+        audit_id = await self._start(nas, kind, session, names)
+        try:
+            result = await self.client.send(target_of(nas), packet)
+        except BaseException:
+            await self._finish(audit_id, CoaResult(Outcome.ERROR, detail="interrupted"))
+            raise
+        await self._finish(audit_id, result)
+        if (
+            result.outcome is Outcome.NAK
+            and result.error_cause == SESSION_CONTEXT_NOT_FOUND
+            and session.id is not None
+            and self.engine is not None
+            and await close_session(self.engine, session.id)
+        ):
+            self.closed_sessions.append(session.id)
+        return result
+
+    async def _start(self, nas: NasRecord, kind: Kind, session: SessionRef, names: list[str]) -> int | None:
+        if self.engine is None:
+            return None
+        async with begin_write(self.engine) as conn:
+            result = await conn.execute(
+                sa.insert(CoaAudit)
+                .values(
+                    router_id=nas.id,
+                    kind=kind,
+                    session_id=session.id,
+                    username=session.username,
+                    attributes=names,
+                    outcome="pending",
+                    attempts=0,
+                    created_at=utcnow(),
+                )
+                .returning(CoaAudit.id)
+            )
+            return int(result.scalar_one())
+
+    async def _finish(self, audit_id: int | None, result: CoaResult) -> None:
+        if self.engine is None or audit_id is None:
+            return
+        async with begin_write(self.engine) as conn:
+            await conn.execute(
+                sa.update(CoaAudit)
+                .where(CoaAudit.id == audit_id)
+                .values(
+                    outcome=str(result.outcome),
+                    error_cause=result.error_cause,
+                    attempts=result.attempts,
+                    finished_at=utcnow(),
+                )
+            )
