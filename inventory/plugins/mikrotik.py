@@ -1,0 +1,166 @@
+"""MikroTik RouterOS: RFC 5176 Disconnect and CoA (a plan change is a CoA carrying
+Mikrotik-Rate-Limit), and the RouterOS API (librouteros; API-SSL when the NAS has api_tls)
+for local PPPoE secrets (``/ppp/secret``, remote-address = the subscriber's assigned address)
+and active sessions (``/ppp/active``).
+
+RouterOS matches a Disconnect/CoA on User-Name, Acct-Session-Id and Framed-IP-Address.
+The API login is the post-6.43 one (``/login`` with name and password). Router credentials
+come from the NAS record and never reach a log line or an error message: librouteros logs
+every API word at DEBUG, so a filter on its logger masks password words.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, ClassVar
+
+import librouteros
+from librouteros.exceptions import LibRouterosError
+
+from radiusd.coa.client import CoaResult, Outcome
+from radiusd.coa.service import CoaService
+from radiusd.coa.sessions import SessionRef
+from radiusd.policy.credentials import parse_credential
+from radiusd.store.records import NasRecord, PlanRecord, SubscriberRecord
+
+from .base import PluginError, Rfc5176Plugin, Unsupported
+
+API_PORT = 8728
+API_SSL_PORT = 8729
+API_TIMEOUT = 10.0
+_SECRET_WORDS = ("=password=",)
+
+
+class _MaskPasswords(logging.Filter):
+    """Masks ``=password=...`` words in librouteros's DEBUG lines (it logs every word sent)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for word in _SECRET_WORDS:
+            if word in message:
+                head = message[: message.index(word) + len(word)]
+                record.msg, record.args = head + "********'", None
+        return True
+
+
+_MASK = _MaskPasswords()
+
+
+def _mask_library_logs() -> None:
+    for name in ("librouteros", "librouteros.protocol", "librouteros.api"):
+        logger = logging.getLogger(name)
+        if _MASK not in logger.filters:
+            logger.addFilter(_MASK)
+
+
+def _api_error(nas: NasRecord, exc: BaseException) -> PluginError:
+    """One line naming the router, never its credentials (librouteros messages hold none)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    return PluginError(f"RouterOS API of NAS {nas.name!r}: {text}")
+
+
+class Plugin(Rfc5176Plugin):
+    name: ClassVar[str] = "mikrotik"
+    can_change_plan_live: ClassVar[bool] = True
+    identity: ClassVar[tuple[str, ...]] = ("User-Name", "Acct-Session-Id", "Framed-IP-Address")
+
+    def __init__(self, nas: NasRecord, coa: CoaService, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        super().__init__(nas, coa)
+        self.can_push_credentials = bool(nas.api_username and nas.api_password is not None)
+        self._ssl_context = ssl_context
+        _mask_library_logs()
+
+    # -- RFC 5176 -------------------------------------------------------------------------
+
+    def plan_attributes(self, plan: PlanRecord) -> list[tuple[str, Any]]:
+        return [("Mikrotik-Rate-Limit", plan.rate_limit)] if plan.rate_limit else []
+
+    async def disconnect(self, session: SessionRef) -> CoaResult:
+        """Disconnect-Request; when the router does not answer (or refuses for another reason
+        than an unknown session) and its API is configured, remove it from /ppp/active."""
+        result = await super().disconnect(session)
+        if result.ok or not self.can_push_credentials:
+            return result
+        if result.outcome is Outcome.NAK and result.error_cause == 503:
+            return result
+        try:
+            removed = await self.remove_active(session.username)
+        except PluginError as exc:
+            return CoaResult(result.outcome, result.error_cause, result.attempts, result.ignored, str(exc))
+        if removed:
+            return CoaResult(Outcome.ACK, None, result.attempts, result.ignored, "removed via /ppp/active")
+        return result
+
+    # -- RouterOS API ---------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def api(self) -> AsyncIterator[librouteros.AsyncApi]:
+        """A logged-in API connection (API-SSL with api_tls), closed afterwards."""
+        nas = self.nas
+        if not nas.api_username or nas.api_password is None:
+            raise Unsupported(f"NAS {nas.name!r} has no RouterOS API credentials")
+        context: ssl.SSLContext | None = None
+        if nas.api_tls:
+            context = self._ssl_context or ssl.create_default_context()
+        port = nas.api_port or (API_SSL_PORT if nas.api_tls else API_PORT)
+        host = nas.management_address or nas.address
+        try:
+            api = await librouteros.async_connect(
+                host, nas.api_username, nas.api_password, port=port, ssl_wrapper=context, timeout=API_TIMEOUT
+            )
+        except (OSError, LibRouterosError, TimeoutError) as exc:
+            raise _api_error(nas, exc) from None
+        try:
+            yield api
+        except (OSError, LibRouterosError, TimeoutError) as exc:
+            raise _api_error(nas, exc) from None
+        finally:
+            try:
+                await api.close()
+            except (OSError, LibRouterosError):
+                pass
+
+    @staticmethod
+    async def _ids(api: librouteros.AsyncApi, path: str, name: str) -> list[str]:
+        rows = [row async for row in api.rawCmd(f"{path}/print", "=.proplist=.id,name", f"?name={name}")]
+        return [str(row[".id"]) for row in rows if ".id" in row]
+
+    async def push_credentials(self, subscriber: SubscriberRecord) -> None:
+        """Add (or update) the PPPoE secret: name, password, service=pppoe, remote-address."""
+        try:
+            password = parse_credential(subscriber.credential).cleartext()
+        except ValueError:
+            password = None
+        if password is None:
+            raise PluginError(
+                f"subscriber {subscriber.username!r} has no cleartext password to push as a PPPoE secret"
+            )
+        words: dict[str, Any] = {"name": subscriber.username, "password": password, "service": "pppoe"}
+        if subscriber.static_ip:
+            words["remote-address"] = subscriber.static_ip
+        words["comment"] = "radiusd"
+        async with self.api() as api:
+            ids = await self._ids(api, "/ppp/secret", subscriber.username)
+            if ids:
+                [r async for r in api("/ppp/secret/set", **{".id": ids[0]}, **words)]
+            else:
+                [r async for r in api("/ppp/secret/add", **words)]
+
+    async def remove_credentials(self, subscriber: SubscriberRecord) -> None:
+        """Remove the subscriber's PPPoE secret(s), found by name (no-op when absent)."""
+        async with self.api() as api:
+            for secret_id in await self._ids(api, "/ppp/secret", subscriber.username):
+                [r async for r in api("/ppp/secret/remove", **{".id": secret_id})]
+
+    async def remove_active(self, username: str) -> int:
+        """Remove the user's active PPP sessions (/ppp/active); how many were removed."""
+        async with self.api() as api:
+            ids = await self._ids(api, "/ppp/active", username)
+            for active_id in ids:
+                [r async for r in api("/ppp/active/remove", **{".id": active_id})]
+        return len(ids)
