@@ -138,6 +138,8 @@ cli.add_command(usage)
 cli.add_command(pool)
 cli.add_command(lease)
 
+import radiusd.cli.coa  # noqa: E402, F401  adds `session disconnect` and `subscriber provision`
+
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point (``radiusd = radiusd.cli.main:main``)."""

@@ -167,8 +167,12 @@ def _set_status(username: str, status: str) -> None:
 @subscriber.command("suspend")
 @click.argument("username")
 def subscriber_suspend(username: str) -> None:
-    """Suspend a subscriber (rejected, or walled garden if the plan has one)."""
+    """Suspend a subscriber (rejected, or walled garden if the plan has one) and disconnect
+    its open sessions through their NAS's plugin (RFC 5176 Disconnect-Request)."""
+    from radiusd.cli.coa import disconnect_user
+
     _set_status(username, "suspended")
+    disconnect_user(username)
 
 
 @subscriber.command("resume")
@@ -190,7 +194,8 @@ def subscriber_disable(username: str) -> None:
 @click.argument("plan", required=False)
 @click.option("--none", "no_plan", is_flag=True, help="Take the subscriber off any plan.")
 def subscriber_set_plan(username: str, plan: str | None, no_plan: bool) -> None:
-    """Move USERNAME to PLAN (or off any plan with --none)."""
+    """Move USERNAME to PLAN (or off any plan with --none); open sessions get PLAN at once
+    through their NAS's plugin (CoA, or a disconnect where the vendor cannot change it live)."""
     from radiusd.store.subscribers import set_subscriber_plan
 
     if (plan is None) == (not no_plan):
@@ -205,6 +210,10 @@ def subscriber_set_plan(username: str, plan: str | None, no_plan: bool) -> None:
         if record.plan
         else f"subscriber {record.username!r} has no plan"
     )
+    if record.plan:  # open sessions get the new plan now: CoA, or a disconnect where it cannot
+        from radiusd.cli.coa import apply_plan_live
+
+        apply_plan_live(record.username, record.plan)
 
 
 @subscriber.command("remove")

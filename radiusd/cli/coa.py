@@ -1,0 +1,151 @@
+"""CLI triggers of Disconnect/CoA and provisioning (issue 6), added to existing groups:
+``session disconnect``, ``subscriber provision``, and the NAS side of ``subscriber suspend``
+and ``subscriber set-plan`` (called from radiusd.cli.subscribers).
+
+Each session acted on is one line (``--json``: one object); a session left connected makes
+the command end with one ``radiusd: error:`` line and exit status 1. Secrets never printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from radiusd.cli.context import run_store
+from radiusd.cli.output import fail, print_json
+from radiusd.cli.sessions import session
+from radiusd.cli.subscribers import subscriber
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from inventory.actions import SessionAction
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+def _line(a: SessionAction) -> str:
+    who = f"session {a.session.id} ({a.session.username} on {a.nas or a.session.nas_address})"
+    if a.error is not None:
+        return f"{who}: not done: {a.error}"
+    r = a.result
+    assert r is not None
+    prefix = f"{a.fallback}; " if a.fallback else ""
+    if r.ok:
+        done = "plan changed (CoA-ACK)" if a.action == "change-plan" else "disconnected"
+        via = f" ({r.detail})" if r.detail else ""
+        return f"{who}: {prefix}{done}{via}"
+    text = f"{who}: {prefix}{a.action} {r.describe()}"
+    if a.closed:
+        text += ": the NAS has no such session, our record is closed"
+    elif r.detail:
+        text += f" ({r.detail})"
+    return text
+
+
+def report(
+    actions: Sequence[SessionAction], *, as_json: bool = False, empty: str = "no open sessions"
+) -> None:
+    """Print what happened; fail (exit 1) when a session may still be connected."""
+    if as_json:
+        print_json([a.to_json() for a in actions])
+    elif not actions:
+        click.echo(empty)
+    for a in actions if not as_json else ():
+        click.echo(_line(a))
+    # A 503 NAK is not a failure: the session is gone, and our record now says so.
+    failed = [a for a in actions if not a.ok and not a.closed]
+    if failed:
+        fail(f"{len(failed)} of {len(actions)} sessions not acted on (see above)")
+
+
+def disconnect_user(username: str, *, as_json: bool = False) -> None:
+    """Disconnect every open session of ``username`` through its NAS's plugin, and report."""
+    from inventory.actions import disconnect_sessions
+    from radiusd.coa.service import CoaService
+    from radiusd.coa.sessions import open_sessions_of
+
+    async def go(engine: AsyncEngine) -> list[SessionAction]:
+        sessions = await open_sessions_of(engine, username)
+        return await disconnect_sessions(engine, sessions, CoaService(engine))
+
+    report(run_store(go), as_json=as_json, empty=f"{username!r} has no open sessions")
+
+
+def apply_plan_live(username: str, plan: str) -> None:
+    """CoA ``username``'s open sessions with ``plan`` (disconnect where it cannot apply live)."""
+    from inventory.actions import apply_plan
+    from radiusd.coa.service import CoaService
+    from radiusd.coa.sessions import open_sessions_of
+    from radiusd.store.plans import get_plan
+
+    async def go(engine: AsyncEngine) -> list[SessionAction]:
+        record = await get_plan(engine, plan)
+        sessions = await open_sessions_of(engine, username)
+        return await apply_plan(engine, sessions, record, CoaService(engine))
+
+    report(run_store(go), empty=f"{username!r} has no open sessions")
+
+
+@session.command("disconnect")
+@click.argument("session_id", metavar="ID", required=False)
+@click.option("--user", metavar="U", help="Disconnect every open session of this username.")
+@json_option
+def session_disconnect(session_id: str | None, user: str | None, as_json: bool) -> None:
+    """Disconnect session ID (numeric id or Acct-Unique-Session-Id), or all of --user's,
+    with a Disconnect-Request (RFC 5176) through the NAS's plugin.
+
+    A NAS answering Session-Context-Not-Found (Error-Cause 503) closes our record.
+    JSON: an array of {session, acct_session_id, username, nas, action, outcome
+    (ack/nak/timeout/error), error_cause, error_cause_name, attempts, detail, session_closed, ok}.
+    """
+    if (session_id is None) == (user is None):
+        raise click.UsageError("give a session ID or --user")
+    if user is not None:
+        disconnect_user(user, as_json=as_json)
+        return
+    assert session_id is not None
+    from inventory.actions import disconnect_sessions
+    from radiusd.coa.service import CoaService
+    from radiusd.coa.sessions import find_open_session
+
+    async def go(engine: AsyncEngine) -> list[SessionAction]:
+        ref = await find_open_session(engine, session_id)
+        return await disconnect_sessions(engine, [ref], CoaService(engine))
+
+    report(run_store(go), as_json=as_json)
+
+
+@subscriber.command("provision")
+@click.argument("username")
+@click.option("--password", metavar="P", required=True, help="Password (never printed).")
+@click.option("--plan", metavar="X", required=True, help="Plan name (must exist).")
+@click.option("--pool", metavar="P", required=True, help="Pool the static address is taken from.")
+@click.option("--nas", metavar="N", required=True, help="NAS (name) that gets the PPPoE credentials.")
+@json_option
+def subscriber_provision(username: str, password: str, plan: str, pool: str, nas: str, as_json: bool) -> None:
+    """Provision USERNAME: reserve a free address of POOL as its static address, create the
+    account on PLAN, push the PPPoE credentials with that address to NAS through its plugin.
+
+    All or nothing: a failed step undoes the earlier ones and the error names the step.
+    """
+    from inventory.actions import provision
+    from radiusd.coa.service import CoaService
+
+    async def go(engine: AsyncEngine) -> Any:
+        return await provision(
+            engine, username, password, plan=plan, pool=pool, nas=nas, coa=CoaService(engine)
+        )
+
+    done = run_store(go)
+    if as_json:
+        print_json(
+            {"username": username, "address": done.address, "plan": plan, "pool": pool, "nas": done.nas}
+        )
+    else:
+        click.echo(
+            f"provisioned {username!r}: address {done.address} (pool {pool!r}), plan {plan!r}, "
+            f"PPPoE credentials on NAS {done.nas!r}"
+        )
