@@ -30,7 +30,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-
 def _timestamps() -> list[sa.Column[dt.datetime]]:
     return [
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -43,7 +42,9 @@ def _router_columns(with_site_fk: bool) -> list[SchemaItem]:
     site_args: list[SchemaItem] = []
     if with_site_fk:
         site_args.append(
-            sa.ForeignKey("network_sites.id", name=op.f("fk_routers_site_id_network_sites"), ondelete="RESTRICT")
+            sa.ForeignKey(
+                "network_sites.id", name=op.f("fk_routers_site_id_network_sites"), ondelete="RESTRICT"
+            )
         )
     return [
         sa.Column("id", sa.Integer(), nullable=False),
@@ -163,13 +164,17 @@ def upgrade() -> None:
             "azimuth_deg IS NULL OR azimuth_deg BETWEEN 0 AND 359", name=op.f("ck_router_sectors_azimuth")
         ),
         sa.CheckConstraint(
-            "beamwidth_deg IS NULL OR beamwidth_deg BETWEEN 1 AND 360", name=op.f("ck_router_sectors_beamwidth")
+            "beamwidth_deg IS NULL OR beamwidth_deg BETWEEN 1 AND 360",
+            name=op.f("ck_router_sectors_beamwidth"),
         ),
         sa.CheckConstraint(
             "frequency_mhz IS NULL OR frequency_mhz > 0", name=op.f("ck_router_sectors_frequency")
         ),
         sa.ForeignKeyConstraint(
-            ["router_id"], ["routers.id"], name=op.f("fk_router_sectors_router_id_routers"), ondelete="CASCADE"
+            ["router_id"],
+            ["routers.id"],
+            name=op.f("fk_router_sectors_router_id_routers"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_router_sectors")),
         sa.UniqueConstraint("router_id", "name", name=op.f("uq_router_sectors_router_id_name")),
@@ -196,7 +201,9 @@ def upgrade() -> None:
             "kind IN ('switch', 'router', 'olt', 'onu', 'access-point', 'cpe', 'ups', 'server', 'other')",
             name=op.f("ck_managed_devices_kind"),
         ),
-        sa.CheckConstraint("snmp_version IN ('v1', 'v2c', 'v3')", name=op.f("ck_managed_devices_snmp_version")),
+        sa.CheckConstraint(
+            "snmp_version IN ('v1', 'v2c', 'v3')", name=op.f("ck_managed_devices_snmp_version")
+        ),
         sa.CheckConstraint(
             "snmp_auth_protocol IS NULL OR snmp_auth_protocol IN "
             "('md5', 'sha', 'sha224', 'sha256', 'sha384', 'sha512')",
