@@ -23,6 +23,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -39,6 +40,7 @@ from .errors import InvalidInput
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _IMMEDIATE = "radiusd_sqlite_immediate"
+_MIGRATION_LOCK = 0x72646D67  # "rdmg": PostgreSQL advisory lock held while migrating
 
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -126,8 +128,14 @@ def _upgrade(connection: Connection, revision: str) -> None:
 
 
 async def ensure_schema(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply pending migrations on ``engine`` in one transaction (a no-op when up to date)."""
+    """Apply pending migrations on ``engine`` in one transaction (a no-op when up to date).
+
+    Two processes starting at once (daemon and CLI, two daemons) take turns: SQLite through
+    ``BEGIN IMMEDIATE``, PostgreSQL through an advisory lock; the second then finds nothing to do.
+    """
     async with begin_write(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
         await conn.run_sync(_upgrade, revision)
 
 

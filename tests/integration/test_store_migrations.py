@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from radiusd.store.engine import (
     alembic_config,
     create_engine,
+    ensure_schema,
     head_revision,
     schema_revision,
     upgrade_database,
@@ -48,6 +50,16 @@ async def test_migrated_schema_matches_models(
         assert set(metadata.tables) <= tables
     finally:
         await engine.dispose()
+
+
+async def test_concurrent_first_migrations_take_turns(db_url: str) -> None:
+    engines = [create_engine(db_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(ensure_schema(engine) for engine in engines))
+        assert await schema_revision(engines[0]) == head_revision()
+    finally:
+        for engine in engines:
+            await engine.dispose()
 
 
 async def test_downgrade_to_base_and_back(db_url: str) -> None:
