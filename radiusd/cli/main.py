@@ -17,6 +17,7 @@ import click
 from radiusd.cli.context import CliContext
 from radiusd.cli.db import db
 from radiusd.cli.export import export, usage
+from radiusd.cli.inventory import COMMANDS as INVENTORY_COMMANDS
 from radiusd.cli.leases import lease
 from radiusd.cli.nas import nas
 from radiusd.cli.output import EXIT_ERROR, PROG, print_error
@@ -137,6 +138,8 @@ cli.add_command(export)
 cli.add_command(usage)
 cli.add_command(pool)
 cli.add_command(lease)
+for _command in INVENTORY_COMMANDS:  # site, router, sector, device, link
+    cli.add_command(_command)
 
 import radiusd.cli.coa  # noqa: E402, F401  adds `session disconnect` and `subscriber provision`
 
