@@ -491,6 +491,19 @@ class ServiceUsageTracking(Base):
     sessions: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
+class ApiToken(Base):
+    """A bearer token of the HTTP admin API: only its SHA-256 is kept (the token is shown once)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)  # hex SHA-256
+    read_only: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+
+
 class CoaAudit(Base):
     """One Disconnect-/CoA-Request (RFC 5176) sent to a NAS and how it ended (radiusd.coa).
 
