@@ -1,0 +1,379 @@
+"""Accounting (RFC 2866) against the daemon as users run it, driven by FreeRADIUS radclient (issue 5).
+
+Usage: python3 bench/acct_bench.py [--sessions 10000] [--parallel 128] [--repeat 1]
+                                   [--sqlite] [--no-postgres] [--output bench/results/acct.md]
+
+Per backend and repetition: a fresh database (PostgreSQL: created on 127.0.0.1:5432 and
+dropped afterwards) with a plan, a NAS at 127.0.0.1 and one subscriber per session, added
+with the ``radiusd`` CLI; then ``radiusd --database URL serve --bind 127.0.0.1 --auth-port 0
+--acct-port 0`` (ports from RADIUSD_READY_FILE, RADIUSD_LOG_LEVEL=warning) and three
+``radclient -q -p 128 -s -f FILE`` runs of one 10k-request file each: every session's Start,
+then its Interim-Update, then its Stop (Acct-Session-Id, User-Name, NAS-Port,
+Framed-IP-Address, counters with Gigawords on some sessions, Acct-Delay-Time 0). Every
+request must be answered; an Accounting-Response is sent only after its commit.
+
+Reported per phase and overall: requests/s, the daemon's CPU per request (/proc/PID/stat
+utime+stime delta; the schedstat figure beside it), PostgreSQL's CPU per request (sum of the
+CPU-time deltas of every process named ``postgres``, via psutil; the share of this
+database's own backends beside it, since other clients of the same server add noise) and
+the split, radclient's CPU, and the writer's mean batch size. The batch size is read from
+the database: every group commit is one transaction, so the number of distinct ``xmin`` of a
+phase's time-series rows (inserted once, never updated) is the phase's Writer.batches
+(PostgreSQL only). Afterwards the database is checked: N sessions (all closed), N closed
+records, N rows of each status type in the time series, and ``service_usage`` totals equal
+to the octets and session time sent. Target (issue 5): >= 10,000 requests/s and <= 80 µs of
+daemon + PostgreSQL CPU per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    RadclientRun,
+    daemon,
+    postgres_database,
+    proc_cpu,
+    run_radclient,
+    seed,
+    sqlite_url,
+    username,
+)
+
+TARGET_RATE = 10_000.0
+TARGET_US = 80.0
+FILE_SIZE = 10_000
+INTERIM_TIME = 300
+STOP_TIME = 600
+PHASES = ("Start", "Interim-Update", "Stop")
+
+
+# -- request files ------------------------------------------------------------------------------
+
+
+def counters(i: int, phase: str) -> tuple[int, int, int]:
+    """(session time, input octets, output octets) that session ``i`` reports in ``phase``
+    (64-bit; every seventh session past 2^32 so Gigawords are exercised)."""
+    if phase == "Start":
+        return 0, 0, 0
+    giga = (1 << 32) if i % 7 == 0 else 0
+    if phase == "Interim-Update":
+        return INTERIM_TIME, 1_000_000 + i * 37, 5_000_000 + i * 101
+    return STOP_TIME, giga + 2_500_000 + i * 53, 2 * giga + 12_000_000 + i * 211
+
+
+def framed_ip(i: int) -> str:
+    return f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
+
+
+def write_acct_file(path: Path, first: int, count: int, phase: str) -> None:
+    """One Accounting-Request per session of ``phase``, as a PPPoE NAS sends it; blank-line separated."""
+    parts = []
+    for i in range(first, first + count):
+        stime, ins, outs = counters(i, phase)
+        text = (
+            f"Acct-Status-Type = {phase}\n"
+            f'Acct-Session-Id = "81{i:06X}"\n'
+            f'User-Name = "{username(i)}"\n'
+            "NAS-IP-Address = 127.0.0.1\n"
+            f"NAS-Port = {i}\n"
+            "NAS-Port-Type = Ethernet\n"
+            f"Framed-IP-Address = {framed_ip(i)}\n"
+            f'Calling-Station-Id = "02:00:00:{i >> 16 & 255:02X}:{i >> 8 & 255:02X}:{i & 255:02X}"\n'
+            "Acct-Delay-Time = 0\n"
+            f"Acct-Session-Time = {stime}\n"
+            f"Acct-Input-Octets = {ins & 0xFFFFFFFF}\n"
+            f"Acct-Output-Octets = {outs & 0xFFFFFFFF}\n"
+            f"Acct-Input-Gigawords = {ins >> 32}\n"
+            f"Acct-Output-Gigawords = {outs >> 32}\n"
+            f"Acct-Input-Packets = {ins // 1000}\n"
+            f"Acct-Output-Packets = {outs // 1000}\n"
+        )
+        if phase == "Stop":
+            text += "Acct-Terminate-Cause = User-Request\n"
+        parts.append(text)
+    path.write_text("\n".join(parts))
+
+
+# -- PostgreSQL CPU -----------------------------------------------------------------------------
+
+
+@dataclass
+class PgCpu:
+    """CPU seconds of the ``postgres`` processes: all of them, and this database's backends."""
+
+    total: float = 0.0
+    own: float = 0.0
+
+
+def _pg_snapshot(dbname: str | None) -> dict[int, tuple[float, bool]]:
+    snap: dict[int, tuple[float, bool]] = {}
+    for p in psutil.process_iter(["name"]):
+        if p.info["name"] != "postgres":
+            continue
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            own = dbname is not None and any(dbname in part for part in p.cmdline())
+            snap[p.pid] = (t.user + t.system, own)
+    return snap
+
+
+@contextlib.contextmanager
+def pg_cpu(dbname: str | None) -> Iterator[PgCpu]:
+    """Measure the CPU the ``postgres`` processes spend inside the block (none for SQLite)."""
+    result = PgCpu()
+    if dbname is None:
+        yield result
+        return
+    before = _pg_snapshot(dbname)
+    yield result
+    for pid, (cpu, own) in _pg_snapshot(dbname).items():
+        delta = cpu - before.get(pid, (0.0, own))[0]
+        result.total += delta
+        if own:
+            result.own += delta
+
+
+# -- one run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    name: str
+    run: RadclientRun
+    pg: PgCpu
+    batches: int | None = None
+    load: float = 0.0  # 1-minute load average when the phase started (other work on the machine)
+
+    @property
+    def pg_us(self) -> float:
+        return self.pg.total / self.run.requests * 1e6
+
+    @property
+    def pg_own_us(self) -> float:
+        return self.pg.own / self.run.requests * 1e6
+
+
+@dataclass
+class Result:
+    backend: str
+    phases: list[Phase] = field(default_factory=list)
+    checks: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (found, expected)
+
+    @property
+    def ok(self) -> bool:
+        return all(found == expected for found, expected in self.checks.values())
+
+
+async def _query(url: str, sql: str) -> list[Any]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(sa.text(sql))).all())
+    finally:
+        await engine.dispose()
+
+
+def query(url: str, sql: str) -> list[Any]:
+    return asyncio.run(_query(url, sql))
+
+
+def phase_batches(url: str, status_type: str) -> int:
+    """Transactions that wrote this phase's time-series rows (= Writer.batches of the phase)."""
+    rows = query(
+        url,
+        f"SELECT count(DISTINCT xmin::text) FROM radius_interim_updates WHERE status_type = '{status_type}'",
+    )
+    return int(rows[0][0])
+
+
+def verify(url: str, n: int) -> dict[str, tuple[int, int]]:
+    """What the database holds after the run, against what was sent."""
+    exp_in = exp_out = 0
+    for i in range(n):
+        _, ins, outs = counters(i, "Stop")
+        exp_in += ins
+        exp_out += outs
+    one = query(
+        url,
+        "SELECT (SELECT count(*) FROM radius_sessions),"
+        " (SELECT count(*) FROM radius_sessions WHERE status = 'closed'),"
+        " (SELECT count(*) FROM radius_accounting),"
+        " (SELECT coalesce(sum(input_octets), 0) FROM radius_accounting),"
+        " (SELECT coalesce(sum(output_octets), 0) FROM radius_accounting),"
+        " (SELECT count(*) FROM radius_interim_updates WHERE status_type = 'Start'),"
+        " (SELECT count(*) FROM radius_interim_updates WHERE status_type = 'Interim-Update'),"
+        " (SELECT count(*) FROM radius_interim_updates WHERE status_type = 'Stop'),"
+        " (SELECT coalesce(sum(input_octets), 0) FROM service_usage),"
+        " (SELECT coalesce(sum(output_octets), 0) FROM service_usage),"
+        " (SELECT coalesce(sum(session_time), 0) FROM service_usage),"
+        " (SELECT coalesce(sum(sessions), 0) FROM service_usage)",
+    )[0]
+    names = (
+        ("sessions", n),
+        ("closed sessions", n),
+        ("closed records", n),
+        ("closed records: input octets", exp_in),
+        ("closed records: output octets", exp_out),
+        ("time series: Start rows", n),
+        ("time series: Interim-Update rows", n),
+        ("time series: Stop rows", n),
+        ("usage: input octets", exp_in),
+        ("usage: output octets", exp_out),
+        ("usage: session time", n * STOP_TIME),
+        ("usage: sessions", n),
+    )
+    return {name: (int(found), expected) for (name, expected), found in zip(names, one, strict=True)}
+
+
+def bench_backend(name: str, url: str, dbname: str | None, workdir: Path, args: argparse.Namespace) -> Result:
+    seconds = seed(url, workdir, args.sessions)
+    print(f"[{name}] seeded {args.sessions} subscribers and the NAS in {seconds:.2f} s", file=sys.stderr)
+    files: dict[str, list[tuple[Path, int]]] = {}
+    for phase in PHASES:
+        for first in range(0, args.sessions, FILE_SIZE):
+            count = min(FILE_SIZE, args.sessions - first)
+            path = workdir / f"acct-{phase}-{first}.txt"
+            write_acct_file(path, first, count, phase)
+            files.setdefault(phase, []).append((path, count))
+    result = Result(name)
+    with daemon(url, workdir) as d:
+        _, idle0 = proc_cpu(d.pid)
+        time.sleep(1.0)
+        _, idle1 = proc_cpu(d.pid)
+        print(f"[{name}] daemon idle CPU: {(idle1 - idle0) * 1e3:.2f} ms/s", file=sys.stderr)
+        for phase in PHASES:
+            for path, count in files[phase]:
+                load = os.getloadavg()[0]
+                with pg_cpu(dbname) as pg:
+                    r = run_radclient(path, count, d.acct_port, d.pid, args.parallel, kind="acct")
+                ph = Phase(phase, r, pg, load=load)
+                if r.accepted != count:
+                    raise SystemExit(f"[{name}] {phase}: {r.accepted}/{count} answered:\n{r.output}")
+                result.phases.append(ph)
+            if dbname is not None:
+                ph.batches = phase_batches(url, phase)
+            print(
+                f"[{name}] {phase}: {r.rate:,.0f} req/s, daemon {r.daemon_us_stat:.0f} µs/req "
+                f"(sched {r.daemon_us:.1f}), postgres {ph.pg_us:.1f} µs/req (own backends "
+                f"{ph.pg_own_us:.1f}), batches {ph.batches}, answered {r.accepted}/{count}, load {load:.1f}",
+                file=sys.stderr,
+            )
+    result.checks = verify(url, args.sessions)
+    for check, (found, expected) in result.checks.items():
+        mark = "ok" if found == expected else "MISMATCH"
+        print(f"[{name}] check {check}: {found} (expected {expected}) {mark}", file=sys.stderr)
+    return result
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def _row(label: str, phases: list[Phase]) -> str:
+    reqs = sum(p.run.requests for p in phases)
+    wall = sum(p.run.wall for p in phases)
+    d_us = sum(p.run.daemon_cpu_stat for p in phases) / reqs * 1e6
+    d_sched = sum(p.run.daemon_cpu_sched for p in phases) / reqs * 1e6
+    pg_us = sum(p.pg.total for p in phases) / reqs * 1e6
+    pg_own = sum(p.pg.own for p in phases) / reqs * 1e6
+    rc_us = sum(p.run.radclient_cpu for p in phases) / reqs * 1e6
+    total = d_us + pg_us
+    split = f"{d_us / total:.0%} / {pg_us / total:.0%}" if total else "-"
+    batches = [p.batches for p in phases]
+    mean = f"{reqs / sum(b for b in batches if b):,.0f}" if all(batches) else "n/a"
+    load = max(p.load for p in phases)
+    return (
+        f"| {label} | {reqs:,} | {wall:.3f} | {reqs / wall:,.0f} | {d_us:.0f} ({d_sched:.0f}) | "
+        f"{pg_us:.0f} ({pg_own:.0f}) | **{total:.0f}** | {split} | {mean} | {rc_us:.0f} | {load:.1f} |"
+    )
+
+
+def table(results: list[Result], args: argparse.Namespace) -> str:
+    lines = [
+        f"{args.sessions:,} sessions through Start, Interim-Update and Stop, one 10k-request file per "
+        f"phase, `radclient -q -p {args.parallel} -s`; Python {platform.python_version()}, "
+        f"{platform.machine()}, {os.cpu_count()} CPUs (daemon, PostgreSQL and radclient share them), "
+        "uvloop. Each Accounting-Response is sent only after its group commit.",
+        "",
+        "| backend / phase | requests | wall s | req/s | daemon µs CPU/req (schedstat) | "
+        "PostgreSQL µs CPU/req (own backends) | daemon + PG µs/req | split daemon / PG | "
+        "mean batch | radclient µs CPU/req | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n, res in enumerate(results, 1):
+        label = res.backend if len(results) == 1 else f"{res.backend} #{n}"
+        for ph in res.phases:
+            lines.append(_row(f"{label}: {ph.name}", [ph]))
+        lines.append(_row(f"**{label}: all**", res.phases))
+    lines.append("")
+    for n, res in enumerate(results, 1):
+        bad = [f"{k}: {f} != {e}" for k, (f, e) in res.checks.items() if f != e]
+        lines.append(
+            f"- {res.backend} #{n} database check: "
+            + ("all ok (" + ", ".join(f"{k} {f:,}" for k, (f, _) in res.checks.items()) + ")" if not bad
+               else "FAILED: " + "; ".join(bad))
+        )  # fmt: skip
+    lines += [
+        "",
+        f"Target (issue 5): >= {TARGET_RATE:,.0f} accounting requests/s and <= {TARGET_US:.0f} µs of "
+        "daemon + PostgreSQL CPU per request. FreeRADIUS 3.2 + rlm_sql on PostgreSQL: "
+        "1,900-2,300 req/s, 720-870 µs.",
+        "",
+        "Daemon CPU: /proc/PID/stat utime+stime delta (10 ms ticks), schedstat in parentheses. "
+        "PostgreSQL CPU: every process named `postgres` (psutil), this database's backends in "
+        "parentheses (the rest is WAL writer, checkpointer and other clients of the same server). "
+        "Mean batch: requests / distinct transaction ids (xmin) of the phase's time-series rows. "
+        "Load avg: the 1-minute load average as the phase started (the machine is shared; "
+        "wall-clock figures suffer first when it is busy, CPU per request much less).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sessions", type=int, default=10_000)
+    p.add_argument("--parallel", type=int, default=128, help="radclient -p (default 128)")
+    p.add_argument("--repeat", type=int, default=1, help="runs per backend, each on a fresh database")
+    p.add_argument("--sqlite", action="store_true", help="also run on a SQLite file")
+    p.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL run")
+    p.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results" / "acct.md")
+    args = p.parse_args()
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="radiusd-acct-bench-") as tmp:
+        for n in range(args.repeat):
+            if not args.no_postgres:
+                work = Path(tmp) / f"pg-{n}"
+                work.mkdir()
+                with postgres_database() as url:
+                    results.append(bench_backend("PostgreSQL", url, url.rsplit("/", 1)[1], work, args))
+            if args.sqlite:
+                work = Path(tmp) / f"sqlite-{n}"
+                work.mkdir()
+                results.append(bench_backend("SQLite", sqlite_url(work), None, work, args))
+    out = table(results, args)
+    print(out)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text("# Accounting benchmark (bench/acct_bench.py)\n\n" + out)
+    if not all(r.ok for r in results):
+        raise SystemExit("database check failed")
+
+
+if __name__ == "__main__":
+    main()
