@@ -120,7 +120,7 @@ class PyradNas:
                 return
             request = pp.CoAPacket(packet=data, secret=self.secret, dict=self.dict)
             ma = bool(request.verify_message_authenticator()) if request.message_authenticator else None
-            attrs = {str(k): list(request[k]) for k in list(request) if isinstance(k, str)}
+            attrs = {str(k): list(request[k]) for k in request.keys() if isinstance(k, str)}  # noqa: SIM118 (pyrad keys() gives names)
             self.received.append(
                 Received(data, request.code, request.id, attrs, request.VerifyCoARequest(), ma)
             )
