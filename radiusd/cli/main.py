@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from radiusd.cli.api_tokens import api_token
 from radiusd.cli.context import CliContext
 from radiusd.cli.db import db
 from radiusd.cli.export import export, usage
@@ -138,6 +139,7 @@ cli.add_command(export)
 cli.add_command(usage)
 cli.add_command(pool)
 cli.add_command(lease)
+cli.add_command(api_token)
 for _command in INVENTORY_COMMANDS:  # site, router, sector, device, link
     cli.add_command(_command)
 
