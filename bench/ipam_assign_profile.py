@@ -4,11 +4,13 @@ Usage: python3 bench/ipam_assign_profile.py [--logins 10000] [--parallel 128] [-
                                             [--database postgresql|sqlite]
 
 No sockets and no codec: ``--parallel`` assignments are kept in flight (as ``radclient -p``
-does), each one allocating from a /16 and awaiting the commit of its lease row and history
-row, so the CPU figures isolate the allocation + group-commit path. Reported: assignments/s,
-this process's CPU per assignment (``time.process_time``) and PostgreSQL's (the backends
-serving this harness's database only, matched by their command line). ``--profile`` writes a
-cProfile dump of the measured run (``python3 -m pstats FILE``).
+does) through ``IpamService.assign_nowait`` (as the access policy calls it), each allocating
+from a /16 and waiting for the commit of its lease row and history row, so the CPU figures
+isolate the allocation + group-commit path. Reported: assignments/s, this process's CPU per
+assignment (``time.process_time``) and PostgreSQL's (the backends serving this harness's
+database only, matched by their command line). ``--profile`` writes a cProfile dump of the
+measured run (``python3 -m pstats FILE``; greenlet switches blur SQLAlchemy's share, py-spy
+``record --format raw`` does not).
 """
 
 from __future__ import annotations
@@ -87,8 +89,9 @@ async def run(url: str, database: str, logins: int, parallel: int, profile: Path
                     done.set_result(None)
                 return
             outstanding += 1
-            fut = asyncio.ensure_future(svc.assign(req, subs[i], None, "bench"))
-            fut.add_done_callback(finished)
+            out, commit = svc.assign_nowait(req, subs[i], None, "bench", notes=False)
+            assert commit is not None, out.reject_reason
+            commit.add_done_callback(finished)
 
         def finished(fut: asyncio.Future[Any]) -> None:
             nonlocal outstanding

@@ -52,10 +52,10 @@ TARGET_RATE = 8000.0
 TARGET_US = 100.0
 
 
-def postgres_cpu(database: str) -> tuple[float, float]:
-    """CPU seconds (user + system): of the backends serving ``database`` (their command line,
-    ``postgres: USER DATABASE HOST(PORT) STATE``, names it), and of every postgres process."""
-    own = total = 0.0
+def postgres_cpu(database: str) -> dict[int, tuple[float, bool]]:
+    """Per postgres process: CPU seconds (user + system) and whether it serves ``database``
+    (its command line, ``postgres: USER DATABASE HOST(PORT) STATE``, names it)."""
+    out: dict[int, tuple[float, bool]] = {}
     for p in psutil.process_iter(["name", "cmdline"]):
         if p.info["name"] != "postgres":
             continue
@@ -63,9 +63,20 @@ def postgres_cpu(database: str) -> tuple[float, float]:
             t = p.cpu_times()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-        total += t.user + t.system
-        if database in " ".join(p.info["cmdline"] or ()).split():
-            own += t.user + t.system
+        out[p.pid] = (t.user + t.system, database in " ".join(p.info["cmdline"] or ()).split())
+    return out
+
+
+def cpu_delta(
+    before: dict[int, tuple[float, bool]], after: dict[int, tuple[float, bool]]
+) -> tuple[float, float]:
+    """(own backends, every process) CPU seconds spent between two samples; a process that
+    ended meanwhile is not counted (its CPU is gone from the sample), one that started counts whole."""
+    own = total = 0.0
+    for pid, (cpu, mine) in after.items():
+        spent = cpu - before.get(pid, (0.0, False))[0]
+        total += spent
+        own += spent if mine else 0.0
     return own, total
 
 
@@ -116,8 +127,8 @@ def main() -> None:
         if r.accepted != n:
             raise SystemExit(f"{r.accepted}/{n} accepted\n{r.output}")
         rows, distinct = live_leases(url)
-    pg_us = (pg1[0] - pg0[0]) / n * 1e6
-    pg_all_us = (pg1[1] - pg0[1]) / n * 1e6
+    own, every = cpu_delta(pg0, pg1)
+    pg_us, pg_all_us = own / n * 1e6, every / n * 1e6
     total_us = r.daemon_us + pg_us
     ok = rows == distinct == n + WARM
     lines = [

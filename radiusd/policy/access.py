@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import os
 from collections.abc import Awaitable
+from typing import Protocol, runtime_checkable
 
 from radiusd.codec.codes import Code
 from radiusd.codec.crypto import hide_user_password, recover_user_password, salt_encrypt
@@ -25,7 +26,7 @@ from radiusd.server.handler import HandlerResult, Request
 from . import mschap
 from .credentials import VerifyResult, verify_chap, verify_mschap1, verify_mschap2, verify_pap
 from .directory import Directory, PlanView, SubscriberView
-from .seams import AddressAssigner, NoSessions, SessionCounter
+from .seams import AddressAssigner, Assignment, NoSessions, SessionCounter
 
 USER_NAME = 1
 USER_PASSWORD = 2
@@ -38,6 +39,23 @@ MS_CHAP_CHALLENGE = (26, MICROSOFT, 11)
 MS_CHAP2_RESPONSE = (26, MICROSOFT, 25)
 _ACCESS_ACCEPT = int(Code.ACCESS_ACCEPT)  # a plain int: no enum lookup per request
 _ACCESS_REJECT = int(Code.ACCESS_REJECT)
+
+
+@runtime_checkable
+class NowaitAssigner(AddressAssigner, Protocol):
+    """An assigner that allocates and queues the lease without a coroutine (IpamService)."""
+
+    def assign_nowait(
+        self,
+        request: Request,
+        subscriber: SubscriberView,
+        plan: PlanView | None,
+        pool: str | None,
+        *,
+        notes: bool = True,
+    ) -> tuple[Assignment, asyncio.Future[None] | None]:
+        """The assignment and the future of its commit (None: nothing written, reply at once)."""
+        ...
 
 
 def _vsa(vendor: int, vtype: int, value: bytes) -> tuple[int, bytes]:
@@ -58,6 +76,8 @@ class AccessPolicy:
         self.directory = directory
         self.dictionary = dictionary
         self.assigner = assigner
+        #: the assigner's synchronous entry point, when it has one (see NowaitAssigner)
+        self._assign_nowait = assigner.assign_nowait if isinstance(assigner, NowaitAssigner) else None
         self.sessions: SessionCounter = sessions if sessions is not None else NoSessions()
 
     # -- entry point ----------------------------------------------------------------------
@@ -182,16 +202,49 @@ class AccessPolicy:
         req.note("  accept")
         return reply
 
-    async def _with_assignment(
+    def _with_assignment(
+        self, req: Request, reply: Packet, sub: SubscriberView, plan: PlanView | None, pool: str | None
+    ) -> Packet | Awaitable[Packet | None]:
+        """The Access-Accept once the assignment is durable: a Packet at once when nothing had to
+        be written (a reject), else a future resolved by the commit (no task per login)."""
+        nowait = self._assign_nowait
+        if nowait is None:
+            return self._await_assignment(req, reply, sub, plan, pool)
+        loop = asyncio.get_running_loop()
+        try:
+            assignment, commit = nowait(req, sub, plan, pool, notes=req.trace is not None)
+        except Exception as exc:  # as if raised in a task: no reply, counted by the dispatcher
+            failed: asyncio.Future[Packet | None] = loop.create_future()
+            failed.set_exception(exc)
+            return failed
+        if commit is None:
+            return self._assigned(req, reply, assignment)
+        out: asyncio.Future[Packet | None] = loop.create_future()
+
+        def committed(fut: asyncio.Future[None]) -> None:
+            if out.done():
+                return
+            if fut.cancelled():
+                out.cancel()
+            elif (exc := fut.exception()) is not None:
+                out.set_exception(exc)  # a failed commit: no reply, the NAS retransmits
+            else:
+                out.set_result(self._assigned(req, reply, assignment))
+
+        commit.add_done_callback(committed)
+        return out
+
+    async def _await_assignment(
         self, req: Request, reply: Packet, sub: SubscriberView, plan: PlanView | None, pool: str | None
     ) -> Packet | None:
         assert self.assigner is not None
-        assignment = await self.assigner.assign(req, sub, plan, pool)
+        return self._assigned(req, reply, await self.assigner.assign(req, sub, plan, pool))
+
+    def _assigned(self, req: Request, reply: Packet, assignment: Assignment) -> Packet:
         for note in assignment.notes:
             req.note(f"  {note}")
         if assignment.reject_reason:
-            result = self._reject(req, assignment.reject_reason)
-            return result
+            return self._reject(req, assignment.reject_reason)
         reply.attributes += assignment.attributes
         req.note("  accept")
         return reply
