@@ -1,0 +1,91 @@
+"""Read a FreeRADIUS 3.x SQL database (stock schema of mods-config/sql/main and ippool).
+
+Drivers: PostgreSQL through asyncpg, MySQL/MariaDB through aiomysql, SQLite through
+aiosqlite; ``postgresql://``, ``mysql://`` and ``sqlite:///`` URLs get the driver added.
+Only SELECTs are run. Tables that do not exist are skipped (a note says so); column names
+are read in lower case (PostgreSQL folds the schema's mixed-case names anyway).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from radiusd.config import redacted_url
+from radiusd.store.errors import InvalidInput
+
+from .translate import SourceTables
+
+_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "mysql": "mysql+aiomysql",
+    "mariadb": "mysql+aiomysql",
+    "mysql+aiomysql": "mysql+aiomysql",
+    "mariadb+aiomysql": "mysql+aiomysql",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+TABLES = (
+    "nas",
+    "radcheck",
+    "radreply",
+    "radusergroup",
+    "radgroupcheck",
+    "radgroupreply",
+    "radippool",
+    "radacct",
+)
+_NOW = {"postgresql": "now()", "mysql": "NOW()", "sqlite": "datetime('now')"}
+
+
+def source_url(url: str) -> str:
+    """``url`` with its async driver; InvalidInput for anything else."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InvalidInput(f"malformed source URL {redacted_url(url)!r}") from None
+    driver = _DRIVERS.get(parsed.drivername)
+    if driver is None:
+        raise InvalidInput(
+            f"unsupported source URL {redacted_url(url)!r}: use postgresql://, mysql:// or sqlite:///"
+        )
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+async def _rows(conn: AsyncConnection, sql: str) -> list[dict[str, Any]]:
+    result = await conn.execute(sa.text(sql))
+    keys = [str(k).lower() for k in result.keys()]  # noqa: SIM118 (a Result, not a dict)
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
+async def read_tables(url: str) -> tuple[SourceTables, list[str]]:
+    """Every row the import needs, and notes about missing tables."""
+    engine = create_async_engine(source_url(url))
+    notes: list[str] = []
+    tables = SourceTables()
+    try:
+        async with engine.connect() as conn:
+            present = {n.lower() for n in await conn.run_sync(lambda c: sa.inspect(c).get_table_names())}
+            now = _NOW.get(conn.dialect.name, "CURRENT_TIMESTAMP")
+            for name in TABLES:
+                if name not in present:
+                    notes.append(f"source table {name} does not exist: nothing read from it")
+                    continue
+                if name == "radippool":
+                    sql = f"SELECT *, CASE WHEN expiry_time > {now} THEN 1 ELSE 0 END AS live FROM radippool"
+                    if conn.dialect.name == "mysql":
+                        sql = sql.replace("SELECT *,", "SELECT radippool.*,")
+                elif name == "radacct":
+                    sql = "SELECT * FROM radacct WHERE acctstoptime IS NULL"
+                else:
+                    sql = f"SELECT * FROM {name}"
+                setattr(tables, name, await _rows(conn, sql))
+    finally:
+        await engine.dispose()
+    return tables, notes
