@@ -15,7 +15,7 @@ import json
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary, default_dictionary
@@ -47,6 +47,9 @@ from .handler import Handler
 from .nas import NasClient, NasRegistry
 from .protocol import RadiusProtocol, bind_udp
 from .stats import Stats
+
+if TYPE_CHECKING:
+    from radiusd.api.server import ApiServer
 
 log = get_logger("radiusd.server")
 
@@ -91,6 +94,7 @@ class Daemon:
         self._change_id = 0
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
+        self.api: ApiServer | None = None
 
     def _dispatcher(self, handlers: dict[int, Handler]) -> Dispatcher:
         s = self.settings
@@ -131,6 +135,11 @@ class Daemon:
         )
         self._tasks.append(loop.create_task(self.ipam.run_sweeper(), name="radiusd-ipam-sweep"))
         self._warn_unsafe()
+        if s.api_bind:  # the HTTP admin API, in this event loop (issue 7)
+            from radiusd.api.server import ApiServer
+
+            self.api = ApiServer(self, s.api_bind)
+            self.bound["api"] = [await self.api.start()]
         log.info(
             "server.ready",
             auth=[f"{h}:{p}" for h, p in self.bound["auth"]],
@@ -157,6 +166,8 @@ class Daemon:
         self.auth_dispatcher.accepting = False
         self.acct_dispatcher.accepting = False
         await asyncio.gather(self.auth_dispatcher.drain(), self.acct_dispatcher.drain())
+        if self.api is not None:
+            await self.api.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,30 @@
+"""HTTP admin API of the daemon (issue 7).
+
+Served by ``radiusd serve --api-bind ADDR:PORT`` (or ``api_bind`` in the config) in the
+daemon's own event loop, so it reads live pool, session and counter state; disabled when not
+configured. Interactive documentation (Swagger UI) at ``/docs``, the OpenAPI spec at
+``/openapi.json``.
+
+Authentication: every route needs ``Authorization: Bearer TOKEN``. Tokens are created with
+``radiusd api-token create NAME [--read-only]`` (printed once; only a SHA-256 hash is stored),
+listed with ``radiusd api-token list`` and revoked with ``radiusd api-token revoke NAME``.
+No token or an unknown one: 401. A read-only token (dashboards, Prometheus) may only GET: 403
+on POST. A revoked token stops working within 5 seconds.
+
+Routes:
+
+- ``GET|POST /network/routers`` (the NAS list), ``GET /network/routers/{name}``,
+  ``GET|POST /network/sites``, ``/network/sectors``, ``/network/devices``, ``/network/connections``
+- ``GET /ipam/pools`` (live utilisation), ``GET /ipam/pools/{name}``,
+  ``GET /ipam/pools/{name}/leases?state=&user=&limit=&offset=&cursor=``
+- ``GET /radius/sessions/online?nas=&user=&limit=&offset=&cursor=``,
+  ``POST /radius/sessions/{id}/disconnect`` (id or Acct-Unique-Session-Id)
+- ``GET /subscribers?status=&plan=&limit=&offset=&cursor=`` (never the credential)
+- ``GET /metrics``: Prometheus text format (names in radiusd.api.metrics)
+
+Lists are pages: ``{"items": [...], "limit": N, "offset": N, "next_cursor": "..."}``; pass
+``next_cursor`` back as ``cursor`` for the next page (``limit`` at most 1000).
+Errors are JSON ``{"detail": ...}``: 422 invalid input (FastAPI's validation errors name the
+field in ``detail[].loc``), 404 unknown name or id, 409 conflict (duplicate, still in use),
+503 database unavailable; never 500 for any input.
+"""

@@ -1,0 +1,294 @@
+"""The FastAPI application: routes, bearer-token authentication, error mapping.
+
+:func:`create_app` takes the running daemon (anything with the attributes of :class:`LiveState`)
+so that pools, sessions and counters are read live from memory; stored data is read with
+bounded, paginated queries on the daemon's engine (radiusd.api.queries).
+
+Errors: request validation 422 (FastAPI's body names the field), the store's InvalidInput 422,
+NotFound 404, Conflict 409, database unreachable 503; no route answers 500 on any input.
+"""
+
+import importlib
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal, Protocol
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from radiusd.config import Settings
+from radiusd.logs import get_logger
+from radiusd.policy.directory import Directory
+from radiusd.policy.ipam_service import IpamService
+from radiusd.policy.sessions import SessionTable
+from radiusd.server.nas import NasRegistry
+from radiusd.server.stats import Stats
+from radiusd.store.errors import Conflict, InvalidInput, NotFound
+from radiusd.store.pools import _pool_info, group_of
+from radiusd.store.writer import Writer
+
+from . import network, queries
+from .metrics import make_registry
+from .schemas import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    DisconnectOut,
+    LeaseOut,
+    Name,
+    Page,
+    PoolOut,
+    Problem,
+    SessionOut,
+    SubscriberOut,
+)
+from .tokens import Principal, TokenCache
+
+log = get_logger("radiusd.api")
+
+
+class LiveState(Protocol):
+    """What the API reads from the daemon (radiusd.server.app.Daemon has all of it)."""
+
+    settings: Settings
+    engine: AsyncEngine
+    stats: Stats
+    writer: Writer
+    ipam: IpamService
+    sessions: SessionTable
+    registry: NasRegistry
+    directory: Directory
+
+
+#: ``(state, session id) -> SessionAction.to_json()`` (inventory.actions), replaceable in tests
+DisconnectFn = Callable[["LiveState", str], Awaitable[dict[str, Any]]]
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (at most {MAX_LIMIT}).")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip (cursor is cheaper).")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=64, pattern=r"^[0-9A-Za-z:._@-]*$", description="next_cursor of the previous page."),
+]
+FilterName = Annotated[Name | None, Query(description="Exact match.")]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No or unknown bearer token"},
+    403: {"model": Problem, "description": "Read-only token"},
+}
+
+
+def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None) -> FastAPI:
+    """The admin API over ``state`` (a running Daemon). ``disconnect`` overrides the CoA client."""
+    tokens = TokenCache(state.engine)
+    send = disconnect if disconnect is not None else _plugin_disconnect()
+    bearer = HTTPBearer(auto_error=False, description="radiusd api-token create NAME")
+    registry = make_registry(state)
+
+    async def principal(
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Principal:
+        found = None
+        if creds is not None and creds.scheme.lower() == "bearer" and 0 < len(creds.credentials) <= 256:
+            found = await tokens.check(creds.credentials)
+        if found is None:
+            raise HTTPException(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
+        return found
+
+    async def writer_principal(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if who.read_only:
+            raise HTTPException(403, f"token {who.name!r} is read-only")
+        return who
+
+    read = [Depends(principal)]
+    write = [Depends(writer_principal)]
+
+    app = FastAPI(
+        title="radiusd admin API",
+        version="1",
+        description=importlib.import_module("radiusd.api").__doc__ or "",
+        responses=ERRORS,
+    )
+    app.state.live = state
+    app.state.tokens = tokens
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return _problem(404, str(exc))
+
+    @app.exception_handler(Conflict)
+    async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
+        return _problem(409, str(exc))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        return _problem(409, "the change conflicts with stored data (duplicate or still referenced)")
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(request: Request, exc: InvalidInput) -> JSONResponse:
+        return _problem(422, str(exc))
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        log.warning("api.database-error", path=request.url.path, error=type(exc.orig).__name__)
+        return _problem(503, "the database is unavailable; RADIUS goes on from memory", {"Retry-After": "5"})
+
+    @app.exception_handler(ConnectionError)
+    async def _unreachable(request: Request, exc: ConnectionError) -> JSONResponse:
+        return _problem(503, "the database is unreachable", {"Retry-After": "5"})
+
+    # -- network ----------------------------------------------------------------------------
+
+    network.install(app, state, read, write)
+
+    # -- ipam -------------------------------------------------------------------------------
+
+    def _pool(name: str) -> PoolOut:
+        info = _pool_info(state.ipam.configs, state.ipam.alloc, name, state.settings.utilisation_warning_pct)
+        return PoolOut.model_validate(info.to_json())
+
+    @app.get("/ipam/pools", tags=["ipam"], dependencies=read)
+    async def list_pools() -> list[PoolOut]:
+        """Every pool with its live utilisation (from the daemon's allocator)."""
+        groups = sorted({group_of(name) for name in state.ipam.configs})
+        return [_pool(g) for g in groups]
+
+    @app.get("/ipam/pools/{name}", tags=["ipam"], dependencies=read, responses={404: {"model": Problem}})
+    async def get_pool(name: Annotated[Name, Path()]) -> PoolOut:
+        if not any(group_of(n) == name for n in state.ipam.configs):
+            raise NotFound(f"no pool named {name!r}")
+        return _pool(name)
+
+    @app.get(
+        "/ipam/pools/{name}/leases", tags=["ipam"], dependencies=read, responses={404: {"model": Problem}}
+    )
+    async def list_leases(
+        name: Annotated[Name, Path()],
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
+        cursor: Cursor = None,
+        lease_state: Annotated[
+            Literal["offered", "leased", "released", "reserved"] | None, Query(alias="state")
+        ] = None,
+        user: FilterName = None,
+    ) -> Page[LeaseOut]:
+        """Leases of a pool (addresses in use, held or reserved), state read live."""
+        found = await queries.leases_page(
+            state.engine, state.ipam, state.registry, name,
+            limit=limit, offset=offset, cursor=cursor, state=lease_state, user=user,
+        )  # fmt: skip
+        if found is None:
+            raise NotFound(f"no pool named {name!r}")
+        items, nxt = found
+        return Page[LeaseOut](
+            items=[LeaseOut.model_validate(i) for i in items], limit=limit, offset=offset, next_cursor=nxt
+        )
+
+    # -- radius -----------------------------------------------------------------------------
+
+    @app.get(
+        "/radius/sessions/online", tags=["radius"], dependencies=read, responses={404: {"model": Problem}}
+    )
+    async def online_sessions(
+        nas: Annotated[Name | None, Query(description="NAS name or address.")] = None,
+        user: FilterName = None,
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
+        cursor: Annotated[
+            int | None, Query(ge=0, le=2**62, description="next_cursor of the previous page.")
+        ] = None,
+    ) -> Page[SessionOut]:
+        """Open accounting sessions, newest first."""
+        found = await queries.online_sessions_page(
+            state.engine, state.registry, limit=limit, offset=offset, cursor=cursor, nas=nas, user=user
+        )
+        if found is None:
+            raise NotFound(f"no NAS named {nas!r}")
+        items, nxt = found
+        return Page[SessionOut](
+            items=[SessionOut.model_validate(i) for i in items], limit=limit, offset=offset, next_cursor=nxt
+        )
+
+    @app.post(
+        "/radius/sessions/{session_id}/disconnect",
+        tags=["radius"],
+        dependencies=write,
+        responses={
+            404: {"model": Problem, "description": "No such session"},
+            409: {"model": Problem, "description": "Closed session, or its NAS is not configured"},
+            502: {"model": DisconnectOut, "description": "The NAS refused (NAK) or did not answer"},
+        },
+    )
+    async def disconnect_session(
+        session_id: Annotated[Name, Path(description="Session id or Acct-Unique-Session-Id.")],
+    ) -> Response:
+        """Send a Disconnect-Request (RFC 5176) for an open session through its NAS's plugin."""
+        found = await queries.find_session(state.engine, session_id)
+        if found is None:
+            raise NotFound(f"no session {session_id!r}")
+        if found["status"] != "open":
+            raise Conflict(f"session {session_id!r} is already closed")
+        out = DisconnectOut.model_validate(await send(state, str(found["id"])))
+        if out.outcome is None and not out.ok:
+            return _problem(409, out.detail or "the session's NAS cannot be reached through a plugin")
+        status = 200 if out.ok or out.session_closed else 502
+        return JSONResponse(out.model_dump(mode="json"), status_code=status)
+
+    # -- subscribers ------------------------------------------------------------------------
+
+    @app.get("/subscribers", tags=["subscribers"], dependencies=read)
+    async def list_subscribers(
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
+        cursor: Annotated[Name | None, Query(description="next_cursor of the previous page.")] = None,
+        status: Annotated[Literal["active", "suspended", "disabled"] | None, Query()] = None,
+        plan: FilterName = None,
+    ) -> Page[SubscriberOut]:
+        """Subscribers by username (never their credential)."""
+        items, nxt = await queries.subscribers_page(
+            state.engine, limit=limit, offset=offset, cursor=cursor, status=status, plan=plan
+        )
+        return Page[SubscriberOut](
+            items=[SubscriberOut.model_validate(i) for i in items],
+            limit=limit,
+            offset=offset,
+            next_cursor=nxt,
+        )
+
+    # -- metrics ----------------------------------------------------------------------------
+
+    @app.get(
+        "/metrics",
+        tags=["metrics"],
+        dependencies=read,
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
+    )
+    async def metrics() -> Response:
+        """Prometheus metrics, read from the daemon's live counters (a read-only token will do)."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _plugin_disconnect() -> DisconnectFn:
+    """Disconnect through the session's NAS plugin (inventory.actions, radiusd.coa), audited."""
+    from inventory.actions import disconnect_sessions
+    from radiusd.coa.service import CoaService
+    from radiusd.coa.sessions import find_open_session
+
+    coa: list[CoaService] = []
+
+    async def send(state: LiveState, key: str) -> dict[str, Any]:
+        if not coa:
+            coa.append(CoaService(state.engine))
+        ref = await find_open_session(state.engine, key)
+        [action] = await disconnect_sessions(state.engine, [ref], coa[0])
+        return action.to_json()
+
+    return send

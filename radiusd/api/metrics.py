@@ -1,0 +1,139 @@
+"""``GET /metrics``: a prometheus_client Collector reading the daemon's live figures at scrape time.
+
+Nothing here runs on the RADIUS path: the dispatcher keeps plain integers (radiusd.server.stats),
+and this collector turns them into metric families only when Prometheus asks. A scrape costs
+O(pools x ranges + NAS), whatever the number of subscribers, leases or sessions.
+
+Metric names (all prefixed ``radiusd_``):
+
+=====================================  =========  ==============================================
+radiusd_requests_total                 counter    type, result (accept, reject, ...)
+radiusd_drops_total                    counter    reason (unknown NAS, bad authenticator, ...)
+radiusd_duplicates_total               counter    retransmissions answered from the cache
+radiusd_request_duration_seconds       histogram  reply latency
+radiusd_ip_pool_addresses              gauge      pool, kind, state (allocated|reserved|free|held)
+radiusd_ip_pool_size                   gauge      pool, kind
+radiusd_ip_pool_utilisation_ratio      gauge      pool, kind (allocated + reserved) / size
+radiusd_ipam_allocations_total         counter    addresses handed out
+radiusd_ipam_exhausted_total           counter    logins refused for lack of addresses
+radiusd_sessions_open                  gauge      nas (name, else address)
+radiusd_writer_queue_depth             gauge      operations waiting for the database
+radiusd_writer_batches_total           counter    transactions committed
+radiusd_writer_committed_ops_total     counter    operations committed
+radiusd_writer_failed_batches_total    counter
+radiusd_writer_refused_total           counter    operations refused (queue full)
+radiusd_writer_healthy                 gauge      1 while the last commit succeeded
+radiusd_nas_clients                    gauge      NAS known to the daemon
+radiusd_subscribers                    gauge      subscribers in memory
+=====================================  =========  ==============================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from radiusd.server.stats import LATENCY_BUCKETS
+from radiusd.store.pools import group_of
+
+if TYPE_CHECKING:
+    from .app import LiveState
+
+
+class DaemonCollector(Collector):
+    """Reads a running daemon's counters (see the module docstring for the names)."""
+
+    def __init__(self, state: LiveState) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.state
+        stats = s.stats
+        requests = CounterMetricFamily(
+            "radiusd_requests", "RADIUS requests answered", labels=["type", "result"]
+        )
+        for (kind, result), n in sorted(stats.requests.items()):
+            requests.add_metric([kind, result], n)
+        yield requests
+        drops = CounterMetricFamily("radiusd_drops", "RADIUS datagrams dropped", labels=["reason"])
+        for reason, n in sorted(stats.drops.items()):
+            drops.add_metric([reason], n)
+        yield drops
+        yield CounterMetricFamily(
+            "radiusd_duplicates", "Retransmissions answered from the reply cache", value=stats.duplicates
+        )
+        cumulative = 0
+        buckets: list[tuple[str, float]] = []
+        for bound, n in zip((*LATENCY_BUCKETS, float("inf")), stats.latency_counts, strict=True):
+            cumulative += n
+            buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+        hist = HistogramMetricFamily("radiusd_request_duration_seconds", "Time from datagram to reply")
+        hist.add_metric([], buckets, sum_value=stats.latency_sum)
+        yield hist
+        yield from self._pools()
+        ipam = s.ipam
+        yield CounterMetricFamily("radiusd_ipam_allocations", "Addresses handed out", value=ipam.allocated)
+        yield CounterMetricFamily(
+            "radiusd_ipam_exhausted", "Logins refused for lack of addresses", value=ipam.exhausted
+        )
+        yield from self._sessions()
+        w = s.writer
+        yield GaugeMetricFamily(
+            "radiusd_writer_queue_depth", "Operations waiting for the database", value=w.depth
+        )
+        yield CounterMetricFamily("radiusd_writer_batches", "Transactions committed", value=w.batches)
+        yield CounterMetricFamily(
+            "radiusd_writer_committed_ops", "Operations committed", value=w.committed_ops
+        )
+        yield CounterMetricFamily(
+            "radiusd_writer_failed_batches", "Transactions failed", value=w.failed_batches
+        )
+        yield CounterMetricFamily(
+            "radiusd_writer_refused", "Operations refused (queue full)", value=w.refused
+        )
+        yield GaugeMetricFamily("radiusd_writer_healthy", "1 while commits succeed", value=int(w.healthy))
+        yield GaugeMetricFamily("radiusd_nas_clients", "NAS known to the daemon", value=len(s.registry))
+        yield GaugeMetricFamily(
+            "radiusd_subscribers", "Subscribers in memory", value=len(s.directory.subscribers)
+        )
+
+    def _pools(self) -> Iterator[Metric]:
+        ipam = self.state.ipam
+        labels = ["pool", "kind"]
+        by_state = GaugeMetricFamily(
+            "radiusd_ip_pool_addresses", "Pool items by state", labels=[*labels, "state"]
+        )
+        size = GaugeMetricFamily("radiusd_ip_pool_size", "Allocatable items of a pool", labels=labels)
+        ratio = GaugeMetricFamily(
+            "radiusd_ip_pool_utilisation_ratio", "Items in use or reserved / size", labels=labels
+        )
+        configs = ipam.configs
+        for row, usage in sorted(ipam.alloc.usage().items()):
+            cfg = configs.get(row)
+            key = [group_of(row), cfg.kind if cfg is not None else ""]
+            for name in ("allocated", "reserved", "free", "held"):
+                by_state.add_metric([*key, name], getattr(usage, name))
+            size.add_metric(key, usage.total)
+            ratio.add_metric(key, usage.percent_used / 100.0)
+        yield by_state
+        yield size
+        yield ratio
+
+    def _sessions(self) -> Iterator[Metric]:
+        s = self.state
+        opened = GaugeMetricFamily("radiusd_sessions_open", "Open accounting sessions", labels=["nas"])
+        # per-NAS sets of the session table: len() each, no iteration over sessions
+        by_nas: dict[str, set[str]] = s.sessions._by_nas
+        for address, ids in sorted(by_nas.items()):
+            client = s.registry.get(address)
+            opened.add_metric([client.name if client is not None else address], len(ids))
+        yield opened
+
+
+def make_registry(state: LiveState) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DaemonCollector(state))
+    return registry

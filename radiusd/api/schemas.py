@@ -1,0 +1,140 @@
+"""Pydantic models of the admin API: request bodies (validated: 422 names the field) and replies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+T = TypeVar("T")
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+
+
+def _printable(value: str) -> str:
+    # Control characters and lone surrogates would reach the database as errors (PostgreSQL
+    # refuses NUL, UTF-8 refuses surrogates): refuse them here, as a 422 naming the field.
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Text = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_printable)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_printable)]
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_printable)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: ``next_cursor`` (when set) fetches the next page."""
+
+    items: list[T]
+    limit: int
+    offset: int = 0
+    next_cursor: str | None = None
+
+
+class Problem(BaseModel):
+    """An error reply (404, 409, 422 from the store, 501, 503)."""
+
+    detail: str
+
+
+# -- ipam ----------------------------------------------------------------------------------------
+
+
+class RangeOut(BaseModel):
+    kind: str
+    range: str
+    total: int
+    allocated: int
+    reserved: int
+    free: int
+    percent_used: float
+
+
+class PoolOut(BaseModel):
+    name: str
+    nas: str | None
+    fallback: str | None
+    warning_pct: float | None
+    ranges: list[RangeOut]
+    total: int
+    allocated: int
+    reserved: int
+    free: int
+    held: int
+    percent_used: float
+    warning: bool
+
+
+class LeaseOut(BaseModel):
+    address: str
+    pool: str
+    kind: str
+    state: str
+    username: str | None
+    nas: str | None
+    session: str | None
+    expires: dt.datetime | None
+    updated: dt.datetime | None = None
+
+
+# -- sessions and subscribers --------------------------------------------------------------------
+
+
+class SessionOut(BaseModel):
+    id: int
+    acct_unique_id: str
+    acct_session_id: str
+    username: str
+    nas: str
+    nas_address: str
+    nas_port: int | None
+    nas_port_id: str | None
+    address: str | None
+    framed_ipv6_prefix: str | None
+    delegated_ipv6_prefix: str | None
+    calling_station_id: str | None
+    started: dt.datetime
+    updated: dt.datetime
+    session_time: int
+    input_octets: int
+    output_octets: int
+
+
+class DisconnectOut(BaseModel):
+    """What the NAS answered to the Disconnect-Request (``ok``: ACK, or the NAS had no such
+    session and our record is now closed)."""
+
+    session: int | None
+    acct_session_id: str | None
+    username: str
+    nas: str | None
+    action: str
+    outcome: str | None
+    error_cause: int | None
+    error_cause_name: str | None
+    attempts: int | None
+    detail: str | None
+    session_closed: bool
+    ok: bool
+
+
+class SubscriberOut(BaseModel):
+    id: int
+    username: str
+    status: str
+    plan: str | None
+    pool: str | None
+    static_ip: str | None
+    simultaneous_use: int | None
+    expires_at: dt.datetime | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
