@@ -18,6 +18,7 @@ from radiusd.cli.api_tokens import api_token
 from radiusd.cli.context import CliContext
 from radiusd.cli.db import db
 from radiusd.cli.export import export, usage
+from radiusd.cli.importer import import_group
 from radiusd.cli.inventory import COMMANDS as INVENTORY_COMMANDS
 from radiusd.cli.leases import lease
 from radiusd.cli.nas import nas
@@ -140,6 +141,7 @@ cli.add_command(usage)
 cli.add_command(pool)
 cli.add_command(lease)
 cli.add_command(api_token)
+cli.add_command(import_group)
 for _command in INVENTORY_COMMANDS:  # site, router, sector, device, link
     cli.add_command(_command)
 
