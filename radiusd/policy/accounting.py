@@ -72,7 +72,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary
@@ -549,20 +549,34 @@ class AccountingPolicy:
             for fut in futs:  # lease ops already queued still commit (hooks are idempotent)
                 fut.add_done_callback(_consume)
             return None
-        return self._finish(req, change, futs)
+        # A plain future resolved from the writer's callback, not a coroutine: no Task and no
+        # extra event-loop steps per request (the dispatcher awaits any awaitable).
+        committed = futs[0] if len(futs) == 1 else asyncio.gather(*futs)
+        reply: asyncio.Future[Packet | None] = committed.get_loop().create_future()
+        committed.add_done_callback(lambda done: self._finish(req, change, done, reply))
+        return reply
 
-    async def _finish(self, req: Request, change: Change, futs: list[asyncio.Future[None]]) -> Packet | None:
-        try:
-            await asyncio.gather(*futs)
-        except Exception:
+    def _finish(
+        self, req: Request, change: Change, done: asyncio.Future[Any], reply: asyncio.Future[Packet | None]
+    ) -> None:
+        """The writer is done with this request's operations: reply, or fail without a reply."""
+        if done.cancelled() or done.exception() is not None:
             self.failed += 1
             change.rollback()  # already done by the writer; harmless when repeated
-            raise
+            if not reply.done():
+                if done.cancelled():
+                    reply.cancel()
+                else:
+                    reply.set_exception(done.exception())  # type: ignore[arg-type]
+            return
         if change.cancelled:
             req.note("  not answered: an earlier write of this session failed")
-            return None
-        change.committed()
-        return req.packet.reply(Code.ACCOUNTING_RESPONSE)
+            result: Packet | None = None
+        else:
+            change.committed()
+            result = req.packet.reply(Code.ACCOUNTING_RESPONSE)
+        if not reply.done():
+            reply.set_result(result)
 
     # -- the sweep ------------------------------------------------------------------------
 
