@@ -51,48 +51,48 @@ def nt_hash(password: str) -> str:
 def seed_rows(tz: str = "") -> list[str]:
     """Representative rows (portable INSERTs); ``tz`` suffix for timestamptz columns."""
     rows = [
-        "INSERT INTO nas (nasname, shortname, type, secret) VALUES ('127.0.0.1', 'bras1', 'mikrotik', 'testing123')",
+        "INSERT INTO nas (nasname, shortname, type, secret) VALUES ('127.0.0.1', 'bras1', 'mikrotik', 'testing123')",  # noqa: E501
         "INSERT INTO nas (nasname, shortname, type, secret) VALUES ('10.9.0.0/24', 'lan', 'other', 'x')",
-        "INSERT INTO radgroupreply (groupname, attribute, op, value) VALUES ('gold', 'Mikrotik-Rate-Limit', ':=', '20M/20M')",
-        "INSERT INTO radgroupreply (groupname, attribute, op, value) VALUES ('gold', 'Acct-Interim-Interval', '=', '300')",
-        "INSERT INTO radgroupcheck (groupname, attribute, op, value) VALUES ('gold', 'Pool-Name', ':=', 'fr_main')",
-        "INSERT INTO radgroupcheck (groupname, attribute, op, value) VALUES ('gold', 'Simultaneous-Use', ':=', '2')",
-        "INSERT INTO radgroupreply (groupname, attribute, op, value) VALUES ('silver', 'Mikrotik-Rate-Limit', ':=', '5M/5M')",
-        "INSERT INTO radgroupcheck (groupname, attribute, op, value) VALUES ('silver', 'Pool-Name', ':=', 'fr_main')",
-        "INSERT INTO radgroupreply (groupname, attribute, op, value) VALUES ('bronze', 'Mikrotik-Rate-Limit', '=', '1M/1M')",
-        "INSERT INTO radgroupcheck (groupname, attribute, op, value) VALUES ('disabled', 'Auth-Type', ':=', 'Reject')",
-        "INSERT INTO radgroupcheck (groupname, attribute, op, value) VALUES ('cond', 'NAS-IP-Address', '==', '1.2.3.4')",
+        "INSERT INTO radgroupreply (groupname, attribute, op, value) VALUES ('gold', 'Mikrotik-Rate-Limit', ':=', '20M/20M')",  # noqa: E501
+        "INSERT INTO radgroupreply (groupname, attribute, op, value) VALUES ('gold', 'Acct-Interim-Interval', '=', '300')",  # noqa: E501
+        "INSERT INTO radgroupcheck (groupname, attribute, op, value) VALUES ('gold', 'Pool-Name', ':=', 'fr_main')",  # noqa: E501
+        "INSERT INTO radgroupcheck (groupname, attribute, op, value) VALUES ('gold', 'Simultaneous-Use', ':=', '2')",  # noqa: E501
+        "INSERT INTO radgroupreply (groupname, attribute, op, value) VALUES ('silver', 'Mikrotik-Rate-Limit', ':=', '5M/5M')",  # noqa: E501
+        "INSERT INTO radgroupcheck (groupname, attribute, op, value) VALUES ('silver', 'Pool-Name', ':=', 'fr_main')",  # noqa: E501
+        "INSERT INTO radgroupreply (groupname, attribute, op, value) VALUES ('bronze', 'Mikrotik-Rate-Limit', '=', '1M/1M')",  # noqa: E501
+        "INSERT INTO radgroupcheck (groupname, attribute, op, value) VALUES ('disabled', 'Auth-Type', ':=', 'Reject')",  # noqa: E501
+        "INSERT INTO radgroupcheck (groupname, attribute, op, value) VALUES ('cond', 'NAS-IP-Address', '==', '1.2.3.4')",  # noqa: E501
         # users
-        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('alice', 'Cleartext-Password', ':=', 'alicepw')",
-        "INSERT INTO radreply (username, attribute, op, value) VALUES ('alice', 'Framed-IP-Address', '=', '10.64.0.10')",
+        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('alice', 'Cleartext-Password', ':=', 'alicepw')",  # noqa: E501
+        "INSERT INTO radreply (username, attribute, op, value) VALUES ('alice', 'Framed-IP-Address', '=', '10.64.0.10')",  # noqa: E501
         "INSERT INTO radusergroup (username, groupname, priority) VALUES ('alice', 'gold', 1)",
         "INSERT INTO radusergroup (username, groupname, priority) VALUES ('alice', 'silver', 2)",
-        f"INSERT INTO radcheck (username, attribute, op, value) VALUES ('bob', 'SSHA-Password', ':=', '{ssha('bobpw', b'salt1234')}')",
+        f"INSERT INTO radcheck (username, attribute, op, value) VALUES ('bob', 'SSHA-Password', ':=', '{ssha('bobpw', b'salt1234')}')",  # noqa: E501
         "INSERT INTO radusergroup (username, groupname, priority) VALUES ('bob', 'silver', 1)",
-        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('carol', 'Cleartext-Password', ':=', 'carolpw')",
+        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('carol', 'Cleartext-Password', ':=', 'carolpw')",  # noqa: E501
         "INSERT INTO radcheck (username, attribute, op, value) VALUES ('carol', 'Auth-Type', ':=', 'Reject')",
-        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('dave', 'Cleartext-Password', ':=', 'davepw')",
-        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('dave', 'Expiration', ':=', 'Jan 01 2020 00:00:00')",
-        f"INSERT INTO radcheck (username, attribute, op, value) VALUES ('erin', 'NT-Password', ':=', '{nt_hash('erinpw')}')",
+        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('dave', 'Cleartext-Password', ':=', 'davepw')",  # noqa: E501
+        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('dave', 'Expiration', ':=', 'Jan 01 2020 00:00:00')",  # noqa: E501
+        f"INSERT INTO radcheck (username, attribute, op, value) VALUES ('erin', 'NT-Password', ':=', '{nt_hash('erinpw')}')",  # noqa: E501
         "INSERT INTO radusergroup (username, groupname, priority) VALUES ('erin', 'gold', 1)",
-        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('gina', 'Cleartext-Password', ':=', 'ginapw')",
+        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('gina', 'Cleartext-Password', ':=', 'ginapw')",  # noqa: E501
         "INSERT INTO radusergroup (username, groupname, priority) VALUES ('gina', 'disabled', 1)",
-        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('henry', 'Cleartext-Password', ':=', 'henrypw')",
-        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('henry', 'Calling-Station-Id', '==', 'aa:bb')",
-        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('ivan', 'Cleartext-Password', ':=', 'ivanpw')",
+        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('henry', 'Cleartext-Password', ':=', 'henrypw')",  # noqa: E501
+        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('henry', 'Calling-Station-Id', '==', 'aa:bb')",  # noqa: E501
+        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('ivan', 'Cleartext-Password', ':=', 'ivanpw')",  # noqa: E501
         "INSERT INTO radreply (username, attribute, op, value) VALUES ('ivan', 'X-Unknown-Attr', '=', '1')",
-        "INSERT INTO radreply (username, attribute, op, value) VALUES ('ivan', 'Reply-Message', '=', 'Hi %{User-Name}')",
-        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('judy', 'Cleartext-Password', ':=', 'judypw')",
-        "INSERT INTO radreply (username, attribute, op, value) VALUES ('judy', 'Mikrotik-Rate-Limit', '=', '50M/50M')",
+        "INSERT INTO radreply (username, attribute, op, value) VALUES ('ivan', 'Reply-Message', '=', 'Hi %{User-Name}')",  # noqa: E501
+        "INSERT INTO radcheck (username, attribute, op, value) VALUES ('judy', 'Cleartext-Password', ':=', 'judypw')",  # noqa: E501
+        "INSERT INTO radreply (username, attribute, op, value) VALUES ('judy', 'Mikrotik-Rate-Limit', '=', '50M/50M')",  # noqa: E501
         "INSERT INTO radusergroup (username, groupname, priority) VALUES ('judy', 'bronze', 1)",
         # the open session of bob, and a closed one of alice
         "INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, nasportid, acctstarttime,"
         " acctupdatetime, acctinterval, acctsessiontime, acctinputoctets, acctoutputoctets, framedipaddress)"
-        f" VALUES ('bob-sess-1', 'u1', 'bob', '127.0.0.1', '15', '{_ts(-0.1)}{tz}', '{_ts(-0.01)}{tz}', 300, 3600,"
+        f" VALUES ('bob-sess-1', 'u1', 'bob', '127.0.0.1', '15', '{_ts(-0.1)}{tz}', '{_ts(-0.01)}{tz}', 300, 3600,"  # noqa: E501
         " 1000, 2000, '10.64.0.20')",
         "INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, nasportid, acctstarttime,"
         " acctstoptime, acctsessiontime, framedipaddress)"
-        f" VALUES ('alice-old', 'u2', 'alice', '127.0.0.1', '3', '{_ts(-2)}{tz}', '{_ts(-1.9)}{tz}', 60, '10.64.0.10')",
+        f" VALUES ('alice-old', 'u2', 'alice', '127.0.0.1', '3', '{_ts(-2)}{tz}', '{_ts(-1.9)}{tz}', 60, '10.64.0.10')",  # noqa: E501
     ]
     for i in range(1, 255):
         user, expiry = "", _ts(-1)
@@ -253,9 +253,17 @@ def test_counts_report_and_idempotence(imported: dict[str, object]) -> None:
     assert counts["sessions"]["created"] == 1
     for kind, per in second["counts"].items():
         assert per["created"] == 0 and per["updated"] == 0, (kind, per)
-    reasons = "\n".join(f"{s['source']} {s['row']} {s['subject']}: {s['reason']}" for s in first["not_carried_over"])
-    for expected in ("10.9.0.0/24", "NAS-IP-Address == '1.2.3.4'", "Calling-Station-Id == 'aa:bb'",
-                     "X-Unknown-Attr", "unlang", "not imported"):  # fmt: skip
+    reasons = "\n".join(
+        f"{s['source']} {s['row']} {s['subject']}: {s['reason']}" for s in first["not_carried_over"]
+    )
+    for expected in (
+        "10.9.0.0/24",
+        "NAS-IP-Address == '1.2.3.4'",
+        "Calling-Station-Id == 'aa:bb'",
+        "X-Unknown-Attr",
+        "unlang",
+        "not imported",
+    ):
         assert expected in reasons, reasons
 
 
@@ -279,7 +287,9 @@ def served(
 
 
 def auth(radclient: str, d: DaemonProcess, user: str, password: str) -> str:
-    return run_radclient(radclient, d.auth_port, SECRET, f'User-Name = "{user}"\nUser-Password = "{password}"\n')
+    return run_radclient(
+        radclient, d.auth_port, SECRET, f'User-Name = "{user}"\nUser-Password = "{password}"\n'
+    )
 
 
 def test_logins_after_import(served: DaemonProcess, radclient: str) -> None:
@@ -298,24 +308,41 @@ def test_logins_after_import(served: DaemonProcess, radclient: str) -> None:
 
 def test_open_session_continues(served: DaemonProcess, radclient: str, target: str) -> None:
     (uid,) = query(target, "SELECT acct_unique_id FROM radius_sessions WHERE username = 'bob'")[0]
-    base = ('User-Name = "bob"\nAcct-Session-Id = "bob-sess-1"\nNAS-Port = 15\n'
-            'Framed-IP-Address = 10.64.0.20\n')  # fmt: skip
-    out = run_radclient(radclient, served.acct_port, SECRET,
-                        base + "Acct-Status-Type = Interim-Update\nAcct-Session-Time = 4000\n"
-                        "Acct-Input-Octets = 5000\nAcct-Output-Octets = 6000\n", command="acct")  # fmt: skip
+    base = (
+        'User-Name = "bob"\nAcct-Session-Id = "bob-sess-1"\nNAS-Port = 15\nFramed-IP-Address = 10.64.0.20\n'
+    )
+    out = run_radclient(
+        radclient,
+        served.acct_port,
+        SECRET,
+        base + "Acct-Status-Type = Interim-Update\nAcct-Session-Time = 4000\n"
+        "Acct-Input-Octets = 5000\nAcct-Output-Octets = 6000\n",
+        command="acct",
+    )
     assert "Accounting-Response" in out, out
-    rows = query(target, "SELECT acct_unique_id, input_octets, status FROM radius_sessions WHERE username = 'bob'")
+    rows = query(
+        target, "SELECT acct_unique_id, input_octets, status FROM radius_sessions WHERE username = 'bob'"
+    )
     assert rows == [(uid, 5000, "open")]
-    out = run_radclient(radclient, served.acct_port, SECRET,
-                        base + "Acct-Status-Type = Stop\nAcct-Session-Time = 4100\n"
-                        "Acct-Input-Octets = 7000\nAcct-Output-Octets = 8000\n", command="acct")  # fmt: skip
+    out = run_radclient(
+        radclient,
+        served.acct_port,
+        SECRET,
+        base + "Acct-Status-Type = Stop\nAcct-Session-Time = 4100\n"
+        "Acct-Input-Octets = 7000\nAcct-Output-Octets = 8000\n",
+        command="acct",
+    )
     assert "Accounting-Response" in out, out
-    rows = query(target, "SELECT acct_unique_id, input_octets, status FROM radius_sessions WHERE username = 'bob'")
+    rows = query(
+        target, "SELECT acct_unique_id, input_octets, status FROM radius_sessions WHERE username = 'bob'"
+    )
     assert rows == [(uid, 7000, "closed")]
 
 
 def test_unreachable_source_is_one_line(tmp_path: Path) -> None:
-    code, _out, err = cli(f"sqlite+aiosqlite:///{tmp_path / 't.db'}", "import", "freeradius", "--from", "ftp://x")
+    code, _out, err = cli(
+        f"sqlite+aiosqlite:///{tmp_path / 't.db'}", "import", "freeradius", "--from", "ftp://x"
+    )
     assert code == 1 and err.count("\n") == 1 and "unsupported source URL" in err
 
 
