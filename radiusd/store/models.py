@@ -392,6 +392,8 @@ class RadiusSession(Base):
         sa.CheckConstraint(_in("status", SESSION_STATUSES), name="status"),
         sa.Index(None, "status", "router_id"),
         sa.Index(None, "framed_ip", "started_at"),
+        # daemon start loads the sessions closed within closed_ttl (radiusd.store.sessions_load)
+        sa.Index(None, "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
