@@ -1,0 +1,83 @@
+"""Unit tests of the FreeRADIUS importer's pure parts: credentials, groups, ranges, files."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from radiusd.codec.dictionary import default_dictionary
+from radiusd.importer.files import read_clients, read_users
+from radiusd.importer.model import Report
+from radiusd.importer.ranges import cover
+from radiusd.importer.translate import SourceTables, credential_of, parse_expiration, translate
+
+
+def ip(text: str) -> int:
+    return int(ipaddress.IPv4Address(text))
+
+
+def test_credentials() -> None:
+    assert credential_of("Cleartext-Password", "pw") == "cleartext:pw"
+    assert credential_of("NT-Password", "0x" + "AB" * 16) == "nt:" + "ab" * 16
+    assert credential_of("SHA-Password", "a9993e364706816aba3e25717850c26c9cd0d89d").startswith("{SHA}")
+    with pytest.raises(ValueError, match="crypt"):
+        credential_of("Crypt-Password", "abJnggxhB/yWI")  # DES crypt: cannot verify
+    assert parse_expiration("Jan 01 2030 12:00:00").year == 2030
+
+
+def test_group_priority_and_fall_through() -> None:
+    t = SourceTables(
+        radcheck=[{"id": 1, "username": "u", "attribute": "Cleartext-Password", "op": ":=", "value": "p"}],
+        radusergroup=[
+            {"id": 1, "username": "u", "groupname": "b", "priority": 2},
+            {"id": 2, "username": "u", "groupname": "a", "priority": 1},
+        ],
+        radgroupreply=[
+            {"id": 1, "groupname": "a", "attribute": "Mikrotik-Rate-Limit", "op": ":=", "value": "1M/1M"},
+            {"id": 2, "groupname": "b", "attribute": "Session-Timeout", "op": "=", "value": "60"},
+        ],
+    )
+    data, report = translate(t, default_dictionary())
+    assert [s.plan for s in data.subscribers] == ["a"]  # no Fall-Through: b is not read
+    t.radgroupreply.append(
+        {"id": 3, "groupname": "a", "attribute": "Fall-Through", "op": "=", "value": "Yes"}
+    )
+    data, report = translate(t, default_dictionary())
+    assert [s.plan for s in data.subscribers] == ["a+b"]
+    plan = data.plans[0]
+    assert plan.rate_limit == "1M/1M" and plan.session_timeout == 60
+    assert not report.skipped
+
+
+def test_ranges_exact_and_split() -> None:
+    whole = cover({"m": [ip("10.64.0.0") + i for i in range(1, 65535)]})
+    assert [b.cidr for b in whole.blocks["m"]] == ["10.64.0.0/16"]
+    holes = cover({"m": [ip("10.0.0.0") + i for i in range(1, 255) if not 51 <= i <= 60]})
+    assert [(b.cidr, b.excluded) for b in holes.blocks["m"]] == [("10.0.0.0/24", ["10.0.0.51-10.0.0.60"])]
+    blocked = cover({"m": [ip("10.0.0.1"), ip("10.0.0.2")]}, [(ip("10.0.0.2"), ip("10.0.0.2"))])
+    assert blocked.unplaced == [("m", ip("10.0.0.2"))]
+
+
+def test_users_and_clients_files(tmp_path: Path) -> None:
+    users = tmp_path / "users"
+    users.write_text(
+        'alice Cleartext-Password := "secret"\n'
+        "\tFramed-IP-Address = 10.1.2.3,\n"
+        '\tMikrotik-Rate-Limit = "2M/2M"\n'
+        "DEFAULT Auth-Type := Reject\n"
+    )
+    clients = tmp_path / "clients.conf"
+    clients.write_text(
+        "client bras {\n ipaddr = 192.0.2.1\n secret = s3cret\n nas_type = cisco\n limit {\n }\n}\n"
+    )
+    t, report = SourceTables(), Report()
+    read_users(users, t, report)
+    read_clients(clients, t, report)
+    data, _ = translate(t, default_dictionary())
+    (sub,) = data.subscribers
+    assert sub.credential == "cleartext:secret" and sub.static_ipv4 == "10.1.2.3"
+    assert sub.reply_attributes == [["Mikrotik-Rate-Limit", "2M/2M"]]
+    assert [(n.address, n.secret, n.vendor) for n in data.nas] == [("192.0.2.1", "s3cret", "cisco")]
+    assert any("DEFAULT" in s.reason for s in report.skipped)
