@@ -10,9 +10,9 @@ addresses (a /32 range). A listed address that cannot be placed (it lies in an e
 range of another pool) is returned as ``unplaced``. The usual case, a pool listing
 ``10.64.0.1`` to ``10.64.255.254``, becomes one range ``10.64.0.0/16``. Limit: two pools
 sharing one aligned block with no free address between them (``.1-.100`` and ``.101-.254``)
-can only be cut at /31 granularity near their common edge... and inside it: each interior
-block boundary needs its network and broadcast address, so such runs become /31 ranges
-(correct, only verbose; ranges are stored as CIDR text, not as ``a-b``).
+become /31 ranges: each boundary between two blocks inside a listed run needs the network
+and broadcast address of its blocks (correct, only verbose; ranges are stored as CIDR text
+of at most 18 characters, not as ``a-b``).
 """
 
 from __future__ import annotations
