@@ -168,7 +168,12 @@ class Dispatcher:
             self._abandon(key, "no-reply")
             return
         message_auth = reply.code in _ACCESS_REPLIES or pkt.ma_offset != 0
-        data = encode_reply(reply, req.nas.secret, pkt.authenticator, message_auth=message_auth)
+        try:
+            data = encode_reply(reply, req.nas.secret, pkt.authenticator, message_auth=message_auth)
+        except ValueError as exc:  # over 4096 octets: echoed Proxy-States + reply attributes
+            log.info("packet.dropped", nas=req.nas.name, reason="reply-too-large", detail=str(exc))
+            self._abandon(key, "reply-too-large")
+            return
         result = _RESULT.get(reply.code) or code_name(reply.code)
         if reply.code == _ACCESS_REJECT:
             log.info(
