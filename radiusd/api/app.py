@@ -86,7 +86,7 @@ def _problem(status: int, detail: str, headers: dict[str, str] | None = None) ->
 def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None) -> FastAPI:
     """The admin API over ``state`` (a running Daemon). ``disconnect`` overrides the CoA client."""
     tokens = TokenCache(state.engine)
-    send = disconnect if disconnect is not None else _plugin_disconnect()
+    send = disconnect if disconnect is not None else plugin_disconnect()
     bearer = HTTPBearer(auto_error=False, description="radiusd api-token create NAME")
     registry = make_registry(state)
 
@@ -150,7 +150,7 @@ def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None) -> F
 
     def _pool(name: str) -> PoolOut:
         info = _pool_info(state.ipam.configs, state.ipam.alloc, name, state.settings.utilisation_warning_pct)
-        return PoolOut.model_validate(info.to_json())
+        return PoolOut.model_validate(info, from_attributes=True)
 
     @app.get("/ipam/pools", tags=["ipam"], dependencies=read)
     async def list_pools() -> list[PoolOut]:
@@ -276,19 +276,20 @@ def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None) -> F
     return app
 
 
-def _plugin_disconnect() -> DisconnectFn:
-    """Disconnect through the session's NAS plugin (inventory.actions, radiusd.coa), audited."""
+def plugin_disconnect(coa: Any = None) -> DisconnectFn:
+    """Disconnect through the session's NAS plugin (inventory.actions), audited by ``coa`` (a
+    radiusd.coa CoaService; default: one on the daemon's engine, created at first use)."""
     from inventory.actions import disconnect_sessions
     from radiusd.coa.service import CoaService
     from radiusd.coa.sessions import find_open_session
 
-    coa: list[CoaService] = []
+    services: list[CoaService] = [] if coa is None else [coa]
 
     async def send(state: LiveState, key: str) -> dict[str, Any]:
-        if not coa:
-            coa.append(CoaService(state.engine))
+        if not services:
+            services.append(CoaService(state.engine))
         ref = await find_open_session(state.engine, key)
-        [action] = await disconnect_sessions(state.engine, [ref], coa[0])
+        [action] = await disconnect_sessions(state.engine, [ref], services[0])
         return action.to_json()
 
     return send
