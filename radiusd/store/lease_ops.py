@@ -104,12 +104,18 @@ async def _driver(conn: AsyncConnection) -> Any:
     """The asyncpg connection under ``conn``, inside the transaction SQLAlchemy holds open.
 
     SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: a batch whose
-    first statement is ours has it sent here, so nothing is ever written outside the writer's
-    transaction."""
+    first statement is ours has the adapter send it here (its own ``_start_transaction``, so
+    its COMMIT and ROLLBACK cover our statements; a statement through SQLAlchemy if that hook
+    is gone), and nothing is ever written outside the writer's transaction."""
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
     if not driver.is_in_transaction():
-        await conn.exec_driver_sql("SELECT 1")
+        adapter = raw.dbapi_connection
+        start = getattr(adapter, "_start_transaction", None)
+        if start is not None and getattr(adapter, "_transaction", False) is None:
+            await start()  # BEGIN alone: no statement round and no SQLAlchemy execution around it
+        else:
+            await conn.exec_driver_sql("SELECT 1")
         if not driver.is_in_transaction():
             raise RuntimeError("lease rows must be written inside the writer's transaction")
     return driver
