@@ -317,16 +317,18 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
         "mean batch | radclient µs CPU/req | load avg |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for n, res in enumerate(results, 1):
-        label = res.backend if len(results) == 1 else f"{res.backend} #{n}"
+    seen: dict[str, int] = {}
+    for res in results:
+        seen[res.backend] = n = seen.get(res.backend, 0) + 1
+        label = res.backend if n == 1 else f"{res.backend} #{n}"
         for ph in res.phases:
             lines.append(_row(f"{label}: {ph.name}", [ph]))
         lines.append(_row(f"**{label}: all**", res.phases))
     lines.append("")
-    for n, res in enumerate(results, 1):
+    for res in results:
         bad = [f"{k}: {f} != {e}" for k, (f, e) in res.checks.items() if f != e]
         lines.append(
-            f"- {res.backend} #{n} database check: "
+            f"- {res.backend} database check: "
             + ("all ok (" + ", ".join(f"{k} {f:,}" for k, (f, _) in res.checks.items()) + ")" if not bad
                else "FAILED: " + "; ".join(bad))
         )  # fmt: skip
