@@ -21,6 +21,7 @@ from radiusd.cli.export import export, usage
 from radiusd.cli.importer import import_group
 from radiusd.cli.inventory import COMMANDS as INVENTORY_COMMANDS
 from radiusd.cli.leases import lease
+from radiusd.cli.loadtest import loadtest
 from radiusd.cli.nas import nas
 from radiusd.cli.output import EXIT_ERROR, PROG, print_error
 from radiusd.cli.plans import plan
@@ -140,6 +141,7 @@ cli.add_command(export)
 cli.add_command(usage)
 cli.add_command(pool)
 cli.add_command(lease)
+cli.add_command(loadtest)
 cli.add_command(api_token)
 cli.add_command(import_group)
 for _command in INVENTORY_COMMANDS:  # site, router, sector, device, link

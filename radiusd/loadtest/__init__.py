@@ -1,0 +1,1 @@
+"""``radiusd loadtest``: a RADIUS load generator (sessions, sockets, pacing, statistics)."""
