@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import multiprocessing
 import os
 import queue
@@ -151,7 +152,7 @@ class Engine:
             family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
             for _ in range(max(1, self.config.sockets)):
                 _, proto = await loop.create_datagram_endpoint(
-                    lambda g=group: _Socket(self, g), remote_addr=addr, family=family
+                    functools.partial(_Socket, self, group), remote_addr=addr, family=family
                 )
                 sock = proto.transport.get_extra_info("socket") if proto.transport else None
                 if sock is not None:
