@@ -3,9 +3,8 @@ NAS does not know (Error-Cause 503 Session-Context-Not-Found, RFC 5176 §3.5).
 
 Closing writes the session row (status closed, stop time, terminate cause), its closed record
 in ``radius_accounting`` (unless the daemon already wrote one) and a change-feed entry of topic
-``session`` keyed by the Acct-Unique-Session-Id, in one transaction. Note: the daemon does not
-read the ``session`` topic yet; until it does, its in-memory copy of that session stays open
-until its own stale-session sweep closes it.
+``session`` keyed by the Acct-Unique-Session-Id, in one transaction; a running daemon reads
+that topic and closes its in-memory copy (its lease then ends with the IPAM expiry sweep).
 """
 
 from __future__ import annotations
@@ -18,12 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from radiusd.store.changes import record_change
+from radiusd.store.changes import TOPIC_SESSION, record_change
 from radiusd.store.engine import begin_write
 from radiusd.store.errors import NotFound
 from radiusd.store.models import RadiusAccounting, RadiusSession, utcnow
 
-TOPIC_SESSION = "session"
 #: Acct-Terminate-Cause recorded when the NAS says it has no such session (as the sweep does).
 CLOSED_BY_NAS_CAUSE = "Lost-Service"
 

@@ -245,6 +245,17 @@ class SessionTable:
             n += 1
         return n
 
+    def closed_elsewhere(self, stored: LiveSession) -> bool:
+        """Take a closure made outside the daemon (a Disconnect answered with Error-Cause 503,
+        RFC 5176 §3.5) into memory; ignored while this daemon has writes pending for it or
+        when the stored row is still open. True when the in-memory session was closed."""
+        uid = stored.unique_id
+        mine = self._sessions.get(uid)
+        if stored.is_open or uid in self._pending or mine is None or not mine.is_open:
+            return False
+        self._put(uid, stored)
+        return True
+
     def prune_closed(self, now: dt.datetime) -> int:
         """Forget closed sessions last updated more than ``closed_ttl`` ago with nothing pending."""
         cutoff = now - dt.timedelta(seconds=self.closed_ttl)

@@ -27,10 +27,10 @@ from radiusd.policy.directory import Directory
 from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
 from radiusd.store.accounting_ops import AccountingOp
-from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SUBSCRIBER
+from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SESSION, TOPIC_SUBSCRIBER
 from radiusd.store.engine import create_engine, ensure_schema
 from radiusd.store.pools import TOPIC_POOL
-from radiusd.store.sessions_load import load_sessions
+from radiusd.store.sessions_load import load_sessions, load_sessions_by_id
 from radiusd.store.snapshot import (
     changes_since,
     current_change_id,
@@ -224,6 +224,11 @@ class Daemon:
                 wanted = [k for k in sub_keys if k is not None]
                 found = await load_subscribers(conn, wanted)
                 self.directory.update_subscribers(found, wanted)
+            session_keys = [key for topic, key in changes if topic == TOPIC_SESSION and key is not None]
+            if session_keys:
+                for stored in await load_sessions_by_id(conn, session_keys):
+                    if self.sessions.closed_elsewhere(stored):
+                        log.info("session.closed-elsewhere", session=stored.unique_id, user=stored.username)
         self._change_id = last
         pool_keys = [key for topic, key in changes if topic == TOPIC_POOL]
         if pool_keys:

@@ -14,11 +14,13 @@ from .models import ChangeLog, utcnow
 TOPIC_NAS = "nas"
 TOPIC_PLAN = "plan"
 TOPIC_SUBSCRIBER = "subscriber"
+TOPIC_SESSION = "session"  # key: Acct-Unique-Session-Id of a session closed outside the daemon
 
 # PostgreSQL hands out ids at INSERT, not at COMMIT: without this lock a reader could see id 6
 # committed, move its cursor past 5, and never see 5 when it commits later. The advisory lock,
 # held until commit, makes change_log ids become visible in order. (SQLite has one writer anyway.)
 _CHANGE_LOG_LOCK = 0x72616469  # "radi"
+
 
 async def record_change(conn: AsyncConnection, topic: str, key: str | None = None) -> None:
     """Append one change in the caller's transaction (key None: reload the whole topic)."""

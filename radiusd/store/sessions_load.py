@@ -60,3 +60,13 @@ async def load_sessions(conn: AsyncConnection, closed_since: dt.datetime) -> lis
     )
     result = await conn.execute(stmt)
     return [session_from_row(row) for row in result.mappings()]
+
+
+async def load_sessions_by_id(conn: AsyncConnection, unique_ids: list[str]) -> list[LiveSession]:
+    """The stored sessions with these Acct-Unique-Session-Ids (for change-feed updates)."""
+    out: list[LiveSession] = []
+    for start in range(0, len(unique_ids), 500):
+        chunk = unique_ids[start : start + 500]
+        result = await conn.execute(sa.select(_T).where(_T.c.acct_unique_id.in_(chunk)))
+        out.extend(session_from_row(row) for row in result.mappings())
+    return out

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from radiusd.store.engine import create_engine
 from tests.conftest import _run
-from tests.integration.conftest import HOST, DaemonProcess, run_radclient
+from tests.integration.conftest import HOST, DaemonProcess, run_radclient, wait_until
 
 SECRET = "acct-s3cret"
 PASSWORD = "pw-Acct-1"
@@ -195,6 +195,37 @@ def test_simultaneous_use_from_live_sessions(daemon: DaemonProcess, radclient: s
     assert "Received Access-Reject" in out
     assert acct(radclient, daemon, [req("Stop", "single", "su1", Acct_Session_Time=5)]) == 1
     assert "Received Access-Accept" in run_radclient(radclient, daemon.auth_port, SECRET, login)
+
+
+def test_session_closed_outside_the_daemon_frees_simultaneous_use(
+    daemon: DaemonProcess, radclient: str
+) -> None:
+    """A session closed by a Disconnect answered with Error-Cause 503 (RFC 5176 §3.5) is closed
+    in the database by the CLI process; the change feed brings it to the running daemon, so the
+    subscriber's Simultaneous-Use slot is free again without a Stop from the NAS."""
+    from radiusd.coa.sessions import close_session
+
+    daemon.cli("subscriber", "add", "single2", "--password", PASSWORD, "--simultaneous-use", "1")
+    login = f'User-Name = "single2"\nUser-Password = "{PASSWORD}"\nMessage-Authenticator = 0x00'
+    assert wait_until(
+        lambda: "Received Access-Accept" in run_radclient(radclient, daemon.auth_port, SECRET, login), 5
+    )
+    assert acct(radclient, daemon, [req("Start", "single2", "ce1")]) == 1
+    assert "Received Access-Reject" in run_radclient(radclient, daemon.auth_port, SECRET, login)
+    (sid,) = query(daemon.url, "SELECT id FROM radius_sessions WHERE username = 'single2'")[0]
+
+    async def close() -> bool:
+        engine = create_engine(daemon.url)
+        try:
+            return await close_session(engine, int(sid))
+        finally:
+            await engine.dispose()
+
+    assert _run(close()) is True
+    assert wait_until(
+        lambda: "Received Access-Accept" in run_radclient(radclient, daemon.auth_port, SECRET, login), 5
+    )
+    assert daemon.events("session.closed-elsewhere")
 
 
 # -- pyrad -------------------------------------------------------------------------------------
