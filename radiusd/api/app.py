@@ -8,6 +8,7 @@ Errors: request validation 422 (FastAPI's body names the field), the store's Inv
 NotFound 404, Conflict 409, database unreachable 503; no route answers 500 on any input.
 """
 
+import asyncio
 import importlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, Protocol
@@ -83,8 +84,28 @@ def _problem(status: int, detail: str, headers: dict[str, str] | None = None) ->
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None) -> FastAPI:
-    """The admin API over ``state`` (a running Daemon). ``disconnect`` overrides the CoA client."""
+class ConcurrencyLimit:
+    """ASGI middleware: at most ``limit`` requests inside the app at once, the rest wait (no CPU).
+
+    The API shares the event loop with RADIUS: a datagram waits behind every callback already
+    queued, so a flood of concurrent API requests must not put hundreds of them there.
+    """
+
+    def __init__(self, app: Any, limit: int = 4) -> None:
+        self.app = app
+        self.slots = asyncio.Semaphore(limit)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with self.slots:
+            await self.app(scope, receive, send)
+
+
+def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None, concurrency: int = 4) -> FastAPI:
+    """The admin API over ``state`` (a running Daemon). ``disconnect`` overrides the CoA client;
+    ``concurrency`` bounds the requests served at once (see :class:`ConcurrencyLimit`)."""
     tokens = TokenCache(state.engine)
     send = disconnect if disconnect is not None else plugin_disconnect()
     bearer = HTTPBearer(auto_error=False, description="radiusd api-token create NAME")
@@ -115,6 +136,7 @@ def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None) -> F
         responses=ERRORS,
     )
     app.state.live = state
+    app.add_middleware(ConcurrencyLimit, limit=concurrency)
     app.state.tokens = tokens
 
     @app.exception_handler(NotFound)

@@ -406,14 +406,14 @@ async def test_subscribers_paginated(client: httpx.AsyncClient, tokens: dict[str
 
 
 async def test_metrics(daemon: Daemon, client: httpx.AsyncClient, tokens: dict[str, str]) -> None:
-    daemon.stats.observe("Access-Request", "accept", 0.0002)
-    daemon.stats.observe("Access-Request", "reject", 0.003)
+    daemon.stats.observe("access", "accept", 0.0002)
+    daemon.stats.observe("access", "reject", 0.003)
     daemon.stats.drop("unknown-nas")
     r = await client.get("/metrics", headers=auth(tokens["viewer"]))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text
     for line in (
-        'radiusd_requests_total{result="accept",type="Access-Request"} 1.0',
+        'radiusd_requests_total{result="accept",type="access"} 1.0',
         'radiusd_drops_total{reason="unknown-nas"} 1.0',
         'radiusd_request_duration_seconds_bucket{le="0.0005"} 1.0',
         'radiusd_request_duration_seconds_bucket{le="+Inf"} 2.0',
