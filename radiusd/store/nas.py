@@ -10,7 +10,7 @@ from . import validate
 from .changes import TOPIC_NAS, record_change
 from .engine import begin_write
 from .errors import Conflict, InvalidInput, NotFound
-from .models import IPPool, Router, utcnow
+from .models import Router, utcnow
 from .records import NasRecord
 from .snapshot import NAS_SELECT
 
@@ -86,15 +86,11 @@ async def get_nas(engine: AsyncEngine, name: str) -> NasRecord:
 
 
 async def remove_nas(engine: AsyncEngine, name: str) -> None:
-    """Remove a NAS; Conflict while an IP pool is scoped to it (sessions and history are kept)."""
+    """Remove a NAS. A NAS is a router row, so this is :func:`radiusd.store.inventory.remove_router`:
+    Conflict while pools, open sessions or links refer to it (history is kept)."""
+    from .inventory import remove_router  # inventory builds on this module
+
     try:
-        async with begin_write(engine) as conn:
-            nas = await _fetch(conn, name)
-            pools = (await conn.execute(sa.select(IPPool.name).where(IPPool.router_id == nas.id))).scalars()
-            names = sorted(pools)
-            if names:
-                raise Conflict(f"NAS {name!r} is used by pool(s) {', '.join(names)}")
-            await conn.execute(sa.delete(Router).where(Router.id == nas.id))
-            await record_change(conn, TOPIC_NAS, name)
-    except IntegrityError:
-        raise Conflict(f"NAS {name!r} is still referenced") from None
+        await remove_router(engine, name)
+    except NotFound:
+        raise NotFound(f"NAS {name!r} does not exist") from None
