@@ -148,7 +148,7 @@ def loadtest(
 
     Ends with latency percentiles, requests/s, timeouts and rejects per packet type.
     """
-    from radiusd.loadtest.generator import LoadConfig, run_local, run_workers
+    from radiusd.loadtest.generator import Interrupted, LoadConfig, run_local, run_workers
     from radiusd.loadtest.sessions import Profile, UsersError, parse_server, read_users
 
     try:
@@ -202,7 +202,7 @@ def loadtest(
             stats = run_workers(config, workers, bar.update)
     except OSError as exc:
         fail(f"cannot send to {server}: {exc.strerror or exc}")
-    except RuntimeError as exc:
+    except (RuntimeError, Interrupted) as exc:
         fail(str(exc))
     finally:
         bar.done()
@@ -231,4 +231,5 @@ def report(stats: RunStats, as_json: bool) -> None:
     click.echo(
         f"{total['sessions']} sessions, {total['requests']} requests in {total['elapsed_s']} s"
         f" ({total['requests_per_second']:,.0f} requests/s); bad replies: {total['bad_replies']}"
+        + ("; interrupted (requests in flight are in no column)" if total["interrupted"] else "")
     )

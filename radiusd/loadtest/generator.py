@@ -26,6 +26,7 @@ import os
 import queue
 import signal
 import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -46,6 +47,7 @@ from radiusd.loadtest.stats import ACCESS, KINDS, RunStats
 IDENTIFIERS = 256
 PACER_TICK = 0.001
 PROGRESS_TICK = 0.25
+START_TIMEOUT = 60.0  # seconds for worker processes to start
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,7 @@ class Engine:
     def interrupt(self) -> None:
         """Stop now: requests in flight are neither answered nor timed out."""
         self.starting = False
+        self.stats.interrupted = True
         self.finished = time.monotonic()
         if self._done is not None and not self._done.done():
             self._done.set_result(None)
@@ -389,18 +392,21 @@ def _install_loop_policy() -> None:
 async def _run_engine(
     config: LoadConfig,
     on_tick: Callable[[Engine], None] | None,
-    ready: Callable[[], None] | None = None,
+    ready: Callable[[], bool] | None = None,
 ) -> RunStats:
+    """Open the sockets, take SIGINT as "stop and report", wait for ``ready`` (the start
+    signal of a worker), then run."""
     engine = Engine(config, on_tick)
-    await engine.open()
-    if ready is not None:
-        await asyncio.get_running_loop().run_in_executor(None, ready)
     loop = asyncio.get_running_loop()
     installed = False
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGINT, engine.interrupt)
         installed = True
     try:
+        await engine.open()
+        if ready is not None and not await loop.run_in_executor(None, ready):
+            engine.close()
+            return engine.stats
         return await engine.run()
     finally:
         if installed:
@@ -438,59 +444,85 @@ def split(config: LoadConfig, workers: int) -> list[LoadConfig]:
 
 
 def _worker_main(
-    number: int, config: LoadConfig, barrier: Any, results: Any, progress: Any
+    number: int, config: LoadConfig, go: Any, results: Any, progress: Any
 ) -> None:  # pragma: no cover - runs in a child process (covered by the integration tests)
     def tick(engine: Engine) -> None:
         for i, value in enumerate(engine.totals()):
             progress[number * 4 + i] = value
 
+    def ready() -> bool:
+        results.put(("ready", number, None))
+        return bool(go.wait(START_TIMEOUT))
+
     try:
         _install_loop_policy()
-        stats = asyncio.run(_run_engine(config, tick, ready=lambda: barrier.wait(30)))
-        results.put((number, stats.to_state(), None))
+        stats = asyncio.run(_run_engine(config, tick, ready))
+        results.put(("done", number, stats.to_state()))
     except BaseException as exc:
-        with contextlib.suppress(Exception):
-            barrier.abort()
-        results.put((number, None, f"{type(exc).__name__}: {exc}"))
+        results.put(("error", number, f"{type(exc).__name__}: {exc}"))
+
+
+class Interrupted(Exception):
+    """SIGINT before every worker was ready: nothing was measured."""
 
 
 def run_workers(
     config: LoadConfig, workers: int, on_progress: Callable[[tuple[int, int, int, int], float], None] | None
 ) -> RunStats:
-    """Run ``config`` split over ``workers`` processes; their statistics merged."""
+    """Run ``config`` split over ``workers`` processes; their statistics merged.
+
+    The workers start with SIGINT ignored (a disposition that survives exec) and take it as
+    "stop and report" once their loop runs; a SIGINT here is forwarded to them.
+    """
     shares = split(config, workers)
     ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(len(shares) + 1)
+    go = ctx.Event()
     results = ctx.Queue()
     progress = ctx.Array("q", 4 * len(shares), lock=False)
     procs = [
-        ctx.Process(target=_worker_main, args=(i, share, barrier, results, progress), daemon=True)
+        ctx.Process(target=_worker_main, args=(i, share, go, results, progress), daemon=True)
         for i, share in enumerate(shares)
     ]
-    for p in procs:
-        p.start()
-    previous = signal.getsignal(signal.SIGINT)
+    interrupted = False
 
     def forward(signum: int, frame: Any) -> None:
+        nonlocal interrupted
+        interrupted = True
         for p in procs:
             if p.pid is not None and p.is_alive():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(p.pid, signal.SIGINT)
 
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
     merged = RunStats()
     errors: list[str] = []
     try:
-        with contextlib.suppress(ValueError):  # not the main thread: no forwarding
+        for p in procs:
+            p.start()
+        if main_thread:
             signal.signal(signal.SIGINT, forward)
-        try:
-            barrier.wait(60)
-        except Exception:
-            errors.append("a worker process did not start")
+        waiting = len(shares)
+        deadline = time.monotonic() + START_TIMEOUT
+        while waiting and not errors:
+            if interrupted:
+                raise Interrupted("interrupted before the workers started")
+            try:
+                tag, _, value = results.get(timeout=PROGRESS_TICK)
+            except queue.Empty:
+                if time.monotonic() > deadline or not all(p.is_alive() for p in procs):
+                    errors.append("a worker process did not start")
+                continue
+            if tag == "ready":
+                waiting -= 1
+            elif tag == "error":
+                errors.append(str(value))
+        go.set()
         started = time.monotonic()
         pending = len(shares)
-        while pending:
+        while pending and not errors:
             try:
-                _, state, error = results.get(timeout=PROGRESS_TICK)
+                tag, _, value = results.get(timeout=PROGRESS_TICK)
             except queue.Empty:
                 if not any(p.is_alive() for p in procs) and results.empty():
                     errors.append("a worker process died")
@@ -500,21 +532,23 @@ def run_workers(
                     on_progress((totals[0], totals[1], totals[2], totals[3]), time.monotonic() - started)
                 continue
             pending -= 1
-            if error is not None:
-                errors.append(error)
+            if tag == "error":
+                errors.append(str(value))
             else:
-                merged.merge(RunStats.from_state(state))
+                merged.merge(RunStats.from_state(value))
     finally:
-        with contextlib.suppress(ValueError):
+        go.set()
+        if previous is not None:
             signal.signal(signal.SIGINT, previous)
         for p in procs:
-            p.join(5)
+            p.join(1 if errors or interrupted else 5)
             if p.is_alive():
                 p.kill()
                 p.join()
     if errors:
         raise RuntimeError(f"worker failed: {errors[0]}")
+    merged.interrupted = merged.interrupted or interrupted
     return merged
 
 
-__all__ = ["KINDS", "Engine", "LoadConfig", "run_local", "run_workers", "split"]
+__all__ = ["KINDS", "Engine", "Interrupted", "LoadConfig", "run_local", "run_workers", "split"]

@@ -119,6 +119,7 @@ class RunStats:
     elapsed: float = 0.0  # seconds from the first request to the last completion
     sessions: int = 0  # sessions started
     bad_replies: int = 0  # replies failing the authenticator checks, or matching nothing in flight
+    interrupted: bool = False  # stopped by SIGINT: requests then in flight are in no column
 
     def merge(self, other: RunStats) -> None:
         """Add another worker's statistics (the run lasts as long as the longest worker)."""
@@ -127,6 +128,7 @@ class RunStats:
         self.elapsed = max(self.elapsed, other.elapsed)
         self.sessions += other.sessions
         self.bad_replies += other.bad_replies
+        self.interrupted = self.interrupted or other.interrupted
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -134,6 +136,7 @@ class RunStats:
             "elapsed": self.elapsed,
             "sessions": self.sessions,
             "bad_replies": self.bad_replies,
+            "interrupted": self.interrupted,
         }
 
     @classmethod
@@ -143,6 +146,7 @@ class RunStats:
             elapsed=state["elapsed"],
             sessions=state["sessions"],
             bad_replies=state["bad_replies"],
+            interrupted=state.get("interrupted", False),
         )
 
     def report(self) -> dict[str, dict[str, Any]]:
@@ -176,6 +180,7 @@ class RunStats:
             "rejects": sum(k.rejects for k in self.kinds),
             "retransmissions": sum(k.retransmissions for k in self.kinds),
             "bad_replies": self.bad_replies,
+            "interrupted": self.interrupted,
         }
 
 

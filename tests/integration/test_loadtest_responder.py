@@ -184,12 +184,26 @@ def test_rate_is_respected(responder: Callable[..., Responder], users: Path) -> 
 
 def test_table_and_progress(responder: Callable[..., Responder], users: Path) -> None:
     r = responder()
-    done = loadtest(r, users, "--sessions", "50", "--progress", json_out=False)
+    done = loadtest(r, users, "--sessions", "50", "--rate", "150", "--progress", json_out=False)
     assert done.returncode == 0, done.stderr
     for name in (*KINDS, "total", "p99 ms", "timeouts", "rejects"):
         assert name in done.stdout
     assert "50 sessions, 200 requests" in done.stdout  # default: one interim
-    assert "requests 200" in done.stderr or done.stderr == ""  # a line a second at most
+    lines = done.stderr.splitlines()  # not a terminal: a line a second
+    assert 1 <= len(lines) <= 2 and all(" s  requests " in line for line in lines), done.stderr
+
+
+def test_interrupt_reports_what_was_measured(responder: Callable[..., Responder], users: Path) -> None:
+    r = responder("--drop-every", "1")
+    cmd = [radiusd_script(), "loadtest", "--server", f"{HOST}:{r.auth}", "--secret", SECRET]
+    cmd += ["--users", str(users), "--timeout", "5", "--progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    assert " s  requests 100 " in proc.stderr.readline()  # running, all 100 sessions waiting
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "100 sessions, 100 requests" in out and "interrupted" in out
 
 
 def test_one_line_errors(tmp_path: Path, users: Path) -> None:
