@@ -293,5 +293,5 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         return ConnectionOut.model_validate(_json(rec))
 
     @app.get("/network/connections/{link_id}", tags=tags, dependencies=read, responses=NOT_FOUND)
-    async def get_connection(link_id: Annotated[int, Path(ge=1, le=2**62)]) -> ConnectionOut:
+    async def get_connection(link_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> ConnectionOut:
         return ConnectionOut.model_validate(_json(await inv.get_link(engine, link_id)))

@@ -194,5 +194,5 @@ def test_api_flood_does_not_raise_radius_p99(daemon: DaemonProcess, radius: Any)
     q, f = p99(quiet), p99(loaded)
     print(f"PAP p99 quiet {q * 1000:.2f} ms, under API flood {f * 1000:.2f} ms; API requests {counter.value}",
           file=sys.stderr)  # fmt: skip
-    assert counter.value > 500, "the flood did not reach the API"
+    assert counter.value > 200, f"the flood did not reach the API ({counter.value} requests)"
     assert f <= max(3 * q, q + 0.005), f"p99 {f * 1000:.2f} ms under flood vs {q * 1000:.2f} ms quiet"
