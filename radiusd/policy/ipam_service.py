@@ -185,24 +185,28 @@ class IpamService:
     # -- writing --------------------------------------------------------------------------
 
     def _op(self, changes: Sequence[Change], undo: Callable[[], None] | None) -> LeaseOp:
-        now = self.clock()
-        when = dt.datetime.fromtimestamp(now, dt.UTC)
-        op = LeaseOp(undo=undo)
+        when = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        configs = self.configs
+        v4: list[dict[str, Any]] = []
+        v6: list[dict[str, Any]] = []
+        started: list[dict[str, Any]] = []
+        ended: list[dict[str, Any]] = []
         for ch in changes:
             lease, before = ch.lease, ch.before
-            cfg = self.configs[lease.pool]
+            cfg = configs[lease.pool]
             which, row = lease_row(lease, cfg, when)
-            (op.v4 if which == "v4" else op.v6).append(row)
+            (v4 if which == "v4" else v6).append(row)
             live, was_live = lease.state in LIVE, before.state in LIVE
-            if was_live and (not live or before.owner != lease.owner):
-                op.ended.append({"a": lease.address, "t": when})
-            if live and not (was_live and before.owner == lease.owner) and lease.owner is not None:
-                op.started.append(
+            same_holder = was_live and before.owner == lease.owner
+            if was_live and not (live and same_holder):
+                ended.append({"a": lease.address, "t": when})
+            if live and not same_holder and lease.owner is not None:
+                started.append(
                     {
                         "username": username_of(lease.owner),
                         "subscriber_id": None,
                         "address": lease.address,
-                        "family": 4 if cfg.kind == "ipv4" else 6,
+                        "family": 4 if which == "v4" else 6,
                         "pool_name": cfg.group,
                         "router_id": row["router_id"],
                         "session_key": lease.session,
@@ -210,7 +214,7 @@ class IpamService:
                         "released_at": None,
                     }
                 )
-        return op
+        return LeaseOp(v4, v6, started, ended, undo)
 
     async def _write_settled(self, changes: list[Change]) -> bool:
         """Write ``changes`` and settle them: commit after the transaction, rollback if it failed."""

@@ -215,10 +215,10 @@ class LeaseOp:
         ended: list[dict[str, Any]] | None = None,
         undo: Callable[[], None] | None = None,
     ) -> None:
-        self.v4 = v4 or []
-        self.v6 = v6 or []
-        self.started = started or []
-        self.ended = ended or []
+        self.v4 = v4 if v4 is not None else []
+        self.v6 = v6 if v6 is not None else []
+        self.started = started if started is not None else []
+        self.ended = ended if ended is not None else []
         self.undo = undo
 
     def __bool__(self) -> bool:
