@@ -393,8 +393,10 @@ def test_flood_from_an_unknown_address(daemon: DaemonProcess) -> None:
     )
     got = metrics(daemon).get("drops:unknown-nas", 0) - p.before.get("drops:unknown-nas", 0)
     rss_after = rss_kb(pid)
-    print(f"\nunknown-source flood: {FLOOD} datagrams in {seconds:.2f} s, {int(got)} counted as unknown-nas; "
-          f"daemon VmRSS {rss_before} -> {rss_after} kB ({rss_after - rss_before:+d} kB)")  # fmt: skip
+    print(
+        f"\nunknown-source flood: {FLOOD} datagrams in {seconds:.2f} s, {int(got)} counted as unknown-nas; "
+        f"daemon VmRSS {rss_before} -> {rss_after} kB ({rss_after - rss_before:+d} kB)"
+    )
     assert counted, f"only {got} of {FLOOD} counted as unknown-nas"
     assert got <= FLOOD
     assert rss_after - rss_before < RSS_GROWTH_CAP_KB, f"VmRSS grew {rss_after - rss_before} kB"
