@@ -2,7 +2,14 @@
 
 from .codes import Code, code_name
 from .errors import DictionaryError, MalformedPacket
-from .packet import Packet, decode, encode_reply, encode_request, verify_message_authenticator
+from .packet import (
+    Packet,
+    decode,
+    encode_reply,
+    encode_reply_body,
+    encode_request,
+    verify_message_authenticator,
+)
 
 __all__ = [
     "Code",
@@ -12,6 +19,7 @@ __all__ = [
     "code_name",
     "decode",
     "encode_reply",
+    "encode_reply_body",
     "encode_request",
     "verify_message_authenticator",
 ]

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from radiusd.codec.errors import DictionaryError
 
@@ -149,6 +151,8 @@ class Dictionary:
         self.vendors_by_name: dict[str, VendorDef] = {}  # keyed by name.lower()
         self.vendors_by_id: dict[int, VendorDef] = {}
         self.files: list[Path] = []  # every file read, in order (for diagnostics)
+        #: name as callers spell it -> value encoder (``Packet.add`` fills it; a load clears it)
+        self.encoders: dict[str, Callable[[Any], list[tuple[int, bytes]]]] = {}
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -193,6 +197,7 @@ class Dictionary:
         VALUE lines are applied after every ATTRIBUTE of the load, in file order: a VALUE
         may then precede its ATTRIBUTE, and the first name of a number stays the one printed.
         """
+        self.encoders.clear()  # they close over definitions and VALUEs this load may extend
         parser = _Parser(self)
         parser.parse_file(Path(path), include_stack=())
         for pending in parser.pending_values:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hmac
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from hashlib import md5
 from typing import Any
 
@@ -42,9 +42,12 @@ EXTENDED_TYPES = frozenset({241, 242, 243, 244})  # RFC 6929 §2.1
 LONG_EXTENDED_TYPES = frozenset({245, 246})  # RFC 6929 §2.2
 
 _HEADER = struct.Struct("!BBH")
+_MA_ZERO = b"\x50\x12" + ZERO16  # a Message-Authenticator attribute, value zeroed
 
 # One vendor sub-attribute: (vendor id, vendor type, value, index of its type-26 attribute).
 VendorAttr = tuple[int, int, bytes, int]
+#: Encodes one value of a given attribute into top-level ``(type, raw)`` attributes.
+AttributeEncoder = Callable[[Any], list[tuple[int, bytes]]]
 
 
 class Packet:
@@ -94,6 +97,36 @@ class Packet:
         self.ma_offset = 0
         #: whether the packet carries Proxy-State (set by decode; saves a scan in reply())
         self.has_proxy_state = True
+
+    @classmethod
+    def from_encoded(
+        cls,
+        code: int,
+        identifier: int,
+        authenticator: bytes,
+        encoded: EncodedAttributes,
+        dictionary: Dictionary | None = None,
+    ) -> Packet:
+        """A packet whose attributes are already on the wire (see :func:`encode_attributes`).
+
+        It is in the decoded form: reading is as for a received packet, :func:`encode_reply`
+        slices the body instead of re-encoding it, and touching ``attributes`` turns it into
+        an ordinary list-backed packet. The hot path uses it for a plan's Access-Accept.
+        """
+        p = cls.__new__(cls)
+        p.code = code
+        p.identifier = identifier
+        p.authenticator = authenticator
+        p._attrs = None
+        p._data = encoded.wire
+        p._offs = encoded.offsets
+        p._types = encoded.types
+        p.dictionary = dictionary
+        p.invalid = {}
+        p._vsas = None
+        p.ma_offset = 0
+        p.has_proxy_state = PROXY_STATE in encoded.types
+        return p
 
     def __repr__(self) -> str:
         return f"<Packet {code_name(self.code)} id={self.identifier} attrs={len(self)}>"
@@ -238,10 +271,23 @@ class Packet:
     # -- building --------------------------------------------------------------------------
 
     def add(self, name: str | AttributeDef, value: Any, tag: int = 0) -> Packet:
-        """Append an attribute, encoding ``value`` for its type (VALUE names accepted)."""
-        d = self._def(name)
-        for raw in encode_value(d, value, tag, self.dictionary):
-            self.attributes.append(raw)
+        """Append an attribute, encoding ``value`` for its type (VALUE names accepted).
+
+        By name (and untagged), the definition and its encoder are looked up once per
+        dictionary and cached there: replies are built by name on the hot path.
+        """
+        d = self.dictionary
+        if tag or d is None or type(name) is not str:
+            encoded = encode_value(self._def(name), value, tag, d)
+        else:
+            encode = d.encoders.get(name)
+            if encode is None:
+                encode = d.encoders[name] = attribute_encoder(self._def(name), d)
+            encoded = encode(value)
+        a = self._attrs
+        if a is None:
+            a = self.attributes
+        a += encoded
         self._vsas = None
         return self
 
@@ -299,6 +345,28 @@ class Packet:
         return _HEADER.pack(self.code, self.identifier, 20 + len(body)) + self.authenticator + body
 
 
+class EncodedAttributes:
+    """Attributes encoded once and shared by many packets (:meth:`Packet.from_encoded`).
+
+    ``wire`` is 20 placeholder header octets then the attributes, ``offsets`` and ``types``
+    index them as :func:`decode` would; none of them is ever mutated.
+    """
+
+    __slots__ = ("offsets", "types", "wire")
+
+    def __init__(self, attributes: list[tuple[int, bytes]] | tuple[tuple[int, bytes], ...]) -> None:
+        body = _attribute_body(list(attributes))
+        offsets: list[int] = []
+        i = 20
+        for t, v in attributes:
+            if t != MESSAGE_AUTHENTICATOR:
+                offsets.append(i)
+                i += len(v) + 2
+        self.wire = bytes(20) + body
+        self.offsets = offsets
+        self.types = bytes(t for t, _ in attributes if t != MESSAGE_AUTHENTICATOR)
+
+
 def _describe(ad: AttributeDef | None, fallback: str, raw: bytes) -> tuple[str, Any, AttributeDef | None]:
     if ad is None:
         return fallback, raw, None
@@ -331,18 +399,69 @@ def decode_value(d: AttributeDef, raw: bytes) -> tuple[int, Any]:
     return tag, codec_for(d.type)[0](raw)
 
 
+def _integer_value(d: AttributeDef, value: str) -> int:
+    """A VALUE name or a number in text, for an integer-typed attribute."""
+    number = d.values.get(value)
+    if number is not None:
+        return number
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{d.name}: {value!r} is neither a number nor a VALUE name") from None
+
+
+def attribute_encoder(d: AttributeDef, dictionary: Dictionary | None = None) -> AttributeEncoder:
+    """``value -> [(type, raw)]`` for untagged values of ``d``: the same bytes and errors as
+    :func:`encode_value`, with the type dispatch and the VSA header worked out once.
+
+    Standard attributes and VSAs get a specialised closure; tagged, concatenated and
+    RFC 6929 attributes use :func:`encode_value` itself.
+    """
+    k = d.key
+    if d.has_tag or d.concat or not (len(k) == 1 or k[0] == VENDOR_SPECIFIC):
+        return lambda value: encode_value(d, value, 0, dictionary)
+    to_raw = codec_for(d.type)[1]
+    integer = d.type in INTEGER_TYPES
+    if len(k) == 1:
+        code = k[0]
+
+        def encode_standard(value: Any) -> list[tuple[int, bytes]]:
+            if integer and isinstance(value, str):
+                value = _integer_value(d, value)
+            raw = to_raw(value)
+            if len(raw) > 253:
+                raise ValueError(f"{d.name}: value of {len(raw)} octets exceeds 253")
+            return [(code, raw)]
+
+        return encode_standard
+    vid, vt = k[1], k[2]
+    tl, ll = 1, 1
+    vd = dictionary.vendors_by_id.get(vid) if dictionary is not None else None
+    if vd is not None:
+        tl, ll = vd.type_len, vd.len_len
+    header = vid.to_bytes(4, "big") + vt.to_bytes(tl, "big")
+    extra = tl + ll
+
+    def encode_vsa(value: Any) -> list[tuple[int, bytes]]:
+        if integer and isinstance(value, str):
+            value = _integer_value(d, value)
+        raw = to_raw(value)
+        n = len(raw)
+        if n + 4 + extra > 253:
+            raise ValueError(f"{d.name}: value of {n} octets does not fit a Vendor-Specific")
+        if ll == 1:
+            return [(VENDOR_SPECIFIC, header + bytes((n + extra,)) + raw)]
+        return [(VENDOR_SPECIFIC, header + ((n + extra).to_bytes(ll, "big") if ll else b"") + raw)]
+
+    return encode_vsa
+
+
 def encode_value(
     d: AttributeDef, value: Any, tag: int = 0, dictionary: Dictionary | None = None
 ) -> list[tuple[int, bytes]]:
     """Encode ``value`` for ``d`` into one or more top-level ``(type, raw)`` attributes."""
     if isinstance(value, str) and d.type in INTEGER_TYPES:
-        if value in d.values:
-            value = d.values[value]
-        else:
-            try:
-                value = int(value)
-            except ValueError:
-                raise ValueError(f"{d.name}: {value!r} is neither a number nor a VALUE name") from None
+        value = _integer_value(d, value)
     raw = codec_for(d.type)[1](value)
     if d.has_tag:
         if d.type in INTEGER_TYPES:
@@ -368,13 +487,12 @@ def wrap(d: AttributeDef, raw: bytes, dictionary: Dictionary | None = None) -> l
         vd = dictionary.vendors_by_id.get(vid) if dictionary is not None else None
         if vd is not None:
             tl, ll = vd.type_len, vd.len_len
+        if len(raw) + 4 + tl + ll > 253:  # before packing a length that may not fit its field
+            raise ValueError(f"{d.name}: value of {len(raw)} octets does not fit a Vendor-Specific")
         header = vid.to_bytes(4, "big") + vt.to_bytes(tl, "big")
         if ll:
             header += (len(raw) + tl + ll).to_bytes(ll, "big")
-        value = header + raw
-        if len(value) > 253:
-            raise ValueError(f"{d.name}: value of {len(raw)} octets does not fit a Vendor-Specific")
-        return [(VENDOR_SPECIFIC, value)]
+        return [(VENDOR_SPECIFIC, header + raw)]
     if first in EXTENDED_TYPES:
         if len(k) == 4:  # Extended-Vendor-Specific, RFC 6929 §2.4
             value = bytes((k[1],)) + k[2].to_bytes(4, "big") + bytes((k[3],)) + raw
@@ -572,20 +690,42 @@ def verify_message_authenticator(
     return hmac.compare_digest(expected, data[off : off + 16])
 
 
+def _attribute_body(attributes: list[tuple[int, bytes]]) -> bytes:
+    """The wire form of ``(type, raw)`` pairs, any Message-Authenticator left out (it is
+    always recomputed, and placed first, by the encoders)."""
+    out = bytearray()  # append/+= on one buffer: ~40% less than joining per-attribute bytes
+    put = out.append
+    for t, v in attributes:
+        if t != MESSAGE_AUTHENTICATOR:
+            put(t)
+            put(len(v) + 2)
+            out += v
+    return bytes(out)
+
+
 def _assemble(
     code: int, identifier: int, auth: bytes, attributes: list[tuple[int, bytes]], with_ma: bool
 ) -> tuple[bytes, bytes]:
     """Header (without authenticator) and attribute body; Message-Authenticator first, zeroed."""
-    parts = [b"\x50\x12" + ZERO16] if with_ma else []
-    for t, v in attributes:
-        if t == MESSAGE_AUTHENTICATOR:
-            continue  # always recomputed, and always first
-        parts.append(bytes((t, len(v) + 2)) + v)
-    body = b"".join(parts)
+    body = _attribute_body(attributes)
+    if with_ma:
+        body = _MA_ZERO + body
     length = 20 + len(body)
     if length > MAX_PACKET_LENGTH:
         raise ValueError(f"packet of {length} octets exceeds {MAX_PACKET_LENGTH}")
     return _HEADER.pack(code, identifier, length), body
+
+
+def _reply_body(reply: Packet) -> bytes:
+    """The reply's attributes on the wire, without a Message-Authenticator.
+
+    A packet still in its encoded form (decoded, or built by :meth:`Packet.from_encoded`
+    from cached plan attributes) is sliced, not re-encoded.
+    """
+    d = reply._data
+    if d is not None and MESSAGE_AUTHENTICATOR not in reply._types:
+        return d[20:]
+    return _attribute_body(reply.attributes)
 
 
 def encode_reply(
@@ -598,12 +738,34 @@ def encode_reply(
     attribute, as the BlastRADIUS guidance asks of every Access-Accept/Reject/Challenge.
     """
     req_auth = reply.authenticator if request_authenticator is None else request_authenticator
-    header, body = _assemble(reply.code, reply.identifier, req_auth, reply.attributes, message_auth)
-    head = header + req_auth
+    return encode_reply_body(reply.code, reply.identifier, req_auth, _reply_body(reply), secret, message_auth)
+
+
+def encode_reply_body(
+    code: int,
+    identifier: int,
+    request_authenticator: bytes,
+    body: bytes,
+    secret: bytes,
+    message_auth: bool = True,
+) -> bytes:
+    """Encode a reply from its attributes already on the wire (``body``: no Message-Authenticator).
+
+    The one implementation behind :func:`encode_reply`; callers holding pre-encoded
+    attributes (a plan's, cached per NAS vendor) skip building a :class:`Packet`. With
+    ``message_auth`` the Message-Authenticator (RFC 3579 §3.2, over the request's
+    authenticator) is inserted as the first attribute; then the Response Authenticator
+    (RFC 2865 §3) is computed over the final bytes. ValueError beyond 4096 octets.
+    """
+    length = (38 if message_auth else 20) + len(body)
+    if length > MAX_PACKET_LENGTH:
+        raise ValueError(f"packet of {length} octets exceeds {MAX_PACKET_LENGTH}")
+    header = _HEADER.pack(code, identifier, length)
     if message_auth:
-        body = b"\x50\x12" + hmac_md5(secret, head + body) + body[18:]
-    resp = md5(b"".join((head, body, secret))).digest()
-    return header + resp + body
+        mac = hmac_md5(secret, b"".join((header, request_authenticator, _MA_ZERO, body)))
+        body = b"\x50\x12" + mac + body
+    resp = md5(b"".join((header, request_authenticator, body, secret))).digest()
+    return b"".join((header, resp, body))
 
 
 def encode_request(packet: Packet, secret: bytes, message_auth: bool = False) -> bytes:
