@@ -182,19 +182,30 @@ class AccessPolicy:
                 return self._reject(req, f"Simultaneous-Use limit {limit} reached ({live} sessions open)")
             if req.trace is not None:
                 req.note(f"  Simultaneous-Use: {live} of {limit} sessions open")
-        reply = req.packet.reply(_ACCESS_ACCEPT)
-        attrs = reply.attributes
+        if req.trace is not None:
+            for name, value in (plan.reply.names if plan else ()) + sub.reply.names:
+                req.note(f"  reply attribute {name} = {value}")
+        pkt = req.packet
         vendor = req.nas.vendor
+        assign = self.assigner is not None and self.assigner.wants(sub, plan, pool)
+        if plan is not None and not (
+            assign or extra or sub.reply.items or sub.static_ip or pkt.has_proxy_state
+        ):
+            # The common accept is exactly the plan's attributes: encoded once per NAS vendor.
+            req.note("  accept")
+            encoded = plan.reply.encoded_for(vendor)
+            return Packet.from_encoded(
+                _ACCESS_ACCEPT, pkt.identifier, pkt.authenticator, encoded, self.dictionary
+            )
+        reply = pkt.reply(_ACCESS_ACCEPT)
+        attrs = reply.attributes
         if plan is not None:
             attrs += plan.reply.for_vendor(vendor)
         if sub.reply.items:
             attrs += sub.reply.for_vendor(vendor)
         if extra:
             attrs += extra
-        if req.trace is not None:
-            for name, value in (plan.reply.names if plan else ()) + sub.reply.names:
-                req.note(f"  reply attribute {name} = {value}")
-        if self.assigner is not None and self.assigner.wants(sub, plan, pool):
+        if assign:
             return self._with_assignment(req, reply, sub, plan, pool)
         if sub.static_ip:
             attrs.append((FRAMED_IP_ADDRESS, _ipv4(sub.static_ip)))

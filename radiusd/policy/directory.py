@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from radiusd.codec.dictionary import Dictionary
-from radiusd.codec.packet import encode_value
+from radiusd.codec.packet import EncodedAttributes, encode_value
 from radiusd.logs import get_logger
 
 from .credentials import Credential, parse_credential
@@ -76,14 +76,29 @@ class ReplyAttributes:
 
     items: tuple[tuple[int, int, bytes], ...] = ()  # (vendor id or 0, type, raw)
     names: tuple[tuple[str, str], ...] = ()  # for the debug log
+    # per NAS vendor, filled on first use (a handful of vendors): an Access-Request then
+    # costs a dict lookup here instead of filtering and re-encoding the attributes
+    _by_vendor: dict[str, tuple[tuple[int, bytes], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _encoded: dict[str, EncodedAttributes] = field(default_factory=dict, compare=False, repr=False)
 
-    def for_vendor(self, nas_vendor: str) -> list[tuple[int, bytes]]:
+    def for_vendor(self, nas_vendor: str) -> tuple[tuple[int, bytes], ...]:
         """Attributes for a NAS: standard ones always; a vendor's VSAs only for that vendor's
         NAS devices and for generic ones (which get everything)."""
-        own = VENDOR_IDS.get(nas_vendor)
-        if own is None:
-            return [(t, v) for _, t, v in self.items]
-        return [(t, v) for vid, t, v in self.items if vid in (0, own)]
+        out = self._by_vendor.get(nas_vendor)
+        if out is None:
+            own = VENDOR_IDS.get(nas_vendor)
+            out = tuple((t, v) for vid, t, v in self.items if own is None or vid in (0, own))
+            self._by_vendor[nas_vendor] = out
+        return out
+
+    def encoded_for(self, nas_vendor: str) -> EncodedAttributes:
+        """:meth:`for_vendor` already on the wire, for :meth:`Packet.from_encoded`."""
+        out = self._encoded.get(nas_vendor)
+        if out is None:
+            out = self._encoded[nas_vendor] = EncodedAttributes(self.for_vendor(nas_vendor))
+        return out
 
 
 def encode_reply_attributes(
