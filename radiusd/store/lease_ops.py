@@ -16,7 +16,8 @@ prepared statement per kind whose parameters are column arrays (``INSERT ... SEL
 unnest($1::varchar[], ...) ON CONFLICT ...``): one Bind/Execute for the whole batch instead
 of a protocol round of each per row, and no SQLAlchemy parameter processing per row (a
 batch of 128 logins costs about a third of the CPU of the Core executemany it replaces, on
-both sides). SQLite keeps the Core statements.
+both sides). On SQLite they go to the aiosqlite connection's ``executemany`` (inside the
+transaction the engine began), times formatted as SQLAlchemy stores them for UTCDateTime.
 
 Row format of the lease state (the ``state`` check constraint has no ``free``): an item that
 is free but remembers its last holder (for stickiness) is stored as ``released`` with
@@ -30,7 +31,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ipam import LeaseState
@@ -42,8 +42,6 @@ V6: sa.Table = IPv6IP.__table__  # type: ignore[assignment]
 HISTORY: sa.Table = ServiceIPAssignment.__table__  # type: ignore[assignment]
 
 _LEASE_COLUMNS = ("pool_id", "state", "owner", "router_id", "session_key", "expires_at", "updated_at")
-#: rows per statement (bound-parameter limits: SQLite 32766, asyncpg 32767; 9 columns a row)
-CHUNK = 1000
 
 
 def row_state(state: LeaseState, expires: float | None) -> str:
@@ -100,6 +98,64 @@ SELECT * FROM unnest($1::varchar[], $2::int4[], $3::varchar[], $4::int2[], $5::v
                      $7::varchar[], $8::timestamptz[], $9::timestamptz[])"""
 
 
+def _sqlite_upsert(table: str, key: str, cols: Sequence[str]) -> str:
+    names = (key, *cols)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols)
+    return (
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {sets}"
+    )
+
+
+_UPSERT_V4_SQLITE = _sqlite_upsert("ipv4_ips", "address", _LEASE_COLUMNS)
+_UPSERT_V6_SQLITE = _sqlite_upsert("ipv6_ips", "prefix", (*_LEASE_COLUMNS, "kind"))
+_END_SQLITE = "UPDATE service_ip_assignments SET released_at = ? WHERE address = ? AND released_at IS NULL"
+_START_SQLITE = (
+    f"INSERT INTO service_ip_assignments ({', '.join(_HISTORY_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_HISTORY_COLUMNS))})"
+)
+_TIME_COLUMNS = frozenset({"expires_at", "updated_at", "assigned_at", "released_at"})
+
+
+def _sqlite_time(value: dt.datetime | None) -> str | None:
+    """A UTC time as SQLAlchemy stores it on SQLite for :class:`~radiusd.store.models.UTCDateTime`
+    (``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC; a naive time is refused, as there)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    v = value.astimezone(dt.UTC)
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 (SQLAlchemy's format, verbatim)
+        v.year,
+        v.month,
+        v.day,
+        v.hour,
+        v.minute,
+        v.second,
+        v.microsecond,
+    )
+
+
+def _tuples(rows: Iterable[dict[str, Any]], names: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Row dicts -> parameter tuples for SQLite (times converted, missing keys NULL)."""
+    convert = [name in _TIME_COLUMNS for name in names]
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        get = row.get
+        out.append(tuple(_sqlite_time(get(n)) if c else get(n) for n, c in zip(names, convert, strict=True)))
+    return out
+
+
+async def _sqlite(conn: AsyncConnection) -> Any:
+    """The aiosqlite connection under ``conn``, inside the transaction the engine began (this
+    project's SQLite engine sends BEGIN itself when a SQLAlchemy transaction starts)."""
+    raw = await conn.get_raw_connection()
+    db: Any = raw.driver_connection
+    if not db.in_transaction:
+        raise RuntimeError("lease rows must be written inside the writer's transaction")
+    return db
+
+
 async def _driver(conn: AsyncConnection) -> Any:
     """The asyncpg connection under ``conn``, inside the transaction SQLAlchemy holds open.
 
@@ -132,10 +188,6 @@ def _columns(rows: Iterable[dict[str, Any]], names: Sequence[str]) -> list[list[
     return cols
 
 
-def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
-
-
 async def upsert_rows(
     conn: AsyncConnection, v4: Iterable[dict[str, Any]], v6: Iterable[dict[str, Any]]
 ) -> None:
@@ -150,25 +202,14 @@ async def upsert_rows(
                 driver = driver or await _driver(conn)
                 await driver.execute(sql, *_columns(last.values(), (key, *_LEASE_COLUMNS, *extra)))
         return
-    for table, key, rows in ((V4, "address", v4), (V6, "prefix", v6)):
+    db = await _sqlite(conn)
+    for sql, key, rows, extra in (
+        (_UPSERT_V4_SQLITE, "address", v4, ()),
+        (_UPSERT_V6_SQLITE, "prefix", v6, ("kind",)),
+    ):
         last = {row[key]: row for row in rows}
-        if not last:
-            continue
-        ins = _insert(conn, table)
-        cols = _LEASE_COLUMNS + (("kind",) if table is V6 else ())
-        stmt = ins.on_conflict_do_update(
-            index_elements=[key], set_={c: getattr(ins.excluded, c) for c in cols}
-        )
-        values = list(last.values())
-        for i in range(0, len(values), CHUNK):
-            await conn.execute(stmt, values[i : i + CHUNK])
-
-
-_END = (
-    sa.update(HISTORY)
-    .where(HISTORY.c.address == sa.bindparam("a"), HISTORY.c.released_at.is_(None))
-    .values(released_at=sa.bindparam("t"))
-)
+        if last:
+            await db.executemany(sql, _tuples(last.values(), (key, *_LEASE_COLUMNS, *extra)))
 
 
 async def write_history(
@@ -188,12 +229,13 @@ async def write_history(
         if started:
             await driver.execute(_START_PG, *_columns(started, _HISTORY_COLUMNS))
         return
+    if not (ended or started):
+        return
+    db = await _sqlite(conn)
     if ended:
-        for i in range(0, len(ended), CHUNK):
-            await conn.execute(_END, list(ended[i : i + CHUNK]))
+        await db.executemany(_END_SQLITE, [(_sqlite_time(row["t"]), row["a"]) for row in ended])
     if started:
-        for i in range(0, len(started), CHUNK):
-            await conn.execute(sa.insert(HISTORY), list(started[i : i + CHUNK]))
+        await db.executemany(_START_SQLITE, _tuples(started, _HISTORY_COLUMNS))
 
 
 class LeaseOp:
