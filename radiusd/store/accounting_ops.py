@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from radiusd.policy.sessions import Change, InterimPoint, LiveSession, UsageDelta
 
+from . import rawpg
 from .models import RadiusAccounting, RadiusInterimUpdate, RadiusSession, ServiceUsageTracking, UTCDateTime
 
 _SESSIONS: sa.Table = RadiusSession.__table__  # type: ignore[assignment]
@@ -191,11 +192,23 @@ def interim_row(p: InterimPoint) -> dict[str, Any]:
 #
 # Each table's rows travel as one array per column and are expanded by unnest(), so the batch is
 # one statement (one round trip, one plan execution per table) instead of one execution per row.
+# It goes straight to asyncpg (radiusd.store.rawpg) as a prepared statement inside the writer's
+# transaction: no SQLAlchemy execution layer per batch. What is sent is kept small, because
+# asyncpg encodes every array element in Python-level code:
+#
+# - timestamps travel as float8 epoch seconds and become timestamptz in SQL (``to_timestamp``:
+#   exact to the microsecond for these values, a fifth of asyncpg's timestamptz encoding cost);
+# - the closed records (``radius_accounting``) are built in SQL from the session rows already
+#   sent, named by their ordinal (in a batch a session once closed stays closed, so its closed
+#   record is its last state: checked, see _apply_postgresql);
+# - a usage delta names its time-series row by ordinal instead of repeating its key.
+#
 # The time-series insert RETURNs the rows it really added; usage deltas whose row was not added
 # (it existed before: a commit whose acknowledgement was lost) are left out in SQL, which
 # replaces the SELECT of stored points that the generic path needs.
 
-#: radius_sessions columns: (column, PostgreSQL array type, LiveSession attribute)
+#: radius_sessions columns: (column, PostgreSQL array type, LiveSession attribute); FLOAT8 =
+#: a timestamptz sent as epoch seconds
 _PG_SESSION_COLS = (
     ("acct_unique_id", "TEXT", "unique_id"),
     ("acct_session_id", "TEXT", "acct_session_id"),
@@ -212,9 +225,9 @@ _PG_SESSION_COLS = (
     ("calling_station_id", "TEXT", "calling_station_id"),
     ("called_station_id", "TEXT", "called_station_id"),
     ("class", "TEXT", "class_"),
-    ("started_at", "TIMESTAMPTZ", "started_at"),
-    ("updated_at", "TIMESTAMPTZ", "updated_at"),
-    ("stopped_at", "TIMESTAMPTZ", "stopped_at"),
+    ("started_at", "FLOAT8", "started_at"),
+    ("updated_at", "FLOAT8", "updated_at"),
+    ("stopped_at", "FLOAT8", "stopped_at"),
     ("session_time", "INT8", "session_time"),
     ("input_octets", "INT8", "input_octets"),
     ("output_octets", "INT8", "output_octets"),
@@ -226,28 +239,27 @@ _PG_SESSION_COLS = (
     ("status", "TEXT", "status"),
     ("interim_interval", "INT4", "interim_interval"),
 )
-#: radius_accounting columns from the closed session (stopped_at: COALESCE with updated_at)
+#: radius_accounting columns, as SQL over a session row ``r`` (the closed record's values)
 _PG_CLOSED_COLS = (
-    ("acct_unique_id", "TEXT", "unique_id"),
-    ("acct_session_id", "TEXT", "acct_session_id"),
-    ("username", "TEXT", "username"),
-    ("router_id", "INT4", "router_id"),
-    ("nas_address", "TEXT", "nas_address"),
-    ("framed_ip", "TEXT", "framed_ip"),
-    ("framed_ipv6_prefix", "TEXT", "framed_ipv6_prefix"),
-    ("delegated_ipv6_prefix", "TEXT", "delegated_ipv6_prefix"),
-    ("calling_station_id", "TEXT", "calling_station_id"),
-    ("started_at", "TIMESTAMPTZ", "started_at"),
-    ("stopped_at", "TIMESTAMPTZ", "stopped_at"),
-    ("updated_at", "TIMESTAMPTZ", "updated_at"),
-    ("session_time", "INT8", "session_time"),
-    ("input_octets", "INT8", "input_total"),
-    ("output_octets", "INT8", "output_total"),
-    ("terminate_cause", "TEXT", "terminate_cause"),
+    ("acct_unique_id", "r.acct_unique_id"),
+    ("acct_session_id", "r.acct_session_id"),
+    ("username", "r.username"),
+    ("router_id", "r.router_id"),
+    ("nas_address", "r.nas_address"),
+    ("framed_ip", "r.framed_ip"),
+    ("framed_ipv6_prefix", "r.framed_ipv6_prefix"),
+    ("delegated_ipv6_prefix", "r.delegated_ipv6_prefix"),
+    ("calling_station_id", "r.calling_station_id"),
+    ("started_at", "r.started_at"),
+    ("stopped_at", "COALESCE(r.stopped_at, r.updated_at)"),
+    ("session_time", "r.session_time"),
+    ("input_octets", "r.input_base + r.input_octets"),
+    ("output_octets", "r.output_base + r.output_octets"),
+    ("terminate_cause", "r.terminate_cause"),
 )
 _PG_POINT_COLS = (
     ("acct_unique_id", "TEXT", "unique_id"),
-    ("event_time", "TIMESTAMPTZ", "event_time"),
+    ("event_time", "FLOAT8", "event_time"),
     ("status_type", "TEXT", "status_type"),
     ("session_time", "INT8", "session_time"),
     ("input_octets", "INT8", "input_octets"),
@@ -255,7 +267,7 @@ _PG_POINT_COLS = (
     ("input_packets", "INT8", "input_packets"),
     ("output_packets", "INT8", "output_packets"),
 )
-#: usage deltas, with the key of their time-series row (NULL when they have none)
+#: usage deltas; ``pn``: the ordinal of their time-series row (NULL: none, 0: not in the batch)
 _PG_DELTA_COLS = (
     ("username", "TEXT"),
     ("day", "DATE"),
@@ -263,55 +275,60 @@ _PG_DELTA_COLS = (
     ("output_octets", "INT8"),
     ("session_time", "INT8"),
     ("sessions", "INT4"),
-    ("p_uid", "TEXT"),
-    ("p_status", "TEXT"),
-    ("p_time", "INT8"),
-    ("p_in", "INT8"),
-    ("p_out", "INT8"),
+    ("pn", "INT4"),
 )
 _KEY = ("acct_unique_id", "status_type", "session_time", "input_octets", "output_octets")
 
 
-def _unnest(prefix: str, cols: Sequence[tuple[str, str]]) -> str:
-    """Rows from one array parameter per column, numbered (``n``) in the order they were given."""
-    args = ", ".join(f"CAST(:{prefix}{i} AS {typ}[])" for i, (_, typ) in enumerate(cols))
-    return f"unnest({args}) WITH ORDINALITY AS {prefix}({', '.join(name for name, _ in cols)}, n)"
-
-
-def _updates(cols: Sequence[str]) -> str:
-    return ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "acct_unique_id")
-
-
 def _pg_batch_sql() -> str:
+    arg = iter(range(1, 1000))
+
+    def rows(cols: Sequence[tuple[str, str]]) -> str:
+        """Rows from one array parameter per column, numbered (``n``) in the order given."""
+        args = ", ".join(f"${next(arg)}::{typ}[]" for _, typ in cols)
+        select = ", ".join(
+            f"to_timestamp(u.c{k}) AS {name}" if typ == "FLOAT8" else f"u.c{k} AS {name}"
+            for k, (name, typ) in enumerate(cols)
+        )
+        names = ", ".join(f"c{k}" for k in range(len(cols)))
+        return f"SELECT {select}, u.n FROM unnest({args}) WITH ORDINALITY AS u({names}, n)"
+
+    def q(c: str) -> str:
+        return f'"{c}"' if c == "class" else c
+
     s_cols = [c for c, _, _ in _PG_SESSION_COLS]
-    a_cols = [c for c, _, _ in _PG_CLOSED_COLS if c != "updated_at"]
-    a_select = ", ".join(
-        "COALESCE(a.stopped_at, a.updated_at)" if c == "stopped_at" else f"a.{c}" for c in a_cols
-    )
+    quoted = ", ".join(q(c) for c in s_cols)
+    s_updates = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in s_cols if c != "acct_unique_id")
     p_cols = [c for c, _, _ in _PG_POINT_COLS]
-    quoted_cols = [f'"{c}"' if c == "class" else c for c in s_cols]
-    quoted = ", ".join(quoted_cols)
-    s_updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in s_cols if c != "acct_unique_id")
+    a_cols = [c for c, _ in _PG_CLOSED_COLS]
+    a_updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in a_cols if c != "acct_unique_id")
     key = ", ".join(_KEY)
+    r_sql = rows([(c, t) for c, t, _ in _PG_SESSION_COLS])
+    p_sql = rows([(c, t) for c, t, _ in _PG_POINT_COLS])
+    closed_arg = next(arg)
+    d_args = ", ".join(f"${next(arg)}::{typ}[]" for _, typ in _PG_DELTA_COLS)
+    d_names = ", ".join(name for name, _ in _PG_DELTA_COLS)
     return (
-        f"WITH s AS (INSERT INTO radius_sessions ({quoted}) "
-        f"SELECT {', '.join('s.' + c for c in quoted_cols)} "
-        f"FROM {_unnest('s', [(c, t) for c, t, _ in _PG_SESSION_COLS])} ORDER BY s.n "
-        f"ON CONFLICT (acct_unique_id) DO UPDATE SET {s_updates} RETURNING id, acct_unique_id), "
+        f"WITH r AS MATERIALIZED ({r_sql}), "
+        f"p AS MATERIALIZED ({p_sql}), "
+        f"s AS (INSERT INTO radius_sessions ({quoted}) SELECT {', '.join('r.' + q(c) for c in s_cols)} "
+        f"FROM r ORDER BY r.n ON CONFLICT (acct_unique_id) DO UPDATE SET {s_updates} "
+        "RETURNING id, acct_unique_id), "
         f"i AS (INSERT INTO radius_interim_updates (session_id, {', '.join(p_cols)}) "
-        f"SELECT q.sid, {', '.join('p.' + c for c in p_cols)} "
-        f"FROM {_unnest('p', [(c, t) for c, t, _ in _PG_POINT_COLS])} "
+        f"SELECT q.sid, {', '.join('p.' + c for c in p_cols)} FROM p "
         "LEFT JOIN s ON s.acct_unique_id = p.acct_unique_id CROSS JOIN LATERAL (SELECT COALESCE(s.id, "
-        "(SELECT r.id FROM radius_sessions r WHERE r.acct_unique_id = p.acct_unique_id)) AS sid) q "
+        "(SELECT x.id FROM radius_sessions x WHERE x.acct_unique_id = p.acct_unique_id)) AS sid) q "
         f"WHERE q.sid IS NOT NULL ORDER BY p.n ON CONFLICT DO NOTHING RETURNING {key}), "
         f"a AS (INSERT INTO radius_accounting ({', '.join(a_cols)}) "
-        f"SELECT {a_select} FROM {_unnest('a', [(c, t) for c, t, _ in _PG_CLOSED_COLS])} ORDER BY a.n "
-        f"ON CONFLICT (acct_unique_id) DO UPDATE SET {_updates(a_cols)}), "
+        f"SELECT {', '.join(sql for _, sql in _PG_CLOSED_COLS)} "
+        f"FROM unnest(${closed_arg}::INT4[]) WITH ORDINALITY AS c(sn, k) JOIN r ON r.n = c.sn ORDER BY c.k "
+        f"ON CONFLICT (acct_unique_id) DO UPDATE SET {a_updates}), "
         "u AS (INSERT INTO service_usage "
         "(username, day, input_octets, output_octets, session_time, sessions) "
         "SELECT d.username, d.day, sum(d.input_octets), sum(d.output_octets), sum(d.session_time), "
-        f"sum(d.sessions) FROM {_unnest('d', _PG_DELTA_COLS)} "
-        f"WHERE d.p_uid IS NULL OR (d.p_uid, d.p_status, d.p_time, d.p_in, d.p_out) IN (SELECT {key} FROM i) "
+        f"sum(d.sessions) FROM unnest({d_args}) AS d({d_names}) LEFT JOIN p ON p.n = d.pn "
+        f"WHERE d.pn IS NULL OR (p.acct_unique_id, p.status_type, p.session_time, p.input_octets, "
+        f"p.output_octets) IN (SELECT {key} FROM i) "
         "GROUP BY d.username, d.day "
         "HAVING sum(d.input_octets) <> 0 OR sum(d.output_octets) <> 0 OR sum(d.session_time) <> 0 "
         "OR sum(d.sessions) <> 0 ORDER BY d.username, d.day "
@@ -324,26 +341,21 @@ def _pg_batch_sql() -> str:
     )
 
 
-_PG_BATCH = sa.text(_pg_batch_sql())
+_PG_BATCH = _pg_batch_sql()
 _get_session = attrgetter(*(a for _, _, a in _PG_SESSION_COLS))
-_get_closed = attrgetter(*(a for _, _, a in _PG_CLOSED_COLS))
 _get_point = attrgetter(*(a for _, _, a in _PG_POINT_COLS))
-_NO_POINT = (None, None, None, None, None)
+_S_STARTED, _S_UPDATED, _S_STOPPED = (
+    [c for c, _, _ in _PG_SESSION_COLS].index(n) for n in ("started_at", "updated_at", "stopped_at")
+)
+_P_TIME = [c for c, _, _ in _PG_POINT_COLS].index("event_time")
 
 
-def _columns(prefix: str, width: int, rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
-    cols = list(zip(*rows, strict=True)) if rows else [()] * width
-    return {f"{prefix}{i}": list(col) for i, col in enumerate(cols)}
+def _columns(width: int, rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    return [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
-def _delta_row(u: UsageDelta) -> tuple[Any, ...]:
-    p = u.point
-    key = (
-        _NO_POINT
-        if p is None
-        else (p.unique_id, p.status_type, p.session_time, p.input_octets, p.output_octets)
-    )
-    return (u.username, u.day, u.input_octets, u.output_octets, u.session_time, u.sessions, *key)
+def _epochs(col: list[Any]) -> list[Any]:
+    return [None if d is None else d.timestamp() for d in col]
 
 
 async def _apply_postgresql(
@@ -353,11 +365,27 @@ async def _apply_postgresql(
     interims: list[InterimPoint],
     deltas: list[UsageDelta],
 ) -> None:
-    params = _columns("s", len(_PG_SESSION_COLS), [_get_session(s) for s in sessions.values()])
-    params.update(_columns("a", len(_PG_CLOSED_COLS), [_get_closed(s) for s in closed.values()]))
-    params.update(_columns("p", len(_PG_POINT_COLS), [_get_point(p) for p in interims]))
-    params.update(_columns("d", len(_PG_DELTA_COLS), [_delta_row(u) for u in deltas]))
-    await conn.execute(_PG_BATCH, params)
+    s_cols = _columns(len(_PG_SESSION_COLS), [_get_session(s) for s in sessions.values()])
+    for k in (_S_STARTED, _S_UPDATED):
+        s_cols[k] = [d.timestamp() for d in s_cols[k]]
+    s_cols[_S_STOPPED] = _epochs(s_cols[_S_STOPPED])
+    ordinal = {uid: n for n, uid in enumerate(sessions, 1)}
+    closed_at: list[int] = []
+    for uid, s in closed.items():
+        if sessions[uid] is not s:  # never expected: a batch never reopens a session it closed
+            raise RuntimeError(f"session {uid} closed and changed again in one batch")
+        closed_at.append(ordinal[uid])
+    p_cols = _columns(len(_PG_POINT_COLS), [_get_point(p) for p in interims])
+    p_cols[_P_TIME] = [d.timestamp() for d in p_cols[_P_TIME]]
+    point_n = {id(p): n for n, p in enumerate(interims, 1)}
+    d_rows = [
+        (u.username, u.day, u.input_octets, u.output_octets, u.session_time, u.sessions,
+         None if u.point is None else point_n.get(id(u.point), 0))
+        for u in deltas
+    ]  # fmt: skip
+    d_cols = _columns(len(_PG_DELTA_COLS), d_rows)
+    pg = await rawpg.driver(conn)
+    await pg.execute(_PG_BATCH, *s_cols, *p_cols, closed_at, *d_cols)
 
 
 class AccountingOp:

@@ -1,0 +1,37 @@
+"""The asyncpg connection under a SQLAlchemy connection, inside the writer's transaction.
+
+Writer operations on PostgreSQL send their batch statements straight to asyncpg (one prepared
+statement over column arrays), skipping SQLAlchemy's per-execution work, while SQLAlchemy
+still owns the transaction: its COMMIT or ROLLBACK covers what was sent here.
+
+The same logic as ``radiusd.store.lease_ops._driver`` (written first, for lease rows); the two
+are meant to be merged into this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+async def driver(conn: AsyncConnection) -> Any:
+    """The asyncpg connection of ``conn``, with the transaction SQLAlchemy holds open begun.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: when ours is
+    the first, the adapter's own ``_start_transaction`` sends it (so its COMMIT and ROLLBACK
+    cover our statements; a statement through SQLAlchemy if that hook is gone). Raises
+    RuntimeError rather than write anything outside the transaction.
+    """
+    raw = await conn.get_raw_connection()
+    found: Any = raw.driver_connection
+    if not found.is_in_transaction():
+        adapter = raw.dbapi_connection
+        start = getattr(adapter, "_start_transaction", None)
+        if start is not None and getattr(adapter, "_transaction", False) is None:
+            await start()  # BEGIN alone: no statement round, no SQLAlchemy execution around it
+        else:
+            await conn.exec_driver_sql("SELECT 1")
+        if not found.is_in_transaction():
+            raise RuntimeError("batch rows must be written inside the writer's transaction")
+    return found
