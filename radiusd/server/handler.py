@@ -29,7 +29,15 @@ class Request:
     trace: list[str] | None = None
     #: why the request was rejected, for the log (never contains a secret)
     reject_reason: str = ""
-    extra: dict[str, object] = field(default_factory=dict)
+    _extra: dict[str, object] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def extra(self) -> dict[str, object]:
+        """Scratch space for handlers, created on first use: most requests never need it,
+        and a dict per request is measurable on the PAP path."""
+        if self._extra is None:
+            self._extra = {}
+        return self._extra
 
     def note(self, message: str) -> None:
         if self.trace is not None:
