@@ -22,12 +22,14 @@ The figures (kills, requests, p99, RSS) are printed: ``pytest -s`` shows them.
 
 from __future__ import annotations
 
+import json
 import random
 import select
 import signal
 import socket
 import threading
 import time
+import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -506,6 +508,34 @@ def test_postgres_away_during_load(tmp_path: Path) -> None:
 # -- (c) overload at twice the measured capacity ------------------------------------------------------
 
 
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def latency_histogram(api: str, token: str) -> dict[float, float]:
+    """Cumulative ``radiusd_request_duration_seconds`` buckets from /metrics: {upper bound: count}."""
+    req = urllib.request.Request(f"http://{api}/metrics", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        text = resp.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("radiusd_request_duration_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            out[float(bound)] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def histogram_p99(before: dict[float, float], after: dict[float, float]) -> float:
+    """The upper bound of the bucket holding the 99th percentile of what was observed in between."""
+    total = after[float("inf")] - before.get(float("inf"), 0)
+    for bound in sorted(after):
+        if after[bound] - before.get(bound, 0) >= 0.99 * total:
+            return bound
+    return float("inf")
+
+
 class Blaster:
     """Open-loop sender of prebuilt Accounting Starts over many sockets; a receiver thread
     matches replies by (socket, Identifier) and the Response Authenticator."""
@@ -607,8 +637,12 @@ def run_overload(pg: str, workdir: Path) -> dict[str, Any]:
         "RADIUSD_DEDUPE_MAX_ENTRIES": str(dedupe_max),
     }
     ports = free_udp_ports(2)
-    d = daemon_on(pg, workdir / "d", ports, env=env)
+    api = f"{HOST}:{free_tcp_port()}"  # /metrics: the daemon's own latency histogram
+    d = DaemonProcess(
+        pg, workdir / "d", args=(*daemon_on(pg, workdir, ports).args, "--api-bind", api), env=env
+    )
     seed(d, users=40)
+    token = json.loads(d.cli("api-token", "create", "overload", "--read-only", "--json").stdout)["token"]
     d.start()
     assert d.proc is not None
     pid = d.proc.pid
@@ -635,6 +669,7 @@ def run_overload(pg: str, workdir: Path) -> dict[str, Any]:
 
         # twice that, open loop, for 6 s; VmRSS sampled meanwhile
         rate = 2 * capacity
+        hist_before = latency_histogram(api, token)
         b = Blaster(d.acct_port)
         packets = b.build(int(rate * 6), "over")
         peak = [rss_base]
@@ -655,6 +690,7 @@ def run_overload(pg: str, workdir: Path) -> dict[str, Any]:
         admitted = len(b.latencies)
         over_p99 = p99(b.latencies)
         b.close()
+        inside_p99 = histogram_p99(hist_before, latency_histogram(api, token))
 
         # back to normal within 10 s of the load dropping
         nas = Nas()
@@ -684,7 +720,8 @@ def run_overload(pg: str, workdir: Path) -> dict[str, Any]:
             f"offered {rate:.0f} req/s "
             f"for {seconds:.1f} s = {len(packets)} requests, "
             f"admitted {admitted} ({admitted / len(packets):.0%}), "
-            f"admitted p99 {over_p99 * 1000:.0f} ms; "
+            f"admitted p99 {over_p99 * 1000:.0f} ms at the client, <= {inside_p99 * 1000:.0f} ms inside the "
+            f"daemon (datagram read -> reply sent); "
             f"VmRSS {rss_base // 1024} MB -> peak {peak[0] // 1024} MB "
             f"(cap +{cap_mb} MB; writer_queue_max {queue_max}, dedupe_max_entries {dedupe_max}); "
             f"normal again {None if recovered_after is None else round(recovered_after, 1)} s after the "
@@ -699,6 +736,7 @@ def run_overload(pg: str, workdir: Path) -> dict[str, Any]:
             "rss_base_kb": rss_base,
             "rss_peak_kb": peak[0],
             "recovered_after": recovered_after,
+            "inside_p99": inside_p99,
         }
     finally:
         assert d.stop() == 0
@@ -712,15 +750,18 @@ def test_overload_memory_capped_and_back_to_normal_within_10s(overload: dict[str
     grown = o["rss_peak_kb"] - o["rss_base_kb"]
     assert grown < RSS_CAP_MB * 1024, f"VmRSS grew {grown // 1024} MB under overload"
     assert o["recovered_after"] is not None and o["recovered_after"] <= 10, "not back to normal within 10 s"
+    # from the datagram read to the reply (the kernel's receive queue excluded: see the xfail below)
+    assert o["inside_p99"] <= 1.0, f"admitted p99 inside the daemon above {o['inside_p99']} s"
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=False,
     reason="known gap: the auth/acct sockets ask for a 4 MB SO_RCVBUF (radiusd/server/protocol.py, "
-    "8 MB effective), which queues seconds of requests in the kernel at capacity; measured admitted "
-    "p99 1.6-4.4 s at 2x capacity on a shared 2-CPU machine (1.8 s with 512 KB). Needs a bounded, "
-    "configurable receive buffer and/or latency-aware refusal in the writer.",
+    "8 MB effective), which queues seconds of requests in the kernel at capacity: measured admitted "
+    "p99 2.8-4.4 s at the client at 2x capacity on a shared 2-CPU machine while the daemon's own "
+    "histogram (datagram read -> reply) kept p99 <= 1 s; 1.8 s with a 512 KB buffer. Needs a bounded, "
+    "configurable receive buffer (and/or latency-aware refusal in the writer).",
 )
 def test_overload_admitted_p99_under_1s(overload: dict[str, Any]) -> None:
     assert overload["p99"] < 1.0, f"admitted p99 {overload['p99']:.2f} s at twice capacity"
