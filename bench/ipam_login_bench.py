@@ -1,6 +1,6 @@
 """PAP logins with address allocation from a /16 pool, PostgreSQL backend (issue 4).
 
-Usage: python3 bench/ipam_login_bench.py [--subscribers 10000] [--parallel 128] [--rounds 1]
+Usage: python3 bench/ipam_login_bench.py [--subscribers 10000] [--parallel 128]
                                          [--output bench/results/ipam.md]
 
 A fresh PostgreSQL database (created and dropped here) with a NAS at 127.0.0.1, a plan whose
