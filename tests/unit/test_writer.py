@@ -1,0 +1,174 @@
+"""The group-commit writer (DESIGN.md "The writer"): batching, failure handling, bounds.
+
+Runs against a real SQLite file with a scratch table, so commits and rollbacks are real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, ClassVar
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from radiusd.store.engine import create_engine
+from radiusd.store.writer import Writer, WriterBusy, WriterClosed
+
+META = sa.MetaData()
+ROWS = sa.Table("rows", META, sa.Column("k", sa.Integer, primary_key=True), sa.Column("v", sa.Text))
+
+
+class Insert:
+    """Inserts one row; records whether its transaction was rolled back."""
+
+    order: ClassVar[int] = 10
+    calls: ClassVar[list[int]] = []  # batch sizes seen by apply_batch
+
+    def __init__(self, k: int, v: str = "x") -> None:
+        self.k, self.v = k, v
+        self.undone = False
+
+    @classmethod
+    async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[Any]) -> None:
+        cls.calls.append(len(ops))
+        await conn.execute(sa.insert(ROWS), [{"k": op.k, "v": op.v} for op in ops])
+
+    def rolled_back(self) -> None:
+        self.undone = True
+
+
+class Later(Insert):
+    """Runs after Insert in the same transaction (higher order)."""
+
+    order: ClassVar[int] = 20
+    calls: ClassVar[list[int]] = []
+
+
+@pytest.fixture
+async def engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(sqlite_url)
+    async with eng.begin() as conn:
+        await conn.run_sync(META.create_all)
+    Insert.calls.clear()
+    Later.calls.clear()
+    yield eng
+    await eng.dispose()
+
+
+async def stored(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as conn:
+        return sorted((await conn.execute(sa.select(ROWS.c.k))).scalars())
+
+
+async def test_queued_work_is_one_transaction_per_drain(engine: AsyncEngine) -> None:
+    writer = Writer(engine)
+    futures = [writer.submit(Insert(k)) for k in range(50)]  # queued before the writer runs
+    writer.start()
+    await asyncio.gather(*futures)
+    assert Insert.calls == [50]
+    assert writer.batches == 1 and writer.committed_ops == 50
+    assert await stored(engine) == list(range(50))
+    await writer.close()
+
+
+async def test_kinds_run_in_their_order_within_one_batch(engine: AsyncEngine) -> None:
+    writer = Writer(engine)
+    seen: list[str] = []
+
+    class First(Insert):
+        order: ClassVar[int] = 1
+
+        @classmethod
+        async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[Any]) -> None:
+            seen.append("first")
+            await super().apply_batch(conn, ops)
+
+    class Second(Insert):
+        order: ClassVar[int] = 2
+
+        @classmethod
+        async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[Any]) -> None:
+            seen.append("second")
+            await super().apply_batch(conn, ops)
+
+    futures = [writer.submit(Second(1)), writer.submit(First(2))]
+    writer.start()
+    await asyncio.gather(*futures)
+    assert seen == ["first", "second"]
+    await writer.close()
+
+
+async def test_a_poisonous_operation_fails_alone(engine: AsyncEngine) -> None:
+    """A batch that fails for a reason other than the connection is retried one by one: the
+    duplicate key fails (and is rolled back), its neighbours are committed and answered."""
+    writer = Writer(engine, retry_pause=0.01)
+    ops = [Insert(1), Insert(2), Insert(1), Insert(3)]
+    futures = [writer.submit(op) for op in ops]
+    writer.start()
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    assert [isinstance(r, Exception) for r in results] == [False, False, True, False]
+    assert [op.undone for op in ops] == [False, False, True, False]
+    assert await stored(engine) == [1, 2, 3]
+    await writer.close()
+
+
+async def test_failed_transaction_fails_every_future_and_undoes_memory(engine: AsyncEngine) -> None:
+    """A lost database fails the whole batch: no future succeeds, every operation is rolled
+    back (so the caller sends no reply and the NAS retransmits), nothing is half-written."""
+    writer = Writer(engine, retry_pause=0.01)
+
+    class Lost(Insert):
+        @classmethod
+        async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[Any]) -> None:
+            await super().apply_batch(conn, ops)
+            raise ConnectionError("connection to the database lost")
+
+    ops = [Lost(k) for k in range(5)]
+    futures = [writer.submit(op) for op in ops]
+    writer.start()
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert all(op.undone for op in ops)
+    assert writer.healthy is False
+    assert await stored(engine) == []
+    # the writer recovers on the next batch, with a fresh connection
+    await writer.write(Insert(9))
+    assert writer.healthy is True
+    assert await stored(engine) == [9]
+    await writer.close()
+
+
+async def test_full_queue_refuses_new_work(engine: AsyncEngine) -> None:
+    writer = Writer(engine, max_queue=3)
+    kept = [writer.submit(Insert(k)) for k in range(3)]
+    with pytest.raises(WriterBusy):
+        writer.submit(Insert(99))
+    assert writer.refused == 1
+    writer.start()
+    await asyncio.gather(*kept)
+    assert await stored(engine) == [0, 1, 2]
+    await writer.close()
+
+
+async def test_close_flushes_then_refuses(engine: AsyncEngine) -> None:
+    writer = Writer(engine)
+    writer.start()
+    futures = [writer.submit(Insert(k)) for k in range(10)]
+    await writer.close()
+    assert all(f.done() and f.exception() is None for f in futures)
+    assert await stored(engine) == list(range(10))
+    with pytest.raises(WriterClosed):
+        writer.submit(Insert(11))
+
+
+async def test_the_connection_is_kept_between_batches(engine: AsyncEngine) -> None:
+    writer = Writer(engine)
+    writer.start()
+    await writer.write(Insert(1))
+    first = writer._conn
+    await writer.write(Later(2))
+    assert first is not None and writer._conn is first
+    await writer.close()
+    assert writer._conn is None
