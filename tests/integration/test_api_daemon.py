@@ -177,7 +177,12 @@ def p99(samples: list[float]) -> float:
 @pytest.mark.slow
 def test_api_flood_does_not_raise_radius_p99(daemon: DaemonProcess, radius: Any) -> None:
     """PAP logins one after another, alone and then while 64 HTTP clients (another process)
-    hammer the API: the p99 stays within 5 ms (or 3x) of the quiet p99."""
+    hammer the API: the p99 stays within 10 ms (or 3x) of the quiet p99.
+
+    On this 2-core machine the flood process itself takes CPU from the daemon, which adds a
+    few ms at p99 (7.8 ms against 0.8 ms quiet was seen on a loaded machine); an API that
+    blocked the event loop would add its whole queue of requests (64 clients, ~2 ms of CPU
+    each) instead."""
     _latencies(radius, 50)  # warm up
     quiet = _latencies(radius, 600)
     ctx = multiprocessing.get_context("spawn")
@@ -195,4 +200,4 @@ def test_api_flood_does_not_raise_radius_p99(daemon: DaemonProcess, radius: Any)
     print(f"PAP p99 quiet {q * 1000:.2f} ms, under API flood {f * 1000:.2f} ms; API requests {counter.value}",
           file=sys.stderr)  # fmt: skip
     assert counter.value > 200, f"the flood did not reach the API ({counter.value} requests)"
-    assert f <= max(3 * q, q + 0.005), f"p99 {f * 1000:.2f} ms under flood vs {q * 1000:.2f} ms quiet"
+    assert f <= max(3 * q, q + 0.010), f"p99 {f * 1000:.2f} ms under flood vs {q * 1000:.2f} ms quiet"
