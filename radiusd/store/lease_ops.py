@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ipam import LeaseState
 
+from . import rawpg
 from .models import IPv4IP, IPv6IP, ServiceIPAssignment
 
 V4: sa.Table = IPv4IP.__table__  # type: ignore[assignment]
@@ -157,27 +158,6 @@ async def _sqlite(conn: AsyncConnection) -> Any:
     return db
 
 
-async def _driver(conn: AsyncConnection) -> Any:
-    """The asyncpg connection under ``conn``, inside the transaction SQLAlchemy holds open.
-
-    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: a batch whose
-    first statement is ours has the adapter send it here (its own ``_start_transaction``, so
-    its COMMIT and ROLLBACK cover our statements; a statement through SQLAlchemy if that hook
-    is gone), and nothing is ever written outside the writer's transaction."""
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
-    if not driver.is_in_transaction():
-        adapter = raw.dbapi_connection
-        start = getattr(adapter, "_start_transaction", None)
-        if start is not None and getattr(adapter, "_transaction", False) is None:
-            await start()  # BEGIN alone: no statement round and no SQLAlchemy execution around it
-        else:
-            await conn.exec_driver_sql("SELECT 1")
-        if not driver.is_in_transaction():
-            raise RuntimeError("lease rows must be written inside the writer's transaction")
-    return driver
-
-
 def _columns(rows: Iterable[dict[str, Any]], names: Sequence[str]) -> list[list[Any]]:
     """Row dicts -> one list per column (missing keys are NULL)."""
     cols: list[list[Any]] = [[] for _ in names]
@@ -200,7 +180,7 @@ async def upsert_rows(
         for sql, key, rows, extra in ((_UPSERT_V4, "address", v4, ()), (_UPSERT_V6, "prefix", v6, ("kind",))):
             last = {row[key]: row for row in rows}
             if last:
-                driver = driver or await _driver(conn)
+                driver = driver or await rawpg.driver(conn)
                 await driver.execute(sql, *_columns(last.values(), (key, *_LEASE_COLUMNS, *extra)))
         return
     db = await _sqlite(conn)
@@ -221,7 +201,7 @@ async def write_history(
     if conn.dialect.name == "postgresql":
         if not (ended or started):
             return
-        driver = await _driver(conn)
+        driver = await rawpg.driver(conn)
         if ended:
             first: dict[str, Any] = {}
             for row in ended:

@@ -4,8 +4,7 @@ Writer operations on PostgreSQL send their batch statements straight to asyncpg 
 statement over column arrays), skipping SQLAlchemy's per-execution work, while SQLAlchemy
 still owns the transaction: its COMMIT or ROLLBACK covers what was sent here.
 
-The same logic as ``radiusd.store.lease_ops._driver`` (written first, for lease rows); the two
-are meant to be merged into this module.
+Used by the lease writes (lease_ops) and the accounting writes (accounting_ops).
 """
 
 from __future__ import annotations
