@@ -349,10 +349,11 @@ class EncodedAttributes:
     """Attributes encoded once and shared by many packets (:meth:`Packet.from_encoded`).
 
     ``wire`` is 20 placeholder header octets then the attributes, ``offsets`` and ``types``
-    index them as :func:`decode` would; none of them is ever mutated.
+    index them as :func:`decode` would; ``body`` is the attributes alone, as
+    :func:`encode_reply_body` takes them. None of them is ever mutated.
     """
 
-    __slots__ = ("offsets", "types", "wire")
+    __slots__ = ("body", "offsets", "types", "wire")
 
     def __init__(self, attributes: list[tuple[int, bytes]] | tuple[tuple[int, bytes], ...]) -> None:
         body = _attribute_body(list(attributes))
@@ -362,6 +363,7 @@ class EncodedAttributes:
             if t != MESSAGE_AUTHENTICATOR:
                 offsets.append(i)
                 i += len(v) + 2
+        self.body = body
         self.wire = bytes(20) + body
         self.offsets = offsets
         self.types = bytes(t for t, _ in attributes if t != MESSAGE_AUTHENTICATOR)
@@ -578,14 +580,21 @@ def _extended_values(
     return out
 
 
-def decode(data: bytes, dictionary: Dictionary | None = None) -> Packet:
-    """Parse one datagram. Raises :class:`MalformedPacket` for anything that must be dropped.
+#: what :func:`scan` returns: (datagram cut to Length, offsets, types, M-A value offset or 0)
+Scanned = tuple[bytes, list[int], bytes, int]
 
-    Checks (RFC 2865 §3, §5; RFC 3579 §3.2): Length within 20..4096 and not beyond the
-    datagram (octets after Length are padding and ignored); every attribute at least 2
-    octets and inside Length; at most one Message-Authenticator, of exactly 18 octets.
-    Malformed Vendor-Specific attributes are kept raw and listed in ``packet.invalid``.
-    The walk is bounded by Length: every step advances at least 2 octets.
+
+def scan(data: bytes) -> Scanned:
+    """The strict walk over a datagram, without building a :class:`Packet`.
+
+    Returns the datagram cut to its Length, the offset of each attribute, one octet per
+    attribute with its type, and the offset of the Message-Authenticator value (0 when
+    absent). Raises :class:`MalformedPacket` for anything that must be dropped (RFC 2865 §3,
+    §5; RFC 3579 §3.2): Length within 20..4096 and not beyond the datagram (octets after
+    Length are padding and ignored); every attribute at least 2 octets and inside Length;
+    at most one Message-Authenticator, of exactly 18 octets. :func:`decode` is this plus
+    the packet object; the dispatcher's PAP fast path uses it alone. The walk is bounded
+    by Length: every step advances at least 2 octets.
     """
     n = len(data)
     if n < MIN_PACKET_LENGTH:
@@ -615,6 +624,32 @@ def decode(data: bytes, dictionary: Dictionary | None = None) -> Packet:
     if i != length:
         raise MalformedPacket("attribute-overrun", f"attribute {data[offs[-1]]} overruns the packet")
     types = bytes(tbuf)
+    ma_offset = 0
+    k = types.find(MESSAGE_AUTHENTICATOR)
+    if k >= 0:
+        o = offs[k]
+        if data[o + 1] != 18:
+            raise MalformedPacket(
+                "bad-message-authenticator", f"Message-Authenticator of {data[o + 1]} octets"
+            )
+        if types.find(MESSAGE_AUTHENTICATOR, k + 1) >= 0:
+            raise MalformedPacket("bad-message-authenticator", "Message-Authenticator present twice")
+        ma_offset = o + 2
+    return data, offs, types, ma_offset
+
+
+def decode(data: bytes, dictionary: Dictionary | None = None) -> Packet:
+    """Parse one datagram. Raises :class:`MalformedPacket` for anything that must be dropped.
+
+    The checks are :func:`scan`'s. Malformed Vendor-Specific attributes are kept raw and
+    listed in ``packet.invalid``.
+    """
+    return from_scan(scan(data), dictionary)
+
+
+def from_scan(scanned: Scanned, dictionary: Dictionary | None = None) -> Packet:
+    """The :class:`Packet` of a datagram :func:`scan` accepted (the second half of :func:`decode`)."""
+    data, offs, types, ma_offset = scanned
     p = Packet.__new__(Packet)
     p.code = data[0]
     p.identifier = data[1]
@@ -626,18 +661,8 @@ def decode(data: bytes, dictionary: Dictionary | None = None) -> Packet:
     p.dictionary = dictionary
     p.invalid = {}
     p._vsas = None
-    p.ma_offset = 0
+    p.ma_offset = ma_offset
     p.has_proxy_state = PROXY_STATE in types
-    k = types.find(MESSAGE_AUTHENTICATOR)
-    if k >= 0:
-        o = offs[k]
-        if data[o + 1] != 18:
-            raise MalformedPacket(
-                "bad-message-authenticator", f"Message-Authenticator of {data[o + 1]} octets"
-            )
-        if types.find(MESSAGE_AUTHENTICATOR, k + 1) >= 0:
-            raise MalformedPacket("bad-message-authenticator", "Message-Authenticator present twice")
-        p.ma_offset = o + 2
     if VENDOR_SPECIFIC in types:
         vsas: list[VendorAttr] = []
         for idx, value in p._values_of(VENDOR_SPECIFIC):

@@ -11,7 +11,6 @@ reject goes to the log. Nothing here waits unless it must (pool allocation, slow
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 from collections.abc import Awaitable
 from typing import Protocol, runtime_checkable
@@ -22,9 +21,10 @@ from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.errors import MalformedPacket
 from radiusd.codec.packet import Packet
 from radiusd.server.handler import HandlerResult, Request
+from radiusd.server.nas import NasClient
 
 from . import mschap
-from .credentials import VerifyResult, verify_chap, verify_mschap1, verify_mschap2, verify_pap
+from .credentials import Credential, VerifyResult, verify_chap, verify_mschap1, verify_mschap2, verify_pap
 from .directory import Directory, PlanView, SubscriberView
 from .seams import AddressAssigner, Assignment, NoSessions, SessionCounter
 
@@ -96,7 +96,8 @@ class AccessPolicy:
             req.note(f"  subscriber {username!r} found: plan {sub.plan or '-'}, status {sub.status}")
         if sub.status == "disabled":
             return self._reject(req, "subscriber is disabled")
-        if sub.expires_at is not None and sub.expires_at <= dt.datetime.now(dt.UTC):
+        if sub.expired():
+            assert sub.expires_at is not None
             return self._reject(req, f"subscriber expired at {sub.expires_at.isoformat()}")
         cred = sub.credential
         if cred is None:
@@ -159,6 +160,40 @@ class AccessPolicy:
         if req.trace is not None:
             req.note(f"  {method}: {result.reason}")
         return self._authorise(req, sub, plan, extra)
+
+    # -- the PAP fast path (Dispatcher._plain_pap) -----------------------------------------
+
+    def plain_pap(self, user: bytes, nas: NasClient) -> tuple[Credential, bytes] | None:
+        """The credential to check and the Access-Accept's attributes on the wire, when a PAP
+        login of ``user`` would be answered with exactly the plan's cached reply attributes.
+
+        Decided without crypto, before the dispatcher checks anything else. None (unknown
+        user, not :attr:`SubscriberView.plain`, unreadable or slow credential, expired, plan
+        missing or not :attr:`PlanView.plain`, an address to assign) sends the request to
+        :meth:`handle`, which gives the reason in the log and in ``serve -X``.
+        """
+        sub = self.directory.subscribers.get(user.decode("utf-8", "replace"))
+        if sub is None or not sub.plain:
+            return None
+        cred = sub.credential
+        if cred is None or cred.expensive or sub.expired():
+            return None
+        plan = self.directory.plans.get(sub.plan) if sub.plan else None
+        if plan is None or not plan.plain:
+            return None
+        if self.assigner is not None and self.assigner.wants(sub, plan, None):
+            return None
+        return cred, plan.reply.encoded_for(nas.vendor).body
+
+    @staticmethod
+    def pap_matches(cred: Credential, hidden: bytes, nas: NasClient, authenticator: bytes) -> bool:
+        """The PAP check of :meth:`handle`; False (a malformed User-Password included) sends the
+        request to the general path, which rejects it with the reason."""
+        try:
+            password = recover_user_password(hidden, nas.secret, authenticator)
+        except MalformedPacket:
+            return False
+        return verify_pap(cred, password).ok
 
     # -- after authentication -------------------------------------------------------------
 

@@ -128,6 +128,12 @@ class PlanView:
     simultaneous_use: int | None
     interim_interval: int | None
     reply: ReplyAttributes
+    #: nothing in the plan needs a decision per login (no pool, no Simultaneous-Use limit):
+    #: an active subscriber's Access-Accept can be its cached reply attributes (PAP fast path)
+    plain: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plain", self.pool is None and self.simultaneous_use is None)
 
     @classmethod
     def from_record(cls, rec: PlanSource, dictionary: Dictionary) -> PlanView:
@@ -162,6 +168,27 @@ class SubscriberView:
     simultaneous_use: int | None
     expires_at: dt.datetime | None
     reply: ReplyAttributes = field(default_factory=ReplyAttributes)
+    #: active, with a plan, and nothing of its own that changes an Access-Accept (pool,
+    #: static address or prefix, Simultaneous-Use limit, reply attributes): the PAP fast
+    #: path may answer with the plan's cached attributes; anything else takes the general path
+    plain: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        plain = (
+            self.status == "active"
+            and self.plan is not None
+            and self.pool is None
+            and self.static_ip is None
+            and self.static_ipv6_prefix is None
+            and self.delegated_ipv6_prefix is None
+            and self.simultaneous_use is None
+            and not self.reply.items
+        )
+        object.__setattr__(self, "plain", plain)
+
+    def expired(self) -> bool:
+        """True when the subscriber has an expiry time and it has passed."""
+        return self.expires_at is not None and self.expires_at <= dt.datetime.now(dt.UTC)
 
     @classmethod
     def from_record(cls, rec: SubscriberSource, dictionary: Dictionary) -> SubscriberView:

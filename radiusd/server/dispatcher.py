@@ -6,6 +6,14 @@ dedupe cache (RFC 5080 §2.2.2); check the request's authenticity (Message-Authe
 RFC 3579 §3.2 and the BlastRADIUS defaults; the Accounting-Request authenticator, RFC 2866
 §3); run the handler; encode and send the reply (Access-Reject after the configured delay);
 cache it. Every drop is counted by reason and logged once.
+
+The PAP fast path (:meth:`Dispatcher._plain_pap`) is a shortcut through the same steps
+for the request an ISP sees most, a plain PAP Access-Request whose Access-Accept is the
+subscriber's plan: from the scanned datagram to the reply bytes without a Packet, a
+Request, a handler call or a second encoding of the plan's attributes. It calls the same
+primitives (``scan``, ``verify_message_authenticator``, the policy's lookup and PAP check,
+``encode_reply_body``, the dedupe cache, the stats) and refuses, before any side effect,
+everything else.
 """
 
 from __future__ import annotations
@@ -19,12 +27,24 @@ from radiusd.codec.codes import Code, code_name
 from radiusd.codec.crypto import ZERO16, verify_hashed_request
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.errors import MalformedPacket
-from radiusd.codec.packet import EAP_MESSAGE, Packet, decode, encode_reply, verify_message_authenticator
+from radiusd.codec.packet import (
+    EAP_MESSAGE,
+    PROXY_STATE,
+    USER_PASSWORD,
+    VENDOR_SPECIFIC,
+    Packet,
+    Scanned,
+    encode_reply,
+    encode_reply_body,
+    from_scan,
+    scan,
+    verify_message_authenticator,
+)
 from radiusd.logs import get_logger
 
 from .debug import DebugPrinter
 from .dedupe import DedupeCache
-from .handler import Handler, HandlerResult, Request
+from .handler import Handler, HandlerResult, PlainPapHandler, Request
 from .nas import NasClient, NasRegistry
 from .stats import Stats
 
@@ -36,6 +56,7 @@ Send = Callable[[bytes, Any], None]
 _ACCESS_REQUEST = int(Code.ACCESS_REQUEST)
 _STATUS_SERVER = int(Code.STATUS_SERVER)
 _ACCESS_REJECT = int(Code.ACCESS_REJECT)
+_ACCESS_ACCEPT = int(Code.ACCESS_ACCEPT)
 _ACCESS_REPLIES = frozenset({int(Code.ACCESS_ACCEPT), _ACCESS_REJECT, int(Code.ACCESS_CHALLENGE)})
 _KIND: dict[int, str] = {
     Code.ACCESS_REQUEST: "access",
@@ -50,6 +71,20 @@ _RESULT: dict[int, str] = {
     Code.ACCESS_CHALLENGE: "challenge",
     Code.ACCOUNTING_RESPONSE: "ok",
 }
+
+_USER_NAME = 1
+#: Attribute types that make an Access-Request something other than plain PAP: the general
+#: path decides (CHAP-Password, CHAP-Challenge, Proxy-State to echo, EAP-Message).
+_NOT_PLAIN = frozenset({3, 60, PROXY_STATE, EAP_MESSAGE})
+
+
+def plain_pap_types(dictionary: Dictionary) -> bytes:
+    """The attribute types a request may carry and still take the PAP fast path: those the
+    dictionary defines at the top level, and Vendor-Specific (PAP reads no VSA), minus
+    :data:`_NOT_PLAIN`. As bytes, for ``types.translate(None, delete)``: what is left over
+    is a type that sends the request to the general path."""
+    known = {key[0] for key in dictionary.by_key if len(key) == 1} | {VENDOR_SPECIFIC}
+    return bytes(sorted(t for t in known if 0 < t < 256 and t not in _NOT_PLAIN))
 
 
 class Dispatcher:
@@ -66,6 +101,7 @@ class Dispatcher:
         reject_delay: float = 1.0,
         debug: DebugPrinter | None = None,
         clock: Callable[[], float] = time.monotonic,
+        fast_path: bool = True,
     ) -> None:
         self.registry = registry
         self.handlers = handlers
@@ -79,6 +115,12 @@ class Dispatcher:
         self.in_flight = 0  # requests between begin and reply/abandon (drain() waits for 0)
         self._tasks: set[asyncio.Future[Packet | None]] = set()
         self._unknown_logged: dict[str, float] = {}
+        access = handlers.get(_ACCESS_REQUEST)
+        #: the PAP fast path's handler; None: every request takes the general path
+        self.plain_pap: PlainPapHandler | None = (
+            access if fast_path and isinstance(access, PlainPapHandler) else None
+        )
+        self._plain_types = plain_pap_types(dictionary)
 
     # -- the path of a packet -------------------------------------------------------------
 
@@ -91,10 +133,19 @@ class Dispatcher:
             self._drop_unknown(addr)
             return
         try:
-            packet = decode(data, self.dictionary)
+            scanned = scan(data)
         except MalformedPacket as exc:
             self._dropped(addr, nas, exc.reason, exc.detail)
             return
+        pap = self.plain_pap
+        if (
+            pap is not None
+            and data[0] == _ACCESS_REQUEST
+            and self.debug is None
+            and self._plain_pap(pap, scanned, addr, nas, send)
+        ):
+            return
+        packet = from_scan(scanned, self.dictionary)  # decode(), without scanning twice
         handler = self.handlers.get(packet.code)
         if handler is None:
             self._dropped(addr, nas, "unexpected-code", f"{code_name(packet.code)} on this port")
@@ -133,6 +184,57 @@ class Dispatcher:
         task = asyncio.ensure_future(result)
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._task_done(t, req, key, send, now, seq))
+
+    def _plain_pap(
+        self, pap: PlainPapHandler, scanned: Scanned, addr: Any, nas: NasClient, send: Send
+    ) -> bool:
+        """Answer a plain PAP Access-Request whose accept is cached; False: not answered, and
+        nothing done that the general path would not do again (no send, no dedupe entry, no
+        counter).
+
+        Why: the general path builds a Packet, a Request and a reply Packet and re-slices
+        the plan's attributes, which is most of the Python per login. What it refuses, for
+        the general path to decide as always: attribute types outside
+        :func:`plain_pap_types` (CHAP-Password and -Challenge, Proxy-State, EAP-Message,
+        types the dictionary does not know); no User-Name, User-Password (MS-CHAP has none)
+        or Message-Authenticator; whatever :meth:`PlainPapHandler.plain_pap` refuses (pools,
+        static addresses, Simultaneous-Use, subscriber attributes, not active, expired,
+        slow hashes); retransmissions; a bad Message-Authenticator; a wrong password
+        (rejects are logged and delayed by the general path). ``serve -X`` turns it off.
+        """
+        data, offs, types, ma_offset = scanned
+        if not ma_offset or types.translate(None, self._plain_types):
+            return False
+        k = types.find(_USER_NAME)
+        j = types.find(USER_PASSWORD)
+        if k < 0 or j < 0:
+            return False
+        o = offs[k]
+        found = pap.plain_pap(data[o + 2 : o + data[o + 1]], nas)
+        if found is None:
+            return False
+        now = self.clock()
+        identifier = data[1]
+        authenticator = data[4:20]
+        key = (addr, identifier, authenticator)
+        if self.dedupe.lookup(key, now) is not None:
+            return False
+        if not verify_message_authenticator(data, nas.secret, None, ma_offset):
+            return False
+        cred, body = found
+        o = offs[j]
+        if not pap.pap_matches(cred, data[o + 2 : o + data[o + 1]], nas, authenticator):
+            return False
+        try:
+            reply = encode_reply_body(_ACCESS_ACCEPT, identifier, authenticator, body, nas.secret)
+        except ValueError:  # over 4096 octets: the general path drops it with the reason
+            return False
+        self.dedupe.begin(key, now)
+        send(reply, addr)
+        done = self.clock()
+        self.dedupe.finish(key, reply, done)
+        self.stats.observe("access", "accept", done - now)
+        return True
 
     def _task_done(
         self,

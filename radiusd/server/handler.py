@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from radiusd.codec.packet import Packet
 
 from .nas import NasClient
+
+if TYPE_CHECKING:
+    from radiusd.policy.credentials import Credential
 
 HandlerResult = Packet | None | Awaitable[Packet | None]
 
@@ -46,3 +49,19 @@ class Request:
 
 class Handler(Protocol):
     def handle(self, request: Request) -> HandlerResult: ...
+
+
+@runtime_checkable
+class PlainPapHandler(Handler, Protocol):
+    """An Access-Request handler that also serves the dispatcher's PAP fast path
+    (radiusd.policy.access.AccessPolicy). Both answers come from the rules of ``handle``;
+    None or False means "take the general path"."""
+
+    def plain_pap(self, user: bytes, nas: NasClient) -> tuple[Credential, bytes] | None:
+        """The credential and the Access-Accept attributes (on the wire) when a PAP login of
+        ``user`` is answered with cached attributes and nothing else; no crypto."""
+        ...
+
+    def pap_matches(self, cred: Credential, hidden: bytes, nas: NasClient, authenticator: bytes) -> bool:
+        """Whether the hidden User-Password is the credential's password."""
+        ...
