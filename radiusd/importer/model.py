@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from radiusd.policy.sessions import LiveSession
+
 KINDS = ("nas", "plans", "subscribers", "pools", "ranges", "reservations", "leases", "sessions")
 
 
@@ -105,35 +107,12 @@ class LeaseItem:
 
 
 @dataclass(slots=True)
-class SessionItem:
-    """An open accounting session, keyed as the daemon keys it (Acct-Unique-Session-Id)."""
-
-    acct_unique_id: str
-    acct_session_id: str
-    username: str
-    nas_address: str
-    started_at: dt.datetime
-    updated_at: dt.datetime
-    nas_port: int | None = None
-    nas_port_id: str | None = None
-    nas_port_type: str | None = None
-    framed_ip: str | None = None
-    framed_ipv6_prefix: str | None = None
-    delegated_ipv6_prefix: str | None = None
-    calling_station_id: str | None = None
-    called_station_id: str | None = None
-    class_: str | None = None
-    session_time: int = 0
-    input_octets: int = 0
-    output_octets: int = 0
-    interim_interval: int | None = None
-
-
-@dataclass(slots=True)
 class ImportData:
     nas: list[NasItem] = field(default_factory=list)
     plans: list[PlanItem] = field(default_factory=list)
     subscribers: list[SubscriberItem] = field(default_factory=list)
     pools: list[PoolItem] = field(default_factory=list)
     leases: list[LeaseItem] = field(default_factory=list)
-    sessions: list[SessionItem] = field(default_factory=list)
+    #: open accounting sessions, in the daemon's own shape and keyed as it keys them
+    #: (Acct-Unique-Session-Id, :func:`radiusd.policy.accounting.unique_session_id`)
+    sessions: list[LiveSession] = field(default_factory=list)

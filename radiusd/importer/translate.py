@@ -41,8 +41,9 @@ from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.packet import encode_value
 from radiusd.policy.accounting import unique_session_id
 from radiusd.policy.credentials import parse_credential
+from radiusd.policy.sessions import LiveSession
 
-from .model import ImportData, LeaseItem, NasItem, PlanItem, PoolItem, Report, SessionItem, SubscriberItem
+from .model import ImportData, LeaseItem, NasItem, PlanItem, PoolItem, Report, SubscriberItem
 
 Row = Mapping[str, Any]
 
@@ -463,7 +464,7 @@ class Translator:
                     LeaseItem(sub.static_ipv4, None, sub.username, "reserved", source="radreply")
                 )
         data.sessions = self.sessions(t.radacct)
-        by_ip = {(s.framed_ip, s.username): s.acct_unique_id for s in data.sessions if s.framed_ip}
+        by_ip = {(s.framed_ip, s.username): s.unique_id for s in data.sessions if s.framed_ip}
         for lease in data.leases:
             if lease.state == "leased":
                 lease.session_key = by_ip.get((lease.address, lease.owner.split("\x1f")[0]))
@@ -630,8 +631,8 @@ class Translator:
             pool.addresses.sort()
         return sorted(pools.values(), key=lambda p: p.name), leases
 
-    def sessions(self, rows: Sequence[Row]) -> list[SessionItem]:
-        out: list[SessionItem] = []
+    def sessions(self, rows: Sequence[Row]) -> list[LiveSession]:
+        out: list[LiveSession] = []
         seen: set[str] = set()
         for row in sorted(rows, key=lambda r: _rid(r, "radacctid")):
             rid = row.get("radacctid", "?")
@@ -657,8 +658,8 @@ class Translator:
                 continue
             seen.add(uid)
             out.append(
-                SessionItem(
-                    acct_unique_id=uid,
+                LiveSession(
+                    unique_id=uid,
                     acct_session_id=sid,
                     username=user,
                     nas_address=nas,

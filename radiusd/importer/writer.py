@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ipam import LeaseState, PoolError
 from ipam.lease import LIVE
 from ipam.ranges import parse_range
+from radiusd.store.accounting_ops import session_row
 from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SUBSCRIBER, record_change
 from radiusd.store.engine import begin_write
 from radiusd.store.errors import InvalidInput
@@ -371,47 +373,18 @@ async def _sessions(conn: AsyncConnection, data: ImportData, report: Report) -> 
         return
     routers = {a: i for a, i in (await conn.execute(sa.select(_R.c.nas_address, _R.c.id))).all()}
     subs = {u: i for u, i in (await conn.execute(sa.select(_S.c.username, _S.c.id))).all()}
-    ids = [s.acct_unique_id for s in data.sessions]
+    ids = [s.unique_id for s in data.sessions]
     have: set[str] = set()
     for i in range(0, len(ids), 500):
         q = sa.select(_SESS.c.acct_unique_id).where(_SESS.c.acct_unique_id.in_(ids[i : i + 500]))
         have.update((await conn.execute(q)).scalars())
     new: list[dict[str, Any]] = []
     for s in data.sessions:
-        if s.acct_unique_id in have:
+        if s.unique_id in have:
             report.count("sessions", "unchanged")
             continue
         new.append(
-            {
-                "acct_unique_id": s.acct_unique_id,
-                "acct_session_id": s.acct_session_id,
-                "username": s.username,
-                "subscriber_id": subs.get(s.username),
-                "router_id": routers.get(s.nas_address),
-                "nas_address": s.nas_address,
-                "nas_port": s.nas_port,
-                "nas_port_id": s.nas_port_id,
-                "nas_port_type": s.nas_port_type,
-                "framed_ip": s.framed_ip,
-                "framed_ipv6_prefix": s.framed_ipv6_prefix,
-                "delegated_ipv6_prefix": s.delegated_ipv6_prefix,
-                "calling_station_id": s.calling_station_id,
-                "called_station_id": s.called_station_id,
-                "class": s.class_,
-                "started_at": s.started_at,
-                "updated_at": s.updated_at,
-                "stopped_at": None,
-                "session_time": s.session_time,
-                "input_octets": s.input_octets,
-                "output_octets": s.output_octets,
-                "input_packets": 0,
-                "output_packets": 0,
-                "input_base": 0,
-                "output_base": 0,
-                "terminate_cause": None,
-                "status": "open",
-                "interim_interval": s.interim_interval,
-            }
+            session_row(replace(s, subscriber_id=subs.get(s.username), router_id=routers.get(s.nas_address)))
         )
         report.count("sessions", "created")
     await _insert(conn, _SESS, new)
