@@ -72,7 +72,7 @@ import datetime as dt
 import enum
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
 
 import sqlalchemy as sa
@@ -201,25 +201,8 @@ class RouterRecord(_Record):
 
     @classmethod
     def from_nas(cls, nas: NasRecord, site: str | None) -> RouterRecord:
-        return cls(
-            id=nas.id,
-            name=nas.name,
-            address=nas.address,
-            secret=nas.secret,
-            vendor=nas.vendor,
-            require_message_authenticator=nas.require_message_authenticator,
-            coa_port=nas.coa_port,
-            site=site,
-            site_id=nas.site_id,
-            management_address=nas.management_address,
-            api_username=nas.api_username,
-            api_password=nas.api_password,
-            api_port=nas.api_port,
-            api_tls=nas.api_tls,
-            description=nas.description,
-            created_at=nas.created_at,
-            updated_at=nas.updated_at,
-        )
+        """``nas`` (every one of its fields is a field here) placed at ``site``."""
+        return cls(site=site, **{f.name: getattr(nas, f.name) for f in fields(NasRecord)})
 
     def to_json(self) -> dict[str, Any]:
         data = _Record.to_json(self)
