@@ -11,12 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from radiusd.config import redacted_url
-from radiusd.store.errors import InvalidInput
+from radiusd.store.engine import with_async_driver
 
 from .translate import SourceTables
 
@@ -46,16 +43,7 @@ _NOW = {"postgresql": "now()", "mysql": "NOW()", "sqlite": "datetime('now')"}
 
 def source_url(url: str) -> str:
     """``url`` with its async driver; InvalidInput for anything else."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise InvalidInput(f"malformed source URL {redacted_url(url)!r}") from None
-    driver = _DRIVERS.get(parsed.drivername)
-    if driver is None:
-        raise InvalidInput(
-            f"unsupported source URL {redacted_url(url)!r}: use postgresql://, mysql:// or sqlite:///"
-        )
-    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+    return with_async_driver(url, _DRIVERS, "source", "postgresql://, mysql:// or sqlite:///")
 
 
 async def _rows(conn: AsyncConnection, sql: str) -> list[dict[str, Any]]:

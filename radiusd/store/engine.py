@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -51,18 +51,22 @@ _DRIVERS = {
 }
 
 
-def normalise_url(url: str) -> str:
-    """``url`` with the async driver this project uses (``sqlite://`` -> ``sqlite+aiosqlite://``)."""
+def with_async_driver(url: str, drivers: Mapping[str, str], what: str, use: str) -> str:
+    """``url`` with the async driver ``drivers`` maps its driver name to; InvalidInput (naming
+    ``what`` URL, and suggesting ``use``) when it is malformed or its driver is not mapped."""
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise InvalidInput(f"malformed database URL {redacted_url(url)!r}") from None
-    driver = _DRIVERS.get(parsed.drivername)
+        raise InvalidInput(f"malformed {what} URL {redacted_url(url)!r}") from None
+    driver = drivers.get(parsed.drivername)
     if driver is None:
-        raise InvalidInput(
-            f"unsupported database URL {redacted_url(url)!r}: use sqlite+aiosqlite:/// or postgresql+asyncpg://"
-        )
+        raise InvalidInput(f"unsupported {what} URL {redacted_url(url)!r}: use {use}")
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def normalise_url(url: str) -> str:
+    """``url`` with the async driver this project uses (``sqlite://`` -> ``sqlite+aiosqlite://``)."""
+    return with_async_driver(url, _DRIVERS, "database", "sqlite+aiosqlite:/// or postgresql+asyncpg://")
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
