@@ -48,9 +48,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     RadclientRun,
+    calling_station_id,
     daemon,
+    new_workdir,
     postgres_database,
     proc_cpu,
+    publish,
     run_radclient,
     seed,
     sqlite_url,
@@ -96,7 +99,7 @@ def write_acct_file(path: Path, first: int, count: int, phase: str) -> None:
             f"NAS-Port = {i}\n"
             "NAS-Port-Type = Ethernet\n"
             f"Framed-IP-Address = {framed_ip(i)}\n"
-            f'Calling-Station-Id = "02:00:00:{i >> 16 & 255:02X}:{i >> 8 & 255:02X}:{i & 255:02X}"\n'
+            f'Calling-Station-Id = "{calling_station_id(i)}"\n'
             "Acct-Delay-Time = 0\n"
             f"Acct-Session-Time = {stime}\n"
             f"Acct-Input-Octets = {ins & 0xFFFFFFFF}\n"
@@ -361,18 +364,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="radiusd-acct-bench-") as tmp:
         for n in range(args.repeat):
             if not args.no_postgres:
-                work = Path(tmp) / f"pg-{n}"
-                work.mkdir()
+                work = new_workdir(tmp, f"pg-{n}")
                 with postgres_database() as url:
                     results.append(bench_backend("PostgreSQL", url, url.rsplit("/", 1)[1], work, args))
             if args.sqlite:
-                work = Path(tmp) / f"sqlite-{n}"
-                work.mkdir()
+                work = new_workdir(tmp, f"sqlite-{n}")
                 results.append(bench_backend("SQLite", sqlite_url(work), None, work, args))
-    out = table(results, args)
-    print(out)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("# Accounting benchmark (bench/acct_bench.py)\n\n" + out)
+    publish(args.output, "Accounting benchmark (bench/acct_bench.py)", table(results, args))
     if not all(r.ok for r in results):
         raise SystemExit("database check failed")
 

@@ -46,6 +46,11 @@ def password(i: int) -> str:
     return f"pw-{i:05d}-secret"
 
 
+def calling_station_id(i: int) -> str:
+    """Subscriber ``i``'s MAC address, as its NAS reports it in Calling-Station-Id."""
+    return f"02:00:00:{i >> 16 & 255:02X}:{i >> 8 & 255:02X}:{i & 255:02X}"
+
+
 def seed(url: str, workdir: Path, subscribers: int) -> float:
     """Plan, NAS at 127.0.0.1 and ``subscribers`` cleartext subscribers; import seconds."""
     radiusd(url, "plan", "add", PLAN, "--rate-limit", RATE_LIMIT, "--interim-interval", str(INTERIM_INTERVAL))
@@ -75,10 +80,27 @@ def write_pap_file(path: Path, first: int, count: int) -> None:
             f"NAS-Port = {i}\n"
             "Service-Type = Framed-User\n"
             "Framed-Protocol = PPP\n"
-            f'Calling-Station-Id = "02:00:00:{i >> 16 & 255:02X}:{i >> 8 & 255:02X}:{i & 255:02X}"\n'
+            f'Calling-Station-Id = "{calling_station_id(i)}"\n'
             "Message-Authenticator = 0x00\n"
         )
     path.write_text("\n".join(parts))
+
+
+# -- work folders and results -------------------------------------------------------------------
+
+
+def new_workdir(tmp: str | Path, name: str) -> Path:
+    """A new folder ``name`` in the temporary folder ``tmp`` (one per backend run)."""
+    work = Path(tmp) / name
+    work.mkdir()
+    return work
+
+
+def publish(output: Path, heading: str, text: str) -> None:
+    """Print a benchmark's results and write them to ``output`` under a Markdown ``heading``."""
+    print(text)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(f"# {heading}\n\n" + text)
 
 
 # -- databases ----------------------------------------------------------------------------------

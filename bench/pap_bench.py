@@ -28,8 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     RadclientRun,
     daemon,
+    new_workdir,
     postgres_database,
     proc_cpu,
+    publish,
     run_radclient,
     seed,
     sqlite_url,
@@ -115,18 +117,13 @@ def main() -> None:
     results: dict[str, list[RadclientRun]] = {}
     with tempfile.TemporaryDirectory(prefix="radiusd-bench-") as tmp:
         if not args.no_sqlite:
-            work = Path(tmp) / "sqlite"
-            work.mkdir()
+            work = new_workdir(tmp, "sqlite")
             results["SQLite"] = bench_backend("SQLite", sqlite_url(work), work, args)
         if args.postgres:
-            work = Path(tmp) / "pg"
-            work.mkdir()
+            work = new_workdir(tmp, "pg")
             with postgres_database() as url:
                 results["PostgreSQL"] = bench_backend("PostgreSQL", url, work, args)
-    out = table(results, args)
-    print(out)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("# PAP benchmark (bench/pap_bench.py)\n\n" + out)
+    publish(args.output, "PAP benchmark (bench/pap_bench.py)", table(results, args))
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ from common import (
     RATE_LIMIT,
     SECRET,
     daemon,
+    new_workdir,
     password,
     postgres_database,
     proc_cpu,
@@ -655,12 +656,10 @@ def main() -> None:
                 print(msg, file=sys.stderr)
                 notes.append(msg)
             else:
-                work = Path(tmp) / "freeradius"
-                work.mkdir()
+                work = new_workdir(tmp, "freeradius")
                 results += bench_freeradius(exe, work, sizes, args.concurrency)
         for backend in args.backends:
-            work = Path(tmp) / backend
-            work.mkdir()
+            work = new_workdir(tmp, backend)
             if backend == "sqlite":
                 results += bench_radiusd(
                     "radiusd SQLite", sqlite_url(work), None, work, sizes, args.concurrency
