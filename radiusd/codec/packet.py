@@ -15,7 +15,6 @@ from __future__ import annotations
 import hmac
 import struct
 from collections.abc import Callable, Iterator
-from hashlib import md5
 from typing import Any
 
 from .codes import HASHED_AUTHENTICATOR_REQUESTS, RANDOM_AUTHENTICATOR_REQUESTS, code_name
@@ -23,6 +22,7 @@ from .crypto import (
     ZERO16,
     hide_user_password,
     hmac_md5,
+    md5,
     message_authenticator,
     random_authenticator,
     recover_user_password,
