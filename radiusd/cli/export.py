@@ -33,8 +33,9 @@ PERIOD_HELP = (
 )
 
 
-def _parse_when(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
-    """Click callback for ``--from``/``--to``: a date or an ISO 8601 datetime, as aware UTC."""
+def when_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
+    """Click callback for a DATE option (``--from``/``--to`` here, ``lease history --at``): a date or
+    an ISO 8601 datetime, as aware UTC (radiusd.store.reports.parse_when)."""
     from radiusd.store.errors import InvalidInput
     from radiusd.store.reports import parse_when
 
@@ -49,10 +50,10 @@ def _parse_when(ctx: click.Context, param: click.Parameter, value: str | None) -
 def period_options(func: Any) -> Any:
     """``--from`` and ``--to`` (both required)."""
     to_option = click.option(
-        "--to", "to_", required=True, metavar="DATE", callback=_parse_when, help="End (exclusive)."
+        "--to", "to_", required=True, metavar="DATE", callback=when_callback, help="End (exclusive)."
     )
     from_option = click.option(
-        "--from", "from_", required=True, metavar="DATE", callback=_parse_when, help="Start (inclusive)."
+        "--from", "from_", required=True, metavar="DATE", callback=when_callback, help="Start (inclusive)."
     )
     return from_option(to_option(func))
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from radiusd.cli.export import when_callback
 from radiusd.cli.output import print_json, render
 from radiusd.cli.pools import check_address, checked, run
 
@@ -32,19 +33,6 @@ def ordered(record: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
     data = {name: record.get(name) for name in fields}
     data.update((k, v) for k, v in record.items() if k not in data)
     return data
-
-
-def parse_at(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
-    """Click callback for ``--at``: a date or an ISO 8601 datetime, as aware UTC."""
-    from radiusd.store.errors import InvalidInput
-    from radiusd.store.reports import parse_when
-
-    if value is None:
-        return None
-    try:
-        return parse_when(value)
-    except InvalidInput as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
 @click.group()
@@ -100,7 +88,7 @@ def lease_release(address: str, as_json: bool) -> None:
 @click.option(
     "--at",
     metavar="TIME",
-    callback=parse_at,
+    callback=when_callback,
     help="Only who held it at TIME: ISO 8601 (2024-05-01T06:00:00+02:00; no offset means UTC) "
     "or a date (its midnight UTC).",
 )
