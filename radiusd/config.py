@@ -28,6 +28,7 @@ class Settings:
     bind: tuple[str, ...] = ("0.0.0.0",)
     auth_port: int = 1812
     acct_port: int = 1813
+    receive_buffer: int = 4 * 1024 * 1024  # bytes per UDP socket (SO_RCVBUF; the kernel doubles it)
     api_bind: str = ""  # "ADDR:PORT"; empty disables the HTTP admin API
     dedupe_ttl: float = 30.0  # seconds a reply is kept for retransmissions (RFC 5080 §2.2.2)
     dedupe_max_entries: int = 200_000

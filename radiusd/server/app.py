@@ -125,7 +125,7 @@ class Daemon:
                 ("auth", s.auth_port, self.auth_dispatcher),
                 ("acct", s.acct_port, self.acct_dispatcher),
             ):
-                sock = bind_udp(host, port)
+                sock = bind_udp(host, port, s.receive_buffer)
                 transport, _ = await loop.create_datagram_endpoint(_factory(dispatcher), sock=sock)
                 self.transports.append(transport)
                 name = sock.getsockname()

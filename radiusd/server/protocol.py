@@ -12,7 +12,10 @@ from .dispatcher import Dispatcher
 
 log = get_logger("radiusd.server")
 
-RECEIVE_BUFFER = 4 * 1024 * 1024  # absorb bursts (a NAS reboot sends thousands of Starts)
+#: Default socket receive buffer: absorbs bursts (a NAS reboot sends thousands of Starts). Under
+#: sustained overload it is also how long a request can wait unseen in the kernel: the
+#: ``receive_buffer`` setting trades one for the other.
+RECEIVE_BUFFER = 4 * 1024 * 1024
 
 
 class RadiusProtocol(asyncio.DatagramProtocol):
@@ -32,12 +35,12 @@ class RadiusProtocol(asyncio.DatagramProtocol):
         log.warning("socket.error", error=str(exc))
 
 
-def bind_udp(host: str, port: int) -> socket.socket:
+def bind_udp(host: str, port: int, receive_buffer: int = RECEIVE_BUFFER) -> socket.socket:
     """A bound UDP socket with a large receive buffer (port 0 picks a free port)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         if family == socket.AF_INET6 and host not in ("::",):
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((host, port))
