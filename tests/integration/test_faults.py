@@ -757,11 +757,10 @@ def test_overload_memory_capped_and_back_to_normal_within_10s(overload: dict[str
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=False,
-    reason="known gap: the auth/acct sockets ask for a 4 MB SO_RCVBUF (radiusd/server/protocol.py, "
-    "8 MB effective), which queues seconds of requests in the kernel at capacity: measured admitted "
-    "p99 2.8-4.4 s at the client at 2x capacity on a shared 2-CPU machine while the daemon's own "
-    "histogram (datagram read -> reply) kept p99 <= 1 s; 1.8 s with a 512 KB buffer. Needs a bounded, "
-    "configurable receive buffer (and/or latency-aware refusal in the writer).",
+    reason="marginal: on a quiet 2-CPU machine the client-side p99 at 2x capacity measured 0.84-0.96 s "
+    "(passes; the daemon's own datagram-read -> reply p99 <= 250 ms), but 2.3-4.4 s while other work "
+    "shares the CPUs: requests wait in the kernel receive queue (`receive_buffer`, 4 MB by default) and "
+    "for CPU. Not strict until the client-side figure has margin (latency-aware refusal in the writer).",
 )
 def test_overload_admitted_p99_under_1s(overload: dict[str, Any]) -> None:
     assert overload["p99"] < 1.0, f"admitted p99 {overload['p99']:.2f} s at twice capacity"
