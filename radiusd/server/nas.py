@@ -7,7 +7,6 @@ replaced or patched in place when the change feed says the NAS list changed, so 
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -46,20 +45,12 @@ class NasClient:
         return cls(
             id=rec.id,
             name=rec.name,
-            address=normalise_address(rec.address),
+            address=rec.address,  # normalised when written (radiusd.store.validate.nas_address)
             secret=rec.secret.encode("utf-8"),
             vendor=rec.vendor,
             require_message_authenticator=rec.require_message_authenticator,
             coa_port=rec.coa_port,
         )
-
-
-def normalise_address(address: str) -> str:
-    """Canonical text of an IP address; IPv4-mapped IPv6 (``::ffff:a.b.c.d``) becomes IPv4."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
 
 
 class NasRegistry:
