@@ -5,7 +5,6 @@ Needs ``pip install -e .`` (the script comes from pyproject's [project.scripts])
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -16,8 +15,10 @@ from pathlib import Path
 import pytest
 
 RADIUSD = shutil.which("radiusd")
+# Under CI=true a missing tool fails the tests instead of skipping them.
+_CI = os.environ.get("CI", "").lower() == "true"
 pytestmark = pytest.mark.skipif(
-    RADIUSD is None, reason="radiusd console script not installed (pip install -e .)"
+    RADIUSD is None and not _CI, reason="radiusd console script not installed (pip install -e .)"
 )
 
 SECRET = "nas-secret-4Kq"
@@ -115,16 +116,6 @@ def test_import_from_stdin_is_fast(tmp_path: Path) -> None:
     assert len(json.loads(ok(tmp_path, "subscriber", "list", "--json"))) == 10_000
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("radiusd.server.app") is not None, reason="the daemon exists: see server tests"
-)
-def test_serve_without_daemon_is_one_line(tmp_path: Path) -> None:
-    proc = radiusd(tmp_path, "serve", "--bind", "127.0.0.1", "--auth-port", "0", "--acct-port", "0")
-    assert proc.returncode == 1
-    assert re.fullmatch(r"radiusd: error: [^\n]+\n", proc.stderr)
-    assert not (tmp_path / "var").exists()  # nothing written
-
-
 def test_serve_usage_errors(tmp_path: Path) -> None:
     for args in (["--bind", "localhost"], ["--api-bind", "8080"], ["--acct-port", "-1"]):
         proc = radiusd(tmp_path, "serve", *args)
@@ -142,8 +133,9 @@ def _free_udp_port() -> int:
 
 
 @pytest.mark.radclient
-@pytest.mark.skipif(shutil.which("radtest") is None, reason="radtest (freeradius-utils) not installed")
-@pytest.mark.skipif(importlib.util.find_spec("radiusd.server.app") is None, reason="no daemon in this build")
+@pytest.mark.skipif(
+    shutil.which("radtest") is None and not _CI, reason="radtest (freeradius-utils) not installed"
+)
 def test_serve_demo_then_radtest(tmp_path: Path) -> None:
     """The README's first command in miniature: `serve --demo` prints a radtest line that works."""
     import signal
