@@ -100,7 +100,11 @@ def _statement(dialect: str, which: str) -> Any:
         keep = {"id", "acct_unique_id"}
         stmt = ins.on_conflict_do_update(
             index_elements=["acct_unique_id"],
-            set_={c.name: ins.excluded[c.name] for c in _SESSIONS.c if c.name not in keep},
+            set_={
+                c.name: ins.excluded[c.name]
+                for c in _SESSIONS.c
+                if c.name not in keep and c.computed is None  # generated columns are not written
+            },
         )
     elif which == "accounting":
         ins = _insert(dialect, _ACCOUNTING)

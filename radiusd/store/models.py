@@ -36,6 +36,8 @@ POOL_KINDS = ("ipv4", "ipv6-wan", "ipv6-pd")
 LEASE_STATES = ("offered", "leased", "released", "reserved")
 IPV6_LEASE_KINDS = ("wan", "pd")
 SESSION_STATUSES = ("open", "closed")
+#: radius_sessions.closed_updated_at, generated from status and updated_at
+CLOSED_UPDATED_AT_SQL = "CASE WHEN status = 'closed' THEN updated_at END"
 SITE_KINDS = ("pop", "tower", "datacenter", "customer", "other")
 DEVICE_KINDS = ("switch", "router", "olt", "onu", "access-point", "cpe", "ups", "server", "other")
 SNMP_VERSIONS = ("v1", "v2c", "v3")
@@ -393,7 +395,7 @@ class RadiusSession(Base):
         sa.Index(None, "status", "router_id"),
         sa.Index(None, "framed_ip", "started_at"),
         # daemon start loads the sessions closed within closed_ttl (radiusd.store.sessions_load)
-        sa.Index(None, "updated_at"),
+        sa.Index(None, "closed_updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -426,6 +428,13 @@ class RadiusSession(Base):
     terminate_cause: Mapped[str | None] = mapped_column(sa.String(64))
     status: Mapped[str] = mapped_column(sa.String(8), default="open")
     interim_interval: Mapped[int | None]
+    # updated_at of a closed session, NULL while it is open; computed by the database, never
+    # written. Indexed instead of updated_at, which changes with every accounting update: an
+    # index on it (even partial) makes every update of an open session write an entry in all
+    # six indexes; this column stays NULL, so those updates can be HOT (PostgreSQL, migration 0006).
+    closed_updated_at: Mapped[dt.datetime | None] = mapped_column(
+        sa.Computed(CLOSED_UPDATED_AT_SQL, persisted=True)
+    )
 
 
 class RadiusInterimUpdate(Base):
@@ -434,7 +443,11 @@ class RadiusInterimUpdate(Base):
     __tablename__ = "radius_interim_updates"
     __table_args__ = (
         sa.UniqueConstraint(
-            "acct_unique_id", "status_type", "session_time", "input_octets", "output_octets",
+            "acct_unique_id",
+            "status_type",
+            "session_time",
+            "input_octets",
+            "output_octets",
             name="uq_radius_interim_updates_retransmit",
         ),
         sa.Index(None, "event_time"),
