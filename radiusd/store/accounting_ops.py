@@ -54,13 +54,22 @@ def _point_key(p: InterimPoint) -> PointKey:
 
 
 async def _stored_points(conn: AsyncConnection, points: list[InterimPoint]) -> set[PointKey]:
-    """Which of ``points`` are already rows (the retransmit unique constraint's columns)."""
+    """Which of ``points`` are already rows (by the retransmit unique constraint's columns:
+    the session's id, found by its acct_unique_id, then the point's own)."""
     found: set[PointKey] = set()
     c = _INTERIMS.c
+    uids = sorted({p.unique_id for p in points})
+    session_ids: dict[str, int] = {}
+    for i in range(0, len(uids), _CHUNK):
+        stmt = sa.select(_SESSIONS.c.acct_unique_id, _SESSIONS.c.id).where(
+            _SESSIONS.c.acct_unique_id.in_(uids[i : i + _CHUNK])
+        )
+        session_ids.update((row[0], row[1]) for row in await conn.execute(stmt))
+    known = [p for p in points if p.unique_id in session_ids]
     cols = (c.acct_unique_id, c.status_type, c.session_time, c.input_octets, c.output_octets)
-    for i in range(0, len(points), _CHUNK):
-        keys = [(p.unique_id, p.status_type, p.session_time) for p in points[i : i + _CHUNK]]
-        stmt = sa.select(*cols).where(sa.tuple_(c.acct_unique_id, c.status_type, c.session_time).in_(keys))
+    for i in range(0, len(known), _CHUNK):
+        keys = [(session_ids[p.unique_id], p.status_type, p.session_time) for p in known[i : i + _CHUNK]]
+        stmt = sa.select(*cols).where(sa.tuple_(c.session_id, c.status_type, c.session_time).in_(keys))
         for row in await conn.execute(stmt):
             found.add((row[0], row[1], row[2], row[3], row[4]))
     return found
