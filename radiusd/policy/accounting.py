@@ -70,7 +70,7 @@ import ipaddress
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from enum import IntEnum
 from operator import attrgetter
 from typing import Any, Protocol
@@ -84,7 +84,7 @@ from radiusd.store.writer import Operation, WriterBusy, WriterClosed
 
 from .directory import Directory
 from .seams import LeaseHooks, NoLeaseHooks
-from .sessions import CLOSED, Change, InterimPoint, LiveSession, SessionTable, UsageDelta
+from .sessions import CLOSED, Change, InterimPoint, LiveSession, SessionTable, UsageDelta, record
 
 log = get_logger("radiusd.accounting")
 
@@ -139,7 +139,7 @@ class InvalidAccounting(ValueError):
     """The request cannot be recorded (e.g. no Acct-Status-Type); it is dropped, not answered."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AcctEvent:
     """One Accounting-Request, typed: what the state machine and the lease hooks read."""
 

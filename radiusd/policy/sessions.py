@@ -22,12 +22,29 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar, dataclass_transform
 
 OPEN = "open"
 CLOSED = "closed"
 
+_T = TypeVar("_T")
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass_transform(frozen_default=True)
+def record(cls: type[_T]) -> type[_T]:
+    """A frozen dataclass for the type checker, a plain slotted one at run time.
+
+    Per-request values (the parsed event, each new session state, time-series points) are
+    built several times per Accounting-Request; a frozen dataclass's ``__init__`` sets each
+    field through ``object.__setattr__``, about ten times the cost of a plain one (2.5 µs vs
+    0.27 µs for 28 fields). mypy still rejects any assignment to a field (``frozen_default``);
+    equality and hashing are the frozen dataclass's (``unsafe_hash``). Changed copies are made
+    with ``dataclasses.replace``, never by assignment.
+    """
+    return dataclass(slots=True, unsafe_hash=True)(cls)
+
+
+@record
 class LiveSession:
     """One session's state, as stored in a ``radius_sessions`` row.
 
@@ -80,7 +97,7 @@ class LiveSession:
         return self.status == OPEN
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class InterimPoint:
     """One row of ``radius_interim_updates``: cumulative session totals at ``event_time``."""
 
@@ -94,7 +111,7 @@ class InterimPoint:
     output_packets: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UsageDelta:
     """What to add to ``service_usage`` for ``username`` on UTC ``day``."""
 
