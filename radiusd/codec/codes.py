@@ -41,17 +41,6 @@ REPLY_TO: dict[int, frozenset[int]] = {
     Code.COA_NAK: frozenset({Code.COA_REQUEST}),
 }
 
-REQUEST_CODES = frozenset(
-    {
-        Code.ACCESS_REQUEST,
-        Code.ACCOUNTING_REQUEST,
-        Code.STATUS_SERVER,
-        Code.DISCONNECT_REQUEST,
-        Code.COA_REQUEST,
-    }
-)
-
-
 _NAMES: dict[int, str] = {
     Code.ACCESS_REQUEST: "Access-Request",
     Code.ACCESS_ACCEPT: "Access-Accept",

@@ -72,11 +72,6 @@ def response_authenticator(packet_with_request_auth: bytes, secret: bytes) -> by
     return md5(packet_with_request_auth + secret).digest()
 
 
-def request_authenticator_hashed(packet_with_zero_auth: bytes, secret: bytes) -> bytes:
-    """The Accounting/CoA/Disconnect-Request authenticator (RFC 2866 §3, RFC 5176 §2.3)."""
-    return md5(packet_with_zero_auth + secret).digest()
-
-
 def verify_hashed_request(data: bytes, secret: bytes) -> bool:
     """Check the authenticator of an Accounting-, CoA- or Disconnect-Request."""
     expected = md5(data[:4] + ZERO16 + data[20:] + secret).digest()

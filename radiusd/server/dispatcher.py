@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from radiusd.codec.codes import Code, code_name
@@ -389,8 +389,3 @@ class Dispatcher:
 
 def _printable(raw: bytes | None) -> str:
     return raw.decode("utf-8", "replace") if raw is not None else ""
-
-
-async def gather_tasks(tasks: set[Awaitable[Any]]) -> None:
-    if tasks:
-        await asyncio.gather(*tasks, return_exceptions=True)

@@ -74,12 +74,6 @@ class NasRegistry:
                 return nas
         return None
 
-    def by_id(self, nas_id: int) -> NasClient | None:
-        for nas in self._by_address.values():
-            if nas.id == nas_id:
-                return nas
-        return None
-
     def replace_all(self, clients: list[NasClient]) -> None:
         self._by_address = {c.address: c for c in clients}
 
