@@ -36,6 +36,8 @@ class Settings:
     log_format: str = "console"  # console | json
     log_level: str = "info"
     writer_queue_max: int = 20_000  # pending database operations before new work is refused
+    accounting_max_delay: float = 0.25  # seconds an accounting request may wait unread; 0: no limit
+    writer_max_wait: float = 0.25  # seconds the oldest pending write may wait before accounting is shed
     offer_ttl: float = 60.0  # seconds an address offered in an Access-Accept is held without Start
     sticky_ttl: float = 3600.0  # seconds a released address is kept for its last owner
     interim_grace_factor: float = 3.0  # k in k x Acct-Interim-Interval + grace

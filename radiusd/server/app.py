@@ -47,6 +47,7 @@ from .dispatcher import Dispatcher
 from .handler import Handler
 from .nas import NasClient, NasRegistry
 from .protocol import RadiusProtocol, bind_udp
+from .reader import AgingReader
 from .stats import Stats
 
 if TYPE_CHECKING:
@@ -63,7 +64,9 @@ class Daemon:
         self.registry = NasRegistry()
         self.directory = Directory(self.dictionary)
         self.stats = Stats()
-        self.writer = Writer(self.engine, max_queue=settings.writer_queue_max)
+        self.writer = Writer(
+            self.engine, max_queue=settings.writer_queue_max, max_wait=settings.writer_max_wait
+        )
         self.debug = DebugPrinter() if settings.debug else None
         self.sessions = SessionTable()
         self.ipam = IpamService(self.engine, self.writer, settings, self.directory)  # issue 4
@@ -88,16 +91,20 @@ class Daemon:
             {
                 Code.STATUS_SERVER: StatusPolicy(Code.ACCOUNTING_RESPONSE),
                 Code.ACCOUNTING_REQUEST: self.accounting,
-            }
+            },
+            admits=self.writer.admits,  # every accounting request writes: shed when it can't in time
         )
         self.transports: list[asyncio.DatagramTransport] = []
+        self.readers: list[AgingReader] = []
         self.bound: dict[str, list[tuple[str, int]]] = {"auth": [], "acct": []}
         self._change_id = 0
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self.api: ApiServer | None = None
 
-    def _dispatcher(self, handlers: dict[int, Handler]) -> Dispatcher:
+    def _dispatcher(
+        self, handlers: dict[int, Handler], admits: Callable[[], bool] | None = None
+    ) -> Dispatcher:
         s = self.settings
         return Dispatcher(
             registry=self.registry,
@@ -107,6 +114,7 @@ class Daemon:
             dedupe=DedupeCache(s.dedupe_ttl, s.dedupe_max_entries),
             reject_delay=s.reject_delay,
             debug=self.debug,
+            admits=admits,
         )
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -126,9 +134,14 @@ class Daemon:
                 ("acct", s.acct_port, self.acct_dispatcher),
             ):
                 sock = bind_udp(host, port, s.receive_buffer)
-                transport, _ = await loop.create_datagram_endpoint(_factory(dispatcher), sock=sock)
-                self.transports.append(transport)
                 name = sock.getsockname()
+                if kind == "acct" and s.accounting_max_delay > 0:
+                    reader = AgingReader(sock, dispatcher, s.accounting_max_delay)
+                    reader.start(loop)
+                    self.readers.append(reader)
+                else:
+                    transport, _ = await loop.create_datagram_endpoint(_factory(dispatcher), sock=sock)
+                    self.transports.append(transport)
                 self.bound[kind].append((name[0], name[1]))
         self._tasks.append(loop.create_task(self._poll_changes(), name="radiusd-change-poller"))
         self._tasks.append(
@@ -176,6 +189,8 @@ class Daemon:
         await self.writer.close()
         for transport in self.transports:
             transport.close()
+        for reader in self.readers:
+            reader.close()
         await self.engine.dispose()
         log.info("server.stopped")
 

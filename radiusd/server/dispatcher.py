@@ -55,6 +55,7 @@ Send = Callable[[bytes, Any], None]
 # Plain ints: an IntEnum member costs an attribute lookup on every use in the hot path.
 _ACCESS_REQUEST = int(Code.ACCESS_REQUEST)
 _STATUS_SERVER = int(Code.STATUS_SERVER)
+_STATUS_SERVER_BYTE = bytes([_STATUS_SERVER])
 _ACCESS_REJECT = int(Code.ACCESS_REJECT)
 _ACCESS_ACCEPT = int(Code.ACCESS_ACCEPT)
 _ACCESS_REPLIES = frozenset({int(Code.ACCESS_ACCEPT), _ACCESS_REJECT, int(Code.ACCESS_CHALLENGE)})
@@ -102,6 +103,7 @@ class Dispatcher:
         debug: DebugPrinter | None = None,
         clock: Callable[[], float] = time.monotonic,
         fast_path: bool = True,
+        admits: Callable[[], bool] | None = None,
     ) -> None:
         self.registry = registry
         self.handlers = handlers
@@ -111,6 +113,10 @@ class Dispatcher:
         self.reject_delay = reject_delay
         self.debug = debug
         self.clock = clock
+        #: asked before decoding each request (Status-Server excepted); False: the request is
+        #: shed as "overload" (the accounting port asks the writer: see Writer.admits)
+        self.admits = admits
+        self._overload_logged = -1e9
         self.accepting = True
         self.in_flight = 0  # requests between begin and reply/abandon (drain() waits for 0)
         self._tasks: set[asyncio.Future[Packet | None]] = set()
@@ -131,6 +137,10 @@ class Dispatcher:
         nas = self.registry.get(addr[0])
         if nas is None:
             self._drop_unknown(addr)
+            return
+        admits = self.admits
+        if admits is not None and not admits() and data[:1] != _STATUS_SERVER_BYTE:
+            self.shed()
             return
         try:
             scanned = scan(data)
@@ -351,6 +361,19 @@ class Dispatcher:
         log.info("packet.dropped", source=f"{addr[0]}:{addr[1]}", nas=nas.name, reason=reason, detail=detail)
         if self.debug is not None:
             self.debug.dropped(addr, reason, detail)
+
+    def shed(self) -> None:
+        """Refuse a request that could not be answered in time, before spending CPU on it: the
+        writer is behind (``admits``), or the request already waited too long in the kernel
+        (radiusd.server.reader). Under sustained overload, decoding and then refusing costs
+        nearly as much as serving, so the daemon would fall behind reading and every admitted
+        request would wait longer in the receive queue. Counted always; logged at most once a
+        minute."""
+        self.stats.drop("overload")
+        now = self.clock()
+        if now - self._overload_logged > 60.0:
+            self._overload_logged = now
+            log.warning("server.overload", action="requests shed until the database catches up")
 
     def _drop_unknown(self, addr: Any) -> None:
         """Counted always, logged at most once a minute per source (a flood must not fill logs)."""

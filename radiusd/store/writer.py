@@ -12,6 +12,11 @@ its pool); no reply is sent and the NAS retransmits. A batch that fails for a re
 than a lost connection is retried one operation at a time, so one poisonous request cannot
 keep its neighbours from being answered. The queue is bounded: when full, new work is
 refused (:class:`WriterBusy`), never half-written.
+
+The writer also knows how long its oldest unfinished operation has waited
+(:meth:`Writer.admits`): past ``max_wait`` a new request could not be answered in time, so the
+accounting port stops admitting work before decoding it (shedding is then ~1 µs a datagram
+instead of a full parse, which is what keeps the kernel's receive queue short under overload).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from sqlalchemy.exc import DBAPIError
@@ -61,9 +66,17 @@ class Writer:
         max_queue: int = 20_000,
         max_batch: int = 2_000,
         retry_pause: float = 0.5,
+        max_wait: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.max_queue = max_queue
+        self.max_wait = max_wait
+        self.clock = clock
+        #: when the oldest operation still in the queue was queued (None: the queue is empty)
+        self._queued_since: float | None = None
+        #: when the oldest operation of the batch being committed was queued (None: no batch)
+        self._batch_since: float | None = None
         self.max_batch = max_batch
         self.retry_pause = retry_pause
         self._queue: list[tuple[Operation, asyncio.Future[None]]] = []
@@ -83,6 +96,21 @@ class Writer:
     def depth(self) -> int:
         return len(self._queue)
 
+    def oldest_wait(self) -> float:
+        """Seconds the oldest operation not yet committed has waited (0.0 when there is none)."""
+        since = self._batch_since if self._batch_since is not None else self._queued_since
+        return 0.0 if since is None else self.clock() - since
+
+    def admits(self) -> bool:
+        """Whether new work can still be answered in time: the queue has room and its oldest
+        unfinished operation has waited less than ``max_wait``. Cheap enough to ask per datagram.
+        A batch taken partly (``max_batch``) leaves the rest dated by the batch's oldest: an
+        overestimate, which sheds a little early rather than late."""
+        since = self._batch_since if self._batch_since is not None else self._queued_since
+        if since is None:
+            return True
+        return len(self._queue) < self.max_queue and self.clock() - since < self.max_wait
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="radiusd-writer")
@@ -95,6 +123,8 @@ class Writer:
             self.refused += 1
             raise WriterBusy(f"writer queue full ({self.max_queue} operations)")
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not self._queue:
+            self._queued_since = self.clock()
         self._queue.append((op, fut))
         self._wake.set()
         return fut
@@ -118,6 +148,7 @@ class Writer:
                     if not fut.done():
                         fut.set_exception(WriterClosed("shut down before commit"))
                 self._queue.clear()
+                self._queued_since = None
         if self._conn is not None:
             conn, self._conn = self._conn, None
             with contextlib.suppress(Exception):
@@ -133,7 +164,13 @@ class Writer:
                 continue
             batch = self._queue[: self.max_batch]
             del self._queue[: self.max_batch]
-            ok = await self._commit(batch)
+            self._batch_since = self._queued_since
+            if not self._queue:
+                self._queued_since = None
+            try:
+                ok = await self._commit(batch)
+            finally:
+                self._batch_since = None
             if not ok and not self._closing:
                 await asyncio.sleep(self.retry_pause)  # the database is away: do not spin
 

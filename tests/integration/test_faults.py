@@ -750,17 +750,13 @@ def test_overload_memory_capped_and_back_to_normal_within_10s(overload: dict[str
     grown = o["rss_peak_kb"] - o["rss_base_kb"]
     assert grown < RSS_CAP_MB * 1024, f"VmRSS grew {grown // 1024} MB under overload"
     assert o["recovered_after"] is not None and o["recovered_after"] <= 10, "not back to normal within 10 s"
-    # from the datagram read to the reply (the kernel's receive queue excluded: see the xfail below)
+    # from the datagram read to the reply (the kernel's receive queue excluded)
     assert o["inside_p99"] <= 1.0, f"admitted p99 inside the daemon above {o['inside_p99']} s"
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="marginal: on a quiet 2-CPU machine the client-side p99 at 2x capacity measured 0.84-0.96 s "
-    "(passes; the daemon's own datagram-read -> reply p99 <= 250 ms), but 2.3-4.4 s while other work "
-    "shares the CPUs: requests wait in the kernel receive queue (`receive_buffer`, 4 MB by default) and "
-    "for CPU. Not strict until the client-side figure has margin (latency-aware refusal in the writer).",
-)
 def test_overload_admitted_p99_under_1s(overload: dict[str, Any]) -> None:
+    """At the client, so the time in the daemon's receive queue counts: accounting requests
+    older than ``accounting_max_delay`` are dropped unread and the writer sheds work it cannot
+    commit within ``writer_max_wait``, which is what keeps this bound under any overload."""
     assert overload["p99"] < 1.0, f"admitted p99 {overload['p99']:.2f} s at twice capacity"

@@ -210,6 +210,32 @@ def test_accounting_request_authenticator_is_checked(dictionary: Dictionary) -> 
     assert MESSAGE_AUTHENTICATOR not in [t for t, _ in decode(reply).attributes]  # none asked for
 
 
+def test_accounting_is_shed_before_decoding_while_the_writer_cannot_keep_up(dictionary: Dictionary) -> None:
+    """Overload (issue 8): while ``admits`` says no, requests cost a counter, not a parse;
+    Status-Server is still answered (it is how a NAS tells a live server from a dead one)."""
+    handler, wire = Recorder(Code.ACCOUNTING_RESPONSE), Wire()
+    admitting = [False]
+    d = make(
+        dictionary,
+        {Code.ACCOUNTING_REQUEST: handler, Code.STATUS_SERVER: StatusPolicy(Code.ACCOUNTING_RESPONSE)},
+        admits=lambda: admitting[0],
+    )
+    p = Packet(Code.ACCOUNTING_REQUEST, 5, dictionary=dictionary)
+    p.add("Acct-Status-Type", "Start")
+    p.add("Acct-Session-Id", "s1")
+    data = encode_request(p, SECRET)
+    d.datagram_received(data, SOURCE, wire)
+    d.datagram_received(b"\x04garbage", SOURCE, wire)  # not even decoded: no "malformed" drop
+    assert d.stats.drops == {"overload": 2} and not handler.requests and not wire.sent
+    status = Packet(Code.STATUS_SERVER, 6, dictionary=dictionary)
+    d.datagram_received(encode_request(status, SECRET), SOURCE, wire)
+    assert len(wire.sent) == 1 and wire.sent[0][0][0] == Code.ACCOUNTING_RESPONSE
+    admitting[0] = True
+    d.datagram_received(data, SOURCE, wire)  # the NAS's retransmission, once the writer caught up
+    assert len(handler.requests) == 1 and len(wire.sent) == 2
+    assert verify_response(wire.sent[1][0], p.authenticator, SECRET)
+
+
 # -- replies -----------------------------------------------------------------------------------------
 
 

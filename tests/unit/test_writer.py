@@ -172,3 +172,47 @@ async def test_the_connection_is_kept_between_batches(engine: AsyncEngine) -> No
     assert first is not None and writer._conn is first
     await writer.close()
     assert writer._conn is None
+
+
+class Slow(Insert):
+    """Holds its transaction open until released: a commit that takes as long as the test wants."""
+
+    order: ClassVar[int] = 30
+    calls: ClassVar[list[int]] = []
+    release: ClassVar[asyncio.Event]
+
+    @classmethod
+    async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[Any]) -> None:
+        await cls.release.wait()
+        await super().apply_batch(conn, ops)
+
+
+async def test_admits_until_the_oldest_pending_write_is_older_than_max_wait(engine: AsyncEngine) -> None:
+    now = [100.0]
+    writer = Writer(engine, max_queue=10, max_wait=0.25, clock=lambda: now[0])
+    assert writer.admits() and writer.oldest_wait() == 0.0  # nothing pending
+    Slow.release = asyncio.Event()
+    first = writer.submit(Slow(1))
+    now[0] += 0.2
+    assert writer.admits() and writer.oldest_wait() == pytest.approx(0.2)
+    writer.start()
+    await asyncio.sleep(0.05)  # the writer takes the batch; its commit hangs on the event
+    second = writer.submit(Insert(2))  # queued behind the batch: the batch's age still counts
+    now[0] += 0.1
+    assert writer.oldest_wait() == pytest.approx(0.3)
+    assert not writer.admits()
+    Slow.release.set()
+    await asyncio.gather(first, second)
+    assert writer.admits() and writer.oldest_wait() == 0.0  # all committed: the clock starts afresh
+    await writer.close()
+    assert await stored(engine) == [1, 2]
+
+
+async def test_a_full_queue_is_not_admitting_either(engine: AsyncEngine) -> None:
+    writer = Writer(engine, max_queue=2, max_wait=60.0)
+    kept = [writer.submit(Insert(k)) for k in range(2)]
+    assert not writer.admits()
+    writer.start()
+    await asyncio.gather(*kept)
+    assert writer.admits()
+    await writer.close()
