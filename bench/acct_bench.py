@@ -1,7 +1,8 @@
 """Accounting (RFC 2866) against the daemon as users run it, driven by FreeRADIUS radclient (issue 5).
 
 Usage: python3 bench/acct_bench.py [--sessions 10000] [--parallel 128] [--repeat 1]
-                                   [--sqlite] [--no-postgres] [--output bench/results/acct.md]
+                                   [--sqlite] [--no-postgres] [--freeradius]
+                                   [--output bench/results/acct.md]
 
 Per backend and repetition: a fresh database (PostgreSQL: created on 127.0.0.1:5432 and
 dropped afterwards) with a plan, a NAS at 127.0.0.1 and one subscriber per session, added
@@ -23,6 +24,19 @@ phase's time-series rows (inserted once, never updated) is the phase's Writer.ba
 records, N rows of each status type in the time series, and ``service_usage`` totals equal
 to the octets and session time sent. Target (issue 5): >= 10,000 requests/s and <= 80 µs of
 daemon + PostgreSQL CPU per request.
+
+``--freeradius`` also sends the same three files, in each repetition, to stock FreeRADIUS 3.2
+(Debian ``freeradius`` and ``freeradius-postgresql``) with rlm_sql on a fresh PostgreSQL
+database (created on 127.0.0.1:5432, loaded with FreeRADIUS's own
+mods-config/sql/main/postgresql/schema.sql, dropped afterwards): ``freeradius -f -d DIR`` on a
+copy of /etc/freeradius/3.0 in the temporary folder, with only paths, run-as user, listeners
+(127.0.0.1, ports from the OS), the localhost client's secret and the sql module's
+dialect/driver/server/login/database changed (stock queries, pool, thread pool and default
+site). Measured the same way (the freeradius process's /proc/PID/stat, PostgreSQL via psutil);
+radacct is checked for N rows, all closed, with the octets (Gigawords included) and session
+time sent. Its rows join the table as "FreeRADIUS rlm_sql", followed by the same-run ratio of
+radiusd + PostgreSQL to FreeRADIUS + PostgreSQL CPU per request. Nothing outside the
+temporary folder and the run's database is touched; the system's freeradius service is not.
 """
 
 from __future__ import annotations
@@ -32,10 +46,13 @@ import asyncio
 import contextlib
 import os
 import platform
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +64,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
+    PG_ADMIN_URL,
+    SECRET,
     RadclientRun,
     calling_station_id,
     daemon,
@@ -59,6 +78,7 @@ from common import (
     sqlite_url,
     username,
 )
+from suite import free_udp_port, freeradius_exe, freeradius_version
 
 TARGET_RATE = 10_000.0
 TARGET_US = 80.0
@@ -179,6 +199,7 @@ class Result:
     backend: str
     phases: list[Phase] = field(default_factory=list)
     checks: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (found, expected)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -246,43 +267,244 @@ def verify(url: str, n: int) -> dict[str, tuple[int, int]]:
     return {name: (int(found), expected) for (name, expected), found in zip(names, one, strict=True)}
 
 
-def bench_backend(name: str, url: str, dbname: str | None, workdir: Path, args: argparse.Namespace) -> Result:
-    seconds = seed(url, workdir, args.sessions)
-    print(f"[{name}] seeded {args.sessions} subscribers and the NAS in {seconds:.2f} s", file=sys.stderr)
+def write_files(workdir: Path, sessions: int) -> dict[str, list[tuple[Path, int]]]:
+    """The request files of every phase: (path, requests), one file per 10k sessions."""
     files: dict[str, list[tuple[Path, int]]] = {}
     for phase in PHASES:
-        for first in range(0, args.sessions, FILE_SIZE):
-            count = min(FILE_SIZE, args.sessions - first)
+        for first in range(0, sessions, FILE_SIZE):
+            count = min(FILE_SIZE, sessions - first)
             path = workdir / f"acct-{phase}-{first}.txt"
             write_acct_file(path, first, count, phase)
             files.setdefault(phase, []).append((path, count))
-    result = Result(name)
-    with daemon(url, workdir) as d:
-        _, idle0 = proc_cpu(d.pid)
-        time.sleep(1.0)
-        _, idle1 = proc_cpu(d.pid)
-        print(f"[{name}] daemon idle CPU: {(idle1 - idle0) * 1e3:.2f} ms/s", file=sys.stderr)
-        for phase in PHASES:
-            for path, count in files[phase]:
-                load = os.getloadavg()[0]
-                with pg_cpu(dbname) as pg:
-                    r = run_radclient(path, count, d.acct_port, d.pid, args.parallel, kind="acct")
-                ph = Phase(phase, r, pg, load=load)
-                if r.accepted != count:
-                    raise SystemExit(f"[{name}] {phase}: {r.accepted}/{count} answered:\n{r.output}")
-                result.phases.append(ph)
-            if dbname is not None:
-                ph.batches = phase_batches(url, phase)
-            print(
-                f"[{name}] {phase}: {r.rate:,.0f} req/s, daemon {r.daemon_us_stat:.0f} µs/req "
-                f"(sched {r.daemon_us:.1f}), postgres {ph.pg_us:.1f} µs/req (own backends "
-                f"{ph.pg_own_us:.1f}), batches {ph.batches}, answered {r.accepted}/{count}, load {load:.1f}",
-                file=sys.stderr,
-            )
-    result.checks = verify(url, args.sessions)
+    return files
+
+
+def run_phases(
+    name: str,
+    pid: int,
+    port: int,
+    files: dict[str, list[tuple[Path, int]]],
+    dbname: str | None,
+    batches: Callable[[str], int] | None,
+    args: argparse.Namespace,
+) -> list[Phase]:
+    """Every phase's files through radclient against the server ``pid`` listening on ``port``."""
+    _, idle0 = proc_cpu(pid)
+    time.sleep(1.0)
+    _, idle1 = proc_cpu(pid)
+    print(f"[{name}] server idle CPU: {(idle1 - idle0) * 1e3:.2f} ms/s", file=sys.stderr)
+    phases: list[Phase] = []
+    for phase in PHASES:
+        for path, count in files[phase]:
+            load = os.getloadavg()[0]
+            with pg_cpu(dbname) as pg:
+                r = run_radclient(path, count, port, pid, args.parallel, kind="acct")
+            ph = Phase(phase, r, pg, load=load)
+            if r.accepted != count:
+                raise SystemExit(f"[{name}] {phase}: {r.accepted}/{count} answered:\n{r.output}")
+            phases.append(ph)
+        if batches is not None:
+            ph.batches = batches(phase)
+        print(
+            f"[{name}] {phase}: {r.rate:,.0f} req/s, server {r.daemon_us_stat:.0f} µs/req "
+            f"(sched {r.daemon_us:.1f}), postgres {ph.pg_us:.1f} µs/req (own backends "
+            f"{ph.pg_own_us:.1f}), batches {ph.batches}, answered {r.accepted}/{count}, load {load:.1f}",
+            file=sys.stderr,
+        )
+    return phases
+
+
+def print_checks(result: Result) -> None:
     for check, (found, expected) in result.checks.items():
         mark = "ok" if found == expected else "MISMATCH"
-        print(f"[{name}] check {check}: {found} (expected {expected}) {mark}", file=sys.stderr)
+        print(f"[{result.backend}] check {check}: {found} (expected {expected}) {mark}", file=sys.stderr)
+
+
+def bench_backend(name: str, url: str, dbname: str | None, workdir: Path, args: argparse.Namespace) -> Result:
+    seconds = seed(url, workdir, args.sessions)
+    print(f"[{name}] seeded {args.sessions} subscribers and the NAS in {seconds:.2f} s", file=sys.stderr)
+    files = write_files(workdir, args.sessions)
+    result = Result(name)
+    with daemon(url, workdir) as d:
+        batches = None if dbname is None else (lambda phase: phase_batches(url, phase))
+        result.phases = run_phases(name, d.pid, d.acct_port, files, dbname, batches, args)
+    result.checks = verify(url, args.sessions)
+    print_checks(result)
+    return result
+
+
+# -- FreeRADIUS 3.2 + rlm_sql on PostgreSQL (--freeradius) --------------------------------------
+
+FREERADIUS = "FreeRADIUS rlm_sql"
+FR_STOCK = Path("/etc/freeradius/3.0")
+FR_SCHEMA = FR_STOCK / "mods-config" / "sql" / "main" / "postgresql" / "schema.sql"
+FR_DRIVER = Path("/usr/lib/freeradius/rlm_sql_postgresql.so")
+
+
+def _sub1(pattern: str, repl: str, text: str, what: str) -> str:
+    """``re.sub`` of exactly one line of a stock FreeRADIUS file (fails loudly if the file changed)."""
+    new, n = re.subn(pattern, repl, text, count=1, flags=re.M)
+    if n != 1:
+        raise RuntimeError(f"FreeRADIUS config: {what}: pattern {pattern!r} not found")
+    return new
+
+
+def _listeners(text: str, ports: dict[str, int], what: str) -> str:
+    """A stock site's top-level ``listen`` sections bound to 127.0.0.1 on ``ports`` (type -> port);
+    the IPv6 (``ipv6addr = ::``) ones dropped."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    seen: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not lines[i].startswith("listen {"):
+            out.append(lines[i])
+            i += 1
+            continue
+        depth, j = 0, i
+        while True:
+            code = lines[j].split("#", 1)[0]
+            depth += code.count("{") - code.count("}")
+            j += 1
+            if depth == 0:
+                break
+        block, i = "".join(lines[i:j]), j
+        if re.search(r"^\s*ipv6addr\s*=", block, re.M):
+            continue
+        kind = re.search(r"^\s*type\s*=\s*(\w+)", block, re.M)
+        if kind is None or kind.group(1) not in ports:
+            raise RuntimeError(f"FreeRADIUS config: {what}: unexpected listen section:\n{block}")
+        seen.append(kind.group(1))
+        block = re.sub(r"^(\s*)ipaddr\s*=.*$", r"\g<1>ipaddr = 127.0.0.1", block, flags=re.M)
+        block = re.sub(r"^(\s*)port\s*=.*$", rf"\g<1>port = {ports[kind.group(1)]}", block, flags=re.M)
+        out.append(block)
+    if sorted(seen) != sorted(ports):
+        raise RuntimeError(f"FreeRADIUS config: {what}: listen sections {seen}, expected {sorted(ports)}")
+    return "".join(out)
+
+
+def freeradius_config(conf: Path, dbname: str, acct_port: int) -> int:
+    """The stock /etc/freeradius/3.0 copied to ``conf`` with rlm_sql on PostgreSQL enabled; the auth port.
+
+    Changed from stock, all in the private copy: paths (raddbdir, logdir, run_dir) inside
+    ``conf``; no ``user``/``group`` switch (the files belong to whoever runs the bench); the
+    default site's listeners on 127.0.0.1 at ports from the OS (IPv6 ones dropped) and the
+    inner-tunnel's on another; the localhost client's secret; the sql module's dialect,
+    driver, server, port, login and database, and the module enabled. Everything else
+    (queries, pool, thread pool, the default site's accounting section) is stock.
+    """
+    shutil.copytree(FR_STOCK, conf, symlinks=True)
+    for sub in ("log", "run"):
+        (conf / sub).mkdir()
+    radiusd_conf = conf / "radiusd.conf"
+    text = radiusd_conf.read_text()
+    text = _sub1(r"^raddbdir = .*$", f"raddbdir = {conf}", text, "radiusd.conf")
+    text = _sub1(r"^logdir = .*$", f"logdir = {conf / 'log'}", text, "radiusd.conf")
+    text = _sub1(r"^run_dir = .*$", f"run_dir = {conf / 'run'}", text, "radiusd.conf")
+    text = _sub1(r"^(\s*)user = freerad$", r"\g<1>#user = freerad", text, "radiusd.conf")
+    text = _sub1(r"^(\s*)group = freerad$", r"\g<1>#group = freerad", text, "radiusd.conf")
+    radiusd_conf.write_text(text)
+
+    auth_port, inner_port = free_udp_port(), free_udp_port()
+    for site, ports in (
+        ("default", {"auth": auth_port, "acct": acct_port}),
+        ("inner-tunnel", {"auth": inner_port}),
+    ):
+        path = conf / "sites-available" / site
+        path.write_text(_listeners(path.read_text(), ports, f"sites-available/{site}"))
+
+    clients = conf / "clients.conf"
+    clients.write_text(
+        _sub1(r"^(\s*)secret = testing123$", rf"\g<1>secret = {SECRET}", clients.read_text(), "clients.conf")
+    )
+
+    sql = conf / "mods-available" / "sql"
+    text = sql.read_text()
+    text = _sub1(r'^\tdialect = "sqlite"$', '\tdialect = "postgresql"', text, "sql")
+    text = _sub1(r'^\tdriver = "rlm_sql_null"$', '\tdriver = "rlm_sql_${dialect}"', text, "sql")
+    text = _sub1(r'^#\tserver = "localhost"$', '\tserver = "127.0.0.1"', text, "sql")
+    text = _sub1(r"^#\tport = 3306$", "\tport = 5432", text, "sql")
+    text = _sub1(r'^#\tlogin = "radius"$', '\tlogin = "postgres"', text, "sql")
+    text = _sub1(r'^\tradius_db = "radius"$', f'\tradius_db = "{dbname}"', text, "sql")
+    sql.write_text(text)
+    (conf / "mods-enabled" / "sql").symlink_to("../mods-available/sql")
+    return auth_port
+
+
+@contextlib.contextmanager
+def freeradius_server(exe: str, conf: Path) -> Iterator[int]:
+    """``freeradius -f -d CONF`` until the block ends; its pid once it is ready."""
+    log = conf / "log" / "radius.log"
+    out = (conf / "log" / "stdout.log").open("wb")
+    proc = subprocess.Popen([exe, "-f", "-d", str(conf)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (log.exists() and "Ready to process requests" in log.read_text(errors="replace")):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = (log.read_text(errors="replace") if log.exists() else "")[-3000:]
+                tail += (conf / "log" / "stdout.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"freeradius did not start:\n{tail}")
+            time.sleep(0.1)
+        yield proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        out.close()
+
+
+def verify_radacct(url: str, n: int) -> dict[str, tuple[int, int]]:
+    """What FreeRADIUS's radacct holds after the run, against what was sent."""
+    exp_in = exp_out = 0
+    for i in range(n):
+        _, ins, outs = counters(i, "Stop")
+        exp_in += ins
+        exp_out += outs
+    one = query(
+        url,
+        "SELECT count(*), count(DISTINCT acctuniqueid), count(acctstoptime),"
+        " coalesce(sum(acctinputoctets), 0), coalesce(sum(acctoutputoctets), 0),"
+        " coalesce(sum(acctsessiontime), 0),"
+        " count(*) FILTER (WHERE acctinputoctets >= 4294967296 OR acctoutputoctets >= 4294967296)"
+        " FROM radacct",
+    )[0]
+    names = (
+        ("radacct rows", n),
+        ("distinct sessions", n),
+        ("closed (acctstoptime set)", n),
+        ("input octets", exp_in),
+        ("output octets", exp_out),
+        ("session time", n * STOP_TIME),
+        ("rows past 2^32 octets", len(range(0, n, 7))),
+    )
+    return {name: (int(found), expected) for (name, expected), found in zip(names, one, strict=True)}
+
+
+def bench_freeradius(exe: str, workdir: Path, args: argparse.Namespace) -> Result:
+    """The same three files against stock FreeRADIUS with rlm_sql on a fresh PostgreSQL database."""
+    files = write_files(workdir, args.sessions)
+    result = Result(FREERADIUS)
+    with postgres_database() as url:
+        dbname = url.rsplit("/", 1)[1]
+        schema = ["psql", PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{dbname}", "-q", "-v", "ON_ERROR_STOP=1"]
+        subprocess.run([*schema, "-f", str(FR_SCHEMA)], check=True, capture_output=True)
+        conf = workdir / "raddb"
+        acct_port = free_udp_port()
+        freeradius_config(conf, dbname, acct_port)
+        with freeradius_server(exe, conf) as pid:
+            result.phases = run_phases(FREERADIUS, pid, acct_port, files, dbname, None, args)
+        log = (conf / "log" / "radius.log").read_text(errors="replace").splitlines()
+        errors = [ln.split(" : ", 1)[-1] for ln in log if " : Error: " in ln]
+        if errors:
+            result.notes.append(
+                f"{len(errors)} Error line(s) in FreeRADIUS's radius.log, first: `{errors[0]}`"
+            )
+            print(f"[{FREERADIUS}] {result.notes[-1]}", file=sys.stderr)
+        result.checks = verify_radacct(url, args.sessions)
+    print_checks(result)
     return result
 
 
@@ -306,6 +528,56 @@ def _row(label: str, phases: list[Phase]) -> str:
         f"| {label} | {reqs:,} | {wall:.3f} | {reqs / wall:,.0f} | {d_us:.0f} ({d_sched:.0f}) | "
         f"{pg_us:.0f} ({pg_own:.0f}) | **{total:.0f}** | {split} | {mean} | {rc_us:.0f} | {load:.1f} |"
     )
+
+
+FREERADIUS_NOTE = (
+    "FreeRADIUS rlm_sql: stock FreeRADIUS {version} (Debian `freeradius` + `freeradius-postgresql`) "
+    "run as `freeradius -f -d DIR` on a copy of /etc/freeradius/3.0: the `sql` module enabled with "
+    "dialect `postgresql`, driver `rlm_sql_postgresql`, 127.0.0.1:5432, login postgres, a fresh "
+    "database loaded with the stock `mods-config/sql/main/postgresql/schema.sql`; stock queries "
+    "(Start INSERT, Interim-Update and Stop UPDATE of radacct), stock connection pool (start 5, "
+    "max 32 = thread pool max_servers) and thread pool, and the stock default site, whose "
+    "accounting section also runs `detail` (one record per request in a detail file), `unix`, `exec` and "
+    "`attr_filter.accounting_response`. Only paths, listeners (127.0.0.1, ports from the OS), the "
+    "localhost client's secret and the run-as user differ. Server CPU: the freeradius process "
+    "(all threads). Database check: radacct rows, distinct sessions, all closed, octets "
+    "(Gigawords included) and session time equal to what was sent."
+)
+
+
+def _totals(res: Result) -> tuple[float, float, float]:
+    """(req/s, server + PostgreSQL CPU µs per request, the same with only the run's own
+    PostgreSQL backends) over a run's phases."""
+    reqs = sum(p.run.requests for p in res.phases)
+    wall = sum(p.run.wall for p in res.phases)
+    server = sum(p.run.daemon_cpu_stat for p in res.phases)
+    total = sum(p.pg.total for p in res.phases)
+    own = sum(p.pg.own for p in res.phases)
+    return reqs / wall, (server + total) / reqs * 1e6, (server + own) / reqs * 1e6
+
+
+def ratio_lines(results: list[Result]) -> list[str]:
+    """radiusd on PostgreSQL against FreeRADIUS rlm_sql, pairing the runs of each repetition."""
+    ours = [r for r in results if r.backend == "PostgreSQL"]
+    theirs = [r for r in results if r.backend == FREERADIUS]
+    if not ours or not theirs:
+        return []
+    lines = [
+        "",
+        "Same run, radiusd + PostgreSQL against FreeRADIUS rlm_sql + PostgreSQL (all three phases; "
+        "server + all `postgres` processes, own backends only in parentheses):",
+        "",
+    ]
+    for n, (a, b) in enumerate(zip(ours, theirs, strict=False), 1):
+        (rate_a, us_a, own_a), (rate_b, us_b, own_b) = _totals(a), _totals(b)
+        lines.append(
+            f"- run {n}: radiusd {us_a:.0f} ({own_a:.0f}) µs/req vs FreeRADIUS {us_b:.0f} ({own_b:.0f}) "
+            f"µs/req of server + PostgreSQL CPU: ratio **{us_a / us_b:.2f}** ({own_a / own_b:.2f}), "
+            f"FreeRADIUS spends {us_b / us_a:.1f}x ({own_b / own_a:.1f}x) as much; "
+            f"{rate_a:,.0f} vs {rate_b:,.0f} req/s ({rate_a / rate_b:.2f}x); load "
+            f"{max(p.load for p in a.phases):.1f} / {max(p.load for p in b.phases):.1f}"
+        )
+    return lines
 
 
 def table(results: list[Result], args: argparse.Namespace) -> str:
@@ -335,6 +607,8 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
             + ("all ok (" + ", ".join(f"{k} {f:,}" for k, (f, _) in res.checks.items()) + ")" if not bad
                else "FAILED: " + "; ".join(bad))
         )  # fmt: skip
+        lines += [f"- {res.backend}: {note}" for note in res.notes]
+    lines += ratio_lines(results)
     lines += [
         "",
         f"Target (issue 5): >= {TARGET_RATE:,.0f} accounting requests/s and <= {TARGET_US:.0f} µs of "
@@ -348,6 +622,8 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
         "Load avg: the 1-minute load average as the phase started (the machine is shared; "
         "wall-clock figures suffer first when it is busy, CPU per request much less).",
     ]
+    if any(r.backend == FREERADIUS for r in results):
+        lines += ["", FREERADIUS_NOTE.format(version=args.freeradius_version)]
     return "\n".join(lines) + "\n"
 
 
@@ -358,8 +634,21 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=1, help="runs per backend, each on a fresh database")
     p.add_argument("--sqlite", action="store_true", help="also run on a SQLite file")
     p.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL run")
+    p.add_argument(
+        "--freeradius",
+        action="store_true",
+        help="also run the same files against stock FreeRADIUS 3.2 + rlm_sql on PostgreSQL",
+    )
     p.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results" / "acct.md")
     args = p.parse_args()
+    exe = None
+    if args.freeradius:
+        exe = freeradius_exe()
+        if exe is None:
+            raise SystemExit("--freeradius: `freeradius` is not installed (Debian package freeradius)")
+        if not FR_DRIVER.exists():
+            raise SystemExit(f"--freeradius: {FR_DRIVER} missing (Debian package freeradius-postgresql)")
+        args.freeradius_version = freeradius_version(exe)
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="radiusd-acct-bench-") as tmp:
         for n in range(args.repeat):
@@ -370,6 +659,9 @@ def main() -> None:
             if args.sqlite:
                 work = new_workdir(tmp, f"sqlite-{n}")
                 results.append(bench_backend("SQLite", sqlite_url(work), None, work, args))
+            if exe is not None:
+                work = new_workdir(tmp, f"freeradius-{n}")
+                results.append(bench_freeradius(exe, work, args))
     publish(args.output, "Accounting benchmark (bench/acct_bench.py)", table(results, args))
     if not all(r.ok for r in results):
         raise SystemExit("database check failed")
