@@ -339,6 +339,11 @@ FREERADIUS = "FreeRADIUS rlm_sql"
 FR_STOCK = Path("/etc/freeradius/3.0")
 FR_SCHEMA = FR_STOCK / "mods-config" / "sql" / "main" / "postgresql" / "schema.sql"
 FR_DRIVER = Path("/usr/lib/freeradius/rlm_sql_postgresql.so")
+CONFLICT_NOTE = (
+    " (radclient reuses an Id as soon as its response arrives; FreeRADIUS had not yet retired the "
+    "answered request with that Id, logs the new packet as conflicting, drops the old one and "
+    "processes the new one: no request is lost, every one is checked in radacct)"
+)
 
 
 def _sub1(pattern: str, repl: str, text: str, what: str) -> str:
@@ -501,6 +506,7 @@ def bench_freeradius(exe: str, workdir: Path, args: argparse.Namespace) -> Resul
         if errors:
             result.notes.append(
                 f"{len(errors)} Error line(s) in FreeRADIUS's radius.log, first: `{errors[0]}`"
+                + (CONFLICT_NOTE if all("conflicting packet" in e for e in errors) else "")
             )
             print(f"[{FREERADIUS}] {result.notes[-1]}", file=sys.stderr)
         result.checks = verify_radacct(url, args.sessions)
