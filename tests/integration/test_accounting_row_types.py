@@ -1,0 +1,40 @@
+"""The composite types of the accounting batch (migration 0008) match what the writer sends.
+
+accounting_ops builds each row as a tuple in the order of PG_ROW_TYPES; asyncpg encodes it
+by the type's fields. A column added to one side only would shift every later field (a text
+where an int8 belongs fails; two int8 counters swapped would not): this compares them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from radiusd.store.accounting_ops import PG_ROW_TYPES
+from radiusd.store.engine import create_engine, ensure_schema
+
+_PG_NAME = {"TEXT": "text", "INT4": "integer", "INT8": "bigint", "FLOAT8": "double precision", "DATE": "date"}
+
+
+async def fields_of(engine: AsyncEngine, type_name: str) -> list[tuple[str, str]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.text(
+                "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_type t "
+                "JOIN pg_attribute a ON a.attrelid = t.typrelid "
+                "WHERE t.typname = :name AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
+            ),
+            {"name": type_name},
+        )
+        return [(str(n), str(t)) for n, t in rows]
+
+
+async def test_row_types_have_the_fields_the_writer_sends_in_its_order(pg_url: str) -> None:
+    engine = create_engine(pg_url)
+    try:
+        await ensure_schema(engine)
+        for type_name, columns in PG_ROW_TYPES.items():
+            expected = [(name, _PG_NAME[typ]) for name, typ in columns]
+            assert await fields_of(engine, type_name) == expected, type_name
+    finally:
+        await engine.dispose()
