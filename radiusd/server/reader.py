@@ -57,7 +57,10 @@ class AgingReader:
         self.max_delay = max_delay
         self.clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
-        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        except OSError as exc:  # not Linux: no stamps, so nothing is shed for its age
+            log.warning("socket.no-arrival-timestamps", error=str(exc))
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
