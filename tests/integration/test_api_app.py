@@ -55,7 +55,7 @@ async def _seed(engine: Any) -> None:
 
 
 @pytest.fixture
-async def daemon(db_url: str, tmp_path: Path) -> AsyncIterator[Daemon]:
+async def daemon(db_url: str, migrated_db: None, tmp_path: Path) -> AsyncIterator[Daemon]:
     d = Daemon(load_settings(database_url=db_url, data_dir=tmp_path))
     await ensure_schema(d.engine)
     await _seed(d.engine)

@@ -1,8 +1,10 @@
 """The admin CLI against real databases (SQLite and PostgreSQL) through click's CliRunner.
 
-Every command is run as ``radiusd --database URL ...``; the database starts empty and the CLI
-migrates it on first use. Errors must be one ``radiusd: error: ...`` line on stderr, exit 1
-(data) or 2 (usage), and leave the database unchanged. Secrets never appear in any output.
+Every command is run as ``radiusd --database URL ...``; the database starts at the head
+revision (a copy of one migrated once per session: ``migrated_db``), except in
+test_demo_seed_is_idempotent, where it starts empty and the CLI migrates it on first use.
+Errors must be one ``radiusd: error: ...`` line on stderr, exit 1 (data) or 2 (usage), and
+leave the database unchanged. Secrets never appear in any output.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class Cli:
 
 
 @pytest.fixture
-def radiusd(db_url: str) -> Cli:
+def radiusd(db_url: str, migrated_db: None) -> Cli:
     return Cli(db_url)
 
 

@@ -142,7 +142,7 @@ def seed_history(url: str, address: str) -> None:
 
 
 @pytest.fixture
-def radiusd(db_url: str) -> Cli:
+def radiusd(db_url: str, migrated_db: None) -> Cli:
     return Cli(db_url)
 
 

@@ -72,7 +72,7 @@ def fill(url: str, acct: Accounting) -> None:
 
 
 @pytest.fixture
-def radiusd(db_url: str) -> Cli:
+def radiusd(db_url: str, migrated_db: None) -> Cli:
     fill(db_url, midnight_scenario())
     return Cli(db_url)
 
