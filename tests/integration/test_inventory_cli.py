@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from radiusd.cli.main import cli
+from tests.conftest import _run
 
 SECRETS = ("radius-s3cret", "api-pa55word", "c0mmunity-x", "auth-key-123", "priv-key-456")
 
@@ -37,7 +39,14 @@ class Cli:
         return json.loads(self.ok(*args, "--json"))
 
     def state(self) -> list[Any]:
-        return [self.json(group, "list") for group in ("site", "router", "sector", "device", "link")]
+        """Every row of every table, read straight from the database.
+
+        Stricter than the five ``list --json`` outputs it replaces (columns the lists leave out,
+        tables outside the inventory), and one connection instead of five CLI runs twice per
+        refusal (17 s of the module's 25 s).
+        """
+        state: list[Any] = _run(_dump(self.url))
+        return state
 
     def refused(self, *args: str, code: int = 1) -> str:
         before = self.state()
@@ -48,6 +57,21 @@ class Cli:
         assert len(lines) == 1 and lines[0].startswith("radiusd: error: "), result.stderr
         assert self.state() == before, args
         return lines[0].removeprefix("radiusd: error: ")
+
+
+async def _dump(url: str) -> list[Any]:
+    from radiusd.store.engine import create_engine
+    from radiusd.store.models import metadata
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return [
+                (table.name, (await conn.execute(sa.select(table).order_by(*table.primary_key))).all())
+                for table in metadata.sorted_tables
+            ]
+    finally:
+        await engine.dispose()
 
 
 def _seed(c: Cli) -> None:
@@ -69,7 +93,7 @@ def _seed(c: Cli) -> None:
     c.ok("link", "add", "--from", "core1:sfp1", "--to", "sw1:24", "--medium", "fibre", "--capacity", "10000")
 
 
-def test_inventory_round_trip(db_url: str) -> None:
+def test_inventory_round_trip(db_url: str, migrated_db: None) -> None:
     c = Cli(db_url)
     _seed(c)
     nas = c.json("nas", "list")
@@ -110,7 +134,7 @@ def test_inventory_round_trip(db_url: str) -> None:
         assert secret not in everything
 
 
-def test_refusals_are_one_line_and_change_nothing(db_url: str) -> None:
+def test_refusals_are_one_line_and_change_nothing(db_url: str, migrated_db: None) -> None:
     c = Cli(db_url)
     _seed(c)
     assert (
