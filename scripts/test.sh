@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Install the project with its test extras, then lint, type-check and run the whole suite.
 # Usage: bash scripts/test.sh [pytest args...]
+# pytest runs on RADIUSD_TEST_WORKERS pytest-xdist workers (default 2; 0: in this process), each
+# taking whole files (--dist loadfile), so a module's shared daemon and databases stay in one
+# process. Every test gets its ports from the OS and databases and folders of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +13,7 @@ echo "== ruff"; python3 -m ruff check .
 echo "== mypy"; python3 -m mypy
 echo "== pytest"
 set +e
-python3 -m pytest -q "$@"
+python3 -m pytest -q -n "${RADIUSD_TEST_WORKERS:-2}" --dist loadfile "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
