@@ -47,6 +47,7 @@ class Settings:
     utilisation_warning_pct: float = 90.0
     debug: bool = False
     change_poll_interval: float = 1.0  # seconds between looks at the change feed (CLI edits)
+    change_log_retention: float = 7 * 86_400.0  # seconds a read change_log row is kept (pruned hourly)
     ready_file: str = ""  # when set, the bound ports are written here as JSON once listening
     extra: dict[str, Any] = field(default_factory=dict)
 

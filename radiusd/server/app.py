@@ -28,7 +28,7 @@ from radiusd.policy.directory import Directory
 from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
 from radiusd.store.accounting_ops import AccountingOp
-from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SESSION, TOPIC_SUBSCRIBER
+from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SESSION, TOPIC_SUBSCRIBER, prune_changes
 from radiusd.store.engine import create_engine, ensure_schema
 from radiusd.store.pools import TOPIC_POOL
 from radiusd.store.sessions_load import load_sessions, load_sessions_by_id
@@ -54,6 +54,9 @@ if TYPE_CHECKING:
     from radiusd.api.server import ApiServer
 
 log = get_logger("radiusd.server")
+
+#: seconds between prunings of the change feed (radiusd.store.changes)
+PRUNE_EVERY = 3600.0
 
 
 class Daemon:
@@ -256,12 +259,28 @@ class Daemon:
         return len(changes)
 
     async def _poll_changes(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time() + PRUNE_EVERY
         while True:
             await asyncio.sleep(self.settings.change_poll_interval)
             try:
                 await self.apply_changes()
+                if loop.time() >= next_prune:
+                    next_prune = loop.time() + PRUNE_EVERY
+                    await self.prune_change_log()
             except Exception as exc:  # the database may be away; authentication goes on from memory
                 log.warning("tables.poll-failed", error=f"{type(exc).__name__}: {exc}"[:300])
+
+    async def prune_change_log(self, now: dt.datetime | None = None) -> int:
+        """Delete change_log rows this daemon has read that are older than
+        ``change_log_retention``: without it the feed grows by every CLI write forever."""
+        now = now if now is not None else dt.datetime.now(dt.UTC)
+        cutoff = now - dt.timedelta(seconds=self.settings.change_log_retention)
+        async with self.engine.begin() as conn:
+            pruned = await prune_changes(conn, self._change_id + 1, older_than=cutoff)
+        if pruned:
+            log.info("tables.change-log-pruned", rows=pruned)
+        return pruned
 
     async def reload_config(self, config_path: str | None) -> None:
         """SIGHUP: settings that can change live (delays, cache lifetime, log level) and the tables."""

@@ -6,6 +6,8 @@ Every CRUD write appends ``(topic, key)`` in its own transaction; the daemon pol
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -43,7 +45,12 @@ async def changes_since(conn: AsyncConnection, last_id: int) -> tuple[int, list[
     return rows[-1].id, [(row.topic, row.key) for row in rows]
 
 
-async def prune_changes(conn: AsyncConnection, before_id: int) -> int:
-    """Delete changes with id < ``before_id`` (every daemon has read them); returns how many."""
-    result = await conn.execute(sa.delete(ChangeLog).where(ChangeLog.id < before_id))
+async def prune_changes(conn: AsyncConnection, before_id: int, older_than: dt.datetime | None = None) -> int:
+    """Delete changes with id < ``before_id`` (read already), and when ``older_than`` is given
+    only those created before it (other daemons on the same database poll every second, so
+    after a day or more they have read them too); returns how many."""
+    query = sa.delete(ChangeLog).where(ChangeLog.id < before_id)
+    if older_than is not None:
+        query = query.where(ChangeLog.created_at < older_than)
+    result = await conn.execute(query)
     return int(result.rowcount)
