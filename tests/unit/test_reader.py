@@ -14,6 +14,7 @@ from radiusd.codec.codes import Code
 from radiusd.codec.crypto import verify_response
 from radiusd.codec.dictionary import default_dictionary
 from radiusd.codec.packet import Packet, encode_request
+from radiusd.policy.access import StatusPolicy
 from radiusd.server.dedupe import DedupeCache
 from radiusd.server.dispatcher import Dispatcher
 from radiusd.server.handler import HandlerResult, Request
@@ -88,6 +89,35 @@ async def test_requests_that_waited_longer_than_max_delay_are_dropped_unread() -
     handler, d, replies, _ = await exchange(5.0, 5)  # every datagram looks 5 s old
     assert handler.seen == 0 and not replies
     assert d.stats.drops == {"overload": 5}
+
+
+async def test_status_server_is_answered_however_long_it_waited() -> None:
+    d = Dispatcher(
+        registry=NasRegistry([NasClient(1, "edge", "127.0.0.1", SECRET)]),
+        handlers={Code.STATUS_SERVER: StatusPolicy(Code.ACCOUNTING_RESPONSE)},
+        dictionary=DICTIONARY,
+    )
+    server = bind_udp("127.0.0.1", 0)
+    reader = AgingReader(server, d, max_delay=0.5, clock=lambda: time.time() + 5.0)
+    reader.start(asyncio.get_running_loop())
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.bind(("127.0.0.1", 0))
+    client.settimeout(0)
+    try:
+        status = Packet(Code.STATUS_SERVER, 9, dictionary=DICTIONARY)
+        client.sendto(encode_request(status, SECRET), server.getsockname())
+        reply = b""
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            try:
+                reply = client.recv(4096)
+                break
+            except BlockingIOError:
+                continue
+        assert reply[:1] == bytes([Code.ACCOUNTING_RESPONSE]) and not d.stats.drops
+    finally:
+        reader.close()
+        client.close()
 
 
 async def test_the_reader_stops_reading_when_closed() -> None:
