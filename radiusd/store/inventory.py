@@ -178,26 +178,10 @@ _SITE_FIELDS = (
 
 
 @dataclass(frozen=True, slots=True)
-class RouterRecord(_Record):
-    """A router: the NAS fields of :class:`NasRecord` plus its site's name."""
+class RouterRecord(NasRecord):
+    """A router: a NAS (every field of :class:`NasRecord`) plus its site's name."""
 
-    id: int
-    name: str
-    address: str
-    secret: str = field(repr=False, metadata=_SECRET)
-    vendor: str = "generic"
-    require_message_authenticator: bool = True
-    coa_port: int = 3799
     site: str | None = None
-    site_id: int | None = None
-    management_address: str | None = None
-    api_username: str | None = None
-    api_password: str | None = field(default=None, repr=False, metadata=_SECRET)
-    api_port: int | None = None
-    api_tls: bool = False
-    description: str | None = None
-    created_at: dt.datetime | None = None
-    updated_at: dt.datetime | None = None
 
     @classmethod
     def from_nas(cls, nas: NasRecord, site: str | None) -> RouterRecord:
