@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import print_json, render
+from radiusd.cli.output import json_option, print_json, render
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 COLUMNS = ("name", "read_only", "created_at", "last_used_at")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 @click.group("api-token")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import fail, print_json
+from radiusd.cli.output import fail, json_flag, print_json
 from radiusd.cli.sessions import session
 from radiusd.cli.subscribers import subscriber
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from inventory.actions import SessionAction
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+json_option = json_flag("text")
 
 
 def _line(a: SessionAction) -> str:

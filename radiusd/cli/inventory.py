@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import MASK, print_json, print_record, render
+from radiusd.cli.output import MASK, json_flag, print_json, print_record, render
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -47,7 +47,7 @@ SECRETS = {
     "snmp_priv_key": "snmp_priv_key_set",
 }
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+json_option = json_flag("text")
 
 
 def _store(func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from radiusd.cli.export import when_callback
-from radiusd.cli.output import print_json, render
+from radiusd.cli.output import json_option, print_json, render
 from radiusd.cli.pools import check_address, checked, run
 
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 LEASE_FIELDS = ("address", "username", "pool", "kind", "state", "expires", "nas", "session")
 #: Fields of every ``lease history --json`` object, in this order.
 HISTORY_FIELDS = ("address", "username", "started", "ended", "source", "pool", "nas", "session")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 def ordered(record: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:

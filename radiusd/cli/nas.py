@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import MASK, pick_columns, print_json, print_record, render
+from radiusd.cli.output import MASK, json_option, pick_columns, print_json, print_record, render
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 VENDORS = ("mikrotik", "cisco", "ubiquiti", "generic")
 COLUMNS = ("name", "address", "vendor", "require_message_authenticator", "coa_port", "description")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 @click.group()

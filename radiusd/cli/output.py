@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -18,6 +18,17 @@ from rich.table import Table
 
 PROG = "radiusd"
 MASK = "********"
+
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def json_flag(instead_of: str = "a table") -> Callable[[_Command], _Command]:
+    """The ``--json`` option every listing and showing command takes (as ``as_json``)."""
+    return click.option("--json", "as_json", is_flag=True, help=f"Print JSON instead of {instead_of}.")
+
+
+json_option = json_flag()
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 

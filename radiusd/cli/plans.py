@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import pick_columns, print_json, print_record, render
+from radiusd.cli.output import json_option, pick_columns, print_json, print_record, render
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,7 +23,6 @@ COLUMNS = (
     "walled_garden_pool",
     "reply_attributes",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 def parse_reply(

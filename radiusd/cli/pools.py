@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from radiusd.cli.context import get_context, run_store
-from radiusd.cli.output import fail, print_json, print_record, print_table
+from radiusd.cli.output import fail, json_option, print_json, print_record, print_table
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -35,7 +35,6 @@ WARNING_MARK = "WARNING"
 #: Largest ``--exclude`` span expanded into single addresses for the store.
 MAX_EXCLUDED = 4096
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 range_help = "IPv4 prefix (10.64.0.0/16) or single address; repeatable."
 ipv6_help = "IPv6 WAN prefix cut into /64s (Framed-IPv6-Prefix): 2001:db8::/48 or 2001:db8::/48/64."
 pd_help = "Delegated prefix pool (Delegated-IPv6-Prefix): 2001:db8:100::/40/56 (default /56)."

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from radiusd.cli.export import run_streaming, stdout, write_json_array, write_table
-from radiusd.cli.output import print_record
+from radiusd.cli.output import json_option, print_record
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,7 +22,6 @@ COLUMNS = (
     "input_octets", "output_octets",
 )  # fmt: skip
 UPDATE_COLUMNS = ("event_time", "status_type", "session_time", "input_octets", "output_octets")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 @click.group()

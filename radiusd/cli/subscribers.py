@@ -10,13 +10,12 @@ import click
 
 from radiusd.cli.context import run_store
 from radiusd.cli.csvio import STATUSES, CsvError, read_subscriber_rows
-from radiusd.cli.output import fail, pick_columns, print_json, print_record, render
+from radiusd.cli.output import fail, json_option, pick_columns, print_json, print_record, render
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 COLUMNS = ("username", "status", "plan", "pool", "static_ip", "simultaneous_use")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 @click.group()
