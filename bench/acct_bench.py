@@ -69,6 +69,7 @@ from common import (
     RadclientRun,
     calling_station_id,
     daemon,
+    freeradius_process,
     new_workdir,
     postgres_database,
     proc_cpu,
@@ -228,13 +229,19 @@ def phase_batches(url: str, status_type: str) -> int:
     return int(rows[0][0])
 
 
-def verify(url: str, n: int) -> dict[str, tuple[int, int]]:
-    """What the database holds after the run, against what was sent."""
+def sent_totals(n: int) -> tuple[int, int]:
+    """Input and output octets of ``n`` sessions as their Stops report them."""
     exp_in = exp_out = 0
     for i in range(n):
         _, ins, outs = counters(i, "Stop")
         exp_in += ins
         exp_out += outs
+    return exp_in, exp_out
+
+
+def verify(url: str, n: int) -> dict[str, tuple[int, int]]:
+    """What the database holds after the run, against what was sent."""
+    exp_in, exp_out = sent_totals(n)
     one = query(
         url,
         "SELECT (SELECT count(*) FROM radius_sessions),"
@@ -436,38 +443,14 @@ def freeradius_config(conf: Path, dbname: str, acct_port: int) -> int:
     return auth_port
 
 
-@contextlib.contextmanager
-def freeradius_server(exe: str, conf: Path) -> Iterator[int]:
+def freeradius_server(exe: str, conf: Path) -> contextlib.AbstractContextManager[int]:
     """``freeradius -f -d CONF`` until the block ends; its pid once it is ready."""
-    log = conf / "log" / "radius.log"
-    out = (conf / "log" / "stdout.log").open("wb")
-    proc = subprocess.Popen([exe, "-f", "-d", str(conf)], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while not (log.exists() and "Ready to process requests" in log.read_text(errors="replace")):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = (log.read_text(errors="replace") if log.exists() else "")[-3000:]
-                tail += (conf / "log" / "stdout.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"freeradius did not start:\n{tail}")
-            time.sleep(0.1)
-        yield proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        out.close()
+    return freeradius_process(exe, conf, conf / "log" / "radius.log", conf / "log" / "stdout.log")
 
 
 def verify_radacct(url: str, n: int) -> dict[str, tuple[int, int]]:
     """What FreeRADIUS's radacct holds after the run, against what was sent."""
-    exp_in = exp_out = 0
-    for i in range(n):
-        _, ins, outs = counters(i, "Stop")
-        exp_in += ins
-        exp_out += outs
+    exp_in, exp_out = sent_totals(n)
     one = query(
         url,
         "SELECT count(*), count(DISTINCT acctuniqueid), count(acctstoptime),"

@@ -14,7 +14,6 @@ import os
 import re
 import resource
 import shutil
-import signal
 import subprocess
 import time
 import uuid
@@ -136,12 +135,36 @@ class Daemon:
         return self.proc.pid
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL when it has not exited within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def freeradius_process(exe: str, conf: Path, log: Path, stdout_log: Path) -> Iterator[int]:
+    """``freeradius -f -d CONF`` until the block ends; its pid once ``log`` says it is ready."""
+    out = stdout_log.open("wb")
+    proc = subprocess.Popen([exe, "-f", "-d", str(conf)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (log.exists() and "Ready to process requests" in log.read_text(errors="replace")):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = (log.read_text(errors="replace") if log.exists() else "")[-3000:]
+                tail += stdout_log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"freeradius did not start:\n{tail}")
+            time.sleep(0.1)
+        yield proc.pid
+    finally:
+        stop_process(proc)
+        out.close()
 
 
 @contextlib.contextmanager

@@ -63,6 +63,7 @@ from common import (
     RATE_LIMIT,
     SECRET,
     daemon,
+    freeradius_process,
     new_workdir,
     password,
     postgres_database,
@@ -461,26 +462,8 @@ def freeradius(exe: str, workdir: Path, users: list[User]) -> Iterator[tuple[int
     (conf / "users").write_text(
         "".join(f'{u.username} Cleartext-Password := "{u.password}"\n{reply}\n' for u in users)
     )
-    log = conf / "radius.log"
-    out = (conf / "stdout.log").open("wb")
-    proc = subprocess.Popen([exe, "-f", "-d", str(conf)], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while not (log.exists() and "Ready to process requests" in log.read_text(errors="replace")):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = (log.read_text(errors="replace") if log.exists() else "")[-2000:]
-                tail += (conf / "stdout.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"freeradius did not start:\n{tail}")
-            time.sleep(0.1)
-        yield proc.pid, auth_port, acct_port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        out.close()
+    with freeradius_process(exe, conf, conf / "radius.log", conf / "stdout.log") as pid:
+        yield pid, auth_port, acct_port
 
 
 def bench_freeradius(exe: str, workdir: Path, sizes: Sizes, concurrency: int) -> list[Result]:
