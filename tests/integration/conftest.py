@@ -66,6 +66,15 @@ def radiusd_script() -> str:
     return found
 
 
+def rss_kb(pid: int) -> int:
+    """A process's resident memory (VmRSS) in kB, from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.02) -> Any:
     """Poll ``predicate`` until it returns something truthy; that value, or None at the deadline."""
     deadline = time.monotonic() + timeout

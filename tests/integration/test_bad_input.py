@@ -29,7 +29,7 @@ import pytest
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import default_dictionary
 from radiusd.codec.packet import Packet, decode, encode_request
-from tests.integration.conftest import HOST, DaemonProcess, UdpPeer, wait_until
+from tests.integration.conftest import HOST, DaemonProcess, UdpPeer, rss_kb, wait_until
 from tests.integration.test_accounting_daemon import query
 
 SECRET = "bad-input-s3cret"
@@ -107,14 +107,6 @@ def metrics(d: DaemonProcess) -> dict[str, float]:
 
 def writes(d: DaemonProcess) -> dict[str, int]:
     return {name: int(query(d.url, sql)[0][0]) for name, sql in WRITES.items()}
-
-
-def rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 # -- packets ------------------------------------------------------------------------------------------

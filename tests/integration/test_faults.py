@@ -44,7 +44,7 @@ from radiusd.codec.dictionary import default_dictionary
 from radiusd.codec.packet import Packet, encode_request
 from radiusd.store.pools import username_of
 from tests.conftest import PG_HOST, PG_PORT
-from tests.integration.conftest import HOST, DaemonProcess, pg_database, wait_until
+from tests.integration.conftest import HOST, DaemonProcess, pg_database, rss_kb, wait_until
 from tests.integration.test_accounting_daemon import query
 from tests.integration.test_accounting_outage import TcpProxy
 
@@ -126,14 +126,6 @@ def framed_ip(reply: bytes) -> str | None:
             return ".".join(str(b) for b in reply[i + 2 : i + 6])
         i += n
     return None
-
-
-def rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def p99(values: list[float]) -> float:
