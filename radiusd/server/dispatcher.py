@@ -79,6 +79,13 @@ _USER_NAME = 1
 _NOT_PLAIN = frozenset({3, 60, PROXY_STATE, EAP_MESSAGE})
 
 
+def sheddable(data: bytes) -> bool:
+    """Whether overload may drop this datagram unread: anything but Status-Server, which is
+    answered however late, as it is how a NAS tells a live server from a dead one (RFC 5997)
+    and costs no database write."""
+    return data[:1] != _STATUS_SERVER_BYTE
+
+
 def plain_pap_types(dictionary: Dictionary) -> bytes:
     """The attribute types a request may carry and still take the PAP fast path: those the
     dictionary defines at the top level, and Vendor-Specific (PAP reads no VSA), minus
@@ -139,7 +146,7 @@ class Dispatcher:
             self._drop_unknown(addr)
             return
         admits = self.admits
-        if admits is not None and not admits() and data[:1] != _STATUS_SERVER_BYTE:
+        if admits is not None and not admits() and sheddable(data):
             self.shed()
             return
         try:

@@ -26,7 +26,7 @@ from typing import Any
 
 from radiusd.logs import get_logger
 
-from .dispatcher import Dispatcher
+from .dispatcher import Dispatcher, sheddable
 
 log = get_logger("radiusd.server")
 
@@ -37,7 +37,6 @@ _ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
 #: RADIUS packets are at most 4096 octets (RFC 2865 §3); a larger datagram is read truncated and
 #: the decoder drops it by its Length field, as it would the whole one
 _READ_SIZE = 8192
-_STATUS_SERVER = bytes([12])  # RFC 5997
 #: datagrams read per readiness callback before yielding to the rest of the event loop
 BURST = 256
 
@@ -89,9 +88,7 @@ class AgingReader:
                 return
             if ancillary:
                 sec, nsec = unpack(ancillary[0][2])
-                # Status-Server is answered however late: it is how a NAS tells a live server
-                # from a dead one (RFC 5997), and costs no database write
-                if clock() - (sec + nsec * 1e-9) > max_delay and data[:1] != _STATUS_SERVER:
+                if clock() - (sec + nsec * 1e-9) > max_delay and sheddable(data):
                     self.dispatcher.shed()
                     continue
             received(data, addr, send)
