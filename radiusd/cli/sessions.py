@@ -82,3 +82,34 @@ def session_show(session_id: str, as_json: bool) -> None:
         await write_table(updates, UPDATE_COLUMNS, out, empty="no accounting updates")
 
     run_streaming(go)
+
+
+EVENT_COLUMNS = ("id", "event_time", "nas", "status_name", "username", "acct_session_id")
+
+
+@session.command("events")
+@click.option("--nas", metavar="N", help="Only requests of this NAS (name or address).")
+@click.option("--user", metavar="U", help="Only requests of this username.")
+@click.option("--status", metavar="S", help="Only this Acct-Status-Type (name, e.g. Failed, or number).")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N requests (newest first).")
+@json_option
+def session_events(
+    nas: str | None, user: str | None, status: str | None, limit: int | None, as_json: bool
+) -> None:
+    """List recorded accounting requests that are not session events, newest first.
+
+    An Acct-Status-Type other than Start, Interim-Update, Stop, Accounting-On/Off (Failed,
+    the RFC 2867 tunnel types, vendor values) changes no session; the daemon records it here,
+    then acknowledges it. JSON: an array of objects with id, event_time, nas, nas_address,
+    status_type, status_name, username, acct_session_id, attributes (one "Name = value" per line).
+    """
+    from radiusd.store.reports import iter_accounting_events
+
+    async def go(engine: AsyncEngine) -> None:
+        rows = iter_accounting_events(engine, nas=nas, username=user, status=status, limit=limit)
+        if as_json:
+            await write_json_array(rows, stdout())
+        else:
+            await write_table(rows, EVENT_COLUMNS, stdout(), empty="no accounting events")
+
+    run_streaming(go)

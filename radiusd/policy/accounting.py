@@ -55,6 +55,10 @@ Edge cases (issue 5):
   NAS-Reboot at the event time; a retransmission finds none left and changes nothing.
 - Stale sessions (no news within k x Acct-Interim-Interval + grace): closed by
   :meth:`AccountingPolicy.sweep_once` with cause Lost-Service, stopped at their last update.
+- Any other Acct-Status-Type (Failed, RFC 2867's tunnel types, vendor values): not a session
+  change; recorded in ``radius_accounting_events`` (one row per request, retransmissions
+  included: :func:`other_event`) and acknowledged after the commit, as RFC 2866 §2 asks, so the
+  NAS does not retransmit it forever or mark the server dead.
 
 Lease hooks (IPAM, issue 4) are called for every Start, Interim-Update of an open session,
 Stop, Accounting-On/Off and swept session; their operations join the same writer batch.
@@ -137,6 +141,15 @@ _STATUS_NAME = {
 
 class InvalidAccounting(ValueError):
     """The request cannot be recorded (e.g. no Acct-Status-Type); it is dropped, not answered."""
+
+
+class OtherStatusType(InvalidAccounting):
+    """An Acct-Status-Type that is not a session event (Failed, RFC 2867's tunnel types, vendor
+    values): not a session change, but still a request to record (:class:`OtherEvent`)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"unsupported Acct-Status-Type {status}")
+        self.status = status
 
 
 @record
@@ -237,7 +250,7 @@ def parse_event(req: Request, dictionary: Dictionary | None = None) -> AcctEvent
         raise InvalidAccounting("no Acct-Status-Type")
     status = _STATUS_OF.get(status_raw)
     if status is None:
-        raise InvalidAccounting(f"unsupported Acct-Status-Type {status_raw}")
+        raise OtherStatusType(status_raw)
     stamp = _u32(get(EVENT_TIMESTAMP))
     when = float(stamp) if stamp is not None else req.received - (_u32(get(ACCT_DELAY_TIME)) or 0)
     event_time = dt.datetime.fromtimestamp(when, dt.UTC)
@@ -274,6 +287,59 @@ def parse_event(req: Request, dictionary: Dictionary | None = None) -> AcctEvent
         _u32(get(ACCT_OUTPUT_PACKETS)) or 0,
         _value_name(dictionary, "Acct-Terminate-Cause", _u32(get(ACCT_TERMINATE_CAUSE))),
         _u32(get(ACCT_INTERIM_INTERVAL)),
+    )
+
+
+@record
+class OtherEvent:
+    """An Accounting-Request with an Acct-Status-Type that is not a session event, as recorded
+    in ``radius_accounting_events`` before it is acknowledged."""
+
+    digest: str
+    event_time: dt.datetime
+    nas_address: str
+    router_id: int | None
+    status_type: int
+    status_name: str
+    username: str | None
+    acct_session_id: str | None
+    attributes: str
+
+
+#: left out of an OtherEvent's digest: what a NAS changes when it retransmits (RFC 5080 §2.2.1)
+#: and the per-packet Message-Authenticator
+_NOT_DIGESTED = frozenset({ACCT_DELAY_TIME, 80})
+
+
+def other_event(req: Request, status: int, dictionary: Dictionary | None = None) -> OtherEvent:
+    """The record of a request whose Acct-Status-Type ``status`` is not a session event.
+
+    The digest is MD5 over the NAS address and every attribute but Acct-Delay-Time and
+    Message-Authenticator, in order: a retransmission (new Identifier, new Acct-Delay-Time)
+    gives the same digest, so it is one row; two events differ in some attribute (a new
+    Acct-Session-Id or Event-Timestamp). Attributes are kept as the debug output prints them,
+    secrets masked.
+    """
+    from radiusd.server.debug import describe_packet  # the debug printer's masking rules
+
+    pkt = req.packet
+    digest = hashlib.md5(req.nas.address.encode(), usedforsecurity=False)
+    for t, v in pkt.attributes:
+        if t not in _NOT_DIGESTED:
+            digest.update(b"%d:%d:%s" % (t, len(v), v))
+    get = dict(reversed(pkt.attributes)).get
+    stamp = _u32(get(EVENT_TIMESTAMP))
+    when = float(stamp) if stamp is not None else req.received - (_u32(get(ACCT_DELAY_TIME)) or 0)
+    return OtherEvent(
+        digest.hexdigest(),
+        dt.datetime.fromtimestamp(when, dt.UTC),
+        req.nas.address,
+        req.nas.id,
+        status,
+        _value_name(dictionary, "Acct-Status-Type", status) or str(status),
+        _text(get(USER_NAME)),
+        _text(get(ACCT_SESSION_ID)),
+        "\n".join(line.strip() for line in describe_packet(pkt)),
     )
 
 
@@ -503,6 +569,7 @@ class AccountingPolicy:
         dictionary: Dictionary | None = None,
         directory: Directory | None = None,
         hooks: LeaseHooks | None = None,
+        make_event_op: Callable[[OtherEvent], Operation] | None = None,
         default_interim_interval: int = 300,
         interim_grace_factor: float = 3.0,
         interim_grace: float = 120.0,
@@ -514,6 +581,8 @@ class AccountingPolicy:
         self.dictionary = dictionary
         self.directory = directory
         self.hooks: LeaseHooks = hooks if hooks is not None else NoLeaseHooks()
+        #: writes an :class:`OtherEvent`; None: such requests are dropped unanswered, as invalid
+        self.make_event_op = make_event_op
         self.default_interim_interval = default_interim_interval
         self.interim_grace_factor = interim_grace_factor
         self.interim_grace = interim_grace
@@ -521,6 +590,7 @@ class AccountingPolicy:
         # figures for metrics and tests
         self.dropped_busy = 0
         self.dropped_invalid = 0
+        self.other_events = 0
         self.failed = 0
         self.swept = 0
 
@@ -536,6 +606,8 @@ class AccountingPolicy:
         try:
             ev = parse_event(req, self.dictionary)
         except InvalidAccounting as exc:
+            if isinstance(exc, OtherStatusType) and self.make_event_op is not None:
+                return self._record_other(req, exc.status)
             self.dropped_invalid += 1
             log.info("accounting.invalid", nas=req.nas.name, reason=str(exc))
             req.note(f"  not recorded: {exc}")
@@ -553,6 +625,14 @@ class AccountingPolicy:
         else:
             ops.insert(0, self.make_op(change))  # waits for the pending writes it depends on
         return self._submit(req, change, ops)
+
+    def _record_other(self, req: Request, status: int) -> HandlerResult:
+        """Record a request that is not a session event, then acknowledge it (RFC 2866 §2)."""
+        assert self.make_event_op is not None
+        event = other_event(req, status, self.dictionary)
+        req.note(f"  Acct-Status-Type {event.status_name}: not a session event; recorded, then answered")
+        self.other_events += 1
+        return self._submit(req, self.table.begin(), [self.make_event_op(event)])
 
     def _lease_ops(self, ev: AcctEvent, change: Change) -> list[Operation]:
         h = self.hooks

@@ -36,15 +36,24 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from radiusd.policy.accounting import OtherEvent
 from radiusd.policy.sessions import Change, InterimPoint, LiveSession, UsageDelta
 
 from . import rawpg
-from .models import RadiusAccounting, RadiusInterimUpdate, RadiusSession, ServiceUsageTracking, UTCDateTime
+from .models import (
+    RadiusAccounting,
+    RadiusAccountingEvent,
+    RadiusInterimUpdate,
+    RadiusSession,
+    ServiceUsageTracking,
+    UTCDateTime,
+)
 
 _SESSIONS: sa.Table = RadiusSession.__table__  # type: ignore[assignment]
 _ACCOUNTING: sa.Table = RadiusAccounting.__table__  # type: ignore[assignment]
 _USAGE: sa.Table = ServiceUsageTracking.__table__  # type: ignore[assignment]
 _INTERIMS: sa.Table = RadiusInterimUpdate.__table__  # type: ignore[assignment]
+_EVENTS: sa.Table = RadiusAccountingEvent.__table__  # type: ignore[assignment]
 _CHUNK = 500  # points per lookup: well under SQLite's and asyncpg's bound-parameter limits
 PointKey = tuple[str, str, int, int, int]
 
@@ -468,3 +477,24 @@ class AccountingOp:
         ]  # fmt: skip
         if rows:
             await conn.execute(_statement(dialect, "usage"), rows)
+
+
+class AccountingEventOp:
+    """One Accounting-Request that is not a session event (radiusd.policy.accounting.OtherEvent),
+    written with the rest of its batch; a retransmission (same digest) adds nothing."""
+
+    order: ClassVar[int] = 60
+    __slots__ = ("event",)
+
+    def __init__(self, event: OtherEvent) -> None:
+        self.event = event
+
+    def rolled_back(self) -> None:
+        """Nothing in memory to undo."""
+
+    @classmethod
+    async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[AccountingEventOp]) -> None:
+        rows = {op.event.digest: op.event for op in ops}  # a retransmission within the batch
+        names = [f.name for f in _EVENTS.c if f.name != "id"]
+        stmt = _insert(conn.dialect.name, _EVENTS).on_conflict_do_nothing(index_elements=["digest"])
+        await conn.execute(stmt, [{n: getattr(e, n) for n in names} for e in rows.values()])

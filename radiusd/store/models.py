@@ -491,6 +491,29 @@ class RadiusAccounting(Base):
     terminate_cause: Mapped[str | None] = mapped_column(sa.String(64))
 
 
+class RadiusAccountingEvent(Base):
+    """An Accounting-Request whose Acct-Status-Type is not a session event (Failed, the tunnel
+    types of RFC 2867, vendor values): recorded so that it can be acknowledged (RFC 2866 §2: a
+    request is answered once recorded; a NAS that gets no answer retransmits and may declare
+    the server dead). ``digest`` makes a retransmission (a new Identifier and Acct-Delay-Time,
+    RFC 5080 §2.2.1) one row."""
+
+    __tablename__ = "radius_accounting_events"
+    __table_args__ = (sa.Index(None, "event_time"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    event_time: Mapped[dt.datetime]
+    nas_address: Mapped[str] = mapped_column(sa.String(64))
+    router_id: Mapped[int | None]
+    status_type: Mapped[int] = mapped_column(sa.BigInteger)  # 32-bit unsigned on the wire
+    status_name: Mapped[str] = mapped_column(sa.String(64))
+    username: Mapped[str | None] = mapped_column(sa.String(253))
+    acct_session_id: Mapped[str | None] = mapped_column(sa.String(255))
+    #: every attribute as "Name = value" lines (the dictionary's names; unknown ones as Attr-N)
+    attributes: Mapped[str] = mapped_column(sa.Text)
+
+
 class ServiceUsageTracking(Base):
     """Usage per subscriber per UTC day, rolled up as accounting arrives (billing reads this)."""
 

@@ -41,7 +41,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .engine import begin_write
 from .errors import InvalidInput, NotFound
-from .models import RadiusAccounting, RadiusInterimUpdate, RadiusSession, Router, ServiceUsageTracking
+from .models import (
+    RadiusAccounting,
+    RadiusAccountingEvent,
+    RadiusInterimUpdate,
+    RadiusSession,
+    Router,
+    ServiceUsageTracking,
+)
 
 CHUNK = 2_000
 UsageBy = Literal["subscriber", "day", "session"]
@@ -59,6 +66,7 @@ _u = _table(RadiusInterimUpdate)
 _a = _table(RadiusAccounting)
 _r = _table(Router)
 _su = _table(ServiceUsageTracking)
+_e = _table(RadiusAccountingEvent)
 
 #: Field order of a session as listed (``session list``); JSON and CSV keys.
 SESSION_FIELDS = (
@@ -79,6 +87,10 @@ USAGE_FIELDS: dict[UsageBy, tuple[str, ...]] = {
         "input_octets", "output_octets", "session_time", "sessions",
     ),
 }  # fmt: skip
+EVENT_FIELDS = (
+    "id", "event_time", "nas", "nas_address", "status_type", "status_name", "username",
+    "acct_session_id", "attributes",
+)  # fmt: skip
 ACCOUNTING_FIELDS = (
     "id", "acct_unique_id", "acct_session_id", "username", "nas_address", "framed_ip",
     "framed_ipv6_prefix", "delegated_ipv6_prefix", "calling_station_id", "started", "stopped",
@@ -247,6 +259,36 @@ async def iter_session_updates(
     )
     async for row in _stream(engine, stmt, chunk):
         yield {name: _iso(row[name]) for name in UPDATE_FIELDS}
+
+
+async def iter_accounting_events(
+    engine: AsyncEngine,
+    *,
+    nas: str | None = None,
+    username: str | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+    chunk: int = CHUNK,
+) -> AsyncIterator[dict[str, Any]]:
+    """Recorded Accounting-Requests that are not session events (Failed, tunnel types, vendor
+    values), newest first; ``status`` is a name (Failed) or a number (15)."""
+    nas_label = sa.func.coalesce(_r.c.name, _e.c.nas_address).label("nas")
+    stmt = sa.select(
+        _e.c.id, _e.c.event_time, nas_label, _e.c.nas_address, _e.c.status_type, _e.c.status_name,
+        _e.c.username, _e.c.acct_session_id, _e.c.attributes,
+    ).select_from(_e.outerjoin(_r, _r.c.id == _e.c.router_id))  # fmt: skip
+    if username is not None:
+        stmt = stmt.where(_e.c.username == username)
+    if status is not None:
+        stmt = stmt.where(_e.c.status_type == int(status) if status.isdigit() else _e.c.status_name == status)
+    if nas is not None:
+        await _check_nas(engine, nas)
+        stmt = stmt.where(sa.or_(_r.c.name == nas, _e.c.nas_address == nas))
+    stmt = stmt.order_by(_e.c.event_time.desc(), _e.c.id.desc())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    async for row in _stream(engine, stmt, chunk):
+        yield {name: _iso(row[name]) for name in EVENT_FIELDS}
 
 
 # --- usage ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ live sessions. The PostgreSQL outage test is in test_accounting_outage.py.
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 from collections.abc import Callable
@@ -280,3 +281,35 @@ def send_pyrad(
     p["Acct-Input-Gigawords"], p["Acct-Output-Gigawords"] = giga
     reply = client.SendPacket(p)
     assert reply.code == packet.AccountingResponse
+
+
+def test_other_status_types_are_recorded_once_then_answered(daemon: DaemonProcess, radclient: str) -> None:
+    """Failed (15) and a tunnel type (RFC 2867: 9, Tunnel-Start) are not session events, but a
+    NAS expects them answered (RFC 2866 §2): each is recorded once in radius_accounting_events,
+    a retransmission (new Identifier and Acct-Delay-Time, RFC 5080 §2.2.1) adds no row, and no
+    session is created."""
+    u = "failed-login"
+    failed = req("Failed", u, "f1", Calling_Station_Id='"aa:bb:cc:dd:ee:01"')
+    tunnel = req("9", u, "t1")
+    assert acct(radclient, daemon, [failed, tunnel]) == 2
+    assert acct(radclient, daemon, [failed + "\nAcct-Delay-Time = 3", tunnel + "\nAcct-Delay-Time = 7"]) == 2
+    rows = query(
+        daemon.url,
+        "SELECT status_type, status_name, username, acct_session_id, attributes "
+        "FROM radius_accounting_events WHERE username = :u ORDER BY status_type",
+        u=u,
+    )
+    assert [r[:4] for r in rows] == [(9, "Tunnel-Start", u, "t1"), (15, "Failed", u, "f1")]
+    assert 'Calling-Station-Id = "aa:bb:cc:dd:ee:01"' in rows[1][4].splitlines()
+    assert sessions_of(daemon, u) == [] and usage_of(daemon, u) == (0, 0, 0, 0)
+    listed = daemon.cli("session", "events", "--user", u, "--status", "Failed", "--json")
+    listed_rows = [(e["status_type"], e["acct_session_id"], e["nas"]) for e in json.loads(listed.stdout)]
+    assert listed_rows == [(15, "f1", "lo")]
+
+
+def test_request_without_status_type_is_still_dropped(daemon: DaemonProcess, radclient: str) -> None:
+    """No Acct-Status-Type at all cannot be recorded as anything: dropped, unanswered (RFC 2866 §5.1)."""
+    lines = 'User-Name = "nostatus"\nAcct-Session-Id = "n1"\nNAS-Port = 1'
+    assert acct(radclient, daemon, [lines]) == 0
+    count = "SELECT COUNT(*) FROM radius_accounting_events WHERE username = 'nostatus'"
+    assert query(daemon.url, count) == [(0,)]

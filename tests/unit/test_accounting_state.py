@@ -15,8 +15,10 @@ from radiusd.codec.packet import Packet
 from radiusd.policy.accounting import (
     AccountingPolicy,
     AcctEvent,
+    OtherEvent,
     StatusType,
     apply_event,
+    other_event,
     parse_event,
     unique_session_id,
 )
@@ -350,5 +352,67 @@ def test_writer_busy_drops_and_counts() -> None:
         w.busy = True
         assert policy.handle(start_request()) is None
         assert policy.dropped_busy == 1 and len(policy.table) == 0
+
+    asyncio.run(go())
+
+
+# -- Acct-Status-Types that are not session events ----------------------------------------------
+
+
+def test_other_status_digest_ignores_only_what_a_retransmission_changes() -> None:
+    """RFC 5080 §2.2.1: a retransmission changes the Identifier and Acct-Delay-Time, nothing else;
+    a different Acct-Session-Id or Event-Timestamp is a different event."""
+
+    def failed(received: float = T0, **attrs: Any) -> OtherEvent:
+        base: dict[str, Any] = {"Acct_Status_Type": "Failed", "User_Name": "bob", "Acct_Session_Id": "x1"}
+        base.update(attrs)
+        return other_event(request(received, **base), 15, D)
+
+    first = failed(T0 + 2, Acct_Delay_Time=2)
+    again = failed(T0 + 9, Acct_Delay_Time=9)
+    assert first.digest == again.digest and first.event_time == again.event_time
+    assert failed(Acct_Session_Id="x2").digest != first.digest
+    assert failed(Event_Timestamp=int(T0)).digest != failed(Event_Timestamp=int(T0) + 60).digest
+    assert (first.status_type, first.status_name, first.username, first.nas_address) == (
+        15,
+        "Failed",
+        "bob",
+        NAS.address,
+    )
+    assert 'User-Name = "bob"' in first.attributes.splitlines()
+    assert other_event(request(Acct_Status_Type=9999, User_Name="bob"), 9999, D).status_name == "9999"
+
+
+class EventOp:
+    order = 60
+
+    def __init__(self, event: OtherEvent) -> None:
+        self.event = event
+
+    def rolled_back(self) -> None:
+        pass
+
+
+def test_other_status_is_recorded_then_answered_and_dropped_without_a_writer_for_it() -> None:
+    async def go() -> None:
+        w = FakeWriter()
+        policy = AccountingPolicy(SessionTable(), w, Op, dictionary=D, make_event_op=EventOp)
+        task = asyncio.ensure_future(policy.handle(request(Acct_Status_Type="Failed", User_Name="bob")))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        assert not task.done() and [type(op) for op in w.ops] == [EventOp]  # answered only after the commit
+        w.resolve_all()
+        reply = await task
+        assert isinstance(reply, Packet) and reply.code == Code.ACCOUNTING_RESPONSE
+        assert policy.other_events == 1 and not list(policy.table.open_all())
+        # the commit failed: no reply (the NAS retransmits)
+        failing = asyncio.ensure_future(policy.handle(request(Acct_Status_Type=9, User_Name="bob")))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        w.fail_all()
+        with pytest.raises(ConnectionError):
+            await failing
+        # without make_event_op (the seam left out) the request is dropped as before
+        bare, _ = make_policy()
+        assert bare.handle(request(Acct_Status_Type="Failed", User_Name="bob")) is None
+        assert bare.dropped_invalid == 1
 
     asyncio.run(go())
