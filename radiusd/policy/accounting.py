@@ -60,6 +60,17 @@ Edge cases (issue 5):
   included: :func:`other_event`) and acknowledged after the commit, as RFC 2866 §2 asks, so the
   NAS does not retransmit it forever or mark the server dead.
 
+Commit outcome unknown. When the connection drops during COMMIT the transaction may have
+committed although the writer reports a failure: memory is rolled back and no reply is sent, as
+for any failure, and the sessions of that batch are marked *in doubt*
+(:meth:`AccountingPolicy.commit_in_doubt`). A newer request for such a session would otherwise
+be computed against the rolled-back state and count the committed delta a second time; instead
+it is not answered, and the stored rows of the doubtful sessions are read back through the
+writer (:class:`ReloadOp`, first in its transaction). Once read, memory holds what the database
+holds and the NAS's retransmissions are computed on it (a retransmission of the doubtful request
+itself then finds its update stored and adds nothing). Accounting-On/Off and the sweep wait for
+the doubt to clear too.
+
 Lease hooks (IPAM, issue 4) are called for every Start, Interim-Update of an open session,
 Stop, Accounting-On/Off and swept session; their operations join the same writer batch.
 Hooks must be idempotent: a retransmitted request calls them again.
@@ -548,6 +559,13 @@ def event_of(s: LiveSession, status: StatusType) -> AcctEvent:
 # -- the handler ---------------------------------------------------------------------------
 
 
+class ReloadOp(Operation, Protocol):
+    """Reads the stored state of sessions in doubt (radiusd.store.accounting_ops.SessionReloadOp);
+    ``found`` holds the rows read once the transaction holding it has committed."""
+
+    found: list[LiveSession]
+
+
 class OpSink(Protocol):
     """What the policy needs of the writer (radiusd.store.writer.Writer)."""
 
@@ -570,6 +588,7 @@ class AccountingPolicy:
         directory: Directory | None = None,
         hooks: LeaseHooks | None = None,
         make_event_op: Callable[[OtherEvent], Operation] | None = None,
+        make_reload_op: Callable[[list[str]], ReloadOp] | None = None,
         default_interim_interval: int = 300,
         interim_grace_factor: float = 3.0,
         interim_grace: float = 120.0,
@@ -583,6 +602,10 @@ class AccountingPolicy:
         self.hooks: LeaseHooks = hooks if hooks is not None else NoLeaseHooks()
         #: writes an :class:`OtherEvent`; None: such requests are dropped unanswered, as invalid
         self.make_event_op = make_event_op
+        #: reads sessions back after a commit with an unknown outcome; None: doubt is not tracked
+        self.make_reload_op = make_reload_op
+        self._doubt: set[str] = set()
+        self._reloading = False
         self.default_interim_interval = default_interim_interval
         self.interim_grace_factor = interim_grace_factor
         self.interim_grace = interim_grace
@@ -591,6 +614,7 @@ class AccountingPolicy:
         self.dropped_busy = 0
         self.dropped_invalid = 0
         self.other_events = 0
+        self.dropped_in_doubt = 0
         self.failed = 0
         self.swept = 0
 
@@ -614,6 +638,11 @@ class AccountingPolicy:
             return None
         if req.trace is not None:
             req.note(f"  {ev.status_name} session {ev.unique_id or '-'} user {ev.username!r}")
+        if self._doubt and (ev.unique_id in self._doubt or ev.status in _NAS_RESET):
+            self.dropped_in_doubt += 1
+            req.note("  not answered: a commit of this session lost its connection; rereading it first")
+            self.resolve_doubt()
+            return None
         change = self.table.begin()
         apply_event(self.table, ev, change, self._plan_interval(ev.username) if ev.username else None)
         ops = self._lease_ops(ev, change)
@@ -633,6 +662,53 @@ class AccountingPolicy:
         req.note(f"  Acct-Status-Type {event.status_name}: not a session event; recorded, then answered")
         self.other_events += 1
         return self._submit(req, self.table.begin(), [self.make_event_op(event)])
+
+    # -- commits with an unknown outcome ---------------------------------------------------
+
+    def commit_in_doubt(self, ops: Sequence[Operation]) -> None:
+        """The writer lost its connection during the COMMIT of ``ops`` (Writer.on_in_doubt):
+        their sessions are in doubt until reread from the database."""
+        if self.make_reload_op is None:
+            return
+        uids: set[str] = set()
+        for op in ops:
+            change = getattr(op, "change", None)
+            if isinstance(change, Change):
+                uids |= change.touched()
+        if uids - self._doubt:
+            self._doubt |= uids
+            log.warning("accounting.in-doubt", sessions=len(self._doubt))
+            self.resolve_doubt()
+
+    @property
+    def in_doubt(self) -> int:
+        return len(self._doubt)
+
+    def resolve_doubt(self) -> None:
+        """Queue one read of the sessions in doubt (again after a failed one: called by every
+        request that finds its session in doubt, so the NAS's retransmissions retry it)."""
+        if self._reloading or not self._doubt or self.make_reload_op is None:
+            return
+        uids = sorted(self._doubt)
+        op = self.make_reload_op(uids)
+        try:
+            fut = self.writer.submit(op)
+        except (WriterBusy, WriterClosed):
+            return
+        self._reloading = True
+        fut.add_done_callback(lambda done: self._reloaded(uids, op, done))
+
+    def _reloaded(self, uids: list[str], op: ReloadOp, done: asyncio.Future[None]) -> None:
+        self._reloading = False
+        if done.cancelled() or done.exception() is not None:
+            return  # still in doubt: the next request for one of them asks again
+        stored = {s.unique_id: s for s in op.found}
+        for uid in uids:
+            if self.table.pending(uid):
+                continue  # never expected (their requests are not taken); stays in doubt
+            self.table.reloaded(uid, stored.get(uid))
+            self._doubt.discard(uid)
+        log.info("accounting.in-doubt-resolved", sessions=len(uids) - len(self._doubt), left=len(self._doubt))
 
     def _lease_ops(self, ev: AcctEvent, change: Change) -> list[Operation]:
         h = self.hooks
@@ -711,7 +787,9 @@ class AccountingPolicy:
         """Close sessions with no news within k x interval + grace (Lost-Service); prune closed."""
         now = now if now is not None else dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         stale = [
-            s for s in self.table.open_all() if (now - s.updated_at).total_seconds() > self.stale_limit(s)
+            s
+            for s in self.table.open_all()
+            if (now - s.updated_at).total_seconds() > self.stale_limit(s) and s.unique_id not in self._doubt
         ]
         if stale:
             change = self.table.begin()

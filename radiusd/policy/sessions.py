@@ -165,6 +165,10 @@ class Change:
             self._before[uid] = self.table.get(uid)
             self.table._pending[uid].append(self)
 
+    def touched(self) -> set[str]:
+        """The sessions this change writes or waits on (before it is committed or rolled back)."""
+        return {s.unique_id for s in self.sessions} | set(self._before)
+
     @property
     def depends(self) -> bool:
         """True when this change waits on (or is) a pending change of some session."""
@@ -261,6 +265,11 @@ class SessionTable:
             self._put(s.unique_id, s)
             n += 1
         return n
+
+    def reloaded(self, unique_id: str, stored: LiveSession | None) -> None:
+        """Take what the database holds for a session whose last commit's outcome was unknown
+        (None: no row, so that commit did not happen)."""
+        self._put(unique_id, stored)
 
     def closed_elsewhere(self, stored: LiveSession) -> bool:
         """Take a closure made outside the daemon (a Disconnect answered with Error-Cause 503,

@@ -27,7 +27,7 @@ from radiusd.policy.accounting import AccountingPolicy
 from radiusd.policy.directory import Directory
 from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
-from radiusd.store.accounting_ops import AccountingEventOp, AccountingOp
+from radiusd.store.accounting_ops import AccountingEventOp, AccountingOp, SessionReloadOp
 from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SESSION, TOPIC_SUBSCRIBER, prune_changes
 from radiusd.store.engine import create_engine, ensure_schema
 from radiusd.store.pools import TOPIC_POOL
@@ -84,7 +84,9 @@ class Daemon:
             interim_grace=settings.interim_grace,
             hooks=self.ipam,
             make_event_op=AccountingEventOp,
+            make_reload_op=SessionReloadOp,
         )
+        self.writer.on_in_doubt = self.accounting.commit_in_doubt
         self.access = AccessPolicy(
             self.directory, self.dictionary, assigner=self.ipam, sessions=self.sessions
         )

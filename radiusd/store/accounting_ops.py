@@ -48,6 +48,7 @@ from .models import (
     ServiceUsageTracking,
     UTCDateTime,
 )
+from .sessions_load import load_sessions_by_id
 
 _SESSIONS: sa.Table = RadiusSession.__table__  # type: ignore[assignment]
 _ACCOUNTING: sa.Table = RadiusAccounting.__table__  # type: ignore[assignment]
@@ -498,3 +499,26 @@ class AccountingEventOp:
         names = [f.name for f in _EVENTS.c if f.name != "id"]
         stmt = _insert(conn.dialect.name, _EVENTS).on_conflict_do_nothing(index_elements=["digest"])
         await conn.execute(stmt, [{n: getattr(e, n) for n in names} for e in rows.values()])
+
+
+class SessionReloadOp:
+    """Reads back sessions whose last commit lost its connection (outcome unknown): what the
+    database holds is the truth the state machine must continue from
+    (radiusd.policy.accounting, "Commit outcome unknown"). First in its transaction."""
+
+    order: ClassVar[int] = 0
+    __slots__ = ("found", "unique_ids")
+
+    def __init__(self, unique_ids: list[str]) -> None:
+        self.unique_ids = unique_ids
+        self.found: list[LiveSession] = []
+
+    def rolled_back(self) -> None:
+        self.found = []
+
+    @classmethod
+    async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[SessionReloadOp]) -> None:
+        wanted = sorted({uid for op in ops for uid in op.unique_ids})
+        stored = {s.unique_id: s for s in await load_sessions_by_id(conn, wanted)}
+        for op in ops:
+            op.found = [stored[uid] for uid in op.unique_ids if uid in stored]

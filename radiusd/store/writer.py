@@ -8,10 +8,13 @@ operation once for all its rows, commits, then resolves every future of the batc
 
 When the transaction fails, every future of the batch fails and each operation's
 ``rolled_back()`` undoes the in-memory state it had made pending (an address goes back to
-its pool); no reply is sent and the NAS retransmits. A batch that fails for a reason other
-than a lost connection is retried one operation at a time, so one poisonous request cannot
-keep its neighbours from being answered. The queue is bounded: when full, new work is
-refused (:class:`WriterBusy`), never half-written.
+its pool); no reply is sent and the NAS retransmits. When the connection was lost during the
+COMMIT itself, the transaction may have committed after all: the batch is failed and rolled
+back in memory just the same, and ``on_in_doubt`` is told its operations first, so that the
+owner of that memory can reread what the database holds (radiusd.policy.accounting). A
+batch that fails for a reason other than a lost connection is retried one operation at a
+time, so one poisonous request cannot keep its neighbours from being answered. The queue is
+bounded: when full, new work is refused (:class:`WriterBusy`), never half-written.
 
 The writer also knows how long its oldest unfinished operation has waited
 (:meth:`Writer.admits`): past ``max_wait`` a new request could not be answered in time, so the
@@ -91,6 +94,11 @@ class Writer:
         self.refused = 0
         self.last_batch_size = 0
         self.healthy = True
+        self.in_doubt_batches = 0
+        #: told the operations of a batch whose COMMIT lost its connection (outcome unknown),
+        #: before they are rolled back in memory
+        self.on_in_doubt: Callable[[list[Operation]], None] | None = None
+        self._committing = False
 
     @property
     def depth(self) -> int:
@@ -188,6 +196,14 @@ class Writer:
             if self.healthy:
                 log.error("writer.commit-failed", size=len(batch), error=_short(exc))
             self.healthy = False
+            if self._committing and _connection_lost(exc):
+                self.in_doubt_batches += 1
+                log.warning("writer.commit-in-doubt", size=len(batch), error=_short(exc))
+                if self.on_in_doubt is not None:
+                    try:
+                        self.on_in_doubt([op for op, _ in batch])
+                    except Exception:
+                        log.exception("writer.in-doubt-callback-failed")
             for op, fut in batch:
                 op.rolled_back()
                 if not fut.done():
@@ -209,11 +225,13 @@ class Writer:
         groups: dict[type[Operation], list[Operation]] = {}
         for op, _ in batch:
             groups.setdefault(type(op), []).append(op)
+        self._committing = False
         conn = await self._connection()
         try:
             async with conn.begin():
                 for cls in sorted(groups, key=lambda c: c.order):
                     await cls.apply_batch(conn, groups[cls])
+                self._committing = True  # what fails from here on failed in the COMMIT
         except BaseException:
             await self._discard_connection()  # a failed connection is not reused
             raise

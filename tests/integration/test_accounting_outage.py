@@ -28,7 +28,9 @@ pytestmark = pytest.mark.postgres
 
 
 class TcpProxy:
-    """127.0.0.1:port -> PostgreSQL; :meth:`cut` resets every connection and refuses new ones."""
+    """127.0.0.1:port -> PostgreSQL; :meth:`cut` resets every connection and refuses new ones;
+    :meth:`cut_after_commit` drops the daemon's side of the writer's connection right after it
+    sends a COMMIT, so that PostgreSQL commits and the daemon never hears so."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -37,7 +39,15 @@ class TcpProxy:
         self.server: asyncio.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
         self.port = 0
+        self.commit_cut_armed = False
+        self.commits_cut = 0
         self.call(self._listen())
+
+    def cut_after_commit(self) -> None:
+        """Arm: the next COMMIT on a connection that has prepared the accounting batch (the
+        writer's: its Parse message names the batch's row type) is forwarded, then the daemon's
+        side is aborted; the PostgreSQL side is closed after it, gracefully."""
+        self.commit_cut_armed = True
 
     def call(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
@@ -53,12 +63,21 @@ class TcpProxy:
             writer.close()
             return
         self.writers |= {writer, up_writer}
+        writes_accounting = False
 
         async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            nonlocal writes_accounting
             with contextlib.suppress(OSError, asyncio.CancelledError):
                 while data := await r.read(65536):
                     w.write(data)
                     await w.drain()
+                    if w is not up_writer:
+                        continue
+                    writes_accounting = writes_accounting or b"radiusd_acct_session_row" in data
+                    if self.commit_cut_armed and writes_accounting and b"COMMIT" in data:
+                        self.commit_cut_armed = False
+                        self.commits_cut += 1
+                        writer.transport.abort()  # the daemon's side only: PostgreSQL got the COMMIT
             w.close()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))

@@ -22,7 +22,7 @@ from radiusd.policy.accounting import (
     parse_event,
     unique_session_id,
 )
-from radiusd.policy.sessions import Change, SessionTable
+from radiusd.policy.sessions import Change, LiveSession, SessionTable
 from radiusd.server.handler import Request
 from radiusd.server.nas import NasClient
 from radiusd.store.writer import WriterBusy
@@ -285,8 +285,9 @@ class FakeWriter:
             if not f.done():
                 f.set_result(None)
 
-    def fail_all(self) -> None:
-        for op, f in zip(self.ops, self.futs, strict=True):
+    def fail_all(self, upto: int | None = None) -> None:
+        """Fail what is unsettled (up to ``ops[upto]``: one batch, not what was queued after it)."""
+        for op, f in zip(self.ops[:upto], self.futs[:upto], strict=True):
             if not f.done():
                 op.rolled_back()
                 f.set_exception(ConnectionError("database away"))
@@ -414,5 +415,89 @@ def test_other_status_is_recorded_then_answered_and_dropped_without_a_writer_for
         bare, _ = make_policy()
         assert bare.handle(request(Acct_Status_Type="Failed", User_Name="bob")) is None
         assert bare.dropped_invalid == 1
+
+    asyncio.run(go())
+
+
+# -- commits whose outcome is unknown ------------------------------------------------------------
+
+
+class Reload:
+    order = 0
+
+    def __init__(self, unique_ids: list[str]) -> None:
+        self.unique_ids = unique_ids
+        self.found: list[LiveSession] = []
+
+    def rolled_back(self) -> None:
+        self.found = []
+
+
+def test_sessions_in_doubt_wait_for_what_the_database_holds() -> None:
+    """The writer lost its connection during the COMMIT of an Interim-Update (it may have
+    committed): requests of that session are not answered until it is reread, then they are
+    computed on the stored state, so the committed delta is not counted again."""
+
+    async def go() -> None:
+        w = FakeWriter()
+        policy = AccountingPolicy(SessionTable(), w, Op, dictionary=D, make_reload_op=Reload)
+        uid = ch_uid()
+        start = asyncio.ensure_future(policy.handle(start_request()))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        w.resolve_all()
+        await start
+        first = request(Acct_Status_Type="Interim-Update", User_Name="alice", Acct_Session_Id="s1",
+                        NAS_Port=3, Acct_Session_Time=60, Acct_Input_Octets=1000)  # fmt: skip
+        lost = asyncio.ensure_future(policy.handle(first))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        committed = policy.table.get(uid)  # what the lost commit wrote
+        batch = len(w.ops)
+        policy.commit_in_doubt(w.ops[-1:])  # as Writer.on_in_doubt, before the rollback
+        w.fail_all(upto=batch)
+        with pytest.raises(ConnectionError):
+            await lost
+        assert policy.in_doubt == 1 and [type(op) for op in w.ops[-1:]] == [Reload]
+        assert policy.table.get(uid) is not committed  # rolled back in memory
+        newer = request(Acct_Status_Type="Interim-Update", User_Name="alice", Acct_Session_Id="s1",
+                        NAS_Port=3, Acct_Session_Time=120, Acct_Input_Octets=3000)  # fmt: skip
+        assert policy.handle(newer) is None and policy.dropped_in_doubt == 1
+        on = request(Acct_Status_Type="Accounting-On")
+        assert policy.handle(on) is None and policy.dropped_in_doubt == 2  # NAS resets wait too
+        assert len(w.ops) == 3  # asked once: the Reload already queued
+        reload = w.ops[-1]
+        assert isinstance(reload, Reload) and reload.unique_ids == [uid]
+        reload.found = [committed]
+        w.resolve_all()
+        await asyncio.sleep(0)
+        assert policy.in_doubt == 0 and policy.table.get(uid) == committed
+        again = asyncio.ensure_future(policy.handle(newer))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        change = w.ops[-1].change
+        assert [(u.input_octets, u.session_time) for u in change.usage] == [(2000, 60)]
+        w.resolve_all()
+        assert isinstance(await again, Packet)
+
+    asyncio.run(go())
+
+
+def test_failed_reread_keeps_the_doubt_and_is_asked_again() -> None:
+    async def go() -> None:
+        w = FakeWriter()
+        policy = AccountingPolicy(SessionTable(), w, Op, dictionary=D, make_reload_op=Reload)
+        lost = asyncio.ensure_future(policy.handle(start_request()))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        policy.commit_in_doubt(w.ops[-1:])
+        w.fail_all(upto=1)
+        with pytest.raises(ConnectionError):
+            await lost
+        assert isinstance(w.ops[-1], Reload)
+        w.fail_all()  # the database is still away
+        await asyncio.sleep(0)
+        assert policy.in_doubt == 1
+        assert policy.handle(start_request(Acct_Delay_Time=3)) is None  # the retransmission
+        assert isinstance(w.ops[-1], Reload) and len(w.ops) == 3
+        w.resolve_all()  # read: no row, so the Start never committed
+        await asyncio.sleep(0)
+        assert policy.in_doubt == 0 and policy.table.get(ch_uid()) is None
 
     asyncio.run(go())
