@@ -15,6 +15,7 @@ import click
 
 from radiusd.cli.context import run_store
 from radiusd.cli.output import fail, json_flag, print_json
+from radiusd.cli.secrets import secret_option
 from radiusd.cli.sessions import session
 from radiusd.cli.subscribers import subscriber
 
@@ -120,7 +121,7 @@ def session_disconnect(session_id: str | None, user: str | None, as_json: bool) 
 
 @subscriber.command("provision")
 @click.argument("username")
-@click.option("--password", metavar="P", required=True, help="Password (never printed).")
+@secret_option("--password", metavar="P", required=True, help="Password.")
 @click.option("--plan", metavar="X", required=True, help="Plan name (must exist).")
 @click.option("--pool", metavar="P", required=True, help="Pool the static address is taken from.")
 @click.option("--nas", metavar="N", required=True, help="NAS (name) that gets the PPPoE credentials.")

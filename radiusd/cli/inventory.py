@@ -17,6 +17,7 @@ import click
 
 from radiusd.cli.context import run_store
 from radiusd.cli.output import MASK, json_flag, print_json, print_record, render
+from radiusd.cli.secrets import secret_option
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -162,12 +163,12 @@ def router() -> None:
 @router.command("add")
 @click.argument("name")
 @click.option("--address", required=True, metavar="IP", help="Source IP address of its RADIUS requests.")
-@click.option("--secret", required=True, metavar="S", help="Shared RADIUS secret (never printed).")
+@secret_option("--secret", required=True, metavar="S", help="Shared RADIUS secret.")
 @click.option("--site", metavar="SITE", help="The site it stands at.")
 @click.option("--vendor", type=click.Choice(VENDORS), default="generic", show_default=True)
 @click.option("--management-address", metavar="IP", help="Address to manage it at (IP or host name).")
 @click.option("--api-user", metavar="U", help="Router-API user (with --api-password).")
-@click.option("--api-password", metavar="P", help="Router-API password (never printed).")
+@secret_option("--api-password", metavar="P", help="Router-API password.")
 @click.option("--api-port", type=click.IntRange(1, 65535), metavar="N", help="Router-API port.")
 @click.option("--api-tls", is_flag=True, help="Use TLS for the router API.")
 @click.option(
@@ -238,7 +239,7 @@ def router_add(
 @click.option("--no-site", is_flag=True, help="Take it off its site.")
 @click.option("--management-address", metavar="IP", help="Address to manage it at ('' clears it).")
 @click.option("--api-user", metavar="U", help="Router-API user.")
-@click.option("--api-password", metavar="P", help="Router-API password (never printed).")
+@secret_option("--api-password", metavar="P", help="Router-API password.")
 @click.option("--api-port", type=click.IntRange(1, 65535), metavar="N", help="Router-API port.")
 @click.option("--api-tls/--no-api-tls", default=None, help="Use TLS for the router API.")
 @click.option("--clear-api", is_flag=True, help="Forget the router-API credentials.")
@@ -408,12 +409,12 @@ def device() -> None:
 @click.option("--address", metavar="IP", help="Management address (IP or host name).")
 @click.option("--snmp-version", type=click.Choice(SNMP_VERSIONS), default="v2c", show_default=True)
 @click.option("--snmp-port", type=click.IntRange(1, 65535), default=161, show_default=True)
-@click.option("--snmp-community", metavar="C", help="v1/v2c community (never printed).")
+@secret_option("--snmp-community", metavar="C", help="v1/v2c community.")
 @click.option("--snmp-user", metavar="U", help="v3 user.")
 @click.option("--snmp-auth-protocol", type=click.Choice(SNMP_AUTH_PROTOCOLS, case_sensitive=False))
-@click.option("--snmp-auth-key", metavar="K", help="v3 authentication passphrase (never printed).")
+@secret_option("--snmp-auth-key", metavar="K", help="v3 authentication passphrase.")
 @click.option("--snmp-priv-protocol", type=click.Choice(SNMP_PRIV_PROTOCOLS, case_sensitive=False))
-@click.option("--snmp-priv-key", metavar="K", help="v3 privacy passphrase (never printed).")
+@secret_option("--snmp-priv-key", metavar="K", help="v3 privacy passphrase.")
 @click.option("--description", metavar="TEXT", help="Free text.")
 @json_option
 def device_add(

@@ -8,6 +8,7 @@ import click
 
 from radiusd.cli.context import run_store
 from radiusd.cli.output import MASK, json_option, pick_columns, print_json, print_record, render
+from radiusd.cli.secrets import secret_option
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,7 +25,7 @@ def nas() -> None:
 @nas.command("add")
 @click.argument("name")
 @click.option("--address", required=True, metavar="IP", help="Source IP address of the NAS.")
-@click.option("--secret", required=True, metavar="S", help="Shared RADIUS secret (never printed).")
+@secret_option("--secret", required=True, metavar="S", help="Shared RADIUS secret.")
 @click.option("--vendor", type=click.Choice(VENDORS), default="generic", show_default=True)
 @click.option(
     "--no-message-authenticator",

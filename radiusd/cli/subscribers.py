@@ -11,6 +11,7 @@ import click
 from radiusd.cli.context import run_store
 from radiusd.cli.csvio import STATUSES, CsvError, read_subscriber_rows
 from radiusd.cli.output import fail, json_option, pick_columns, print_json, print_record, render
+from radiusd.cli.secrets import secret_option
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,7 +26,7 @@ def subscriber() -> None:
 
 @subscriber.command("add")
 @click.argument("username")
-@click.option("--password", metavar="P", help="Password (required unless --credential; never printed).")
+@secret_option("--password", metavar="P", help="Password (required unless --credential).")
 @click.option(
     "--credential",
     metavar="STORED",

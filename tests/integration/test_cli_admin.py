@@ -338,3 +338,48 @@ def test_set_plan_disable_and_credentials(radiusd: Cli) -> None:
     radiusd.error("subscriber", "add", "neither", code=2)
     assert [s["username"] for s in radiusd.json("subscriber", "list")] == ["win"]
     radiusd.assert_no_secret(nt_hash, nt_hash.lower())
+
+
+# --- secrets from standard input ---------------------------------------------------------------
+
+
+def test_secrets_read_from_stdin_stay_off_the_command_line(radiusd: Cli) -> None:
+    """A secret option given as '-' reads its value from standard input (one line each, in the
+    order given), so it never shows in ps or shell history; an empty input is a usage error
+    that writes nothing."""
+    from radiusd.policy.credentials import parse_credential, verify_pap
+    from radiusd.store.engine import create_engine
+    from radiusd.store.nas import get_nas
+    from radiusd.store.subscribers import get_subscriber
+    from tests.conftest import _run
+
+    radiusd.ok("nas", "add", "core-1", "--address", "10.0.0.1", "--secret", "-", input=NAS_SECRET + "\n")
+    radiusd.ok("subscriber", "add", "alice", "--password", "-", input=PASSWORD + "\r\n")
+    radiusd.ok(
+        "router", "add", "edge-9", "--address", "10.0.0.9", "--secret", "-", "--api-user", "admin",
+        "--api-password", "-", input=f"{NAS_SECRET}9\n{PASSWORD}9\n",
+    )  # fmt: skip
+
+    async def stored() -> tuple[str, str, str, str | None]:
+        engine = create_engine(radiusd.url)
+        try:
+            nas = await get_nas(engine, "core-1")
+            router = await get_nas(engine, "edge-9")
+            sub = await get_subscriber(engine, "alice")
+            return nas.secret, sub.credential, router.secret, router.api_password
+        finally:
+            await engine.dispose()
+
+    nas_secret, credential, router_secret, api_password = _run(stored())
+    assert nas_secret == NAS_SECRET and router_secret == NAS_SECRET + "9"
+    assert verify_pap(parse_credential(credential), PASSWORD.encode()).ok
+    assert api_password == PASSWORD + "9"
+
+    message = radiusd.error(
+        "nas", "add", "core-2", "--address", "10.0.0.2", "--secret", "-", input="", code=2
+    )
+    assert "standard input is empty" in message
+    assert "empty" in radiusd.error("subscriber", "add", "bob", "--password", "-", input="\n", code=2)
+    assert [n["name"] for n in radiusd.json("nas", "list")] == ["core-1", "edge-9"]
+    assert [s["username"] for s in radiusd.json("subscriber", "list")] == ["alice"]
+    radiusd.assert_no_secret(NAS_SECRET, PASSWORD)
