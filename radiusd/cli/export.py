@@ -170,6 +170,26 @@ def run_streaming(func: Callable[[AsyncEngine], Awaitable[None]]) -> None:
         raise BrokenPipeError from None
 
 
+def run_listing(
+    rows: Callable[[AsyncEngine], AsyncIterator[Mapping[str, Any]]],
+    columns: Sequence[str],
+    *,
+    as_json: bool,
+    empty: str,
+) -> None:
+    """Stream the rows ``rows(engine)`` yields to stdout: a JSON array with ``as_json``, else
+    aligned ``columns`` (``empty`` when there are none)."""
+
+    async def go(engine: AsyncEngine) -> None:
+        found = rows(engine)
+        if as_json:
+            await write_json_array(found, stdout())
+        else:
+            await write_table(found, columns, stdout(), empty=empty)
+
+    run_streaming(go)
+
+
 # --- radiusd export ---------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from radiusd.cli.export import run_streaming, stdout, write_json_array, write_table
+from radiusd.cli.export import run_listing, run_streaming, stdout, write_json_array, write_table
 from radiusd.cli.output import json_option, print_record
 
 if TYPE_CHECKING:
@@ -45,14 +45,12 @@ def session_list(online: bool, nas: str | None, user: str | None, limit: int | N
     """
     from radiusd.store.reports import iter_sessions
 
-    async def go(engine: AsyncEngine) -> None:
-        rows = iter_sessions(engine, online=online, nas=nas, username=user, limit=limit)
-        if as_json:
-            await write_json_array(rows, stdout())
-        else:
-            await write_table(rows, COLUMNS, stdout(), empty="no sessions")
-
-    run_streaming(go)
+    run_listing(
+        lambda engine: iter_sessions(engine, online=online, nas=nas, username=user, limit=limit),
+        COLUMNS,
+        as_json=as_json,
+        empty="no sessions",
+    )
 
 
 @session.command("show")
@@ -105,11 +103,9 @@ def session_events(
     """
     from radiusd.store.reports import iter_accounting_events
 
-    async def go(engine: AsyncEngine) -> None:
-        rows = iter_accounting_events(engine, nas=nas, username=user, status=status, limit=limit)
-        if as_json:
-            await write_json_array(rows, stdout())
-        else:
-            await write_table(rows, EVENT_COLUMNS, stdout(), empty="no accounting events")
-
-    run_streaming(go)
+    run_listing(
+        lambda engine: iter_accounting_events(engine, nas=nas, username=user, status=status, limit=limit),
+        EVENT_COLUMNS,
+        as_json=as_json,
+        empty="no accounting events",
+    )

@@ -209,6 +209,27 @@ async def _check_nas(engine: AsyncEngine, nas: str) -> None:
         raise NotFound(f"no NAS named {nas!r}")
 
 
+async def _newest_first(
+    engine: AsyncEngine,
+    stmt: sa.Select[Any],
+    table: sa.Table,
+    when: sa.ColumnElement[Any],
+    *,
+    username: str | None,
+    nas: str | None,
+    limit: int | None,
+) -> sa.Select[Any]:
+    """``stmt`` over ``table`` (joined to the NAS as ``_r``) narrowed to one username and one
+    NAS (name or address), newest ``when`` first, at most ``limit`` rows."""
+    if username is not None:
+        stmt = stmt.where(table.c.username == username)
+    if nas is not None:
+        await _check_nas(engine, nas)
+        stmt = stmt.where(sa.or_(_r.c.name == nas, table.c.nas_address == nas))
+    stmt = stmt.order_by(when.desc(), table.c.id.desc())
+    return stmt if limit is None else stmt.limit(limit)
+
+
 async def iter_sessions(
     engine: AsyncEngine,
     *,
@@ -222,14 +243,7 @@ async def iter_sessions(
     stmt = _session_select()
     if online:
         stmt = stmt.where(_s.c.status == "open")
-    if username is not None:
-        stmt = stmt.where(_s.c.username == username)
-    if nas is not None:
-        await _check_nas(engine, nas)
-        stmt = stmt.where(sa.or_(_r.c.name == nas, _s.c.nas_address == nas))
-    stmt = stmt.order_by(_s.c.started_at.desc(), _s.c.id.desc())
-    if limit is not None:
-        stmt = stmt.limit(limit)
+    stmt = await _newest_first(engine, stmt, _s, _s.c.started_at, username=username, nas=nas, limit=limit)
     async for row in _stream(engine, stmt, chunk):
         yield _session_json(row)
 
@@ -277,16 +291,9 @@ async def iter_accounting_events(
         _e.c.id, _e.c.event_time, nas_label, _e.c.nas_address, _e.c.status_type, _e.c.status_name,
         _e.c.username, _e.c.acct_session_id, _e.c.attributes,
     ).select_from(_e.outerjoin(_r, _r.c.id == _e.c.router_id))  # fmt: skip
-    if username is not None:
-        stmt = stmt.where(_e.c.username == username)
     if status is not None:
         stmt = stmt.where(_e.c.status_type == int(status) if status.isdigit() else _e.c.status_name == status)
-    if nas is not None:
-        await _check_nas(engine, nas)
-        stmt = stmt.where(sa.or_(_r.c.name == nas, _e.c.nas_address == nas))
-    stmt = stmt.order_by(_e.c.event_time.desc(), _e.c.id.desc())
-    if limit is not None:
-        stmt = stmt.limit(limit)
+    stmt = await _newest_first(engine, stmt, _e, _e.c.event_time, username=username, nas=nas, limit=limit)
     async for row in _stream(engine, stmt, chunk):
         yield {name: _iso(row[name]) for name in EVENT_FIELDS}
 
