@@ -635,12 +635,14 @@ class AccountingPolicy:
             self.dropped_invalid += 1
             log.info("accounting.invalid", nas=req.nas.name, reason=str(exc))
             req.note(f"  not recorded: {exc}")
+            req.drop_reason = "invalid-accounting"
             return None
         if req.trace is not None:
             req.note(f"  {ev.status_name} session {ev.unique_id or '-'} user {ev.username!r}")
         if self._doubt and (ev.unique_id in self._doubt or ev.status in _NAS_RESET):
             self.dropped_in_doubt += 1
             req.note("  not answered: a commit of this session lost its connection; rereading it first")
+            req.drop_reason = "commit-in-doubt"
             self.resolve_doubt()
             return None
         change = self.table.begin()
@@ -730,6 +732,7 @@ class AccountingPolicy:
             change.rollback()  # a queued op of this change is now cancelled: it writes nothing
             self.dropped_busy += 1
             req.note(f"  dropped: {exc}")
+            req.drop_reason = "writer-busy" if isinstance(exc, WriterBusy) else "shutting-down"
             for fut in futs:  # lease ops already queued still commit (hooks are idempotent)
                 fut.add_done_callback(_consume)
             return None
@@ -770,6 +773,7 @@ class AccountingPolicy:
             return
         if change.cancelled:
             req.note("  not answered: an earlier write of this session failed")
+            req.drop_reason = "earlier-write-failed"
             result: Packet | None = None
         else:
             change.committed()

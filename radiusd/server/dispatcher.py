@@ -284,7 +284,7 @@ class Dispatcher:
         if reply is None:
             if req.trace is not None and self.debug is not None:
                 self.debug.decisions(seq, [*req.trace, "  no reply sent"])
-            self._abandon(key, "no-reply")
+            self._abandon(key, req.drop_reason or "no-reply")
             return
         message_auth = reply.code in _ACCESS_REPLIES or pkt.ma_offset != 0
         try:

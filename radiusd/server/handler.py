@@ -32,6 +32,8 @@ class Request:
     trace: list[str] | None = None
     #: why the request was rejected, for the log (never contains a secret)
     reject_reason: str = ""
+    #: when the handler sends no reply: the drop reason counted in /metrics ("no-reply" if unset)
+    drop_reason: str = ""
     _extra: dict[str, object] | None = field(default=None, init=False, repr=False)
 
     @property

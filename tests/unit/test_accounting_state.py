@@ -99,7 +99,8 @@ def test_class_and_attributes_parsed() -> None:
 
 def test_invalid_requests_are_dropped_not_answered() -> None:
     policy, _ = make_policy()
-    assert policy.handle(request(User_Name="a", Acct_Session_Id="x")) is None  # no status type
+    invalid = request(User_Name="a", Acct_Session_Id="x")
+    assert policy.handle(invalid) is None and invalid.drop_reason == "invalid-accounting"  # no status type
     assert policy.handle(request(Acct_Status_Type="Start", User_Name="a")) is None  # no session id
     assert policy.dropped_invalid == 2
 
@@ -351,7 +352,8 @@ def test_writer_busy_drops_and_counts() -> None:
     async def go() -> None:
         policy, w = make_policy()
         w.busy = True
-        assert policy.handle(start_request()) is None
+        refused = start_request()
+        assert policy.handle(refused) is None and refused.drop_reason == "writer-busy"
         assert policy.dropped_busy == 1 and len(policy.table) == 0
 
     asyncio.run(go())
@@ -461,6 +463,7 @@ def test_sessions_in_doubt_wait_for_what_the_database_holds() -> None:
         newer = request(Acct_Status_Type="Interim-Update", User_Name="alice", Acct_Session_Id="s1",
                         NAS_Port=3, Acct_Session_Time=120, Acct_Input_Octets=3000)  # fmt: skip
         assert policy.handle(newer) is None and policy.dropped_in_doubt == 1
+        assert newer.drop_reason == "commit-in-doubt"
         on = request(Acct_Status_Type="Accounting-On")
         assert policy.handle(on) is None and policy.dropped_in_doubt == 2  # NAS resets wait too
         assert len(w.ops) == 3  # asked once: the Reload already queued

@@ -310,11 +310,13 @@ async def test_retransmission_in_flight_is_dropped(dictionary: Dictionary) -> No
     assert wire.sent[1][0] == raw and len(handler.requests) == 1
 
 
-@pytest.mark.parametrize("outcome", ["raise", "none"])
+@pytest.mark.parametrize("outcome", ["raise", "none", "none-with-reason"])
 def test_no_reply_means_the_next_copy_is_handled_afresh(dictionary: Dictionary, outcome: str) -> None:
     def respond(req: Request) -> HandlerResult:
         if outcome == "raise":
             raise RuntimeError("boom")
+        if outcome == "none-with-reason":
+            req.drop_reason = "commit-in-doubt"
         return None
 
     handler, wire = Recorder(respond=respond), Wire()
@@ -323,7 +325,8 @@ def test_no_reply_means_the_next_copy_is_handled_afresh(dictionary: Dictionary, 
     d.datagram_received(data, SOURCE, wire)
     d.datagram_received(data, SOURCE, wire)
     assert len(handler.requests) == 2 and not wire.sent
-    assert d.stats.drops == {"handler-error" if outcome == "raise" else "no-reply": 2}
+    reason = {"raise": "handler-error", "none": "no-reply", "none-with-reason": "commit-in-doubt"}[outcome]
+    assert d.stats.drops == {reason: 2}  # the handler's reason, counted in /metrics
     assert d.in_flight == 0
 
 
