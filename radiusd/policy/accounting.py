@@ -705,12 +705,16 @@ class AccountingPolicy:
         if done.cancelled() or done.exception() is not None:
             return  # still in doubt: the next request for one of them asks again
         stored = {s.unique_id: s for s in op.found}
+        resolved = 0
         for uid in uids:
             if self.table.pending(uid):
                 continue  # never expected (their requests are not taken); stays in doubt
             self.table.reloaded(uid, stored.get(uid))
             self._doubt.discard(uid)
-        log.info("accounting.in-doubt-resolved", sessions=len(uids) - len(self._doubt), left=len(self._doubt))
+            resolved += 1
+        log.info("accounting.in-doubt-resolved", sessions=resolved, left=len(self._doubt))
+        if self._doubt - set(uids):
+            self.resolve_doubt()  # sessions put in doubt while this read was on its way
 
     def _lease_ops(self, ev: AcctEvent, change: Change) -> list[Operation]:
         h = self.hooks

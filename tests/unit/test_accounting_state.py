@@ -504,3 +504,26 @@ def test_failed_reread_keeps_the_doubt_and_is_asked_again() -> None:
         assert policy.in_doubt == 0 and policy.table.get(ch_uid()) is None
 
     asyncio.run(go())
+
+
+def test_sessions_put_in_doubt_during_a_reread_are_reread_next() -> None:
+    async def go() -> None:
+        w = FakeWriter()
+        policy = AccountingPolicy(SessionTable(), w, Op, dictionary=D, make_reload_op=Reload)
+        first = asyncio.ensure_future(policy.handle(start_request()))  # type: ignore[arg-type]
+        other = request(Acct_Status_Type="Start", User_Name="bob", Acct_Session_Id="s2", NAS_Port=4)
+        second = asyncio.ensure_future(policy.handle(other))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        policy.commit_in_doubt(w.ops[:1])  # alice's batch
+        w.fail_all(upto=2)
+        policy.commit_in_doubt(w.ops[1:2])  # bob's, while alice's reread is queued
+        await asyncio.gather(first, second, return_exceptions=True)
+        assert policy.in_doubt == 2 and [type(op) for op in w.ops[2:]] == [Reload]  # one read at a time
+        w.resolve_all()
+        await asyncio.sleep(0)
+        assert policy.in_doubt == 1 and [type(op) for op in w.ops[2:]] == [Reload, Reload]
+        w.resolve_all()
+        await asyncio.sleep(0)
+        assert policy.in_doubt == 0
+
+    asyncio.run(go())
