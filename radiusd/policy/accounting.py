@@ -66,7 +66,8 @@ for any failure, and the sessions of that batch are marked *in doubt*
 (:meth:`AccountingPolicy.commit_in_doubt`). A newer request for such a session would otherwise
 be computed against the rolled-back state and count the committed delta a second time; instead
 it is not answered, and the stored rows of the doubtful sessions are read back through the
-writer (:class:`ReloadOp`, first in its transaction). Once read, memory holds what the database
+writer (:class:`ReloadOp`, first in its transaction; on PostgreSQL only once ``txid_status()``
+says the lost transaction is no longer in progress). Once read, memory holds what the database
 holds and the NAS's retransmissions are computed on it (a retransmission of the doubtful request
 itself then finds its update stored and adds nothing). Accounting-On/Off and the sweep wait for
 the doubt to clear too.
@@ -561,9 +562,11 @@ def event_of(s: LiveSession, status: StatusType) -> AcctEvent:
 
 class ReloadOp(Operation, Protocol):
     """Reads the stored state of sessions in doubt (radiusd.store.accounting_ops.SessionReloadOp);
-    ``found`` holds the rows read once the transaction holding it has committed."""
+    once the transaction holding it has committed, ``found`` holds the rows read, or
+    ``settled`` is False when a lost transaction was still running (nothing read yet)."""
 
     found: list[LiveSession]
+    settled: bool
 
 
 class OpSink(Protocol):
@@ -588,7 +591,7 @@ class AccountingPolicy:
         directory: Directory | None = None,
         hooks: LeaseHooks | None = None,
         make_event_op: Callable[[OtherEvent], Operation] | None = None,
-        make_reload_op: Callable[[list[str]], ReloadOp] | None = None,
+        make_reload_op: Callable[[list[str], list[int]], ReloadOp] | None = None,
         default_interim_interval: int = 300,
         interim_grace_factor: float = 3.0,
         interim_grace: float = 120.0,
@@ -605,6 +608,7 @@ class AccountingPolicy:
         #: reads sessions back after a commit with an unknown outcome; None: doubt is not tracked
         self.make_reload_op = make_reload_op
         self._doubt: set[str] = set()
+        self._doubt_xids: set[int] = set()  # the lost transactions (PostgreSQL ids), if known
         self._reloading = False
         self.default_interim_interval = default_interim_interval
         self.interim_grace_factor = interim_grace_factor
@@ -677,6 +681,9 @@ class AccountingPolicy:
             change = getattr(op, "change", None)
             if isinstance(change, Change):
                 uids |= change.touched()
+            xid = getattr(op, "xid", None)
+            if isinstance(xid, int):
+                self._doubt_xids.add(xid)
         if uids - self._doubt:
             self._doubt |= uids
             log.warning("accounting.in-doubt", sessions=len(self._doubt))
@@ -692,18 +699,20 @@ class AccountingPolicy:
         if self._reloading or not self._doubt or self.make_reload_op is None:
             return
         uids = sorted(self._doubt)
-        op = self.make_reload_op(uids)
+        xids = sorted(self._doubt_xids)
+        op = self.make_reload_op(uids, xids)
         try:
             fut = self.writer.submit(op)
         except (WriterBusy, WriterClosed):
             return
         self._reloading = True
-        fut.add_done_callback(lambda done: self._reloaded(uids, op, done))
+        fut.add_done_callback(lambda done: self._reloaded(uids, xids, op, done))
 
-    def _reloaded(self, uids: list[str], op: ReloadOp, done: asyncio.Future[None]) -> None:
+    def _reloaded(self, uids: list[str], xids: list[int], op: ReloadOp, done: asyncio.Future[None]) -> None:
         self._reloading = False
-        if done.cancelled() or done.exception() is not None:
+        if done.cancelled() or done.exception() is not None or not op.settled:
             return  # still in doubt: the next request for one of them asks again
+        self._doubt_xids.difference_update(xids)
         stored = {s.unique_id: s for s in op.found}
         resolved = 0
         for uid in uids:

@@ -360,7 +360,7 @@ def _pg_batch_sql() -> str:
             f"{c} = service_usage.{c} + EXCLUDED.{c}"
             for c in ("input_octets", "output_octets", "session_time", "sessions")
         )
-        + ") SELECT 1"
+        + ") SELECT txid_current()"  # the batch's transaction id (in doubt: ask txid_status)
     )
 
 
@@ -396,7 +396,7 @@ async def _apply_postgresql(
     closed: dict[str, LiveSession],
     interims: list[InterimPoint],
     deltas: list[UsageDelta],
-) -> None:
+) -> int:
     """One statement: each table's rows as one array of composite values (migration 0008),
     which asyncpg encodes field by field in Cython (an array per column cost ~3x the client
     CPU and ~2.5x the server CPU: asyncpg checks each element of an array in Python)."""
@@ -415,17 +415,21 @@ async def _apply_postgresql(
         for u in deltas
     ]  # fmt: skip
     pg = await rawpg.driver(conn)
-    await pg.execute(_PG_BATCH, s_rows, p_rows, closed_at, d_rows)
+    xid: int = await pg.fetchval(_PG_BATCH, s_rows, p_rows, closed_at, d_rows)
+    return xid
 
 
 class AccountingOp:
     """One request's accounting change, written with the rest of its batch."""
 
     order: ClassVar[int] = 50  # after leases (IPAM), which sessions may refer to
-    __slots__ = ("change",)
+    __slots__ = ("change", "xid")
 
     def __init__(self, change: Change) -> None:
         self.change = change
+        #: the PostgreSQL transaction id that wrote it (None elsewhere): when the connection is
+        #: lost during its COMMIT, txid_status() tells whether that transaction is still running
+        self.xid: int | None = None
 
     def rolled_back(self) -> None:
         self.change.rollback()
@@ -450,7 +454,9 @@ class AccountingOp:
             return
         dialect = conn.dialect.name
         if dialect == "postgresql":
-            await _apply_postgresql(conn, sessions, closed, interims, deltas)
+            xid = await _apply_postgresql(conn, sessions, closed, interims, deltas)
+            for op in ops:
+                op.xid = xid
             return
         stored = await _stored_points(conn, [u.point for u in deltas if u.point is not None])
         usage: dict[tuple[str, dt.date], list[int]] = {}
@@ -504,21 +510,38 @@ class AccountingEventOp:
 class SessionReloadOp:
     """Reads back sessions whose last commit lost its connection (outcome unknown): what the
     database holds is the truth the state machine must continue from
-    (radiusd.policy.accounting, "Commit outcome unknown"). First in its transaction."""
+    (radiusd.policy.accounting, "Commit outcome unknown"). First in its transaction.
+
+    On PostgreSQL it first asks ``txid_status()`` of the lost transactions (``xids``): while one
+    is still ``in progress`` (its backend has not finished the COMMIT it received), reading now
+    could miss it, so nothing is read and ``settled`` stays False (asked again later).
+    """
 
     order: ClassVar[int] = 0
-    __slots__ = ("found", "unique_ids")
+    __slots__ = ("found", "settled", "unique_ids", "xids")
 
-    def __init__(self, unique_ids: list[str]) -> None:
+    def __init__(self, unique_ids: list[str], xids: list[int] | None = None) -> None:
         self.unique_ids = unique_ids
+        self.xids = xids or []
         self.found: list[LiveSession] = []
+        self.settled = False
 
     def rolled_back(self) -> None:
         self.found = []
+        self.settled = False
 
     @classmethod
     async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[SessionReloadOp]) -> None:
+        xids = sorted({x for op in ops for x in op.xids})
+        if xids and conn.dialect.name == "postgresql":
+            statuses = await conn.execute(_TXID_STATUS, {"xids": xids})
+            if any(row[0] == "in progress" for row in statuses):
+                return  # not settled: the lost COMMIT is still being carried out
         wanted = sorted({uid for op in ops for uid in op.unique_ids})
         stored = {s.unique_id: s for s in await load_sessions_by_id(conn, wanted)}
         for op in ops:
             op.found = [stored[uid] for uid in op.unique_ids if uid in stored]
+            op.settled = True
+
+
+_TXID_STATUS = sa.text("SELECT txid_status(x) FROM unnest(CAST(:xids AS BIGINT[])) AS x")

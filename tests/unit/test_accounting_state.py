@@ -427,9 +427,10 @@ def test_other_status_is_recorded_then_answered_and_dropped_without_a_writer_for
 class Reload:
     order = 0
 
-    def __init__(self, unique_ids: list[str]) -> None:
-        self.unique_ids = unique_ids
+    def __init__(self, unique_ids: list[str], xids: list[int]) -> None:
+        self.unique_ids, self.xids = unique_ids, xids
         self.found: list[LiveSession] = []
+        self.settled = True  # a test sets False: the lost transaction was still running
 
     def rolled_back(self) -> None:
         self.found = []
@@ -522,6 +523,35 @@ def test_sessions_put_in_doubt_during_a_reread_are_reread_next() -> None:
         w.resolve_all()
         await asyncio.sleep(0)
         assert policy.in_doubt == 1 and [type(op) for op in w.ops[2:]] == [Reload, Reload]
+        w.resolve_all()
+        await asyncio.sleep(0)
+        assert policy.in_doubt == 0
+
+    asyncio.run(go())
+
+
+def test_a_lost_transaction_still_running_keeps_the_doubt() -> None:
+    """txid_status() said 'in progress' (SessionReloadOp read nothing): the sessions stay in
+    doubt and the transaction id is asked about again with the next read."""
+
+    async def go() -> None:
+        w = FakeWriter()
+        policy = AccountingPolicy(SessionTable(), w, Op, dictionary=D, make_reload_op=Reload)
+        lost = asyncio.ensure_future(policy.handle(start_request()))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        w.ops[0].xid = 4242  # as AccountingOp.apply_batch sets it on PostgreSQL
+        policy.commit_in_doubt(w.ops[:1])
+        w.fail_all(upto=1)
+        await asyncio.gather(lost, return_exceptions=True)
+        reload = w.ops[-1]
+        assert isinstance(reload, Reload) and reload.xids == [4242]
+        reload.settled = False
+        w.resolve_all()
+        await asyncio.sleep(0)
+        assert policy.in_doubt == 1
+        assert policy.handle(start_request(Acct_Delay_Time=2)) is None
+        again = w.ops[-1]
+        assert isinstance(again, Reload) and again is not reload and again.xids == [4242]
         w.resolve_all()
         await asyncio.sleep(0)
         assert policy.in_doubt == 0
