@@ -45,6 +45,9 @@ class Settings:
     default_interim_interval: int = 300
     sweep_interval: float = 30.0
     utilisation_warning_pct: float = 90.0
+    #: a login whose pool has IPv4 and IPv6 ranges, when only IPv6 is exhausted: "ipv4-only"
+    #: (accepted without the prefix, logged and counted) or "reject" (the whole login)
+    ipv6_exhausted: str = "ipv4-only"
     debug: bool = False
     change_poll_interval: float = 1.0  # seconds between looks at the change feed (CLI edits)
     change_log_retention: float = 7 * 86_400.0  # seconds a read change_log row is kept (pruned hourly)
@@ -58,6 +61,8 @@ class Settings:
 
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+#: settings that take one of a few words
+_CHOICES = {"ipv6_exhausted": ("ipv4-only", "reject")}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -78,7 +83,11 @@ def _coerce(name: str, value: Any) -> Any:
                 return tuple(v.strip() for v in value.split(",") if v.strip())
             return tuple(str(v) for v in value)
         if kind == "str":
-            return str(value)
+            text = str(value)
+            allowed = _CHOICES.get(name)
+            if allowed is not None and text not in allowed:
+                raise ValueError(f"{text!r} is not one of {', '.join(allowed)}")
+            return text
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name!r}: {exc}") from None
     return value

@@ -16,6 +16,7 @@ radiusd_ip_pool_size                   gauge      pool, kind
 radiusd_ip_pool_utilisation_ratio      gauge      pool, kind (allocated + reserved) / size
 radiusd_ipam_allocations_total         counter    addresses handed out
 radiusd_ipam_exhausted_total           counter    logins refused for lack of addresses
+radiusd_ipam_ipv6_exhausted_total      counter    logins given IPv4 only (IPv6 side exhausted)
 radiusd_sessions_open                  gauge      nas (name, else address)
 radiusd_writer_queue_depth             gauge      operations waiting for the database
 radiusd_writer_batches_total           counter    transactions committed
@@ -78,6 +79,11 @@ class DaemonCollector(Collector):
         yield CounterMetricFamily("radiusd_ipam_allocations", "Addresses handed out", value=ipam.allocated)
         yield CounterMetricFamily(
             "radiusd_ipam_exhausted", "Logins refused for lack of addresses", value=ipam.exhausted
+        )
+        yield CounterMetricFamily(
+            "radiusd_ipam_ipv6_exhausted",
+            "Logins given IPv4 only: the IPv6 side of their pool was exhausted",
+            value=ipam.ipv6_exhausted,
         )
         yield from self._sessions()
         w = s.writer

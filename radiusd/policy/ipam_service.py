@@ -9,7 +9,10 @@
   the group-commit writer and await the commit; only then is the Access-Accept built. If the
   transaction fails, the op's ``rolled_back()`` gives the address back (``Allocator.rollback``)
   and no reply is sent (the NAS retransmits). Exhaustion of the pool and its fallbacks: an
-  Access-Reject with the reason in the log, never a duplicate.
+  Access-Reject with the reason in the log, never a duplicate; when only the IPv6 side of a
+  dual-stack pool is exhausted, the login gets its IPv4 address alone (``ipv6_exhausted =
+  "ipv4-only"``, the default: a subscriber keeps connectivity; logged once a minute per pool and
+  counted) or is rejected (``"reject"``).
 - Accounting (:class:`~radiusd.policy.seams.LeaseHooks`): Start confirms, Interim-Update
   renews (expiry k x Acct-Interim-Interval + grace), Stop releases (sticky hold), Accounting-
   On/Off releases every lease of the NAS. The Framed-IP-Address a NAS reports is
@@ -122,6 +125,8 @@ class IpamService:
         # figures for metrics and tests
         self.allocated = 0
         self.exhausted = 0
+        self.ipv6_exhausted = 0  # logins given IPv4 only: their pool's IPv6 side was exhausted
+        self._v6_exhausted_logged: dict[str, float] = {}
         self.conflicts = 0
 
     # -- loading --------------------------------------------------------------------------
@@ -327,9 +332,13 @@ class IpamService:
         now = self.clock()
         nas_key = str(nas.id)
         changes: list[Change] = []
+        skipped: list[str] = []
         for row in rows:
             ch = self.alloc.allocate(row, owner, now, nas=nas_key)
             if ch is None:
+                if changes and self._ipv4_only(row, changes, now):
+                    skipped.append(f"{self.configs[row].kind} pool {row!r} exhausted: IPv4 only")
+                    continue
                 self.alloc.rollback_all(changes)
                 self.exhausted += 1
                 return Assignment(reject_reason=f"pool {row!r} is exhausted (fallbacks included)"), None
@@ -349,7 +358,23 @@ class IpamService:
             out.attributes.append((_ATTR[kind], encode_item(kind, ch.address)))
             if notes:
                 out.notes.append(f"{kind} {ch.address} from pool {ch.pool!r} ({ch.lease.state} to {owner!r})")
+        if notes:
+            out.notes.extend(skipped)
         return out, commit
+
+    def _ipv4_only(self, row: str, allocated: list[Change], now: float) -> bool:
+        """Whether a login goes on without ``row`` (an exhausted IPv6 row) with the IPv4 address
+        it already has (``ipv6_exhausted = "ipv4-only"``); counted, logged once a minute per pool."""
+        configs = self.configs
+        if self.settings.ipv6_exhausted != "ipv4-only" or configs[row].kind == "ipv4":
+            return False
+        if not any(configs[c.pool].kind == "ipv4" for c in allocated):
+            return False
+        self.ipv6_exhausted += 1
+        if now - self._v6_exhausted_logged.get(row, -1e9) >= 60.0:
+            self._v6_exhausted_logged[row] = now
+            log.warning("ipam.ipv6-exhausted", pool=row, action="IPv4 only", logins=self.ipv6_exhausted)
+        return True
 
     def _settle_assigned(self, commit: asyncio.Future[None]) -> None:
         """Writer callback of an assignment (at most once per commit): committed -> settle in

@@ -68,6 +68,7 @@ def _state() -> Any:
             configs={"main": PoolConfig(1, "main", "ipv4", None, None, None, None, None)},
             allocated=1,
             exhausted=2,
+            ipv6_exhausted=7,
         ),
         sessions=sessions,
         registry=registry,
@@ -96,6 +97,7 @@ def test_collector_reads_live_figures() -> None:
         "radiusd_writer_queue_depth 3.0",
         "radiusd_writer_refused_total 6.0",
         "radiusd_ipam_exhausted_total 2.0",
+        "radiusd_ipam_ipv6_exhausted_total 7.0",
         "radiusd_subscribers 1.0",
     ):
         assert line in text, line

@@ -47,12 +47,15 @@ def sub(name: str, *, static: str | None = None, simultaneous: int | None = None
     return SubscriberView(name, None, "active", None, None, static, None, None, simultaneous, None)
 
 
-def service(ranges: list[str], *, v6: bool = False) -> tuple[IpamService, FakeWriter]:
+def service(
+    ranges: list[str], *, v6: bool = False, v6_range: str = "2001:db8::/48/56", **settings: Any
+) -> tuple[IpamService, FakeWriter]:
     writer = FakeWriter()
-    svc = IpamService(None, writer, Settings(offer_ttl=30, sticky_ttl=600), clock=lambda: 1000.0)  # type: ignore[arg-type]
+    conf = Settings(offer_ttl=30, sticky_ttl=600, **settings)
+    svc = IpamService(None, writer, conf, clock=lambda: 1000.0)  # type: ignore[arg-type]
     configs = {"p": PoolConfig(1, "p", "ipv4", None, None, None, None, None, ranges)}
     if v6:
-        configs["p:pd"] = PoolConfig(2, "p:pd", "ipv6-pd", None, None, None, None, 56, ["2001:db8::/48/56"])
+        configs["p:pd"] = PoolConfig(2, "p:pd", "ipv6-pd", None, None, None, None, 56, [v6_range])
     svc.alloc = svc._build(configs)
     svc._set_configs(configs)
     return svc, writer
@@ -93,6 +96,35 @@ async def test_exhaustion_is_a_reject_never_a_duplicate() -> None:
     assert got[0].attributes != got[1].attributes
     assert "exhausted" in got[2].reject_reason
     assert (await svc.assign(FakeRequest(), sub("x"), None, "nope")).reject_reason  # type: ignore[arg-type]
+
+
+async def test_exhausted_ipv6_side_gives_ipv4_only_by_default() -> None:
+    """A dual-stack pool whose prefixes are all out: the subscriber still gets its IPv4 address
+    (counted and noted), never a prefix someone else holds."""
+    svc, writer = service(["10.0.0.0/29"], v6=True, v6_range="2001:db8::/55/56")  # two /56
+    got = [await svc.assign(FakeRequest(), sub(u), None, "p") for u in ("a", "b", "c")]  # type: ignore[arg-type]
+    assert [len(g.attributes) for g in got] == [2, 2, 1] and got[2].reject_reason == ""
+    assert got[2].attributes[0][0] == 8  # Framed-IP-Address only
+    assert got[0].attributes[1] != got[1].attributes[1]
+    assert any("exhausted: IPv4 only" in n for n in got[2].notes)
+    assert svc.ipv6_exhausted == 1 and svc.exhausted == 0
+    assert [len(op.v4) + len(op.v6) for op in writer.ops] == [2, 2, 1]
+
+
+async def test_exhausted_ipv6_side_rejects_when_configured() -> None:
+    svc, _ = service(["10.0.0.0/29"], v6=True, v6_range="2001:db8::/55/56", ipv6_exhausted="reject")
+    got = [await svc.assign(FakeRequest(), sub(u), None, "p") for u in ("a", "b", "c")]  # type: ignore[arg-type]
+    assert "exhausted" in got[2].reject_reason and svc.exhausted == 1 and svc.ipv6_exhausted == 0
+    assert svc.alloc.usage()["p"].allocated == 2  # the third login's IPv4 address went back
+
+
+def test_ipv6_exhausted_setting_takes_only_its_words(tmp_path: Any) -> None:
+    from radiusd.config import ConfigError, load_settings
+
+    assert load_settings(ipv6_exhausted="reject").ipv6_exhausted == "reject"
+    assert Settings().ipv6_exhausted == "ipv4-only"
+    with pytest.raises(ConfigError, match="ipv6_exhausted"):
+        load_settings(ipv6_exhausted="maybe")
 
 
 async def test_simultaneous_use_slots_get_their_own_address() -> None:
