@@ -29,7 +29,14 @@ from radiusd.store.plans import add_plan
 from radiusd.store.pools import add_pool
 from radiusd.store.subscribers import import_subscribers
 from tests.conftest import _run
-from tests.integration.conftest import HOST, DaemonProcess, pg_database, stop_and_check, unavailable
+from tests.integration.conftest import (
+    HOST,
+    DaemonProcess,
+    pg_database,
+    run_radclient,
+    stop_and_check,
+    unavailable,
+)
 
 SECRET = "storm-secret"
 LIVE = ("offered", "leased")
@@ -216,4 +223,33 @@ def test_sigkill_during_login_storm(url: str, radclient: str, tmp_path: Path) ->
         assert {a: o for a, (o, _) in final.items()} == {a: u for u, a in after.items()}
     finally:
         problem = stop_and_check(d2)
+    assert not problem, problem
+
+
+def test_exhausted_ipv6_side_still_gives_ipv4(url: str, radclient: str, tmp_path: Path) -> None:
+    """A dual-stack pool with two delegated prefixes and six addresses: the first two logins get
+    both, the next ones their IPv4 address alone (ipv6_exhausted = ipv4-only, the default), never
+    a prefix another subscriber holds; counted in /metrics."""
+    d = DaemonProcess(url, tmp_path / "d")
+    d.cli("nas", "add", "bras", "--address", HOST, "--secret", SECRET)
+    d.cli("pool", "add", "ds", "--range", "10.78.0.0/29", "--delegated", "2001:db8::/55/56")
+    d.cli("plan", "add", "dual", "--pool", "ds")
+    users = [f"ds{i}" for i in range(4)]
+    for u in users:
+        d.cli("subscriber", "add", u, "--password", "pw-" + u, "--plan", "dual")
+    d.start()
+    try:
+        replies = [
+            run_radclient(radclient, d.auth_port, SECRET,
+                          f'User-Name = "{u}"\nUser-Password = "pw-{u}"\nMessage-Authenticator = 0x00')
+            for u in users
+        ]  # fmt: skip
+        assert all("Received Access-Accept" in r for r in replies), replies
+        prefixes = [line.split("=", 1)[1].strip() for r in replies for line in r.splitlines()
+                    if "Delegated-IPv6-Prefix" in line]  # fmt: skip
+        assert len(prefixes) == 2 and len(set(prefixes)) == 2, replies
+        assert all("Framed-IP-Address = 10.78.0." in r for r in replies)
+        assert d.events("ipam.ipv6-exhausted")
+    finally:
+        problem = stop_and_check(d)
     assert not problem, problem
