@@ -4,7 +4,7 @@ Start-up: migrate the schema, read the change-feed position, load NAS devices, p
 subscribers into memory, start the group-commit writer, bind the sockets. While running:
 poll the change feed so CLI edits take effect without a restart. SIGTERM/SIGINT: stop
 reading, finish the requests in flight, flush the writer, exit. SIGHUP: re-read the config
-file and reload everything from the database.
+file and reload everything from the database (NAS, plans, subscribers and the pools).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import gc
 import json
 import signal
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -297,7 +298,11 @@ class Daemon:
                 d.reject_delay = fresh.reject_delay
                 d.dedupe.ttl = fresh.dedupe_ttl
             configure_logging(fresh.log_format, fresh.log_level)
+            self.ipam.settings = replace(self.ipam.settings, ipv6_exhausted=fresh.ipv6_exhausted)
         await self.reload_all()
+        # reload_all moves the change-feed position past pool changes not yet polled: the pools
+        # are rebuilt here too (leases kept from memory), or those changes would be lost
+        await self.ipam.reload_pools()
         log.info("config.reloaded")
 
 
