@@ -159,9 +159,10 @@ class OtherStatusType(InvalidAccounting):
     """An Acct-Status-Type that is not a session event (Failed, RFC 2867's tunnel types, vendor
     values): not a session change, but still a request to record (:class:`OtherEvent`)."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, event_time: dt.datetime) -> None:
         super().__init__(f"unsupported Acct-Status-Type {status}")
         self.status = status
+        self.event_time = event_time
 
 
 @record
@@ -260,12 +261,12 @@ def parse_event(req: Request, dictionary: Dictionary | None = None) -> AcctEvent
     status_raw = _u32(get(ACCT_STATUS_TYPE))
     if status_raw is None:
         raise InvalidAccounting("no Acct-Status-Type")
-    status = _STATUS_OF.get(status_raw)
-    if status is None:
-        raise OtherStatusType(status_raw)
     stamp = _u32(get(EVENT_TIMESTAMP))
     when = float(stamp) if stamp is not None else req.received - (_u32(get(ACCT_DELAY_TIME)) or 0)
     event_time = dt.datetime.fromtimestamp(when, dt.UTC)
+    status = _STATUS_OF.get(status_raw)
+    if status is None:
+        raise OtherStatusType(status_raw, event_time)
     nas = req.nas
     if status in _NAS_RESET:
         return AcctEvent(status, nas.address, nas.id, event_time)
@@ -323,8 +324,11 @@ class OtherEvent:
 _NOT_DIGESTED = frozenset({ACCT_DELAY_TIME, 80})
 
 
-def other_event(req: Request, status: int, dictionary: Dictionary | None = None) -> OtherEvent:
-    """The record of a request whose Acct-Status-Type ``status`` is not a session event.
+def other_event(
+    req: Request, status: int, event_time: dt.datetime, dictionary: Dictionary | None = None
+) -> OtherEvent:
+    """The record of a request whose Acct-Status-Type ``status`` is not a session event, at the
+    ``event_time`` :func:`parse_event` found.
 
     The digest is MD5 over the NAS address and every attribute but Acct-Delay-Time and
     Message-Authenticator, in order: a retransmission (new Identifier, new Acct-Delay-Time)
@@ -339,18 +343,15 @@ def other_event(req: Request, status: int, dictionary: Dictionary | None = None)
     for t, v in pkt.attributes:
         if t not in _NOT_DIGESTED:
             digest.update(b"%d:%d:%s" % (t, len(v), v))
-    get = dict(reversed(pkt.attributes)).get
-    stamp = _u32(get(EVENT_TIMESTAMP))
-    when = float(stamp) if stamp is not None else req.received - (_u32(get(ACCT_DELAY_TIME)) or 0)
     return OtherEvent(
         digest.hexdigest(),
-        dt.datetime.fromtimestamp(when, dt.UTC),
+        event_time,
         req.nas.address,
         req.nas.id,
         status,
         _value_name(dictionary, "Acct-Status-Type", status) or str(status),
-        _text(get(USER_NAME)),
-        _text(get(ACCT_SESSION_ID)),
+        _text(pkt.raw((USER_NAME,))),
+        _text(pkt.raw((ACCT_SESSION_ID,))),
         "\n".join(line.strip() for line in describe_packet(pkt)),
     )
 
@@ -635,7 +636,7 @@ class AccountingPolicy:
             ev = parse_event(req, self.dictionary)
         except InvalidAccounting as exc:
             if isinstance(exc, OtherStatusType) and self.make_event_op is not None:
-                return self._record_other(req, exc.status)
+                return self._record_other(req, exc.status, exc.event_time)
             self.dropped_invalid += 1
             log.info("accounting.invalid", nas=req.nas.name, reason=str(exc))
             req.note(f"  not recorded: {exc}")
@@ -661,10 +662,10 @@ class AccountingPolicy:
             ops.insert(0, self.make_op(change))  # waits for the pending writes it depends on
         return self._submit(req, change, ops)
 
-    def _record_other(self, req: Request, status: int) -> HandlerResult:
+    def _record_other(self, req: Request, status: int, event_time: dt.datetime) -> HandlerResult:
         """Record a request that is not a session event, then acknowledge it (RFC 2866 §2)."""
         assert self.make_event_op is not None
-        event = other_event(req, status, self.dictionary)
+        event = other_event(req, status, event_time, self.dictionary)
         req.note(f"  Acct-Status-Type {event.status_name}: not a session event; recorded, then answered")
         self.other_events += 1
         return self._submit(req, self.table.begin(), [self.make_event_op(event)])
