@@ -94,7 +94,6 @@ class Writer:
         self.refused = 0
         self.last_batch_size = 0
         self.healthy = True
-        self.in_doubt_batches = 0
         #: told the operations of a batch whose COMMIT lost its connection (outcome unknown),
         #: before they are rolled back in memory
         self.on_in_doubt: Callable[[list[Operation]], None] | None = None
@@ -197,7 +196,6 @@ class Writer:
                 log.error("writer.commit-failed", size=len(batch), error=_short(exc))
             self.healthy = False
             if self._committing and _connection_lost(exc):
-                self.in_doubt_batches += 1
                 log.warning("writer.commit-in-doubt", size=len(batch), error=_short(exc))
                 if self.on_in_doubt is not None:
                     try:
