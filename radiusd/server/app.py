@@ -299,10 +299,11 @@ class Daemon:
                 d.dedupe.ttl = fresh.dedupe_ttl
             configure_logging(fresh.log_format, fresh.log_level)
             self.ipam.settings = replace(self.ipam.settings, ipv6_exhausted=fresh.ipv6_exhausted)
+        # reload_all moves the change-feed position to now: what the feed holds until now
+        # (pools, lease edits, sessions closed elsewhere) is applied first, or it would be lost
+        await self.apply_changes()
         await self.reload_all()
-        # reload_all moves the change-feed position past pool changes not yet polled: the pools
-        # are rebuilt here too (leases kept from memory), or those changes would be lost
-        await self.ipam.reload_pools()
+        await self.ipam.reload_pools()  # pool definitions changed outside the CLI (leases kept)
         log.info("config.reloaded")
 
 
