@@ -6,14 +6,10 @@ Each mutating call returns :class:`~ipam.lease.Change` objects for the group-com
 which persists ``change.lease`` and then calls :meth:`Allocator.commit` or
 :meth:`Allocator.rollback` (in reverse order for a failed batch).
 
-Several daemons on one PostgreSQL (not built, door kept open): a pool would be cut into
-*blocks* (ranges), each claimed by one daemon in a database table (``block, daemon, epoch``,
-claimed with ``SELECT ... FOR UPDATE SKIP LOCKED``). A daemon builds its pools with only the
-blocks it owns (``add_range`` on claim, ``remove_range`` once drained on hand-over), so this
-core keeps allocating in memory without coordination; an address in a block owned elsewhere
-is simply not found here (``find`` returns None, ``adopt`` says UNMANAGED) and the daemon would
-route that accounting to the owner or record it directly. Exhaustion of local blocks would
-trigger claiming another block, which fits where the fallback chain is tried today.
+Several daemons on one database: every node keeps a whole copy of every pool. The database
+decides who holds an item (the daemon's claim of a row is conditional); :meth:`Allocator.apply`
+takes in what other nodes wrote, and :meth:`Allocator.prefer` starts each node's never-used
+items in a region of its own so that nodes rarely reach for the same item at once.
 """
 
 from __future__ import annotations
@@ -221,6 +217,17 @@ class Allocator:
     def unreserve(self, address: AddressLike) -> Change | None:
         found = self._route(address)
         return found[0].unreserve(found[1]) if found else None
+
+    def apply(self, row: Lease) -> bool:
+        """Take the stored state of one item written by another node (see :meth:`Pool.apply`);
+        False when it is in no pool here or has a change of this node pending."""
+        found = self._route(row.address)
+        return found[0].apply(row) if found else False
+
+    def prefer(self, index: int, count: int) -> None:
+        """Every pool begins its never-used items at region ``index`` of ``count``."""
+        for pool in self._pools.values():
+            pool.prefer(index, count)
 
     def commit(self, change: Change) -> None:
         """The writer persisted ``change`` (see :meth:`Pool.commit`)."""

@@ -4,7 +4,11 @@ Data structures (Kea's free-lease-queue idea, adapted so huge IPv6 spaces cost n
 
 - per range a *cursor*: every index at or past it that is not in the item table has never
   been used. Handing out a fresh item is ``cursor += 1`` (skipping exclusions and items
-  touched out of order by ``adopt``/``reserve``), so a /32 split into /64s is never listed;
+  touched out of order by ``adopt``/``reserve``), so a /32 split into /64s is never listed.
+  The cursor counts from a per-range *start* and wraps around (:meth:`Pool.prefer`): several
+  nodes sharing one pool each begin in a region of their own, so they rarely offer the same
+  fresh item at the same moment (the database's conditional claim is what makes a collision
+  harmless; the regions only make it rare);
 - ``_items``: a state record only for items that have ever been touched;
 - ``_free``: FIFO of touched items that are free again (oldest-freed handed out first, which
   keeps a returning subscriber's old item available as long as possible);
@@ -60,11 +64,12 @@ _RANK = {FREE: 0, RESERVED: 0, RELEASED: 1, OFFERED: 2, LEASED: 2}  # owner slot
 class _Block:
     """Mutable allocation state of one range: the never-used cursor and per-state counts."""
 
-    __slots__ = ("counts", "cursor", "rng")
+    __slots__ = ("counts", "cursor", "rng", "start")
 
     def __init__(self, rng: ItemRange) -> None:
         self.rng = rng
-        self.cursor = 0
+        self.cursor = 0  # scan position, counted from ``start`` (wrapping at ``rng.count``)
+        self.start = 0
         self.counts = dict.fromkeys(LeaseState, 0)
 
     def usage(self) -> Usage:
@@ -405,11 +410,15 @@ class Pool:
             count = rng.count
             excluded = rng.excluded
             step = rng.step
-            value = rng.first + cursor * step
-            while cursor < count and (cursor in excluded or value in items):
-                cursor += 1
-                value += step
-            if cursor < count:
+            start = block.start
+            while cursor < count:
+                index = cursor + start
+                if index >= count:
+                    index -= count
+                value = rng.first + index * step
+                if index in excluded or value in items:
+                    cursor += 1
+                    continue
                 block.cursor = cursor + 1
                 item = items[value] = _Item(value, block)
                 return item
@@ -420,6 +429,38 @@ class Pool:
         if self._held:
             return next(iter(self._held.values()))
         return None
+
+    def prefer(self, index: int, count: int) -> None:
+        """Begin handing out never-used items at region ``index`` of ``count`` in every range
+        (this node's rank among the nodes sharing the pool). Items already touched are
+        skipped as always, so changing the region costs one rescan, and a region that is
+        used up simply runs on into the next one."""
+        if count < 1 or not 0 <= index < count:
+            raise PoolError(f"region {index} of {count} does not exist")
+        for block in self._blocks:
+            start = block.rng.count * index // count
+            if start != block.start:
+                block.start = start
+                block.cursor = 0
+        self._scan = 0
+
+    def apply(self, row: Lease) -> bool:
+        """Take the stored state of one item, written by another node (the database is the
+        arbiter, memory the fast guess). Skipped, returning False, while a change of this node
+        to that item is pending: its own commit settles it, and a lost claim is reread."""
+        found = self._locate(row.address)
+        if found is None:
+            return False
+        item = self._item(found[1], create=True)
+        assert item is not None
+        if item.pending:
+            return False
+        state = LeaseState(row.state)
+        reserved = state is RESERVED or bool(row.reserved) or (item.reserved and item.owner == row.owner)
+        self._set_reserved(item, reserved, row.owner)
+        self._set(item, state, row.owner, row.expires, row.nas, row.session)
+        item.version += 1
+        return True
 
     # ------------------------------------------------------------ lifecycle
 

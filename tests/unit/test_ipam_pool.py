@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ipam import AdoptStatus, Allocator, Change, LeaseError, LeaseState, Pool, PoolError
+from ipam import AdoptStatus, Allocator, Change, Lease, LeaseError, LeaseState, Pool, PoolError
 
 S = LeaseState
 
@@ -347,3 +347,30 @@ def test_adopt_ends_the_owners_unused_offer() -> None:
     settle(a, r.change)
     settle(a, r.replaced)
     assert settle(a, a.allocate("p", "alice", 2)).address == "10.0.0.6"
+
+
+def test_prefer_starts_each_node_in_its_own_region_and_runs_on_past_it() -> None:
+    nodes = [Pool("p", "ipv4", ["10.0.0.0/29"], offer_ttl=30) for _ in range(3)]  # .1-.6
+    for rank, pool in enumerate(nodes):
+        pool.prefer(rank, 3)
+    firsts = [p.allocate("first", 0.0).lease.address for p in nodes]  # type: ignore[union-attr]
+    assert firsts == ["10.0.0.1", "10.0.0.3", "10.0.0.5"]
+    last = nodes[2]
+    got = [last.allocate(f"u{i}", 0.0) for i in range(6)]
+    wrapped = ["10.0.0.6", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]  # on past its region
+    assert [c.lease.address for c in got[:5] if c] == wrapped
+    assert got[5] is None  # every item handed out once, none twice
+    with pytest.raises(PoolError):
+        last.prefer(3, 3)
+
+
+def test_apply_takes_another_nodes_row_unless_a_change_is_pending() -> None:
+    pool = Pool("p", "ipv4", ["10.0.0.0/30"], offer_ttl=30)
+    assert pool.apply(Lease("p", "10.0.0.1", LeaseState.LEASED, "bob", 500.0, "3", "s1"))
+    ch = pool.allocate("alice", 0.0)
+    assert ch is not None and ch.lease.address == "10.0.0.2"  # bob's address is in use
+    assert not pool.apply(Lease("p", "10.0.0.2", LeaseState.OFFERED, "carol", 500.0))  # alice's is pending
+    pool.commit(ch)
+    assert pool.apply(Lease("p", "10.0.0.2", LeaseState.OFFERED, "carol", 500.0))
+    assert pool.live("carol") is not None and pool.live("alice") is None
+    assert pool.allocate("dave", 0.0) is None
