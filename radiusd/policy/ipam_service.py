@@ -45,16 +45,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import os
+import secrets
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ipam import AdoptStatus, Allocator, Change, LeaseError, LeaseState, PoolError
+from ipam import AdoptStatus, Allocator, Change, Lease, LeaseError, LeaseState, PoolError
 from ipam.lease import LIVE
 from radiusd.config import Settings
 from radiusd.logs import get_logger
 from radiusd.server.handler import Request
+from radiusd.store.lease_feed import LeaseFeed, LeaseReadOp, asyncpg_dsn
 from radiusd.store.lease_ops import LeaseOp
 from radiusd.store.pools import (
     SLOT_SEP,
@@ -82,6 +86,10 @@ if TYPE_CHECKING:
 
 log = get_logger("radiusd.ipam")
 
+#: how many times one login claims another item after losing one to another node before it
+#: is dropped unanswered (the NAS retransmits); each loss teaches memory the stored row
+MAX_CLAIM_ROUNDS = 32
+
 FRAMED_IP_ADDRESS = 8
 FRAMED_IPV6_PREFIX = 97
 DELEGATED_IPV6_PREFIX = 123
@@ -97,6 +105,21 @@ def encode_item(kind: str, text: str) -> bytes:
     return bytes((0, net.prefixlen)) + net.network_address.packed[: (net.prefixlen + 7) // 8]
 
 
+@dataclass(slots=True, eq=False)
+class _Claim:
+    """One login's items on their way into the database (see :meth:`IpamService.assign_nowait`)."""
+
+    owner: str
+    nas: str
+    notes: bool
+    out: Assignment = field(default_factory=Assignment)
+    items: dict[str, Change] = field(default_factory=dict)  # pool row -> claimed change
+    pending: dict[str, Change] = field(default_factory=dict)  # pool row -> change being claimed
+    skipped: list[str] = field(default_factory=list)
+    done: asyncio.Future[None] | None = None
+    rounds: int = 0
+
+
 class IpamService:
     """AddressAssigner + LeaseHooks over one :class:`ipam.Allocator` (see the module docstring)."""
 
@@ -108,6 +131,7 @@ class IpamService:
         directory: Directory | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        node: str | None = None,
     ) -> None:
         self.engine = engine
         self.writer = writer
@@ -115,26 +139,50 @@ class IpamService:
         self.directory = directory
         self.clock = clock
         self.alloc = Allocator()
+        self.region = (0, 1)  # this node's rank among the live nodes, and their number
         self.configs: dict[str, PoolConfig] = {}
         self._nas_pool: dict[int, str] = {}  # router id -> its NAS-scoped pool (operator name)
         self._dirty: set[str] = set()  # addresses whose row must be written again (hook failed)
         self._warned: set[str] = set()
         self._rows_cache: dict[str, list[str]] = {}  # group -> its usable pool rows, for _rows_of
         self._rows_of: Allocator | None = None
-        self._assigning: dict[asyncio.Future[None], list[Change]] = {}  # commit -> its changes
+        #: this node's name in lease announcements to the other nodes (PostgreSQL)
+        self.node = node or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         # figures for metrics and tests
         self.allocated = 0
         self.exhausted = 0
         self.ipv6_exhausted = 0  # logins given IPv4 only: their pool's IPv6 side was exhausted
         self._v6_exhausted_logged: dict[str, float] = {}
         self.conflicts = 0
+        self.claims_lost = 0  # items another node held when this one claimed them (claimed again)
+        self.rows_taken = 0  # stored rows of other nodes taken into memory
+        # other nodes' writes on their way into memory (see run_feed)
+        self.feed: LeaseFeed | None = None
+        self._sync_items: set[str] = set()
+        self._sync_since: dt.datetime | None = None
+        self._sync_first: float | None = None  # monotonic time the oldest item waiting arrived
+        self._syncing = False
+        self.sync_delay_last = 0.0  # seconds from an announcement's arrival to memory, last read
+        self.sync_delay_max = 0.0
 
     # -- loading --------------------------------------------------------------------------
 
     def _build(self, configs: dict[str, PoolConfig]) -> Allocator:
-        return build_allocator(
+        alloc = build_allocator(
             configs.values(), offer_ttl=self.settings.offer_ttl, sticky_ttl=self.settings.sticky_ttl
         )
+        alloc.prefer(*self.region)
+        return alloc
+
+    def prefer(self, rank: int, count: int) -> None:
+        """This node is number ``rank`` of ``count`` live nodes: begin handing out never-used
+        items in a region of every range of its own (nodes then rarely reach for the same
+        item at once; the database's guard makes it harmless when they do)."""
+        if (rank, count) == self.region:
+            return
+        self.alloc.prefer(rank, count)
+        self.region = (rank, count)
+        log.info("ipam.region", rank=rank, nodes=count)
 
     def _set_configs(self, configs: dict[str, PoolConfig]) -> None:
         self.configs = configs
@@ -189,7 +237,11 @@ class IpamService:
 
     # -- writing --------------------------------------------------------------------------
 
-    def _op(self, changes: Sequence[Change], undo: Callable[[], None] | None) -> LeaseOp:
+    def _op(
+        self, changes: Sequence[Change], undo: Callable[[], None] | None, end: str = "release"
+    ) -> LeaseOp:
+        """The writer operation of ``changes``: an item taken into use (or reserved) is written
+        under the ``hold`` guard, one that ends under ``end`` (``release`` or ``expire``)."""
         when = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         configs = self.configs
         v4: list[dict[str, Any]] = []
@@ -200,6 +252,8 @@ class IpamService:
             lease, before = ch.lease, ch.before
             cfg = configs[lease.pool]
             which, row = lease_row(lease, cfg, when)
+            held = lease.state in LIVE or LeaseState.RESERVED in (lease.state, before.state)
+            row["guard"] = "hold" if held else end
             (v4 if which == "v4" else v6).append(row)
             live, was_live = lease.state in LIVE, before.state in LIVE
             same_holder = was_live and before.owner == lease.owner
@@ -219,13 +273,39 @@ class IpamService:
                         "released_at": None,
                     }
                 )
-        return LeaseOp(v4, v6, started, ended, undo)
+        return LeaseOp(v4, v6, started, ended, undo, node=self.node)
 
-    async def _write_settled(self, changes: list[Change]) -> bool:
-        """Write ``changes`` and settle them: commit after the transaction, rollback if it failed."""
+    def _settle(self, changes: Sequence[Change], op: LeaseOp) -> list[Change]:
+        """Settle committed ``changes``: those whose row another node holds (``op.lost``) are
+        rolled back and the stored rows taken into memory; returns the lost changes."""
+        lost = op.lost
+        if not lost:
+            self.alloc.commit_all(changes)
+            return []
+        gone = [ch for ch in changes if ch.address in lost]
+        self.alloc.commit_all(ch for ch in changes if ch.address not in lost)
+        self.alloc.rollback_all(gone)
+        self.take_rows(lost.values())
+        return gone
+
+    def take_rows_of(self, rows: dict[str, Lease]) -> None:
+        self.take_rows(rows.values())
+
+    def take_rows(self, rows: Iterable[Lease]) -> int:
+        """Take stored rows (written by another node) into memory; how many were taken."""
+        taken = 0
+        for row in rows:
+            if row.pool in self.configs and self.alloc.apply(row):
+                taken += 1
+        self.rows_taken += taken
+        return taken
+
+    async def _write_settled(self, changes: list[Change], end: str = "release") -> bool:
+        """Write ``changes`` and settle them: commit after the transaction, rollback if it failed
+        (or if another node held the row: see :meth:`_settle`)."""
         if not changes:
             return True
-        op = self._op(changes, lambda: self.alloc.rollback_all(changes))
+        op = self._op(changes, lambda: self.alloc.rollback_all(changes), end)
         try:
             await self.writer.submit(op)
         except (WriterBusy, WriterClosed):
@@ -234,17 +314,34 @@ class IpamService:
         except Exception as exc:  # rolled back by the writer (op.rolled_back)
             log.warning("ipam.write-failed", changes=len(changes), error=f"{type(exc).__name__}: {exc}"[:300])
             return False
-        self.alloc.commit_all(changes)
+        for ch in self._settle(changes, op):
+            log.info("ipam.held-elsewhere", address=ch.address, wanted=str(ch.lease.state))
         return True
 
-    def _eager(self, changes: list[Change]) -> list[Operation]:
-        """Operations for hook changes, settled in memory now (see the module docstring)."""
+    def _eager(self, changes: list[Change], end: str = "release") -> list[Operation]:
+        """Operations for hook changes, settled in memory now (see the module docstring). A
+        row another node holds is not written; the stored row is taken into memory when the
+        transaction reads it (and a NAS that reports it is logged as a conflict)."""
         if not changes:
             return []
         for ch in changes:
             self.alloc.commit(ch)
         addresses = [ch.address for ch in changes]
-        return [self._op(changes, lambda: self._dirty.update(addresses))]
+        op = self._op(changes, lambda: self._dirty.update(addresses), end)
+        op.on_lost = self._hook_lost
+        return [op]
+
+    def _hook_lost(self, rows: dict[str, Lease]) -> None:
+        for row in rows.values():
+            self.conflicts += 1
+            log.warning(
+                "ipam.conflict",
+                address=row.address,
+                holder=username_of(row.owner),
+                holder_state=str(row.state),
+                source="database",
+            )
+        self.take_rows(rows.values())
 
     # -- AddressAssigner ------------------------------------------------------------------
 
@@ -287,10 +384,9 @@ class IpamService:
     ) -> Assignment:
         """Allocate from ``pool`` (or the pool of the subscriber's static address, or the NAS's
         pool) and return once the lease is committed; a reject reason when exhausted."""
-        out, commit = self.assign_nowait(request, subscriber, plan, pool)
-        if commit is not None:
-            await commit  # a failed commit raises here (no reply); rolled_back() returned the addresses
-            self._settle_assigned(commit)  # a future already done when awaited: its callback is queued
+        out, claimed = self.assign_nowait(request, subscriber, plan, pool)
+        if claimed is not None:
+            await claimed  # a failed commit raises here (no reply); rolled_back() returned the addresses
         return out
 
     def assign_nowait(
@@ -304,11 +400,13 @@ class IpamService:
     ) -> tuple[Assignment, asyncio.Future[None] | None]:
         """:meth:`assign` without a coroutine: allocate and queue the lease at once.
 
-        Returns the assignment and the writer's commit future (None when nothing was written:
-        a reject or an unpooled address). The Access-Accept may be sent only once that future
-        has succeeded; the allocation is settled in memory by a callback on it, registered here
-        (so before any callback of the caller). If the commit fails, the future fails and the
-        addresses are back in their pool. ``notes=False`` skips the trace notes."""
+        Returns the assignment and a future resolved once every item of it is claimed in the
+        database (None when nothing was written: a reject or an unpooled address). The
+        Access-Accept may be sent only once that future has succeeded, and must then be built
+        from the assignment as it is at that moment: an item that another node held is
+        claimed again with another candidate first (attributes replaced), and exhaustion
+        after such a loss turns the assignment into a reject. If a commit fails, the future
+        fails and the addresses are back in their pool. ``notes=False`` skips the trace notes."""
         sub = subscriber
         nas = request.nas
         static = self.alloc.find(sub.static_ip) if sub.static_ip else None
@@ -329,38 +427,94 @@ class IpamService:
         if not rows:
             return Assignment(reject_reason=f"pool {group!r} has no ranges"), None
         owner = self._owner(sub, plan, rows[0] if rows[0] == group else None)
-        now = self.clock()
-        nas_key = str(nas.id)
-        changes: list[Change] = []
-        skipped: list[str] = []
+        claim = _Claim(owner, str(nas.id), notes)
+        if not self._allocate(claim, rows, self.clock()):
+            self.exhausted += 1
+            return claim.out, None
+        self._render(claim)
+        claim.done = asyncio.get_running_loop().create_future()
+        self._submit(claim)
+        return claim.out, claim.done
+
+    def _allocate(self, claim: _Claim, rows: Sequence[str], now: float) -> bool:
+        """Allocate an item of each pool row for ``claim`` (into ``claim.pending``); False, with
+        the reject reason set and nothing left allocated, when a row is exhausted."""
+        added: list[Change] = []
         for row in rows:
-            ch = self.alloc.allocate(row, owner, now, nas=nas_key)
+            ch = self.alloc.allocate(row, claim.owner, now, nas=claim.nas)
             if ch is None:
-                if changes and self._ipv4_only(row, changes, now):
-                    skipped.append(f"{self.configs[row].kind} pool {row!r} exhausted: IPv4 only")
+                if (added or claim.items) and self._ipv4_only(row, [*claim.items.values(), *added], now):
+                    claim.skipped.append(f"{self.configs[row].kind} pool {row!r} exhausted: IPv4 only")
                     continue
-                self.alloc.rollback_all(changes)
-                self.exhausted += 1
-                return Assignment(reject_reason=f"pool {row!r} is exhausted (fallbacks included)"), None
-            changes.append(ch)
+                self.alloc.rollback_all(added)
+                claim.pending.clear()
+                claim.out.attributes.clear()
+                claim.out.reject_reason = f"pool {row!r} is exhausted (fallbacks included)"
+                return False
+            added.append(ch)
+            claim.pending[row] = ch
+        return True
+
+    def _render(self, claim: _Claim) -> None:
+        """The assignment's attributes (and notes) from every item claimed or being claimed."""
+        out = claim.out
+        out.attributes.clear()
+        configs = self.configs
+        for ch in (*claim.items.values(), *claim.pending.values()):
+            kind = configs[ch.pool].kind
+            out.attributes.append((_ATTR[kind], encode_item(kind, ch.address)))
+            if claim.notes:
+                state = ch.lease.state
+                out.notes.append(f"{kind} {ch.address} from pool {ch.pool!r} ({state} to {claim.owner!r})")
+        if claim.notes:
+            out.notes.extend(claim.skipped)
+
+    def _submit(self, claim: _Claim) -> None:
+        changes = list(claim.pending.values())
         op = self._op(changes, lambda: self.alloc.rollback_all(changes))
         try:
             commit = self.writer.submit(op)
         except (WriterBusy, WriterClosed):
             op.rolled_back()
             raise
-        commit.add_done_callback(self._settle_assigned)
-        self._assigning[commit] = changes
-        out = Assignment()
-        configs = self.configs
-        for ch in changes:
-            kind = configs[ch.pool].kind
-            out.attributes.append((_ATTR[kind], encode_item(kind, ch.address)))
-            if notes:
-                out.notes.append(f"{kind} {ch.address} from pool {ch.pool!r} ({ch.lease.state} to {owner!r})")
-        if notes:
-            out.notes.extend(skipped)
-        return out, commit
+        commit.add_done_callback(lambda fut: self._claimed(claim, op, fut))
+
+    def _claimed(self, claim: _Claim, op: LeaseOp, commit: asyncio.Future[None]) -> None:
+        """Writer callback of a claim: settle it; claim again what another node held."""
+        done = claim.done
+        assert done is not None
+        failure = WriterClosed("cancelled") if commit.cancelled() else commit.exception()
+        if failure is not None:
+            if not done.done():  # the writer rolled the changes back through the op
+                done.set_exception(failure)
+            return
+        pending, claim.pending = claim.pending, {}
+        gone = self._settle(list(pending.values()), op)
+        if not gone:
+            claim.items.update(pending)
+            self.allocated += 1
+            if not done.done():
+                done.set_result(None)
+            return
+        self.claims_lost += len(gone)
+        lost_rows = [row for row, ch in pending.items() if ch in gone]
+        claim.items.update((row, ch) for row, ch in pending.items() if ch not in gone)
+        claim.rounds += 1
+        if claim.rounds >= MAX_CLAIM_ROUNDS:
+            log.warning("ipam.claim-gave-up", owner=claim.owner, rounds=claim.rounds)
+            done.set_exception(WriterBusy(f"no item claimed after {claim.rounds} rounds"))
+            return
+        if claim.notes:
+            claim.out.notes.extend(f"{ch.address} is held by another node: claiming another" for ch in gone)
+        if not self._allocate(claim, lost_rows, self.clock()):
+            self.exhausted += 1
+            done.set_result(None)  # the assignment now carries the reject reason
+            return
+        self._render(claim)
+        try:
+            self._submit(claim)
+        except (WriterBusy, WriterClosed) as exc:
+            done.set_exception(exc)
 
     def _ipv4_only(self, row: str, allocated: list[Change], now: float) -> bool:
         """Whether a login goes on without ``row`` (an exhausted IPv6 row) with the IPv4 address
@@ -375,15 +529,6 @@ class IpamService:
             self._v6_exhausted_logged[row] = now
             log.warning("ipam.ipv6-exhausted", pool=row, action="IPv4 only", logins=self.ipv6_exhausted)
         return True
-
-    def _settle_assigned(self, commit: asyncio.Future[None]) -> None:
-        """Writer callback of an assignment (at most once per commit): committed -> settle in
-        memory; a failed commit was already rolled back by the writer through the op."""
-        changes = self._assigning.pop(commit, None)
-        if changes is None or commit.cancelled() or commit.exception() is not None:
-            return
-        self.alloc.commit_all(changes)
-        self.allocated += 1
 
     def _unpooled(self, sub: SubscriberView) -> Assignment:
         if sub.static_ip:  # not in any pool: sent as configured
@@ -483,7 +628,7 @@ class IpamService:
     async def sweep_once(self) -> int:
         """Expire what is due, re-write addresses whose hook write failed, warn on utilisation."""
         changes = self.alloc.expire(self.clock())
-        if changes and await self._write_settled(changes):
+        if changes and await self._write_settled(changes, end="expire"):
             log.info("ipam.expired", changes=len(changes))
         if self._dirty:
             await self._resync()
@@ -504,11 +649,14 @@ class IpamService:
             if lease is None or lease.pool not in self.configs:
                 continue
             which, row = lease_row(lease, self.configs[lease.pool], when)
+            row["guard"] = "hold" if lease.state in LIVE or lease.state is LeaseState.RESERVED else "release"
             (v4 if which == "v4" else v6).append(row)
             done.append(address)
         if not done:
             return
-        op = LeaseOp(v4, v6, undo=(lambda: self._dirty.update(done)) if dirty_on_failure else None)
+        undo = (lambda: self._dirty.update(done)) if dirty_on_failure else None
+        op = LeaseOp(v4, v6, undo=undo, node=self.node)
+        op.on_lost = self.take_rows_of
         try:
             await self.writer.submit(op)
         except Exception as exc:
@@ -549,6 +697,66 @@ class IpamService:
                 await self.sweep_once()
             except Exception:  # keep sweeping; the next round retries
                 log.exception("ipam.sweep-error")
+
+    # -- other nodes' writes ----------------------------------------------------------------
+
+    async def run_feed(self) -> None:
+        """Take other nodes' lease writes into memory as they are announced (PostgreSQL only;
+        returns at once on SQLite, which serves one node)."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        self.feed = LeaseFeed(
+            asyncpg_dsn(self.engine.url), self.node, self._written_elsewhere, self._catch_up,
+            poll_interval=self.settings.lease_feed_poll,
+        )
+        await self.feed.run()
+
+    def _written_elsewhere(self, items: list[str]) -> None:
+        if self._sync_first is None:
+            self._sync_first = time.monotonic()
+        self._sync_items.update(items)
+        self._sync()
+
+    def _catch_up(self, since: dt.datetime) -> None:
+        if self._sync_since is None or since < self._sync_since:
+            self._sync_since = since
+        self._sync()
+
+    def _sync(self) -> None:
+        """Read what other nodes wrote, one read through the writer at a time."""
+        if self._syncing or not (self._sync_items or self._sync_since):
+            return
+        items, self._sync_items = self._sync_items, set()
+        since, self._sync_since = self._sync_since, None
+        first, self._sync_first = self._sync_first, None
+        op = LeaseReadOp(items, since)
+        try:
+            read = self.writer.submit(op)
+        except (WriterBusy, WriterClosed):
+            self._sync_later(items, since, first)
+            return
+        self._syncing = True
+
+        def done(fut: asyncio.Future[None]) -> None:
+            self._syncing = False
+            if fut.cancelled() or fut.exception() is not None:
+                self._sync_later(items, since, first)
+                return
+            self.take_rows(op.rows.values())
+            if first is not None:
+                self.sync_delay_last = time.monotonic() - first
+                self.sync_delay_max = max(self.sync_delay_max, self.sync_delay_last)
+            self._sync()
+
+        read.add_done_callback(done)
+
+    def _sync_later(self, items: set[str], since: dt.datetime | None, first: float | None) -> None:
+        self._sync_items |= items
+        if since is not None and (self._sync_since is None or since < self._sync_since):
+            self._sync_since = since
+        if first is not None and (self._sync_first is None or first < self._sync_first):
+            self._sync_first = first
+        asyncio.get_running_loop().call_later(0.5, self._sync)
 
     # -- change feed ----------------------------------------------------------------------
 

@@ -20,6 +20,28 @@ a login, and 53 -> 45 µs of daemon CPU). On SQLite they go to the aiosqlite con
 ``executemany`` (inside the transaction the engine began), times formatted as SQLAlchemy
 stores them for UTCDateTime.
 
+Several nodes on one PostgreSQL database (the database decides who holds an item): every
+lease row is written under a *guard* that the row's current state must meet, so a node whose
+memory is behind cannot take or end what another node holds:
+
+- ``hold`` (an offer, a confirmation or renewal, an adoption, a reservation): the row is this
+  holder's, or not in use (free, released, absent), or its offer or lease has expired by the
+  database's clock;
+- ``release`` (Accounting-Stop, Accounting-On/Off, an operator's release): the row is still
+  in use by, or held for, the same owner;
+- ``expire`` (the sweep): the same, and the row's expiry has passed by the database's clock
+  (another node may have renewed it).
+
+A row whose guard fails is *lost*: the statement skips it (``ON CONFLICT ... DO UPDATE ...
+WHERE``, ``RETURNING`` tells which rows were written), the op's history rows for it are
+dropped, and the row as stored is read back in the same transaction (:attr:`LeaseOp.lost`) so
+the IPAM service can take it into memory and, for an Access-Request, claim another item before
+it replies. Concurrent claims of one row are serialised by PostgreSQL's row lock: the second
+re-evaluates its guard against the first's committed row. Every written item is announced on
+the ``radiusd_leases`` channel (``pg_notify``, delivered at commit) for the other nodes. An
+item touched twice in one batch is written in successive rounds, so each write meets the
+state the previous one left. SQLite serves one daemon only and writes without guards.
+
 Row format of the lease state (the ``state`` check constraint has no ``free``): an item that
 is free but remembers its last holder (for stickiness) is stored as ``released`` with
 ``expires_at`` NULL; :func:`row_state` and :func:`lease_state` convert.
@@ -34,14 +56,15 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ipam import LeaseState
+from ipam import Lease, LeaseState
 
 from . import rawpg
-from .models import IPv4IP, IPv6IP, ServiceIPAssignment
+from .models import IPPool, IPv4IP, IPv6IP, ServiceIPAssignment
 
 V4: sa.Table = IPv4IP.__table__  # type: ignore[assignment]
 V6: sa.Table = IPv6IP.__table__  # type: ignore[assignment]
 HISTORY: sa.Table = ServiceIPAssignment.__table__  # type: ignore[assignment]
+POOLS: sa.Table = IPPool.__table__  # type: ignore[assignment]
 
 _LEASE_COLUMNS = ("pool_id", "state", "owner", "router_id", "session_key", "expires_at", "updated_at")
 
@@ -62,20 +85,37 @@ def ts(value: float | None) -> dt.datetime | None:
     return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC)
 
 
-_UPSERT_V4 = """
-INSERT INTO ipv4_ips (address, pool_id, state, owner, router_id, session_key, expires_at, updated_at)
-SELECT * FROM unnest($1::varchar[], $2::int4[], $3::varchar[], $4::varchar[], $5::int4[], $6::varchar[],
-                     $7::timestamptz[], $8::timestamptz[])
-ON CONFLICT (address) DO UPDATE SET pool_id = excluded.pool_id, state = excluded.state,
-    owner = excluded.owner, router_id = excluded.router_id, session_key = excluded.session_key,
-    expires_at = excluded.expires_at, updated_at = excluded.updated_at"""
-_UPSERT_V6 = """
-INSERT INTO ipv6_ips (prefix, pool_id, state, owner, router_id, session_key, expires_at, updated_at, kind)
-SELECT * FROM unnest($1::varchar[], $2::int4[], $3::varchar[], $4::varchar[], $5::int4[], $6::varchar[],
-                     $7::timestamptz[], $8::timestamptz[], $9::varchar[])
-ON CONFLICT (prefix) DO UPDATE SET pool_id = excluded.pool_id, state = excluded.state,
-    owner = excluded.owner, router_id = excluded.router_id, session_key = excluded.session_key,
-    expires_at = excluded.expires_at, updated_at = excluded.updated_at, kind = excluded.kind"""
+#: the guard each row is written under (see the module docstring), as SQL over the stored row
+#: (the table's name) and the proposed one (``excluded``)
+_SAME_OWNER = "{t}.owner IS NOT DISTINCT FROM excluded.owner"
+_HELD = "{t}.state IN ('offered', 'leased', 'released')"
+_GUARDS = {
+    "hold": f"{_SAME_OWNER} OR {{t}}.state NOT IN ('offered', 'leased', 'reserved')"
+    " OR ({t}.state IN ('offered', 'leased') AND {t}.expires_at < now())",
+    "release": f"{_SAME_OWNER} AND {_HELD}",
+    "expire": f"{_SAME_OWNER} AND {_HELD} AND {{t}}.expires_at <= now()",
+    "force": "TRUE",  # an operator's edit through the CLI: the operator decides
+}
+GUARDS = frozenset(_GUARDS)
+
+
+def _guarded_upsert(table: str, key: str, types: Sequence[str], extra: Sequence[str], guard: str) -> str:
+    cols = (key, *_LEASE_COLUMNS, *extra)
+    arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, 1))
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
+    return (
+        f"INSERT INTO {table} ({', '.join(cols)}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {sets} WHERE {_GUARDS[guard].format(t=table)} RETURNING {key}"
+    )
+
+
+_V4_TYPES = ("varchar", "int4", "varchar", "varchar", "int4", "varchar", "timestamptz", "timestamptz")
+_UPSERT_V4 = {g: _guarded_upsert("ipv4_ips", "address", _V4_TYPES, (), g) for g in GUARDS}
+_UPSERT_V6 = {g: _guarded_upsert("ipv6_ips", "prefix", (*_V4_TYPES, "varchar"), ("kind",), g) for g in GUARDS}
+#: every item written, announced to the other nodes at commit (payload: node, then items)
+NOTIFY_CHANNEL = "radiusd_leases"
+_NOTIFY = "SELECT pg_notify($1, $2)"
+_NOTIFY_MAX = 7900  # PostgreSQL's payload limit is 8000 bytes
 #: the open history row of each address is closed (at most one is open: rows are appended
 #: only after the previous holder's row was closed, and the first closing time wins)
 _END_PG = """
@@ -171,26 +211,95 @@ def _columns(rows: Iterable[dict[str, Any]], names: Sequence[str]) -> list[list[
 
 async def upsert_rows(
     conn: AsyncConnection, v4: Iterable[dict[str, Any]], v6: Iterable[dict[str, Any]]
-) -> None:
-    """Upsert lease rows (dicts with ``address`` or ``prefix`` + ``kind`` and the lease columns);
-    for an address given several times the last dict wins (one statement must not touch a row
-    twice)."""
-    if conn.dialect.name == "postgresql":
-        driver = None
-        for sql, key, rows, extra in ((_UPSERT_V4, "address", v4, ()), (_UPSERT_V6, "prefix", v6, ("kind",))):
+) -> set[str]:
+    """Upsert lease rows (dicts with ``address`` or ``prefix`` + ``kind``, the lease columns and
+    optionally ``guard``, default ``force``); returns the items whose guard failed (PostgreSQL;
+    none on SQLite). An item given several times is written once per occurrence, in order
+    (one statement must not touch a row twice)."""
+    if conn.dialect.name != "postgresql":
+        db = await _sqlite(conn)
+        for sql, key, rows, extra in (
+            (_UPSERT_V4_SQLITE, "address", v4, ()),
+            (_UPSERT_V6_SQLITE, "prefix", v6, ("kind",)),
+        ):
             last = {row[key]: row for row in rows}
             if last:
+                await db.executemany(sql, _tuples(last.values(), (key, *_LEASE_COLUMNS, *extra)))
+        return set()
+    lost: set[str] = set()
+    driver = None
+    for sqls, key, rows, extra in ((_UPSERT_V4, "address", v4, ()), (_UPSERT_V6, "prefix", v6, ("kind",))):
+        names = (key, *_LEASE_COLUMNS, *extra)
+        for round_rows in _rounds(rows, key):
+            by_guard: dict[str, list[dict[str, Any]]] = {}
+            for row in round_rows:
+                by_guard.setdefault(row.get("guard") or "force", []).append(row)
+            for guard, group in by_guard.items():
                 driver = driver or await rawpg.driver(conn)
-                await driver.execute(sql, *_columns(last.values(), (key, *_LEASE_COLUMNS, *extra)))
+                written = await driver.fetch(sqls[guard], *_columns(group, names))
+                if len(written) != len(group):
+                    done = {r[0] for r in written}
+                    lost.update(row[key] for row in group if row[key] not in done)
+    return lost
+
+
+def _rounds(rows: Iterable[dict[str, Any]], key: str) -> list[list[dict[str, Any]]]:
+    """Rows split so that no item appears twice in one round, each item's rows in order."""
+    rounds: list[list[dict[str, Any]]] = [[]]
+    seen: dict[str, int] = {}
+    for row in rows:
+        n = seen[row[key]] = seen.get(row[key], -1) + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(row)
+    return rounds if rounds[0] else []
+
+
+async def read_leases(conn: AsyncConnection, items: Iterable[str]) -> dict[str, Lease]:
+    """The stored rows of ``items`` (IPv4 addresses or IPv6 prefixes) as ipam Leases."""
+    wanted = list(dict.fromkeys(items))
+    out: dict[str, Lease] = {}
+    for table, key in ((V4, "address"), (V6, "prefix")):
+        mine = [a for a in wanted if (":" in a) == (table is V6)]
+        if not mine:
+            continue
+        q = sa.select(table, POOLS.c.name.label("pool_name")).join(POOLS, POOLS.c.id == table.c.pool_id)
+        for r in (await conn.execute(q.where(table.c[key].in_(mine)))).mappings():
+            out[r[key]] = lease_of(r, key)
+    return out
+
+
+def lease_of(row: Any, key: str) -> Lease:
+    """A stored lease row (a mapping with ``pool_name``) as an ipam Lease; ``nas`` is the
+    router id as text."""
+    state = lease_state(row["state"], row["expires_at"])
+    expires = row["expires_at"]
+    return Lease(
+        pool=row["pool_name"],
+        address=row[key],
+        state=state,
+        owner=row["owner"],
+        expires=None if expires is None else expires.timestamp(),
+        nas=None if row["router_id"] is None else str(row["router_id"]),
+        session=row["session_key"],
+        reserved=state is LeaseState.RESERVED,
+    )
+
+
+async def announce(conn: AsyncConnection, node: str, items: Sequence[str]) -> None:
+    """Tell the other nodes (``NOTIFY``, delivered at commit) that ``items`` were written."""
+    if not items:
         return
-    db = await _sqlite(conn)
-    for sql, key, rows, extra in (
-        (_UPSERT_V4_SQLITE, "address", v4, ()),
-        (_UPSERT_V6_SQLITE, "prefix", v6, ("kind",)),
-    ):
-        last = {row[key]: row for row in rows}
-        if last:
-            await db.executemany(sql, _tuples(last.values(), (key, *_LEASE_COLUMNS, *extra)))
+    driver = await rawpg.driver(conn)
+    chunk: list[str] = []
+    size = len(node)
+    for item in items:
+        if chunk and size + len(item) + 1 > _NOTIFY_MAX:
+            await driver.execute(_NOTIFY, NOTIFY_CHANNEL, node + "|" + ",".join(chunk))
+            chunk, size = [], len(node)
+        chunk.append(item)
+        size += len(item) + 1
+    await driver.execute(_NOTIFY, NOTIFY_CHANNEL, node + "|" + ",".join(chunk))
 
 
 async def write_history(
@@ -224,11 +333,15 @@ class LeaseOp:
 
     ``undo`` runs when the transaction that carried the op failed (radiusd.store.writer):
     the IPAM service passes a closure that rolls its allocator changes back (Access path) or
-    marks the addresses for re-synchronisation (accounting hooks, settled eagerly).
+    marks the addresses for re-synchronisation (accounting hooks, settled eagerly). After a
+    commit, :attr:`lost` holds, as stored, the rows whose guard failed (another node holds
+    them; see the module docstring); ``node`` names this node in the announcement to the
+    others (None: no announcement), and ``on_lost``, when set, is called with the lost rows
+    inside the transaction (they are other nodes' committed rows, true whatever becomes of it).
     """
 
     order: ClassVar[int] = 10  # before sessions (accounting ops use 50)
-    __slots__ = ("ended", "started", "undo", "v4", "v6")
+    __slots__ = ("ended", "lost", "node", "on_lost", "started", "undo", "v4", "v6")
 
     def __init__(
         self,
@@ -237,12 +350,16 @@ class LeaseOp:
         started: list[dict[str, Any]] | None = None,
         ended: list[dict[str, Any]] | None = None,
         undo: Callable[[], None] | None = None,
+        node: str | None = None,
     ) -> None:
         self.v4 = v4 if v4 is not None else []
         self.v6 = v6 if v6 is not None else []
         self.started = started if started is not None else []
         self.ended = ended if ended is not None else []
         self.undo = undo
+        self.node = node
+        self.lost: dict[str, Lease] = {}
+        self.on_lost: Callable[[dict[str, Lease]], None] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.v4 or self.v6 or self.started or self.ended)
@@ -251,15 +368,31 @@ class LeaseOp:
     async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[LeaseOp]) -> None:
         v4: list[dict[str, Any]] = []
         v6: list[dict[str, Any]] = []
-        started: list[dict[str, Any]] = []
-        ended: list[dict[str, Any]] = []
         for op in ops:
             v4 += op.v4
             v6 += op.v6
-            started += op.started
-            ended += op.ended
-        await upsert_rows(conn, v4, v6)
+        lost = await upsert_rows(conn, v4, v6)
+        started: list[dict[str, Any]] = []
+        ended: list[dict[str, Any]] = []
+        stored = await read_leases(conn, lost) if lost else {}
+        for op in ops:
+            if lost:
+                mine = [row.get("address") or row["prefix"] for row in (*op.v4, *op.v6)]
+                op.lost = {item: stored[item] for item in mine if item in lost and item in stored}
+                if op.lost and op.on_lost is not None:
+                    op.on_lost(op.lost)
+                started += [row for row in op.started if row["address"] not in op.lost]
+                ended += [row for row in op.ended if row["a"] not in op.lost]
+            else:
+                started += op.started
+                ended += op.ended
         await write_history(conn, ended, started)
+        node = next((op.node for op in ops if op.node is not None), None)
+        if node is not None and conn.dialect.name == "postgresql":
+            written = dict.fromkeys(
+                item for row in (*v4, *v6) if (item := row.get("address") or row["prefix"]) not in lost
+            )
+            await announce(conn, node, list(written))
 
     def rolled_back(self) -> None:
         undo, self.undo = self.undo, None  # at most once, whatever the writer does

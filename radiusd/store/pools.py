@@ -63,7 +63,7 @@ from . import validate
 from .changes import record_change
 from .engine import begin_write
 from .errors import Conflict, InvalidInput, NotFound
-from .lease_ops import V4, V6, lease_state, row_state, ts, upsert_rows, write_history
+from .lease_ops import V4, V6, lease_of, read_leases, row_state, ts, upsert_rows, write_history
 from .models import IPPool, IPv4Network, IPv6Network, RadiusSession, Router, ServiceIPAssignment, utcnow
 from .records import _Record
 
@@ -201,40 +201,14 @@ async def load_leases(conn: AsyncConnection) -> list[Lease]:
     for table, key in ((V4, "address"), (V6, "prefix")):
         q = sa.select(table, _POOLS.c.name.label("pool_name")).join(_POOLS, _POOLS.c.id == table.c.pool_id)
         for r in (await conn.execute(q.order_by(table.c.updated_at, table.c.id))).mappings():
-            state = lease_state(r["state"], r["expires_at"])
-            out.append(
-                Lease(
-                    pool=r["pool_name"],
-                    address=r[key],
-                    state=state,
-                    owner=r["owner"],
-                    expires=r["expires_at"].timestamp() if r["expires_at"] is not None else None,
-                    nas=None if r["router_id"] is None else str(r["router_id"]),
-                    session=r["session_key"],
-                    reserved=state is LeaseState.RESERVED,
-                )
-            )
+            out.append(lease_of(r, key))
     return out
 
 
 async def load_lease_rows(engine: AsyncEngine, addresses: Iterable[str]) -> dict[str, Lease]:
     """The stored lease rows of ``addresses`` (IPv4 addresses or IPv6 prefixes), by address."""
-    wanted = list(dict.fromkeys(addresses))
-    out: dict[str, Lease] = {}
     async with engine.connect() as conn:
-        for table, key in ((V4, "address"), (V6, "prefix")):
-            mine = [a for a in wanted if (":" in a) == (table is V6)]
-            if not mine:
-                continue
-            q = sa.select(table, _POOLS.c.name.label("pool_name")).join(
-                _POOLS, _POOLS.c.id == table.c.pool_id
-            )
-            for r in (await conn.execute(q.where(table.c[key].in_(mine)))).mappings():
-                state = lease_state(r["state"], r["expires_at"])
-                out[r[key]] = Lease(
-                    r["pool_name"], r[key], state, r["owner"], reserved=state is LeaseState.RESERVED
-                )
-    return out
+        return await read_leases(conn, addresses)
 
 
 def build_allocator(

@@ -90,7 +90,7 @@ async def test_accept_waits_for_the_commit_without_a_task(dictionary: Dictionary
     assert (8, bytes([10, 0, 0, 1])) in reply.attributes
     assert svc.allocated == 1
     assert svc.alloc.lookup("10.0.0.1").state == "offered"  # type: ignore[union-attr]
-    assert not svc._assigning
+    assert svc.alloc.lookup("10.0.0.1").owner == "a"  # type: ignore[union-attr]
 
 
 async def test_failed_commit_fails_the_reply_and_frees_the_address(dictionary: Dictionary) -> None:
