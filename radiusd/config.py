@@ -51,6 +51,9 @@ class Settings:
     debug: bool = False
     change_poll_interval: float = 1.0  # seconds between looks at the change feed (CLI edits)
     change_log_retention: float = 7 * 86_400.0  # seconds a read change_log row is kept (pruned hourly)
+    #: seconds between liveness checks of the lease feed's connection (other nodes' lease writes
+    #: arrive at once through LISTEN; this bounds how long a silently dead link goes unnoticed)
+    lease_feed_poll: float = 5.0
     ready_file: str = ""  # when set, the bound ports are written here as JSON once listening
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -155,6 +155,7 @@ class Daemon:
             loop.create_task(self.accounting.run_sweeper(s.sweep_interval), name="radiusd-session-sweep")
         )
         self._tasks.append(loop.create_task(self.ipam.run_sweeper(), name="radiusd-ipam-sweep"))
+        self._tasks.append(loop.create_task(self.ipam.run_feed(), name="radiusd-lease-feed"))
         self._warn_unsafe()
         settle_garbage_collector()
         if s.api_bind:  # the HTTP admin API, in this event loop (issue 7)
