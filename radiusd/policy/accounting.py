@@ -620,6 +620,7 @@ class AccountingPolicy:
         self.dropped_invalid = 0
         self.other_events = 0
         self.dropped_in_doubt = 0
+        self.dropped_stale = 0  # requests computed on a session another node had written since
         self.failed = 0
         self.swept = 0
 
@@ -785,10 +786,20 @@ class AccountingPolicy:
                 else:
                     reply.set_exception(done.exception())  # type: ignore[arg-type]
             return
-        if change.cancelled:
+        if change.stale:  # another node wrote one of its sessions first: nothing of it was written
+            self.dropped_stale += 1
+            uids = change.touched()
+            change.rollback()
+            req.note("  not answered: another node updated this session first; rereading it")
+            req.drop_reason = "session-moved"
+            log.info("accounting.session-moved", sessions=len(uids), nas=req.nas.name)
+            self._doubt |= uids
+            self.resolve_doubt()
+            result: Packet | None = None
+        elif change.cancelled:
             req.note("  not answered: an earlier write of this session failed")
             req.drop_reason = "earlier-write-failed"
-            result: Packet | None = None
+            result = None
         else:
             change.committed()
             result = req.packet.reply(Code.ACCOUNTING_RESPONSE)

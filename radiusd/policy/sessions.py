@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar, dataclass_transform
 
 OPEN = "open"
@@ -83,6 +83,9 @@ class LiveSession:
     terminate_cause: str | None = None
     status: str = OPEN
     interim_interval: int | None = None
+    #: the row's revision once this state is stored (:meth:`Change.put` sets it): several nodes
+    #: write a session only over the revision their memory was computed from
+    rev: int = 0
 
     @property
     def input_total(self) -> int:
@@ -134,7 +137,7 @@ class Change:
     roll-up deltas. :meth:`rollback` restores the table; :meth:`committed` forgets the undo data.
     """
 
-    __slots__ = ("_before", "cancelled", "closed", "done", "interims", "sessions", "table", "usage")
+    __slots__ = ("_before", "cancelled", "closed", "done", "interims", "sessions", "stale", "table", "usage")
 
     def __init__(self, table: SessionTable) -> None:
         self.table = table
@@ -145,12 +148,23 @@ class Change:
         self.usage: list[UsageDelta] = []
         self.cancelled = False
         self.done = False
+        #: committed without its sessions: another node had written one of them since this
+        #: change was computed (radiusd.store.accounting_ops); to be undone and reread
+        self.stale = False
 
     def put(self, new: LiveSession) -> None:
-        """Make ``new`` the session's state now (pending) and queue its upsert."""
+        """Make ``new`` the session's state now (pending) and queue its upsert. Its revision
+        becomes the current state's plus one (``new`` is a value this request made, so it is
+        set in place; copied when the request kept the current value as it was)."""
         uid = new.unique_id
+        current = self.table.get(uid)
+        rev = 1 if current is None else current.rev + 1
+        if new is current:
+            new = replace(new, rev=rev)
+        else:
+            object.__setattr__(new, "rev", rev)
         if uid not in self._before:
-            self._before[uid] = self.table.get(uid)
+            self._before[uid] = current
             self.table._pending.setdefault(uid, []).append(self)
         self.table._put(uid, new)
         self.sessions = [s for s in self.sessions if s.unique_id != uid]
@@ -164,6 +178,12 @@ class Change:
         if uid not in self._before and uid in self.table._pending:
             self._before[uid] = self.table.get(uid)
             self.table._pending[uid].append(self)
+
+    def stored_rev(self, uid: str) -> int:
+        """The revision the database holds for ``uid`` when this change is written first in
+        its transaction (earlier changes committed): -1 for a session this change creates."""
+        before = self._before.get(uid)
+        return -1 if before is None else before.rev
 
     def touched(self) -> set[str]:
         """The sessions this change writes or waits on (before it is committed or rolled back)."""

@@ -175,6 +175,7 @@ def session_row(s: LiveSession) -> dict[str, Any]:
         "terminate_cause": s.terminate_cause,
         "status": s.status,
         "interim_interval": s.interim_interval,
+        "rev": s.rev,
     }
 
 
@@ -262,6 +263,7 @@ _PG_SESSION_COLS = (
     ("terminate_cause", "TEXT", "terminate_cause"),
     ("status", "TEXT", "status"),
     ("interim_interval", "INT4", "interim_interval"),
+    ("rev", "INT8", "rev"),
 )
 #: radius_accounting columns, as SQL over a session row ``r`` (the closed record's values)
 _PG_CLOSED_COLS = (
@@ -306,7 +308,8 @@ _KEY = ("acct_unique_id", "status_type", "session_time", "input_octets", "output
 
 #: the composite types (migration 0008) whose arrays carry the rows: one parameter per table
 PG_ROW_TYPES = {
-    "radiusd_acct_session_row": tuple((c, t) for c, t, _ in _PG_SESSION_COLS),
+    # rev_before: the revision the row must hold to be written (-1: the row must not exist)
+    "radiusd_acct_session_row": (*((c, t) for c, t, _ in _PG_SESSION_COLS), ("rev_before", "INT8")),
     "radiusd_acct_point_row": tuple((c, t) for c, t, _ in _PG_POINT_COLS),
     "radiusd_acct_delta_row": _PG_DELTA_COLS,
 }
@@ -336,15 +339,20 @@ def _pg_batch_sql() -> str:
         f"p AS MATERIALIZED ({rows(2, 'radiusd_acct_point_row')}), "
         f"s AS (INSERT INTO radius_sessions ({quoted}) SELECT {', '.join('r.' + q(c) for c in s_cols)} "
         f"FROM r ORDER BY r.n ON CONFLICT (acct_unique_id) DO UPDATE SET {s_updates} "
-        "RETURNING id, acct_unique_id), "
+        "WHERE radius_sessions.rev = (SELECT e.rev_before FROM r e WHERE e.acct_unique_id = "
+        "EXCLUDED.acct_unique_id) RETURNING id, acct_unique_id), "
+        "lost AS (SELECT r.acct_unique_id FROM r WHERE NOT EXISTS "
+        "(SELECT 1 FROM s WHERE s.acct_unique_id = r.acct_unique_id)), "
         f"i AS (INSERT INTO radius_interim_updates (session_id, {', '.join(p_cols)}) "
         f"SELECT q.sid, {', '.join('p.' + c for c in p_cols)} FROM p "
         "LEFT JOIN s ON s.acct_unique_id = p.acct_unique_id CROSS JOIN LATERAL (SELECT COALESCE(s.id, "
         "(SELECT x.id FROM radius_sessions x WHERE x.acct_unique_id = p.acct_unique_id)) AS sid) q "
-        f"WHERE q.sid IS NOT NULL ORDER BY p.n ON CONFLICT DO NOTHING RETURNING {key}), "
+        "WHERE q.sid IS NOT NULL AND p.acct_unique_id NOT IN (SELECT acct_unique_id FROM lost) "
+        f"ORDER BY p.n ON CONFLICT DO NOTHING RETURNING {key}), "
         f"a AS (INSERT INTO radius_accounting ({', '.join(a_cols)}) "
         f"SELECT {', '.join(sql for _, sql in _PG_CLOSED_COLS)} "
-        "FROM unnest($3::INT4[]) WITH ORDINALITY AS c(sn, k) JOIN r ON r.n = c.sn ORDER BY c.k "
+        "FROM unnest($3::INT4[]) WITH ORDINALITY AS c(sn, k) JOIN r ON r.n = c.sn "
+        "WHERE r.acct_unique_id NOT IN (SELECT acct_unique_id FROM lost) ORDER BY c.k "
         f"ON CONFLICT (acct_unique_id) DO UPDATE SET {a_updates}), "
         "u AS (INSERT INTO service_usage "
         "(username, day, input_octets, output_octets, session_time, sessions) "
@@ -360,7 +368,8 @@ def _pg_batch_sql() -> str:
             f"{c} = service_usage.{c} + EXCLUDED.{c}"
             for c in ("input_octets", "output_octets", "session_time", "sessions")
         )
-        + ") SELECT txid_current()"  # the batch's transaction id (in doubt: ask txid_status)
+        # the batch's transaction id (in doubt: ask txid_status), and the sessions not written
+        + ") SELECT txid_current(), ARRAY(SELECT acct_unique_id FROM lost)"
     )
 
 
@@ -373,10 +382,10 @@ _S_STARTED, _S_UPDATED, _S_STOPPED = (
 _P_TIME = [c for c, _, _ in _PG_POINT_COLS].index("event_time")
 
 
-def _session_wire(s: LiveSession) -> tuple[Any, ...]:
+def _session_wire(s: LiveSession, rev_before: int) -> tuple[Any, ...]:
     """A radiusd_acct_session_row value. A tuple: asyncpg reads a list in an array as a
     sub-array, a tuple as a composite."""
-    row = list(_get_session(s))
+    row = [*_get_session(s), rev_before]
     row[_S_STARTED] = s.started_at.timestamp()
     row[_S_UPDATED] = s.updated_at.timestamp()
     stopped = s.stopped_at
@@ -396,11 +405,16 @@ async def _apply_postgresql(
     closed: dict[str, LiveSession],
     interims: list[InterimPoint],
     deltas: list[UsageDelta],
-) -> int:
+    stored_rev: dict[str, int],
+) -> tuple[int, set[str]]:
     """One statement: each table's rows as one array of composite values (migration 0008),
     which asyncpg encodes field by field in Cython (an array per column cost ~3x the client
-    CPU and ~2.5x the server CPU: asyncpg checks each element of an array in Python)."""
-    s_rows = [_session_wire(s) for s in sessions.values()]
+    CPU and ~2.5x the server CPU: asyncpg checks each element of an array in Python).
+
+    A session is written only over the revision ``stored_rev`` names (another node may have
+    written it since this node's memory was computed); the sessions not written come back with
+    the transaction id, and their time-series rows, closed records and usage are left out."""
+    s_rows = [_session_wire(s, stored_rev[uid]) for uid, s in sessions.items()]
     ordinal = {uid: n for n, uid in enumerate(sessions, 1)}
     closed_at: list[int] = []
     for uid, s in closed.items():
@@ -415,12 +429,14 @@ async def _apply_postgresql(
         for u in deltas
     ]  # fmt: skip
     pg = await rawpg.driver(conn)
-    xid: int = await pg.fetchval(_PG_BATCH, s_rows, p_rows, closed_at, d_rows)
-    return xid
+    xid, lost = await pg.fetchrow(_PG_BATCH, s_rows, p_rows, closed_at, d_rows)
+    return xid, set(lost)
 
 
 class AccountingOp:
-    """One request's accounting change, written with the rest of its batch."""
+    """One request's accounting change, written with the rest of its batch. On PostgreSQL a
+    session another node wrote since this node's memory of it was computed is not written:
+    the op's change is then marked ``stale`` (the policy rereads the session; no reply)."""
 
     order: ClassVar[int] = 50  # after leases (IPAM), which sessions may refer to
     __slots__ = ("change", "xid")
@@ -440,11 +456,14 @@ class AccountingOp:
         closed: dict[str, LiveSession] = {}
         interims: list[InterimPoint] = []
         deltas: list[UsageDelta] = []
+        stored_rev: dict[str, int] = {}
         for op in ops:
             ch = op.change
             if ch.cancelled:
                 continue
             for s in ch.sessions:
+                if s.unique_id not in stored_rev:
+                    stored_rev[s.unique_id] = ch.stored_rev(s.unique_id)
                 sessions[s.unique_id] = s
             for s in ch.closed:
                 closed[s.unique_id] = s
@@ -454,9 +473,11 @@ class AccountingOp:
             return
         dialect = conn.dialect.name
         if dialect == "postgresql":
-            xid = await _apply_postgresql(conn, sessions, closed, interims, deltas)
+            xid, lost = await _apply_postgresql(conn, sessions, closed, interims, deltas, stored_rev)
             for op in ops:
                 op.xid = xid
+                if lost and not op.change.cancelled and lost & op.change.touched():
+                    op.change.stale = True
             return
         stored = await _stored_points(conn, [u.point for u in deltas if u.point is not None])
         usage: dict[tuple[str, dt.date], list[int]] = {}

@@ -428,6 +428,8 @@ class RadiusSession(Base):
     terminate_cause: Mapped[str | None] = mapped_column(sa.String(64))
     status: Mapped[str] = mapped_column(sa.String(8), default="open")
     interim_interval: Mapped[int | None]
+    #: writes of this row so far: a node writes it only over the revision it computed from
+    rev: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     # updated_at of a closed session, NULL while it is open; computed by the database, never
     # written. Indexed instead of updated_at, which changes with every accounting update: an
     # index on it (even partial) makes every update of an open session write an entry in all

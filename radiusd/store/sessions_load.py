@@ -50,6 +50,7 @@ def session_from_row(row: Any) -> LiveSession:
         terminate_cause=row["terminate_cause"],
         status=row["status"],
         interim_interval=row["interim_interval"],
+        rev=row["rev"],
     )
 
 
