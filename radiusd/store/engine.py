@@ -51,11 +51,29 @@ _DRIVERS = {
 }
 
 
+def multi_host(url: str) -> str:
+    """A libpq-style list of hosts (``postgresql://u@h1:5432,h2:5432/db?target_session_attrs=
+    read-write``, what Patroni and libpq users write) in the form SQLAlchemy parses and hands to
+    asyncpg (``postgresql://u@/db?host=h1:5432&host=h2:5432&...``); other URLs as they are."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, hosts = authority.rpartition("@")
+    if "," not in hosts:
+        return url
+    database, _, query = tail.partition("?")
+    params = [f"host={h.strip()}" for h in hosts.split(",") if h.strip()]
+    if query:
+        params.append(query)
+    return f"{scheme}://{userinfo}{at}/{database if slash else ''}?{'&'.join(params)}"
+
+
 def with_async_driver(url: str, drivers: Mapping[str, str], what: str, use: str) -> str:
     """``url`` with the async driver ``drivers`` maps its driver name to; InvalidInput (naming
     ``what`` URL, and suggesting ``use``) when it is malformed or its driver is not mapped."""
     try:
-        parsed = make_url(url)
+        parsed = make_url(multi_host(url))
     except ArgumentError:
         raise InvalidInput(f"malformed {what} URL {redacted_url(url)!r}") from None
     driver = drivers.get(parsed.drivername)

@@ -39,7 +39,17 @@ CATCH_UP_MARGIN = 120.0
 
 
 def asyncpg_dsn(url: URL) -> str:
-    """A SQLAlchemy PostgreSQL URL as a libpq-style DSN for asyncpg (driver name dropped)."""
+    """A SQLAlchemy PostgreSQL URL as a libpq-style DSN for asyncpg (driver name dropped; a
+    list of ``host=`` parameters, several servers of which one is the primary, as the
+    comma-separated hosts asyncpg reads)."""
+    hosts = url.query.get("host")
+    if isinstance(hosts, tuple) and len(hosts) > 1:
+        rest = {k: v for k, v in url.query.items() if k != "host"}
+        plain = url.set(drivername="postgresql", host=None, port=None, query=rest)
+        text = plain.render_as_string(hide_password=False)
+        scheme, _, tail = text.partition("://")
+        userinfo, at, path = tail.partition("@") if "@" in tail.split("/", 1)[0] else ("", "", tail)
+        return f"{scheme}://{userinfo}{at}{','.join(hosts)}{path}"
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
