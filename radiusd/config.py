@@ -25,6 +25,8 @@ class ConfigError(ValueError):
 class Settings:
     database_url: str = ""  # empty: SQLite file in data_dir
     data_dir: Path = DEFAULT_DATA_DIR
+    #: serve a SQLite database file that group or others may read (refused by default: it holds secrets)
+    allow_readable_database: bool = False
     bind: tuple[str, ...] = ("0.0.0.0",)
     auth_port: int = 1812
     acct_port: int = 1813
