@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from radiusd.codec import shared_secret
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.config import Settings, load_settings, redacted_url
@@ -174,6 +175,13 @@ class Daemon:
 
     def _warn_unsafe(self) -> None:
         for nas in self.registry.all():
+            if shared_secret.is_weak(nas.secret):
+                log.warning(
+                    "nas.weak-secret",
+                    nas=nas.name,
+                    hint=f"the shared secret is shorter than {shared_secret.MIN_SECRET_LENGTH} characters "
+                    "(RFC 2865 §3; BlastRADIUS): replace it, e.g. with nas add --generate-secret",
+                )
             if not nas.require_message_authenticator:
                 log.warning(
                     "nas.message-authenticator-not-required",
