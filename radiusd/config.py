@@ -38,6 +38,8 @@ class Settings:
     log_format: str = "console"  # console | json
     log_level: str = "info"
     writer_queue_max: int = 20_000  # pending database operations before new work is refused
+    slow_hash_workers: int = 2  # threads checking slow password hashes (PBKDF2, crypt, bcrypt)
+    slow_hash_queue_max: int = 64  # slow checks running or waiting before logins are dropped
     accounting_max_delay: float = 0.25  # seconds an accounting request may wait unread; 0: no limit
     writer_max_wait: float = 0.25  # seconds the oldest pending write may wait before accounting is shed
     offer_ttl: float = 60.0  # seconds an address offered in an Access-Accept is held without Start

@@ -204,8 +204,8 @@ def credential_of(attribute: str, value: str) -> str:
         stored = "nt:" + value.strip().removeprefix("0x").lower()
     elif name == "crypt-password":
         stored = value.strip()
-        if not stored.startswith(("$1$", "$5$", "$6$")):
-            raise ValueError("only MD5, SHA-256 and SHA-512 crypt ($1$, $5$, $6$) can be verified")
+        if not stored.startswith(("$1$", "$5$", "$6$", "$2a$", "$2b$", "$2y$")):
+            raise ValueError("only MD5, SHA-256, SHA-512 crypt and bcrypt ($1$, $5$, $6$, $2b$) are verified")
     elif name == "password-with-header":
         stored = value.strip()
         if stored.lower().startswith("{clear}") or stored.lower().startswith("{cleartext}"):

@@ -27,6 +27,7 @@ from radiusd.logs import configure_logging, get_logger
 from radiusd.policy.access import AccessPolicy, StatusPolicy
 from radiusd.policy.accounting import AccountingPolicy
 from radiusd.policy.directory import Directory
+from radiusd.policy.hash_pool import HashPool
 from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
 from radiusd.store.accounting_ops import AccountingEventOp, AccountingOp, SessionReloadOp
@@ -90,7 +91,11 @@ class Daemon:
         )
         self.writer.on_in_doubt = self.accounting.commit_in_doubt
         self.access = AccessPolicy(
-            self.directory, self.dictionary, assigner=self.ipam, sessions=self.sessions
+            self.directory,
+            self.dictionary,
+            assigner=self.ipam,
+            sessions=self.sessions,
+            hashes=HashPool(settings.slow_hash_workers, settings.slow_hash_queue_max),
         )
         self.auth_dispatcher = self._dispatcher(
             {Code.ACCESS_REQUEST: self.access, Code.STATUS_SERVER: StatusPolicy(Code.ACCESS_ACCEPT)}
@@ -202,6 +207,7 @@ class Daemon:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.writer.close()
+        self.access.hashes.close()
         for transport in self.transports:
             transport.close()
         for reader in self.readers:
