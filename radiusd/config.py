@@ -52,6 +52,9 @@ class Settings:
     #: a login whose pool has IPv4 and IPv6 ranges, when only IPv6 is exhausted: "ipv4-only"
     #: (accepted without the prefix, logged and counted) or "reject" (the whole login)
     ipv6_exhausted: str = "ipv4-only"
+    #: what a new subscriber password is kept as: "cleartext" (PAP, CHAP, MS-CHAP), "nt" (the NT
+    #: hash: PAP, MS-CHAP) or "hashed" (PBKDF2-SHA256: PAP only); `subscriber add --store` overrides
+    password_store: str = "cleartext"
     debug: bool = False
     change_poll_interval: float = 1.0  # seconds between looks at the change feed (CLI edits)
     change_log_retention: float = 7 * 86_400.0  # seconds a read change_log row is kept (pruned hourly)
@@ -66,7 +69,7 @@ class Settings:
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 #: settings that take one of a few words
-_CHOICES = {"ipv6_exhausted": ("ipv4-only", "reject")}
+_CHOICES = {"ipv6_exhausted": ("ipv4-only", "reject"), "password_store": ("cleartext", "nt", "hashed")}
 
 
 def _coerce(name: str, value: Any) -> Any:

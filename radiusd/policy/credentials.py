@@ -61,6 +61,7 @@ from radiusd.policy import mschap, unix_crypt
 __all__ = [
     "DEFAULT_PBKDF2_ITERATIONS",
     "MAX_PBKDF2_ITERATIONS",
+    "PASSWORD_STORES",
     "AuthMethod",
     "Credential",
     "CredentialKind",
@@ -69,6 +70,7 @@ __all__ = [
     "VerifyResult",
     "make_credential",
     "parse_credential",
+    "password_store",
     "verify_chap",
     "verify_mschap1",
     "verify_mschap2",
@@ -301,6 +303,22 @@ def parse_credential(stored: str) -> Credential:
     raise _Malformed(
         "unrecognised credential format (expected cleartext:, nt:, $pbkdf2-sha256$, {SSHA}, ... prefix)"
     )
+
+
+#: what ``password_store`` (setting, ``subscriber add --store``) keeps of a new password, and
+#: the methods each form can serve: see the module docstring
+PASSWORD_STORES = {"cleartext": "cleartext", "nt": "nt-hash", "hashed": "pbkdf2-sha256"}
+
+
+def password_store(stored: str) -> str:
+    """How a stored credential keeps its password: ``cleartext``, ``nt`` or ``hashed`` (any
+    one-way hash). Decided by the prefix alone (no parsing), for listings."""
+    head = stored[:12].lower()
+    if head.startswith(("cleartext:", "{cleartext}", "{clear}")):
+        return "cleartext"
+    if head.startswith(("nt:", "{nt}", "{nthash}")):
+        return "nt"
+    return "hashed"
 
 
 def make_credential(
