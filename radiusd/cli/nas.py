@@ -67,8 +67,10 @@ def nas_add(
     from radiusd.codec import shared_secret
     from radiusd.store.nas import add_nas
 
-    if (secret is None) == (not generate_secret):
-        raise click.UsageError("give exactly one of --secret or --generate-secret")
+    if secret is None and not generate_secret:
+        raise click.UsageError("Missing option '--secret' (or --generate-secret).")
+    if secret is not None and generate_secret:
+        raise click.UsageError("give --secret or --generate-secret, not both")
     chosen = secret if secret is not None else shared_secret.generate()
 
     async def go(engine: AsyncEngine) -> Any:
