@@ -158,3 +158,11 @@ def test_chap_against_an_nt_hash_is_rejected_with_the_reason_in_the_log(
     (rejected,) = [e for e in events if e["event"] == "access.rejected"]
     assert rejected["user"] == "ntonly"
     assert rejected["reason"] == "CHAP: stored credential is an NT hash: CHAP needs the cleartext password"
+
+
+def test_credential_above_the_cost_ceiling_is_one_line(url: str) -> None:
+    stored = "$6$rounds=999999999$saltsalt$" + "a" * 86
+    result = _run(url, "subscriber", "add", "slow", "--credential", "-", input=stored + "\n")
+    assert result.exit_code == 1 and result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert "999999999 rounds, above the limit" in line and "saltsalt" not in line
