@@ -28,20 +28,21 @@ the server needs the cleartext; MS-CHAP needs the NT hash (or the cleartext to m
 a one-way hash can only check a password it is shown, i.e. PAP.
 
 Cost on the login hot path (measured on the development machine, CPython 3.11, per
-verification): cleartext PAP 0.5 µs, CHAP 1.2 µs; NT-hash PAP 7 µs (one pycryptodome
-MD4); MS-CHAP v2 with MPPE keys about 75 µs (3 DES and 3 MD4 calls, mostly pycryptodome
-call overhead); ``{SSHA}`` and friends about 1 µs, but they are fast to crack after a
-database leak; sha512-crypt 1.5 ms; PBKDF2-SHA256 about 0.25 µs per round, so the
-default ``DEFAULT_PBKDF2_ITERATIONS`` = 10,000 costs about 2.5 ms of CPU per PAP login
-(about 400 logins per second per core; a reconnect storm of 10,000 subscribers costs 25
-core seconds) against the 20 µs per request budget that cleartext and NT hashes meet.
-That is the deliberate trade: an ISP that wants leaked hashes to be expensive pays for
-it at login time, and can choose fewer rounds with ``make_credential(..., iterations=)``.
-``hashlib.pbkdf2_hmac`` releases the GIL, so the policy layer can run expensive
-verifications (``Credential.expensive``) on its bounded hashing pool. Stored rounds above
-``MAX_PBKDF2_ITERATIONS`` (crypt and bcrypt: see :mod:`radiusd.policy.unix_crypt`) are
-refused when parsed and again before each check, so an imported file cannot stall the
-server. Nothing is cached: every login recomputes from the stored credential.
+verification): cleartext PAP 0.5 µs, CHAP 1.2 µs; NT-hash PAP 7 µs (one pycryptodome MD4);
+MS-CHAP v2 with MPPE keys about 75 µs (3 DES and 3 MD4 calls, mostly pycryptodome call
+overhead); ``{SSHA}`` and friends about 1 µs, but they are fast to crack after a database
+leak; sha512-crypt about 5 ms (libpass, pure Python, 5,000 rounds); PBKDF2-SHA256 about
+0.25 µs per round, so the default ``DEFAULT_PBKDF2_ITERATIONS`` = 10,000 costs about 2.5
+ms of CPU per PAP login (about 400 logins per second per core; a reconnect storm of 10,000
+subscribers costs 25 core seconds) against the 20 µs per request budget that cleartext and
+NT hashes meet. That is the deliberate trade: an ISP that wants leaked hashes to be
+expensive pays for it at login time, and can choose fewer rounds with
+``make_credential(..., iterations=)``. ``hashlib.pbkdf2_hmac`` releases the GIL, so the
+policy layer can run expensive verifications (``Credential.expensive``) on its bounded
+hashing pool. Stored rounds above ``MAX_PBKDF2_ITERATIONS`` (crypt and bcrypt: see
+:mod:`radiusd.policy.unix_crypt`) are refused when parsed and again before each check, so
+an imported file cannot stall the server. Nothing is cached: every login recomputes from
+the stored credential.
 
 Secrets never appear in a repr, a reason string or an exception message.
 """
