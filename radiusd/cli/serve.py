@@ -71,7 +71,7 @@ def refuse_readable_database(settings: Settings) -> None:
         listed = ", ".join(f"{path} (mode {mode:04o})" for path, mode in exposed)
         fail(
             f"the database holds passwords and secrets but other users may read it: {listed}; "
-            "run chmod 600 on it, or set allow_readable_database = true"
+            "chmod 600 each, or set allow_readable_database = true"
         )
 
 

@@ -11,11 +11,18 @@ the checks and at most ``max_pending`` checks are running or waiting; beyond tha
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from radiusd.logs import get_logger
+
+log = get_logger("radiusd.policy")
+
 T = TypeVar("T")
+#: seconds between two warnings about a full pool
+WARN_EVERY = 60.0
 
 #: the drop reason of a request refused because the pool is full
 DROP_REASON = "slow-hash-busy"
@@ -31,11 +38,21 @@ class HashPool:
         self.pending = 0
         self.refused = 0
         self._executor: ThreadPoolExecutor | None = None
+        self._warned = -WARN_EVERY
 
     def submit(self, func: Callable[..., T], *args: Any) -> asyncio.Future[T] | None:
         """The future of ``func(*args)`` on a worker thread; None (and counted) when full."""
         if self.pending >= self.max_pending:
             self.refused += 1
+            now = time.monotonic()
+            if now - self._warned >= WARN_EVERY:  # a burst must not fill the log
+                self._warned = now
+                log.warning(
+                    "slow-hash.busy",
+                    pending=self.pending,
+                    hint="logins against slow password hashes are dropped until checks finish "
+                    "(slow_hash_workers, slow_hash_queue_max)",
+                )
             return None
         if self._executor is None:  # threads only once a slow hash is met
             self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="radiusd-hash")
