@@ -25,6 +25,8 @@ class ConfigError(ValueError):
 class Settings:
     database_url: str = ""  # empty: SQLite file in data_dir
     data_dir: Path = DEFAULT_DATA_DIR
+    #: serve a SQLite database file that group or others may read (refused by default: it holds secrets)
+    allow_readable_database: bool = False
     bind: tuple[str, ...] = ("0.0.0.0",)
     auth_port: int = 1812
     acct_port: int = 1813
@@ -36,6 +38,8 @@ class Settings:
     log_format: str = "console"  # console | json
     log_level: str = "info"
     writer_queue_max: int = 20_000  # pending database operations before new work is refused
+    slow_hash_workers: int = 2  # threads checking slow password hashes (PBKDF2, crypt, bcrypt)
+    slow_hash_queue_max: int = 64  # slow checks running or waiting before logins are dropped
     accounting_max_delay: float = 0.25  # seconds an accounting request may wait unread; 0: no limit
     writer_max_wait: float = 0.25  # seconds the oldest pending write may wait before accounting is shed
     offer_ttl: float = 60.0  # seconds an address offered in an Access-Accept is held without Start
@@ -48,6 +52,9 @@ class Settings:
     #: a login whose pool has IPv4 and IPv6 ranges, when only IPv6 is exhausted: "ipv4-only"
     #: (accepted without the prefix, logged and counted) or "reject" (the whole login)
     ipv6_exhausted: str = "ipv4-only"
+    #: what a new subscriber password is kept as: "cleartext" (PAP, CHAP, MS-CHAP), "nt" (the NT
+    #: hash: PAP, MS-CHAP) or "hashed" (PBKDF2-SHA256: PAP only); `subscriber add --store` overrides
+    password_store: str = "cleartext"
     debug: bool = False
     change_poll_interval: float = 1.0  # seconds between looks at the change feed (CLI edits)
     change_log_retention: float = 7 * 86_400.0  # seconds a read change_log row is kept (pruned hourly)
@@ -65,7 +72,7 @@ class Settings:
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 #: settings that take one of a few words
-_CHOICES = {"ipv6_exhausted": ("ipv4-only", "reject")}
+_CHOICES = {"ipv6_exhausted": ("ipv4-only", "reject"), "password_store": ("cleartext", "nt", "hashed")}
 
 
 def _coerce(name: str, value: Any) -> Any:

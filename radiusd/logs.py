@@ -4,6 +4,11 @@ Events are key/value pairs (``event="packet.dropped", reason=..., nas=...``) so 
 operator can filter them; nothing that holds a secret is ever passed as a value. Library
 loggers keep a NullHandler (the habit of librouteros) and the stdlib root logger is routed
 through the same renderer.
+
+Tracebacks never show local variables: a failing request has the recovered password and the
+NAS secret in scope, and structlog's default console traceback (rich, ``show_locals``) would
+print them. The console format prints a plain traceback; the JSON format logs the exception as
+data (type, message and stack frames: file, line, function), without locals.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -27,22 +33,25 @@ def _mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMa
     return event
 
 
+def renderers(fmt: str) -> list[Any]:
+    """The last processors for ``fmt`` (console | json); no traceback they make shows locals."""
+    if fmt == "json":
+        exceptions = ExceptionDictTransformer(show_locals=False, use_rich=False)
+        return [structlog.processors.ExceptionRenderer(exceptions), structlog.processors.JSONRenderer()]
+    return [structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)]
+
+
 def configure_logging(fmt: str = "console", level: str = "info", stream: Any = None) -> None:
     """Configure structlog once for the process (``fmt``: console | json)."""
     lvl = _LEVELS.get(level.lower(), logging.INFO)
     out = stream if stream is not None else sys.stderr
-    renderer: Any
-    if fmt == "json":
-        renderer = structlog.processors.JSONRenderer()
-    else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _mask_secrets,
-            renderer,
+            *renderers(fmt),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
         logger_factory=structlog.PrintLoggerFactory(file=out),

@@ -138,6 +138,7 @@ def _migrated_sqlite_url(request: pytest.FixtureRequest) -> str:
     for suffix in ("", "-wal"):  # the WAL is normally folded into the file when the engine closes
         if Path(f"{template}{suffix}").exists():
             shutil.copyfile(f"{template}{suffix}", f"{target}{suffix}")
+            os.chmod(f"{target}{suffix}", 0o600)  # as radiusd creates it (serve refuses others)
     return url
 
 

@@ -25,6 +25,7 @@ radiusd_writer_failed_batches_total    counter
 radiusd_writer_refused_total           counter    operations refused (queue full)
 radiusd_writer_healthy                 gauge      1 while the last commit succeeded
 radiusd_nas_clients                    gauge      NAS known to the daemon
+radiusd_nas_weak_secrets               gauge      NAS whose shared secret is under 16 characters
 radiusd_subscribers                    gauge      subscribers in memory
 =====================================  =========  ==============================================
 """
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from radiusd.codec import shared_secret
 from radiusd.server.stats import LATENCY_BUCKETS
 from radiusd.store.pools import group_of
 
@@ -102,6 +104,11 @@ class DaemonCollector(Collector):
         )
         yield GaugeMetricFamily("radiusd_writer_healthy", "1 while commits succeed", value=int(w.healthy))
         yield GaugeMetricFamily("radiusd_nas_clients", "NAS known to the daemon", value=len(s.registry))
+        yield GaugeMetricFamily(
+            "radiusd_nas_weak_secrets",
+            f"NAS whose shared secret is shorter than {shared_secret.MIN_SECRET_LENGTH} characters",
+            value=sum(1 for nas in s.registry.all() if shared_secret.is_weak(nas.secret)),
+        )
         yield GaugeMetricFamily(
             "radiusd_subscribers", "Subscribers in memory", value=len(s.directory.subscribers)
         )

@@ -14,11 +14,16 @@ import click
 
 from radiusd.cli.context import run_store
 from radiusd.cli.output import print_json, print_table
+from radiusd.cli.secrets import secret_option
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from radiusd.importer.model import Report
+
+
+#: environment variable holding the source database's password (``--from-password``)
+PASSWORD_ENV = "RADIUSD_IMPORT_PASSWORD"
 
 
 def parse_pool_map(
@@ -76,17 +81,30 @@ pool_map_option = click.option(
     "source",
     required=True,
     metavar="URL",
-    help="FreeRADIUS database: postgresql://..., mysql://... or sqlite:///FILE.",
+    help="FreeRADIUS database: postgresql://..., mysql://... or sqlite:///FILE (better without the "
+    "password: see --from-password).",
+)
+@secret_option(
+    "--from-password",
+    "source_password",
+    metavar="P",
+    envvar=PASSWORD_ENV,
+    help=f"Password of the --from database, instead of the one in the URL (also {PASSWORD_ENV}; "
+    "without either: PGPASSWORD or ~/.pgpass for PostgreSQL, ~/.my.cnf for MySQL).",
 )
 @dry_run_option
 @pool_map_option
 @json_option
-def freeradius(source: str, dry_run: bool, pool_map: dict[str, str], as_json: bool) -> None:
+def freeradius(
+    source: str, source_password: str | None, dry_run: bool, pool_map: dict[str, str], as_json: bool
+) -> None:
     """Import a FreeRADIUS 3.x SQL database (rlm_sql and rlm_sqlippool stock schema)."""
     from radiusd.importer.run import import_freeradius_sql
 
     async def go(engine: AsyncEngine) -> Report:
-        return await import_freeradius_sql(engine, source, dry_run=dry_run, pool_map=pool_map)
+        return await import_freeradius_sql(
+            engine, source, dry_run=dry_run, pool_map=pool_map, source_password=source_password
+        )
 
     _print(run_store(go), as_json=as_json, dry_run=dry_run)
 

@@ -25,7 +25,16 @@ def nas() -> None:
 @nas.command("add")
 @click.argument("name")
 @click.option("--address", required=True, metavar="IP", help="Source IP address of the NAS.")
-@secret_option("--secret", required=True, metavar="S", help="Shared RADIUS secret.")
+@secret_option(
+    "--secret",
+    metavar="S",
+    help="Shared RADIUS secret (16 characters or more; required unless --generate-secret).",
+)
+@click.option(
+    "--generate-secret",
+    is_flag=True,
+    help="Make a random 32-character secret instead of --secret and print it, this once only.",
+)
 @click.option("--vendor", type=click.Choice(VENDORS), default="generic", show_default=True)
 @click.option(
     "--no-message-authenticator",
@@ -46,22 +55,30 @@ def nas() -> None:
 def nas_add(
     name: str,
     address: str,
-    secret: str,
+    secret: str | None,
+    generate_secret: bool,
     vendor: str,
     no_message_authenticator: bool,
     coa_port: int,
     description: str | None,
     as_json: bool,
 ) -> None:
-    """Add a NAS NAME that sends requests from --address with --secret."""
+    """Add a NAS NAME that sends requests from --address with --secret (or --generate-secret)."""
+    from radiusd.codec import shared_secret
     from radiusd.store.nas import add_nas
+
+    if secret is None and not generate_secret:
+        raise click.UsageError("Missing option '--secret' (or --generate-secret).")
+    if secret is not None and generate_secret:
+        raise click.UsageError("give --secret or --generate-secret, not both")
+    chosen = secret if secret is not None else shared_secret.generate()
 
     async def go(engine: AsyncEngine) -> Any:
         return await add_nas(
             engine,
             name,
             address,
-            secret,
+            chosen,
             vendor=vendor,
             require_message_authenticator=not no_message_authenticator,
             coa_port=coa_port,
@@ -70,15 +87,26 @@ def nas_add(
 
     record = run_store(go)
     if as_json:
-        print_json(record.to_json())
+        data = record.to_json()
+        if generate_secret:  # the only time it is ever printed
+            data["secret"] = chosen
+        print_json(data)
     else:
         click.echo(f"added NAS {record.name!r} ({record.address}, {record.vendor})")
-        if no_message_authenticator:
-            click.echo(
-                f"warning: NAS {record.name!r} may send Access-Requests without Message-Authenticator "
-                "(BlastRADIUS, CVE-2024-3596)",
-                err=True,
-            )
+        if generate_secret:
+            click.echo(f"secret (shown this once; set it on the NAS): {chosen}")
+    if shared_secret.is_weak(chosen):
+        click.echo(
+            f"warning: the secret of NAS {record.name!r} is shorter than {shared_secret.MIN_SECRET_LENGTH} "
+            "characters (RFC 2865 §3; BlastRADIUS): use a longer one, e.g. --generate-secret",
+            err=True,
+        )
+    if no_message_authenticator and not as_json:
+        click.echo(
+            f"warning: NAS {record.name!r} may send Access-Requests without Message-Authenticator "
+            "(BlastRADIUS, CVE-2024-3596)",
+            err=True,
+        )
 
 
 @nas.command("list")

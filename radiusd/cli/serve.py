@@ -16,7 +16,7 @@ import click
 
 from radiusd.cli.context import get_context, run_store
 from radiusd.cli.output import fail
-from radiusd.config import load_settings
+from radiusd.config import Settings, load_settings
 
 APP_MODULE = "radiusd.server.app"
 
@@ -59,6 +59,22 @@ def load_app_runner() -> Callable[..., Any]:
     return cast(Callable[..., Any], run)
 
 
+def refuse_readable_database(settings: Settings) -> None:
+    """One error line when the SQLite database files are open to other users (they hold
+    passwords and secrets), unless ``allow_readable_database`` is set."""
+    from radiusd.store.engine import exposed_sqlite_files
+
+    if settings.allow_readable_database:
+        return
+    exposed = exposed_sqlite_files(settings.effective_database_url())
+    if exposed:
+        listed = ", ".join(f"{path} (mode {mode:04o})" for path, mode in exposed)
+        fail(
+            f"the database holds passwords and secrets but other users may read it: {listed}; "
+            "chmod 600 each, or set allow_readable_database = true"
+        )
+
+
 @click.command()
 @click.option(
     "--config", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE", help="TOML configuration."
@@ -97,6 +113,7 @@ def serve(
         api_bind=api_bind,
         debug=True if debug else None,
     )
+    refuse_readable_database(settings)
     run = load_app_runner()
     if demo:
         from radiusd.cli.demo import seed_demo

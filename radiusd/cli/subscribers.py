@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from radiusd.cli.context import run_store
+from radiusd.cli.context import get_context, run_store
 from radiusd.cli.csvio import STATUSES, CsvError, read_subscriber_rows
 from radiusd.cli.output import fail, json_option, pick_columns, print_json, print_record, render
 from radiusd.cli.secrets import secret_option
@@ -16,7 +16,25 @@ from radiusd.cli.secrets import secret_option
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-COLUMNS = ("username", "status", "plan", "pool", "static_ip", "simultaneous_use")
+COLUMNS = ("username", "status", "plan", "pool", "static_ip", "simultaneous_use", "password_store")
+STORES = ("cleartext", "nt", "hashed")
+store_option = click.option(
+    "--store",
+    type=click.Choice(STORES),
+    help="What to keep of the password: cleartext (PAP, CHAP, MS-CHAP), nt (its NT hash: PAP, "
+    "MS-CHAP) or hashed (PBKDF2: PAP only). Default: the password_store setting (cleartext).",
+)
+
+
+def _with_store(record: Any) -> dict[str, Any]:
+    """A subscriber as JSON, with how its password is kept (``password_store``)."""
+    from radiusd.policy.credentials import password_store
+
+    return {**record.to_json(), "password_store": password_store(record.credential)}
+
+
+def _store(chosen: str | None) -> str:
+    return chosen if chosen is not None else get_context().settings().password_store
 
 
 @click.group()
@@ -27,12 +45,13 @@ def subscriber() -> None:
 @subscriber.command("add")
 @click.argument("username")
 @secret_option("--password", metavar="P", help="Password (required unless --credential).")
-@click.option(
+@secret_option(
     "--credential",
     metavar="STORED",
     help="A ready-made stored credential instead of --password, e.g. nt:<32 hex> (MS-CHAP, PAP) or a "
-    "salted hash such as $pbkdf2-sha256$... (PAP only). Never printed.",
+    "salted hash such as $pbkdf2-sha256$... (PAP only).",
 )
+@store_option
 @click.option("--plan", metavar="X", help="Plan name (must exist).")
 @click.option("--pool", metavar="P", help="Address pool (overrides the plan's).")
 @click.option("--static-ip", metavar="IP", help="Fixed address for this subscriber.")
@@ -42,6 +61,7 @@ def subscriber_add(
     username: str,
     password: str | None,
     credential: str | None,
+    store: str | None,
     plan: str | None,
     pool: str | None,
     static_ip: str | None,
@@ -53,6 +73,9 @@ def subscriber_add(
 
     if (password is None) == (credential is None):
         raise click.UsageError("give exactly one of --password or --credential")
+    if store is not None and credential is not None:
+        raise click.UsageError("--store applies to --password (a --credential is kept as given)")
+    kept = _store(store)
 
     async def go(engine: AsyncEngine) -> Any:
         return await add_subscriber(
@@ -64,11 +87,12 @@ def subscriber_add(
             static_ip=static_ip,
             simultaneous_use=simultaneous_use,
             credential=credential,
+            store=kept,
         )
 
     record = run_store(go)
     if as_json:
-        print_json(record.to_json())
+        print_json(_with_store(record))
     else:
         click.echo(f"added subscriber {record.username!r}")
 
@@ -96,7 +120,8 @@ def _read_csv(file: str) -> tuple[str, list[dict[str, str]]]:
 
 @subscriber.command("import")
 @click.argument("file", metavar="FILE.csv")
-def subscriber_import(file: str) -> None:
+@store_option
+def subscriber_import(file: str, store: str | None) -> None:
     """Import subscribers from a CSV file (- reads stdin), all or nothing.
 
     The header row names the columns: username,password and optionally
@@ -106,12 +131,13 @@ def subscriber_import(file: str) -> None:
     from radiusd.store.subscribers import import_subscribers
 
     started = time.perf_counter()  # rows/s: reading, checking and writing, not module imports
+    kept = _store(store)
     source, rows = _read_csv(file)
     if not rows:
         fail(f"{source}: no data rows")
 
     async def go(engine: AsyncEngine) -> int:
-        return int(await import_subscribers(engine, rows))
+        return int(await import_subscribers(engine, rows, store=kept))
 
     try:
         count = run_store(go)
@@ -133,7 +159,7 @@ def subscriber_list(plan: str | None, status: str | None, as_json: bool) -> None
     async def go(engine: AsyncEngine) -> list[Any]:
         return list(await list_subscribers(engine, plan=plan, status=status))
 
-    records = [r.to_json() for r in run_store(go)]
+    records = [_with_store(r) for r in run_store(go)]
     render(records, pick_columns(records, COLUMNS), as_json=as_json, empty="no subscribers")
 
 
@@ -147,7 +173,7 @@ def subscriber_show(username: str, as_json: bool) -> None:
     async def go(engine: AsyncEngine) -> Any:
         return await get_subscriber(engine, username)
 
-    data = run_store(go).to_json()
+    data = _with_store(run_store(go))
     if as_json:
         print_json(data)
     else:

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .mask import mask_text
 from .model import Report
 from .translate import SourceTables
 
@@ -75,7 +76,7 @@ def read_users(path: Path, tables: SourceTables, report: Report) -> None:
             user = name
             items = _items(rest.strip()) if rest.strip() else []
             if items is None:
-                report.skip("users", rid, name, f"check items not understood: {rest.strip()!r}")
+                report.skip("users", rid, name, f"check items not understood: {mask_text(rest.strip())!r}")
                 continue
             for attr, op, value in items:
                 tables.radcheck.append(
@@ -87,7 +88,7 @@ def read_users(path: Path, tables: SourceTables, report: Report) -> None:
         text = line.strip()
         items = _items(text)
         if items is None:
-            report.skip("users", rid, user, f"reply item not understood: {text!r}")
+            report.skip("users", rid, user, f"reply item not understood: {mask_text(text)!r}")
             continue
         for attr, op, value in items:
             tables.radreply.append({"id": rid, "username": user, "attribute": attr, "op": op, "value": value})

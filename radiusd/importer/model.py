@@ -8,6 +8,8 @@ from typing import Any
 
 from radiusd.policy.sessions import LiveSession
 
+from .mask import mask_text
+
 KINDS = ("nas", "plans", "subscribers", "pools", "ranges", "reservations", "leases", "sessions")
 
 
@@ -33,7 +35,8 @@ class Report:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def skip(self, source: str, row: object, subject: str, reason: str) -> None:
-        self.skipped.append(Skipped(source, str(row), subject, reason))
+        """Report a row not carried over; secret-looking values in ``reason`` are masked."""
+        self.skipped.append(Skipped(source, str(row), subject, mask_text(reason)))
 
     def count(self, kind: str, outcome: str, n: int = 1) -> None:
         per = self.counts.setdefault(kind, {"created": 0, "updated": 0, "unchanged": 0})

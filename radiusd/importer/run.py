@@ -24,9 +24,11 @@ async def import_freeradius_sql(
     dry_run: bool = False,
     pool_map: Mapping[str, str] | None = None,
     dictionary: Dictionary | None = None,
+    source_password: str | None = None,
 ) -> Report:
-    """Import a FreeRADIUS SQL database at URL ``source`` into ``engine``'s database."""
-    tables, notes = await read_tables(source)
+    """Import a FreeRADIUS SQL database at URL ``source`` into ``engine``'s database
+    (``source_password``, when given, replaces the URL's password)."""
+    tables, notes = await read_tables(source, source_password)
     tr = Translator(dictionary or default_dictionary(), pool_map)
     tr.report.notes.extend(notes)
     data = tr.translate(tables)

@@ -4,13 +4,20 @@ Drivers: PostgreSQL through asyncpg, MySQL/MariaDB through aiomysql, SQLite thro
 aiosqlite; ``postgresql://``, ``mysql://`` and ``sqlite:///`` URLs get the driver added.
 Only SELECTs are run. Tables that do not exist are skipped (a note says so); column names
 are read in lower case (PostgreSQL folds the schema's mixed-case names anyway).
+
+The source password need not be in the URL (where ``ps`` and shell history show it): it can be
+passed apart (``--from-password``), and without either the drivers' own defaults apply:
+PGPASSWORD and ~/.pgpass for PostgreSQL (asyncpg reads them), the ``[client]`` section of
+~/.my.cnf for MySQL (handed to aiomysql as ``read_default_file`` when the file exists).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from radiusd.store.engine import with_async_driver
@@ -52,9 +59,27 @@ async def _rows(conn: AsyncConnection, sql: str) -> list[dict[str, Any]]:
     return [dict(zip(keys, row, strict=True)) for row in result]
 
 
-async def read_tables(url: str) -> tuple[SourceTables, list[str]]:
+MYSQL_OPTION_FILE = Path("~/.my.cnf")
+
+
+def source_target(url: str, password: str | None = None) -> tuple[URL, dict[str, Any]]:
+    """The URL to connect to (``password``, when given, replaces the URL's) and the driver's
+    connect arguments (MySQL without a password: ~/.my.cnf when it exists)."""
+    target = make_url(source_url(url))
+    if password is not None:
+        target = target.set(password=password)
+    connect_args: dict[str, Any] = {}
+    if target.get_backend_name() == "mysql" and target.password is None:
+        option_file = MYSQL_OPTION_FILE.expanduser()
+        if option_file.is_file():
+            connect_args["read_default_file"] = str(option_file)
+    return target, connect_args
+
+
+async def read_tables(url: str, password: str | None = None) -> tuple[SourceTables, list[str]]:
     """Every row the import needs, and notes about missing tables."""
-    engine = create_async_engine(source_url(url))
+    target, connect_args = source_target(url, password)
+    engine = create_async_engine(target, connect_args=connect_args)
     notes: list[str] = []
     tables = SourceTables()
     try:

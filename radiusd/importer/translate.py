@@ -43,6 +43,7 @@ from radiusd.policy.accounting import unique_session_id
 from radiusd.policy.credentials import parse_credential
 from radiusd.policy.sessions import LiveSession
 
+from .mask import is_secret_name, shown
 from .model import ImportData, LeaseItem, NasItem, PlanItem, PoolItem, Report, SubscriberItem
 
 Row = Mapping[str, Any]
@@ -203,8 +204,8 @@ def credential_of(attribute: str, value: str) -> str:
         stored = "nt:" + value.strip().removeprefix("0x").lower()
     elif name == "crypt-password":
         stored = value.strip()
-        if not stored.startswith(("$1$", "$5$", "$6$")):
-            raise ValueError("only MD5, SHA-256 and SHA-512 crypt ($1$, $5$, $6$) can be verified")
+        if not stored.startswith(("$1$", "$5$", "$6$", "$2a$", "$2b$", "$2y$")):
+            raise ValueError("only MD5, SHA-256, SHA-512 crypt and bcrypt ($1$, $5$, $6$, $2b$) are verified")
     elif name == "password-with-header":
         stored = value.strip()
         if stored.lower().startswith("{clear}") or stored.lower().startswith("{cleartext}"):
@@ -296,7 +297,7 @@ class Translator:
         if name.lower() == "fall-through":
             return name, op, value
         if _XLAT.search(value):
-            self.report.skip(table, rid, subject, f"{name} = {value!r} is an unlang expansion")
+            self.report.skip(table, rid, subject, f"{name} = {shown(name, value)} is an unlang expansion")
             return None
         try:
             d = self.dictionary.attribute(name)
@@ -306,7 +307,8 @@ class Translator:
         try:
             encode_value(d, value, 0, self.dictionary)
         except (ValueError, TypeError, OverflowError) as exc:
-            self.report.skip(table, rid, subject, f"value of {d.name} cannot be encoded: {exc}")
+            why = "(value masked)" if is_secret_name(d.name) else str(exc)
+            self.report.skip(table, rid, subject, f"value of {d.name} cannot be encoded: {why}")
             return None
         return d.name, op, value
 
@@ -316,7 +318,9 @@ class Translator:
             name, op, value = _s(row.get("attribute")), _s(row.get("op")) or "==", _s(row.get("value"))
             key, rid = name.lower(), row.get("id", "?")
             if op not in SET_OPS:
-                self.report.skip(table, rid, subject, f"check {name} {op} {value!r}: operator not supported")
+                self.report.skip(
+                    table, rid, subject, f"check {name} {op} {shown(name, value)}: operator not supported"
+                )
                 continue
             if key in PASSWORD_ATTRIBUTES:
                 if table != "radcheck" and not table.startswith("users"):
@@ -328,7 +332,9 @@ class Translator:
                     self.report.skip(table, rid, subject, f"{name} cannot be verified: {exc}")
                 continue
             if op == "==":
-                self.report.skip(table, rid, subject, f"condition {name} == {value!r} is not supported")
+                self.report.skip(
+                    table, rid, subject, f"condition {name} == {shown(name, value)} is not supported"
+                )
                 continue
             value = unquote(value)
             if key == "auth-type":
@@ -351,7 +357,9 @@ class Translator:
             elif key == "pool-name":
                 into.pool = self.pool_name(value)
             else:
-                self.report.skip(table, rid, subject, f"check item {name} {op} {value!r} is not supported")
+                self.report.skip(
+                    table, rid, subject, f"check item {name} {op} {shown(name, value)} is not supported"
+                )
 
     # -- the tables -----------------------------------------------------------------------
 

@@ -26,6 +26,8 @@ from radiusd.server.nas import NasClient
 from . import mschap
 from .credentials import Credential, VerifyResult, verify_chap, verify_mschap1, verify_mschap2, verify_pap
 from .directory import Directory, PlanView, SubscriberView
+from .hash_pool import DROP_REASON as SLOW_HASH_BUSY
+from .hash_pool import HashPool
 from .seams import AddressAssigner, Assignment, NoSessions, SessionCounter
 
 USER_NAME = 1
@@ -72,8 +74,11 @@ class AccessPolicy:
         *,
         assigner: AddressAssigner | None = None,
         sessions: SessionCounter | None = None,
+        hashes: HashPool | None = None,
     ) -> None:
         self.directory = directory
+        #: where slow PAP checks run (bounded: a full pool drops the request)
+        self.hashes = hashes if hashes is not None else HashPool()
         self.dictionary = dictionary
         self.assigner = assigner
         #: the assigner's synchronous entry point, when it has one (see NowaitAssigner)
@@ -297,13 +302,19 @@ class AccessPolicy:
 
     def _slow_pap(
         self, req: Request, sub: SubscriberView, plan: PlanView | None, password: bytes
-    ) -> Awaitable[Packet | None]:
-        """PBKDF2/crypt cost milliseconds: verify in a worker thread, not on the event loop."""
+    ) -> Awaitable[Packet | None] | None:
+        """PBKDF2/crypt/bcrypt cost milliseconds: verify on the bounded hashing pool, not on the
+        event loop; when the pool is full, no reply (dropped as ``slow-hash-busy``)."""
         cred = sub.credential
         assert cred is not None
+        check = self.hashes.submit(verify_pap, cred, password)
+        if check is None:
+            req.drop_reason = SLOW_HASH_BUSY
+            req.note("  not answered: the password-hashing queue is full")
+            return None
 
         async def run() -> Packet | None:
-            result = await asyncio.to_thread(verify_pap, cred, password)
+            result = await check
             if not result.ok:
                 return self._reject(req, f"PAP: {result.reason}")
             req.note(f"  PAP: {result.reason}")

@@ -19,29 +19,30 @@ Forms read for imports from FreeRADIUS / LDAP / Django (canonical form is kept a
 ``{cleartext}pw``, ``{clear}pw``, ``{NT}hex`` / ``{nthash}hex`` (optionally ``0x``),
 ``{SHA}``, ``{SSHA}``, ``{SHA256}``, ``{SSHA256}``, ``{SHA512}``, ``{SSHA512}``,
 ``{MD5}``, ``{SMD5}`` (base64 of digest [+ salt]; unsalted ones also as hex),
-``pbkdf2_sha256$<iter>$<salt>$<b64 hash>`` (Django), and crypt strings ``$1$``, ``$5$``,
-``$6$`` (optionally ``{crypt}``), verified through the stdlib ``crypt`` module, which
-exists up to Python 3.12; where it is missing the credential parses but PAP says why
-it cannot be checked.
+``pbkdf2_sha256$<iter>$<salt>$<b64 hash>`` (Django), crypt strings ``$1$``, ``$5$``,
+``$6$`` and bcrypt ``$2a$``/``$2b$``/``$2y$`` (optionally ``{crypt}``), verified through
+:mod:`radiusd.policy.unix_crypt` (libpass and bcrypt, on every supported Python).
 
 Why some methods cannot be served: CHAP sends MD5(ident || password || challenge), so
 the server needs the cleartext; MS-CHAP needs the NT hash (or the cleartext to make it);
 a one-way hash can only check a password it is shown, i.e. PAP.
 
 Cost on the login hot path (measured on the development machine, CPython 3.11, per
-verification): cleartext PAP 0.5 µs, CHAP 1.2 µs; NT-hash PAP 7 µs (one pycryptodome
-MD4); MS-CHAP v2 with MPPE keys about 75 µs (3 DES and 3 MD4 calls, mostly pycryptodome
-call overhead); ``{SSHA}`` and friends about 1 µs, but they are fast to crack after a
-database leak; sha512-crypt 1.5 ms; PBKDF2-SHA256 about 0.25 µs per round, so the
-default ``DEFAULT_PBKDF2_ITERATIONS`` = 10,000 costs about 2.5 ms of CPU per PAP login
-(about 400 logins per second per core; a reconnect storm of 10,000 subscribers costs 25
-core seconds) against the 20 µs per request budget that cleartext and NT hashes meet.
-That is the deliberate trade: an ISP that wants leaked hashes to be expensive pays for
-it at login time, and can choose fewer rounds with ``make_credential(..., iterations=)``.
-``hashlib.pbkdf2_hmac`` releases the GIL, so the policy layer can run expensive
-verifications (``Credential.expensive``) in a thread. Stored rounds above
-``MAX_PBKDF2_ITERATIONS`` are refused at parse time so an imported file cannot stall
-the server. Nothing is cached: every login recomputes from the stored credential.
+verification): cleartext PAP 0.5 µs, CHAP 1.2 µs; NT-hash PAP 7 µs (one pycryptodome MD4);
+MS-CHAP v2 with MPPE keys about 75 µs (3 DES and 3 MD4 calls, mostly pycryptodome call
+overhead); ``{SSHA}`` and friends about 1 µs, but they are fast to crack after a database
+leak; sha512-crypt about 5 ms (libpass, pure Python, 5,000 rounds); PBKDF2-SHA256 about
+0.25 µs per round, so the default ``DEFAULT_PBKDF2_ITERATIONS`` = 10,000 costs about 2.5
+ms of CPU per PAP login (about 400 logins per second per core; a reconnect storm of 10,000
+subscribers costs 25 core seconds) against the 20 µs per request budget that cleartext and
+NT hashes meet. That is the deliberate trade: an ISP that wants leaked hashes to be
+expensive pays for it at login time, and can choose fewer rounds with
+``make_credential(..., iterations=)``. ``hashlib.pbkdf2_hmac`` releases the GIL, so the
+policy layer can run expensive verifications (``Credential.expensive``) on its bounded
+hashing pool. Stored rounds above ``MAX_PBKDF2_ITERATIONS`` (crypt and bcrypt: see
+:mod:`radiusd.policy.unix_crypt`) are refused when parsed and again before each check, so
+an imported file cannot stall the server. Nothing is cached: every login recomputes from
+the stored credential.
 
 Secrets never appear in a repr, a reason string or an exception message.
 """
@@ -53,15 +54,15 @@ import binascii
 import hashlib
 import hmac
 import os
-import warnings
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from radiusd.policy import mschap
+from radiusd.policy import mschap, unix_crypt
 
 __all__ = [
     "DEFAULT_PBKDF2_ITERATIONS",
     "MAX_PBKDF2_ITERATIONS",
+    "PASSWORD_STORES",
     "AuthMethod",
     "Credential",
     "CredentialKind",
@@ -70,6 +71,7 @@ __all__ = [
     "VerifyResult",
     "make_credential",
     "parse_credential",
+    "password_store",
     "verify_chap",
     "verify_mschap1",
     "verify_mschap2",
@@ -128,8 +130,8 @@ class Credential:
 
     @property
     def expensive(self) -> bool:
-        """True when PAP verification costs milliseconds (PBKDF2, crypt): run it off the loop."""
-        return self.scheme == "crypt" or self.iterations > 1000
+        """True when PAP verification costs milliseconds (PBKDF2, crypt, bcrypt): run it off the loop."""
+        return self.scheme in _CRYPT_SCHEMES or self.iterations > 1000
 
     def storage_string(self) -> str:
         """The string to store in the database (as parsed, or canonical when made here)."""
@@ -254,6 +256,24 @@ def _parse_ldap_hash(scheme: str, value: str, stored: str) -> Credential:
     return Credential(CredentialKind.HASH, scheme, raw[:size], salt=raw[size:], stored=stored)
 
 
+_CRYPT_SCHEMES = ("crypt", "bcrypt")
+_CRYPT_IDS = ("1", "5", "6", "2a", "2b", "2y")
+
+
+def _parse_crypt(value: str, stored: str) -> Credential:
+    """A crypt(3) or bcrypt string; refused when malformed or when one check would cost more
+    than :mod:`radiusd.policy.unix_crypt` allows."""
+    try:
+        form, rounds = unix_crypt.crypt_cost(value)
+    except ValueError as exc:
+        message = str(exc)  # names the form and the numbers only
+    else:
+        scheme = "bcrypt" if form == "bcrypt" else "crypt"
+        secret = value.encode("utf-8")
+        return Credential(CredentialKind.HASH, scheme, secret, iterations=rounds, stored=stored)
+    raise _Malformed(message)
+
+
 def parse_credential(stored: str) -> Credential:
     """Parse a stored credential string; ValueError (naming the format, never the secret) if bad."""
     if stored.startswith("cleartext:"):
@@ -264,9 +284,9 @@ def parse_credential(stored: str) -> Credential:
         scheme = stored.split("$", 2)[1]
         if scheme in _PASSLIB_PBKDF2:
             return _parse_passlib_pbkdf2(stored)
-        if scheme in ("1", "5", "6"):
-            return Credential(CredentialKind.HASH, "crypt", stored.encode("utf-8"), stored=stored)
-        raise _Malformed("unsupported '$' credential scheme (known: pbkdf2, pbkdf2-sha256, 1, 5, 6)")
+        if scheme in _CRYPT_IDS:
+            return _parse_crypt(stored, stored)
+        raise _Malformed("unsupported '$' credential scheme (known: pbkdf2, pbkdf2-sha256, 1, 5, 6, 2a/b/y)")
     if stored.startswith("pbkdf2_sha256$"):
         return _parse_django_pbkdf2(stored)
     if stored.startswith("{"):
@@ -280,10 +300,26 @@ def parse_credential(stored: str) -> Credential:
             if scheme in _LDAP_HASHES:
                 return _parse_ldap_hash(scheme, value, stored)
             if scheme == "crypt" and value.startswith("$"):
-                return Credential(CredentialKind.HASH, "crypt", value.encode("utf-8"), stored=stored)
+                return _parse_crypt(value, stored)
     raise _Malformed(
         "unrecognised credential format (expected cleartext:, nt:, $pbkdf2-sha256$, {SSHA}, ... prefix)"
     )
+
+
+#: what ``password_store`` (setting, ``subscriber add --store``) keeps of a new password, and
+#: the methods each form can serve: see the module docstring
+PASSWORD_STORES = {"cleartext": "cleartext", "nt": "nt-hash", "hashed": "pbkdf2-sha256"}
+
+
+def password_store(stored: str) -> str:
+    """How a stored credential keeps its password: ``cleartext``, ``nt`` or ``hashed`` (any
+    one-way hash). Decided by the prefix alone (no parsing), for listings."""
+    head = stored[:12].lower()
+    if head.startswith(("cleartext:", "{cleartext}", "{clear}")):
+        return "cleartext"
+    if head.startswith(("nt:", "{nt}", "{nthash}")):
+        return "nt"
+    return "hashed"
 
 
 def make_credential(
@@ -352,7 +388,8 @@ def _cannot(cred: Credential, method: AuthMethod) -> str:
     if cred.kind is CredentialKind.NT_HASH:
         what = "an NT hash"
     elif cred.kind is CredentialKind.HASH:
-        what = f"a {'salted ' if cred.salt or cred.scheme == 'crypt' else ''}password hash ({cred.scheme})"
+        salted = "salted " if cred.salt or cred.scheme in _CRYPT_SCHEMES else ""
+        what = f"a {salted}password hash ({cred.scheme})"
     else:  # pragma: no cover - cleartext serves every method
         what = "cleartext"
     needs = "the cleartext password" if method is AuthMethod.CHAP else "the cleartext password or its NT hash"
@@ -362,42 +399,29 @@ def _cannot(cred: Credential, method: AuthMethod) -> str:
 # --------------------------------------------------------------------------- PAP
 
 
-def _crypt(password: str, setting: str) -> str | None:
-    """crypt(3) through the stdlib module (deprecated in 3.11, gone in 3.13); None if unavailable."""
+def _pap_crypt(cred: Credential, password: bytes) -> VerifyResult:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import crypt
-    except ImportError:
-        return None
-    try:
-        return crypt.crypt(password, setting)
-    except OSError:  # crypt(3) rejects the setting (unknown method or bad salt)
-        return ""
+        ok = unix_crypt.verify(cred.secret.decode("utf-8"), password)
+    except ValueError as exc:  # over the cost ceiling, or unreadable: the reason names neither
+        return VerifyResult(False, str(exc))
+    return VerifyResult(ok, "password matches" if ok else "wrong password")
 
 
 def _pap_hash(cred: Credential, password: bytes) -> VerifyResult:
     scheme = cred.scheme
     computed: bytes
+    if scheme in _CRYPT_SCHEMES:
+        return _pap_crypt(cred, password)
+    if cred.iterations > MAX_PBKDF2_ITERATIONS:
+        return VerifyResult(
+            False, f"{scheme} credential asks for {cred.iterations} iterations, above {MAX_PBKDF2_ITERATIONS}"
+        )
     if scheme in _PASSLIB_PBKDF2:
         computed = hashlib.pbkdf2_hmac(_PASSLIB_PBKDF2[scheme], password, cred.salt, cred.iterations)
     elif scheme == "django-pbkdf2-sha256":
         computed = hashlib.pbkdf2_hmac("sha256", password, cred.salt, cred.iterations)
     elif scheme in _LDAP_HASHES:
         computed = hashlib.new(_LDAP_HASHES[scheme][0], password + cred.salt).digest()
-    elif scheme == "crypt":
-        try:
-            text = password.decode("utf-8")
-        except UnicodeDecodeError:
-            return VerifyResult(False, "password is not valid UTF-8, cannot check it against crypt")
-        setting = cred.secret.decode("utf-8")
-        result = _crypt(text, setting)
-        if result is None:
-            return VerifyResult(False, "crypt credentials are unsupported: this Python has no crypt module")
-        if not result:
-            return VerifyResult(False, "crypt credential uses a method this system's crypt(3) lacks")
-        ok = hmac.compare_digest(result.encode("utf-8"), cred.secret)
-        return VerifyResult(ok, "password matches" if ok else "wrong password")
     else:  # pragma: no cover - parse_credential only makes the schemes above
         return VerifyResult(False, f"unsupported hash scheme {scheme}")
     ok = hmac.compare_digest(computed, cred.secret)

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from radiusd.codec import shared_secret
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.config import Settings, load_settings, redacted_url
@@ -26,6 +27,7 @@ from radiusd.logs import configure_logging, get_logger
 from radiusd.policy.access import AccessPolicy, StatusPolicy
 from radiusd.policy.accounting import AccountingPolicy
 from radiusd.policy.directory import Directory
+from radiusd.policy.hash_pool import HashPool
 from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
 from radiusd.store.accounting_ops import AccountingEventOp, AccountingOp, SessionReloadOp
@@ -89,7 +91,11 @@ class Daemon:
         )
         self.writer.on_in_doubt = self.accounting.commit_in_doubt
         self.access = AccessPolicy(
-            self.directory, self.dictionary, assigner=self.ipam, sessions=self.sessions
+            self.directory,
+            self.dictionary,
+            assigner=self.ipam,
+            sessions=self.sessions,
+            hashes=HashPool(settings.slow_hash_workers, settings.slow_hash_queue_max),
         )
         self.auth_dispatcher = self._dispatcher(
             {Code.ACCESS_REQUEST: self.access, Code.STATUS_SERVER: StatusPolicy(Code.ACCESS_ACCEPT)}
@@ -175,6 +181,13 @@ class Daemon:
 
     def _warn_unsafe(self) -> None:
         for nas in self.registry.all():
+            if shared_secret.is_weak(nas.secret):
+                log.warning(
+                    "nas.weak-secret",
+                    nas=nas.name,
+                    hint=f"the shared secret is shorter than {shared_secret.MIN_SECRET_LENGTH} characters "
+                    "(RFC 2865 §3; BlastRADIUS): replace it, e.g. with nas add --generate-secret",
+                )
             if not nas.require_message_authenticator:
                 log.warning(
                     "nas.message-authenticator-not-required",
@@ -195,6 +208,7 @@ class Daemon:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.writer.close()
+        self.access.hashes.close()
         for transport in self.transports:
             transport.close()
         for reader in self.readers:

@@ -12,12 +12,19 @@ transaction really starts at its first statement (a read followed by a write is 
 DDL is transactional (a failed migration leaves nothing behind). :func:`begin_write` starts
 ``BEGIN IMMEDIATE`` for read-then-write transactions, which then wait on the busy timeout rather
 than fail with "database is locked" when another writer got in first.
+
+A SQLite database holds subscriber passwords, NAS secrets and router credentials, so its folder
+is created 0700 and the file 0600 before SQLite opens it (SQLite gives the -wal and -shm files
+the mode of the database file); :func:`exposed_sqlite_files` lists those that others may read,
+for ``serve`` to refuse.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
+import stat
 from collections.abc import Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -41,6 +48,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _IMMEDIATE = "radiusd_sqlite_immediate"
 _MIGRATION_LOCK = 0x72646D67  # "rdmg": PostgreSQL advisory lock held while migrating
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+#: the files of one SQLite database: the database itself, its write-ahead log and shared memory
+SQLITE_SUFFIXES = ("", "-wal", "-shm")
 
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -87,19 +98,57 @@ def normalise_url(url: str) -> str:
     return with_async_driver(url, _DRIVERS, "database", "sqlite+aiosqlite:/// or postgresql+asyncpg://")
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite ``url``; None for PostgreSQL, in-memory and ``file:`` URIs."""
+    parsed = make_url(normalise_url(url))
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else Path(database).expanduser()
+
+
+def _create_private(path: Path) -> None:
+    """Create the folder of ``path`` (0700) and an empty database file (0600) if missing."""
+    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)  # an empty file is an empty SQLite database
+
+
+def exposed_sqlite_files(url: str) -> list[tuple[Path, int]]:
+    """(file, permission bits) of the files of a SQLite ``url`` that group or others may read
+    or write; empty for PostgreSQL and for files not created yet."""
+    path = sqlite_file(url)
+    if path is None:
+        return []
+    out: list[tuple[Path, int]] = []
+    for suffix in SQLITE_SUFFIXES:
+        name = path.with_name(path.name + suffix)
+        try:
+            mode = stat.S_IMODE(name.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o066:  # read or write for group or others
+            out.append((name, mode))
+    return out
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An AsyncEngine for ``url`` (SQLite file or PostgreSQL), configured for durable commits.
 
-    Creates the parent folder of a SQLite file. ``kwargs`` go to ``create_async_engine``.
+    Creates the folder (0700) and the file (0600) of a new SQLite database. ``kwargs`` go to
+    ``create_async_engine``.
     """
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, **kwargs)
 
-    database = parsed.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_file(url)
+    if path is not None:
+        _create_private(path)
     engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")

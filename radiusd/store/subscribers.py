@@ -26,9 +26,13 @@ from .snapshot import IN_CHUNK, SUBSCRIBER_SELECT
 IMPORT_COLUMNS = ("username", "password", "plan", "pool", "static_ip", "status")
 
 
-def make_credential(password: str) -> str:
-    """The stored form of a new password: cleartext, the only form that serves PAP, CHAP and MS-CHAP."""
-    return credentials.make_credential(password, "cleartext").storage_string()
+def make_credential(password: str, store: str = "cleartext") -> str:
+    """The stored form of a new password: ``store`` is ``cleartext`` (serves PAP, CHAP and
+    MS-CHAP), ``nt`` (the NT hash: PAP and MS-CHAP) or ``hashed`` (PBKDF2-SHA256: PAP only)."""
+    kind = credentials.PASSWORD_STORES.get(store)
+    if kind is None:
+        raise InvalidInput(f"password store {store!r} is not one of {', '.join(credentials.PASSWORD_STORES)}")
+    return credentials.make_credential(password, kind).storage_string()
 
 
 def check_credential(stored: str) -> str:
@@ -56,7 +60,7 @@ async def _plan_id(conn: AsyncConnection, plan: str | None) -> int | None:
     return plan_id
 
 
-def _credential(password: str | None, credential: str | None) -> str:
+def _credential(password: str | None, credential: str | None, store: str) -> str:
     if (password is None) == (credential is None):
         raise InvalidInput("give either a password or a credential")
     if credential is not None:
@@ -66,7 +70,7 @@ def _credential(password: str | None, credential: str | None) -> str:
     assert password is not None
     if not password:
         raise InvalidInput("the password must not be empty")
-    return make_credential(password)
+    return make_credential(password, store)
 
 
 async def add_subscriber(
@@ -80,10 +84,12 @@ async def add_subscriber(
     status: str = "active",
     simultaneous_use: int | None = None,
     credential: str | None = None,
+    store: str = "cleartext",
 ) -> SubscriberRecord:
-    """Create a subscriber from a password (or an already made ``credential`` string)."""
+    """Create a subscriber from a password, kept as ``store`` says (:func:`make_credential`),
+    or from an already made ``credential`` string."""
     username = validate.name(username, "username", 253)
-    stored = _credential(password, credential)
+    stored = _credential(password, credential, store)
     status = validate.status(status)
     plan = validate.blank_to_none(plan)
     pool = validate.blank_to_none(pool)
@@ -137,7 +143,9 @@ async def _first_taken(
     return None
 
 
-def _import_row(number: int, row: Mapping[Any, Any], plans: Mapping[str, int]) -> dict[str, Any]:
+def _import_row(
+    number: int, row: Mapping[Any, Any], plans: Mapping[str, int], store: str = "cleartext"
+) -> dict[str, Any]:
     """One CSV row as subscriber column values; InvalidInput names the row (1 = first data row)."""
     unknown = [key for key in row if key not in IMPORT_COLUMNS]
     if unknown:
@@ -154,7 +162,7 @@ def _import_row(number: int, row: Mapping[Any, Any], plans: Mapping[str, int]) -
         static = validate.blank_to_none(row.get("static_ip"))
         return {
             "username": username,
-            "credential": make_credential(password),
+            "credential": make_credential(password, store),
             "status": validate.status(validate.blank_to_none(row.get("status")) or "active"),
             "plan_id": plans[plan] if plan is not None else None,
             "pool_name": validate.blank_to_none(row.get("pool")),
@@ -164,8 +172,11 @@ def _import_row(number: int, row: Mapping[Any, Any], plans: Mapping[str, int]) -
         raise InvalidInput(f"row {number}: {exc}") from None
 
 
-async def import_subscribers(engine: AsyncEngine, rows: Sequence[Mapping[str, str]]) -> int:
-    """Create every subscriber of ``rows`` in one transaction, or none.
+async def import_subscribers(
+    engine: AsyncEngine, rows: Sequence[Mapping[str, str]], *, store: str = "cleartext"
+) -> int:
+    """Create every subscriber of ``rows`` in one transaction, or none; passwords are kept as
+    ``store`` says (:func:`make_credential`).
 
     Columns: username, password and optionally plan, pool, static_ip, status (blank = not set).
     Any bad row (malformed, unknown plan, duplicate in the file or in the database) raises
@@ -181,7 +192,7 @@ async def import_subscribers(engine: AsyncEngine, rows: Sequence[Mapping[str, st
         seen_user: dict[str, int] = {}
         seen_ip: dict[str, int] = {}
         for number, row in enumerate(rows, start=1):
-            value = _import_row(number, row, plans)
+            value = _import_row(number, row, plans, store)
             for key, seen, what in (("username", seen_user, "username"), ("static_ipv4", seen_ip, "IP")):
                 item = value[key]
                 if item is None:

@@ -135,3 +135,16 @@ def test_dashboard_uses_only_exported_metrics() -> None:
     titles = " ".join(p["title"] for p in dashboard["panels"]).lower()
     for topic in ("requests", "latency", "drop", "pool", "sessions online per nas"):
         assert topic in titles
+
+
+def test_collector_counts_nas_with_weak_secrets() -> None:
+    state = _state()
+    state.registry = NasRegistry(
+        [
+            NasClient(1, "short", "192.0.2.1", b"fifteen-chars15"),
+            NasClient(2, "long", "192.0.2.2", b"sixteen-chars-16"),
+            NasClient(3, "tiny", "192.0.2.3", b"x"),
+        ]
+    )
+    text = generate_latest(make_registry(state)).decode()
+    assert "radiusd_nas_weak_secrets 2.0" in text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import os
 
 import pytest
@@ -245,34 +244,65 @@ class TestPap:
         assert verify_pap(cred, b"letmein").ok
         assert not verify_pap(cred, b"letmeout").ok
 
-    @pytest.mark.skipif(importlib.util.find_spec("crypt") is None, reason="no crypt module")
-    @pytest.mark.filterwarnings("ignore::DeprecationWarning")
     def test_crypt_sha_vectors(self) -> None:
-        # Test vectors from Ulrich Drepper's SHA-crypt specification.
+        # Test vectors from Ulrich Drepper's SHA-crypt specification (the last: salt cut to 16).
         sha512 = (
             "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnI"
             "FNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"
         )
         sha256 = "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"
-        for stored in (sha512, sha256, "{crypt}" + sha512):
+        rounds = (
+            "$6$rounds=10000$saltstringsaltstring$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/"
+            "UrjmM0Dp8vOuZeHBy/YTBmSK6H9qs/y3RnOaw5v."
+        )
+        for stored in (sha512, sha256, "{crypt}" + sha512, rounds):
             cred = parse_credential(stored)
             assert cred.kind is CredentialKind.HASH and cred.expensive
             assert verify_pap(cred, b"Hello world!").ok
             assert verify_pap(cred, b"Hello world?").reason == "wrong password"
+        assert parse_credential(rounds).iterations == 10_000
+        assert parse_credential(sha512).iterations == 5_000
 
-    def test_crypt_rejected_setting_has_reason(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from radiusd.policy import credentials
+    def test_md5_crypt_and_bcrypt(self) -> None:
+        import bcrypt
 
-        monkeypatch.setattr(credentials, "_crypt", lambda password, setting: "")
-        result = verify_pap(parse_credential("$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/"), b"password")
-        assert not result.ok and "crypt(3)" in result.reason
+        md5 = parse_credential("$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/")
+        assert verify_pap(md5, b"password").ok and not verify_pap(md5, b"passwort").ok
+        for ident in (b"2a", b"2b", b"2y"):
+            made = bcrypt.hashpw(b"pw-bcrypt", bcrypt.gensalt(4, prefix=b"2b")).replace(
+                b"$2b$", b"$" + ident + b"$"
+            )
+            cred = parse_credential(made.decode())
+            assert cred.scheme == "bcrypt" and cred.iterations == 4 and cred.expensive
+            assert verify_pap(cred, b"pw-bcrypt").ok and not verify_pap(cred, b"pw-bcrypT").ok
 
-    def test_crypt_unavailable_has_reason(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from radiusd.policy import credentials
+    @pytest.mark.parametrize(
+        "stored",
+        [
+            "$6$rounds=999999999$saltsalt$" + "a" * 86,  # ~25 minutes of CPU for one check
+            "$5$rounds=100001$saltsalt$" + "a" * 43,
+            "{crypt}$6$rounds=1000000$saltsalt$" + "a" * 86,
+            "$2b$14$" + "a" * 53,
+            "$2y$31$" + "a" * 53,
+        ],
+    )
+    def test_crypt_cost_above_the_ceiling_is_refused(self, stored: str) -> None:
+        with pytest.raises(ValueError, match="limit") as err:
+            parse_credential(stored)
+        assert "a" * 20 not in str(err.value) and "saltsalt" not in str(err.value)
 
-        monkeypatch.setattr(credentials, "_crypt", lambda password, setting: None)
-        result = verify_pap(parse_credential("$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/"), b"password")
-        assert not result.ok and "unsupported" in result.reason
+    def test_cost_is_checked_again_before_a_check(self) -> None:
+        """A credential that did not come through parse_credential is refused, not computed."""
+        stored = "$6$rounds=999999999$saltsalt$" + "a" * 86
+        forged = Credential(CredentialKind.HASH, "crypt", stored.encode(), iterations=5000, stored=stored)
+        result = verify_pap(forged, b"pw")
+        assert not result.ok and "999999999 rounds" in result.reason
+        pbkdf2 = make_credential("pw", "pbkdf2-sha256", iterations=FAST)
+        big = Credential(
+            CredentialKind.HASH, pbkdf2.scheme, pbkdf2.secret, salt=pbkdf2.salt, iterations=10**9
+        )
+        result = verify_pap(big, b"pw")
+        assert not result.ok and "above" in result.reason
 
     def test_hash_cannot_serve_other_methods(self) -> None:
         cred = make_credential("pw", "pbkdf2-sha256", iterations=FAST)

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import stat
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import StatementError
 
-from radiusd.store.engine import begin_write, create_engine, ensure_schema, head_revision, schema_revision
+from radiusd.store.engine import (
+    SQLITE_SUFFIXES,
+    begin_write,
+    create_engine,
+    ensure_schema,
+    exposed_sqlite_files,
+    head_revision,
+    schema_revision,
+)
 from radiusd.store.models import ChangeLog
 
 
@@ -64,3 +73,39 @@ async def test_failed_transaction_leaves_nothing(sqlite_url: str) -> None:
             assert (await conn.execute(sa.select(sa.func.count()).select_from(ChangeLog))).scalar_one() == 0
     finally:
         await engine.dispose()
+
+
+async def test_a_new_sqlite_database_is_private(tmp_path: Path) -> None:
+    """Folder 0700, database, -wal and -shm 0600, whatever the umask lets through."""
+    path = tmp_path / "state" / "radiusd.sqlite3"
+    url = f"sqlite:///{path}"
+    engine = create_engine(url)
+    try:
+        await ensure_schema(engine)
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+            files = {s: Path(f"{path}{s}") for s in SQLITE_SUFFIXES}
+            assert all(f.exists() for f in files.values())
+            modes = {s: stat.S_IMODE(f.stat().st_mode) for s, f in files.items()}
+    finally:
+        await engine.dispose()
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600}
+    assert exposed_sqlite_files(url) == []
+
+
+def test_exposed_sqlite_files_lists_what_others_may_read(tmp_path: Path) -> None:
+    path = tmp_path / "radiusd.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    assert exposed_sqlite_files(url) == []  # not created yet
+    path.write_bytes(b"")
+    Path(f"{path}-wal").write_bytes(b"")
+    path.chmod(0o644)
+    Path(f"{path}-wal").chmod(0o600)
+    assert exposed_sqlite_files(url) == [(path, 0o644)]
+    path.chmod(0o620)
+    assert exposed_sqlite_files(url) == [(path, 0o620)]
+    path.chmod(0o700)  # the execute bit gives nobody the contents
+    assert exposed_sqlite_files(url) == []
+    assert exposed_sqlite_files("postgresql://u@h/db") == []
+    assert exposed_sqlite_files("sqlite:///:memory:") == []
