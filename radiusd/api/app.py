@@ -8,7 +8,6 @@ Errors: request validation 422 (FastAPI's body names the field), the store's Inv
 NotFound 404, Conflict 409, database unreachable 503; no route answers 500 on any input.
 """
 
-import asyncio
 import importlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, Protocol
@@ -32,6 +31,7 @@ from radiusd.store.pools import _pool_info, group_of
 from radiusd.store.writer import Writer
 
 from . import network, queries
+from .guard import RequestGuard
 from .metrics import make_registry
 from .schemas import (
     DEFAULT_LIMIT,
@@ -84,28 +84,22 @@ def _problem(status: int, detail: str, headers: dict[str, str] | None = None) ->
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-class ConcurrencyLimit:
-    """ASGI middleware: at most ``limit`` requests inside the app at once, the rest wait (no CPU).
-
-    The API shares the event loop with RADIUS: a datagram waits behind every callback already
-    queued, so a flood of concurrent API requests must not put hundreds of them there.
-    """
-
-    def __init__(self, app: Any, limit: int = 4) -> None:
-        self.app = app
-        self.slots = asyncio.Semaphore(limit)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        async with self.slots:
-            await self.app(scope, receive, send)
+#: what ``api_public_docs`` opens to callers without a token
+DOC_PATHS = ("/docs", "/redoc", "/openapi.json")
 
 
-def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None, concurrency: int = 4) -> FastAPI:
+def docs_are_public(path: str) -> bool:
+    """``path`` is the documentation (Swagger UI, ReDoc, the spec, or an asset under /docs/)."""
+    return path in DOC_PATHS or path.startswith("/docs/")
+
+
+def create_app(
+    state: LiveState, *, disconnect: DisconnectFn | None = None, concurrency: int | None = None
+) -> FastAPI:
     """The admin API over ``state`` (a running Daemon). ``disconnect`` overrides the CoA client;
-    ``concurrency`` bounds the requests served at once (see :class:`ConcurrencyLimit`)."""
+    ``concurrency`` (default: the ``api_concurrency`` setting) bounds the requests served at
+    once; token, body size and body time limits are checked first (radiusd.api.guard)."""
+    settings = state.settings
     tokens = TokenCache(state.engine)
     send = disconnect if disconnect is not None else plugin_disconnect()
     bearer = HTTPBearer(auto_error=False, description="radiusd api-token create NAME")
@@ -136,7 +130,14 @@ def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None, conc
         responses=ERRORS,
     )
     app.state.live = state
-    app.add_middleware(ConcurrencyLimit, limit=concurrency)
+    app.add_middleware(
+        RequestGuard,
+        check=tokens.check,
+        public=docs_are_public if settings.api_public_docs else lambda path: False,
+        max_body=settings.api_max_body,
+        body_timeout=settings.api_body_timeout,
+        concurrency=concurrency or settings.api_concurrency,
+    )
     app.state.tokens = tokens
 
     @app.exception_handler(NotFound)

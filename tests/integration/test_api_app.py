@@ -4,6 +4,7 @@ PostgreSQL: authentication, every endpoint, 404/409/422, pagination, metrics."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -154,11 +155,26 @@ async def test_last_used_is_recorded(
     assert used["admin"] is not None and used["grafana"] is None
 
 
-async def test_docs_and_spec_are_served(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/docs")).status_code == 200
-    spec = (await client.get("/openapi.json")).json()
+async def test_docs_and_spec_are_served(client: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    h = auth(tokens["viewer"])
+    assert (await client.get("/docs", headers=h)).status_code == 200
+    spec = (await client.get("/openapi.json", headers=h)).json()
     for path in ("/network/sites", "/ipam/pools/{name}/leases", "/radius/sessions/{session_id}/disconnect"):
         assert path in spec["paths"]
+
+
+async def test_docs_need_a_token_unless_api_public_docs(daemon: Daemon, tokens: dict[str, str]) -> None:
+    for public in (False, True):
+        daemon.settings = replace(daemon.settings, api_public_docs=public)
+        app = create_app(daemon)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c:
+            for path in ("/docs", "/redoc", "/openapi.json"):
+                r = await c.get(path)
+                assert r.status_code == (200 if public else 401), (public, path, r.text)
+                assert (await c.get(path, headers=auth(tokens["viewer"]))).status_code == 200
+            # the documentation only: every other route still needs the token
+            assert (await c.get("/ipam/pools")).status_code == 401
+            assert (await c.get("/docsx")).status_code == 401
 
 
 # -- network -----------------------------------------------------------------------------------
