@@ -32,7 +32,9 @@ def seed(d: DaemonProcess) -> None:
 
 
 @pytest.fixture(scope="module")
-def daemon(tmp_path_factory: pytest.TempPathFactory, daemon_factory: Callable[..., DaemonProcess]) -> DaemonProcess:
+def daemon(
+    tmp_path_factory: pytest.TempPathFactory, daemon_factory: Callable[..., DaemonProcess]
+) -> DaemonProcess:
     url = f"sqlite+aiosqlite:///{(tmp_path_factory.mktemp('db') / 'r.sqlite3').as_posix()}"
     env = {
         "RADIUSD_API_HEADER_TIMEOUT": str(HEADER_TIMEOUT),
@@ -90,7 +92,9 @@ def test_a_body_without_token_is_refused_before_it_is_read(daemon: DaemonProcess
     """20 MB announced, 1 kB sent, no token: 401 at once and the connection is closed, so the
     rest of the body is never read."""
     with connect(daemon) as s:
-        s.sendall(head("POST", "/network/sites", "Content-Type: application/json", "Content-Length: 20000000"))
+        s.sendall(
+            head("POST", "/network/sites", "Content-Type: application/json", "Content-Length: 20000000")
+        )
         s.sendall(b"x" * 1024)
         started = time.monotonic()
         status, data = read_response(s)
@@ -242,7 +246,7 @@ def test_https_with_the_configured_certificate(tls_daemon: tuple[DaemonProcess, 
 
 
 def test_tls_settings_errors_are_one_line(tmp_path: Path) -> None:
-    cert, key = self_signed(tmp_path)
+    cert, _ = self_signed(tmp_path)
     other = tmp_path / "other"
     other.mkdir()
     _, wrong_key = self_signed(other)
