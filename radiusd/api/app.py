@@ -67,7 +67,7 @@ class LiveState(Protocol):
 DisconnectFn = Callable[["LiveState", str], Awaitable[dict[str, Any]]]
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (at most {MAX_LIMIT}).")]
-Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip (cursor is cheaper).")]
+Offset = Annotated[int, Query(ge=0, le=queries.MAX_OFFSET, description="Rows to skip (cursor is cheaper).")]
 Cursor = Annotated[
     str | None,
     Query(max_length=64, pattern=r"^[0-9A-Za-z:._@-]*$", description="next_cursor of the previous page."),

@@ -4,8 +4,8 @@ PostgreSQL: authentication, every endpoint, 404/409/422, pagination, metrics."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -444,3 +444,40 @@ async def test_metrics(daemon: Daemon, client: httpx.AsyncClient, tokens: dict[s
     ):
         assert line in text, line
     assert tokens["viewer"] not in text
+
+
+async def test_network_lists_page_in_the_database(
+    daemon: Daemon, client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    """limit 1 offset 1 of three sites is the second, read with LIMIT/OFFSET; a huge offset is 422."""
+    await inv.add_site(daemon.engine, "pop-2")
+    await inv.add_site(daemon.engine, "pop-3")
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(daemon.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        h = auth(tokens["viewer"])
+        page = (await client.get("/network/sites?limit=1&offset=1", headers=h)).json()
+    finally:
+        sa.event.remove(daemon.engine.sync_engine, "before_cursor_execute", seen)
+    assert [s["name"] for s in page["items"]] == ["pop-2"]
+    assert page["next_cursor"] == "2"
+    [select] = [s for s in statements if "network_sites" in s]
+    assert "LIMIT" in select.upper() and "OFFSET" in select.upper(), select
+    last = (await client.get("/network/sites?limit=1&offset=2", headers=h)).json()
+    assert [s["name"] for s in last["items"]] == ["pop-3"] and last["next_cursor"] is None
+    for path in ("/network/sites", "/network/routers", "/network/connections", "/subscribers",
+                 "/radius/sessions/online", "/ipam/pools/main/leases"):  # fmt: skip
+        r = await client.get(f"{path}?offset=10000000", headers=h)
+        assert r.status_code == 422, (path, r.text)
+        assert r.json()["detail"][0]["loc"] == ["query", "offset"]
+        assert (await client.get(f"{path}?limit=1001", headers=h)).status_code == 422
+        assert (await client.get(f"{path}?offset=100000", headers=h)).status_code == 200
+    routers = (await client.get("/network/routers?site=pop-1&limit=1", headers=h)).json()
+    assert [r["name"] for r in routers["items"]] == ["r1"]
+    assert (await client.get("/network/routers?site=nowhere", headers=h)).status_code == 404
+    links = (await client.get("/network/connections?node=sw1", headers=h)).json()["items"]
+    assert len(links) == 1
