@@ -165,6 +165,11 @@ def create_app(
     async def _unreachable(request: Request, exc: ConnectionError) -> JSONResponse:
         return _problem(503, "the database is unreachable", {"Retry-After": "5"})
 
+    @app.exception_handler(TimeoutError)
+    async def _timed_out(request: Request, exc: TimeoutError) -> JSONResponse:
+        log.warning("api.database-timeout", path=request.url.path)
+        return _problem(503, "the database did not answer in time (db_command_timeout)", {"Retry-After": "5"})
+
     # -- network ----------------------------------------------------------------------------
 
     network.install(app, state, read, write)

@@ -69,7 +69,12 @@ class Daemon:
     def __init__(self, settings: Settings, dictionary: Dictionary | None = None) -> None:
         self.settings = settings
         self.dictionary = dictionary if dictionary is not None else default_dictionary()
-        self.engine = create_engine(settings.effective_database_url())
+        self.engine = create_engine(
+            settings.effective_database_url(),
+            connect_timeout=settings.db_connect_timeout,
+            command_timeout=settings.db_command_timeout,
+            keepalives_idle=settings.db_keepalives_idle,
+        )
         self.registry = NasRegistry()
         self.directory = Directory(self.dictionary)
         self.stats = Stats()
@@ -135,7 +140,7 @@ class Daemon:
     async def start(self) -> None:
         s = self.settings
         log.info("database.open", url=redacted_url(s.effective_database_url()))
-        await ensure_schema(self.engine)
+        await self.migrate()
         await self.reload_all()
         await self.load_sessions()
         self.writer.start()
@@ -177,6 +182,17 @@ class Daemon:
         )
         if s.ready_file:
             Path(s.ready_file).write_text(json.dumps(self.bound))
+
+    async def migrate(self) -> None:
+        """Apply pending migrations on an engine of their own: without ``db_command_timeout``,
+        which bounds the daemon's statements but not a migration of a large table."""
+        engine = create_engine(
+            self.settings.effective_database_url(), connect_timeout=self.settings.db_connect_timeout
+        )
+        try:
+            await ensure_schema(engine)
+        finally:
+            await engine.dispose()
 
     def _warn_unsafe(self) -> None:
         for nas in self.registry.all():
