@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,7 @@ def partitioned(tmp_path: Path) -> Iterator[tuple[DaemonProcess, BlackholeProxy,
         proxy = BlackholeProxy()
         via = url.replace(f"{PG_HOST}:{PG_PORT}", f"{HOST}:{proxy.port}")
         ports = free_udp_ports(2)
-        env = {
+        env: dict[str, str | None] = {
             "RADIUSD_CHANGE_POLL_INTERVAL": "0.2",
             "RADIUSD_DB_COMMAND_TIMEOUT": str(COMMAND_TIMEOUT),
             "RADIUSD_DB_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT),
@@ -109,7 +110,7 @@ def partitioned(tmp_path: Path) -> Iterator[tuple[DaemonProcess, BlackholeProxy,
             proxy.close()
 
 
-def run_threads(targets: list[Callable[[], None]]) -> tuple[list[threading.Thread], list[BaseException]]:
+def run_threads(targets: Sequence[Callable[[], None]]) -> tuple[list[threading.Thread], list[BaseException]]:
     errors: list[BaseException] = []
 
     def guarded(target: Callable[[], None]) -> Callable[[], None]:
@@ -175,8 +176,8 @@ def test_a_silent_partition_mid_storm(
         finally:
             nas.close()
 
-    targets: list[Callable[[], None]] = [lambda k=k: pap(k) for k in range(3)]
-    targets += [lambda k=k: accounting(k) for k in range(4)]
+    targets = [functools.partial(pap, k) for k in range(3)]
+    targets += [functools.partial(accounting, k) for k in range(4)]
     threads, errors = run_threads(targets)
     try:
         time.sleep(2.0)
