@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Respo
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,6 +33,7 @@ from radiusd.store.writer import Writer
 
 from . import network, queries
 from .guard import RequestGuard
+from .jobs import Job, Jobs, TooManyJobs
 from .metrics import make_registry
 from .schemas import (
     DEFAULT_LIMIT,
@@ -73,6 +75,19 @@ Cursor = Annotated[
     Query(max_length=64, pattern=r"^[0-9A-Za-z:._@-]*$", description="next_cursor of the previous page."),
 ]
 FilterName = Annotated[Name | None, Query(description="Exact match.")]
+#: seconds a disconnect request waits for the NAS by default, and at most (?wait=)
+DEFAULT_DISCONNECT_WAIT = 10.0
+MAX_DISCONNECT_WAIT = 30.0
+
+
+class DisconnectPending(BaseModel):
+    """A disconnect still waiting for its NAS: poll ``result_url`` (202 until it is done)."""
+
+    job: str
+    session: str
+    status: Literal["pending"]
+    result_url: str
+
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No or unknown bearer token"},
@@ -242,11 +257,24 @@ def create_app(
             items=[SessionOut.model_validate(i) for i in items], limit=limit, offset=offset, next_cursor=nxt
         )
 
+    jobs = app.state.jobs = Jobs()
+
+    def _disconnect_reply(job: Job) -> Response:
+        if not job.done:
+            headers = {"Location": f"/radius/disconnects/{job.id}"}
+            return JSONResponse(job.pending_json(), status_code=202, headers=headers)
+        out = DisconnectOut.model_validate(job.task.result())  # a failure raises: mapped above
+        if out.outcome is None and not out.ok:
+            return _problem(409, out.detail or "the session's NAS cannot be reached through a plugin")
+        status = 200 if out.ok or out.session_closed else 502
+        return JSONResponse(out.model_dump(mode="json") | {"job": job.id}, status_code=status)
+
     @app.post(
         "/radius/sessions/{session_id}/disconnect",
         tags=["radius"],
         dependencies=write,
         responses={
+            202: {"model": DisconnectPending, "description": "Still waiting for the NAS after ?wait"},
             404: {"model": Problem, "description": "No such session"},
             409: {"model": Problem, "description": "Closed session, or its NAS is not configured"},
             502: {"model": DisconnectOut, "description": "The NAS refused (NAK) or did not answer"},
@@ -254,6 +282,15 @@ def create_app(
     )
     async def disconnect_session(
         session_id: Annotated[Name, Path(description="Session id or Acct-Unique-Session-Id.")],
+        wait: Annotated[
+            float,
+            Query(
+                ge=0,
+                le=MAX_DISCONNECT_WAIT,
+                description="Seconds to wait for the NAS's answer; after that (0: at once) the "
+                "reply is 202 with a job whose result GET /radius/disconnects/{job} gives.",
+            ),
+        ] = DEFAULT_DISCONNECT_WAIT,
     ) -> Response:
         """Send a Disconnect-Request (RFC 5176) for an open session through its NAS's plugin."""
         found = await queries.find_session(state.engine, session_id)
@@ -261,11 +298,32 @@ def create_app(
             raise NotFound(f"no session {session_id!r}")
         if found["status"] != "open":
             raise Conflict(f"session {session_id!r} is already closed")
-        out = DisconnectOut.model_validate(await send(state, str(found["id"])))
-        if out.outcome is None and not out.ok:
-            return _problem(409, out.detail or "the session's NAS cannot be reached through a plugin")
-        status = 200 if out.ok or out.session_closed else 502
-        return JSONResponse(out.model_dump(mode="json"), status_code=status)
+        try:
+            job = jobs.start(send(state, str(found["id"])), session_id)
+        except TooManyJobs as exc:
+            return _problem(503, str(exc), {"Retry-After": "5"})
+        await job.wait(wait)
+        return _disconnect_reply(job)
+
+    @app.get(
+        "/radius/disconnects/{job_id}",
+        tags=["radius"],
+        dependencies=read,
+        responses={
+            202: {"model": DisconnectPending, "description": "Still waiting for the NAS"},
+            404: {"model": Problem, "description": "No such job (or forgotten: the last 1000 are kept)"},
+            409: {"model": Problem, "description": "The session's NAS is not configured"},
+            502: {"model": DisconnectOut, "description": "The NAS refused (NAK) or did not answer"},
+        },
+    )
+    async def disconnect_result(
+        job_id: Annotated[str, Path(max_length=64, pattern=r"^[0-9A-Za-z_-]+$")],
+    ) -> Response:
+        """The result of a disconnect started with ``POST /radius/sessions/{id}/disconnect``."""
+        job = jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no disconnect job {job_id!r}")
+        return _disconnect_reply(job)
 
     # -- subscribers ------------------------------------------------------------------------
 

@@ -61,8 +61,9 @@ class ApiServer:
         self.host, self.port = parse_bind(bind)
         s = state.settings
         self.tls = bool(s.api_tls_cert and s.api_tls_key)
+        self.app = create_app(state)
         config = uvicorn.Config(
-            create_app(state),
+            self.app,
             host=self.host,
             port=self.port,
             loop="none",
@@ -111,6 +112,7 @@ class ApiServer:
     async def stop(self) -> None:
         if self.task is None:
             return
+        self.app.state.jobs.cancel_all()  # disconnects still waiting for a NAS
         self.server.should_exit = True
         try:
             await asyncio.wait_for(asyncio.shield(self.task), 5.0)

@@ -3,7 +3,10 @@ PostgreSQL: authentication, every endpoint, 404/409/422, pagination, metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -481,3 +484,54 @@ async def test_network_lists_page_in_the_database(
     assert (await client.get("/network/routers?site=nowhere", headers=h)).status_code == 404
     links = (await client.get("/network/connections?node=sw1", headers=h)).json()["items"]
     assert len(links) == 1
+
+
+async def test_disconnect_waits_only_as_asked_then_answers_with_a_job(
+    daemon: Daemon, tokens: dict[str, str]
+) -> None:
+    """A NAS that reads and never answers: ``?wait=0.3`` answers 202 with a job at once; the
+    job's GET is 202 until the CoA client gives up, then the 502 a waiting caller would get."""
+    from radiusd.api.app import plugin_disconnect
+    from radiusd.coa.service import CoaService
+
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.setblocking(False)
+    router = await inv.add_router(
+        daemon.engine, "r3", "127.0.0.1", "s3cret-r3", coa_port=silent.getsockname()[1]
+    )
+    async with daemon.engine.begin() as conn:
+        await conn.execute(
+            sa.insert(RadiusSession).values(
+                acct_unique_id="silent-1", acct_session_id="q1", username="user4", router_id=router.id,
+                nas_address="127.0.0.1", started_at=T0, updated_at=T0, status="open",
+            )
+        )  # fmt: skip
+    app = create_app(daemon, disconnect=plugin_disconnect(CoaService(daemon.engine, timeout=1.5)))
+    h = auth(tokens["admin"])
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c:
+            started = time.monotonic()
+            r = await c.post("/radius/sessions/silent-1/disconnect?wait=0.3", headers=h)
+            assert time.monotonic() - started < 1.0
+            assert r.status_code == 202, r.text
+            job = r.json()
+            assert job["status"] == "pending" and job["session"] == "silent-1"
+            assert r.headers["location"] == job["result_url"] == f"/radius/disconnects/{job['job']}"
+            pending = await c.get(job["result_url"], headers=auth(tokens["viewer"]))
+            assert pending.status_code == 202 and pending.json()["job"] == job["job"]
+            await asyncio.sleep(1.6)
+            done = await c.get(job["result_url"], headers=auth(tokens["viewer"]))
+            assert done.status_code == 502, done.text
+            assert (done.json()["outcome"], done.json()["job"]) == ("timeout", job["job"])
+            assert silent.recv(4096)  # the NAS did receive the request
+            # without ?wait the route waits (10 s at most): here the client gives up first
+            started = time.monotonic()
+            r = await c.post("/radius/sessions/silent-1/disconnect", headers=h)
+            assert r.status_code == 502 and 1.0 < time.monotonic() - started < 3.0
+            for bad in ("-1", "31", "x"):
+                r = await c.post(f"/radius/sessions/silent-1/disconnect?wait={bad}", headers=h)
+                assert r.status_code == 422, bad
+            assert (await c.get("/radius/disconnects/nope", headers=h)).status_code == 404
+    finally:
+        silent.close()
