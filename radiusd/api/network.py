@@ -7,6 +7,7 @@ password, SNMP community and keys) are write-only: replies carry ``*_set`` flags
 """
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import FastAPI, Path, Query
@@ -180,7 +181,17 @@ class ConnectionOut(_Out):
 # -- routes ------------------------------------------------------------------------------------
 
 
-async def _page(
+def _page(model: type[T], records: Sequence[Any], limit: int, offset: int) -> Page[T]:
+    """A page of records already in memory (small lists only: tables are paged by
+    :func:`_db_page`)."""
+    chunk = records[offset : offset + limit]
+    nxt = str(offset + limit) if offset + limit < len(records) else None
+    return Page[model](  # type: ignore[valid-type]
+        items=[model.model_validate(_json(r)) for r in chunk], limit=limit, offset=offset, next_cursor=nxt
+    )
+
+
+async def _db_page(
     model: type[T], engine: Any, kind: Any, limit: int, offset: int, **filters: str | None
 ) -> Page[T]:
     """A page read with LIMIT/OFFSET in the database (radiusd.api.queries.inventory_page)."""
@@ -207,7 +218,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
     @app.get("/network/sites", tags=tags, dependencies=read)
     async def list_sites(limit: Limit = DEFAULT_LIMIT, offset: Offset = 0) -> Page[SiteOut]:
         """Sites (POPs, towers, data centres, customer sites), by name."""
-        return await _page(SiteOut, engine, "sites", limit, offset)
+        return await _db_page(SiteOut, engine, "sites", limit, offset)
 
     @app.post("/network/sites", tags=tags, dependencies=write, status_code=201, responses=WRITE_ERRORS)
     async def add_site(body: SiteIn) -> SiteOut:
@@ -224,7 +235,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         site: Annotated[Name | None, Query()] = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
     ) -> Page[RouterOut]:
         """Routers: the daemon's NAS list (secrets never shown)."""
-        return await _page(RouterOut, engine, "routers", limit, offset, site=site)
+        return await _db_page(RouterOut, engine, "routers", limit, offset, site=site)
 
     @app.post("/network/routers", tags=tags, dependencies=write, status_code=201, responses=WRITE_ERRORS)
     async def add_router(body: RouterIn) -> RouterOut:
@@ -245,7 +256,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         router: Annotated[Name | None, Query()] = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
     ) -> Page[SectorOut]:
         """Wireless sectors, optionally of one router."""
-        return await _page(SectorOut, engine, "sectors", limit, offset, router=router)
+        return await _db_page(SectorOut, engine, "sectors", limit, offset, router=router)
 
     @app.post("/network/sectors", tags=tags, dependencies=write, status_code=201, responses=WRITE_ERRORS)
     async def add_sector(body: SectorIn) -> SectorOut:
@@ -259,7 +270,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         site: Annotated[Name | None, Query()] = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
     ) -> Page[DeviceOut]:
         """SNMP-managed devices (community and keys never shown)."""
-        return await _page(DeviceOut, engine, "devices", limit, offset, site=site)
+        return await _db_page(DeviceOut, engine, "devices", limit, offset, site=site)
 
     @app.post("/network/devices", tags=tags, dependencies=write, status_code=201, responses=WRITE_ERRORS)
     async def add_device(body: DeviceIn) -> DeviceOut:
@@ -279,7 +290,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         offset: Offset = 0,
     ) -> Page[ConnectionOut]:
         """Cable, fibre and radio links between routers and devices."""
-        return await _page(ConnectionOut, engine, "links", limit, offset, node=node)
+        return await _db_page(ConnectionOut, engine, "links", limit, offset, node=node)
 
     @app.post("/network/connections", tags=tags, dependencies=write, status_code=201, responses=WRITE_ERRORS)
     async def add_connection(body: ConnectionIn) -> ConnectionOut:
