@@ -186,6 +186,9 @@ class Daemon:
     async def migrate(self) -> None:
         """Apply pending migrations on an engine of their own: without ``db_command_timeout``,
         which bounds the daemon's statements but not a migration of a large table."""
+        if self.engine.dialect.name != "postgresql":  # no command timeout to step around
+            await ensure_schema(self.engine)
+            return
         engine = create_engine(
             self.settings.effective_database_url(), connect_timeout=self.settings.db_connect_timeout
         )
