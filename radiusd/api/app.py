@@ -92,6 +92,8 @@ class DisconnectPending(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No or unknown bearer token"},
     403: {"model": Problem, "description": "Read-only token"},
+    408: {"model": Problem, "description": "The body did not arrive within api_body_timeout"},
+    413: {"model": Problem, "description": "The body is larger than api_max_body"},
 }
 
 
