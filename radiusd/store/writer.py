@@ -72,7 +72,7 @@ class Writer:
         max_queue: int = 20_000,
         max_batch: int = 2_000,
         retry_pause: float = 0.5,
-        max_retry_pause: float = 5.0,
+        max_retry_pause: float = 2.0,
         max_wait: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
