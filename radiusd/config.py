@@ -24,6 +24,9 @@ class ConfigError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = ""  # empty: SQLite file in data_dir
+    db_connect_timeout: float = 5.0  # seconds to open a PostgreSQL connection
+    db_command_timeout: float = 10.0  # seconds a PostgreSQL statement may take before it fails
+    db_keepalives_idle: int = 10  # seconds of silence before TCP keepalive probes (PostgreSQL)
     data_dir: Path = DEFAULT_DATA_DIR
     #: serve a SQLite database file that group or others may read (refused by default: it holds secrets)
     allow_readable_database: bool = False
@@ -32,6 +35,13 @@ class Settings:
     acct_port: int = 1813
     receive_buffer: int = 4 * 1024 * 1024  # bytes per UDP socket (SO_RCVBUF; the kernel doubles it)
     api_bind: str = ""  # "ADDR:PORT"; empty disables the HTTP admin API
+    api_public_docs: bool = False  # /docs, /redoc and /openapi.json without a token
+    api_max_body: int = 1024 * 1024  # bytes a request body may have (413 beyond)
+    api_header_timeout: float = 10.0  # seconds a client may take to send a request's headers
+    api_body_timeout: float = 30.0  # seconds a client may take to send a request's body (408)
+    api_concurrency: int = 4  # authenticated requests served at once (the rest wait)
+    api_tls_cert: str = ""  # PEM certificate (chain): the API serves HTTPS when set with the key
+    api_tls_key: str = ""  # PEM private key of api_tls_cert
     dedupe_ttl: float = 30.0  # seconds a reply is kept for retransmissions (RFC 5080 §2.2.2)
     dedupe_max_entries: int = 200_000
     reject_delay: float = 1.0  # seconds an Access-Reject is held back
@@ -129,7 +139,23 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     for name, value in overrides.items():
         if value is not None:
             values[name] = _coerce(name, value)
-    return replace(Settings(), **values)
+    return _checked(replace(Settings(), **values))
+
+
+#: settings that must be greater than zero
+_POSITIVE = (
+    "api_max_body", "api_header_timeout", "api_body_timeout", "api_concurrency",
+    "db_connect_timeout", "db_command_timeout", "db_keepalives_idle",
+)  # fmt: skip
+
+
+def _checked(settings: Settings) -> Settings:
+    for name in _POSITIVE:
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"setting {name!r} must be greater than 0")
+    if bool(settings.api_tls_cert) != bool(settings.api_tls_key):
+        raise ConfigError("settings 'api_tls_cert' and 'api_tls_key' go together: give both or neither")
+    return settings
 
 
 def redacted_url(url: str) -> str:

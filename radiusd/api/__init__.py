@@ -1,11 +1,14 @@
-"""HTTP admin API of the daemon (issue 7).
+"""HTTP admin API of the daemon.
 
 Served by ``radiusd serve --api-bind ADDR:PORT`` (or ``api_bind`` in the config) in the
 daemon's own event loop, so it reads live pool, session and counter state; disabled when not
 configured. Interactive documentation (Swagger UI) at ``/docs``, the OpenAPI spec at
-``/openapi.json``.
+``/openapi.json``. HTTPS with ``--api-tls-cert``/``--api-tls-key``.
 
-Authentication: every route needs ``Authorization: Bearer TOKEN``. Tokens are created with
+Authentication: every route needs ``Authorization: Bearer TOKEN``, the documentation too
+unless ``api_public_docs`` is set. The token is checked before a request body is read; bodies
+are bounded in size (``api_max_body``, 413) and time (``api_body_timeout``, 408), headers in
+time (``api_header_timeout``); see radiusd.api.guard. Tokens are created with
 ``radiusd api-token create NAME [--read-only]`` (printed once; only a SHA-256 hash is stored),
 listed with ``radiusd api-token list`` and revoked with ``radiusd api-token revoke NAME``.
 No token or an unknown one: 401. A read-only token (dashboards, Prometheus) may only GET: 403
@@ -18,12 +21,14 @@ Routes:
 - ``GET /ipam/pools`` (live utilisation), ``GET /ipam/pools/{name}``,
   ``GET /ipam/pools/{name}/leases?state=&user=&limit=&offset=&cursor=``
 - ``GET /radius/sessions/online?nas=&user=&limit=&offset=&cursor=``,
-  ``POST /radius/sessions/{id}/disconnect`` (id or Acct-Unique-Session-Id)
+  ``POST /radius/sessions/{id}/disconnect?wait=`` (id or Acct-Unique-Session-Id; 202 with a
+  job when the NAS has not answered within ``wait`` seconds), ``GET /radius/disconnects/{job}``
 - ``GET /subscribers?status=&plan=&limit=&offset=&cursor=`` (never the credential)
 - ``GET /metrics``: Prometheus text format (names in radiusd.api.metrics)
 
 Lists are pages: ``{"items": [...], "limit": N, "offset": N, "next_cursor": "..."}``; pass
-``next_cursor`` back as ``cursor`` for the next page (``limit`` at most 1000).
+``next_cursor`` back as ``cursor`` for the next page (``limit`` at most 1000, ``offset`` at
+most 100000).
 Errors are JSON ``{"detail": ...}``: 422 invalid input (FastAPI's validation errors name the
 field in ``detail[].loc``), 404 unknown name or id, 409 conflict (duplicate, still in use),
 503 database unavailable; never 500 for any input.

@@ -8,7 +8,6 @@ Errors: request validation 422 (FastAPI's body names the field), the store's Inv
 NotFound 404, Conflict 409, database unreachable 503; no route answers 500 on any input.
 """
 
-import asyncio
 import importlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, Protocol
@@ -17,6 +16,7 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Respo
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,6 +32,8 @@ from radiusd.store.pools import _pool_info, group_of
 from radiusd.store.writer import Writer
 
 from . import network, queries
+from .guard import RequestGuard
+from .jobs import Job, Jobs, TooManyJobs
 from .metrics import make_registry
 from .schemas import (
     DEFAULT_LIMIT,
@@ -67,16 +69,31 @@ class LiveState(Protocol):
 DisconnectFn = Callable[["LiveState", str], Awaitable[dict[str, Any]]]
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (at most {MAX_LIMIT}).")]
-Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip (cursor is cheaper).")]
+Offset = Annotated[int, Query(ge=0, le=queries.MAX_OFFSET, description="Rows to skip (cursor is cheaper).")]
 Cursor = Annotated[
     str | None,
     Query(max_length=64, pattern=r"^[0-9A-Za-z:._@-]*$", description="next_cursor of the previous page."),
 ]
 FilterName = Annotated[Name | None, Query(description="Exact match.")]
+#: seconds a disconnect request waits for the NAS by default, and at most (?wait=)
+DEFAULT_DISCONNECT_WAIT = 10.0
+MAX_DISCONNECT_WAIT = 30.0
+
+
+class DisconnectPending(BaseModel):
+    """A disconnect still waiting for its NAS: poll ``result_url`` (202 until it is done)."""
+
+    job: str
+    session: str
+    status: Literal["pending"]
+    result_url: str
+
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No or unknown bearer token"},
     403: {"model": Problem, "description": "Read-only token"},
+    408: {"model": Problem, "description": "The body did not arrive within api_body_timeout"},
+    413: {"model": Problem, "description": "The body is larger than api_max_body"},
 }
 
 
@@ -84,28 +101,22 @@ def _problem(status: int, detail: str, headers: dict[str, str] | None = None) ->
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-class ConcurrencyLimit:
-    """ASGI middleware: at most ``limit`` requests inside the app at once, the rest wait (no CPU).
-
-    The API shares the event loop with RADIUS: a datagram waits behind every callback already
-    queued, so a flood of concurrent API requests must not put hundreds of them there.
-    """
-
-    def __init__(self, app: Any, limit: int = 4) -> None:
-        self.app = app
-        self.slots = asyncio.Semaphore(limit)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        async with self.slots:
-            await self.app(scope, receive, send)
+#: what ``api_public_docs`` opens to callers without a token
+DOC_PATHS = ("/docs", "/redoc", "/openapi.json")
 
 
-def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None, concurrency: int = 4) -> FastAPI:
+def docs_are_public(path: str) -> bool:
+    """``path`` is the documentation (Swagger UI, ReDoc, the spec, or an asset under /docs/)."""
+    return path in DOC_PATHS or path.startswith("/docs/")
+
+
+def create_app(
+    state: LiveState, *, disconnect: DisconnectFn | None = None, concurrency: int | None = None
+) -> FastAPI:
     """The admin API over ``state`` (a running Daemon). ``disconnect`` overrides the CoA client;
-    ``concurrency`` bounds the requests served at once (see :class:`ConcurrencyLimit`)."""
+    ``concurrency`` (default: the ``api_concurrency`` setting) bounds the requests served at
+    once; token, body size and body time limits are checked first (radiusd.api.guard)."""
+    settings = state.settings
     tokens = TokenCache(state.engine)
     send = disconnect if disconnect is not None else plugin_disconnect()
     bearer = HTTPBearer(auto_error=False, description="radiusd api-token create NAME")
@@ -136,7 +147,14 @@ def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None, conc
         responses=ERRORS,
     )
     app.state.live = state
-    app.add_middleware(ConcurrencyLimit, limit=concurrency)
+    app.add_middleware(
+        RequestGuard,
+        check=tokens.check,
+        public=docs_are_public if settings.api_public_docs else lambda path: False,
+        max_body=settings.api_max_body,
+        body_timeout=settings.api_body_timeout,
+        concurrency=concurrency or settings.api_concurrency,
+    )
     app.state.tokens = tokens
 
     @app.exception_handler(NotFound)
@@ -163,6 +181,11 @@ def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None, conc
     @app.exception_handler(ConnectionError)
     async def _unreachable(request: Request, exc: ConnectionError) -> JSONResponse:
         return _problem(503, "the database is unreachable", {"Retry-After": "5"})
+
+    @app.exception_handler(TimeoutError)
+    async def _timed_out(request: Request, exc: TimeoutError) -> JSONResponse:
+        log.warning("api.database-timeout", path=request.url.path)
+        return _problem(503, "the database did not answer in time (db_command_timeout)", {"Retry-After": "5"})
 
     # -- network ----------------------------------------------------------------------------
 
@@ -236,11 +259,24 @@ def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None, conc
             items=[SessionOut.model_validate(i) for i in items], limit=limit, offset=offset, next_cursor=nxt
         )
 
+    jobs = app.state.jobs = Jobs()
+
+    def _disconnect_reply(job: Job) -> Response:
+        if not job.done:
+            headers = {"Location": f"/radius/disconnects/{job.id}"}
+            return JSONResponse(job.pending_json(), status_code=202, headers=headers)
+        out = DisconnectOut.model_validate(job.task.result())  # a failure raises: mapped above
+        if out.outcome is None and not out.ok:
+            return _problem(409, out.detail or "the session's NAS cannot be reached through a plugin")
+        status = 200 if out.ok or out.session_closed else 502
+        return JSONResponse(out.model_dump(mode="json") | {"job": job.id}, status_code=status)
+
     @app.post(
         "/radius/sessions/{session_id}/disconnect",
         tags=["radius"],
         dependencies=write,
         responses={
+            202: {"model": DisconnectPending, "description": "Still waiting for the NAS after ?wait"},
             404: {"model": Problem, "description": "No such session"},
             409: {"model": Problem, "description": "Closed session, or its NAS is not configured"},
             502: {"model": DisconnectOut, "description": "The NAS refused (NAK) or did not answer"},
@@ -248,6 +284,15 @@ def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None, conc
     )
     async def disconnect_session(
         session_id: Annotated[Name, Path(description="Session id or Acct-Unique-Session-Id.")],
+        wait: Annotated[
+            float,
+            Query(
+                ge=0,
+                le=MAX_DISCONNECT_WAIT,
+                description="Seconds to wait for the NAS's answer; after that (0: at once) the "
+                "reply is 202 with a job whose result GET /radius/disconnects/{job} gives.",
+            ),
+        ] = DEFAULT_DISCONNECT_WAIT,
     ) -> Response:
         """Send a Disconnect-Request (RFC 5176) for an open session through its NAS's plugin."""
         found = await queries.find_session(state.engine, session_id)
@@ -255,11 +300,32 @@ def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None, conc
             raise NotFound(f"no session {session_id!r}")
         if found["status"] != "open":
             raise Conflict(f"session {session_id!r} is already closed")
-        out = DisconnectOut.model_validate(await send(state, str(found["id"])))
-        if out.outcome is None and not out.ok:
-            return _problem(409, out.detail or "the session's NAS cannot be reached through a plugin")
-        status = 200 if out.ok or out.session_closed else 502
-        return JSONResponse(out.model_dump(mode="json"), status_code=status)
+        try:
+            job = jobs.start(send(state, str(found["id"])), session_id)
+        except TooManyJobs as exc:
+            return _problem(503, str(exc), {"Retry-After": "5"})
+        await job.wait(wait)
+        return _disconnect_reply(job)
+
+    @app.get(
+        "/radius/disconnects/{job_id}",
+        tags=["radius"],
+        dependencies=read,
+        responses={
+            202: {"model": DisconnectPending, "description": "Still waiting for the NAS"},
+            404: {"model": Problem, "description": "No such job (or forgotten: the last 1000 are kept)"},
+            409: {"model": Problem, "description": "The session's NAS is not configured"},
+            502: {"model": DisconnectOut, "description": "The NAS refused (NAK) or did not answer"},
+        },
+    )
+    async def disconnect_result(
+        job_id: Annotated[str, Path(max_length=64, pattern=r"^[0-9A-Za-z_-]+$")],
+    ) -> Response:
+        """The result of a disconnect started with ``POST /radius/sessions/{id}/disconnect``."""
+        job = jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no disconnect job {job_id!r}")
+        return _disconnect_reply(job)
 
     # -- subscribers ------------------------------------------------------------------------
 

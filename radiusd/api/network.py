@@ -1,8 +1,8 @@
 """``/network/*``: sites, routers (= the NAS list), sectors, devices and connections.
 
 Thin routes over radiusd.store.inventory (its errors map to 404/409/422 in radiusd.api.app).
-Inventory tables are operator-sized (hundreds to a few thousand rows); lists are still served
-as pages (``limit`` at most 1000) so a reply stays bounded. Secrets (RADIUS secret, router-API
+Lists are pages read with LIMIT/OFFSET in the database (``limit`` at most 1000, ``offset`` at
+most 100000), so no request loads a whole table. Secrets (RADIUS secret, router-API
 password, SNMP community and keys) are write-only: replies carry ``*_set`` flags instead.
 """
 
@@ -16,12 +16,13 @@ from pydantic import BaseModel, Field
 
 from radiusd.store import inventory as inv
 
+from . import queries
 from .schemas import DEFAULT_LIMIT, MAX_LIMIT, Body, Name, Page, Port, Problem, Secret, Text
 
 T = TypeVar("T", bound=BaseModel)
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+Offset = Annotated[int, Query(ge=0, le=queries.MAX_OFFSET, description="Rows to skip.")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "A referenced site, router or device does not exist"},
@@ -181,10 +182,23 @@ class ConnectionOut(_Out):
 
 
 def _page(model: type[T], records: Sequence[Any], limit: int, offset: int) -> Page[T]:
+    """A page of records already in memory (small lists only: tables are paged by
+    :func:`_db_page`)."""
     chunk = records[offset : offset + limit]
     nxt = str(offset + limit) if offset + limit < len(records) else None
     return Page[model](  # type: ignore[valid-type]
         items=[model.model_validate(_json(r)) for r in chunk], limit=limit, offset=offset, next_cursor=nxt
+    )
+
+
+async def _db_page(
+    model: type[T], engine: Any, kind: Any, limit: int, offset: int, **filters: str | None
+) -> Page[T]:
+    """A page read with LIMIT/OFFSET in the database (radiusd.api.queries.inventory_page)."""
+    records, more = await queries.inventory_page(engine, kind, limit=limit, offset=offset, **filters)
+    nxt = str(offset + limit) if more else None
+    return Page[model](  # type: ignore[valid-type]
+        items=[model.model_validate(_json(r)) for r in records], limit=limit, offset=offset, next_cursor=nxt
     )
 
 
@@ -204,7 +218,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
     @app.get("/network/sites", tags=tags, dependencies=read)
     async def list_sites(limit: Limit = DEFAULT_LIMIT, offset: Offset = 0) -> Page[SiteOut]:
         """Sites (POPs, towers, data centres, customer sites), by name."""
-        return _page(SiteOut, await inv.list_sites(engine), limit, offset)
+        return await _db_page(SiteOut, engine, "sites", limit, offset)
 
     @app.post("/network/sites", tags=tags, dependencies=write, status_code=201, responses=WRITE_ERRORS)
     async def add_site(body: SiteIn) -> SiteOut:
@@ -221,7 +235,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         site: Annotated[Name | None, Query()] = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
     ) -> Page[RouterOut]:
         """Routers: the daemon's NAS list (secrets never shown)."""
-        return _page(RouterOut, await inv.list_routers(engine, site=site), limit, offset)
+        return await _db_page(RouterOut, engine, "routers", limit, offset, site=site)
 
     @app.post("/network/routers", tags=tags, dependencies=write, status_code=201, responses=WRITE_ERRORS)
     async def add_router(body: RouterIn) -> RouterOut:
@@ -242,7 +256,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         router: Annotated[Name | None, Query()] = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
     ) -> Page[SectorOut]:
         """Wireless sectors, optionally of one router."""
-        return _page(SectorOut, await inv.list_sectors(engine, router=router), limit, offset)
+        return await _db_page(SectorOut, engine, "sectors", limit, offset, router=router)
 
     @app.post("/network/sectors", tags=tags, dependencies=write, status_code=201, responses=WRITE_ERRORS)
     async def add_sector(body: SectorIn) -> SectorOut:
@@ -256,7 +270,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         site: Annotated[Name | None, Query()] = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
     ) -> Page[DeviceOut]:
         """SNMP-managed devices (community and keys never shown)."""
-        return _page(DeviceOut, await inv.list_devices(engine, site=site), limit, offset)
+        return await _db_page(DeviceOut, engine, "devices", limit, offset, site=site)
 
     @app.post("/network/devices", tags=tags, dependencies=write, status_code=201, responses=WRITE_ERRORS)
     async def add_device(body: DeviceIn) -> DeviceOut:
@@ -276,7 +290,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         offset: Offset = 0,
     ) -> Page[ConnectionOut]:
         """Cable, fibre and radio links between routers and devices."""
-        return _page(ConnectionOut, await inv.list_links(engine, node=node), limit, offset)
+        return await _db_page(ConnectionOut, engine, "links", limit, offset, node=node)
 
     @app.post("/network/connections", tags=tags, dependencies=write, status_code=201, responses=WRITE_ERRORS)
     async def add_connection(body: ConnectionIn) -> ConnectionOut:

@@ -90,6 +90,18 @@ def refuse_readable_database(settings: Settings) -> None:
 @click.option("--auth-port", type=click.IntRange(0, 65535), metavar="N", help="Authentication port (1812).")
 @click.option("--acct-port", type=click.IntRange(0, 65535), metavar="N", help="Accounting port (1813).")
 @click.option("--api-bind", metavar="ADDR:PORT", callback=_check_api_bind, help="Serve the HTTP admin API.")
+@click.option(
+    "--api-tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
+    help="Serve the admin API over HTTPS with this PEM certificate (chain); needs --api-tls-key.",
+)
+@click.option(
+    "--api-tls-key",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
+    help="PEM private key of --api-tls-cert.",
+)
 @click.option("-X", "--debug", is_flag=True, help="Print every packet and decision (secrets masked).")
 @click.option("--demo", is_flag=True, help="Seed a demo NAS, plan and subscriber first (idempotent).")
 def serve(
@@ -98,6 +110,8 @@ def serve(
     auth_port: int | None,
     acct_port: int | None,
     api_bind: str | None,
+    api_tls_cert: str | None,
+    api_tls_key: str | None,
     debug: bool,
     demo: bool,
 ) -> None:
@@ -111,6 +125,8 @@ def serve(
         auth_port=auth_port,
         acct_port=acct_port,
         api_bind=api_bind,
+        api_tls_cert=api_tls_cert,
+        api_tls_key=api_tls_key,
         debug=True if debug else None,
     )
     refuse_readable_database(settings)

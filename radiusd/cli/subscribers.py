@@ -192,13 +192,22 @@ def _set_status(username: str, status: str) -> None:
 
 @subscriber.command("suspend")
 @click.argument("username")
-def subscriber_suspend(username: str) -> None:
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1, max=300),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up on a NAS that has not answered the Disconnect-Request after this long.",
+)
+@click.option("--no-wait", is_flag=True, help="Send the Disconnect-Requests; do not wait for answers.")
+def subscriber_suspend(username: str, timeout: float, no_wait: bool) -> None:
     """Suspend a subscriber (rejected, or walled garden if the plan has one) and disconnect
     its open sessions through their NAS's plugin (RFC 5176 Disconnect-Request)."""
     from radiusd.cli.coa import disconnect_user
 
     _set_status(username, "suspended")
-    disconnect_user(username)
+    disconnect_user(username, timeout=timeout, no_wait=no_wait)
 
 
 @subscriber.command("resume")

@@ -15,7 +15,14 @@ from radiusd.store.engine import begin_write
 from radiusd.store.models import CoaAudit, utcnow
 from radiusd.store.records import NasRecord
 
-from .client import SESSION_CONTEXT_NOT_FOUND, CoaResult, DynamicAuthClient, NasTarget, Outcome
+from .client import (
+    SESSION_CONTEXT_NOT_FOUND,
+    CoaResult,
+    DynamicAuthClient,
+    NasTarget,
+    Outcome,
+    RetransmitPolicy,
+)
 from .sessions import SessionRef, close_session
 
 Kind = Literal["disconnect", "coa"]
@@ -32,13 +39,34 @@ def target_of(nas: NasRecord) -> NasTarget:
     )
 
 
+def policy_for(timeout: float | None) -> RetransmitPolicy:
+    """Retransmissions that give up after ``timeout`` seconds: None is RFC 5080's defaults
+    (up to 30 s), 0 sends once and does not wait for an answer (the result is a timeout)."""
+    default = RetransmitPolicy()
+    if timeout is None:
+        return default
+    if timeout <= 0:
+        return RetransmitPolicy(mrc=1, mrd=0.0)
+    irt = min(default.irt, max(timeout / 3, 0.1))
+    return RetransmitPolicy(irt=irt, mrc=0, mrt=max(irt, min(default.mrt, timeout / 2)), mrd=timeout)
+
+
 class CoaService:
     """Sends through a :class:`DynamicAuthClient` and keeps the audit trail in ``engine``
-    (``engine`` None: no audit and no session closing, for tests without a database)."""
+    (``engine`` None: no audit and no session closing, for tests without a database).
 
-    def __init__(self, engine: AsyncEngine | None, client: DynamicAuthClient | None = None) -> None:
+    ``timeout`` bounds how long one request waits for its NAS (see :func:`policy_for`);
+    ignored when ``client`` is given."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine | None,
+        client: DynamicAuthClient | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> None:
         self.engine = engine
-        self.client = client or DynamicAuthClient()
+        self.client = client or DynamicAuthClient(policy_for(timeout))
         self.closed_sessions: list[int] = []
 
     async def send(

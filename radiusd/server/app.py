@@ -4,7 +4,8 @@ Start-up: migrate the schema, read the change-feed position, load NAS devices, p
 subscribers into memory, start the group-commit writer, bind the sockets. While running:
 poll the change feed so CLI edits take effect without a restart. SIGTERM/SIGINT: stop
 reading, finish the requests in flight, flush the writer, exit. SIGHUP: re-read the config
-file and reload everything from the database (NAS, plans, subscribers and the pools).
+file and reload everything from the database (NAS, plans, subscribers and the pools); with
+the database away, the old configuration stays and the reload is retried every few seconds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import DBAPIError
 
 from radiusd.codec import shared_secret
 from radiusd.codec.codes import Code
@@ -60,13 +63,20 @@ log = get_logger("radiusd.server")
 
 #: seconds between prunings of the change feed (radiusd.store.changes)
 PRUNE_EVERY = 3600.0
+#: seconds between attempts of a SIGHUP reload that the database interrupted
+RELOAD_RETRY = 3.0
 
 
 class Daemon:
     def __init__(self, settings: Settings, dictionary: Dictionary | None = None) -> None:
         self.settings = settings
         self.dictionary = dictionary if dictionary is not None else default_dictionary()
-        self.engine = create_engine(settings.effective_database_url())
+        self.engine = create_engine(
+            settings.effective_database_url(),
+            connect_timeout=settings.db_connect_timeout,
+            command_timeout=settings.db_command_timeout,
+            keepalives_idle=settings.db_keepalives_idle,
+        )
         self.registry = NasRegistry()
         self.directory = Directory(self.dictionary)
         self.stats = Stats()
@@ -114,6 +124,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self.api: ApiServer | None = None
+        self._reload: asyncio.Task[bool] | None = None
 
     def _dispatcher(
         self, handlers: dict[int, Handler], admits: Callable[[], bool] | None = None
@@ -135,7 +146,7 @@ class Daemon:
     async def start(self) -> None:
         s = self.settings
         log.info("database.open", url=redacted_url(s.effective_database_url()))
-        await ensure_schema(self.engine)
+        await self.migrate()
         await self.reload_all()
         await self.load_sessions()
         self.writer.start()
@@ -179,6 +190,20 @@ class Daemon:
         if s.ready_file:
             Path(s.ready_file).write_text(json.dumps(self.bound))
 
+    async def migrate(self) -> None:
+        """Apply pending migrations on an engine of their own: without ``db_command_timeout``,
+        which bounds the daemon's statements but not a migration of a large table."""
+        if self.engine.dialect.name != "postgresql":  # no command timeout to step around
+            await ensure_schema(self.engine)
+            return
+        engine = create_engine(
+            self.settings.effective_database_url(), connect_timeout=self.settings.db_connect_timeout
+        )
+        try:
+            await ensure_schema(engine)
+        finally:
+            await engine.dispose()
+
     def _warn_unsafe(self) -> None:
         for nas in self.registry.all():
             if shared_secret.is_weak(nas.secret):
@@ -204,9 +229,10 @@ class Daemon:
         await asyncio.gather(self.auth_dispatcher.drain(), self.acct_dispatcher.drain())
         if self.api is not None:
             await self.api.stop()
-        for task in self._tasks:
+        tasks = self._tasks + ([self._reload] if self._reload is not None else [])
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.writer.close()
         self.access.hashes.close()
         for transport in self.transports:
@@ -301,25 +327,58 @@ class Daemon:
             log.info("tables.change-log-pruned", rows=pruned)
         return pruned
 
-    async def reload_config(self, config_path: str | None) -> None:
-        """SIGHUP: settings that can change live (delays, cache lifetime, log level) and the tables."""
+    def request_reload(self, config_path: str | None) -> None:
+        """SIGHUP: reload in a task of its own; one still waiting for the database is replaced."""
+        if self._reload is not None and not self._reload.done():
+            self._reload.cancel()
+        self._reload = asyncio.get_running_loop().create_task(
+            self.reload_until_done(config_path), name="radiusd-reload"
+        )
+
+    async def reload_until_done(self, config_path: str | None) -> bool:
+        """:meth:`reload_config` until the database lets it finish, every ``RELOAD_RETRY``
+        seconds; what ran before stays in force meanwhile. False when it failed for good
+        (an invalid config file, or a bug: logged with its traceback)."""
+        while True:
+            try:
+                return await self.reload_config(config_path)
+            except (DBAPIError, OSError, ConnectionError, TimeoutError) as exc:
+                log.warning("config.reload-failed", error=_short(exc), retry_in=RELOAD_RETRY)
+            except Exception:
+                log.exception("config.reload-failed")
+                return False
+            await asyncio.sleep(RELOAD_RETRY)
+
+    async def reload_config(self, config_path: str | None) -> bool:
+        """SIGHUP: settings that can change live (delays, cache lifetime, log level) and the tables.
+
+        The tables are reloaded first; the new settings take effect only once they are, so a
+        reload that the database interrupts (the exception propagates) leaves the old
+        configuration in force. False (logged) when the config file is invalid."""
+        fresh = None
         if config_path:
             try:
                 fresh = load_settings(config_path)
             except ValueError as exc:
                 log.error("config.reload-failed", error=str(exc))
-                return
-            for d in (self.auth_dispatcher, self.acct_dispatcher):
-                d.reject_delay = fresh.reject_delay
-                d.dedupe.ttl = fresh.dedupe_ttl
-            configure_logging(fresh.log_format, fresh.log_level)
-            self.ipam.settings = replace(self.ipam.settings, ipv6_exhausted=fresh.ipv6_exhausted)
+                return False
         # reload_all moves the change-feed position to now: what the feed holds until now
         # (pools, lease edits, sessions closed elsewhere) is applied first, or it would be lost
         await self.apply_changes()
         await self.reload_all()
         await self.ipam.reload_pools()  # pool definitions changed outside the CLI (leases kept)
+        if fresh is not None:
+            for d in (self.auth_dispatcher, self.acct_dispatcher):
+                d.reject_delay = fresh.reject_delay
+                d.dedupe.ttl = fresh.dedupe_ttl
+            configure_logging(fresh.log_format, fresh.log_level)
+            self.ipam.settings = replace(self.ipam.settings, ipv6_exhausted=fresh.ipv6_exhausted)
         log.info("config.reloaded")
+        return True
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
 
 
 def settle_garbage_collector() -> None:
@@ -344,15 +403,7 @@ async def serve(settings: Settings, config_path: str | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.request_stop)
-    reloads: set[asyncio.Task[None]] = set()
-
-    def reload() -> None:
-        # The loop holds tasks weakly: keep a reference until the reload is done.
-        task = loop.create_task(daemon.reload_config(config_path), name="radiusd-reload")
-        reloads.add(task)
-        task.add_done_callback(reloads.discard)
-
-    loop.add_signal_handler(signal.SIGHUP, reload)
+    loop.add_signal_handler(signal.SIGHUP, daemon.request_reload, config_path)
     await daemon.wait_stopped()
     await daemon.stop()
 

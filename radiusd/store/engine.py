@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
+import socket
 import stat
 from collections.abc import Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -135,16 +137,29 @@ def exposed_sqlite_files(url: str) -> list[tuple[Path, int]]:
     return out
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    connect_timeout: float = 5.0,
+    command_timeout: float | None = None,
+    keepalives_idle: int = 10,
+    **kwargs: Any,
+) -> AsyncEngine:
     """An AsyncEngine for ``url`` (SQLite file or PostgreSQL), configured for durable commits.
 
-    Creates the folder (0700) and the file (0600) of a new SQLite database. ``kwargs`` go to
-    ``create_async_engine``.
+    Creates the folder (0700) and the file (0600) of a new SQLite database. PostgreSQL: a
+    connection attempt fails after ``connect_timeout`` seconds, a statement after
+    ``command_timeout`` (None: no limit, for migrations and long reports), and both ends send
+    TCP keepalives after ``keepalives_idle`` seconds of silence (see :func:`pg_connect_args`).
+    ``kwargs`` go to ``create_async_engine``.
     """
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, **kwargs)
+        args = pg_connect_args(connect_timeout, command_timeout, keepalives_idle)
+        engine = create_async_engine(url, connect_args=args | kwargs.pop("connect_args", {}), **kwargs)
+        event.listen(engine.sync_engine, "connect", _keepalive_socket(keepalives_idle))
+        return engine
 
     path = sqlite_file(url)
     if path is not None:
@@ -169,6 +184,56 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_IMMEDIATE) else "BEGIN")
 
     return engine
+
+
+#: keepalive probes and their interval (seconds): a silent peer is declared dead after
+#: idle + KEEPALIVE_COUNT x KEEPALIVE_INTERVAL seconds
+KEEPALIVE_INTERVAL = 5
+KEEPALIVE_COUNT = 3
+
+
+def pg_connect_args(
+    connect_timeout: float, command_timeout: float | None, keepalives_idle: int
+) -> dict[str, Any]:
+    """asyncpg's connect arguments: the timeouts, and server-side keepalives (PostgreSQL
+    notices a vanished daemon too; its open transaction is then rolled back)."""
+    args: dict[str, Any] = {
+        "timeout": connect_timeout,
+        "server_settings": {
+            "tcp_keepalives_idle": str(keepalives_idle),
+            "tcp_keepalives_interval": str(KEEPALIVE_INTERVAL),
+            "tcp_keepalives_count": str(KEEPALIVE_COUNT),
+        },
+    }
+    if command_timeout is not None:
+        args["command_timeout"] = command_timeout
+    return args
+
+
+def _keepalive_socket(idle: int) -> Any:
+    """A "connect" listener turning on TCP keepalives (and, on Linux, a bound on unacknowledged
+    data) on the socket of each new asyncpg connection: asyncpg sets neither, and without them
+    a database that vanishes without a reset is noticed only after the kernel's ~15 minutes."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        transport = getattr(getattr(dbapi_connection, "driver_connection", None), "_transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is None:
+            return
+        options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+        for name, value in (
+            ("TCP_KEEPIDLE", idle),
+            ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+            ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+            ("TCP_USER_TIMEOUT", (idle + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT) * 1000),
+        ):
+            if hasattr(socket, name):
+                options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
+        for level, option, value in options:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(level, option, value)
+
+    return on_connect
 
 
 def begin_write(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:

@@ -13,7 +13,10 @@ COMMIT itself, the transaction may have committed after all: the batch is failed
 back in memory just the same, and ``on_in_doubt`` is told its operations first, so that the
 owner of that memory can reread what the database holds (radiusd.policy.accounting). A
 batch that fails for a reason other than a lost connection is retried one operation at a
-time, so one poisonous request cannot keep its neighbours from being answered. The queue is
+time, so one poisonous request cannot keep its neighbours from being answered (when the
+connection is lost during those retries, the rest of the batch is failed at once). After a
+failed commit the writer pauses before the next batch, ``retry_pause`` doubled with every
+failure in a row up to ``max_retry_pause``, so a database that is away is not hammered. The queue is
 bounded: when full, new work is refused (:class:`WriterBusy`), never half-written.
 
 The writer also knows how long its oldest unfinished operation has waited
@@ -69,6 +72,7 @@ class Writer:
         max_queue: int = 20_000,
         max_batch: int = 2_000,
         retry_pause: float = 0.5,
+        max_retry_pause: float = 2.0,
         max_wait: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -82,6 +86,11 @@ class Writer:
         self._batch_since: float | None = None
         self.max_batch = max_batch
         self.retry_pause = retry_pause
+        self.max_retry_pause = max_retry_pause
+        #: failed commits in a row (the pause before the next batch doubles with each)
+        self.failures_in_a_row = 0
+        self._lost_connection = False
+        self._last_failure: BaseException | None = None
         self._queue: list[tuple[Operation, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._closing = False
@@ -178,8 +187,17 @@ class Writer:
                 ok = await self._commit(batch)
             finally:
                 self._batch_since = None
-            if not ok and not self._closing:
-                await asyncio.sleep(self.retry_pause)  # the database is away: do not spin
+            if ok:
+                self.failures_in_a_row = 0
+            elif not self._closing:  # the database is away: do not spin, and back off
+                self.failures_in_a_row += 1
+                await asyncio.sleep(self.pause())
+
+    def pause(self) -> float:
+        """Seconds to wait after ``failures_in_a_row`` failed commits: ``retry_pause`` doubled
+        per failure, at most ``max_retry_pause``."""
+        exponent = min(max(self.failures_in_a_row - 1, 0), 30)
+        return float(min(self.retry_pause * 2.0**exponent, self.max_retry_pause))
 
     async def _commit(self, batch: list[tuple[Operation, asyncio.Future[None]]]) -> bool:
         started = time.perf_counter()
@@ -187,10 +205,15 @@ class Writer:
             await self._apply(batch)
         except Exception as exc:  # every failure of the transaction fails the whole batch
             self.failed_batches += 1
-            if len(batch) > 1 and not _connection_lost(exc):
+            self._lost_connection = _connection_lost(exc)
+            self._last_failure = exc
+            if len(batch) > 1 and not self._lost_connection:
                 log.warning("writer.batch-failed", size=len(batch), error=_short(exc), retry="one by one")
-                for item in batch:
-                    await self._commit([item])
+                for i, item in enumerate(batch):
+                    if not await self._commit([item]) and self._lost_connection:
+                        # the database went away meanwhile
+                        self._give_up(batch[i + 1 :], self._last_failure or exc)
+                        return False
                 return True
             if self.healthy:
                 log.error("writer.commit-failed", size=len(batch), error=_short(exc))
@@ -218,6 +241,15 @@ class Writer:
                 fut.set_result(None)
         log.debug("writer.committed", size=len(batch), ms=round((time.perf_counter() - started) * 1000, 2))
         return True
+
+    def _give_up(self, batch: list[tuple[Operation, asyncio.Future[None]]], exc: BaseException) -> None:
+        """Fail ``batch`` without trying it: no reply is sent, the NAS retransmits."""
+        if batch:
+            log.warning("writer.batch-given-up", size=len(batch), error=_short(exc))
+        for op, fut in batch:
+            op.rolled_back()
+            if not fut.done():
+                fut.set_exception(exc)
 
     async def _apply(self, batch: list[tuple[Operation, asyncio.Future[None]]]) -> None:
         groups: dict[type[Operation], list[Operation]] = {}

@@ -3,8 +3,12 @@ PostgreSQL: authentication, every endpoint, 404/409/422, pagination, metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import socket
+import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -154,11 +158,26 @@ async def test_last_used_is_recorded(
     assert used["admin"] is not None and used["grafana"] is None
 
 
-async def test_docs_and_spec_are_served(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/docs")).status_code == 200
-    spec = (await client.get("/openapi.json")).json()
+async def test_docs_and_spec_are_served(client: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    h = auth(tokens["viewer"])
+    assert (await client.get("/docs", headers=h)).status_code == 200
+    spec = (await client.get("/openapi.json", headers=h)).json()
     for path in ("/network/sites", "/ipam/pools/{name}/leases", "/radius/sessions/{session_id}/disconnect"):
         assert path in spec["paths"]
+
+
+async def test_docs_need_a_token_unless_api_public_docs(daemon: Daemon, tokens: dict[str, str]) -> None:
+    for public in (False, True):
+        daemon.settings = replace(daemon.settings, api_public_docs=public)
+        app = create_app(daemon)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c:
+            for path in ("/docs", "/redoc", "/openapi.json"):
+                r = await c.get(path)
+                assert r.status_code == (200 if public else 401), (public, path, r.text)
+                assert (await c.get(path, headers=auth(tokens["viewer"]))).status_code == 200
+            # the documentation only: every other route still needs the token
+            assert (await c.get("/ipam/pools")).status_code == 401
+            assert (await c.get("/docsx")).status_code == 401
 
 
 # -- network -----------------------------------------------------------------------------------
@@ -428,3 +447,91 @@ async def test_metrics(daemon: Daemon, client: httpx.AsyncClient, tokens: dict[s
     ):
         assert line in text, line
     assert tokens["viewer"] not in text
+
+
+async def test_network_lists_page_in_the_database(
+    daemon: Daemon, client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    """limit 1 offset 1 of three sites is the second, read with LIMIT/OFFSET; a huge offset is 422."""
+    await inv.add_site(daemon.engine, "pop-2")
+    await inv.add_site(daemon.engine, "pop-3")
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(daemon.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        h = auth(tokens["viewer"])
+        page = (await client.get("/network/sites?limit=1&offset=1", headers=h)).json()
+    finally:
+        sa.event.remove(daemon.engine.sync_engine, "before_cursor_execute", seen)
+    assert [s["name"] for s in page["items"]] == ["pop-2"]
+    assert page["next_cursor"] == "2"
+    [select] = [s for s in statements if "network_sites" in s]
+    assert "LIMIT" in select.upper() and "OFFSET" in select.upper(), select
+    last = (await client.get("/network/sites?limit=1&offset=2", headers=h)).json()
+    assert [s["name"] for s in last["items"]] == ["pop-3"] and last["next_cursor"] is None
+    for path in ("/network/sites", "/network/routers", "/network/connections", "/subscribers",
+                 "/radius/sessions/online", "/ipam/pools/main/leases"):  # fmt: skip
+        r = await client.get(f"{path}?offset=10000000", headers=h)
+        assert r.status_code == 422, (path, r.text)
+        assert r.json()["detail"][0]["loc"] == ["query", "offset"]
+        assert (await client.get(f"{path}?limit=1001", headers=h)).status_code == 422
+        assert (await client.get(f"{path}?offset=100000", headers=h)).status_code == 200
+    routers = (await client.get("/network/routers?site=pop-1&limit=1", headers=h)).json()
+    assert [r["name"] for r in routers["items"]] == ["r1"]
+    assert (await client.get("/network/routers?site=nowhere", headers=h)).status_code == 404
+    links = (await client.get("/network/connections?node=sw1", headers=h)).json()["items"]
+    assert len(links) == 1
+
+
+async def test_disconnect_waits_only_as_asked_then_answers_with_a_job(
+    daemon: Daemon, tokens: dict[str, str]
+) -> None:
+    """A NAS that reads and never answers: ``?wait=0.3`` answers 202 with a job at once; the
+    job's GET is 202 until the CoA client gives up, then the 502 a waiting caller would get."""
+    from radiusd.api.app import plugin_disconnect
+    from radiusd.coa.service import CoaService
+
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.setblocking(False)
+    router = await inv.add_router(
+        daemon.engine, "r3", "127.0.0.1", "s3cret-r3", coa_port=silent.getsockname()[1]
+    )
+    async with daemon.engine.begin() as conn:
+        await conn.execute(
+            sa.insert(RadiusSession).values(
+                acct_unique_id="silent-1", acct_session_id="q1", username="user4", router_id=router.id,
+                nas_address="127.0.0.1", started_at=T0, updated_at=T0, status="open",
+            )
+        )  # fmt: skip
+    app = create_app(daemon, disconnect=plugin_disconnect(CoaService(daemon.engine, timeout=1.5)))
+    h = auth(tokens["admin"])
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c:
+            started = time.monotonic()
+            r = await c.post("/radius/sessions/silent-1/disconnect?wait=0.3", headers=h)
+            assert time.monotonic() - started < 1.0
+            assert r.status_code == 202, r.text
+            job = r.json()
+            assert job["status"] == "pending" and job["session"] == "silent-1"
+            assert r.headers["location"] == job["result_url"] == f"/radius/disconnects/{job['job']}"
+            pending = await c.get(job["result_url"], headers=auth(tokens["viewer"]))
+            assert pending.status_code == 202 and pending.json()["job"] == job["job"]
+            await asyncio.sleep(1.6)
+            done = await c.get(job["result_url"], headers=auth(tokens["viewer"]))
+            assert done.status_code == 502, done.text
+            assert (done.json()["outcome"], done.json()["job"]) == ("timeout", job["job"])
+            assert silent.recv(4096)  # the NAS did receive the request
+            # without ?wait the route waits (10 s at most): here the client gives up first
+            started = time.monotonic()
+            r = await c.post("/radius/sessions/silent-1/disconnect", headers=h)
+            assert r.status_code == 502 and 1.0 < time.monotonic() - started < 3.0
+            for bad in ("-1", "31", "x"):
+                r = await c.post(f"/radius/sessions/silent-1/disconnect?wait={bad}", headers=h)
+                assert r.status_code == 422, bad
+            assert (await c.get("/radius/disconnects/nope", headers=h)).status_code == 404
+    finally:
+        silent.close()

@@ -80,7 +80,8 @@ def test_api_serves_live_state(daemon: DaemonProcess, radius: Any) -> None:
     url = api_url(daemon)
     with httpx.Client(base_url=url, timeout=5) as c:
         assert c.get("/ipam/pools").status_code == 401
-        assert c.get("/docs").status_code == 200
+        assert c.get("/docs").status_code == 401  # the documentation too (api_public_docs: off)
+        assert c.get("/docs", headers=auth("viewer")).status_code == 200
         before = c.get("/ipam/pools/main", headers=auth("viewer")).json()["allocated"]
         reply = pap_login(radius)
         assert reply.code == packet.AccessAccept

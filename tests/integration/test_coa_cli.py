@@ -4,7 +4,11 @@ sessions through the NAS's plugin (pyrad NAS stand-in on loopback), SQLite and P
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +21,7 @@ from radiusd.store.models import CoaAudit, RadiusSession
 from radiusd.store.nas import add_nas
 from radiusd.store.plans import add_plan
 from radiusd.store.subscribers import add_subscriber
+from tests.integration.conftest import wait_until
 from tests.integration.test_coa_nas import SECRET, PyradNas, ack, add_session, nak
 
 
@@ -101,7 +106,11 @@ def test_suspend_disconnects_and_reports_failures(sqlite_url: str, nas: PyradNas
         f"session {first} (alice on r1): disconnected",
         f"session {second} (alice on r1): disconnect NAK Administratively-Prohibited (501)",
     ]
-    assert result.stderr == "radiusd: error: 1 of 2 sessions not acted on (see above)\n"
+    assert result.stderr.splitlines() == [
+        f"session {first} (alice on 127.0.0.1): waiting up to 30 s for the NAS",
+        f"session {second} (alice on 127.0.0.1): waiting up to 30 s for the NAS",
+        "radiusd: error: 1 of 2 sessions not acted on (see above)",
+    ]
     assert SECRET.decode() not in result.output
 
 
@@ -127,3 +136,83 @@ def test_set_plan_disconnects_where_the_vendor_cannot_change_it_live(sqlite_url:
         in result.stdout.splitlines()
     )
     assert all(r.code == 40 for r in nas.received)
+
+
+class SilentNas:
+    """A UDP socket that reads every Disconnect-Request and never answers."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = int(self.sock.getsockname()[1])
+        self.received = 0
+        self.running = True
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        while self.running:
+            with contextlib.suppress(TimeoutError, OSError):
+                self.sock.recv(4096)
+                self.received += 1
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture
+def silent() -> Iterator[SilentNas]:
+    standin = SilentNas()
+    yield standin
+    standin.close()
+
+
+def test_a_nas_that_never_answers_is_given_up_after_timeout(sqlite_url: str, silent: SilentNas) -> None:
+    first, second = seed(sqlite_url, silent.port)
+    started = time.monotonic()
+    result = run(sqlite_url, "session", "disconnect", str(first), "--timeout", "1")
+    took = time.monotonic() - started
+    assert took < 3.0, f"--timeout 1 took {took:.1f} s"
+    assert result.exit_code == 1
+    assert (
+        result.stderr.splitlines()[0]
+        == f"session {first} (alice on 127.0.0.1): waiting up to 1 s for the NAS"
+    )
+    [line] = result.stdout.splitlines()
+    assert line.startswith(f"session {first} (alice on r1): disconnect no answer after ")
+    assert silent.received >= 2  # retransmitted within the second
+
+    started = time.monotonic()
+    result = run(sqlite_url, "subscriber", "suspend", "alice", "--timeout", "0.5")
+    assert time.monotonic() - started < 3.0
+    assert result.exit_code == 1
+    assert len([x for x in result.stdout.splitlines() if "no answer after" in x]) == 2
+    status, audit = rows(sqlite_url)
+    assert status == {first: "open", second: "open"}
+    assert audit == [("disconnect", "timeout")] * 3
+
+
+def test_no_wait_sends_and_returns_at_once(sqlite_url: str, silent: SilentNas) -> None:
+    first, second = seed(sqlite_url, silent.port)
+    started = time.monotonic()
+    result = run(sqlite_url, "session", "disconnect", "--user", "alice", "--no-wait", "--json")
+    took = time.monotonic() - started
+    assert result.exit_code == 0, result.stderr
+    assert took < 1.5, f"--no-wait took {took:.1f} s"
+    data = json.loads(result.stdout)
+    assert [(d["session"], d["attempts"], d["waited"]) for d in data] == [
+        (first, 1, False),
+        (second, 1, False),
+    ]
+    assert "sending a Disconnect-Request" in result.stderr
+    result = run(sqlite_url, "session", "disconnect", str(first), "--no-wait")
+    assert result.exit_code == 0
+    assert result.stdout == (
+        f"session {first} (alice on r1): Disconnect-Request sent (not waiting for the NAS's answer)\n"
+    )
+    assert wait_until(lambda: silent.received >= 3, 2.0)
+    result = run(sqlite_url, "session", "disconnect", str(first), "--timeout", "0")
+    assert result.exit_code == 2 and "--timeout" in result.stderr

@@ -216,3 +216,70 @@ async def test_a_full_queue_is_not_admitting_either(engine: AsyncEngine) -> None
     await asyncio.gather(*kept)
     assert writer.admits()
     await writer.close()
+
+
+def test_the_pause_after_failures_doubles_up_to_a_cap(engine: AsyncEngine) -> None:
+    writer = Writer(engine, retry_pause=0.5, max_retry_pause=5.0)
+    pauses = []
+    for n in range(1, 8):
+        writer.failures_in_a_row = n
+        pauses.append(writer.pause())
+    assert pauses == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
+
+
+async def test_failed_commits_back_off_and_reset_on_success(engine: AsyncEngine) -> None:
+    """Every failed batch in a row waits longer before the next one; a commit resets it."""
+    writer = Writer(engine, retry_pause=0.05, max_retry_pause=0.2)
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await real_sleep(0)
+
+    class Lost(Insert):
+        @classmethod
+        async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[Any]) -> None:
+            raise ConnectionError("connection to the database lost")
+
+    writer.start()
+    import radiusd.store.writer as module
+
+    module.asyncio.sleep = sleep  # type: ignore[attr-defined]
+    try:
+        for k in range(5):
+            with pytest.raises(ConnectionError):
+                await writer.write(Lost(k))
+        await real_sleep(0.01)
+        assert slept[:5] == [0.05, 0.1, 0.2, 0.2, 0.2]
+        await writer.write(Insert(1))
+        assert writer.failures_in_a_row == 0
+    finally:
+        module.asyncio.sleep = real_sleep  # type: ignore[attr-defined]
+    await writer.close()
+
+
+async def test_a_connection_lost_during_one_by_one_retries_gives_up_the_rest(engine: AsyncEngine) -> None:
+    """A batch failed by a bad operation is retried one at a time; when the database goes
+    away meanwhile, the remaining operations fail at once (no reply) instead of each waiting
+    for its own timeout."""
+    writer = Writer(engine, retry_pause=0.01)
+    attempts: list[int] = []
+
+    class Flaky(Insert):
+        @classmethod
+        async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[Any]) -> None:
+            attempts.append(len(ops))
+            if len(ops) > 1:
+                raise ValueError("a poisonous row")
+            raise ConnectionError("connection to the database lost")
+
+    ops = [Flaky(k) for k in range(6)]
+    futures = [writer.submit(op) for op in ops]
+    writer.start()
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    assert attempts == [6, 1], "the rest of the batch was still tried one by one"
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert all(op.undone for op in ops)
+    assert writer.failures_in_a_row >= 1
+    await writer.close()
