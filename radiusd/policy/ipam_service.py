@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 from ipam import AdoptStatus, Allocator, Change, LeaseError, LeaseState, PoolError
 from ipam.lease import LIVE
+from ipam.utilisation import is_warning
 from radiusd.config import Settings
 from radiusd.logs import get_logger
 from radiusd.server.handler import Request
@@ -523,7 +524,7 @@ class IpamService:
         for name, usage in self.alloc.usage().items():
             cfg = self.configs.get(name)
             threshold = cfg.warning_pct if cfg is not None and cfg.warning_pct is not None else default
-            if usage.total and usage.percent_used >= threshold:
+            if is_warning(usage, threshold):
                 over.append(name)
                 if name not in self._warned:
                     self._warned.add(name)

@@ -172,8 +172,8 @@ def test_add_all_kinds_list_and_show(radiusd: Cli) -> None:
         assert {"total", "allocated", "reserved", "free", "percent_used", "warning"} <= r.keys()
     kinds = {k["kind"]: k for k in data["kinds"]}
     assert kinds["ipv4"] == {
-        "kind": "ipv4", "total": 248, "allocated": 0, "reserved": 0, "free": 248,
-        "percent_used": 0.0, "warning": False,
+        "kind": "ipv4", "total": 248, "allocated": 0, "reserved": 0, "free": 248, "held": 0,
+        "used": 0, "percent_used": 0.0, "warning": False,
     }  # fmt: skip
     assert data["warning"] is False
 
