@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -86,6 +87,21 @@ def username_of(owner: str | None) -> str | None:
 def group_of(row_name: str) -> str:
     """Operator pool name of an ``ip_pools`` row name (``NAME:wan`` -> ``NAME``)."""
     return row_name.rsplit(":", 1)[0] if ":" in row_name else row_name
+
+
+_ROW_NAME = re.compile(r"'([^':]+):(wan|pd)'")
+_ROW_SIDE = {"wan": "IPv6 WAN prefixes", "pd": "delegated prefixes"}
+
+
+def operator_text(text: str) -> str:
+    """A message of the IPAM core in the operator's words: ``pool 'home:wan'`` (a row name)
+    becomes ``pool 'home' (IPv6 WAN prefixes)``, the pool the operator made."""
+    return _ROW_NAME.sub(lambda m: f"'{m[1]}' ({_ROW_SIDE[m[2]]})", text)
+
+
+def refusal(exc: Exception) -> Conflict:
+    """A Conflict carrying an IPAM refusal in the operator's words."""
+    return Conflict(operator_text(str(exc)))
 
 
 # -- records ----------------------------------------------------------------------------------
@@ -280,7 +296,7 @@ async def _state(conn: AsyncConnection) -> tuple[dict[str, PoolConfig], Allocato
     try:
         alloc = build_allocator(configs.values())
     except PoolError as exc:
-        raise Conflict(str(exc)) from None
+        raise refusal(exc) from None
     orphans = alloc.load(await load_leases(conn))
     del orphans  # rows outside every range: reported by the daemon, ignored here
     return configs, alloc
@@ -414,7 +430,7 @@ async def _add_ranges(
     try:
         build_allocator(configs.values())  # overlaps with any pool, bad exclusions, ...
     except PoolError as exc:
-        raise Conflict(str(exc)) from None
+        raise refusal(exc) from None
 
 
 async def add_pool(
@@ -495,7 +511,7 @@ async def remove_range(engine: AsyncEngine, name: str, spec: str) -> PoolInfo:
                 try:
                     alloc.remove_range(cfg.name, rng.spec)
                 except PoolError as exc:
-                    raise Conflict(str(exc)) from None
+                    raise refusal(exc) from None
                 table, key = (V4, "address") if cfg.kind == "ipv4" else (V6, "prefix")
                 rows = (
                     await conn.execute(sa.select(table.c[key]).where(table.c.pool_id == cfg.id))
@@ -576,7 +592,7 @@ async def set_pool(
         try:
             build_allocator(configs.values())
         except PoolError as exc:
-            raise Conflict(str(exc)) from None
+            raise refusal(exc) from None
         if values:
             values["updated_at"] = utcnow()
             await conn.execute(
@@ -654,7 +670,7 @@ async def reserve_address(engine: AsyncEngine, address: str, owner: str | None =
         try:
             change = alloc.reserve(address, owner)
         except PoolError as exc:
-            raise Conflict(str(exc)) from None
+            raise refusal(exc) from None
         await _write_lease(conn, change.lease, configs)
         return _info_of(change.lease, configs)
 
