@@ -8,12 +8,15 @@ are read in lower case (PostgreSQL folds the schema's mixed-case names anyway).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from radiusd.store.engine import with_async_driver
+from radiusd.store.errors import InvalidInput
 
 from .translate import SourceTables
 
@@ -52,14 +55,30 @@ async def _rows(conn: AsyncConnection, sql: str) -> list[dict[str, Any]]:
     return [dict(zip(keys, row, strict=True)) for row in result]
 
 
+def _check_sqlite_file(url: str) -> None:
+    """InvalidInput for a SQLite source file that does not exist (opening it would create an
+    empty one, and the import would succeed with nothing in it)."""
+    parsed = make_url(url)
+    path = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and path not in ("", ":memory:") and not Path(path).is_file():
+        raise InvalidInput(f"source database file {path} does not exist")
+
+
 async def read_tables(url: str) -> tuple[SourceTables, list[str]]:
-    """Every row the import needs, and notes about missing tables."""
-    engine = create_async_engine(source_url(url))
+    """Every row the import needs, and notes about missing tables. InvalidInput for a SQLite
+    file that does not exist and for a database without any FreeRADIUS table."""
+    full = source_url(url)
+    _check_sqlite_file(full)
+    engine = create_async_engine(full)
     notes: list[str] = []
     tables = SourceTables()
     try:
         async with engine.connect() as conn:
             present = {n.lower() for n in await conn.run_sync(lambda c: sa.inspect(c).get_table_names())}
+            if not present & set(TABLES):
+                raise InvalidInput(
+                    f"the source database holds none of the FreeRADIUS tables ({', '.join(TABLES)})"
+                )
             now = _NOW.get(conn.dialect.name, "CURRENT_TIMESTAMP")
             for name in TABLES:
                 if name not in present:

@@ -40,10 +40,17 @@ from radiusd.store.models import (
     Subscriber,
     utcnow,
 )
-from radiusd.store.pools import TOPIC_POOL, build_allocator, load_configs, load_leases, username_of
+from radiusd.store.pools import (
+    TOPIC_POOL,
+    build_allocator,
+    group_of,
+    load_configs,
+    load_leases,
+    username_of,
+)
 
 from .model import ImportData, LeaseItem, Report
-from .ranges import cover
+from .ranges import Cover, cover
 
 CHUNK = 1000
 _R: sa.Table = Router.__table__  # type: ignore[assignment]
@@ -270,6 +277,8 @@ async def _pools(conn: AsyncConnection, data: ImportData, report: Report, now: d
                 report.skip("radippool", text, item.name, f"address already in our pool {pool.name!r}")
         todo[item.name] = rest
     placed = cover(todo, obstacles)
+    if _take_statics(data, todo, placed, report):
+        placed = cover(todo, obstacles)
     for name, value in placed.unplaced:
         report.skip(
             "radippool", str(ipaddress.IPv4Address(value)), name, "address lies in a range of another pool"
@@ -290,6 +299,36 @@ async def _pools(conn: AsyncConnection, data: ImportData, report: Report, now: d
     return created or bool(nets)
 
 
+def _take_statics(data: ImportData, todo: dict[str, list[int]], placed: Cover, report: Report) -> bool:
+    """Add to a new pool's addresses every static address (radreply Framed-IP-Address) that
+    one of its blocks covers without listing it: excluded, it would be neither handed out nor
+    reservable, and the subscriber would get another address. True when one was added."""
+    spans = [
+        (int(net.network_address), int(net.broadcast_address), name)
+        for name, blocks in placed.blocks.items()
+        for net in (ipaddress.IPv4Network(b.cidr) for b in blocks)
+    ]
+    listed = {v for values in todo.values() for v in values}
+    added = False
+    for sub in data.subscribers:
+        if sub.static_ipv4 is None:
+            continue
+        value = int(ipaddress.IPv4Address(sub.static_ipv4))
+        if value in listed:
+            continue
+        for lo, hi, name in spans:
+            if lo < value < hi or lo == value == hi:
+                todo[name].append(value)
+                listed.add(value)
+                report.notes.append(
+                    f"static address {sub.static_ipv4} of {sub.username!r} lies in a range of pool "
+                    f"{name!r}: added to the pool, reserved for {sub.username!r}"
+                )
+                added = True
+                break
+    return added
+
+
 async def _leases(conn: AsyncConnection, data: ImportData, report: Report, now: dt.datetime) -> bool:
     configs = await load_configs(conn)
     alloc = build_allocator(configs.values())
@@ -304,6 +343,15 @@ async def _leases(conn: AsyncConnection, data: ImportData, report: Report, now: 
             if item.state == "leased":
                 report.skip("radippool", item.address, item.owner, "live lease outside every pool")
             continue  # a static address outside every pool is sent as configured
+        if not pool.contains(item.address):
+            report.skip(
+                item.source or "radreply",
+                item.address,
+                username_of(item.owner) or "-",
+                f"address is excluded from pool {group_of(pool.name)!r}: not reserved "
+                f"(radiusd pool add-range {group_of(pool.name)} --range {item.address}/32 to use it)",
+            )
+            continue
         cur = alloc.lookup(item.address)
         user = username_of(item.owner)
         if (

@@ -347,3 +347,11 @@ def test_adopt_ends_the_owners_unused_offer() -> None:
     settle(a, r.change)
     settle(a, r.replaced)
     assert settle(a, a.allocate("p", "alice", 2)).address == "10.0.0.6"
+
+
+def test_refusal_shows_an_address_given_as_an_int_as_text() -> None:
+    import ipaddress
+
+    pool = Pool("p", "ipv4", ["10.30.0.0/29"], exclude=["10.30.0.5"])
+    with pytest.raises(PoolError, match=r"^10\.30\.0\.5 is not an allocatable item"):
+        pool.reserve(int(ipaddress.IPv4Address("10.30.0.5")), "sam")
