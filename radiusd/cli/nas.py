@@ -24,7 +24,12 @@ def nas() -> None:
 
 @nas.command("add")
 @click.argument("name")
-@click.option("--address", required=True, metavar="IP", help="Source IP address of the NAS.")
+@click.option(
+    "--address",
+    required=True,
+    metavar="IP|CIDR",
+    help="Source IP address of the NAS, or a subnet (10.0.0.0/24) for a cluster of them.",
+)
 @secret_option("--secret", required=True, metavar="S", help="Shared RADIUS secret.")
 @click.option("--vendor", type=click.Choice(VENDORS), default="generic", show_default=True)
 @click.option(
