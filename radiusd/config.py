@@ -35,6 +35,10 @@ class Settings:
     reject_delay: float = 1.0  # seconds an Access-Reject is held back
     log_format: str = "console"  # console | json
     log_level: str = "info"
+    #: the authentication log (FreeRADIUS's ``auth = yes``): one info line per Accept / Reject
+    #: with user, NAS, port and reason, never a password. Accept lines turn the PAP fast path off.
+    auth_log_accepts: bool = False
+    auth_log_rejects: bool = True
     writer_queue_max: int = 20_000  # pending database operations before new work is refused
     accounting_max_delay: float = 0.25  # seconds an accounting request may wait unread; 0: no limit
     writer_max_wait: float = 0.25  # seconds the oldest pending write may wait before accounting is shed

@@ -89,7 +89,12 @@ class Daemon:
         )
         self.writer.on_in_doubt = self.accounting.commit_in_doubt
         self.access = AccessPolicy(
-            self.directory, self.dictionary, assigner=self.ipam, sessions=self.sessions
+            self.directory,
+            self.dictionary,
+            assigner=self.ipam,
+            sessions=self.sessions,
+            log_accepts=settings.auth_log_accepts,
+            log_rejects=settings.auth_log_rejects,
         )
         self.auth_dispatcher = self._dispatcher(
             {Code.ACCESS_REQUEST: self.access, Code.STATUS_SERVER: StatusPolicy(Code.ACCESS_ACCEPT)}
