@@ -208,9 +208,17 @@ format_option = click.option(
 )
 
 
+loadtest_option = click.option(
+    "--include-loadtest",
+    is_flag=True,
+    help="Include the sessions `radiusd loadtest` simulated (left out by default).",
+)
+
+
 @export.command("usage", epilog=PERIOD_HELP)
 @period_options
 @format_option
+@loadtest_option
 @click.option(
     "--by",
     type=click.Choice(["subscriber", "day", "session"]),
@@ -218,14 +226,15 @@ format_option = click.option(
     show_default=True,
     help="One row per subscriber, per subscriber and UTC day, or per session.",
 )
-def export_usage(from_: dt.datetime, to_: dt.datetime, fmt: str, by: str) -> None:
+def export_usage(from_: dt.datetime, to_: dt.datetime, fmt: str, by: str, include_loadtest: bool) -> None:
     """Usage within the period: octets in/out, session time and sessions.
 
     Fields: username, input_octets, output_octets, session_time, sessions (--by day adds day;
     --by session adds id, acct_unique_id, nas, address, started, stopped). Traffic is counted
     between consecutive accounting updates, on the time of the later one, so a session crossing
     the period's edge counts only its part inside, split at its interim updates. A session
-    counts in `sessions` in the period of its first update.
+    counts in `sessions` in the period of its first update. Sessions simulated by `radiusd
+    loadtest` (Acct-Session-Id radiusd-loadtest-...) are left out unless --include-loadtest.
     """
     from radiusd.store.reports import USAGE_FIELDS, iter_usage
 
@@ -233,7 +242,7 @@ def export_usage(from_: dt.datetime, to_: dt.datetime, fmt: str, by: str) -> Non
     key: UsageBy = "day" if by == "day" else "session" if by == "session" else "subscriber"
 
     async def go(engine: AsyncEngine) -> None:
-        rows = iter_usage(engine, period, by=key)
+        rows = iter_usage(engine, period, by=key, include_loadtest=include_loadtest)
         if fmt == "json":
             await write_json_array(rows, stdout())
         else:
@@ -245,19 +254,21 @@ def export_usage(from_: dt.datetime, to_: dt.datetime, fmt: str, by: str) -> Non
 @export.command("sessions", epilog=PERIOD_HELP)
 @period_options
 @format_option
-def export_sessions(from_: dt.datetime, to_: dt.datetime, fmt: str) -> None:
+@loadtest_option
+def export_sessions(from_: dt.datetime, to_: dt.datetime, fmt: str, include_loadtest: bool) -> None:
     """Closed session records (radius_accounting) whose session stopped within the period.
 
     Fields: id, acct_unique_id, acct_session_id, username, nas_address, framed_ip,
     framed_ipv6_prefix, delegated_ipv6_prefix, calling_station_id, started, stopped,
-    session_time, input_octets, output_octets, terminate_cause (times ISO 8601 UTC).
+    session_time, input_octets, output_octets, terminate_cause (times ISO 8601 UTC). Load-test
+    sessions are left out unless --include-loadtest.
     """
     from radiusd.store.reports import ACCOUNTING_FIELDS, iter_closed_sessions
 
     period = make_period(from_, to_)
 
     async def go(engine: AsyncEngine) -> None:
-        rows = iter_closed_sessions(engine, period)
+        rows = iter_closed_sessions(engine, period, include_loadtest=include_loadtest)
         if fmt == "json":
             await write_json_array(rows, stdout())
         else:
