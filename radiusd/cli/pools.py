@@ -322,7 +322,10 @@ def pool_add(
             default_warning_pct=default,
         )
 
-    data = pool_object(plain(run(go)), default)
+    from radiusd.cli.progress import progress
+
+    with progress(f"adding pool {name!r}"):  # a large range takes a while to check
+        data = pool_object(plain(run(go)), default)
     if as_json:
         print_json(data)
         return

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -89,13 +89,23 @@ def _diff(current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in wanted.items() if current.get(k) != v}
 
 
+#: The phases of :func:`apply`, for a progress bar (``step`` is called with each).
+PHASES = ("NAS", "plans", "subscribers", "pools and leases", "sessions")
+
+
 async def write_import(
-    engine: AsyncEngine, data: ImportData, report: Report, *, dry_run: bool = False
+    engine: AsyncEngine,
+    data: ImportData,
+    report: Report,
+    *,
+    dry_run: bool = False,
+    step: Callable[[str], None] | None = None,
 ) -> Report:
-    """Apply ``data`` in one transaction (rolled back when ``dry_run``); counts go to ``report``."""
+    """Apply ``data`` in one transaction (rolled back when ``dry_run``); counts go to ``report``.
+    ``step(name)`` is called as each of :data:`PHASES` starts."""
     try:
         async with begin_write(engine) as conn:
-            touched = await apply(conn, data, report)
+            touched = await apply(conn, data, report, step)
             if dry_run:
                 raise _DryRun
             for topic in touched:
@@ -105,18 +115,26 @@ async def write_import(
     return report
 
 
-async def apply(conn: AsyncConnection, data: ImportData, report: Report) -> list[str]:
+async def apply(
+    conn: AsyncConnection, data: ImportData, report: Report, step: Callable[[str], None] | None = None
+) -> list[str]:
     """Every kind in order; the change-feed topics that changed."""
     now = utcnow()
     touched: list[str] = []
+    tell = step or (lambda _: None)
+    tell(PHASES[0])
     if await _nas(conn, data, report, now):
         touched.append(TOPIC_NAS)
+    tell(PHASES[1])
     if await _plans(conn, data, report, now):
         touched.append(TOPIC_PLAN)
+    tell(PHASES[2])
     if await _subscribers(conn, data, report, now):
         touched.append(TOPIC_SUBSCRIBER)
+    tell(PHASES[3])
     if await _pools(conn, data, report, now) | await _leases(conn, data, report, now):
         touched.append(TOPIC_POOL)
+    tell(PHASES[4])
     await _sessions(conn, data, report)
     return touched
 
