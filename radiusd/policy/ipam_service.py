@@ -530,7 +530,8 @@ class IpamService:
                     self._warned.add(name)
                     log.warning(
                         "ipam.utilisation-high",
-                        pool=name,
+                        pool=group_of(name),  # the operator's pool, with the family apart
+                        kind=cfg.kind if cfg is not None else None,
                         percent_used=round(usage.percent_used, 1),
                         threshold=threshold,
                         allocated=usage.allocated,
@@ -539,7 +540,12 @@ class IpamService:
                     )
             elif name in self._warned:
                 self._warned.discard(name)
-                log.info("ipam.utilisation-ok", pool=name, percent_used=round(usage.percent_used, 1))
+                log.info(
+                    "ipam.utilisation-ok",
+                    pool=group_of(name),
+                    kind=cfg.kind if cfg is not None else None,
+                    percent_used=round(usage.percent_used, 1),
+                )
         return over
 
     async def run_sweeper(self, interval: float | None = None) -> None:
