@@ -14,6 +14,7 @@ A source matched by a subnet gets the subnet's client with ``address`` set to th
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -96,14 +97,15 @@ class NasRegistry:
     def _match(self, source: str) -> NasClient | None:
         if source in self._matched:
             return self._matched[source]
+        version = 6 if ":" in source else 4
         try:
-            addr = ipaddress.ip_address(source)
-        except ValueError:
+            packed = socket.inet_pton(socket.AF_INET6 if version == 6 else socket.AF_INET, source)
+        except OSError:
             return None
-        value, bits = int(addr), addr.max_prefixlen
+        value, bits = int.from_bytes(packed, "big"), len(packed) * 8
         found: NasClient | None = None
-        for version, plen, nets in self._subnets:
-            if version != addr.version:
+        for v, plen, nets in self._subnets:
+            if v != version:
                 continue
             client = nets.get(value >> (bits - plen) << (bits - plen))
             if client is not None:
