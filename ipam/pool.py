@@ -434,7 +434,8 @@ class Pool:
         item = self._item(address)
         if item is None or item.owner != owner or item.state not in LIVE:
             held = "untouched" if item is None else f"{item.state} for {item.owner}"
-            raise LeaseError(f"cannot {what} {address} for {owner} in pool {self.name!r}: it is {held}")
+            shown = self._shown(address)
+            raise LeaseError(f"cannot {what} {shown} for {owner} in pool {self.name!r}: it is {held}")
         return item
 
     def confirm(

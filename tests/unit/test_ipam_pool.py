@@ -355,3 +355,5 @@ def test_refusal_shows_an_address_given_as_an_int_as_text() -> None:
     pool = Pool("p", "ipv4", ["10.30.0.0/29"], exclude=["10.30.0.5"])
     with pytest.raises(PoolError, match=r"^10\.30\.0\.5 is not an allocatable item"):
         pool.reserve(int(ipaddress.IPv4Address("10.30.0.5")), "sam")
+    with pytest.raises(LeaseError, match=r"cannot renew 10\.30\.0\.2 for sam"):
+        pool.renew(int(ipaddress.IPv4Address("10.30.0.2")), "sam", 0.0, None)
