@@ -45,6 +45,7 @@ from ipam.ranges import (
     ItemRange,
     check_overlaps,
     family_of_kind,
+    format_value,
     parse_range,
     parse_span,
     parse_value,
@@ -246,6 +247,12 @@ class Pool:
             item = self._items[value] = _Item(value, block)
             self._free[value] = item
         return item
+
+    def _shown(self, address: AddressLike | int) -> str:
+        """Text of ``address`` for a message (an int as ``10.30.0.10``, never ``169738250``)."""
+        if isinstance(address, int):
+            return format_value(self.family, address, 32 if self.family == 4 else self.item_prefixlen or 128)
+        return str(address)
 
     def contains(self, address: AddressLike | int) -> bool:
         """True when ``address`` lies in an allocatable item of this pool."""
@@ -468,7 +475,8 @@ class Pool:
         item = self._item(address)
         if item is None or item.owner != owner or item.state not in LIVE:
             held = "untouched" if item is None else f"{item.state} for {item.owner}"
-            raise LeaseError(f"cannot {what} {address} for {owner} in pool {self.name!r}: it is {held}")
+            shown = self._shown(address)
+            raise LeaseError(f"cannot {what} {shown} for {owner} in pool {self.name!r}: it is {held}")
         return item
 
     def confirm(
@@ -591,7 +599,7 @@ class Pool:
         """
         item = self._item(address, create=True)
         if item is None:
-            raise PoolError(f"{address} is not an allocatable item of pool {self.name!r}")
+            raise PoolError(f"{self._shown(address)} is not an allocatable item of pool {self.name!r}")
         if (item.state in LIVE or item.reserved) and item.owner != owner:
             holder = "the operator" if item.owner is None else item.owner
             raise PoolError(f"{item.text} in pool {self.name!r} is {item.state} for {holder}")

@@ -50,3 +50,44 @@ def over_threshold(usages: Mapping[str, Usage], pct: float) -> list[tuple[str, U
     hits = [(name, u) for name, u in usages.items() if u.percent_used >= pct]
     hits.sort(key=lambda nu: nu[1].percent_used, reverse=True)
     return hits
+
+
+#: Families of pool items, each reported on its own (IPv4 addresses and IPv6 prefixes are
+#: never added together: a full IPv4 range must not hide behind a huge IPv6 one).
+FAMILIES = ("ipv4", "ipv6-wan", "ipv6-pd")
+
+
+def is_warning(usage: Usage, threshold: float | None) -> bool:
+    """The warning rule: a non-empty pool, family or range used at or above ``threshold``."""
+    return threshold is not None and usage.total > 0 and usage.percent_used >= threshold
+
+
+def figures(usage: Usage, threshold: float | None) -> dict[str, int | float | bool]:
+    """JSON-ready figures of one family or range: counts, ``used``, ``percent_used``, ``warning``."""
+    return {
+        "total": usage.total,
+        "allocated": usage.allocated,
+        "reserved": usage.reserved,
+        "free": usage.free,
+        "held": usage.held,
+        "used": usage.used,
+        "percent_used": round(usage.percent_used, 2),
+        "warning": is_warning(usage, threshold),
+    }
+
+
+def utilisation(
+    usages: Iterable[tuple[str, Usage]], threshold: float | None
+) -> dict[str, dict[str, int | float | bool]]:
+    """Figures per family (``ipv4``, ``ipv6-wan``, ``ipv6-pd``) of ``(family, usage)`` pairs,
+    in that order, only the families present: the one rule the CLI, the API and metrics use."""
+    by_family: dict[str, list[Usage]] = {}
+    for family, usage in usages:
+        by_family.setdefault(family, []).append(usage)
+    return {f: figures(combine(by_family[f]), threshold) for f in FAMILIES if f in by_family}
+
+
+def worst(per_family: Mapping[str, Mapping[str, int | float | bool]]) -> tuple[float, bool]:
+    """``(percent_used, warning)`` of the fullest family (0, False without any)."""
+    pct = max((float(f["percent_used"]) for f in per_family.values()), default=0.0)
+    return pct, any(bool(f["warning"]) for f in per_family.values())

@@ -47,6 +47,10 @@ class Settings:
     reject_delay: float = 1.0  # seconds an Access-Reject is held back
     log_format: str = "console"  # console | json
     log_level: str = "info"
+    #: the authentication log (FreeRADIUS's ``auth = yes``): one info line per Accept / Reject
+    #: with user, NAS, port and reason, never a password. Accept lines turn the PAP fast path off.
+    auth_log_accepts: bool = False
+    auth_log_rejects: bool = True
     writer_queue_max: int = 20_000  # pending database operations before new work is refused
     slow_hash_workers: int = 2  # threads checking slow password hashes (PBKDF2, crypt, bcrypt)
     slow_hash_queue_max: int = 64  # slow checks running or waiting before logins are dropped

@@ -28,7 +28,7 @@ from radiusd.policy.sessions import SessionTable
 from radiusd.server.nas import NasRegistry
 from radiusd.server.stats import Stats
 from radiusd.store.errors import Conflict, InvalidInput, NotFound
-from radiusd.store.pools import _pool_info, group_of
+from radiusd.store.pools import group_of, pool_info
 from radiusd.store.writer import Writer
 
 from . import network, queries
@@ -194,7 +194,7 @@ def create_app(
     # -- ipam -------------------------------------------------------------------------------
 
     def _pool(name: str) -> PoolOut:
-        info = _pool_info(state.ipam.configs, state.ipam.alloc, name, state.settings.utilisation_warning_pct)
+        info = pool_info(state.ipam.configs, state.ipam.alloc, name, state.settings.utilisation_warning_pct)
         return PoolOut.model_validate(info, from_attributes=True)
 
     @app.get("/ipam/pools", tags=["ipam"], dependencies=read)

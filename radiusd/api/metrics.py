@@ -14,6 +14,7 @@ radiusd_request_duration_seconds       histogram  reply latency
 radiusd_ip_pool_addresses              gauge      pool, kind, state (allocated|reserved|free|held)
 radiusd_ip_pool_size                   gauge      pool, kind
 radiusd_ip_pool_utilisation_ratio      gauge      pool, kind (allocated + reserved) / size
+radiusd_ip_pool_warning                gauge      pool, kind: 1 at or above the pool's threshold
 radiusd_ipam_allocations_total         counter    addresses handed out
 radiusd_ipam_exhausted_total           counter    logins refused for lack of addresses
 radiusd_ipam_ipv6_exhausted_total      counter    logins given IPv4 only (IPv6 side exhausted)
@@ -40,7 +41,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from radiusd.codec import shared_secret
 from radiusd.server.stats import LATENCY_BUCKETS
-from radiusd.store.pools import group_of
+from radiusd.store.pools import group_of, pool_info
 
 if TYPE_CHECKING:
     from .app import LiveState
@@ -123,17 +124,25 @@ class DaemonCollector(Collector):
         ratio = GaugeMetricFamily(
             "radiusd_ip_pool_utilisation_ratio", "Items in use or reserved / size", labels=labels
         )
-        configs = ipam.configs
-        for row, usage in sorted(ipam.alloc.usage().items()):
-            cfg = configs.get(row)
-            key = [group_of(row), cfg.kind if cfg is not None else ""]
-            for name in ("allocated", "reserved", "free", "held"):
-                by_state.add_metric([*key, name], getattr(usage, name))
-            size.add_metric(key, usage.total)
-            ratio.add_metric(key, usage.percent_used / 100.0)
+        warning = GaugeMetricFamily(
+            "radiusd_ip_pool_warning", "1 while a pool family is at or above its threshold", labels=labels
+        )
+        default = self.state.settings.utilisation_warning_pct
+        for group in sorted({group_of(row) for row in ipam.configs}):
+            info = pool_info(ipam.configs, ipam.alloc, group, default)
+            for kind, fam in (("ipv4", info.ipv4), ("ipv6-wan", info.ipv6_wan), ("ipv6-pd", info.ipv6_pd)):
+                if fam is None:
+                    continue
+                key = [group, kind]
+                for name in ("allocated", "reserved", "free", "held"):
+                    by_state.add_metric([*key, name], fam[name])
+                size.add_metric(key, fam["total"])
+                ratio.add_metric(key, fam["percent_used"] / 100.0)
+                warning.add_metric(key, int(fam["warning"]))
         yield by_state
         yield size
         yield ratio
+        yield warning
 
     def _sessions(self) -> Iterator[Metric]:
         s = self.state

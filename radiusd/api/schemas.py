@@ -57,9 +57,26 @@ class RangeOut(BaseModel):
     reserved: int
     free: int
     percent_used: float
+    warning: bool = False
+
+
+class FamilyOut(BaseModel):
+    """Utilisation of one family of a pool (IPv4 addresses, IPv6 WAN or delegated prefixes)."""
+
+    total: int
+    allocated: int
+    reserved: int
+    free: int
+    held: int
+    used: int
+    percent_used: float
+    warning: bool
 
 
 class PoolOut(BaseModel):
+    """A pool: per-family figures in ``ipv4``, ``ipv6_wan``, ``ipv6_pd`` (null when absent);
+    ``total``..``held`` add up every family, ``percent_used``/``warning`` are the fullest one's."""
+
     name: str
     nas: str | None
     fallback: str | None
@@ -72,6 +89,10 @@ class PoolOut(BaseModel):
     held: int
     percent_used: float
     warning: bool
+    warn_at: float | None = None
+    ipv4: FamilyOut | None = None
+    ipv6_wan: FamilyOut | None = None
+    ipv6_pd: FamilyOut | None = None
 
 
 class LeaseOut(BaseModel):

@@ -8,18 +8,21 @@ Periods are ``--from`` (inclusive) to ``--to`` (exclusive), UTC; see
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import aclosing
+from contextlib import aclosing, nullcontext
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from radiusd.cli.context import run_store
 from radiusd.cli.output import format_value, print_json
+from radiusd.cli.progress import QUIET, Tick, progress
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -195,7 +198,7 @@ def run_listing(
 
 @click.group(epilog=PERIOD_HELP)
 def export() -> None:
-    """Billing exports (streamed to stdout as CSV or JSON)."""
+    """Billing exports (streamed to stdout, or to --output FILE, as CSV or JSON)."""
 
 
 format_option = click.option(
@@ -208,9 +211,63 @@ format_option = click.option(
 )
 
 
+output_option = click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    metavar="FILE",
+    help="Write to FILE instead of stdout (a progress line shows on a terminal).",
+)
+
+
+async def _counted(rows: AsyncIterator[Mapping[str, Any]], tick: Tick) -> AsyncIterator[Mapping[str, Any]]:
+    async with aclosing(rows):  # type: ignore[type-var]
+        async for row in rows:
+            tick.advance()
+            yield row
+
+
+def _export(
+    what: str,
+    rows: Callable[[AsyncEngine], AsyncIterator[Mapping[str, Any]]],
+    fields: Sequence[str],
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Stream ``rows`` as CSV or JSON to ``output`` (else stdout), with a row count on the
+    terminal when the rows go to a file (never mixed into rows on the screen)."""
+    to_screen = output is None and sys.stdout.isatty()
+
+    async def go(engine: AsyncEngine) -> None:
+        with contextlib.ExitStack() as stack:
+            out = (
+                stdout()
+                if output is None
+                else stack.enter_context(output.open("w", encoding="utf-8", newline=""))
+            )
+            tick = stack.enter_context(progress(f"export {what}") if not to_screen else nullcontext(QUIET))
+            found = _counted(rows(engine), tick)
+            if fmt == "json":
+                await write_json_array(found, out)
+            else:
+                await write_csv(found, fields, out)
+
+    run_streaming(go)
+
+
+loadtest_option = click.option(
+    "--include-loadtest",
+    is_flag=True,
+    help="Include the sessions `radiusd loadtest` simulated (left out by default).",
+)
+
+
 @export.command("usage", epilog=PERIOD_HELP)
 @period_options
 @format_option
+@loadtest_option
+@output_option
 @click.option(
     "--by",
     type=click.Choice(["subscriber", "day", "session"]),
@@ -218,52 +275,52 @@ format_option = click.option(
     show_default=True,
     help="One row per subscriber, per subscriber and UTC day, or per session.",
 )
-def export_usage(from_: dt.datetime, to_: dt.datetime, fmt: str, by: str) -> None:
+def export_usage(
+    from_: dt.datetime, to_: dt.datetime, fmt: str, by: str, include_loadtest: bool, output: Path | None
+) -> None:
     """Usage within the period: octets in/out, session time and sessions.
 
     Fields: username, input_octets, output_octets, session_time, sessions (--by day adds day;
     --by session adds id, acct_unique_id, nas, address, started, stopped). Traffic is counted
     between consecutive accounting updates, on the time of the later one, so a session crossing
     the period's edge counts only its part inside, split at its interim updates. A session
-    counts in `sessions` in the period of its first update.
+    counts in `sessions` in the period of its first update. Sessions simulated by `radiusd
+    loadtest` (Acct-Session-Id radiusd-loadtest-...) are left out unless --include-loadtest.
     """
     from radiusd.store.reports import USAGE_FIELDS, iter_usage
 
     period = make_period(from_, to_)
     key: UsageBy = "day" if by == "day" else "session" if by == "session" else "subscriber"
 
-    async def go(engine: AsyncEngine) -> None:
-        rows = iter_usage(engine, period, by=key)
-        if fmt == "json":
-            await write_json_array(rows, stdout())
-        else:
-            await write_csv(rows, USAGE_FIELDS[key], stdout())
+    def rows(engine: AsyncEngine) -> AsyncIterator[Mapping[str, Any]]:
+        return iter_usage(engine, period, by=key, include_loadtest=include_loadtest)
 
-    run_streaming(go)
+    _export("usage", rows, USAGE_FIELDS[key], fmt, output)
 
 
 @export.command("sessions", epilog=PERIOD_HELP)
 @period_options
 @format_option
-def export_sessions(from_: dt.datetime, to_: dt.datetime, fmt: str) -> None:
+@loadtest_option
+@output_option
+def export_sessions(
+    from_: dt.datetime, to_: dt.datetime, fmt: str, include_loadtest: bool, output: Path | None
+) -> None:
     """Closed session records (radius_accounting) whose session stopped within the period.
 
     Fields: id, acct_unique_id, acct_session_id, username, nas_address, framed_ip,
     framed_ipv6_prefix, delegated_ipv6_prefix, calling_station_id, started, stopped,
-    session_time, input_octets, output_octets, terminate_cause (times ISO 8601 UTC).
+    session_time, input_octets, output_octets, terminate_cause (times ISO 8601 UTC). Load-test
+    sessions are left out unless --include-loadtest.
     """
     from radiusd.store.reports import ACCOUNTING_FIELDS, iter_closed_sessions
 
     period = make_period(from_, to_)
 
-    async def go(engine: AsyncEngine) -> None:
-        rows = iter_closed_sessions(engine, period)
-        if fmt == "json":
-            await write_json_array(rows, stdout())
-        else:
-            await write_csv(rows, ACCOUNTING_FIELDS, stdout())
+    def rows(engine: AsyncEngine) -> AsyncIterator[Mapping[str, Any]]:
+        return iter_closed_sessions(engine, period, include_loadtest=include_loadtest)
 
-    run_streaming(go)
+    _export("sessions", rows, ACCOUNTING_FIELDS, fmt, output)
 
 
 # --- radiusd usage ----------------------------------------------------------------------------
@@ -290,7 +347,8 @@ def usage_rebuild(from_: dt.datetime, to_: dt.datetime, as_json: bool) -> None:
     async def go(engine: AsyncEngine) -> Any:
         return await rebuild_usage(engine, period.start, period.end)
 
-    result = run_store(go)
+    with progress("rebuilding the usage roll-up"):
+        result = run_store(go)
     if as_json:
         print_json(result.to_json())
         return

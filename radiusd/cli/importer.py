@@ -14,6 +14,7 @@ import click
 
 from radiusd.cli.context import run_store
 from radiusd.cli.output import print_json, print_table
+from radiusd.cli.progress import progress
 from radiusd.cli.secrets import secret_option
 
 if TYPE_CHECKING:
@@ -99,14 +100,18 @@ def freeradius(
     source: str, source_password: str | None, dry_run: bool, pool_map: dict[str, str], as_json: bool
 ) -> None:
     """Import a FreeRADIUS 3.x SQL database (rlm_sql and rlm_sqlippool stock schema)."""
-    from radiusd.importer.run import import_freeradius_sql
+    from radiusd.importer.run import STEPS, import_freeradius_sql
 
-    async def go(engine: AsyncEngine) -> Report:
-        return await import_freeradius_sql(
-            engine, source, dry_run=dry_run, pool_map=pool_map, source_password=source_password
-        )
+    with progress("import freeradius", total=len(STEPS)) as bar:
 
-    _print(run_store(go), as_json=as_json, dry_run=dry_run)
+        async def go(engine: AsyncEngine) -> Report:
+            return await import_freeradius_sql(
+                engine, source, dry_run=dry_run, pool_map=pool_map, source_password=source_password,
+                step=bar.step,
+            )
+
+        report = run_store(go)
+    _print(report, as_json=as_json, dry_run=dry_run)
 
 
 @import_group.command("freeradius-files")
@@ -134,9 +139,14 @@ def freeradius_files(
     if users is None and clients is None:
         raise click.UsageError("give --users FILE and/or --clients FILE")
 
-    async def go(engine: AsyncEngine) -> Report:
-        return await import_freeradius_files(
-            engine, users=users, clients=clients, dry_run=dry_run, pool_map=pool_map
-        )
+    from radiusd.importer.run import STEPS
 
-    _print(run_store(go), as_json=as_json, dry_run=dry_run)
+    with progress("import freeradius-files", total=len(STEPS)) as bar:
+
+        async def go(engine: AsyncEngine) -> Report:
+            return await import_freeradius_files(
+                engine, users=users, clients=clients, dry_run=dry_run, pool_map=pool_map, step=bar.step
+            )
+
+        report = run_store(go)
+    _print(report, as_json=as_json, dry_run=dry_run)

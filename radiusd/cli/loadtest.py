@@ -212,8 +212,11 @@ def loadtest(
 def report(stats: RunStats, as_json: bool) -> None:
     """Print the run's report: the JSON object, or the table and a summary line."""
     data = stats.report()
+    notes = report_notes(stats)
     if as_json:
         print_json(data)
+        for line in notes:
+            click.echo(line, err=True)
         return
     rows: list[dict[str, Any]] = [{"type": name, **values} for name, values in data.items()]
     total = stats.summary()
@@ -233,3 +236,23 @@ def report(stats: RunStats, as_json: bool) -> None:
         f" ({total['requests_per_second']:,.0f} requests/s); bad replies: {total['bad_replies']}"
         + ("; interrupted (requests in flight are in no column)" if total["interrupted"] else "")
     )
+    for line in notes:
+        click.echo(line)
+
+
+def report_notes(stats: RunStats) -> list[str]:
+    """What the figures mean beyond the table: the reject delay inside the access latency, and
+    where the simulated sessions went."""
+    total = stats.summary()
+    notes = [
+        "note: simulated sessions have Acct-Session-Id radiusd-loadtest-...; "
+        "`radiusd export` leaves them out unless --include-loadtest"
+    ]
+    if total["rejects"]:
+        notes.insert(
+            0,
+            f"note: {total['rejects']} Access-Reject(s): their latency includes the server's reject "
+            "delay (radiusd: reject_delay, 1 s by default), so the access percentiles are not "
+            "processing time; set reject_delay = 0 on a test server to measure it",
+        )
+    return notes

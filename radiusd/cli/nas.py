@@ -24,7 +24,12 @@ def nas() -> None:
 
 @nas.command("add")
 @click.argument("name")
-@click.option("--address", required=True, metavar="IP", help="Source IP address of the NAS.")
+@click.option(
+    "--address",
+    required=True,
+    metavar="IP|CIDR",
+    help="Source IP address of the NAS, or a subnet (10.0.0.0/24) for a cluster of them.",
+)
 @secret_option(
     "--secret",
     metavar="S",

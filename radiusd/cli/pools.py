@@ -4,9 +4,11 @@ Input is checked with :mod:`ipam.ranges` before the database is opened (malforme
 overlaps among the given ranges, a gateway or exclusion outside them), so a refused command
 never writes anything; overlaps with other pools and live leases are refused by the store.
 
-Utilisation (``pool list``/``pool show``): per pool and per network ``total``, ``allocated``
-(offered or leased), ``reserved``, ``free`` and ``percent_used``; ``warning`` is true at or
-above the pool's ``--warn-at`` or else the configured ``utilisation_warning_pct``.
+Utilisation (``pool list``/``pool show``): per pool family (IPv4, IPv6 WAN, delegated, never
+added together) and per network ``total``, ``allocated`` (offered or leased), ``reserved``,
+``free`` and ``percent_used``; ``warning`` is true at or above the pool's ``--warn-at`` or else
+the configured ``utilisation_warning_pct``. The figures come from the store, which computes
+them with :func:`ipam.utilisation.utilisation`, as the admin API and the metrics do.
 """
 
 from __future__ import annotations
@@ -29,8 +31,6 @@ T = TypeVar("T")
 LIST_COLUMNS = ("name", "kind", "ranges", "nas", "total", "allocated", "reserved", "free", "used", "warning")
 RANGE_COLUMNS = ("range", "kind", "total", "allocated", "reserved", "free", "used", "warning")
 KIND_COLUMNS = ("kind", "total", "allocated", "reserved", "free", "used", "warning")
-COUNTS = ("total", "allocated", "reserved", "free")
-KINDS = ("ipv4", "ipv6-wan", "ipv6-pd")
 WARNING_MARK = "WARNING"
 #: Largest ``--exclude`` span expanded into single addresses for the store.
 MAX_EXCLUDED = 4096
@@ -184,25 +184,10 @@ def check_address(text: str) -> str:
 # --- utilisation figures -----------------------------------------------------------------------
 
 
-def is_warning(percent_used: float, total: int, warn_at: float) -> bool:
-    """True when a non-empty pool or range is used at or above ``warn_at`` percent."""
-    return total > 0 and percent_used >= warn_at
-
-
-def _figures(kind: str, ranges: Sequence[Mapping[str, Any]], warn_at: float) -> dict[str, Any]:
-    """Utilisation of the ``ranges`` of one kind added up (IPv4 addresses and IPv6 prefixes
-    are never added together: a full IPv4 range must not hide behind a huge IPv6 one)."""
-    total, allocated, reserved, free = (sum(int(r[k]) for r in ranges) for k in COUNTS)
-    pct = round(100.0 * (allocated + reserved) / total, 2) if total else 0.0
-    return {
-        "kind": kind,
-        "total": total,
-        "allocated": allocated,
-        "reserved": reserved,
-        "free": free,
-        "percent_used": pct,
-        "warning": is_warning(pct, total, warn_at),
-    }
+#: JSON field of each family's figures in a pool object.
+FAMILY_FIELDS = {"ipv4": "ipv4", "ipv6-wan": "ipv6_wan", "ipv6-pd": "ipv6_pd"}
+#: What one item of a family is, for messages.
+FAMILY_ITEMS = {"ipv4": "IPv4 addresses", "ipv6-wan": "IPv6 WAN prefixes", "ipv6-pd": "delegated prefixes"}
 
 
 def plain(info: Any) -> dict[str, Any]:
@@ -213,24 +198,16 @@ def plain(info: Any) -> dict[str, Any]:
 
 
 def pool_object(info: Mapping[str, Any], default_warn: float) -> dict[str, Any]:
-    """The ``--json`` object of one pool: the store's fields, plus ``warn_at`` (the threshold in
-    force: the pool's ``warning_pct``, else the configured default), ``warning`` per range,
-    ``kinds`` (utilisation per kind of item) and ``warning`` true when any kind is at or above
-    ``warn_at``."""
-    own = info.get("warning_pct")
-    warn_at = float(own) if own is not None else default_warn
-    ranges: list[Mapping[str, Any]] = list(info.get("ranges", ()))
+    """The ``--json`` object of one pool: the store's fields (figures per family in ``ipv4``,
+    ``ipv6_wan``, ``ipv6_pd``, computed by :func:`ipam.utilisation.utilisation`, as the API
+    shows them), ``warn_at`` (the threshold in force) and ``kinds``: the same figures as a list
+    with a ``kind`` each."""
     data = dict(info)
-    data["ranges"] = [
-        {**r, "warning": is_warning(float(r["percent_used"]), int(r["total"]), warn_at)} for r in ranges
-    ]
+    if data.get("warn_at") is None:
+        data["warn_at"] = default_warn
     data["kinds"] = [
-        _figures(kind, [r for r in ranges if r["kind"] == kind], warn_at)
-        for kind in KINDS
-        if any(r["kind"] == kind for r in ranges)
+        {"kind": kind, **data[key]} for kind, key in FAMILY_FIELDS.items() if data.get(key) is not None
     ]
-    data["warn_at"] = warn_at
-    data["warning"] = any(k["warning"] for k in data["kinds"])
     return data
 
 
@@ -247,7 +224,8 @@ def list_rows(pools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for p in pools:
         warn_at = float(p["warn_at"])
-        for k in p["kinds"] or [_figures("-", [], warn_at)]:
+        empty = {"kind": "-", "total": 0, "allocated": 0, "reserved": 0, "free": 0, "percent_used": 0.0}
+        for k in p["kinds"] or [{**empty, "warning": False}]:
             specs = [r["range"] for r in p["ranges"] if r["kind"] == k["kind"]]
             rows.append({"name": p["name"], "nas": p["nas"], "ranges": specs, **k, **_used(k, warn_at)})
     return rows
@@ -256,6 +234,11 @@ def list_rows(pools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def default_warn_pct() -> float:
     """``utilisation_warning_pct`` of the configuration (90 unless configured)."""
     return float(get_context().settings().utilisation_warning_pct)
+
+
+def family_summary(data: Mapping[str, Any]) -> str:
+    """``254 IPv4 addresses, 65536 IPv6 WAN prefixes``: a pool's size, family by family."""
+    return ", ".join(f"{k['total']} {FAMILY_ITEMS[k['kind']]}" for k in data["kinds"]) or "no items"
 
 
 def warn_lines(pools: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -336,14 +319,18 @@ def pool_add(
             fallback=fallback,
             warning_pct=warn_at,
             exclude=excluded,
+            default_warning_pct=default,
         )
 
-    data = pool_object(plain(run(go)), default)
+    from radiusd.cli.progress import progress
+
+    with progress(f"adding pool {name!r}"):  # a large range takes a while to check
+        data = pool_object(plain(run(go)), default)
     if as_json:
         print_json(data)
         return
     specs = ", ".join(r["range"] for r in data["ranges"])
-    click.echo(f"added pool {data['name']!r} ({specs}; {data['total']} items)")
+    click.echo(f"added pool {data['name']!r} ({specs}; {family_summary(data)})")
 
 
 def _show_pool(data: Mapping[str, Any]) -> None:
@@ -396,10 +383,11 @@ def pool_show(name: str, as_json: bool) -> None:
     """Show pool NAME: its settings and the utilisation of each range.
 
     JSON: an object with name, nas, fallback, warning_pct (the pool's own threshold or null),
-    warn_at (the threshold in force), warning (any kind at or above warn_at), ranges:
-    [{kind, range, total, allocated, reserved, free, percent_used, warning}], kinds: the same
-    figures per kind (ipv4, ipv6-wan, ipv6-pd; IPv6 counts are prefixes), and the pool's
-    total, allocated, reserved, free, held, percent_used over all its items.
+    warn_at (the threshold in force), warning (any family at or above warn_at), ranges:
+    [{kind, range, total, allocated, reserved, free, percent_used, warning}], ipv4, ipv6_wan,
+    ipv6_pd: {total, allocated, reserved, free, held, used, percent_used, warning} per family
+    (null when absent; IPv6 counts are prefixes), kinds: the same as a list, and total,
+    allocated, reserved, free, held over all items with percent_used of the fullest family.
     """
     from radiusd.store.pools import get_pool
 

@@ -11,6 +11,7 @@ import click
 from radiusd.cli.context import get_context, run_store
 from radiusd.cli.csvio import STATUSES, CsvError, read_subscriber_rows
 from radiusd.cli.output import fail, json_option, pick_columns, print_json, print_record, render
+from radiusd.cli.progress import progress
 from radiusd.cli.secrets import secret_option
 
 if TYPE_CHECKING:
@@ -137,10 +138,11 @@ def subscriber_import(file: str, store: str | None) -> None:
         fail(f"{source}: no data rows")
 
     async def go(engine: AsyncEngine) -> int:
-        return int(await import_subscribers(engine, rows, store=kept))
+        return int(await import_subscribers(engine, rows, store=kept, progress=bar.advance))
 
     try:
-        count = run_store(go)
+        with progress(f"importing {len(rows)} subscribers", total=2 * len(rows)) as bar:
+            count = run_store(go)
     except StoreError as exc:
         fail(f"{source}: {exc}")
     elapsed = time.perf_counter() - started

@@ -4,6 +4,7 @@ closes our session record. Plugins send through a :class:`CoaService`."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -29,10 +30,31 @@ Kind = Literal["disconnect", "coa"]
 _CODES = {"disconnect": Code.DISCONNECT_REQUEST, "coa": Code.COA_REQUEST}
 
 
-def target_of(nas: NasRecord) -> NasTarget:
-    """A NAS record's CoA address, port, secret and Message-Authenticator wish."""
+def coa_address(nas: NasRecord, session: SessionRef | None = None) -> str:
+    """Where a CoA for ``session`` goes: the NAS's address, or for a NAS that is a subnet
+    (``10.0.0.0/24``) the address inside it that the session came from; ValueError (with
+    the reason) when a subnet NAS has no such address to send to."""
+    if "/" not in nas.address:
+        return nas.address
+    source = session.nas_address if session is not None else None
+    try:
+        inside = source is not None and ipaddress.ip_address(source) in ipaddress.ip_network(nas.address)
+    except ValueError:
+        inside = False
+    if not inside:
+        raise ValueError(
+            f"NAS {nas.name!r} is the subnet {nas.address}: a CoA goes to the address a session "
+            "came from, and this session has none inside it"
+        )
+    assert source is not None
+    return source
+
+
+def target_of(nas: NasRecord, session: SessionRef | None = None) -> NasTarget:
+    """A NAS record's CoA address (see :func:`coa_address`), port, secret and
+    Message-Authenticator wish."""
     return NasTarget(
-        address=nas.address,
+        address=coa_address(nas, session),
         secret=nas.secret.encode(),
         port=nas.coa_port,
         message_authenticator=nas.require_message_authenticator,
@@ -79,7 +101,13 @@ class CoaService:
             names.append("Message-Authenticator")
         audit_id = await self._start(nas, kind, session, names)
         try:
-            result = await self.client.send(target_of(nas), packet)
+            target = target_of(nas, session)
+        except ValueError as exc:
+            result = CoaResult(Outcome.ERROR, detail=str(exc))
+            await self._finish(audit_id, result)
+            return result
+        try:
+            result = await self.client.send(target, packet)
         except BaseException:
             await self._finish(audit_id, CoaResult(Outcome.ERROR, detail="interrupted"))
             raise

@@ -133,6 +133,8 @@ def read_clients(path: Path, tables: SourceTables, report: Report) -> None:
                 i += 2
             i += 1
         address = fields.get("ipaddr") or fields.get("ipv4addr") or fields.get("ipv6addr") or name
+        if "netmask" in fields and "/" not in address:  # the older form: ipaddr + netmask = 24
+            address = f"{address}/{fields['netmask']}"
         tables.nas.append(
             {
                 "id": f"{label}:{number}",

@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from radiusd.store.engine import with_async_driver
+from radiusd.store.errors import InvalidInput
 
 from .translate import SourceTables
 
@@ -76,15 +77,30 @@ def source_target(url: str, password: str | None = None) -> tuple[URL, dict[str,
     return target, connect_args
 
 
+def _check_sqlite_file(url: str) -> None:
+    """InvalidInput for a SQLite source file that does not exist (opening it would create an
+    empty one, and the import would succeed with nothing in it)."""
+    parsed = make_url(url)
+    path = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and path not in ("", ":memory:") and not Path(path).is_file():
+        raise InvalidInput(f"source database file {path} does not exist")
+
+
 async def read_tables(url: str, password: str | None = None) -> tuple[SourceTables, list[str]]:
-    """Every row the import needs, and notes about missing tables."""
+    """Every row the import needs, and notes about missing tables. InvalidInput for a SQLite
+    file that does not exist and for a database without any FreeRADIUS table."""
     target, connect_args = source_target(url, password)
+    _check_sqlite_file(source_url(url))
     engine = create_async_engine(target, connect_args=connect_args)
     notes: list[str] = []
     tables = SourceTables()
     try:
         async with engine.connect() as conn:
             present = {n.lower() for n in await conn.run_sync(lambda c: sa.inspect(c).get_table_names())}
+            if not present & set(TABLES):
+                raise InvalidInput(
+                    f"the source database holds none of the FreeRADIUS tables ({', '.join(TABLES)})"
+                )
             now = _NOW.get(conn.dialect.name, "CURRENT_TIMESTAMP")
             for name in TABLES:
                 if name not in present:

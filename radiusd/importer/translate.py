@@ -42,6 +42,8 @@ from radiusd.codec.packet import encode_value
 from radiusd.policy.accounting import unique_session_id
 from radiusd.policy.credentials import parse_credential
 from radiusd.policy.sessions import LiveSession
+from radiusd.store.errors import InvalidInput
+from radiusd.store.validate import nas_client_address
 
 from .mask import is_secret_name, shown
 from .model import ImportData, LeaseItem, NasItem, PlanItem, PoolItem, Report, SubscriberItem
@@ -136,6 +138,14 @@ def address_text(value: Any) -> str | None:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
     return str(addr)
+
+
+def subnet_text(value: Any) -> str | None:
+    """A NAS subnet (``10.0.0.0/24``, as clients.conf allows) as canonical text, else None."""
+    try:
+        return nas_client_address(_s(value)) if "/" in _s(value) else None
+    except InvalidInput:
+        return None
 
 
 def prefix_text(value: Any) -> str | None:
@@ -369,10 +379,12 @@ class Translator:
         addresses: set[str] = set()
         for row in sorted(rows, key=_rid):
             nasname, rid = _s(row.get("nasname")), row.get("id", "?")
-            address = address_text(nasname)
+            address = address_text(nasname) or subnet_text(nasname)
             if address is None:
-                what = "a network" if "/" in nasname else "a host name"
-                self.report.skip("nas", rid, nasname, f"nasname {nasname!r} is {what}, not one address")
+                what = "a malformed network" if "/" in nasname else "a host name"
+                self.report.skip(
+                    "nas", rid, nasname, f"nasname {nasname!r} is {what}, not an address or subnet"
+                )
                 continue
             secret = _s(row.get("secret"))
             if not secret:

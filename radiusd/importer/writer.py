@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -40,10 +40,17 @@ from radiusd.store.models import (
     Subscriber,
     utcnow,
 )
-from radiusd.store.pools import TOPIC_POOL, build_allocator, load_configs, load_leases, username_of
+from radiusd.store.pools import (
+    TOPIC_POOL,
+    build_allocator,
+    group_of,
+    load_configs,
+    load_leases,
+    username_of,
+)
 
 from .model import ImportData, LeaseItem, Report
-from .ranges import cover
+from .ranges import Cover, cover
 
 CHUNK = 1000
 _R: sa.Table = Router.__table__  # type: ignore[assignment]
@@ -82,13 +89,23 @@ def _diff(current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in wanted.items() if current.get(k) != v}
 
 
+#: The phases of :func:`apply`, for a progress bar (``step`` is called with each).
+PHASES = ("NAS", "plans", "subscribers", "pools and leases", "sessions")
+
+
 async def write_import(
-    engine: AsyncEngine, data: ImportData, report: Report, *, dry_run: bool = False
+    engine: AsyncEngine,
+    data: ImportData,
+    report: Report,
+    *,
+    dry_run: bool = False,
+    step: Callable[[str], None] | None = None,
 ) -> Report:
-    """Apply ``data`` in one transaction (rolled back when ``dry_run``); counts go to ``report``."""
+    """Apply ``data`` in one transaction (rolled back when ``dry_run``); counts go to ``report``.
+    ``step(name)`` is called as each of :data:`PHASES` starts."""
     try:
         async with begin_write(engine) as conn:
-            touched = await apply(conn, data, report)
+            touched = await apply(conn, data, report, step)
             if dry_run:
                 raise _DryRun
             for topic in touched:
@@ -98,18 +115,26 @@ async def write_import(
     return report
 
 
-async def apply(conn: AsyncConnection, data: ImportData, report: Report) -> list[str]:
+async def apply(
+    conn: AsyncConnection, data: ImportData, report: Report, step: Callable[[str], None] | None = None
+) -> list[str]:
     """Every kind in order; the change-feed topics that changed."""
     now = utcnow()
     touched: list[str] = []
+    tell = step or (lambda _: None)
+    tell(PHASES[0])
     if await _nas(conn, data, report, now):
         touched.append(TOPIC_NAS)
+    tell(PHASES[1])
     if await _plans(conn, data, report, now):
         touched.append(TOPIC_PLAN)
+    tell(PHASES[2])
     if await _subscribers(conn, data, report, now):
         touched.append(TOPIC_SUBSCRIBER)
+    tell(PHASES[3])
     if await _pools(conn, data, report, now) | await _leases(conn, data, report, now):
         touched.append(TOPIC_POOL)
+    tell(PHASES[4])
     await _sessions(conn, data, report)
     return touched
 
@@ -270,6 +295,8 @@ async def _pools(conn: AsyncConnection, data: ImportData, report: Report, now: d
                 report.skip("radippool", text, item.name, f"address already in our pool {pool.name!r}")
         todo[item.name] = rest
     placed = cover(todo, obstacles)
+    if _take_statics(data, todo, placed, report):
+        placed = cover(todo, obstacles)
     for name, value in placed.unplaced:
         report.skip(
             "radippool", str(ipaddress.IPv4Address(value)), name, "address lies in a range of another pool"
@@ -290,6 +317,36 @@ async def _pools(conn: AsyncConnection, data: ImportData, report: Report, now: d
     return created or bool(nets)
 
 
+def _take_statics(data: ImportData, todo: dict[str, list[int]], placed: Cover, report: Report) -> bool:
+    """Add to a new pool's addresses every static address (radreply Framed-IP-Address) that
+    one of its blocks covers without listing it: excluded, it would be neither handed out nor
+    reservable, and the subscriber would get another address. True when one was added."""
+    spans = [
+        (int(net.network_address), int(net.broadcast_address), name)
+        for name, blocks in placed.blocks.items()
+        for net in (ipaddress.IPv4Network(b.cidr) for b in blocks)
+    ]
+    listed = {v for values in todo.values() for v in values}
+    added = False
+    for sub in data.subscribers:
+        if sub.static_ipv4 is None:
+            continue
+        value = int(ipaddress.IPv4Address(sub.static_ipv4))
+        if value in listed:
+            continue
+        for lo, hi, name in spans:
+            if lo < value < hi or lo == value == hi:
+                todo[name].append(value)
+                listed.add(value)
+                report.notes.append(
+                    f"static address {sub.static_ipv4} of {sub.username!r} lies in a range of pool "
+                    f"{name!r}: added to the pool, reserved for {sub.username!r}"
+                )
+                added = True
+                break
+    return added
+
+
 async def _leases(conn: AsyncConnection, data: ImportData, report: Report, now: dt.datetime) -> bool:
     configs = await load_configs(conn)
     alloc = build_allocator(configs.values())
@@ -304,6 +361,15 @@ async def _leases(conn: AsyncConnection, data: ImportData, report: Report, now: 
             if item.state == "leased":
                 report.skip("radippool", item.address, item.owner, "live lease outside every pool")
             continue  # a static address outside every pool is sent as configured
+        if not pool.contains(item.address):
+            report.skip(
+                item.source or "radreply",
+                item.address,
+                username_of(item.owner) or "-",
+                f"address is excluded from pool {group_of(pool.name)!r}: not reserved "
+                f"(radiusd pool add-range {group_of(pool.name)} --range {item.address}/32 to use it)",
+            )
+            continue
         cur = alloc.lookup(item.address)
         user = username_of(item.owner)
         if (

@@ -4,6 +4,9 @@ A session is Access-Request (PAP, CHAP or MS-CHAPv2, Message-Authenticator first
 -> Accounting-Start -> K x Interim-Update -> Stop, carrying the Framed-IP-Address of the
 Access-Accept (or a synthetic one from 100.64.0.0/10 when the server gave none), any Class
 echoed (RFC 2865 §5.25), a unique Acct-Session-Id and counters that grow at every update.
+Simulated sessions are marked: their Acct-Session-Id starts ``radiusd-loadtest-`` (exports
+leave them out unless ``--include-loadtest``), and their simulated time ends when the run
+does (Event-Timestamps in the past, never in the future).
 
 Datagrams are assembled here from pre-encoded attribute bytes rather than through
 :class:`radiusd.codec.Packet`: the generator builds tens of thousands per second, and the
@@ -25,6 +28,7 @@ from hashlib import md5
 from radiusd.codec.crypto import ZERO16, hide_user_password, hmac_md5, verify_response
 from radiusd.codec.packet import verify_message_authenticator
 from radiusd.policy import mschap
+from radiusd.store.reports import LOADTEST_SESSION_PREFIX
 
 ACCESS_REQUEST, ACCESS_ACCEPT, ACCESS_REJECT = 1, 2, 3
 ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE = 4, 5
@@ -48,6 +52,8 @@ _ACCT_COUNTERS = struct.Struct("!" + "BBI" * 9)
 _TERMINATE_USER_REQUEST = _U32.pack(49, 6, 1)  # Acct-Terminate-Cause = User-Request
 
 INTERIM_SECONDS = 60  # simulated time between updates (Acct-Session-Time grows by this)
+#: Acct-Session-Id prefix that marks simulated sessions (exports leave them out by default)
+SESSION_PREFIX = LOADTEST_SESSION_PREFIX.encode()
 OCTETS_IN_PER_STEP = 3_000_000_017  # > 2^31: exercises Gigawords after two updates
 OCTETS_OUT_PER_STEP = 700_000_003
 PACKETS_PER_STEP = 1_000_003
@@ -222,8 +228,9 @@ class SessionBuilder:
                 classes.append(reply[i : i + length])
             i += length
         session.framed_ip = framed or synthetic_ip(session.index)
-        session.started_at = int(time.time())
-        sid = b"%08x%08x" % (self.profile.run_id & 0xFFFFFFFF, session.index & 0xFFFFFFFF)
+        # the simulated session ends now: no Event-Timestamp (hence stop time) in the future
+        session.started_at = int(time.time()) - INTERIM_SECONDS * (self.last_step - 1)
+        sid = b"%s%08x%08x" % (SESSION_PREFIX, self.profile.run_id & 0xFFFFFFFF, session.index & 0xFFFFFFFF)
         session.acct_attrs = b"".join(
             (
                 session.keys.name_attr,

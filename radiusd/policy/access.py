@@ -6,6 +6,11 @@ Simultaneous-Use; then the Access-Accept: plan and subscriber reply attributes, 
 or pooled address, MS-CHAP2-Success and MPPE keys (RFC 2548 §2.3.3, §2.4.2-3). Every
 decision is written to the request's trace in plain words for ``serve -X``; the reason of a
 reject goes to the log. Nothing here waits unless it must (pool allocation, slow hashes).
+
+The authentication log (settings ``auth_log_rejects``, on by default, and
+``auth_log_accepts``) is one info line per decision, ``auth.reject`` or ``auth.accept``, with
+user, NAS, NAS port, Calling-Station-Id and the reason: never a password or a credential.
+Logging accepts sends PAP logins down the general path (the fast path answers without us).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from radiusd.codec.crypto import hide_user_password, recover_user_password, salt
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.errors import MalformedPacket
 from radiusd.codec.packet import Packet
+from radiusd.logs import get_logger
 from radiusd.server.handler import HandlerResult, Request
 from radiusd.server.nas import NasClient
 
@@ -33,7 +39,10 @@ from .seams import AddressAssigner, Assignment, NoSessions, SessionCounter
 USER_NAME = 1
 USER_PASSWORD = 2
 CHAP_PASSWORD = 3
+NAS_PORT = 5
 FRAMED_IP_ADDRESS = 8
+CALLING_STATION_ID = 31
+NAS_PORT_ID = 87
 CHAP_CHALLENGE = 60
 MICROSOFT = 311
 MS_CHAP_RESPONSE = (26, MICROSOFT, 1)
@@ -41,6 +50,29 @@ MS_CHAP_CHALLENGE = (26, MICROSOFT, 11)
 MS_CHAP2_RESPONSE = (26, MICROSOFT, 25)
 _ACCESS_ACCEPT = int(Code.ACCESS_ACCEPT)  # a plain int: no enum lookup per request
 _ACCESS_REJECT = int(Code.ACCESS_REJECT)
+
+log = get_logger("radiusd.auth")
+
+
+def _text(raw: bytes | None) -> str | None:
+    """A string attribute for the log (control characters escaped, so one line stays one)."""
+    if raw is None:
+        return None
+    return raw.decode("utf-8", "replace").encode("unicode_escape").decode("ascii")
+
+
+def auth_fields(req: Request) -> dict[str, object]:
+    """User, NAS, port and Calling-Station-Id of an Access-Request for the authentication log."""
+    pkt = req.packet
+    port = pkt.raw((NAS_PORT,))
+    return {
+        "user": _text(pkt.raw((USER_NAME,))),
+        "nas": req.nas.name,
+        "source": req.source[0],
+        "nas_port": int.from_bytes(port, "big") if port is not None and len(port) == 4 else None,
+        "nas_port_id": _text(pkt.raw((NAS_PORT_ID,))),
+        "calling_station": _text(pkt.raw((CALLING_STATION_ID,))),
+    }
 
 
 @runtime_checkable
@@ -75,7 +107,12 @@ class AccessPolicy:
         assigner: AddressAssigner | None = None,
         sessions: SessionCounter | None = None,
         hashes: HashPool | None = None,
+        log_accepts: bool = False,
+        log_rejects: bool = True,
     ) -> None:
+        #: the authentication log: a line per Access-Accept / Access-Reject (never a password)
+        self.log_accepts = log_accepts
+        self.log_rejects = log_rejects
         self.directory = directory
         #: where slow PAP checks run (bounded: a full pool drops the request)
         self.hashes = hashes if hashes is not None else HashPool()
@@ -177,6 +214,8 @@ class AccessPolicy:
         missing or not :attr:`PlanView.plain`, an address to assign) sends the request to
         :meth:`handle`, which gives the reason in the log and in ``serve -X``.
         """
+        if self.log_accepts:
+            return None  # an accept answered by the fast path would not be logged
         sub = self.directory.subscribers.get(user.decode("utf-8", "replace"))
         if sub is None or not sub.plain:
             return None
@@ -232,7 +271,7 @@ class AccessPolicy:
             assign or extra or sub.reply.items or sub.static_ip or pkt.has_proxy_state
         ):
             # The common accept is exactly the plan's attributes: encoded once per NAS vendor.
-            req.note("  accept")
+            self._accepted(req)
             encoded = plan.reply.encoded_for(vendor)
             return Packet.from_encoded(
                 _ACCESS_ACCEPT, pkt.identifier, pkt.authenticator, encoded, self.dictionary
@@ -250,7 +289,7 @@ class AccessPolicy:
         if sub.static_ip:
             attrs.append((FRAMED_IP_ADDRESS, _ipv4(sub.static_ip)))
             req.note(f"  static address {sub.static_ip}")
-        req.note("  accept")
+        self._accepted(req)
         return reply
 
     def _with_assignment(
@@ -297,8 +336,17 @@ class AccessPolicy:
         if assignment.reject_reason:
             return self._reject(req, assignment.reject_reason)
         reply.attributes += assignment.attributes
-        req.note("  accept")
+        self._accepted(req, assignment)
         return reply
+
+    def _accepted(self, req: Request, assignment: Assignment | None = None) -> None:
+        req.note("  accept")
+        if self.log_accepts:
+            address = None
+            for attr, value in assignment.attributes if assignment is not None else ():
+                if attr == FRAMED_IP_ADDRESS and len(value) == 4:
+                    address = ".".join(str(b) for b in value)
+            log.info("auth.accept", **auth_fields(req), address=address)
 
     def _slow_pap(
         self, req: Request, sub: SubscriberView, plan: PlanView | None, password: bytes
@@ -341,10 +389,11 @@ class AccessPolicy:
         # MS-MPPE-Encryption-Policy = Encryption-Allowed (1), -Types = RC4 40 and 128 bit (6)
         return [_vsa(MICROSOFT, 7, (1).to_bytes(4, "big")), _vsa(MICROSOFT, 8, (6).to_bytes(4, "big"))]
 
-    @staticmethod
-    def _reject(req: Request, reason: str, extra: list[tuple[int, bytes]] | None = None) -> Packet:
+    def _reject(self, req: Request, reason: str, extra: list[tuple[int, bytes]] | None = None) -> Packet:
         req.reject_reason = reason
         req.note(f"  reject: {reason}")
+        if self.log_rejects:
+            log.info("auth.reject", **auth_fields(req), reason=reason)
         reply = req.packet.reply(_ACCESS_REJECT)
         if extra:
             reply.attributes += extra

@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from ipam import AdoptStatus, Allocator, Change, Lease, LeaseError, LeaseState, PoolError
 from ipam.lease import LIVE
+from ipam.utilisation import is_warning
 from radiusd.config import Settings
 from radiusd.logs import get_logger
 from radiusd.server.handler import Request
@@ -671,13 +672,14 @@ class IpamService:
         for name, usage in self.alloc.usage().items():
             cfg = self.configs.get(name)
             threshold = cfg.warning_pct if cfg is not None and cfg.warning_pct is not None else default
-            if usage.total and usage.percent_used >= threshold:
+            if is_warning(usage, threshold):
                 over.append(name)
                 if name not in self._warned:
                     self._warned.add(name)
                     log.warning(
                         "ipam.utilisation-high",
-                        pool=name,
+                        pool=group_of(name),  # the operator's pool, with the family apart
+                        kind=cfg.kind if cfg is not None else None,
                         percent_used=round(usage.percent_used, 1),
                         threshold=threshold,
                         allocated=usage.allocated,
@@ -686,7 +688,12 @@ class IpamService:
                     )
             elif name in self._warned:
                 self._warned.discard(name)
-                log.info("ipam.utilisation-ok", pool=name, percent_used=round(usage.percent_used, 1))
+                log.info(
+                    "ipam.utilisation-ok",
+                    pool=group_of(name),
+                    kind=cfg.kind if cfg is not None else None,
+                    percent_used=round(usage.percent_used, 1),
+                )
         return over
 
     async def run_sweeper(self, interval: float | None = None) -> None:

@@ -106,6 +106,8 @@ class Daemon:
             assigner=self.ipam,
             sessions=self.sessions,
             hashes=HashPool(settings.slow_hash_workers, settings.slow_hash_queue_max),
+            log_accepts=settings.auth_log_accepts,
+            log_rejects=settings.auth_log_rejects,
         )
         self.auth_dispatcher = self._dispatcher(
             {Code.ACCESS_REQUEST: self.access, Code.STATUS_SERVER: StatusPolicy(Code.ACCESS_ACCEPT)}

@@ -436,6 +436,8 @@ async def remove_site(engine: AsyncEngine, name: str) -> None:
                 ("pool(s)", IPPool.name, IPPool.site_id),
             ):
                 names = list((await conn.execute(sa.select(column).where(where == site.id))).scalars())
+                if what == "pool(s)":  # the operator's pools, not their IPv6 rows (NAME:wan, NAME:pd)
+                    names = list(dict.fromkeys(n.split(":", 1)[0] for n in names))
                 if names:
                     left.append(f"{what} {_names(names)}")
             if left:
@@ -627,8 +629,8 @@ async def remove_router(engine: AsyncEngine, name: str) -> None:
             pools = list(
                 (await conn.execute(sa.select(IPPool.name).where(IPPool.router_id == router.id))).scalars()
             )
-            if pools:
-                left.append(f"pool(s) {_names(pools)}")
+            if pools:  # the operator's pools, not their IPv6 rows (NAME:wan, NAME:pd)
+                left.append(f"pool(s) {_names({p.split(':', 1)[0] for p in pools})}")
             sessions = await conn.scalar(
                 sa.select(sa.func.count())
                 .select_from(RadiusSession)

@@ -33,9 +33,10 @@ async def add_nas(
     coa_port: int = 3799,
     description: str | None = None,
 ) -> NasRecord:
-    """Register a NAS; Conflict when the name or the address is taken."""
+    """Register a NAS; Conflict when the name or the address is taken. ``address`` may be a
+    subnet (``10.0.0.0/24``): the NAS then accepts requests from any address in it."""
     name = validate.name(name, "NAS name")
-    address = validate.nas_address(address)
+    address = validate.nas_client_address(address)
     if not isinstance(secret, str) or not secret:
         raise InvalidInput(f"NAS {name!r}: the secret must not be empty")
     vendor = validate.vendor(vendor)

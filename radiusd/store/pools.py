@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ipam import Allocator, Lease, LeaseState, Pool, PoolError
 from ipam.lease import LIVE
 from ipam.ranges import parse_range
+from ipam.utilisation import Usage, combine, is_warning, utilisation, worst
 
 from . import validate
 from .changes import record_change
@@ -87,6 +89,21 @@ def group_of(row_name: str) -> str:
     return row_name.rsplit(":", 1)[0] if ":" in row_name else row_name
 
 
+_ROW_NAME = re.compile(r"'([^':]+):(wan|pd)'")
+_ROW_SIDE = {"wan": "IPv6 WAN prefixes", "pd": "delegated prefixes"}
+
+
+def operator_text(text: str) -> str:
+    """A message of the IPAM core in the operator's words: ``pool 'home:wan'`` (a row name)
+    becomes ``pool 'home' (IPv6 WAN prefixes)``, the pool the operator made."""
+    return _ROW_NAME.sub(lambda m: f"'{m[1]}' ({_ROW_SIDE[m[2]]})", text)
+
+
+def refusal(exc: Exception) -> Conflict:
+    """A Conflict carrying an IPAM refusal in the operator's words."""
+    return Conflict(operator_text(str(exc)))
+
+
 # -- records ----------------------------------------------------------------------------------
 
 
@@ -99,11 +116,15 @@ class RangeInfo(_Record):
     reserved: int
     free: int
     percent_used: float
+    warning: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class PoolInfo(_Record):
-    """A pool with its ranges and utilisation (``warning``: at or above the threshold)."""
+    """A pool with its ranges and utilisation, per family (``ipv4``, ``ipv6_wan``, ``ipv6_pd``:
+    ``{total, allocated, reserved, free, held, used, percent_used, warning}`` or None when the
+    pool has no such items). ``total``..``held`` add up items of every family (kept for old
+    readers); ``percent_used`` and ``warning`` are those of the fullest family."""
 
     name: str
     nas: str | None
@@ -117,6 +138,10 @@ class PoolInfo(_Record):
     held: int
     percent_used: float
     warning: bool
+    warn_at: float | None = None
+    ipv4: dict[str, Any] | None = None
+    ipv6_wan: dict[str, Any] | None = None
+    ipv6_pd: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +270,7 @@ async def _state(conn: AsyncConnection) -> tuple[dict[str, PoolConfig], Allocato
     try:
         alloc = build_allocator(configs.values())
     except PoolError as exc:
-        raise Conflict(str(exc)) from None
+        raise refusal(exc) from None
     orphans = alloc.load(await load_leases(conn))
     del orphans  # rows outside every range: reported by the daemon, ignored here
     return configs, alloc
@@ -379,7 +404,7 @@ async def _add_ranges(
     try:
         build_allocator(configs.values())  # overlaps with any pool, bad exclusions, ...
     except PoolError as exc:
-        raise Conflict(str(exc)) from None
+        raise refusal(exc) from None
 
 
 async def add_pool(
@@ -393,8 +418,10 @@ async def add_pool(
     fallback: str | None = None,
     warning_pct: float | None = None,
     exclude: Iterable[str] = (),
+    default_warning_pct: float | None = None,
 ) -> PoolInfo:
-    """Create a pool (see the module docstring); Conflict if the name exists or a range overlaps."""
+    """Create a pool (see the module docstring); Conflict if the name exists or a range overlaps.
+    ``default_warning_pct``: the threshold its figures use when it has none of its own."""
     name = _pool_name(name)
     fallback = validate.blank_to_none(fallback)
     _check_pct(warning_pct)
@@ -416,7 +443,7 @@ async def add_pool(
             configs[name] = PoolConfig(pid, name, "ipv4", rid, nas, fallback, warning_pct, None)
             await _add_ranges(conn, configs, name, specs, excl)
             await record_change(conn, TOPIC_POOL, name)
-            return await _info(conn, name)
+            return await _info(conn, name, default_warning_pct)
     except IntegrityError as exc:
         raise Conflict(f"pool {name!r}: {_first_line(exc)}") from None
 
@@ -458,7 +485,7 @@ async def remove_range(engine: AsyncEngine, name: str, spec: str) -> PoolInfo:
                 try:
                     alloc.remove_range(cfg.name, rng.spec)
                 except PoolError as exc:
-                    raise Conflict(str(exc)) from None
+                    raise refusal(exc) from None
                 table, key = (V4, "address") if cfg.kind == "ipv4" else (V6, "prefix")
                 rows = (
                     await conn.execute(sa.select(table.c[key]).where(table.c.pool_id == cfg.id))
@@ -539,7 +566,7 @@ async def set_pool(
         try:
             build_allocator(configs.values())
         except PoolError as exc:
-            raise Conflict(str(exc)) from None
+            raise refusal(exc) from None
         if values:
             values["updated_at"] = utcnow()
             await conn.execute(
@@ -617,7 +644,7 @@ async def reserve_address(engine: AsyncEngine, address: str, owner: str | None =
         try:
             change = alloc.reserve(address, owner)
         except PoolError as exc:
-            raise Conflict(str(exc)) from None
+            raise refusal(exc) from None
         await _write_lease(conn, change.lease, configs)
         return _info_of(change.lease, configs)
 
@@ -746,43 +773,50 @@ async def lease_history(
 
 async def _info(conn: AsyncConnection, name: str, default_pct: float | None = None) -> PoolInfo:
     configs, alloc = await _state(conn)
-    return _pool_info(configs, alloc, name, default_pct)
+    return pool_info(configs, alloc, name, default_pct)
 
 
-def _pool_info(
+def pool_info(
     configs: dict[str, PoolConfig], alloc: Allocator, name: str, default_pct: float | None
 ) -> PoolInfo:
+    """Operator pool ``name`` with its figures per family and per range, from ``alloc`` (the
+    store's own, or the daemon's live one for the admin API and metrics)."""
     rows = _group(configs, name)
     base = rows[0]
+    threshold = base.warning_pct if base.warning_pct is not None else default_pct
     ranges: list[RangeInfo] = []
-    total = allocated = reserved = free = held = 0
+    usages: list[tuple[str, Usage]] = []
     for cfg in rows:
         pool = alloc.pool(cfg.name)
         for spec, u in pool.range_usage().items():
+            pct_r = round(u.percent_used, 2)
             ranges.append(
-                RangeInfo(cfg.kind, spec, u.total, u.allocated, u.reserved, u.free, round(u.percent_used, 2))
+                RangeInfo(
+                    cfg.kind, spec, u.total, u.allocated, u.reserved, u.free, pct_r, is_warning(u, threshold)
+                )
             )
-        u = pool.usage()
-        total += u.total
-        allocated += u.allocated
-        reserved += u.reserved
-        free += u.free
-        held += u.held
-    pct = 100.0 * (allocated + reserved) / total if total else 0.0
-    threshold = base.warning_pct if base.warning_pct is not None else default_pct
+        if pool.ranges:
+            usages.append((cfg.kind, pool.usage()))
+    per_family = utilisation(usages, threshold)
+    pct, warning = worst(per_family)
+    every = combine(u for _, u in usages)
     return PoolInfo(
         name=name,
         nas=base.nas,
         fallback=base.fallback,
         warning_pct=base.warning_pct,
         ranges=tuple(ranges),
-        total=total,
-        allocated=allocated,
-        reserved=reserved,
-        free=free,
-        held=held,
-        percent_used=round(pct, 2),
-        warning=threshold is not None and total > 0 and pct >= threshold,
+        total=every.total,
+        allocated=every.allocated,
+        reserved=every.reserved,
+        free=every.free,
+        held=every.held,
+        percent_used=pct,
+        warning=warning,
+        warn_at=threshold,
+        ipv4=per_family.get("ipv4"),
+        ipv6_wan=per_family.get("ipv6-wan"),
+        ipv6_pd=per_family.get("ipv6-pd"),
     )
 
 
@@ -791,10 +825,10 @@ async def list_pools(engine: AsyncEngine, *, default_warning_pct: float | None =
     async with engine.connect() as conn:
         configs, alloc = await _state(conn)
     groups = sorted({c.group for c in configs.values()})
-    return [_pool_info(configs, alloc, g, default_warning_pct) for g in groups]
+    return [pool_info(configs, alloc, g, default_warning_pct) for g in groups]
 
 
 async def get_pool(engine: AsyncEngine, name: str, *, default_warning_pct: float | None = 90.0) -> PoolInfo:
     async with engine.connect() as conn:
         configs, alloc = await _state(conn)
-    return _pool_info(configs, alloc, name, default_warning_pct)
+    return pool_info(configs, alloc, name, default_warning_pct)

@@ -353,10 +353,28 @@ def _not_all_zero(d: sa.Subquery) -> sa.ColumnElement[bool]:
     )
 
 
-def usage_query(engine: AsyncEngine, period: Period, by: UsageBy = "subscriber") -> sa.Select[Any]:
-    """The ``GROUP BY`` statement behind ``export usage --by`` (see the module docstring)."""
+#: Acct-Session-Id prefix of the sessions ``radiusd loadtest`` simulates: exports leave them out
+#: unless asked (``--include-loadtest``).
+LOADTEST_SESSION_PREFIX = "radiusd-loadtest-"
+
+
+def not_loadtest(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """``column`` (an Acct-Session-Id) is not that of a load-test session."""
+    return sa.not_(column.startswith(LOADTEST_SESSION_PREFIX, autoescape=True))
+
+
+def usage_query(
+    engine: AsyncEngine, period: Period, by: UsageBy = "subscriber", *, include_loadtest: bool = False
+) -> sa.Select[Any]:
+    """The ``GROUP BY`` statement behind ``export usage --by`` (see the module docstring);
+    load-test sessions left out unless ``include_loadtest``."""
     d = _deltas(period)
-    joined = d.join(_s, _s.c.id == d.c.session_id)
+    joined = d.join(
+        _s,
+        sa.and_(
+            _s.c.id == d.c.session_id, sa.true() if include_loadtest else not_loadtest(_s.c.acct_session_id)
+        ),
+    )
     if by == "subscriber":
         return (
             sa.select(_s.c.username, *_sums(d))
@@ -393,25 +411,33 @@ def usage_query(engine: AsyncEngine, period: Period, by: UsageBy = "subscriber")
 
 
 async def iter_usage(
-    engine: AsyncEngine, period: Period, *, by: UsageBy = "subscriber", chunk: int = CHUNK
+    engine: AsyncEngine,
+    period: Period,
+    *,
+    by: UsageBy = "subscriber",
+    chunk: int = CHUNK,
+    include_loadtest: bool = False,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Usage within ``period`` per subscriber, per subscriber and UTC day, or per session."""
-    stmt = usage_query(engine, period, by)
+    """Usage within ``period`` per subscriber, per subscriber and UTC day, or per session
+    (load-test sessions only with ``include_loadtest``)."""
+    stmt = usage_query(engine, period, by, include_loadtest=include_loadtest)
     fields = USAGE_FIELDS[by]
     async for row in _stream(engine, stmt, chunk):
         yield {name: _iso(row[name]) for name in fields}
 
 
 async def iter_closed_sessions(
-    engine: AsyncEngine, period: Period, *, chunk: int = CHUNK
+    engine: AsyncEngine, period: Period, *, chunk: int = CHUNK, include_loadtest: bool = False
 ) -> AsyncIterator[dict[str, Any]]:
-    """The closed records (``radius_accounting``) whose session stopped within ``period``."""
+    """The closed records (``radius_accounting``) whose session stopped within ``period``
+    (load-test sessions only with ``include_loadtest``)."""
     columns = {name: _a.c[name] for name in ACCOUNTING_FIELDS if name in _a.c}
     columns["started"] = _a.c.started_at
     columns["stopped"] = _a.c.stopped_at
     stmt = (
         sa.select(*(columns[name].label(name) for name in ACCOUNTING_FIELDS))
         .where(_a.c.stopped_at >= period.start, _a.c.stopped_at < period.end)
+        .where(sa.true() if include_loadtest else not_loadtest(_a.c.acct_session_id))
         .order_by(_a.c.stopped_at, _a.c.id)
     )
     async for row in _stream(engine, stmt, chunk):

@@ -6,7 +6,7 @@ never logs it or puts it in an error message.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -173,7 +173,11 @@ def _import_row(
 
 
 async def import_subscribers(
-    engine: AsyncEngine, rows: Sequence[Mapping[str, str]], *, store: str = "cleartext"
+    engine: AsyncEngine,
+    rows: Sequence[Mapping[str, str]],
+    *,
+    store: str = "cleartext",
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Create every subscriber of ``rows`` in one transaction, or none; passwords are kept as
     ``store`` says (:func:`make_credential`).
@@ -182,6 +186,7 @@ async def import_subscribers(
     Any bad row (malformed, unknown plan, duplicate in the file or in the database) raises
     InvalidInput naming its row number (1 = first data row) and nothing is written. Appends a
     single whole-topic change, not one per row. Returns the number of subscribers created.
+    ``progress(n)`` is called as rows are checked and as they are written (2 x rows in all).
     """
     if not rows:
         return 0
@@ -202,6 +207,10 @@ async def import_subscribers(
                 seen[item] = number
             value.update(reply_attributes=[], created_at=now, updated_at=now)
             values.append(value)
+            if progress is not None and number % IN_CHUNK == 0:
+                progress(IN_CHUNK)
+        if progress is not None:
+            progress(len(values) % IN_CHUNK)
         taken = await _first_taken(conn, list(seen_user), list(seen_ip))
         if taken is not None:
             is_username, item, message = taken
@@ -209,6 +218,8 @@ async def import_subscribers(
         try:
             for start in range(0, len(values), IN_CHUNK):
                 await conn.execute(sa.insert(Subscriber), values[start : start + IN_CHUNK])
+                if progress is not None:
+                    progress(len(values[start : start + IN_CHUNK]))
         except IntegrityError:
             raise InvalidInput("a row clashes with a subscriber added meanwhile; nothing imported") from None
         await record_change(conn, TOPIC_SUBSCRIBER, None)

@@ -43,6 +43,22 @@ def nas_address(value: str) -> str:
     return str(addr)
 
 
+def nas_client_address(value: str) -> str:
+    """A NAS's source: one address (as :func:`nas_address`) or a subnet in CIDR notation
+    (``10.0.0.0/24``, as clients.conf allows for a cluster of BNGs); a /32 or /128 is the
+    address itself. Host bits set (``10.0.0.1/24``) are refused."""
+    text = value.strip() if isinstance(value, str) else value
+    if not isinstance(text, str) or "/" not in text:
+        return nas_address(value)
+    try:
+        net = ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        raise InvalidInput(f"malformed NAS subnet {value!r}: {exc}") from None
+    if net.num_addresses == 1:
+        return nas_address(str(net.network_address))
+    return str(net)
+
+
 def ipv4_address(value: str) -> str:
     try:
         return str(ipaddress.IPv4Address(value.strip()))

@@ -172,8 +172,8 @@ def test_add_all_kinds_list_and_show(radiusd: Cli) -> None:
         assert {"total", "allocated", "reserved", "free", "percent_used", "warning"} <= r.keys()
     kinds = {k["kind"]: k for k in data["kinds"]}
     assert kinds["ipv4"] == {
-        "kind": "ipv4", "total": 248, "allocated": 0, "reserved": 0, "free": 248,
-        "percent_used": 0.0, "warning": False,
+        "kind": "ipv4", "total": 248, "allocated": 0, "reserved": 0, "free": 248, "held": 0,
+        "used": 0, "percent_used": 0.0, "warning": False,
     }  # fmt: skip
     assert data["warning"] is False
 
@@ -492,3 +492,17 @@ def test_console_script(db_url: str) -> None:
     history = run("lease", "history", "10.64.0.1", "--json")
     assert (history.returncode, json.loads(history.stdout)) == (0, [])
     assert [p["name"] for p in json.loads(run("pool", "list", "--json").stdout)] == ["main"]
+
+
+def test_messages_name_the_operators_pool(radiusd: Cli) -> None:
+    # one pool "home" is three rows inside (home, home:wan, home:pd); no message shows them
+    radiusd.ok("nas", "add", "lab", "--address", "192.0.2.7", "--secret", "s3cr3t-x")
+    radiusd.ok(
+        "pool", "add", "home", "--range", "10.9.0.0/29", "--ipv6-prefix", "2001:db8::/48",
+        "--delegated", "2001:db8:100::/40/56", "--nas", "lab",
+    )  # fmt: skip
+    message = radiusd.error("nas", "remove", "lab")
+    assert "pool(s) home" in message and ":wan" not in message and ":pd" not in message
+    radiusd.ok("pool", "reserve", "2001:db8::/64", "--user", "alice")
+    message = radiusd.error("pool", "reserve", "2001:db8::/64", "--user", "bob")
+    assert "pool 'home' (IPv6 WAN prefixes)" in message and ":wan" not in message

@@ -69,3 +69,39 @@ def test_sessions_through_the_daemon(daemon: DaemonProcess, method: str) -> None
     assert len({s["address"] for s in sessions}) == USERS  # one address per subscriber online
     assert {s["username"] for s in sessions} == {f"lt{i:03d}" for i in range(USERS)}
     assert all(s["input_octets"] > 2**32 and s["session_time"] == 180 for s in sessions)
+
+
+def test_loadtest_sessions_are_marked_past_and_left_out_of_exports(daemon: DaemonProcess) -> None:
+    import datetime as dt
+
+    run_loadtest(daemon, "--sessions", "5", "--interims", "3")
+    now = dt.datetime.now(dt.UTC)
+    sessions = json.loads(daemon.cli("session", "list", "--json").stdout)
+    assert sessions and all(s["acct_session_id"].startswith("radiusd-loadtest-") for s in sessions)
+    # the simulated time ends with the run: no stop time in the future
+    assert all(dt.datetime.fromisoformat(s["stopped"]) <= now + dt.timedelta(seconds=2) for s in sessions)
+
+    day = now.date()
+    period = (
+        "--from",
+        (day - dt.timedelta(days=1)).isoformat(),
+        "--to",
+        (day + dt.timedelta(days=1)).isoformat(),
+    )
+    for what in ("usage", "sessions"):
+        default = json.loads(daemon.cli("export", what, *period, "--format", "json").stdout)
+        assert default == [], (what, default)
+        included = json.loads(
+            daemon.cli("export", what, *period, "--format", "json", "--include-loadtest").stdout
+        )
+        assert included, what
+
+
+def test_report_says_rejects_include_the_reject_delay(daemon: DaemonProcess) -> None:
+    bad = daemon.workdir / "bad.csv"
+    bad.write_text("username,password\nlt000,wrong-password\n")
+    cmd = [radiusd_script(), "loadtest", "--server", f"{HOST}:{daemon.auth_port}"]
+    cmd += ["--acct-port", str(daemon.acct_port), "--secret", SECRET, "--users", str(bad), "--timeout", "3"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "1 Access-Reject(s): their latency includes the server's reject delay" in done.stdout, done.stdout

@@ -384,3 +384,35 @@ def test_status_policy_answers_with_its_code(dictionary: Dictionary) -> None:
     for code in (Code.ACCESS_ACCEPT, Code.ACCOUNTING_RESPONSE):
         reply = StatusPolicy(code).handle(req)
         assert isinstance(reply, Packet) and reply.code == code and reply.identifier == 17
+
+
+# -- the authentication log -----------------------------------------------------------------
+
+
+def test_auth_log_lines_without_the_password(directory: Directory, dictionary: Dictionary) -> None:
+    from structlog.testing import capture_logs
+
+    port = [("NAS-Port", 7), ("Calling-Station-Id", "aa-bb-cc")]
+    default = AccessPolicy(directory, dictionary)  # rejects logged, accepts not
+    with capture_logs() as logs:
+        decide(default, request(dictionary, attrs=port))
+        decide(default, request(dictionary, password="bad-" + PASSWORD, attrs=port))
+    assert [e["event"] for e in logs] == ["auth.reject"]
+    line = logs[0]
+    assert (line["user"], line["nas"], line["nas_port"], line["calling_station"]) == (
+        "alice", "edge", 7, "aa-bb-cc",
+    )  # fmt: skip
+    assert line["reason"] == "PAP: wrong password" and line["log_level"] == "info"
+
+    both = AccessPolicy(directory, dictionary, log_accepts=True, log_rejects=True)
+    assert both.plain_pap(b"alice", GENERIC) is None  # accepts are logged: no fast path
+    with capture_logs() as logs:
+        decide(both, request(dictionary, attrs=port))
+        decide(both, request(dictionary, "nobody", attrs=port))
+    assert [(e["event"], e["user"]) for e in logs] == [("auth.accept", "alice"), ("auth.reject", "nobody")]
+    assert all(PASSWORD not in repr(e) and "bad-" not in repr(e) for e in logs)
+
+    quiet = AccessPolicy(directory, dictionary, log_accepts=False, log_rejects=False)
+    with capture_logs() as logs:
+        decide(quiet, request(dictionary, password="bad"))
+    assert logs == []

@@ -63,6 +63,7 @@ def _state() -> Any:
     registry = NasRegistry([NasClient(1, "edge", "192.0.2.1", b"s")])
     return SimpleNamespace(
         stats=stats,
+        settings=SimpleNamespace(utilisation_warning_pct=40.0),
         ipam=SimpleNamespace(
             alloc=alloc,
             configs={"main": PoolConfig(1, "main", "ipv4", None, None, None, None, None)},
@@ -92,6 +93,7 @@ def test_collector_reads_live_figures() -> None:
         'radiusd_ip_pool_size{kind="ipv4",pool="main"} 2.0',
         'radiusd_ip_pool_addresses{kind="ipv4",pool="main",state="allocated"} 1.0',
         'radiusd_ip_pool_utilisation_ratio{kind="ipv4",pool="main"} 0.5',
+        'radiusd_ip_pool_warning{kind="ipv4",pool="main"} 1.0',
         'radiusd_sessions_open{nas="edge"} 2.0',
         'radiusd_sessions_open{nas="192.0.2.99"} 1.0',
         "radiusd_writer_queue_depth 3.0",

@@ -80,36 +80,62 @@ def test_check_address() -> None:
             check_address(bad)
 
 
+def stored(
+    name: str,
+    ranges: list[tuple[str, str]],
+    reserve: list[str] = (),
+    warning_pct: float | None = None,  # type: ignore[assignment]
+    default: float | None = None,
+) -> dict[str, Any]:
+    """``pool show --json`` data of a pool as the store computes it (ranges: (kind, spec))."""
+    from radiusd.cli.pools import plain
+    from radiusd.store.pools import PoolConfig, build_allocator, pool_info
+
+    configs: dict[str, PoolConfig] = {}
+    for i, (kind, spec) in enumerate(ranges):
+        row = name + {"ipv4": "", "ipv6-wan": ":wan", "ipv6-pd": ":pd"}[kind]
+        plen = None if kind == "ipv4" else int(spec.rsplit("/", 1)[1])
+        cfg = configs.setdefault(row, PoolConfig(i, row, kind, None, None, None, warning_pct, plen))
+        cfg.ranges.append(spec)
+    configs.setdefault(name, PoolConfig(99, name, "ipv4", None, None, None, warning_pct, None))
+    alloc = build_allocator(configs.values())
+    for address in reserve:
+        alloc.reserve(address)
+    return plain(pool_info(configs, alloc, name, default))
+
+
 def test_pool_object_per_kind_warning() -> None:
     # a full IPv4 range must warn even though the IPv6 side is nearly empty
+    six = [f"10.0.0.{i}" for i in range(1, 7)]
     data = pool_object(
-        info(
-            "p",
-            [
-                rng("ipv4", "10.0.0.0/29", 6, allocated=5, reserved=1),
-                rng("ipv6-wan", "2001:db8::/48/64", 65536),
-            ],
-        ),
-        90.0,
+        stored("p", [("ipv4", "10.0.0.0/29"), ("ipv6-wan", "2001:db8::/48/64")], six, None, 90), 90.0
     )
-    assert data["warn_at"] == 90.0 and data["warning"] is True
+    assert data["warn_at"] == 90.0 and data["warning"] is True and data["percent_used"] == 100.0
     assert [(k["kind"], k["percent_used"], k["warning"]) for k in data["kinds"]] == [
         ("ipv4", 100.0, True), ("ipv6-wan", 0.0, False),
     ]  # fmt: skip
+    assert data["ipv4"]["used"] == 6 and data["ipv6_wan"]["total"] == 65536 and data["ipv6_pd"] is None
     assert [r["warning"] for r in data["ranges"]] == [True, False]
     assert warn_lines([data]) == ["warning: pool 'p' ipv4 is 100.0% used (threshold 90%)"]
-    own = pool_object(info("q", [rng("ipv4", "10.1.0.0/29", 6, allocated=2)], warning_pct=30), 90.0)
+    own = pool_object(stored("q", [("ipv4", "10.1.0.0/29")], ["10.1.0.1", "10.1.0.2"], 30, 90), 90.0)
     assert (own["warn_at"], own["warning"], own["kinds"][0]["percent_used"]) == (30.0, True, 33.33)
-    empty = pool_object(info("e", []), 0.5)
-    assert (empty["kinds"], empty["warning"]) == ([], False)
+    empty = pool_object(stored("e", []), 0.5)
+    assert (empty["kinds"], empty["warning"], empty["ipv4"]) == ([], False, None)
 
 
 def test_list_rows() -> None:
     pools = [
         pool_object(
-            info("p", [rng("ipv4", "10.0.0.0/29", 6, reserved=6), rng("ipv4", "10.0.1.0/30", 2)]), 50.0
+            stored(
+                "p",
+                [("ipv4", "10.0.0.0/29"), ("ipv4", "10.0.1.0/30")],
+                [f"10.0.0.{i}" for i in range(1, 7)],
+                None,
+                50,
+            ),
+            50.0,
         ),
-        pool_object(info("e", []), 50.0),
+        pool_object(stored("e", [], default=50), 50.0),
     ]
     rows = list_rows(pools)
     assert [(r["name"], r["kind"], r["ranges"], r["total"], r["used"], r["warning"]) for r in rows] == [

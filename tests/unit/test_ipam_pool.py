@@ -374,3 +374,13 @@ def test_apply_takes_another_nodes_row_unless_a_change_is_pending() -> None:
     assert pool.apply(Lease("p", "10.0.0.2", LeaseState.OFFERED, "carol", 500.0))
     assert pool.live("carol") is not None and pool.live("alice") is None
     assert pool.allocate("dave", 0.0) is None
+
+
+def test_refusal_shows_an_address_given_as_an_int_as_text() -> None:
+    import ipaddress
+
+    pool = Pool("p", "ipv4", ["10.30.0.0/29"], exclude=["10.30.0.5"])
+    with pytest.raises(PoolError, match=r"^10\.30\.0\.5 is not an allocatable item"):
+        pool.reserve(int(ipaddress.IPv4Address("10.30.0.5")), "sam")
+    with pytest.raises(LeaseError, match=r"cannot renew 10\.30\.0\.2 for sam"):
+        pool.renew(int(ipaddress.IPv4Address("10.30.0.2")), "sam", 0.0, None)

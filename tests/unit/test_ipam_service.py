@@ -185,3 +185,14 @@ async def test_sweep_expires_unconfirmed_offers() -> None:
 def test_encode_item() -> None:
     assert encode_item("ipv4", "100.64.0.1") == bytes([100, 64, 0, 1])
     assert encode_item("ipv6-wan", "2001:db8:0:1::/64") == bytes([0, 64]) + bytes.fromhex("20010db800000001")
+
+
+def test_utilisation_warning_names_the_operators_pool_and_family() -> None:
+    from structlog.testing import capture_logs
+
+    svc, _ = service(["10.0.0.0/30"], v6=True, v6_range="2001:db8::/55/56", utilisation_warning_pct=50)
+    svc.alloc.reserve("2001:db8::/56")  # 1 of the 2 delegated prefixes: 50 %
+    with capture_logs() as logs:
+        assert svc.check_utilisation() == ["p:pd"]
+    [line] = [e for e in logs if e["event"] == "ipam.utilisation-high"]
+    assert (line["pool"], line["kind"], line["percent_used"]) == ("p", "ipv6-pd", 50.0)
