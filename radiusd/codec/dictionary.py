@@ -21,7 +21,8 @@ Supported file syntax (FreeRADIUS v3 flavour)::
   VALUE      attribute name number
 
 ``number`` is decimal or 0x-hex; dotted forms ``241.1`` (extended), ``241.26.V.N`` (EVS) and
-``parent.child`` (TLV).  Flags: ``has_tag``, ``encrypt=0..3``, ``concat``, ``array``.
+``parent.child`` (TLV).  Flags: ``has_tag``, ``encrypt=0..3`` (any value type),
+``concat``, ``array``, ``virtual`` (accepted, as vendor dictionaries carry it).
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ INTEGER_RANGES = {
     "date": (0, 0xFFFFFFFF),
 }
 
+#: Types that only hold other attributes: no flag of a value applies to them.
+_CONTAINER_TYPES = frozenset({"tlv", "extended", "long-extended", "evs", "vsa"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/+:]*$")
 _MAX_TYPE = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF}
 
@@ -370,6 +373,8 @@ class _Parser:
                 concat = True
             elif flag_l == "array":
                 array = True
+            elif flag_l == "virtual":
+                pass  # FreeRADIUS: never on the wire; harmless to know by name
             elif flag_l.startswith("encrypt="):
                 encrypt = _int(flag[8:], where, "encrypt value")
                 if encrypt not in (0, 1, 2, 3):
@@ -383,8 +388,11 @@ class _Parser:
         key, vendor_id = self._key(number, type_, block, where)
         if has_tag and type_ not in ("string", "octets", "integer"):
             raise DictionaryError(f"{where}: has_tag on type {type_} (RFC 2868 §3: string or integer)")
-        if encrypt and type_ not in ("string", "octets"):
+        if encrypt and type_ in _CONTAINER_TYPES:
             raise DictionaryError(f"{where}: encrypt={encrypt} on type {type_}")
+        # encrypt= on an integer or address is legal: vendors hide those too (Juniper ERX's
+        # lawful-intercept attributes are integer/ipaddr with encrypt=2); the codec then
+        # reads the value as octets, since recovering it needs the shared secret.
         if concat and type_ != "octets":
             raise DictionaryError(f"{where}: concat needs type octets")
         attr = AttributeDef(

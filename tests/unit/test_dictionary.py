@@ -365,7 +365,7 @@ def test_load_file_adds_to_a_dictionary(tmp_path: Path) -> None:
         ("ATTRIBUTE A 1\n", 1, "expected ATTRIBUTE"),
         ("ATTRIBUTE A 1 string has_tags\n", 1, "unknown flag"),
         ("ATTRIBUTE A 1 string encrypt=7\n", 1, "encrypt=7"),
-        ("ATTRIBUTE A 1 ipaddr encrypt=1\n", 1, "encrypt=1 on type ipaddr"),
+        ("ATTRIBUTE A 1 tlv encrypt=1\n", 1, "encrypt=1 on type tlv"),
         ("ATTRIBUTE A 1 ipaddr has_tag\n", 1, "has_tag"),
         ("ATTRIBUTE A 1 string concat\n", 1, "concat"),
         ("# x\nATTRIBUTE A 1 string\nATTRIBUTE A 2 string\n", 3, "redefined"),
