@@ -190,10 +190,11 @@ def test_flags(d: Dictionary) -> None:
     assert not d.attribute("Message-Authenticator").concat
     assert not d.attribute("User-Name").has_tag
     tagged = {a.name for a in d.by_key.values() if a.has_tag}
-    assert all(n.startswith("Tunnel-") for n in tagged)
+    assert all(n.startswith(("Tunnel-", "ERX-")) for n in tagged)  # RFC 2868, and Juniper ERX's own
     encrypted = {a.name for a in d.by_key.values() if a.encrypt}
     assert encrypted == {"User-Password", "Tunnel-Password", "MS-CHAP-MPPE-Keys", "MS-MPPE-Send-Key",
-                         "MS-MPPE-Recv-Key"}  # fmt: skip
+                         "MS-MPPE-Recv-Key", "ERX-LI-Action", "ERX-Med-Dev-Handle", "ERX-Med-Ip-Address",
+                         "ERX-Med-Port-Number"}  # fmt: skip
 
 
 def test_values(d: Dictionary) -> None:
