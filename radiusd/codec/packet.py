@@ -519,6 +519,11 @@ def wrap(d: AttributeDef, raw: bytes, dictionary: Dictionary | None = None) -> l
         return []
     k = d.key
     first = k[0]
+    if len(k) > 1:
+        top = tlv.container_length(k)
+        if top < len(k):
+            raw = tlv.pack(k[top:], raw)
+            k = k[:top]
     if len(k) == 1:
         if first == VENDOR_SPECIFIC:
             vsa.check(raw, dictionary)
@@ -527,10 +532,6 @@ def wrap(d: AttributeDef, raw: bytes, dictionary: Dictionary | None = None) -> l
         if d.concat or k == _FILTER_RULE_KEY:  # RFC 4849 §2: a rule continues in the next
             return [(first, raw[i : i + 253]) for i in range(0, len(raw), 253)]
         raise ValueError(f"{d.name}: value of {len(raw)} octets exceeds 253")
-    top = tlv.container_length(k)
-    if top < len(k):
-        raw = tlv.pack(k[top:], raw)
-        k = k[:top]
     if first == VENDOR_SPECIFIC:
         return vsa.build(d.name, k[1], k[2], raw, dictionary)
     if first in EXTENDED_TYPES:
