@@ -294,20 +294,28 @@ class Packet:
         """
         d = self.dictionary
         if tag or d is None or type(name) is not str:
-            encoded = encode_value(self._def(name), value, tag, d)
+            definition = self._def(name)
+            encoded = encode_value(definition, value, tag, d)
+            if definition.key == _FILTER_RULE_KEY:
+                return self._add_rules(encoded)
         else:
             encode = d.encoders.get(name)
             if encode is None:
-                encode = d.encoders[name] = attribute_encoder(self._def(name), d)
+                definition = self._def(name)
+                if definition.key == _FILTER_RULE_KEY:  # never cached: needs the packet's rules
+                    return self._add_rules(encode_value(definition, value, 0, d))
+                encode = d.encoders[name] = attribute_encoder(definition, d)
             encoded = encode(value)
         a = self._attrs
         if a is None:
             a = self.attributes
-        if encoded and encoded[0][0] == rulesets.NAS_FILTER_RULE and not tag:
-            self.attributes = rulesets.combine(a, encoded)  # one rule set per packet
-            return self
         a += encoded
         self._vsas = None
+        return self
+
+    def _add_rules(self, encoded: list[tuple[int, bytes]]) -> Packet:
+        """Add NAS-Filter-Rule octets to the packet's one rule set (RFC 4849 §2)."""
+        self.attributes = rulesets.combine(self.attributes, encoded)
         return self
 
     def add_raw(self, type_code: int, value: bytes) -> Packet:
