@@ -119,3 +119,20 @@ def test_plan_filter_rules_are_one_rule_set() -> None:
 def test_empty_reply_attribute_is_skipped() -> None:
     rec = PlanRecord(id=1, name="e", reply_attributes=(("Reply-Message", ""), ("Filter-Id", "x")))
     assert PlanView.from_record(rec, D).reply.for_vendor("generic") == ((11, b"x"),)
+
+
+@pytest.mark.parametrize("vendor", ["juniper", "huawei", "nokia", "accel-ppp", "mikrotik", "ubiquiti"])
+def test_plan_change_coa_carries_the_vendors_rate(vendor: str) -> None:
+    """RFC 5176 §3.2: a CoA changing the plan live carries the same attributes as the Accept."""
+    from radiusd.store.records import NasRecord
+
+    plugin = plugin_class(vendor)(
+        NasRecord(id=1, name="n", address="192.0.2.1", secret="s", vendor=vendor), None
+    )
+    assert plugin.can_change_plan_live
+    assert plugin.plan_attributes(PlanRecord(id=1, name="gold", rate_limit="10M/20M")) == EXPECTED[vendor]
+
+
+@pytest.mark.parametrize("vendor", ["generic", "cambium"])
+def test_vendors_without_live_rate_change_disconnect(vendor: str) -> None:
+    assert not plugin_class(vendor).can_change_plan_live
