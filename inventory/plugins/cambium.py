@@ -1,8 +1,8 @@
-"""Cambium Networks (PMP / ePMP access points, cnMaestro): RFC 5176 Disconnect only.
+"""Cambium Networks (ePMP access points, cnMaestro): RFC 5176 Disconnect only.
 
-A plan's rate limit is sent as the sustained uplink and downlink rates Cambium reads
-(Cambium-Canopy-ULBR / -DLBR, vendor 17713, kbit/s); they apply at the next registration,
-so a plan change means a disconnect."""
+A plan's rate limit is sent as the subscriber module's maximum rates Cambium reads
+(Cambium-ePMP-Max-Burst-Uplink-Rate / -Downlink-Rate, vendor 17713, kbit/s); they apply at
+the next registration, so a plan change means a disconnect."""
 
 from __future__ import annotations
 

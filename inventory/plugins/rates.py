@@ -118,6 +118,10 @@ def accel_ppp(rate_limit: str) -> Pairs:
 
 
 def cambium(rate_limit: str) -> Pairs:
-    """Cambium PMP / ePMP: sustained uplink and downlink rates, kbit/s (17713/6, 17713/8)."""
+    """Cambium ePMP: the subscriber module's maximum uplink and downlink rates, kbit/s
+    (Cambium-ePMP-Max-Burst-Uplink-Rate 17713/26, -Downlink-Rate 17713/27)."""
     r = parse(rate_limit)
-    return [("Cambium-Canopy-ULBR", r.up_kbps), ("Cambium-Canopy-DLBR", r.down_kbps)]
+    return [
+        ("Cambium-ePMP-Max-Burst-Uplink-Rate", r.up_kbps),
+        ("Cambium-ePMP-Max-Burst-Downlink-Rate", r.down_kbps),
+    ]

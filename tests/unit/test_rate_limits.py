@@ -35,7 +35,10 @@ EXPECTED: dict[str, list[tuple[str, Any]]] = {
         ("Alc-Subscriber-QoS-Override", "e:r:rate=20000"),
     ],
     "accel-ppp": [("Filter-Id", "20000/10000")],
-    "cambium": [("Cambium-Canopy-ULBR", 10000), ("Cambium-Canopy-DLBR", 20000)],
+    "cambium": [
+        ("Cambium-ePMP-Max-Burst-Uplink-Rate", 10000),
+        ("Cambium-ePMP-Max-Burst-Downlink-Rate", 20000),
+    ],
 }
 
 
