@@ -46,7 +46,7 @@ def values(type_: str, max_len: int) -> st.SearchStrategy[tuple[Any, Any]]:
     if type_ == "string":
         text = st.text(st.characters(min_codepoint=32, max_codepoint=0x7E), min_size=1, max_size=max_len)
         return text.map(lambda s: (s, s))
-    if type_ == "octets":
+    if type_ in ("octets", "abinary"):  # abinary (Ascend filters) is carried as octets
         return st.binary(min_size=1, max_size=max_len).map(lambda b: (b, b))
     if type_ == "ipaddr":
         return u32.map(lambda n: (str(ipaddress.IPv4Address(n)),) * 2)
@@ -81,7 +81,7 @@ def values(type_: str, max_len: int) -> st.SearchStrategy[tuple[Any, Any]]:
 
 
 TYPES = [
-    "string", "octets", "ipaddr", "ipv6addr", "combo-ip", "ipv4prefix", "ipv6prefix", "ifid",
+    "string", "octets", "abinary", "ipaddr", "ipv6addr", "combo-ip", "ipv4prefix", "ipv6prefix", "ifid",
     "ether", "integer", "date", "byte", "short", "integer64", "signed",
 ]  # fmt: skip
 #: where the attribute lives: standard, vsa with (T, L, continuation), extended, long, evs

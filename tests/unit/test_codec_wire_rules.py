@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from radiusd.codec import Packet, decode, encode_reply
+from radiusd.codec import Packet, decode, encode_reply, rulesets
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 
 D = default_dictionary()
@@ -49,6 +49,14 @@ def test_filter_rules_decode_across_attributes() -> None:
     p = _packet(body)
     assert p.get_all("NAS-Filter-Rule") == ["hello", "bob", "x"]
     assert p.get("NAS-Filter-Rule") == "hello"
+
+
+def test_plan_and_subscriber_rule_sets_become_one() -> None:
+    """The Access-Accept joins a plan's attributes and a subscriber's: one rule set still."""
+    plan = [(27, b"\x00\x00\x00\x05"), (92, b"a")]
+    joined = rulesets.combine(plan, [(92, b"b"), (25, b"c")])
+    assert joined == [(27, b"\x00\x00\x00\x05"), (92, b"a\x00b"), (25, b"c")]
+    assert rulesets.combine([(27, b"x")], [(92, b"b")]) == [(27, b"x"), (92, b"b")]
 
 
 def test_long_filter_rule_continues_in_the_next_attribute() -> None:
