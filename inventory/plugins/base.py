@@ -93,6 +93,13 @@ class Rfc5176Plugin:
         """CoA-Request (RFC 5176 §3.2) carrying ``attributes`` after the identification."""
         return await self.service.send(self.nas, "coa", session, [*self.identify(session), *attributes])
 
+    @staticmethod
+    def rate_limit_attributes(rate_limit: str) -> list[tuple[str, Any]]:
+        """A plan's rate limit (``RX/TX``, :mod:`inventory.plugins.rates`) as this vendor's
+        reply attributes; ValueError when it cannot be read. RFC 5176 and the base RADIUS
+        RFCs define no rate attribute, so a generic NAS gets none."""
+        return []
+
     def plan_attributes(self, plan: PlanRecord) -> list[tuple[str, Any]]:
         """The authorization attributes a CoA carries for ``plan`` (empty: cannot)."""
         return []

@@ -3,7 +3,8 @@ Cisco-AVPair subscriber commands: ``subscriber:command=account-logoff`` (log the
 ``subscriber:command=reauthenticate`` (the NAS re-authorizes with us and gets the new plan),
 and service activation (``subscriber:command=activate-service`` with
 ``subscriber:service-name=NAME``). Sessions are matched on Acct-Session-Id and User-Name
-(plus NAS-Port-Id when known), as ISG does."""
+(plus NAS-Port-Id when known), as ISG does. A plan's rate limit is sent as subscriber QoS
+policy names in Cisco-AVPair (see :mod:`inventory.plugins.rates`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from radiusd.coa.client import CoaResult
 from radiusd.coa.sessions import SessionRef
 from radiusd.store.records import PlanRecord
 
+from . import rates
 from .base import Rfc5176Plugin
 
 LOGOFF = "subscriber:command=account-logoff"
@@ -26,6 +28,7 @@ class Plugin(Rfc5176Plugin):
     name: ClassVar[str] = "cisco"
     can_change_plan_live: ClassVar[bool] = True
     identity: ClassVar[tuple[str, ...]] = ("User-Name", "Acct-Session-Id", "NAS-Port-Id")
+    rate_limit_attributes = staticmethod(rates.cisco)
 
     async def account_logoff(self, session: SessionRef) -> CoaResult:
         """CoA account-logoff: ISG ends the session and sends Accounting-Stop."""

@@ -26,6 +26,7 @@ from radiusd.coa.sessions import SessionRef
 from radiusd.policy.credentials import parse_credential
 from radiusd.store.records import NasRecord, PlanRecord, SubscriberRecord
 
+from . import rates
 from .base import PluginError, Rfc5176Plugin, Unsupported
 
 API_PORT = 8728
@@ -77,8 +78,10 @@ class Plugin(Rfc5176Plugin):
 
     # -- RFC 5176 -------------------------------------------------------------------------
 
+    rate_limit_attributes = staticmethod(rates.mikrotik)
+
     def plan_attributes(self, plan: PlanRecord) -> list[tuple[str, Any]]:
-        return [("Mikrotik-Rate-Limit", plan.rate_limit)] if plan.rate_limit else []
+        return self.rate_limit_attributes(plan.rate_limit) if plan.rate_limit else []
 
     async def disconnect(self, session: SessionRef) -> CoaResult:
         """Disconnect-Request; when the router does not answer (or refuses for another reason

@@ -65,7 +65,9 @@ class RouterIn(Body):
     nas_address: Name
     secret: Secret
     site: Name | None = None
-    vendor: Literal["generic", "mikrotik", "cisco", "ubiquiti"] = "generic"
+    vendor: Literal[
+        "generic", "mikrotik", "cisco", "ubiquiti", "juniper", "huawei", "nokia", "accel-ppp", "cambium"
+    ] = "generic"
     require_message_authenticator: bool = True
     coa_port: Port = 3799
     description: Text | None = None

@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 # The models' value lists, repeated so that `radiusd --help` does not import SQLAlchemy
 # (a unit test keeps them equal to radiusd.store.models).
-VENDORS = ("generic", "mikrotik", "cisco", "ubiquiti")
+VENDORS = ("generic", "mikrotik", "cisco", "ubiquiti", "juniper", "huawei", "nokia", "accel-ppp", "cambium")
 SITE_KINDS = ("pop", "tower", "datacenter", "customer", "other")
 DEVICE_KINDS = ("switch", "router", "olt", "onu", "access-point", "cpe", "ups", "server", "other")
 SNMP_VERSIONS = ("v1", "v2c", "v3")

@@ -13,7 +13,7 @@ from radiusd.cli.secrets import secret_option
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-VENDORS = ("mikrotik", "cisco", "ubiquiti", "generic")
+VENDORS = ("mikrotik", "cisco", "ubiquiti", "generic", "juniper", "huawei", "nokia", "accel-ppp", "cambium")
 COLUMNS = ("name", "address", "vendor", "require_message_authenticator", "coa_port", "description")
 
 

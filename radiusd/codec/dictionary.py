@@ -15,13 +15,16 @@ Supported file syntax (FreeRADIUS v3 flavour)::
 
   # comment                         (anywhere on a line)
   $INCLUDE file                     (relative to the including file; $INCLUDE- = optional)
-  VENDOR     name id [format=T,L[,c]]
+  VENDOR     name id [format=T,L[,c]]   (a second name for a known id and format is an alias)
   BEGIN-VENDOR name [format=Extended-Vendor-Specific-N]   ... END-VENDOR name
+  BEGIN-TLV  name   ... END-TLV name   (numbers inside are relative to that tlv)
   ATTRIBUTE  name number type [flags] [vendor]
   VALUE      attribute name number
 
 ``number`` is decimal or 0x-hex; dotted forms ``241.1`` (extended), ``241.26.V.N`` (EVS) and
-``parent.child`` (TLV).  Flags: ``has_tag``, ``encrypt=0..3``, ``concat``, ``array``.
+``parent.child`` (TLV); a type may carry a FreeRADIUS size, ``octets[16]`` (not checked).
+Flags: ``has_tag``, ``encrypt=0..3`` (any value type),
+``concat``, ``array``, ``virtual`` (accepted, as vendor dictionaries carry it).
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ INTEGER_RANGES = {
     "date": (0, 0xFFFFFFFF),
 }
 
+#: Types that only hold other attributes: no flag of a value applies to them.
+_CONTAINER_TYPES = frozenset({"tlv", "extended", "long-extended", "evs", "vsa"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/+:]*$")
 _MAX_TYPE = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF}
 
@@ -255,6 +260,7 @@ class _Parser:
         stack = (*include_stack, resolved)
         block: _VendorBlock | None = None
         block_where = ""
+        tlvs: list[AttributeDef] = []  # open BEGIN-TLV blocks, innermost last
         for lineno, raw in enumerate(text.splitlines(), 1):
             line = raw.split("#", 1)[0].strip()
             if not line:
@@ -263,7 +269,7 @@ class _Parser:
             tokens = line.split()
             keyword = tokens[0].upper()
             if keyword == "ATTRIBUTE":
-                self._attribute(tokens, block, where)
+                self._attribute(tokens, block, where, tlvs[-1] if tlvs else None)
             elif keyword == "VALUE":
                 self._value(tokens, where)
             elif keyword == "VENDOR":
@@ -272,10 +278,16 @@ class _Parser:
                 if block is not None:
                     raise DictionaryError(f"{where}: BEGIN-VENDOR inside BEGIN-VENDOR {block.vendor.name}")
                 block, block_where = self._begin_vendor(tokens, where), where
+            elif keyword == "BEGIN-TLV":  # FreeRADIUS v2 syntax, still in vendor files
+                tlvs.append(self._begin_tlv(tokens, where))
+            elif keyword == "END-TLV":
+                if not tlvs or len(tokens) != 2 or tokens[1].lower() != tlvs[-1].name.lower():
+                    raise DictionaryError(f"{where}: END-TLV does not match an open BEGIN-TLV")
+                tlvs.pop()
             elif keyword == "END-VENDOR":
                 if block is None:
                     raise DictionaryError(f"{where}: END-VENDOR without BEGIN-VENDOR")
-                if len(tokens) != 2 or tokens[1].lower() != block.vendor.name.lower():
+                if len(tokens) != 2 or self.d.vendors_by_name.get(tokens[1].lower()) is not block.vendor:
                     raise DictionaryError(f"{where}: END-VENDOR does not match {block.vendor.name}")
                 block = None
             elif keyword in ("$INCLUDE", "$INCLUDE-"):
@@ -320,6 +332,11 @@ class _Parser:
         if old is not None:
             if old == vendor:
                 return
+            same_format = (old.type_len, old.len_len, old.continuation) == (type_len, len_len, continuation)
+            if old.id == vid and same_format and name.lower() not in self.d.vendors_by_name:
+                # A second name for the vendor (FreeRADIUS ships Redback and Ericsson-AB, 2352).
+                self.d.vendors_by_name[name.lower()] = old
+                return
             raise DictionaryError(f"{where}: VENDOR {name} {vid} conflicts with {old.name} {old.id}")
         self.d.vendors_by_name[name.lower()] = vendor
         self.d.vendors_by_id[vid] = vendor
@@ -344,12 +361,24 @@ class _Parser:
 
     # -- ATTRIBUTE -------------------------------------------------------------------------
 
-    def _attribute(self, tokens: list[str], block: _VendorBlock | None, where: str) -> None:
+    def _begin_tlv(self, tokens: list[str], where: str) -> AttributeDef:
+        if len(tokens) != 2:
+            raise DictionaryError(f"{where}: expected BEGIN-TLV name")
+        parent = self.d.by_name.get(tokens[1].lower())
+        if parent is None or parent.type != "tlv":
+            raise DictionaryError(f"{where}: BEGIN-TLV {tokens[1]!r} is not a defined tlv")
+        return parent
+
+    def _attribute(
+        self, tokens: list[str], block: _VendorBlock | None, where: str, tlv: AttributeDef | None = None
+    ) -> None:
         if not 4 <= len(tokens) <= 6:
             raise DictionaryError(f"{where}: expected ATTRIBUTE name number type [flags] [vendor]")
         name, number, type_ = tokens[1], tokens[2], tokens[3].lower()
         if not _NAME_RE.match(name):
             raise DictionaryError(f"{where}: bad attribute name {name!r}")
+        if type_.endswith("]") and "[" in type_:  # FreeRADIUS "octets[16]": a fixed size, not checked
+            type_ = type_[: type_.index("[")]
         type_ = TYPE_ALIASES.get(type_, type_)
         if type_ not in TYPES:
             raise DictionaryError(f"{where}: unknown type {tokens[3]!r} for {name}")
@@ -370,6 +399,8 @@ class _Parser:
                 concat = True
             elif flag_l == "array":
                 array = True
+            elif flag_l == "virtual":
+                pass  # FreeRADIUS: never on the wire; harmless to know by name
             elif flag_l.startswith("encrypt="):
                 encrypt = _int(flag[8:], where, "encrypt value")
                 if encrypt not in (0, 1, 2, 3):
@@ -380,11 +411,18 @@ class _Parser:
             if block is not None:
                 raise DictionaryError(f"{where}: vendor given inside BEGIN-VENDOR")
             block = _VendorBlock(vendor_override)
-        key, vendor_id = self._key(number, type_, block, where)
+        if tlv is not None:  # inside BEGIN-TLV: the number is relative to that tlv
+            parts = tuple(_int(p, where, "attribute number") for p in number.split("."))
+            key, vendor_id = self._tlv_child(tlv.key, parts, where), tlv.vendor
+        else:
+            key, vendor_id = self._key(number, type_, block, where)
         if has_tag and type_ not in ("string", "octets", "integer"):
             raise DictionaryError(f"{where}: has_tag on type {type_} (RFC 2868 §3: string or integer)")
-        if encrypt and type_ not in ("string", "octets"):
+        if encrypt and type_ in _CONTAINER_TYPES:
             raise DictionaryError(f"{where}: encrypt={encrypt} on type {type_}")
+        # encrypt= on an integer or address is legal: vendors hide those too (Juniper ERX's
+        # lawful-intercept attributes are integer/ipaddr with encrypt=2); the codec then
+        # reads the value as octets, since recovering it needs the shared secret.
         if concat and type_ != "octets":
             raise DictionaryError(f"{where}: concat needs type octets")
         attr = AttributeDef(
@@ -407,7 +445,7 @@ class _Parser:
                     raise DictionaryError(f"{where}: EVS type {parts[0]} out of range 1..255")
             else:
                 top = (VENDOR_SPECIFIC, vendor.id, parts[0])
-                if not 1 <= parts[0] <= _MAX_TYPE[vendor.type_len]:
+                if not 0 <= parts[0] <= _MAX_TYPE[vendor.type_len]:  # FreeRADIUS allows 0
                     raise DictionaryError(
                         f"{where}: vendor type {parts[0]} out of range for {vendor.name} "
                         f"(format={vendor.type_len},{vendor.len_len})"
@@ -476,6 +514,11 @@ class _Parser:
         if by_key is not None:
             # A second name for the same attribute (an alias): allowed when the format agrees.
             if not by_key.same_definition(attr):
+                if attr.vendor:
+                    # Vendors have reused numbers across firmware (FreeRADIUS's Ruckus file has
+                    # two): the name encodes as written; a received value decodes as the first.
+                    self.d.by_name[lname] = attr
+                    return
                 raise DictionaryError(
                     f"{where}: {attr.name} has the number of {by_key.name} with another format"
                 )

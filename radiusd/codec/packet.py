@@ -17,6 +17,7 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from . import rulesets, tlv, vsa
 from .codes import HASHED_AUTHENTICATOR_REQUESTS, RANDOM_AUTHENTICATOR_REQUESTS, code_name
 from .crypto import (
     ZERO16,
@@ -30,6 +31,7 @@ from .crypto import (
 from .dictionary import AttributeDef, AttrKey, Dictionary
 from .errors import MalformedPacket
 from .values import INTEGER_TYPES, codec_for
+from .vsa import VendorAttr
 
 MAX_PACKET_LENGTH = 4096  # RFC 2865 §3
 MIN_PACKET_LENGTH = 20
@@ -40,12 +42,13 @@ EAP_MESSAGE = 79  # RFC 3579 §3.1
 PROXY_STATE = 33
 EXTENDED_TYPES = frozenset({241, 242, 243, 244})  # RFC 6929 §2.1
 LONG_EXTENDED_TYPES = frozenset({245, 246})  # RFC 6929 §2.2
+_FILTER_RULE_KEY = (rulesets.NAS_FILTER_RULE,)
+#: keys whose encoding needs more than the fast closures of :func:`attribute_encoder`
+_SPECIAL_KEYS = frozenset({(VENDOR_SPECIFIC,), _FILTER_RULE_KEY})
 
 _HEADER = struct.Struct("!BBH")
 _MA_ZERO = b"\x50\x12" + ZERO16  # a Message-Authenticator attribute, value zeroed
 
-# One vendor sub-attribute: (vendor id, vendor type, value, index of its type-26 attribute).
-VendorAttr = tuple[int, int, bytes, int]
 #: Encodes one value of a given attribute into top-level ``(type, raw)`` attributes.
 AttributeEncoder = Callable[[Any], list[tuple[int, bytes]]]
 
@@ -182,9 +185,7 @@ class Packet:
     def vendor_attributes(self) -> list[VendorAttr]:
         """All well-formed vendor sub-attributes, in wire order."""
         if self._vsas is None:
-            self._vsas = []
-            for i, v in self._values_of(VENDOR_SPECIFIC):
-                _split_vsa(v, i, self._vsas, self.dictionary)
+            self._vsas = vsa.split_all(self._values_of(VENDOR_SPECIFIC), self.dictionary)[0]
         return self._vsas
 
     def raw_all(self, key: str | AttrKey | AttributeDef) -> list[bytes]:
@@ -193,6 +194,15 @@ class Packet:
         first = k[0]
         if len(k) == 1:
             return [v for _, v in self._values_of(first)]
+        top = tlv.container_length(k)
+        if top < len(k):  # a TLV child (RFC 6929 §2.3): look inside each container
+            out: list[bytes] = []
+            for container in self.raw_all(k[:top]):
+                try:
+                    out += tlv.find(container, k[top:])
+                except ValueError:
+                    continue  # a malformed container is an invalid attribute (§2.8)
+            return out
         if first == VENDOR_SPECIFIC:
             vid, vt = k[1], k[2]
             return [v for (a, b, v, _) in self.vendor_attributes() if a == vid and b == vt]
@@ -232,6 +242,9 @@ class Packet:
         if d.concat:
             parts = self.raw_all(d)
             return b"".join(parts) if parts else default
+        if d.key == _FILTER_RULE_KEY:
+            rules = rulesets.split(self.raw_all(d))
+            return rules[0] if rules else default
         raw = self.raw(d.key)
         if raw is None:
             return default
@@ -241,7 +254,10 @@ class Packet:
             return default
 
     def get_all(self, name: str | AttributeDef) -> list[Any]:
+        """Every decoded value, in wire order; NAS-Filter-Rule gives its rules (RFC 4849 §2)."""
         d = self._def(name)
+        if d.key == _FILTER_RULE_KEY:
+            return list(rulesets.split(self.raw_all(d)))
         out = []
         for raw in self.raw_all(d):
             try:
@@ -278,17 +294,28 @@ class Packet:
         """
         d = self.dictionary
         if tag or d is None or type(name) is not str:
-            encoded = encode_value(self._def(name), value, tag, d)
+            definition = self._def(name)
+            encoded = encode_value(definition, value, tag, d)
+            if definition.key == _FILTER_RULE_KEY:
+                return self._add_rules(encoded)
         else:
             encode = d.encoders.get(name)
             if encode is None:
-                encode = d.encoders[name] = attribute_encoder(self._def(name), d)
+                definition = self._def(name)
+                if definition.key == _FILTER_RULE_KEY:  # never cached: needs the packet's rules
+                    return self._add_rules(encode_value(definition, value, 0, d))
+                encode = d.encoders[name] = attribute_encoder(definition, d)
             encoded = encode(value)
         a = self._attrs
         if a is None:
             a = self.attributes
         a += encoded
         self._vsas = None
+        return self
+
+    def _add_rules(self, encoded: list[tuple[int, bytes]]) -> Packet:
+        """Add NAS-Filter-Rule octets to the packet's one rule set (RFC 4849 §2)."""
+        self.attributes = rulesets.combine(self.attributes, encoded)
         return self
 
     def add_raw(self, type_code: int, value: bytes) -> Packet:
@@ -318,8 +345,8 @@ class Packet:
         """``(name, value, definition)`` of every attribute, vendor ones expanded; for logs."""
         d = self.dictionary
         vsas_by_index: dict[int, list[VendorAttr]] = {}
-        for vsa in self.vendor_attributes():
-            vsas_by_index.setdefault(vsa[3], []).append(vsa)
+        for sub in self.vendor_attributes():
+            vsas_by_index.setdefault(sub[3], []).append(sub)
         for i, (t, v) in enumerate(self.attributes):
             if i in self.invalid:
                 yield f"Invalid-Attribute-{t}", v, None
@@ -331,7 +358,10 @@ class Packet:
                 continue
             key: AttrKey = (t,)
             if t in EXTENDED_TYPES or t in LONG_EXTENDED_TYPES:
-                key = (t, v[0]) if v else (t,)
+                if len(v) < (2 if t in EXTENDED_TYPES else 3):  # RFC 6929 §2.1, §2.2
+                    yield f"Invalid-Attribute-{t}", v, None
+                    continue
+                key = (t, v[0])
                 v = v[1:] if t in EXTENDED_TYPES else v[2:]
             ad = d.lookup(key) if d else None
             yield _describe(ad, f"Attr-{'.'.join(map(str, key))}", v)
@@ -416,11 +446,24 @@ def attribute_encoder(d: AttributeDef, dictionary: Dictionary | None = None) -> 
     """``value -> [(type, raw)]`` for untagged values of ``d``: the same bytes and errors as
     :func:`encode_value`, with the type dispatch and the VSA header worked out once.
 
-    Standard attributes and VSAs get a specialised closure; tagged, concatenated and
-    RFC 6929 attributes use :func:`encode_value` itself.
+    Plain standard attributes and VSAs get a specialised closure; tagged, concatenated,
+    RFC 6929, TLV, continued-vendor, Vendor-Specific and NAS-Filter-Rule use
+    :func:`encode_value` itself.
     """
     k = d.key
-    if d.has_tag or d.concat or not (len(k) == 1 or k[0] == VENDOR_SPECIFIC):
+    vd = (
+        dictionary.vendors_by_id.get(k[1])
+        if dictionary is not None and k[0] == VENDOR_SPECIFIC and len(k) > 1
+        else None
+    )
+    special = (
+        d.has_tag
+        or d.concat
+        or not (len(k) == 1 or (k[0] == VENDOR_SPECIFIC and len(k) == 3))
+        or k in _SPECIAL_KEYS
+        or (vd is not None and vd.continuation)
+    )
+    if special:
         return lambda value: encode_value(d, value, 0, dictionary)
     to_raw = codec_for(d.type)[1]
     integer = d.type in INTEGER_TYPES
@@ -431,6 +474,8 @@ def attribute_encoder(d: AttributeDef, dictionary: Dictionary | None = None) -> 
             if integer and isinstance(value, str):
                 value = _integer_value(d, value)
             raw = to_raw(value)
+            if not raw:  # RFC 2865 §5: an attribute of Length 2 MUST NOT be sent
+                return []
             if len(raw) > 253:
                 raise ValueError(f"{d.name}: value of {len(raw)} octets exceeds 253")
             return [(code, raw)]
@@ -438,7 +483,6 @@ def attribute_encoder(d: AttributeDef, dictionary: Dictionary | None = None) -> 
         return encode_standard
     vid, vt = k[1], k[2]
     tl, ll = 1, 1
-    vd = dictionary.vendors_by_id.get(vid) if dictionary is not None else None
     if vd is not None:
         tl, ll = vd.type_len, vd.len_len
     header = vid.to_bytes(4, "big") + vt.to_bytes(tl, "big")
@@ -449,6 +493,8 @@ def attribute_encoder(d: AttributeDef, dictionary: Dictionary | None = None) -> 
             value = _integer_value(d, value)
         raw = to_raw(value)
         n = len(raw)
+        if not n:  # RFC 2865 §5.26: the String field is one or more octets
+            return []
         if n + 4 + extra > 253:
             raise ValueError(f"{d.name}: value of {n} octets does not fit a Vendor-Specific")
         if ll == 1:
@@ -474,27 +520,28 @@ def encode_value(
 
 
 def wrap(d: AttributeDef, raw: bytes, dictionary: Dictionary | None = None) -> list[tuple[int, bytes]]:
-    """Place an encoded value at its key: top level, inside a VSA, or an RFC 6929 container."""
+    """Place an encoded value at its key: top level, inside a VSA, or an RFC 6929 container,
+    through the TLVs of its path (RFC 6929 §2.3). An empty value gives no attribute: RFC 2865
+    §5 forbids Length 2, RFC 2865 §5.26 an empty VSA String, RFC 6929 §2.1 an empty Value."""
+    if not raw:
+        return []
     k = d.key
     first = k[0]
+    if len(k) > 1:
+        top = tlv.container_length(k)
+        if top < len(k):
+            raw = tlv.pack(k[top:], raw)
+            k = k[:top]
     if len(k) == 1:
+        if first == VENDOR_SPECIFIC:
+            vsa.check(raw, dictionary)
         if len(raw) <= 253:
             return [(first, raw)]
-        if d.concat:
+        if d.concat or k == _FILTER_RULE_KEY:  # RFC 4849 §2: a rule continues in the next
             return [(first, raw[i : i + 253]) for i in range(0, len(raw), 253)]
         raise ValueError(f"{d.name}: value of {len(raw)} octets exceeds 253")
     if first == VENDOR_SPECIFIC:
-        vid, vt = k[1], k[2]
-        tl, ll = 1, 1
-        vd = dictionary.vendors_by_id.get(vid) if dictionary is not None else None
-        if vd is not None:
-            tl, ll = vd.type_len, vd.len_len
-        if len(raw) + 4 + tl + ll > 253:  # before packing a length that may not fit its field
-            raise ValueError(f"{d.name}: value of {len(raw)} octets does not fit a Vendor-Specific")
-        header = vid.to_bytes(4, "big") + vt.to_bytes(tl, "big")
-        if ll:
-            header += (len(raw) + tl + ll).to_bytes(ll, "big")
-        return [(VENDOR_SPECIFIC, header + raw)]
+        return vsa.build(d.name, k[1], k[2], raw, dictionary)
     if first in EXTENDED_TYPES:
         if len(k) == 4:  # Extended-Vendor-Specific, RFC 6929 §2.4
             value = bytes((k[1],)) + k[2].to_bytes(4, "big") + bytes((k[3],)) + raw
@@ -515,41 +562,6 @@ def wrap(d: AttributeDef, raw: bytes, dictionary: Dictionary | None = None) -> l
     raise ValueError(f"{d.name}: cannot place key {k}")
 
 
-def _split_vsa(value: bytes, index: int, out: list[VendorAttr], dictionary: Dictionary | None) -> str | None:
-    """Split one Vendor-Specific value into sub-attributes; return a reason when malformed.
-
-    Nothing is appended for a malformed VSA (RFC 6929 §2.8): it stays a raw attribute.
-    """
-    n = len(value)
-    if n < 6:
-        return f"Vendor-Specific of {n} octets (at least 6 needed)"
-    vid = int.from_bytes(value[:4], "big")
-    tl, ll = 1, 1
-    if dictionary is not None:
-        vd = dictionary.vendors_by_id.get(vid)
-        if vd is not None:
-            tl, ll = vd.type_len, vd.len_len
-    found: list[VendorAttr] = []
-    i = 4
-    hl = tl + ll
-    while i < n:
-        if i + hl > n:
-            return "vendor sub-attribute header overruns the Vendor-Specific"
-        vt = int.from_bytes(value[i : i + tl], "big")
-        if ll == 0:  # no length field: one sub-attribute fills the rest
-            found.append((vid, vt, value[i + tl :], index))
-            break
-        sl = int.from_bytes(value[i + tl : i + hl], "big")
-        if sl < hl:
-            return f"vendor sub-attribute {vt} with length {sl}"
-        if i + sl > n:
-            return f"vendor sub-attribute {vt} overruns the Vendor-Specific"
-        found.append((vid, vt, value[i + hl : i + sl], index))
-        i += sl
-    out.extend(found)
-    return None
-
-
 def _extended_values(
     attributes: list[tuple[int, bytes]], k: AttrKey, invalid: dict[int, str], long: bool
 ) -> list[bytes]:
@@ -560,7 +572,8 @@ def _extended_values(
     for i, (t, v) in enumerate(attributes):
         if t != first or i in invalid or not v or v[0] != ext:
             continue
-        if long and len(v) < 2:  # no Flags octet (RFC 6929 §2.2): not a usable fragment
+        if len(v) < (3 if long else 2):  # RFC 6929 §2.1/§2.2: Length 2..3 (4 long) is invalid
+            invalid[i] = f"extended attribute {t} of {len(v) + 2} octets"
             continue
         data = v[2:] if long else v[1:]
         if long and pending is not None:
@@ -572,8 +585,8 @@ def _extended_values(
             if v[1] & 0x80:  # More flag: the value continues in the next attribute
                 continue
             data, pending = bytes(pending), None
-        if evs:
-            if len(data) < 5 or int.from_bytes(data[:4], "big") != k[2] or data[4] != k[3]:
+        if evs:  # RFC 6929 §2.4: Vendor-Id, EVS-Type, then at least one octet of EVS-Value
+            if len(data) < 6 or int.from_bytes(data[:4], "big") != k[2] or data[4] != k[3]:
                 continue
             data = data[5:]
         out.append(data)
@@ -664,12 +677,9 @@ def from_scan(scanned: Scanned, dictionary: Dictionary | None = None) -> Packet:
     p.ma_offset = ma_offset
     p.has_proxy_state = PROXY_STATE in types
     if VENDOR_SPECIFIC in types:
-        vsas: list[VendorAttr] = []
-        for idx, value in p._values_of(VENDOR_SPECIFIC):
-            reason = _split_vsa(value, idx, vsas, dictionary)
-            if reason is not None:
-                p.invalid[idx] = reason
-        p._vsas = vsas
+        p._vsas, invalid = vsa.split_all(p._values_of(VENDOR_SPECIFIC), dictionary)
+        if invalid:
+            p.invalid.update(invalid)
     return p
 
 

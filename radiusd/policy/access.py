@@ -20,6 +20,7 @@ import os
 from collections.abc import Awaitable
 from typing import Protocol, runtime_checkable
 
+from radiusd.codec import rulesets
 from radiusd.codec.codes import Code
 from radiusd.codec.crypto import hide_user_password, recover_user_password, salt_encrypt
 from radiusd.codec.dictionary import Dictionary
@@ -262,7 +263,7 @@ class AccessPolicy:
             if req.trace is not None:
                 req.note(f"  Simultaneous-Use: {live} of {limit} sessions open")
         if req.trace is not None:
-            for name, value in (plan.reply.names if plan else ()) + sub.reply.names:
+            for name, value in (plan.reply.names_for(req.nas.vendor) if plan else ()) + sub.reply.names:
                 req.note(f"  reply attribute {name} = {value}")
         pkt = req.packet
         vendor = req.nas.vendor
@@ -280,8 +281,8 @@ class AccessPolicy:
         attrs = reply.attributes
         if plan is not None:
             attrs += plan.reply.for_vendor(vendor)
-        if sub.reply.items:
-            attrs += sub.reply.for_vendor(vendor)
+        if sub.reply.items:  # one NAS-Filter-Rule set for the plan's and the subscriber's rules
+            attrs[:] = rulesets.combine(attrs, sub.reply.for_vendor(vendor))
         if extra:
             attrs += extra
         if assign:

@@ -7,11 +7,15 @@ costs a dict lookup and a list copy, never a database round trip.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from inventory.plugins.base import PluginError
+from inventory.plugins.registry import rate_limit_attributes
+from radiusd.codec import rulesets
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.packet import EncodedAttributes, encode_value
 from radiusd.logs import get_logger
@@ -23,7 +27,16 @@ log = get_logger("radiusd.policy")
 EncodedAttrs = tuple[tuple[int, bytes], ...]
 
 #: Vendor ids whose VSAs are sent only to NAS devices of that vendor (or generic ones).
-VENDOR_IDS = {"mikrotik": 14988, "cisco": 9, "ubiquiti": 41112, "microsoft": 311}
+VENDOR_IDS: dict[str, frozenset[int]] = {
+    "mikrotik": frozenset({14988}),
+    "cisco": frozenset({9}),
+    "ubiquiti": frozenset({41112, 14122}),  # UISP reads WISPr
+    "microsoft": frozenset({311}),
+    "juniper": frozenset({2636, 4874}),  # Junos and its ERX/Unisphere space
+    "huawei": frozenset({2011}),
+    "nokia": frozenset({6527}),
+    "cambium": frozenset({17713}),
+}
 
 
 class PlanSource(Protocol):
@@ -76,21 +89,51 @@ class ReplyAttributes:
 
     items: tuple[tuple[int, int, bytes], ...] = ()  # (vendor id or 0, type, raw)
     names: tuple[tuple[str, str], ...] = ()  # for the debug log
+    #: the plan's rate limit, rendered per NAS vendor by its router plugin before ``items[rate_at:]``
+    rate_limit: str | None = None
+    rate_at: int = 0
+    dictionary: Dictionary | None = field(default=None, compare=False, repr=False)
+    owner: str = field(default="", compare=False, repr=False)
     # per NAS vendor, filled on first use (a handful of vendors): an Access-Request then
     # costs a dict lookup here instead of filtering and re-encoding the attributes
     _by_vendor: dict[str, tuple[tuple[int, bytes], ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
     _encoded: dict[str, EncodedAttributes] = field(default_factory=dict, compare=False, repr=False)
+    _rates: dict[str, ReplyAttributes] = field(default_factory=dict, compare=False, repr=False)
 
     def for_vendor(self, nas_vendor: str) -> tuple[tuple[int, bytes], ...]:
         """Attributes for a NAS: standard ones always; a vendor's VSAs only for that vendor's
-        NAS devices and for generic ones (which get everything)."""
+        NAS devices and for generic ones (which get everything); the rate limit as that
+        vendor's plugin writes it (a generic NAS gets none)."""
         out = self._by_vendor.get(nas_vendor)
         if out is None:
             own = VENDOR_IDS.get(nas_vendor)
-            out = tuple((t, v) for vid, t, v in self.items if own is None or vid in (0, own))
+            kept = [(t, v) for vid, t, v in self.items if own is None or vid == 0 or vid in own]
+            if self.rate_limit:
+                # items[:rate_at] are standard attributes (Session-Timeout...): all kept
+                kept[self.rate_at : self.rate_at] = [(t, v) for _, t, v in self._rate(nas_vendor).items]
+            out = tuple(kept)
             self._by_vendor[nas_vendor] = out
+        return out
+
+    def names_for(self, nas_vendor: str) -> tuple[tuple[str, str], ...]:
+        """:attr:`names` with the rate limit as ``nas_vendor`` gets it, for the debug log."""
+        if not self.rate_limit:
+            return self.names
+        return self.names[: self.rate_at] + self._rate(nas_vendor).names + self.names[self.rate_at :]
+
+    def _rate(self, nas_vendor: str) -> ReplyAttributes:
+        """The rate limit rendered by the vendor's plugin and encoded, once per vendor."""
+        out = self._rates.get(nas_vendor)
+        if out is None:
+            assert self.rate_limit is not None and self.dictionary is not None
+            try:
+                pairs: tuple[tuple[str, Any], ...] = rate_limit_attributes(nas_vendor, self.rate_limit)
+            except (PluginError, ValueError) as exc:
+                log.warning("rate-limit.skipped", owner=self.owner, vendor=nas_vendor, error=str(exc))
+                pairs = ()
+            out = self._rates[nas_vendor] = encode_reply_attributes(self.dictionary, pairs, self.owner)
         return out
 
     def encoded_for(self, nas_vendor: str) -> EncodedAttributes:
@@ -104,9 +147,13 @@ class ReplyAttributes:
 def encode_reply_attributes(
     dictionary: Dictionary, pairs: Iterable[tuple[str, Any]], owner: str
 ) -> ReplyAttributes:
-    """Encode ``(name, value)`` pairs; a pair that cannot be encoded is logged and skipped."""
+    """Encode ``(name, value)`` pairs; a pair that cannot be encoded is logged and skipped,
+    as is an empty value (RFC 2865 §5: never sent). NAS-Filter-Rule values become one rule
+    set (RFC 4849 §2), where the first of them stood."""
     items: list[tuple[int, int, bytes]] = []
     names: list[tuple[str, str]] = []
+    rules: list[bytes] = []
+    rules_at = -1
     for name, value in pairs:
         try:
             d = dictionary.attribute(name)
@@ -114,9 +161,17 @@ def encode_reply_attributes(
         except (KeyError, ValueError, TypeError) as exc:
             log.warning("reply-attribute.skipped", owner=owner, attribute=name, error=str(exc))
             continue
-        for t, raw in encoded:
-            items.append((d.vendor, t, raw))
+        if not encoded:
+            log.warning("reply-attribute.skipped", owner=owner, attribute=name, error="empty value")
+            continue
+        if d.key == (rulesets.NAS_FILTER_RULE,):
+            rules_at = len(items) if rules_at < 0 else rules_at
+            rules.append(b"".join(raw for _, raw in encoded))
+        else:
+            items.extend((d.vendor, t, raw) for t, raw in encoded)
         names.append((d.name, str(value)))
+    if rules:
+        items[rules_at:rules_at] = [(0, t, raw) for t, raw in rulesets.chunks(rulesets.join(rules))]
     return ReplyAttributes(tuple(items), tuple(names))
 
 
@@ -137,21 +192,24 @@ class PlanView:
 
     @classmethod
     def from_record(cls, rec: PlanSource, dictionary: Dictionary) -> PlanView:
-        pairs: list[tuple[str, Any]] = []
+        owner = f"plan {rec.name}"
+        head: list[tuple[str, Any]] = []
         if rec.session_timeout:
-            pairs.append(("Session-Timeout", rec.session_timeout))
+            head.append(("Session-Timeout", rec.session_timeout))
         if rec.interim_interval:
-            pairs.append(("Acct-Interim-Interval", rec.interim_interval))
-        if rec.rate_limit:
-            pairs.append(("Mikrotik-Rate-Limit", rec.rate_limit))
-        pairs.extend(rec.reply_attributes)
+            head.append(("Acct-Interim-Interval", rec.interim_interval))
+        reply = encode_reply_attributes(dictionary, [*head, *rec.reply_attributes], owner)
+        if rec.rate_limit:  # rendered per NAS vendor, after Session-Timeout and Acct-Interim-Interval
+            reply = dataclasses.replace(
+                reply, rate_limit=rec.rate_limit, rate_at=len(head), dictionary=dictionary, owner=owner
+            )
         return cls(
             name=rec.name,
             pool=rec.pool,
             walled_garden_pool=rec.walled_garden_pool,
             simultaneous_use=rec.simultaneous_use,
             interim_interval=rec.interim_interval,
-            reply=encode_reply_attributes(dictionary, pairs, f"plan {rec.name}"),
+            reply=reply,
         )
 
 

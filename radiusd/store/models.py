@@ -30,7 +30,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-VENDORS = ("generic", "mikrotik", "cisco", "ubiquiti")
+VENDORS = ("generic", "mikrotik", "cisco", "ubiquiti", "juniper", "huawei", "nokia", "accel-ppp", "cambium")
 SUBSCRIBER_STATUSES = ("active", "suspended", "disabled")
 POOL_KINDS = ("ipv4", "ipv6-wan", "ipv6-pd")
 LEASE_STATES = ("offered", "leased", "released", "reserved")

@@ -56,7 +56,8 @@ MICROSOFT = 311
 
 
 def seed(d: DaemonProcess) -> None:
-    d.cli("nas", "add", "edge", "--address", "127.0.0.1", "--secret", SECRET)
+    # a MikroTik NAS: the plan's rate limit reaches it as Mikrotik-Rate-Limit (a generic one gets none)
+    d.cli("nas", "add", "edge", "--address", "127.0.0.1", "--secret", SECRET, "--vendor", "mikrotik")
     d.cli(
         "nas", "add", "legacy", "--address", "127.0.0.3", "--secret", LEGACY_SECRET,
         "--no-message-authenticator",

@@ -46,8 +46,8 @@ async def test_nas_errors_name_the_value_and_write_nothing(store_engine: AsyncEn
         await nas.add_nas(store_engine, "core-2", "192.0.2.1", "other")
     with pytest.raises(InvalidInput, match=r"192\.0\.2\.300"):
         await nas.add_nas(store_engine, "core-3", "192.0.2.300", "other")
-    with pytest.raises(InvalidInput, match="vendor 'juniper'"):
-        await nas.add_nas(store_engine, "core-4", "192.0.2.4", "other", vendor="juniper")
+    with pytest.raises(InvalidInput, match="vendor 'acme'"):
+        await nas.add_nas(store_engine, "core-4", "192.0.2.4", "other", vendor="acme")
     with pytest.raises(InvalidInput, match="secret"):
         await nas.add_nas(store_engine, "core-5", "192.0.2.5", "")
     with pytest.raises(InvalidInput, match="CoA port"):

@@ -55,7 +55,7 @@ def test_print_record_masks(capsys: pytest.CaptureFixture[str]) -> None:
         ["--bogus"],
         ["nas", "add"],
         ["nas", "add", "r1", "--address", "10.0.0.1"],
-        ["nas", "add", "r1", "--address", "10.0.0.1", "--secret", "s", "--vendor", "juniper"],
+        ["nas", "add", "r1", "--address", "10.0.0.1", "--secret", "s", "--vendor", "acme"],
         ["nas", "add", "r1", "--address", "10.0.0.1", "--secret", "s", "--coa-port", "0"],
         ["plan", "add", "p", "--reply", "no-equals-sign"],
         ["plan", "add", "p", "--session-timeout", "abc"],

@@ -190,10 +190,11 @@ def test_flags(d: Dictionary) -> None:
     assert not d.attribute("Message-Authenticator").concat
     assert not d.attribute("User-Name").has_tag
     tagged = {a.name for a in d.by_key.values() if a.has_tag}
-    assert all(n.startswith("Tunnel-") for n in tagged)
+    assert all(n.startswith(("Tunnel-", "ERX-")) for n in tagged)  # RFC 2868, and Juniper ERX's own
     encrypted = {a.name for a in d.by_key.values() if a.encrypt}
     assert encrypted == {"User-Password", "Tunnel-Password", "MS-CHAP-MPPE-Keys", "MS-MPPE-Send-Key",
-                         "MS-MPPE-Recv-Key"}  # fmt: skip
+                         "MS-MPPE-Recv-Key", "ERX-LI-Action", "ERX-Med-Dev-Handle", "ERX-Med-Ip-Address",
+                         "ERX-Med-Port-Number"}  # fmt: skip
 
 
 def test_values(d: Dictionary) -> None:
@@ -365,7 +366,7 @@ def test_load_file_adds_to_a_dictionary(tmp_path: Path) -> None:
         ("ATTRIBUTE A 1\n", 1, "expected ATTRIBUTE"),
         ("ATTRIBUTE A 1 string has_tags\n", 1, "unknown flag"),
         ("ATTRIBUTE A 1 string encrypt=7\n", 1, "encrypt=7"),
-        ("ATTRIBUTE A 1 ipaddr encrypt=1\n", 1, "encrypt=1 on type ipaddr"),
+        ("ATTRIBUTE A 1 tlv encrypt=1\n", 1, "encrypt=1 on type tlv"),
         ("ATTRIBUTE A 1 ipaddr has_tag\n", 1, "has_tag"),
         ("ATTRIBUTE A 1 string concat\n", 1, "concat"),
         ("# x\nATTRIBUTE A 1 string\nATTRIBUTE A 2 string\n", 3, "redefined"),
@@ -389,7 +390,8 @@ def test_load_file_adds_to_a_dictionary(tmp_path: Path) -> None:
         ("VENDOR V 10 format=3,1\n", 1, "bad format"),
         ("VENDOR V 10 format=1,1,x\n", 1, "bad format"),
         ("VENDOR V 10 frob=1\n", 1, "unknown VENDOR option"),
-        ("VENDOR V 10\nVENDOR W 10\n", 2, "conflicts"),
+        ("VENDOR V 10\nVENDOR W 10 format=2,2\n", 2, "conflicts"),
+        ("VENDOR V 10\nVENDOR V 11\n", 2, "conflicts"),
         ("VENDOR V 10\nVENDOR V 10 format=2,2\n", 2, "conflicts"),
         ("BEGIN-VENDOR Nobody\n", 1, "unknown vendor"),
         ("VENDOR V 10\nBEGIN-VENDOR V\nATTRIBUTE V-A 1 string\n", 2, "never ended"),
