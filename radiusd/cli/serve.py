@@ -76,6 +76,12 @@ def load_app_runner() -> Callable[..., Any]:
 @click.option("--api-bind", metavar="ADDR:PORT", callback=_check_api_bind, help="Serve the HTTP admin API.")
 @click.option("-X", "--debug", is_flag=True, help="Print every packet and decision (secrets masked).")
 @click.option("--demo", is_flag=True, help="Seed a demo NAS, plan and subscriber first (idempotent).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Processes sharing the ports (SO_REUSEPORT). Default: CPU cores on PostgreSQL, 1 on SQLite.",
+)
 def serve(
     config: Path | None,
     binds: tuple[str, ...],
@@ -84,6 +90,7 @@ def serve(
     api_bind: str | None,
     debug: bool,
     demo: bool,
+    workers: int | None,
 ) -> None:
     """Run the RADIUS server."""
     cli_ctx = get_context()
@@ -96,11 +103,14 @@ def serve(
         acct_port=acct_port,
         api_bind=api_bind,
         debug=True if debug else None,
+        workers=workers,
     )
     run = load_app_runner()
     if demo:
         from radiusd.cli.demo import seed_demo
 
         run_store(seed_demo, url=settings.effective_database_url())
+    from radiusd.server.supervisor import serve_workers
+
     # config_path lets SIGHUP re-read the same file.
-    run(settings, config_path=str(config_path) if config_path is not None else None)
+    serve_workers(settings, run, str(config_path) if config_path is not None else None)
