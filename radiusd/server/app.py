@@ -147,6 +147,7 @@ class Daemon:
         except StartRefused:
             await self.engine.dispose()
             raise
+        self.membership.start()  # heartbeats while the tables load, or it would look dead
         await self.reload_all()
         await self.load_sessions()
         self.writer.start()
@@ -174,7 +175,6 @@ class Daemon:
             )
         # every worker: its pools hold its own offers and leases, and claims are conditional
         self._tasks.append(loop.create_task(self.ipam.run_sweeper(), name="radiusd-ipam-sweep"))
-        self.membership.start()
         self._warn_unsafe()
         settle_garbage_collector()
         if s.api_bind and self.worker == 0:  # the HTTP admin API, in this event loop (issue 7)

@@ -164,6 +164,8 @@ class Supervisor:
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker: never returns
+            for probe in self.probes:  # an unread socket in the port group would swallow packets
+                probe.close()
             _worker_main(self.run, settings, self.config_path, w.index, parent)
         w.pid, w.started, w.ready, w.restart_at = pid, time.monotonic(), False, None
         log.info("supervisor.worker-started", worker=w.index, pid=pid)
