@@ -31,7 +31,7 @@ from radiusd.store.errors import Conflict, InvalidInput, NotFound
 from radiusd.store.pools import _pool_info, group_of
 from radiusd.store.writer import Writer
 
-from . import network, queries
+from . import cluster, network, queries
 from .metrics import make_registry
 from .schemas import (
     DEFAULT_LIMIT,
@@ -167,6 +167,7 @@ def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None, conc
     # -- network ----------------------------------------------------------------------------
 
     network.install(app, state, read, write)
+    cluster.install(app, state, read, registry)
 
     # -- ipam -------------------------------------------------------------------------------
 
