@@ -33,13 +33,13 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("stopped_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("heartbeat_interval", sa.Float(), nullable=False),
+        sa.Column("heartbeat_interval", sa.Double(), nullable=False),
         sa.Column("schema_revision", sa.String(length=32), nullable=False),
         sa.Column("protocol", sa.Integer(), nullable=False),
         sa.Column("version", sa.String(length=64), nullable=False),
         sa.Column("auth_requests", sa.BigInteger(), nullable=False),
         sa.Column("acct_requests", sa.BigInteger(), nullable=False),
-        sa.Column("requests_per_second", sa.Float(), nullable=False),
+        sa.Column("requests_per_second", sa.Double(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_radiusd_nodes")),
     )
 
