@@ -52,8 +52,8 @@ class Settings:
     change_poll_interval: float = 1.0  # seconds between looks at the change feed (CLI edits)
     change_log_retention: float = 7 * 86_400.0  # seconds a read change_log row is kept (pruned hourly)
     ready_file: str = ""  # when set, the bound ports are written here as JSON once listening
-    #: processes of ``serve`` (SO_REUSEPORT); 0: the CPU cores on PostgreSQL, 1 on SQLite
-    workers: int = 0
+    #: processes of ``serve`` (SO_REUSEPORT); 0 ("auto"): the CPU cores on PostgreSQL, 1 on SQLite
+    workers: int = 1
     node_heartbeat_interval: float = 2.0  # seconds between heartbeats in radiusd_nodes
     node_prune_after: float = 86_400.0  # seconds a stopped or dead node's row is kept
     extra: dict[str, Any] = field(default_factory=dict)

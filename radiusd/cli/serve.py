@@ -45,6 +45,16 @@ def _check_api_bind(ctx: click.Context, param: click.Parameter, value: str | Non
     return value
 
 
+def _check_workers(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    if value.strip().lower() == "auto":
+        return 0  # radiusd.server.supervisor.resolve_workers
+    if not value.strip().isdigit() or int(value) < 1:
+        raise click.BadParameter(f"{value!r} is neither a number of processes (1 or more) nor 'auto'")
+    return int(value)
+
+
 def load_app_runner() -> Callable[..., Any]:
     """``radiusd.server.app.run``, imported only when the daemon starts."""
     try:
@@ -78,9 +88,10 @@ def load_app_runner() -> Callable[..., Any]:
 @click.option("--demo", is_flag=True, help="Seed a demo NAS, plan and subscriber first (idempotent).")
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="Processes sharing the ports (SO_REUSEPORT). Default: CPU cores on PostgreSQL, 1 on SQLite.",
+    callback=_check_workers,
+    metavar="N|auto",
+    help="Processes sharing the ports (SO_REUSEPORT); auto: CPU cores on PostgreSQL, 1 on SQLite. "
+    "Default 1.",
 )
 def serve(
     config: Path | None,
