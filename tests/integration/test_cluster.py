@@ -206,6 +206,8 @@ def test_workers_serve_logins_and_a_killed_worker_is_restarted(
     assert json.loads(d.ready_file.read_text())["workers"] == [pids[0], fresh[1]["pid"]]
     for _ in range(4):
         assert "Access-Accept" in login(radclient, d)
+    d.signal(signal.SIGHUP)  # reaches every worker
+    assert {e["worker"] for e in d.wait_event("config.reloaded", count=2, timeout=5)} == {0, 1}
     assert d.stop() == 0
     assert wait_until(lambda: {n["state"] for n in status(d) if n["pid"] != pids[1]} == {"stopped"}, 2)
 
@@ -260,3 +262,19 @@ def test_retransmissions_stay_on_one_worker_and_sources_spread(workers2: DaemonP
         lambda: acct_total() == 41 and {w: n["acct_requests"] for w, n in worker_nodes(d).items()}, 3
     )
     assert counts and len(counts) == 2 and min(counts.values()) > 0, status(d)
+
+
+@pytest.mark.postgres
+def test_workers_die_with_a_killed_supervisor(workers2: DaemonProcess) -> None:
+    d = workers2
+    pids = json.loads(d.ready_file.read_text())["workers"]
+    d.kill()
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    assert wait_until(lambda: all(gone(p) for p in pids), 10), "workers outlived their supervisor"
