@@ -246,14 +246,22 @@ class Supervisor:
     # -- ports ----------------------------------------------------------------------------
 
     def _reserve_ports(self) -> Settings:
-        """Bind each port once here (SO_REUSEPORT), so port 0 becomes one port all workers share."""
+        """Bind each port once here (SO_REUSEPORT), so port 0 becomes one port all workers share.
+
+        Each port is first bound without SO_REUSEPORT: that fails when anything holds it, even
+        another daemon's workers, which the shared bind would otherwise silently join."""
         s = self.settings
         ports = {"auth": s.auth_port, "acct": s.acct_port}
         for kind in ("auth", "acct"):
             for host in s.bind:
-                sock = bind_udp(host, ports[kind], 4096, reuse_port=True)
-                ports[kind] = sock.getsockname()[1]
-                self.probes.append(sock)
+                try:
+                    with bind_udp(host, ports[kind], 4096) as alone:
+                        ports[kind] = alone.getsockname()[1]
+                    self.probes.append(bind_udp(host, ports[kind], 4096, reuse_port=True))
+                except OSError as exc:
+                    raise StartRefused(
+                        f"cannot listen on {host} port {ports[kind]}: {exc.strerror or exc}"
+                    ) from None
         return replace(s, auth_port=ports["auth"], acct_port=ports["acct"])
 
 

@@ -278,3 +278,13 @@ def test_workers_die_with_a_killed_supervisor(workers2: DaemonProcess) -> None:
         return False
 
     assert wait_until(lambda: all(gone(p) for p in pids), 10), "workers outlived their supervisor"
+
+
+@pytest.mark.postgres
+def test_workers_do_not_join_the_ports_of_another_daemon(workers2: DaemonProcess, tmp_path: Path) -> None:
+    port = workers2.auth_port
+    done = serve_once(workers2.url, tmp_path, "--workers", "2", "--auth-port", str(port))
+    assert done.returncode != 0
+    assert error_lines(done.stderr) == [
+        f"radiusd: error: cannot listen on 127.0.0.1 port {port}: Address already in use"
+    ]
