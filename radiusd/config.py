@@ -71,6 +71,8 @@ _CHOICES = {"ipv6_exhausted": ("ipv4-only", "reject")}
 
 def _coerce(name: str, value: Any) -> Any:
     kind = _FIELD_TYPES[name]
+    if name == "workers" and isinstance(value, str) and value.strip().lower() == "auto":
+        return 0
     try:
         if kind == "int":
             return int(value)
