@@ -74,3 +74,15 @@ async def test_rank_and_count_follow_the_live_nodes(daemon: Daemon, db_url: str)
     await daemon.membership.beat()
     assert (daemon.membership.rank, daemon.membership.count) == (0, 1)
     assert seen[-1] == (0, 1)
+
+
+async def test_a_pruned_row_comes_back_at_the_next_heartbeat(daemon: Daemon) -> None:
+    import sqlalchemy as sa
+
+    from radiusd.store.models import ClusterNode
+
+    async with daemon.engine.begin() as conn:
+        await conn.execute(sa.delete(ClusterNode))
+    await daemon.membership.beat()
+    nodes = daemon.membership.nodes
+    assert [(n.id, n.state) for n in nodes] == [(daemon.membership.node_id, "alive")]
