@@ -173,7 +173,7 @@ class Daemon:
             self._tasks.append(
                 loop.create_task(self.accounting.run_sweeper(s.sweep_interval), name="radiusd-session-sweep")
             )
-        # every worker: its pools hold its own offers and leases, and claims are conditional
+        # every worker: it expires the offers held in its own pools
         self._tasks.append(loop.create_task(self.ipam.run_sweeper(), name="radiusd-ipam-sweep"))
         self._warn_unsafe()
         settle_garbage_collector()
