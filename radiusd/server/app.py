@@ -141,8 +141,9 @@ class Daemon:
     async def start(self) -> None:
         s = self.settings
         log.info("database.open", url=redacted_url(s.effective_database_url()))
-        await ensure_schema(self.engine)
         try:
+            await self.membership.preflight()  # a newer release must not migrate under old nodes
+            await ensure_schema(self.engine)
             await self.membership.join()  # refuses an unsafe start before anything is loaded
         except StartRefused:
             await self.engine.dispose()

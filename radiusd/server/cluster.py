@@ -25,11 +25,13 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from radiusd.logs import get_logger
 from radiusd.store.engine import begin_write, head_revision
 from radiusd.store.errors import StoreError
+from radiusd.store.models import ClusterNode
 from radiusd.store.nodes import (
     ALIVE,
     Node,
@@ -146,6 +148,21 @@ class NodeMembership:
         return self.info.id
 
     # -- joining and leaving --------------------------------------------------------------
+
+    async def preflight(self) -> None:
+        """Refuse before the schema is migrated, when the registry already tells (best effort:
+        a table the code cannot read yet is left to :meth:`join`, after the migration)."""
+        sqlite = self.engine.dialect.name == "sqlite"
+        try:
+            async with self.engine.connect() as conn:
+                if not await conn.run_sync(lambda c: sa.inspect(c).has_table(ClusterNode.__tablename__)):
+                    return
+                nodes = await list_nodes(conn)
+        except SQLAlchemyError:
+            return
+        why = refusal(nodes, self.info, sqlite)
+        if why is not None:
+            raise StartRefused(why)
 
     async def join(self) -> None:
         """Register, unless a live node makes this start unsafe (then :class:`StartRefused`)."""

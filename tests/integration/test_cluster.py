@@ -288,3 +288,26 @@ def test_workers_do_not_join_the_ports_of_another_daemon(workers2: DaemonProcess
     assert error_lines(done.stderr) == [
         f"radiusd: error: cannot listen on 127.0.0.1 port {port}: Address already in use"
     ]
+
+
+def test_the_refusal_comes_before_the_schema_is_migrated(tmp_path: Path) -> None:
+    """A release with a new migration must not change the schema under live older nodes."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'one.sqlite3'}"
+
+    async def older_cluster() -> None:
+        engine = create_engine(url)
+        try:
+            await ensure_schema(engine)
+            async with engine.begin() as conn:
+                info = NodeInfo("old-node", "elsewhere", 42, 0, 60.0, "0009", 99, "0.0.1")
+                await register_node(conn, info)
+                # pending migration stand-in: upgrading now would fail ("table already exists")
+                await conn.execute(sa.text("UPDATE alembic_version SET version_num = '0009'"))
+        finally:
+            await engine.dispose()
+
+    _run(older_cluster())
+    done = serve_once(url, tmp_path)
+    assert error_lines(done.stderr) == [
+        "radiusd: error: node old-node runs cluster protocol 99, this daemon 1: upgrade all nodes"
+    ]
