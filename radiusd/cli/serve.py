@@ -90,8 +90,7 @@ def load_app_runner() -> Callable[..., Any]:
     "--workers",
     callback=_check_workers,
     metavar="N|auto",
-    help="Processes sharing the ports (SO_REUSEPORT); auto: CPU cores on PostgreSQL, 1 on SQLite. "
-    "Default 1.",
+    help="Processes sharing the ports (SO_REUSEPORT); auto: CPU cores on PostgreSQL, 1 on SQLite. Default 1.",
 )
 def serve(
     config: Path | None,
