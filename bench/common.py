@@ -173,7 +173,8 @@ def daemon(url: str, workdir: Path, log_level: str = "warning") -> Iterator[Daem
     ready = workdir / f"ready-{uuid.uuid4().hex[:6]}.json"
     env = dict(os.environ, RADIUSD_READY_FILE=str(ready), RADIUSD_LOG_LEVEL=log_level)
     log = (workdir / "daemon.log").open("ab")
-    serve = ["serve", "--bind", "127.0.0.1", "--auth-port", "0", "--acct-port", "0"]
+    # one process: the CPU figures read this pid (workers_bench.py compares --workers 1 and 2)
+    serve = ["serve", "--bind", "127.0.0.1", "--auth-port", "0", "--acct-port", "0", "--workers", "1"]
     proc = subprocess.Popen(
         ["radiusd", "--database", url, *serve],
         env=env,

@@ -76,6 +76,10 @@ class Settings:
     #: arrive at once through LISTEN; this bounds how long a silently dead link goes unnoticed)
     lease_feed_poll: float = 5.0
     ready_file: str = ""  # when set, the bound ports are written here as JSON once listening
+    #: processes of ``serve`` (SO_REUSEPORT); 0 ("auto"): the CPU cores on PostgreSQL, 1 on SQLite
+    workers: int = 1
+    node_heartbeat_interval: float = 2.0  # seconds between heartbeats in radiusd_nodes
+    node_prune_after: float = 86_400.0  # seconds a stopped or dead node's row is kept
     extra: dict[str, Any] = field(default_factory=dict)
 
     def effective_database_url(self) -> str:
@@ -91,6 +95,8 @@ _CHOICES = {"ipv6_exhausted": ("ipv4-only", "reject"), "password_store": ("clear
 
 def _coerce(name: str, value: Any) -> Any:
     kind = _FIELD_TYPES[name]
+    if name == "workers" and isinstance(value, str) and value.strip().lower() == "auto":
+        return 0
     try:
         if kind == "int":
             return int(value)

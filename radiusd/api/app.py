@@ -31,7 +31,7 @@ from radiusd.store.errors import Conflict, InvalidInput, NotFound
 from radiusd.store.pools import group_of, pool_info
 from radiusd.store.writer import Writer
 
-from . import network, queries
+from . import cluster, network, queries
 from .guard import RequestGuard
 from .jobs import Job, Jobs, TooManyJobs
 from .metrics import make_registry
@@ -190,6 +190,7 @@ def create_app(
     # -- network ----------------------------------------------------------------------------
 
     network.install(app, state, read, write)
+    cluster.install(app, state, read, registry)
 
     # -- ipam -------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from radiusd.cli.api_tokens import api_token
+from radiusd.cli.cluster import cluster
 from radiusd.cli.context import CliContext
 from radiusd.cli.db import db
 from radiusd.cli.export import export, usage
@@ -144,6 +145,7 @@ cli.add_command(lease)
 cli.add_command(loadtest)
 cli.add_command(api_token)
 cli.add_command(import_group)
+cli.add_command(cluster)
 for _command in INVENTORY_COMMANDS:  # site, router, sector, device, link
     cli.add_command(_command)
 

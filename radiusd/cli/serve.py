@@ -45,6 +45,16 @@ def _check_api_bind(ctx: click.Context, param: click.Parameter, value: str | Non
     return value
 
 
+def _check_workers(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    if value.strip().lower() == "auto":
+        return 0  # radiusd.server.supervisor.resolve_workers
+    if not value.strip().isdigit() or int(value) < 1:
+        raise click.BadParameter(f"{value!r} is neither a number of processes (1 or more) nor 'auto'")
+    return int(value)
+
+
 def load_app_runner() -> Callable[..., Any]:
     """``radiusd.server.app.run``, imported only when the daemon starts."""
     try:
@@ -104,6 +114,12 @@ def refuse_readable_database(settings: Settings) -> None:
 )
 @click.option("-X", "--debug", is_flag=True, help="Print every packet and decision (secrets masked).")
 @click.option("--demo", is_flag=True, help="Seed a demo NAS, plan and subscriber first (idempotent).")
+@click.option(
+    "--workers",
+    callback=_check_workers,
+    metavar="N|auto",
+    help="Processes sharing the ports (SO_REUSEPORT); auto: CPU cores on PostgreSQL, 1 on SQLite. Default 1.",
+)
 def serve(
     config: Path | None,
     binds: tuple[str, ...],
@@ -114,6 +130,7 @@ def serve(
     api_tls_key: str | None,
     debug: bool,
     demo: bool,
+    workers: int | None,
 ) -> None:
     """Run the RADIUS server."""
     cli_ctx = get_context()
@@ -128,6 +145,7 @@ def serve(
         api_tls_cert=api_tls_cert,
         api_tls_key=api_tls_key,
         debug=True if debug else None,
+        workers=workers,
     )
     refuse_readable_database(settings)
     run = load_app_runner()
@@ -135,5 +153,7 @@ def serve(
         from radiusd.cli.demo import seed_demo
 
         run_store(seed_demo, url=settings.effective_database_url())
+    from radiusd.server.supervisor import serve_workers
+
     # config_path lets SIGHUP re-read the same file.
-    run(settings, config_path=str(config_path) if config_path is not None else None)
+    serve_workers(settings, run, str(config_path) if config_path is not None else None)

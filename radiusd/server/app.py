@@ -47,6 +47,7 @@ from radiusd.store.snapshot import (
 )
 from radiusd.store.writer import Writer
 
+from .cluster import NodeMembership, StartRefused
 from .debug import DebugPrinter
 from .dedupe import DedupeCache
 from .dispatcher import Dispatcher
@@ -68,8 +69,12 @@ RELOAD_RETRY = 3.0
 
 
 class Daemon:
-    def __init__(self, settings: Settings, dictionary: Dictionary | None = None) -> None:
+    """``worker``: this process's index under ``serve --workers N``; the tasks that must run once
+    per database (change-log prune, session sweep) and the HTTP API run in worker 0 only."""
+
+    def __init__(self, settings: Settings, dictionary: Dictionary | None = None, worker: int = 0) -> None:
         self.settings = settings
+        self.worker = worker
         self.dictionary = dictionary if dictionary is not None else default_dictionary()
         self.engine = create_engine(
             settings.effective_database_url(),
@@ -127,6 +132,16 @@ class Daemon:
         self._tasks: list[asyncio.Task[Any]] = []
         self.api: ApiServer | None = None
         self._reload: asyncio.Task[bool] | None = None
+        self.membership = NodeMembership(
+            self.engine,
+            self.stats,
+            interval=settings.node_heartbeat_interval,
+            worker=worker,
+            prune_after=settings.node_prune_after,
+        )
+        # the node's name in lease announcements, and its region of every pool by its rank
+        self.ipam.node = self.membership.node_id
+        self.membership.on_change = self.ipam.prefer
 
     def _dispatcher(
         self, handlers: dict[int, Handler], admits: Callable[[], bool] | None = None
@@ -148,7 +163,14 @@ class Daemon:
     async def start(self) -> None:
         s = self.settings
         log.info("database.open", url=redacted_url(s.effective_database_url()))
-        await self.migrate()
+        try:
+            await self.membership.preflight()  # a newer release must not migrate under old nodes
+            await self.migrate()
+            await self.membership.join()  # refuses an unsafe start before anything is loaded
+        except StartRefused:
+            await self.engine.dispose()
+            raise
+        self.membership.start()  # heartbeats while the tables load, or it would look dead
         await self.reload_all()
         await self.load_sessions()
         self.writer.start()
@@ -159,7 +181,7 @@ class Daemon:
                 ("auth", s.auth_port, self.auth_dispatcher),
                 ("acct", s.acct_port, self.acct_dispatcher),
             ):
-                sock = bind_udp(host, port, s.receive_buffer)
+                sock = bind_udp(host, port, s.receive_buffer, reuse_port=s.workers > 1)
                 name = sock.getsockname()
                 if kind == "acct" and s.accounting_max_delay > 0:
                     reader = AgingReader(sock, dispatcher, s.accounting_max_delay)
@@ -170,14 +192,16 @@ class Daemon:
                     self.transports.append(transport)
                 self.bound[kind].append((name[0], name[1]))
         self._tasks.append(loop.create_task(self._poll_changes(), name="radiusd-change-poller"))
-        self._tasks.append(
-            loop.create_task(self.accounting.run_sweeper(s.sweep_interval), name="radiusd-session-sweep")
-        )
+        if self.worker == 0:
+            self._tasks.append(
+                loop.create_task(self.accounting.run_sweeper(s.sweep_interval), name="radiusd-session-sweep")
+            )
+        # every worker: it expires the offers held in its own pools
         self._tasks.append(loop.create_task(self.ipam.run_sweeper(), name="radiusd-ipam-sweep"))
         self._tasks.append(loop.create_task(self.ipam.run_feed(), name="radiusd-lease-feed"))
         self._warn_unsafe()
         settle_garbage_collector()
-        if s.api_bind:  # the HTTP admin API, in this event loop (issue 7)
+        if s.api_bind and self.worker == 0:  # the HTTP admin API, in this event loop (issue 7)
             from radiusd.api.server import ApiServer
 
             self.api = ApiServer(self, s.api_bind)
@@ -236,6 +260,7 @@ class Daemon:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.writer.close()
+        await self.membership.leave()
         self.access.hashes.close()
         for transport in self.transports:
             transport.close()
@@ -312,7 +337,7 @@ class Daemon:
             await asyncio.sleep(self.settings.change_poll_interval)
             try:
                 await self.apply_changes()
-                if loop.time() >= next_prune:
+                if loop.time() >= next_prune and self.worker == 0:
                     next_prune = loop.time() + PRUNE_EVERY
                     await self.prune_change_log()
             except Exception as exc:  # the database may be away; authentication goes on from memory
@@ -399,8 +424,8 @@ def _factory(dispatcher: Dispatcher) -> Callable[[], RadiusProtocol]:
     return lambda: RadiusProtocol(dispatcher)
 
 
-async def serve(settings: Settings, config_path: str | None = None) -> None:
-    daemon = Daemon(settings)
+async def serve(settings: Settings, config_path: str | None = None, worker: int = 0) -> None:
+    daemon = Daemon(settings, worker=worker)
     await daemon.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -410,12 +435,13 @@ async def serve(settings: Settings, config_path: str | None = None) -> None:
     await daemon.stop()
 
 
-def run(settings: Settings, config_path: str | None = None) -> None:
-    """Entry point of ``radiusd serve``: logging, uvloop when installed, then serve until signalled."""
+def run(settings: Settings, config_path: str | None = None, worker: int = 0) -> None:
+    """Entry point of ``radiusd serve`` (and of each worker): logging, uvloop when installed,
+    then serve until signalled."""
     configure_logging(settings.log_format, "debug" if settings.debug else settings.log_level)
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve(settings, config_path))
+        asyncio.run(serve(settings, config_path, worker))
         return
-    uvloop.run(serve(settings, config_path))
+    uvloop.run(serve(settings, config_path, worker))

@@ -35,12 +35,22 @@ class RadiusProtocol(asyncio.DatagramProtocol):
         log.warning("socket.error", error=str(exc))
 
 
-def bind_udp(host: str, port: int, receive_buffer: int = RECEIVE_BUFFER) -> socket.socket:
-    """A bound UDP socket with a large receive buffer (port 0 picks a free port)."""
+def bind_udp(
+    host: str, port: int, receive_buffer: int = RECEIVE_BUFFER, reuse_port: bool = False
+) -> socket.socket:
+    """A bound UDP socket with a large receive buffer (port 0 picks a free port).
+
+    ``reuse_port`` (``serve --workers N``): every worker binds the same port and the kernel
+    hashes each source address and port to one of them, so a NAS's retransmissions reach the
+    worker that holds the reply in its cache. Off otherwise: a second daemon on a taken port
+    must fail, not share it silently.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6 and host not in ("::",):
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((host, port))

@@ -571,4 +571,29 @@ class CoaAudit(Base):
     finished_at: Mapped[dt.datetime | None]
 
 
+class ClusterNode(Base):
+    """One running (or once running) daemon process on this database (radiusd.store.nodes).
+
+    Times come from the database's clock, so nodes on hosts with skewed clocks still agree on
+    who is alive: a node is alive while ``heartbeat_at`` is within 3 x ``heartbeat_interval``.
+    """
+
+    __tablename__ = "radiusd_nodes"
+
+    id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)  # host:pid:random
+    host: Mapped[str] = mapped_column(sa.String(255))
+    pid: Mapped[int]
+    worker: Mapped[int] = mapped_column(default=0)  # index under ``serve --workers N``
+    started_at: Mapped[dt.datetime]
+    heartbeat_at: Mapped[dt.datetime]
+    stopped_at: Mapped[dt.datetime | None]
+    heartbeat_interval: Mapped[float]  # seconds
+    schema_revision: Mapped[str] = mapped_column(sa.String(32))
+    protocol: Mapped[int]  # cluster protocol number (radiusd.server.cluster.CLUSTER_PROTOCOL)
+    version: Mapped[str] = mapped_column(sa.String(64))
+    auth_requests: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    acct_requests: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    requests_per_second: Mapped[float] = mapped_column(default=0.0)  # over the last interval
+
+
 metadata = Base.metadata
