@@ -192,6 +192,8 @@ class AcctEvent:
     output_packets: int = 0
     terminate_cause: str | None = None
     interim_interval: int | None = None
+    #: made by the stale-session sweep, not received: its lease ends only if no node renewed it
+    swept: bool = False
 
     @property
     def status_name(self) -> str:
@@ -555,6 +557,7 @@ def event_of(s: LiveSession, status: StatusType) -> AcctEvent:
         output_octets=s.output_total,
         terminate_cause=s.terminate_cause,
         interim_interval=s.interim_interval,
+        swept=True,
     )
 
 
@@ -840,6 +843,12 @@ class AccountingPolicy:
                 log.warning(
                     "sessions.sweep-failed", sessions=len(stale), error=f"{type(exc).__name__}: {exc}"[:300]
                 )
+                return 0
+            if change.stale:  # another node wrote some of them since: reread, sweep again later
+                uids = change.touched()
+                change.rollback()
+                self._doubt |= uids
+                self.resolve_doubt()
                 return 0
             if change.cancelled:
                 return 0

@@ -613,7 +613,8 @@ class IpamService:
             ch = self.alloc.release(address, current.owner, now)
             if ch is not None:
                 changes.append(ch)
-        return self._eager(changes)
+        # a session the sweep closed may be alive at another node, which renewed its lease
+        return self._eager(changes, "expire" if event.swept else "release")
 
     def on_nas_reset(self, nas_id: str, event: AcctEvent) -> list[Operation]:
         """Accounting-On/Off: every lease of that NAS ends."""

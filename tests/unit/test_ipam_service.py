@@ -156,9 +156,22 @@ async def test_hooks_confirm_renew_release_adopt_conflict() -> None:
     assert svc.conflicts == 1
     (stop,) = svc.on_stop(event(StatusType.STOP, "alice", "10.0.0.1"))
     assert stop.v4[0]["state"] == "released" and stop.ended[0]["a"] == "10.0.0.1"  # type: ignore[attr-defined]
+    assert stop.v4[0]["guard"] == "release"  # type: ignore[attr-defined]
     assert svc.on_stop(event(StatusType.STOP, "alice", "10.0.0.1")) == []  # retransmission
     (reset,) = svc.on_nas_reset("192.0.2.1", event(StatusType.ACCOUNTING_ON, "", ""))
     assert [r["address"] for r in reset.v4] == ["10.0.0.5"]  # type: ignore[attr-defined]
+
+
+async def test_a_swept_session_releases_its_lease_only_if_no_node_renewed_it() -> None:
+    svc, _ = service(["10.0.0.0/29"])
+    await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    svc.on_start(event(StatusType.START, "alice", "10.0.0.1"))
+    swept = event(StatusType.STOP, "alice", "10.0.0.1")
+    swept.swept = True
+    (op,) = svc.on_stop(swept)
+    assert op.v4[0]["guard"] == "expire"  # type: ignore[attr-defined]
+    (start,) = svc.on_start(event(StatusType.START, "alice", "10.0.0.1"))
+    assert start.v4[0]["guard"] == "hold"  # type: ignore[attr-defined]
 
 
 async def test_failed_hook_write_is_rewritten_by_the_sweep() -> None:
