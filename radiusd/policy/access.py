@@ -6,6 +6,10 @@ Simultaneous-Use; then the Access-Accept: plan and subscriber reply attributes, 
 or pooled address, MS-CHAP2-Success and MPPE keys (RFC 2548 §2.3.3, §2.4.2-3). Every
 decision is written to the request's trace in plain words for ``serve -X``; the reason of a
 reject goes to the log. Nothing here waits unless it must (pool allocation, slow hashes).
+
+EAP is not supported: an Access-Request with EAP-Message gets an Access-Reject (RFC 3579
+§2.1) that carries an EAP-Failure (RFC 3579 §2.6.3: an Access-Reject without EAP-Message
+leaves the peer unaware of the outcome), whatever else the request holds.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ USER_PASSWORD = 2
 CHAP_PASSWORD = 3
 FRAMED_IP_ADDRESS = 8
 CHAP_CHALLENGE = 60
+EAP_MESSAGE = 79
+EAP_FAILURE = 4  # RFC 3748 §4.2
 MICROSOFT = 311
 MS_CHAP_RESPONSE = (26, MICROSOFT, 1)
 MS_CHAP_CHALLENGE = (26, MICROSOFT, 11)
@@ -84,6 +90,9 @@ class AccessPolicy:
 
     def handle(self, req: Request) -> HandlerResult:
         pkt = req.packet
+        eap = pkt.raw((EAP_MESSAGE,))
+        if eap is not None:
+            return self._reject(req, "EAP is not supported", [(EAP_MESSAGE, eap_failure(eap))])
         raw_user = pkt.raw((USER_NAME,))
         if raw_user is None:
             return self._reject(req, "the request has no User-Name")
@@ -338,6 +347,14 @@ class AccessPolicy:
         if extra:
             reply.attributes += extra
         return reply
+
+
+def eap_failure(first_eap_message: bytes) -> bytes:
+    """The EAP-Failure answering the EAP packet that starts in ``first_eap_message`` (the
+    first EAP-Message attribute holds the header): Code 4, the Response's Identifier, Length 4
+    (RFC 3748 §4.2). An EAP-Start (an empty EAP-Message, RFC 3579 §2.1) has no Identifier: 0."""
+    identifier = first_eap_message[1] if len(first_eap_message) >= 2 else 0
+    return bytes((EAP_FAILURE, identifier, 0, 4))
 
 
 def _ipv4(text: str) -> bytes:
