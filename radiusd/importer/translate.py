@@ -17,6 +17,9 @@ Semantics followed (rlm_sql of FreeRADIUS 3.x):
 - A user ``Framed-IP-Address`` becomes the subscriber's static address (and a reservation
   when it lies in a pool); Mikrotik-Rate-Limit, Session-Timeout and Acct-Interim-Interval of
   a plan go to the plan's own columns; other attributes must exist in our dictionaries.
+- A NAS requires Message-Authenticator in Access-Requests unless its source says ``no``:
+  clients.conf ``require_message_authenticator`` or the ``require_ma`` column of FreeRADIUS
+  3.2.5+ (``yes`` and ``auto`` -> required; absent -> required, as ``nas add`` defaults).
 - ``radippool`` rows are grouped by ``pool_name`` (renamed by ``--pool-map``); rows whose
   ``expiry_time`` is in the future and which name a user are live leases of that user.
 - Open ``radacct`` rows get the Acct-Unique-Session-Id the daemon computes for the same
@@ -73,6 +76,9 @@ PLAN_COLUMNS = {
     "acct-interim-interval": "interim_interval",
 }
 NAS_TYPES = {"mikrotik": "mikrotik", "cisco": "cisco", "ubiquiti": "ubiquiti", "ubnt": "ubiquiti"}
+#: require_message_authenticator / require_ma values; "auto" (require it once a client sent
+#: it) has no equivalent here: required, the safe side (BlastRADIUS, CVE-2024-3596)
+REQUIRE_MA = {"yes": True, "true": True, "1": True, "auto": True, "no": False, "false": False, "0": False}
 _XLAT = re.compile(r"%\{|%[a-zA-Z]")
 _HEX = re.compile(r"(0x)?[0-9a-fA-F]+")
 EXPIRATION_FORMATS = (
@@ -381,10 +387,29 @@ class Translator:
             ntype = _s(row.get("type")).lower()
             out.append(
                 NasItem(
-                    name, address, secret, NAS_TYPES.get(ntype, "generic"), _s(row.get("description")) or None
+                    name,
+                    address,
+                    secret,
+                    NAS_TYPES.get(ntype, "generic"),
+                    _s(row.get("description")) or None,
+                    self.require_ma(row, nasname),
                 )
             )
         return out
+
+    def require_ma(self, row: Row, subject: str) -> bool:
+        """Whether the NAS of ``row`` must send Message-Authenticator (see the module doc)."""
+        text = unquote(_s(row.get("require_ma"))).lower()
+        if not text:
+            return True
+        required = REQUIRE_MA.get(text)
+        if required is None:
+            self.report.skip(
+                "nas", row.get("id", "?"), subject,
+                f"require_message_authenticator = {text!r} is not yes, no or auto: required",
+            )  # fmt: skip
+            return True
+        return required
 
     def translate(self, t: SourceTables) -> ImportData:
         data = ImportData(nas=self.nas(t.nas))

@@ -119,8 +119,15 @@ async def _nas(conn: AsyncConnection, data: ImportData, report: Report, now: dt.
     names = {r["name"]: a for a, r in rows.items()}
     new: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
+    without_ma = 0
     for item in data.nas:
-        wanted = {"secret": item.secret, "vendor": item.vendor, "description": item.description}
+        wanted = {
+            "secret": item.secret,
+            "vendor": item.vendor,
+            "description": item.description,
+            "require_message_authenticator": item.require_message_authenticator,
+        }
+        without_ma += not item.require_message_authenticator
         cur = rows.get(item.address)
         if cur is not None:
             diff = _diff(cur, wanted)
@@ -138,7 +145,6 @@ async def _nas(conn: AsyncConnection, data: ImportData, report: Report, now: dt.
                 **wanted,
                 "name": name,
                 "nas_address": item.address,
-                "require_message_authenticator": False,
                 "coa_port": 3799,
                 "api_tls": False,
                 "created_at": now,
@@ -146,6 +152,11 @@ async def _nas(conn: AsyncConnection, data: ImportData, report: Report, now: dt.
             }
         )
         report.count("nas", "created")
+    if without_ma:
+        report.notes.append(
+            f"{without_ma} NAS imported without Message-Authenticator required (their source says "
+            "no): Access-Requests without it are accepted from them (BlastRADIUS, CVE-2024-3596)"
+        )
     await _insert(conn, _R, new)
     await _update(conn, _R, "nas_address", changed)
     return bool(new or changed)
