@@ -8,8 +8,10 @@ against one SELECT and written with multi-row statements (Core, no ORM unit of w
 keeps 100,000 subscribers well within a minute. ``dry_run``: the same work, rolled back.
 
 Conflicts with data that was already there (an address held by another subscriber, a range
-overlapping another pool) are reported per row and that row is skipped; anything else that
-the database refuses aborts the whole import (nothing is written).
+overlapping another pool) are reported per row and that row is skipped; values our tables
+cannot hold were reported and left out by the translator (:mod:`.fit`). Anything else that
+the database refuses aborts the whole import (nothing is written), with the database's
+reason in one line.
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ async def write_import(
                 await record_change(conn, topic, None)
     except _DryRun:
         pass
+    except sa.exc.DBAPIError as exc:  # the transaction is rolled back: nothing was written
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        raise InvalidInput(f"the target database refused the import, nothing was written: {reason}") from None
     return report
 
 
