@@ -173,7 +173,10 @@ def aware(value: Any) -> dt.datetime | None:
             return None
     if not isinstance(value, dt.datetime):
         return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    try:
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    except OverflowError:  # year 1 or 9999 moved across midnight by its offset
+        return None
 
 
 def parse_expiration(text: str) -> dt.datetime:
@@ -315,6 +318,9 @@ class Translator:
             return None
         if name.lower() == "fall-through":
             return name, op, value
+        if "\x00" in value or "\x00" in name:
+            self.report.skip(table, rid, subject, f"{shown(name)}: the value contains a NUL byte")
+            return None
         if _XLAT.search(value):
             self.report.skip(table, rid, subject, f"{name} = {value!r} is an unlang expansion")
             return None

@@ -44,6 +44,7 @@ ROWS: list[tuple[str, tuple[str, ...], tuple[object, ...]]] = [
     ("radusergroup", ("username", "groupname", "priority"), ("far", "g" * 200, 1)),
     ("radgroupreply", ("groupname", *CHECK[1:]), ("silver", "Session-Timeout", ":=", "3000000000")),
     ("radgroupreply", ("groupname", *CHECK[1:]), ("g" * 200, "Reply-Message", "=", "hello")),
+    ("radreply", CHECK, ("good", "Reply-Message", "=", "hi\x00there")),
     ("radippool", ("pool_name", "framedipaddress", "nasipaddress", "expiry_time", "username"),
      ("p" * 200, "10.70.0.1", "192.0.2.1", _ts(-1), "")),
     ("radippool", ("pool_name", "framedipaddress", "nasipaddress", "expiry_time", "username"),
@@ -128,6 +129,7 @@ def test_every_hostile_row_is_reported_and_the_rest_imported(runs: dict[str, tup
         "input_octets is out of range",
         "acct_session_id is longer than 255 characters",
         "acct_session_id contains a NUL byte",
+        "radreply 1 good: Reply-Message: the value contains a NUL byte",
     ):
         assert expected in text, f"{expected!r} not in:\n{text}"
     assert LONG_USER not in text  # a subject is shown shortened

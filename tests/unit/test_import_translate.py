@@ -109,3 +109,18 @@ def test_clients_conf_require_message_authenticator(tmp_path: Path) -> None:
     row = {"id": 1, "nasname": "192.0.2.9", "shortname": "x", "secret": "s", "require_ma": "no"}
     sql = SourceTables(nas=[row])
     assert [n.require_message_authenticator for n in translate(sql, default_dictionary())[0].nas] == [False]
+
+
+def test_out_of_range_values_are_errors_not_crashes() -> None:
+    from radiusd.importer.fit import SUBSCRIBERS, misfit
+    from radiusd.importer.translate import aware
+
+    assert aware("0001-01-01T00:00:00+14:00") is None  # OverflowError moving it to UTC
+    with pytest.raises(ValueError, match="out of range"):
+        parse_expiration("9" * 20)  # OverflowError in fromtimestamp
+    too_many = misfit(SUBSCRIBERS, {"simultaneous_use": 2**31})
+    assert too_many == "simultaneous_use is out of range (at most 2147483647)"
+    assert misfit(SUBSCRIBERS, {"reply_attributes": [["Reply-Message", "a\x00b"]]}) == (
+        "reply_attributes contains a NUL byte"
+    )
+    assert misfit(SUBSCRIBERS, {"username": "ok", "simultaneous_use": 3}) is None
