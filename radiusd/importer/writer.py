@@ -44,6 +44,7 @@ from radiusd.store.models import (
 )
 from radiusd.store.pools import TOPIC_POOL, build_allocator, load_configs, load_leases, username_of
 
+from .fit import misfit, shown
 from .model import ImportData, LeaseItem, Report
 from .ranges import cover
 
@@ -143,6 +144,10 @@ async def _nas(conn: AsyncConnection, data: ImportData, report: Report, now: dt.
         name = item.name if item.name not in names else f"{item.name}-{item.address}"
         if name in names:
             report.skip("nas", "-", item.name, f"name {name!r} is taken by NAS at {names[name]}")
+            continue
+        problem = misfit(_R, {"name": name})
+        if problem is not None:  # the address suffix made it too long
+            report.skip("nas", "-", shown(item.name), f"{problem}: another NAS has its name")
             continue
         names[name] = item.address
         new.append(

@@ -29,6 +29,8 @@ ROWS: list[tuple[str, tuple[str, ...], tuple[object, ...]]] = [
     ("nas", ("nasname", "shortname", "type", "secret"), ("192.0.2.1", "good-nas", "other", "s3cret")),
     ("nas", ("nasname", "shortname", "type", "secret"), ("192.0.2.2", "n" * 200, "other", "s3cret")),
     ("nas", ("nasname", "shortname", "type", "secret"), ("192.0.2.3", "nul-secret", "other", "s3\x00cret")),
+    # the target has a NAS of this name at another address: "<name>-<address>" would not fit
+    ("nas", ("nasname", "shortname", "type", "secret"), ("192.0.2.51", "w" * 120, "other", "s3cret")),
     ("radcheck", CHECK, ("good", "Cleartext-Password", ":=", "goodpw")),
     # Auth-Type := Reject and no password: imported disabled, with a credential that never matches
     ("radcheck", CHECK, ("locked", "Auth-Type", ":=", "Reject")),
@@ -100,6 +102,8 @@ def target() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def runs(source: str, target: str) -> dict[str, tuple[int, str, str]]:
     out: dict[str, tuple[int, str, str]] = {}
+    code, _out, err = cli(target, "nas", "add", "w" * 120, "--address", "192.0.2.50", "--secret", "s3cret")
+    assert code == 0, err
     out["dry"] = cli(target, "import", "freeradius", "--from", source, "--dry-run")
     out["first"] = cli(target, "import", "freeradius", "--from", source, "--json")
     out["second"] = cli(target, "import", "freeradius", "--from", source, "--json")
@@ -130,6 +134,7 @@ def test_every_hostile_row_is_reported_and_the_rest_imported(runs: dict[str, tup
         "acct_session_id is longer than 255 characters",
         "acct_session_id contains a NUL byte",
         "radreply 1 good: Reply-Message: the value contains a NUL byte",
+        "name is longer than 128 characters (131): another NAS has its name",
     ):
         assert expected in text, f"{expected!r} not in:\n{text}"
     assert LONG_USER not in text  # a subject is shown shortened
