@@ -44,6 +44,7 @@ class Settings:
     api_tls_key: str = ""  # PEM private key of api_tls_cert
     dedupe_ttl: float = 30.0  # seconds a reply is kept for retransmissions (RFC 5080 §2.2.2)
     dedupe_max_entries: int = 200_000
+    dedupe_max_bytes: int = 64 * 1024 * 1024  # per port kind: replies + ~440 bytes an entry
     reject_delay: float = 1.0  # seconds an Access-Reject is held back
     log_format: str = "console"  # console | json
     log_level: str = "info"

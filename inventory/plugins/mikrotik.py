@@ -1,7 +1,14 @@
 """MikroTik RouterOS: RFC 5176 Disconnect and CoA (a plan change is a CoA carrying
-Mikrotik-Rate-Limit), and the RouterOS API (librouteros; API-SSL when the NAS has api_tls)
-for local PPPoE secrets (``/ppp/secret``, remote-address = the subscriber's assigned address)
-and active sessions (``/ppp/active``).
+Mikrotik-Rate-Limit), and the RouterOS API (librouteros) for local PPPoE secrets
+(``/ppp/secret``, remote-address = the subscriber's assigned address) and active sessions
+(``/ppp/active``).
+
+The API is API-SSL (port 8729) unless the router was added with ``--insecure-plain-api``: the
+login carries the router's password, and ``push_credentials`` the subscribers' passwords. The
+router's certificate is checked against ``api_ca_file`` (the system's CAs without one) and/or
+pinned by ``api_fingerprint``, the SHA-256 of its DER form, which a self-signed router needs:
+the pin is compared before the login, so a wrong certificate never sees the password. The
+plain API logs a warning at every connection.
 
 RouterOS matches a Disconnect/CoA on User-Name, Acct-Session-Id and Framed-IP-Address.
 The API login is the post-6.43 one (``/login`` with name and password). Router credentials
@@ -11,6 +18,7 @@ every API word at DEBUG, so a filter on its logger masks password words.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -19,10 +27,12 @@ from typing import Any, ClassVar
 
 import librouteros
 from librouteros.exceptions import LibRouterosError
+from librouteros.login import async_plain
 
 from radiusd.coa.client import CoaResult, Outcome
 from radiusd.coa.service import CoaService
 from radiusd.coa.sessions import SessionRef
+from radiusd.logs import get_logger
 from radiusd.policy.credentials import parse_credential
 from radiusd.store.records import NasRecord, PlanRecord, SubscriberRecord
 
@@ -33,6 +43,7 @@ API_PORT = 8728
 API_SSL_PORT = 8729
 API_TIMEOUT = 10.0
 _SECRET_WORDS = ("=password=",)
+log = get_logger("radiusd.plugins.mikrotik")
 
 
 class _MaskPasswords(logging.Filter):
@@ -60,9 +71,48 @@ def _mask_library_logs() -> None:
 def _api_error(nas: NasRecord, exc: BaseException) -> PluginError:
     """One line naming the router, never its credentials (librouteros messages hold none)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, OSError) and exc.strerror:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        text = (
+            f"API-SSL certificate not trusted ({exc.verify_message}): give the router a CA file "
+            "(--api-ca-file) or pin its certificate (--api-fingerprint)"
+        )
+    elif isinstance(exc, OSError) and exc.strerror:
         text = exc.strerror
     return PluginError(f"RouterOS API of NAS {nas.name!r}: {text}")
+
+
+def ssl_context(nas: NasRecord) -> ssl.SSLContext:
+    """The TLS context of a router's API-SSL: its CA file (else the system's CAs) with host name
+    checks; with a pinned fingerprint alone the chain is not checked, the pin is."""
+    if nas.api_fingerprint and not nas.api_ca_file:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # the pin, checked before the login, is the trust
+        return context
+    return ssl.create_default_context(cafile=nas.api_ca_file or None)
+
+
+def peer_certificate(api: librouteros.AsyncApi) -> bytes | None:
+    """The DER certificate the router presented on this connection (None: no TLS)."""
+    writer = getattr(getattr(api.protocol, "transport", None), "writer", None)
+    tls = writer.get_extra_info("ssl_object") if writer is not None else None
+    return tls.getpeercert(binary_form=True) if tls is not None else None
+
+
+def pinned_login(nas: NasRecord, fingerprint: str) -> Any:
+    """librouteros's login, run only when the certificate matches ``fingerprint``."""
+
+    async def login(api: librouteros.AsyncApi, username: str, password: str) -> None:
+        der = peer_certificate(api)
+        got = hashlib.sha256(der).hexdigest() if der else "none"
+        if got != fingerprint:
+            raise PluginError(
+                f"RouterOS API of NAS {nas.name!r}: its API-SSL certificate (SHA-256 {got}) is not the "
+                f"pinned one ({fingerprint}); nothing was sent"
+            )
+        await async_plain(api, username, password)
+
+    return login
 
 
 class Plugin(Rfc5176Plugin):
@@ -103,19 +153,29 @@ class Plugin(Rfc5176Plugin):
 
     @asynccontextmanager
     async def api(self) -> AsyncIterator[librouteros.AsyncApi]:
-        """A logged-in API connection (API-SSL with api_tls), closed afterwards."""
+        """A logged-in API connection (API-SSL unless api_insecure_plain), closed afterwards."""
         nas = self.nas
         if not nas.api_username or nas.api_password is None:
             raise Unsupported(f"NAS {nas.name!r} has no RouterOS API credentials")
         context: ssl.SSLContext | None = None
-        if nas.api_tls:
-            context = self._ssl_context or ssl.create_default_context()
-        port = nas.api_port or (API_SSL_PORT if nas.api_tls else API_PORT)
+        login = async_plain
+        if nas.api_insecure_plain:
+            log.warning(
+                "router-api.insecure-plain",
+                nas=nas.name,
+                detail="the plain RouterOS API sends the router's password in clear",
+            )
+        else:
+            context = self._ssl_context or ssl_context(nas)
+            if nas.api_fingerprint:
+                login = pinned_login(nas, nas.api_fingerprint)
+        port = nas.api_port or (API_PORT if nas.api_insecure_plain else API_SSL_PORT)
         host = nas.management_address or nas.address
         try:
             api = await librouteros.async_connect(
-                host, nas.api_username, nas.api_password, port=port, ssl_wrapper=context, timeout=API_TIMEOUT
-            )
+                host, nas.api_username, nas.api_password, port=port, ssl_wrapper=context,
+                timeout=API_TIMEOUT, login_method=login,
+            )  # fmt: skip
         except (OSError, LibRouterosError, TimeoutError) as exc:
             raise _api_error(nas, exc) from None
         try:

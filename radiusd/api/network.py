@@ -75,7 +75,10 @@ class RouterIn(Body):
     api_username: Name | None = None
     api_password: Secret | None = None
     api_port: Port | None = None
-    api_tls: bool = False
+    api_tls: bool = False  # API-SSL is the default; the plain API needs api_insecure_plain
+    api_ca_file: Text | None = None
+    api_fingerprint: Text | None = None  # SHA-256 of the router's certificate (colons allowed)
+    api_insecure_plain: bool = False
 
 
 class RouterOut(_Out):
@@ -92,6 +95,9 @@ class RouterOut(_Out):
     api_username: str | None = None
     api_port: int | None = None
     api_tls: bool = False
+    api_ca_file: str | None = None
+    api_fingerprint: str | None = None
+    api_insecure_plain: bool = False
     api_password_set: bool = False
 
 

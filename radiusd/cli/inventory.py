@@ -51,6 +51,41 @@ SECRETS = {
 json_option = json_flag("text")
 
 
+def api_tls_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """How the router API is secured: API-SSL (port 8729) by default, its certificate checked
+    against a CA file and/or pinned by fingerprint; the plain API only when asked for by name."""
+    for option in reversed(
+        (
+            click.option(
+                "--api-ca-file",
+                metavar="FILE",
+                help="CA certificate(s) the router's API-SSL certificate must chain to.",
+            ),
+            click.option(
+                "--api-fingerprint",
+                metavar="SHA256",
+                help="Pin the router's API-SSL certificate by its SHA-256 (self-signed routers).",
+            ),
+            click.option(
+                "--insecure-plain-api",
+                is_flag=True,
+                help="Use the plain API (port 8728): router and PPPoE passwords travel in clear.",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
+
+
+def _warn_plain_api(record: Any) -> None:
+    if record.api_insecure_plain:
+        click.echo(
+            f"warning: router {record.name!r} uses the plain RouterOS API: its password (and pushed "
+            "PPPoE passwords) travel in clear",
+            err=True,
+        )
+
+
 def _store(func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
     """Run ``func(engine, *args, **kwargs)`` from radiusd.store.inventory on the configured database."""
 
@@ -170,7 +205,8 @@ def router() -> None:
 @click.option("--api-user", metavar="U", help="Router-API user (with --api-password).")
 @secret_option("--api-password", metavar="P", help="Router-API password.")
 @click.option("--api-port", type=click.IntRange(1, 65535), metavar="N", help="Router-API port.")
-@click.option("--api-tls", is_flag=True, help="Use TLS for the router API.")
+@click.option("--api-tls", is_flag=True, help="Use API-SSL for the router API (the default).")
+@api_tls_options
 @click.option(
     "--coa-port",
     type=click.IntRange(1, 65535),
@@ -196,6 +232,9 @@ def router_add(
     api_password: str | None,
     api_port: int | None,
     api_tls: bool,
+    api_ca_file: str | None,
+    api_fingerprint: str | None,
+    insecure_plain_api: bool,
     coa_port: int,
     no_message_authenticator: bool,
     description: str | None,
@@ -219,7 +258,11 @@ def router_add(
         api_password=api_password,
         api_port=api_port,
         api_tls=api_tls,
+        api_ca_file=api_ca_file,
+        api_fingerprint=api_fingerprint,
+        api_insecure_plain=insecure_plain_api,
     )
+    _warn_plain_api(record)
     if as_json:
         print_json(record.to_json())
     else:
@@ -241,7 +284,12 @@ def router_add(
 @click.option("--api-user", metavar="U", help="Router-API user.")
 @secret_option("--api-password", metavar="P", help="Router-API password.")
 @click.option("--api-port", type=click.IntRange(1, 65535), metavar="N", help="Router-API port.")
-@click.option("--api-tls/--no-api-tls", default=None, help="Use TLS for the router API.")
+@click.option(
+    "--api-tls/--no-api-tls",
+    default=None,
+    help="API-SSL (the default) / the plain API (needs --insecure-plain-api).",
+)
+@api_tls_options
 @click.option("--clear-api", is_flag=True, help="Forget the router-API credentials.")
 @json_option
 def router_set(
@@ -253,6 +301,9 @@ def router_set(
     api_password: str | None,
     api_port: int | None,
     api_tls: bool | None,
+    api_ca_file: str | None,
+    api_fingerprint: str | None,
+    insecure_plain_api: bool,
     clear_api: bool,
     as_json: bool,
 ) -> None:
@@ -261,8 +312,15 @@ def router_set(
 
     if site is not None and no_site:
         raise click.UsageError("--site and --no-site exclude each other")
-    if clear_api and (api_user or api_password or api_port or api_tls):
+    tls_settings = api_tls or api_ca_file or api_fingerprint
+    if clear_api and (api_user or api_password or api_port or tls_settings or insecure_plain_api):
         raise click.UsageError("--clear-api excludes the other --api-* options")
+    if api_tls is False and not insecure_plain_api:
+        raise click.UsageError(
+            "--no-api-tls sends the router password in clear: give --insecure-plain-api to mean it"
+        )
+    if insecure_plain_api and tls_settings:
+        raise click.UsageError("--insecure-plain-api excludes --api-tls, --api-ca-file and --api-fingerprint")
     changes: dict[str, Any] = {}
     if site is not None or no_site:
         changes["site"] = None if no_site else site
@@ -273,11 +331,18 @@ def router_set(
     for key, value in (("api_username", api_user), ("api_password", api_password), ("api_port", api_port)):
         if value is not None:
             changes[key] = value
-    if api_tls is not None:
-        changes["api_tls"] = api_tls
+    if api_tls:
+        changes["api_tls"] = True
+    if api_ca_file is not None:
+        changes["api_ca_file"] = api_ca_file or None
+    if api_fingerprint is not None:
+        changes["api_fingerprint"] = api_fingerprint or None
+    if insecure_plain_api:
+        changes["api_insecure_plain"] = True
     if not changes:
         raise click.UsageError("nothing to change: give at least one option")
     record = _store(update_router, name, **changes)
+    _warn_plain_api(record)
     if as_json:
         print_json(record.to_json())
     else:

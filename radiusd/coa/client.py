@@ -4,7 +4,9 @@ One request, one connected UDP socket: the kernel only hands us datagrams from t
 address and port, and the Identifier space is never shared between requests. A reply is
 accepted only when its code answers the request's code (RFC 5176 §3), its Identifier matches,
 its Response Authenticator verifies against our Request Authenticator (RFC 5176 §3.5 refers
-to RFC 2865 §3) and any Message-Authenticator verifies (RFC 5176 §3.4, RFC 3579 §3.2); an
+to RFC 2865 §3) and any Message-Authenticator verifies (RFC 5176 §3.4, RFC 3579 §3.2). When
+the request carried Message-Authenticator the reply must carry one too (RFC 5176 §3.3 applies
+RFC 3579 §3.2: a packet that should have one and does not is discarded); an
 Event-Timestamp, when present, must be within the replay window (RFC 5176 §6.3). Anything
 else is a stray or a forgery: counted and ignored, the request keeps waiting.
 
@@ -167,24 +169,37 @@ class DynamicAuthClient:
             packet.add("Event-Timestamp", int(self.wallclock()))
         return packet
 
-    def check_reply(self, data: bytes, request: Packet, secret: bytes) -> Packet | None:
-        """The decoded reply when ``data`` answers ``request`` and verifies; None otherwise."""
+    def check_reply(
+        self, data: bytes, request: Packet, secret: bytes, *, message_auth: bool = False
+    ) -> Packet | None:
+        """The decoded reply when ``data`` answers ``request`` and verifies; None otherwise.
+        ``message_auth``: the request carried Message-Authenticator, so the reply must too."""
+        reply, _why = self.examine_reply(data, request, secret, message_auth=message_auth)
+        return reply
+
+    def examine_reply(
+        self, data: bytes, request: Packet, secret: bytes, *, message_auth: bool = False
+    ) -> tuple[Packet | None, str]:
+        """(reply, "") when ``data`` answers ``request`` and verifies, else (None, why not)."""
         try:
             reply = decode(data, self.dictionary)
         except MalformedPacket:
-            return None
+            return None, "malformed"
         if request.code not in REPLY_TO.get(reply.code, ()):
-            return None
+            return None, f"{code_name(reply.code)} does not answer {code_name(request.code)}"
         if reply.identifier != request.identifier:
-            return None
+            return None, "another Identifier"
         if not verify_response(data, request.authenticator, secret):
-            return None
-        if verify_message_authenticator(data, secret, request.authenticator) is False:
-            return None
+            return None, "bad Response Authenticator"
+        verified = verify_message_authenticator(data, secret, request.authenticator)
+        if verified is False:
+            return None, "bad Message-Authenticator"
+        if verified is None and message_auth:
+            return None, "no Message-Authenticator (the request carried one)"
         stamp = reply.get("Event-Timestamp")
         if isinstance(stamp, int) and abs(self.wallclock() - stamp) > self.timestamp_window:
-            return None
-        return reply
+            return None, "Event-Timestamp outside the replay window"
+        return reply, ""
 
     async def request(self, target: NasTarget, code: int, attributes: Sequence[tuple[str, Any]]) -> CoaResult:
         """Send one Disconnect- or CoA-Request and wait for its ACK or NAK (or time out)."""
@@ -198,14 +213,18 @@ class DynamicAuthClient:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Packet] = loop.create_future()
         ignored = 0
+        last_ignored = ""
 
         def on_datagram(datagram: bytes) -> None:
-            nonlocal ignored
+            nonlocal ignored, last_ignored
             if answer.done():
                 return
-            reply = self.check_reply(datagram, packet, target.secret)
+            reply, why = self.examine_reply(
+                datagram, packet, target.secret, message_auth=target.message_authenticator
+            )
             if reply is None:
                 ignored += 1
+                last_ignored = why
                 return
             answer.set_result(reply)
 
@@ -241,7 +260,8 @@ class DynamicAuthClient:
                         reply=reply,
                     )
                 if (policy.mrc and attempts >= policy.mrc) or self.clock() >= give_up:
-                    return CoaResult(Outcome.TIMEOUT, None, attempts, ignored)
+                    detail = f"{ignored} discarded, the last: {last_ignored}" if ignored else ""
+                    return CoaResult(Outcome.TIMEOUT, None, attempts, ignored, detail)
         finally:
             transport.close()
 

@@ -5,8 +5,9 @@
 items ``radreply``-like rows, so :mod:`.translate` applies the same rules; row ids are
 ``FILE:LINE``. ``DEFAULT`` entries and ``$INCLUDE`` are policies, reported, not carried over.
 
-``clients.conf``: ``client NAME { ipaddr = ...  secret = ...  shortname = ...  nas_type = ... }``
-blocks (``ipv4addr``/``ipv6addr`` accepted); nested sections are skipped.
+``clients.conf``: ``client NAME { ipaddr = ...  secret = ...  shortname = ...  nas_type = ...
+require_message_authenticator = ... }`` blocks (``ipv4addr``/``ipv6addr`` accepted); nested
+sections are skipped.
 """
 
 from __future__ import annotations
@@ -143,5 +144,6 @@ def read_clients(path: Path, tables: SourceTables, report: Report) -> None:
                 "type": fields.get("nas_type", "other"),
                 "secret": fields.get("secret", ""),
                 "description": f"client {name} from {label}",
+                "require_ma": fields.get("require_message_authenticator"),
             }
         )

@@ -60,6 +60,8 @@ class NasItem:
     secret: str
     vendor: str = "generic"
     description: str | None = None
+    #: Access-Requests without Message-Authenticator dropped (the default of ``nas add``)
+    require_message_authenticator: bool = True
 
 
 @dataclass(slots=True)

@@ -17,8 +17,13 @@ Semantics followed (rlm_sql of FreeRADIUS 3.x):
 - A user ``Framed-IP-Address`` becomes the subscriber's static address (and a reservation
   when it lies in a pool); Mikrotik-Rate-Limit, Session-Timeout and Acct-Interim-Interval of
   a plan go to the plan's own columns; other attributes must exist in our dictionaries.
+- A NAS requires Message-Authenticator in Access-Requests unless its source says ``no``:
+  clients.conf ``require_message_authenticator`` or the ``require_ma`` column of FreeRADIUS
+  3.2.5+ (``yes`` and ``auto`` -> required; absent -> required, as ``nas add`` defaults).
 - ``radippool`` rows are grouped by ``pool_name`` (renamed by ``--pool-map``); rows whose
   ``expiry_time`` is in the future and which name a user are live leases of that user.
+- A row whose values our tables cannot hold (a NUL byte, longer than the column, a number
+  that is not one or is out of range: :mod:`.fit`) is reported and skipped, never fatal.
 - Open ``radacct`` rows get the Acct-Unique-Session-Id the daemon computes for the same
   session (:func:`radiusd.policy.accounting.unique_session_id`): NAS address, Acct-Session-Id,
   User-Name, NAS-Port (``nasportid`` when it is a number: FreeRADIUS stores
@@ -42,10 +47,13 @@ from radiusd.codec.packet import encode_value
 from radiusd.policy.accounting import unique_session_id
 from radiusd.policy.credentials import parse_credential
 from radiusd.policy.sessions import LiveSession
+from radiusd.store.accounting_ops import session_row
 from radiusd.store.errors import InvalidInput
 from radiusd.store.validate import nas_client_address
 
-from .mask import is_secret_name, shown
+from .fit import INT32_MAX, PLANS, POOLS, ROUTERS, SESSIONS, SUBSCRIBERS, misfit, shown
+from .mask import is_secret_name
+from .mask import shown as masked
 from .model import ImportData, LeaseItem, NasItem, PlanItem, PoolItem, Report, SubscriberItem
 
 Row = Mapping[str, Any]
@@ -68,6 +76,10 @@ PASSWORD_ATTRIBUTES = {
     "sha2-512-password",
     "password-with-header",
 }
+#: the credential of a user FreeRADIUS rejects (Auth-Type := Reject) and who has no password: a
+#: SHA-1 digest of all zeros, which no password has (a preimage of it is not known); text that
+#: every database stores (a NUL byte, which would do as well, PostgreSQL refuses)
+NEVER_MATCHES = "{SHA}" + base64.b64encode(bytes(20)).decode()
 SET_OPS = (":=", "=", "==")  # "==" on a password/control item is the old rlm_sql habit
 REPLY_OPS = ("=", ":=", "+=")
 PLAN_COLUMNS = {
@@ -76,6 +88,9 @@ PLAN_COLUMNS = {
     "acct-interim-interval": "interim_interval",
 }
 NAS_TYPES = {"mikrotik": "mikrotik", "cisco": "cisco", "ubiquiti": "ubiquiti", "ubnt": "ubiquiti"}
+#: require_message_authenticator / require_ma values; "auto" (require it once a client sent
+#: it) has no equivalent here: required, the safe side (BlastRADIUS, CVE-2024-3596)
+REQUIRE_MA = {"yes": True, "true": True, "1": True, "auto": True, "no": False, "false": False, "0": False}
 _XLAT = re.compile(r"%\{|%[a-zA-Z]")
 _HEX = re.compile(r"(0x)?[0-9a-fA-F]+")
 EXPIRATION_FORMATS = (
@@ -170,7 +185,10 @@ def aware(value: Any) -> dt.datetime | None:
             return None
     if not isinstance(value, dt.datetime):
         return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    try:
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    except OverflowError:  # year 1 or 9999 moved across midnight by its offset
+        return None
 
 
 def parse_expiration(text: str) -> dt.datetime:
@@ -182,8 +200,11 @@ def parse_expiration(text: str) -> dt.datetime:
         except ValueError:
             continue
     if cleaned.isdigit():
-        return dt.datetime.fromtimestamp(int(cleaned), dt.UTC)
-    raise ValueError(f"unreadable Expiration {text!r}")
+        try:
+            return dt.datetime.fromtimestamp(int(cleaned), dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"Expiration {shown(cleaned)} is out of range") from None
+    raise ValueError(f"unreadable Expiration {shown(text)!r}")
 
 
 def _b64(raw: bytes) -> str:
@@ -206,6 +227,8 @@ def credential_of(attribute: str, value: str) -> str:
     ValueError naming the format (never the secret) when we cannot verify it."""
     name = attribute.lower()
     value = unquote(value)
+    if "\x00" in value:
+        raise ValueError("contains a NUL byte")
     if name in ("cleartext-password", "user-password"):
         if not value:
             raise ValueError("empty password")
@@ -291,6 +314,7 @@ class Translator:
         self.dictionary = dictionary
         self.pool_map = dict(pool_map or {})
         self.report = report if report is not None else Report()
+        self._unfit_plans: set[str] = set()
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -306,8 +330,11 @@ class Translator:
             return None
         if name.lower() == "fall-through":
             return name, op, value
+        if "\x00" in value or "\x00" in name:
+            self.report.skip(table, rid, subject, f"{shown(name)}: the value contains a NUL byte")
+            return None
         if _XLAT.search(value):
-            self.report.skip(table, rid, subject, f"{name} = {shown(name, value)} is an unlang expansion")
+            self.report.skip(table, rid, subject, f"{name} = {masked(name, value)} is an unlang expansion")
             return None
         try:
             d = self.dictionary.attribute(name)
@@ -329,7 +356,7 @@ class Translator:
             key, rid = name.lower(), row.get("id", "?")
             if op not in SET_OPS:
                 self.report.skip(
-                    table, rid, subject, f"check {name} {op} {shown(name, value)}: operator not supported"
+                    table, rid, subject, f"check {name} {op} {masked(name, value)}: operator not supported"
                 )
                 continue
             if key in PASSWORD_ATTRIBUTES:
@@ -343,7 +370,7 @@ class Translator:
                 continue
             if op == "==":
                 self.report.skip(
-                    table, rid, subject, f"condition {name} == {shown(name, value)} is not supported"
+                    table, rid, subject, f"condition {name} == {masked(name, value)} is not supported"
                 )
                 continue
             value = unquote(value)
@@ -353,12 +380,13 @@ class Translator:
                 else:
                     self.report.skip(table, rid, subject, f"Auth-Type := {value} is not supported")
             elif key == "simultaneous-use":
-                if value.isdigit() and int(value) > 0:
+                if value.isdigit() and 0 < int(value) <= INT32_MAX:
                     into.simultaneous_use = int(value)
                 else:
                     self.report.skip(
-                        table, rid, subject, f"Simultaneous-Use {value!r} is not a positive number"
-                    )
+                        table, rid, subject, f"Simultaneous-Use {shown(value)!r} is not a positive number "
+                        f"up to {INT32_MAX}",
+                    )  # fmt: skip
             elif key == "expiration":
                 try:
                     into.expires_at = parse_expiration(value)
@@ -368,7 +396,7 @@ class Translator:
                 into.pool = self.pool_name(value)
             else:
                 self.report.skip(
-                    table, rid, subject, f"check item {name} {op} {shown(name, value)} is not supported"
+                    table, rid, subject, f"check item {name} {op} {masked(name, value)} is not supported"
                 )
 
     # -- the tables -----------------------------------------------------------------------
@@ -396,15 +424,41 @@ class Translator:
             if address in addresses:
                 self.report.skip("nas", rid, nasname, f"address {address} is listed twice")
                 continue
+            ntype = _s(row.get("type")).lower()
+            item = NasItem(
+                name,
+                address,
+                secret,
+                NAS_TYPES.get(ntype, "generic"),
+                _s(row.get("description")) or None,
+                self.require_ma(row, nasname),
+            )
+            problem = misfit(
+                ROUTERS,
+                {"name": item.name, "secret": item.secret, "description": item.description},
+                {"name": "shortname"},
+            )
+            if problem is not None:
+                self.report.skip("nas", rid, shown(nasname), problem)
+                continue
             names.add(name)
             addresses.add(address)
-            ntype = _s(row.get("type")).lower()
-            out.append(
-                NasItem(
-                    name, address, secret, NAS_TYPES.get(ntype, "generic"), _s(row.get("description")) or None
-                )
-            )
+            out.append(item)
         return out
+
+    def require_ma(self, row: Row, subject: str) -> bool:
+        """Whether the NAS of ``row`` must send Message-Authenticator (see the module doc)."""
+        text = unquote(_s(row.get("require_ma"))).lower()
+        if not text:
+            return True
+        required = REQUIRE_MA.get(text)
+        if required is None:
+            self.report.skip(
+                "nas", row.get("id", "?"), subject,
+                f"require_message_authenticator = {text!r} is not yes, no or auto: required",
+            )  # fmt: skip
+            return True
+        return required
 
     def translate(self, t: SourceTables) -> ImportData:
         data = ImportData(nas=self.nas(t.nas))
@@ -417,7 +471,14 @@ class Translator:
         groups_of: dict[str, list[tuple[int, tuple[int, int, str], str]]] = defaultdict(list)
         for row in t.radusergroup:
             prio = row.get("priority")
-            groups_of[_s(row.get("username"))].append((int(prio or 0), _rid(row), _s(row.get("groupname"))))
+            try:
+                number = int(prio or 0)
+            except (TypeError, ValueError):
+                user = shown(_s(row.get("username")))
+                reason = f"priority {shown(str(prio))!r} is not a number"
+                self.report.skip("radusergroup", row.get("id", "?"), user, reason)
+                continue
+            groups_of[_s(row.get("username"))].append((number, _rid(row), _s(row.get("groupname"))))
         gcheck: dict[str, list[Row]] = defaultdict(list)
         greply: dict[str, list[Row]] = defaultdict(list)
         for row in t.radgroupcheck:
@@ -537,7 +598,7 @@ class Translator:
                 break
         if own.credential is None:
             if own.reject or merged.reject:
-                own.credential = "cleartext:\x00disabled"  # never matches: status says why
+                own.credential = NEVER_MATCHES  # status says why
             else:
                 self.report.skip("radcheck", "-", user, "no password item we can verify: user not imported")
                 return None
@@ -552,24 +613,28 @@ class Translator:
         )
         final = [(n, v) for n, v in reply.items if n.lower() != "fall-through"]
         plan_items = [(n, v) for n, v in plan_reply.items if n.lower() != "fall-through"]
+        plan_name = "+".join(applied)
+        if applied and not self._plan_fits(plan_name, merged):
+            applied = []  # carried on the subscriber, as when its own items override the plan
+            sub.pool_name = sub.pool_name or merged.pool
+            sub.simultaneous_use = sub.simultaneous_use or merged.simultaneous_use
         if not applied:
             sub.reply_attributes = [[n, v] for n, v in final]
-            return sub
-        plan_name = "+".join(applied)
+            return self._fitting(sub, checks)
         plan = plans.get(plan_name)
         if plan is None:
             plan = plans[plan_name] = self.plan(plan_name, plan_items, merged)
         # what the daemon would send: plan items, then the subscriber's
         if _counts(plan_items) == _counts(final):
             sub.plan = plan_name
-            return sub
+            return self._fitting(sub, checks)
         user_names = {n.lower() for n, _ in user_reply}
         if all(n.lower() not in user_names for n, _ in plan_items) and _counts(
             plan_items + user_reply
         ) == _counts(final):
             sub.plan = plan_name
             sub.reply_attributes = [[n, v] for n, v in user_reply]
-            return sub
+            return self._fitting(sub, checks)
         # the user overrides what the plan sets: detach, carry the final reply on the subscriber
         sub.reply_attributes = [[n, v] for n, v in final]
         sub.pool_name = sub.pool_name or merged.pool
@@ -578,7 +643,37 @@ class Translator:
             f"subscriber {user!r}: its own reply items override plan {plan_name!r}; "
             "imported without a plan, with the combined reply items"
         )
-        return sub
+        return self._fitting(sub, checks)
+
+    def _fitting(self, sub: SubscriberItem, checks: list[Row]) -> SubscriberItem | None:
+        """``sub`` when our subscribers table can hold it, else None (reported)."""
+        problem = misfit(
+            SUBSCRIBERS,
+            {
+                "username": sub.username,
+                "credential": sub.credential,
+                "pool_name": sub.pool_name,
+                "simultaneous_use": sub.simultaneous_use,
+                "reply_attributes": sub.reply_attributes,
+            },
+        )
+        if problem is None:
+            return sub
+        row = checks[0].get("id", "-") if checks else "-"
+        self.report.skip("radcheck", row, shown(sub.username), f"{problem}: user not imported")
+        return None
+
+    def _plan_fits(self, name: str, controls: _Controls) -> bool:
+        """Whether a plan of these groups fits our plans table (reported once when not)."""
+        problem = misfit(PLANS, {"name": name, "pool_name": controls.pool}, {"name": "plan name"})
+        if problem is None:
+            return True
+        if name not in self._unfit_plans:
+            self._unfit_plans.add(name)
+            self.report.skip(
+                "radusergroup", "-", shown(name), f"{problem}: its users are imported without a plan"
+            )
+        return False
 
     def plan(self, name: str, items: list[tuple[str, str]], controls: _Controls) -> PlanItem:
         plan = PlanItem(
@@ -595,7 +690,7 @@ class Translator:
                 if column == "rate_limit":
                     plan.rate_limit = v
                     continue
-                if v.isdigit() and int(v) > 0:
+                if v.isdigit() and 0 < int(v) <= INT32_MAX:  # else a reply attribute, as it came
                     setattr(plan, column, int(v))
                     continue
             plan.reply_attributes.append([n, v])
@@ -611,7 +706,11 @@ class Translator:
             name = self.pool_name(_s(row.get("pool_name")))
             address = address_text(row.get("framedipaddress"))
             if not name or ":" in name:
-                self.report.skip("radippool", rid, name or "-", "pool name empty or containing ':'")
+                self.report.skip("radippool", rid, shown(name) or "-", "pool name empty or containing ':'")
+                continue
+            problem = misfit(POOLS, {"name": name}, {"name": "pool name"})
+            if problem is not None:
+                self.report.skip("radippool", rid, shown(name), problem)
                 continue
             if address is None or ":" in address:
                 self.report.skip(
@@ -657,49 +756,66 @@ class Translator:
         for row in sorted(rows, key=lambda r: _rid(r, "radacctid")):
             rid = row.get("radacctid", "?")
             user = _s(row.get("username"))
+            who = shown(user) or "-"
             nas = address_text(row.get("nasipaddress"))
             sid = _s(row.get("acctsessionid"))
             if nas is None or not sid:
-                self.report.skip("radacct", rid, user or "-", "no NAS address or Acct-Session-Id")
+                self.report.skip("radacct", rid, who, "no NAS address or Acct-Session-Id")
                 continue
             started = aware(row.get("acctstarttime"))
             updated = aware(row.get("acctupdatetime")) or started
             if started is None or updated is None:
-                self.report.skip("radacct", rid, user or "-", "no start time")
+                self.report.skip("radacct", rid, who, "no start time")
                 continue
             port_id = _s(row.get("nasportid")) or None
             port = (
                 int(port_id) if port_id is not None and port_id.isdigit() and int(port_id) < 2**32 else None
             )
+            try:
+                counters = {
+                    name: _number(row.get(column), label)
+                    for name, column, label in (
+                        ("session_time", "acctsessiontime", "session time"),
+                        ("input_octets", "acctinputoctets", "input octets"),
+                        ("output_octets", "acctoutputoctets", "output octets"),
+                        ("interim_interval", "acctinterval", "interim interval"),
+                    )
+                }
+            except ValueError as exc:
+                self.report.skip("radacct", rid, who, str(exc))
+                continue
             classes = _class_values(row.get("class"))
             uid = unique_session_id(nas, sid.encode(), user.encode(), port, classes)
             if uid in seen:
-                self.report.skip("radacct", rid, user or "-", "the same session is open twice")
+                self.report.skip("radacct", rid, who, "the same session is open twice")
+                continue
+            session = LiveSession(
+                unique_id=uid,
+                acct_session_id=sid,
+                username=user,
+                nas_address=nas,
+                started_at=started,
+                updated_at=max(updated, started),
+                nas_port=port,
+                nas_port_id=None if port is not None else port_id,
+                nas_port_type=_s(row.get("nasporttype")) or None,
+                framed_ip=address_text(row.get("framedipaddress")),
+                framed_ipv6_prefix=prefix_text(row.get("framedipv6prefix")),
+                delegated_ipv6_prefix=prefix_text(row.get("delegatedipv6prefix")),
+                calling_station_id=_s(row.get("callingstationid")) or None,
+                called_station_id=_s(row.get("calledstationid")) or None,
+                class_=b"".join(classes).hex() if classes else None,
+                session_time=counters["session_time"] or 0,
+                input_octets=counters["input_octets"] or 0,
+                output_octets=counters["output_octets"] or 0,
+                interim_interval=counters["interim_interval"] or None,
+            )
+            problem = misfit(SESSIONS, session_row(session))
+            if problem is not None:
+                self.report.skip("radacct", rid, who, problem)
                 continue
             seen.add(uid)
-            out.append(
-                LiveSession(
-                    unique_id=uid,
-                    acct_session_id=sid,
-                    username=user,
-                    nas_address=nas,
-                    started_at=started,
-                    updated_at=max(updated, started),
-                    nas_port=port,
-                    nas_port_id=None if port is not None else port_id,
-                    nas_port_type=_s(row.get("nasporttype")) or None,
-                    framed_ip=address_text(row.get("framedipaddress")),
-                    framed_ipv6_prefix=prefix_text(row.get("framedipv6prefix")),
-                    delegated_ipv6_prefix=prefix_text(row.get("delegatedipv6prefix")),
-                    calling_station_id=_s(row.get("callingstationid")) or None,
-                    called_station_id=_s(row.get("calledstationid")) or None,
-                    class_=b"".join(classes).hex() if classes else None,
-                    session_time=int(row.get("acctsessiontime") or 0),
-                    input_octets=int(row.get("acctinputoctets") or 0),
-                    output_octets=int(row.get("acctoutputoctets") or 0),
-                    interim_interval=int(row["acctinterval"]) if row.get("acctinterval") else None,
-                )
-            )
+            out.append(session)
         texts = sum(1 for s in out if s.nas_port_id is not None)
         if texts:
             self.report.notes.append(
@@ -707,6 +823,16 @@ class Translator:
                 "NAS-Port; where it does, the next update opens a new session row instead"
             )
         return out
+
+
+def _number(value: Any, label: str) -> int | None:
+    """A counter column (None when empty); ValueError naming it when it is not a number."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{label} {shown(str(value))!r} is not a number") from None
 
 
 def _rid(row: Row, key: str = "id") -> tuple[int, int, str]:

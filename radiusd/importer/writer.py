@@ -8,8 +8,10 @@ against one SELECT and written with multi-row statements (Core, no ORM unit of w
 keeps 100,000 subscribers well within a minute. ``dry_run``: the same work, rolled back.
 
 Conflicts with data that was already there (an address held by another subscriber, a range
-overlapping another pool) are reported per row and that row is skipped; anything else that
-the database refuses aborts the whole import (nothing is written).
+overlapping another pool) are reported per row and that row is skipped; values our tables
+cannot hold were reported and left out by the translator (:mod:`.fit`). Anything else that
+the database refuses aborts the whole import (nothing is written), with the database's
+reason in one line.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from radiusd.store.pools import (
     username_of,
 )
 
+from .fit import misfit, shown
 from .model import ImportData, LeaseItem, Report
 from .ranges import Cover, cover
 
@@ -112,6 +115,9 @@ async def write_import(
                 await record_change(conn, topic, None)
     except _DryRun:
         pass
+    except sa.exc.DBAPIError as exc:  # the transaction is rolled back: nothing was written
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        raise InvalidInput(f"the target database refused the import, nothing was written: {reason}") from None
     return report
 
 
@@ -144,8 +150,15 @@ async def _nas(conn: AsyncConnection, data: ImportData, report: Report, now: dt.
     names = {r["name"]: a for a, r in rows.items()}
     new: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
+    without_ma = 0
     for item in data.nas:
-        wanted = {"secret": item.secret, "vendor": item.vendor, "description": item.description}
+        wanted = {
+            "secret": item.secret,
+            "vendor": item.vendor,
+            "description": item.description,
+            "require_message_authenticator": item.require_message_authenticator,
+        }
+        without_ma += not item.require_message_authenticator
         cur = rows.get(item.address)
         if cur is not None:
             diff = _diff(cur, wanted)
@@ -157,13 +170,16 @@ async def _nas(conn: AsyncConnection, data: ImportData, report: Report, now: dt.
         if name in names:
             report.skip("nas", "-", item.name, f"name {name!r} is taken by NAS at {names[name]}")
             continue
+        problem = misfit(_R, {"name": name})
+        if problem is not None:  # the address suffix made it too long
+            report.skip("nas", "-", shown(item.name), f"{problem}: another NAS has its name")
+            continue
         names[name] = item.address
         new.append(
             {
                 **wanted,
                 "name": name,
                 "nas_address": item.address,
-                "require_message_authenticator": False,
                 "coa_port": 3799,
                 "api_tls": False,
                 "created_at": now,
@@ -171,6 +187,11 @@ async def _nas(conn: AsyncConnection, data: ImportData, report: Report, now: dt.
             }
         )
         report.count("nas", "created")
+    if without_ma:
+        report.notes.append(
+            f"{without_ma} NAS imported without Message-Authenticator required (their source says "
+            "no): Access-Requests without it are accepted from them (BlastRADIUS, CVE-2024-3596)"
+        )
     await _insert(conn, _R, new)
     await _update(conn, _R, "nas_address", changed)
     return bool(new or changed)

@@ -11,6 +11,10 @@ The authentication log (settings ``auth_log_rejects``, on by default, and
 ``auth_log_accepts``) is one info line per decision, ``auth.reject`` or ``auth.accept``, with
 user, NAS, NAS port, Calling-Station-Id and the reason: never a password or a credential.
 Logging accepts sends PAP logins down the general path (the fast path answers without us).
+
+EAP is not supported: an Access-Request with EAP-Message gets an Access-Reject (RFC 3579
+§2.1) that carries an EAP-Failure (RFC 3579 §2.6.3: an Access-Reject without EAP-Message
+leaves the peer unaware of the outcome), whatever else the request holds.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ FRAMED_IP_ADDRESS = 8
 CALLING_STATION_ID = 31
 NAS_PORT_ID = 87
 CHAP_CHALLENGE = 60
+EAP_MESSAGE = 79
+EAP_FAILURE = 4  # RFC 3748 §4.2
 MICROSOFT = 311
 MS_CHAP_RESPONSE = (26, MICROSOFT, 1)
 MS_CHAP_CHALLENGE = (26, MICROSOFT, 11)
@@ -127,6 +133,9 @@ class AccessPolicy:
 
     def handle(self, req: Request) -> HandlerResult:
         pkt = req.packet
+        eap = pkt.raw((EAP_MESSAGE,))
+        if eap is not None:
+            return self._reject(req, "EAP is not supported", [(EAP_MESSAGE, eap_failure(eap))])
         raw_user = pkt.raw((USER_NAME,))
         if raw_user is None:
             return self._reject(req, "the request has no User-Name")
@@ -399,6 +408,14 @@ class AccessPolicy:
         if extra:
             reply.attributes += extra
         return reply
+
+
+def eap_failure(first_eap_message: bytes) -> bytes:
+    """The EAP-Failure answering the EAP packet that starts in ``first_eap_message`` (the
+    first EAP-Message attribute holds the header): Code 4, the Response's Identifier, Length 4
+    (RFC 3748 §4.2). An EAP-Start (an empty EAP-Message, RFC 3579 §2.1) has no Identifier: 0."""
+    identifier = first_eap_message[1] if len(first_eap_message) >= 2 else 0
+    return bytes((EAP_FAILURE, identifier, 0, 4))
 
 
 def _ipv4(text: str) -> bytes:

@@ -152,7 +152,7 @@ class Daemon:
             handlers=handlers,
             dictionary=self.dictionary,
             stats=self.stats,
-            dedupe=DedupeCache(s.dedupe_ttl, s.dedupe_max_entries),
+            dedupe=DedupeCache(s.dedupe_ttl, s.dedupe_max_entries, s.dedupe_max_bytes),
             reject_delay=s.reject_delay,
             debug=self.debug,
             admits=admits,
@@ -398,6 +398,7 @@ class Daemon:
             for d in (self.auth_dispatcher, self.acct_dispatcher):
                 d.reject_delay = fresh.reject_delay
                 d.dedupe.ttl = fresh.dedupe_ttl
+                d.dedupe.max_bytes = fresh.dedupe_max_bytes  # the next insert evicts down to it
             configure_logging(fresh.log_format, fresh.log_level)
             self.ipam.settings = replace(self.ipam.settings, ipv6_exhausted=fresh.ipv6_exhausted)
         log.info("config.reloaded")

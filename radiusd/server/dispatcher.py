@@ -5,7 +5,9 @@ strictly; drop codes that do not belong on this port; answer retransmissions fro
 dedupe cache (RFC 5080 §2.2.2); check the request's authenticity (Message-Authenticator,
 RFC 3579 §3.2 and the BlastRADIUS defaults; the Accounting-Request authenticator, RFC 2866
 §3); run the handler; encode and send the reply (Access-Reject after the configured delay);
-cache it. Every drop is counted by reason and logged once.
+cache it. Every drop is counted by reason; the log gets at most one line a minute per
+unknown source, and at most DROP_LOG_BURST lines a minute per known NAS and reason (the
+first line of the next minute says how many were left out).
 
 The PAP fast path (:meth:`Dispatcher._plain_pap`) is a shortcut through the same steps
 for the request an ISP sees most, a plain PAP Access-Request whose Access-Accept is the
@@ -49,6 +51,13 @@ from .nas import NasClient, NasRegistry
 from .stats import Stats
 
 log = get_logger("radiusd.server")
+
+#: seconds between two log lines for an unknown source; the window of DROP_LOG_BURST
+DROP_LOG_INTERVAL = 60.0
+#: log lines per DROP_LOG_INTERVAL for drops of one known NAS and reason
+DROP_LOG_BURST = 10
+#: distinct (NAS, reason) or unknown sources remembered before the memory is reset
+DROP_LOG_KEYS = 10_000
 
 Send = Callable[[bytes, Any], None]
 
@@ -128,6 +137,8 @@ class Dispatcher:
         self.in_flight = 0  # requests between begin and reply/abandon (drain() waits for 0)
         self._tasks: set[asyncio.Future[Packet | None]] = set()
         self._unknown_logged: dict[str, float] = {}
+        #: (NAS name, reason) -> [start of the window, lines logged in it, drops left out]
+        self._drop_logged: dict[tuple[str, str], list[float]] = {}
         access = handlers.get(_ACCESS_REQUEST)
         #: the PAP fast path's handler; None: every request takes the general path
         self.plain_pap: PlainPapHandler | None = (
@@ -364,10 +375,34 @@ class Dispatcher:
     # -- bookkeeping ----------------------------------------------------------------------
 
     def _dropped(self, addr: Any, nas: NasClient, reason: str, detail: str = "") -> None:
+        """Counted always; logged at most DROP_LOG_BURST times a minute per NAS and reason, as
+        spoofed traffic from a known address must not fill the log either. The first line of
+        the next minute says how many drops of that kind went unlogged (``suppressed``).
+        ``serve -X`` shows each one."""
         self.stats.drop(reason)
-        log.info("packet.dropped", source=f"{addr[0]}:{addr[1]}", nas=nas.name, reason=reason, detail=detail)
         if self.debug is not None:
             self.debug.dropped(addr, reason, detail)
+        now = self.clock()
+        key = (nas.name, reason)
+        window = self._drop_logged.get(key)
+        suppressed = 0
+        if window is None or now - window[0] > DROP_LOG_INTERVAL:
+            if window is None and len(self._drop_logged) >= DROP_LOG_KEYS:
+                self._drop_logged.clear()
+            suppressed = int(window[2]) if window is not None else 0
+            window = self._drop_logged[key] = [now, 0, 0]
+        elif window[1] >= DROP_LOG_BURST:
+            window[2] += 1
+            return
+        window[1] += 1
+        log.info(
+            "packet.dropped",
+            source=f"{addr[0]}:{addr[1]}",
+            nas=nas.name,
+            reason=reason,
+            detail=detail,
+            suppressed=suppressed,
+        )
 
     def shed(self) -> None:
         """Refuse a request that could not be answered in time, before spending CPU on it: the
@@ -388,8 +423,8 @@ class Dispatcher:
         now = self.clock()
         host = addr[0]
         last = self._unknown_logged.get(host)
-        if last is None or now - last > 60.0:
-            if len(self._unknown_logged) > 10_000:
+        if last is None or now - last > DROP_LOG_INTERVAL:
+            if len(self._unknown_logged) > DROP_LOG_KEYS:
                 self._unknown_logged.clear()
             self._unknown_logged[host] = now
             log.info("packet.dropped", source=f"{host}:{addr[1]}", reason="unknown-nas")

@@ -24,11 +24,13 @@ Routers::
     add_router(engine, name, address, secret, *, site=None, vendor="generic",
                require_message_authenticator=True, coa_port=3799, description=None,
                management_address=None, api_username=None, api_password=None, api_port=None,
-               api_tls=False) -> RouterRecord
+               api_tls=False, api_ca_file=None, api_fingerprint=None,
+               api_insecure_plain=False) -> RouterRecord   # API-SSL unless api_insecure_plain
     list_routers(engine, *, site=None) -> list[RouterRecord]
     get_router(engine, name) -> RouterRecord
     update_router(engine, name, *, site=UNSET, management_address=UNSET, api_username=UNSET,
-                  api_password=UNSET, api_port=UNSET, api_tls=UNSET) -> RouterRecord
+                  api_password=UNSET, api_port=UNSET, api_tls=UNSET, api_ca_file=UNSET,
+                  api_fingerprint=UNSET, api_insecure_plain=UNSET) -> RouterRecord
                                                # None clears a field, UNSET leaves it
     remove_router(engine, name) -> None        # Conflict while pools, open sessions or links
                                                # refer to it; its sectors go with it
@@ -73,6 +75,7 @@ import enum
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Final, Literal
 
 import sqlalchemy as sa
@@ -482,21 +485,52 @@ def _router_extras(
     api_password: str | None,
     api_port: int | None,
     api_tls: bool,
+    api_ca_file: str | None = None,
+    api_fingerprint: str | None = None,
+    api_insecure_plain: bool = False,
 ) -> dict[str, Any]:
-    """The non-RADIUS router columns, validated."""
+    """The non-RADIUS router columns, validated. The router API is API-SSL unless
+    ``api_insecure_plain`` (``api_tls`` is then False; asking for both is an error)."""
     user = validate.blank_to_none(api_username)
     password = api_password or None
+    ca_file = validate.blank_to_none(api_ca_file)
+    fingerprint = validate.blank_to_none(api_fingerprint)
     if (user is None) != (password is None):
         raise InvalidInput(f"router {name!r}: give both the API user and the API password, or neither")
-    if user is None and (api_port is not None or api_tls):
+    if user is None and (api_port is not None or api_tls or ca_file or fingerprint or api_insecure_plain):
         raise InvalidInput(f"router {name!r}: an API port or TLS needs an API user and password")
+    if api_insecure_plain and (api_tls or ca_file or fingerprint):
+        raise InvalidInput(
+            f"router {name!r}: the plain API takes no TLS, CA file or fingerprint (it has no TLS)"
+        )
     return {
         "management_address": _host(management_address, "management address"),
         "api_username": user,
         "api_password": password,
         "api_port": None if api_port is None else validate.port(api_port, "API port"),
-        "api_tls": bool(api_tls),
+        "api_tls": user is not None and not api_insecure_plain,
+        "api_ca_file": None if ca_file is None else _ca_file(ca_file),
+        "api_fingerprint": None if fingerprint is None else sha256_fingerprint(fingerprint),
+        "api_insecure_plain": bool(api_insecure_plain),
     }
+
+
+def sha256_fingerprint(text: str) -> str:
+    """A certificate's SHA-256 fingerprint as 64 lower-case hex digits (colons, spaces and a
+    ``sha256:`` prefix accepted, as ``openssl x509 -fingerprint -sha256`` and RouterOS print it)."""
+    digits = text.strip().lower().removeprefix("sha256:").removeprefix("sha256 fingerprint=")
+    digits = digits.replace(":", "").replace(" ", "")
+    if len(digits) != 64 or any(c not in "0123456789abcdef" for c in digits):
+        raise InvalidInput("API fingerprint: expected a SHA-256 (64 hex digits, colons allowed)")
+    return digits
+
+
+def _ca_file(path: str) -> str:
+    """An absolute path to a readable file (the daemon reads it at each API connection)."""
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise InvalidInput(f"API CA file {path!r} does not exist or is not a file")
+    return str(file)
 
 
 async def add_router(
@@ -515,6 +549,9 @@ async def add_router(
     api_password: str | None = None,
     api_port: int | None = None,
     api_tls: bool = False,
+    api_ca_file: str | None = None,
+    api_fingerprint: str | None = None,
+    api_insecure_plain: bool = False,
 ) -> RouterRecord:
     """Create a router: the NAS row of :func:`radiusd.store.nas.add_nas` plus site and API fields.
 
@@ -522,7 +559,10 @@ async def add_router(
     check and the second statement, the new row is removed again and NotFound raised.
     """
     site = validate.blank_to_none(site)
-    extras = _router_extras(name, management_address, api_username, api_password, api_port, api_tls)
+    extras = _router_extras(
+        name, management_address, api_username, api_password, api_port, api_tls,
+        api_ca_file, api_fingerprint, api_insecure_plain,
+    )  # fmt: skip
     async with engine.connect() as conn:
         await _site_id(conn, site)
     nas = await add_nas(
@@ -578,8 +618,13 @@ async def update_router(
     api_password: str | _Unset | None = UNSET,
     api_port: int | _Unset | None = UNSET,
     api_tls: bool | _Unset = UNSET,
+    api_ca_file: str | _Unset | None = UNSET,
+    api_fingerprint: str | _Unset | None = UNSET,
+    api_insecure_plain: bool | _Unset = UNSET,
 ) -> RouterRecord:
-    """Change a router's site, management address or API credentials (None clears a field)."""
+    """Change a router's site, management address or API credentials (None clears a field).
+    ``api_tls`` True or a CA file or fingerprint turns the plain API off; ``api_insecure_plain``
+    True turns TLS and its checks off."""
     async with begin_write(engine) as conn:
         current = await _router(conn, name)
         values: dict[str, Any] = {}
@@ -588,13 +633,27 @@ async def update_router(
         user = current.api_username if isinstance(api_username, _Unset) else api_username
         password = current.api_password if isinstance(api_password, _Unset) else api_password
         port = current.api_port if isinstance(api_port, _Unset) else api_port
-        tls = current.api_tls if isinstance(api_tls, _Unset) else api_tls
-        if not user and not password:
-            port, tls = None, False  # credentials cleared: so is the rest of the API access
+        ca = current.api_ca_file if isinstance(api_ca_file, _Unset) else api_ca_file
+        pin = current.api_fingerprint if isinstance(api_fingerprint, _Unset) else api_fingerprint
+        tls_asked = api_tls is True or bool(
+            (not isinstance(api_ca_file, _Unset) and api_ca_file)
+            or (not isinstance(api_fingerprint, _Unset) and api_fingerprint)
+        )
+        plain = current.api_insecure_plain and not tls_asked
+        if api_insecure_plain is True:
+            plain = True
+            ca = None if isinstance(api_ca_file, _Unset) else ca  # its TLS settings go with TLS
+            pin = None if isinstance(api_fingerprint, _Unset) else pin
+        elif api_insecure_plain is False:
+            plain = False
+        if not user and not password:  # credentials cleared: so is the rest of the API access
+            port, tls_asked, ca, pin, plain = None, False, None, None, False
         management = (
             current.management_address if isinstance(management_address, _Unset) else management_address
         )
-        values.update(_router_extras(name, management, user, password, port, bool(tls)))
+        values.update(
+            _router_extras(name, management, user, password, port, tls_asked and plain, ca, pin, plain)
+        )
         await conn.execute(
             sa.update(Router).where(Router.id == current.id).values(updated_at=utcnow(), **values)
         )

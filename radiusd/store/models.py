@@ -115,7 +115,13 @@ class Router(TimestampMixin, Base):
     api_username: Mapped[str | None] = mapped_column(sa.String(255))
     api_password: Mapped[str | None] = mapped_column(sa.Text)
     api_port: Mapped[int | None]
-    api_tls: Mapped[bool] = mapped_column(default=False)
+    api_tls: Mapped[bool] = mapped_column(default=False)  # API-SSL in use (with API credentials)
+    #: how the router's API-SSL certificate is checked: against this CA file, and/or pinned to
+    #: this SHA-256 of its DER form (64 hex digits); neither: the system's CAs
+    api_ca_file: Mapped[str | None] = mapped_column(sa.Text)
+    api_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
+    #: the plain API (password in clear), chosen explicitly; warned at every use
+    api_insecure_plain: Mapped[bool] = mapped_column(default=False)
     description: Mapped[str | None] = mapped_column(sa.Text)
     site_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("network_sites.id", ondelete="RESTRICT"), index=True

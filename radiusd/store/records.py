@@ -57,6 +57,9 @@ class NasRecord(_Record):
     api_password: str | None = field(default=None, repr=False, metadata=_SECRET)
     api_port: int | None = None
     api_tls: bool = False
+    api_ca_file: str | None = None
+    api_fingerprint: str | None = None
+    api_insecure_plain: bool = False
     site_id: int | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
@@ -77,6 +80,9 @@ class NasRecord(_Record):
             api_password=row["api_password"],
             api_port=row["api_port"],
             api_tls=row["api_tls"],
+            api_ca_file=row["api_ca_file"],
+            api_fingerprint=row["api_fingerprint"],
+            api_insecure_plain=bool(row["api_insecure_plain"]),
             site_id=row["site_id"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],

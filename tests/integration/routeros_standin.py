@@ -4,15 +4,74 @@ enough of /ppp/secret and /ppp/active (print with ?name= queries, add, set, remo
 
 Every sentence received after login is recorded as ``(command, {attribute: value},
 {query: value})`` so tests assert exactly what the client sent; replies are !re/!done/!trap.
+
+Served as API-SSL with a :class:`SelfSigned` certificate made at test time (as a RouterOS
+router makes its own), or plain.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import socket
 import socketserver
+import ssl
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+
+@dataclass(frozen=True)
+class SelfSigned:
+    """A self-signed certificate for 127.0.0.1 and its key, in ``folder``; ``fingerprint`` is the
+    SHA-256 of its DER form (what ``--api-fingerprint`` pins)."""
+
+    cert_file: Path
+    key_file: Path
+    fingerprint: str
+
+    @classmethod
+    def make(cls, folder: Path, name: str = "router") -> SelfSigned:
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        cert_file, key_file = folder / f"{name}.crt", folder / f"{name}.key"
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        der = cert.public_bytes(serialization.Encoding.DER)
+        return cls(cert_file, key_file, hashlib.sha256(der).hexdigest())
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
 
 
 def encode_length(n: int) -> bytes:
@@ -136,14 +195,26 @@ class RouterOS:
 class RouterOSServer:
     """Serves a :class:`RouterOS` on 127.0.0.1 (port 0), one thread per connection."""
 
-    def __init__(self, router: RouterOS | None = None) -> None:
+    def __init__(self, router: RouterOS | None = None, tls: SelfSigned | None = None) -> None:
         self.router = router or RouterOS()
         router_ = self.router
+        context = tls.server_context() if tls is not None else None
+        #: what a client pins (None: served plain)
+        self.fingerprint = tls.fingerprint if tls is not None else None
+        #: connections whose TLS handshake failed (a client that refused the certificate)
+        self.handshake_failures = 0
+        server_ = self
 
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
                 sock: socket.socket = self.request
                 try:
+                    if context is not None:
+                        try:
+                            sock = context.wrap_socket(sock, server_side=True)
+                        except (ssl.SSLError, OSError):
+                            server_.handshake_failures += 1
+                            return
                     while True:
                         for reply in router_.handle(read_sentence(sock)):
                             sock.sendall(encode_sentence(*reply))

@@ -220,10 +220,14 @@ async def test_network_posts(daemon: Daemon, client: httpx.AsyncClient, tokens: 
             "site": "tower-7",
             "api_username": "admin",
             "api_password": "p",
+            "api_fingerprint": "AB:" * 31 + "AB",
         },
     )
     assert r.status_code == 201, r.text
     assert r.json()["api_password_set"] is True and "secret" not in r.json()
+    # the router API is API-SSL, its certificate pinned (the plain API only when asked for)
+    assert (r.json()["api_tls"], r.json()["api_insecure_plain"]) == (True, False)
+    assert r.json()["api_fingerprint"] == "ab" * 32
     await daemon.apply_changes()
     assert daemon.registry.by_name("r3") is not None  # the NAS list is the routers table
     r = await client.post(

@@ -391,3 +391,45 @@ async def test_timeout_is_audited(store_engine: AsyncEngine, nas_standin: PyradN
         status = (await conn.execute(sa.select(RadiusSession.status))).scalar_one()
     assert (audit.outcome, audit.attempts, audit.error_cause) == ("timeout", 4, None)
     assert status == "open"
+
+
+# -- Message-Authenticator in replies (RFC 5176 §3.3, RFC 3579 §3.2) ----------------------------
+
+
+def ack_without_ma(request: pp.CoAPacket, _: int) -> list[bytes]:
+    return [request.CreateReply().ReplyPacket()]
+
+
+async def test_reply_without_message_authenticator_is_discarded_when_the_request_had_one(
+    nas_standin: PyradNas,
+) -> None:
+    """A NAS (or a forger who knows only the Response Authenticator scheme) answering without
+    Message-Authenticator is not believed: the exchange runs to its end, as with silence."""
+    nas_standin.responder = ack_without_ma
+    clock = FakeClock()
+    client = DynamicAuthClient(clock=clock, sleep=clock.sleep, rand=lambda: 0.0)
+    result = await client.request(nas_standin.target(True), Code.DISCONNECT_REQUEST, IDENTITY)
+    assert nas_standin.received[0].message_authenticator is True
+    assert result.outcome is Outcome.TIMEOUT
+    assert result.ignored == result.attempts == len(nas_standin.received) > 1
+    assert "no Message-Authenticator" in result.detail
+
+
+async def test_the_valid_reply_after_one_without_message_authenticator_is_taken(
+    nas_standin: PyradNas,
+) -> None:
+    def respond(request: pp.CoAPacket, seen: int) -> list[bytes]:
+        return [*nak(503, with_ma=False)(request, seen), *ack(request, seen)]
+
+    nas_standin.responder = respond
+    result = await DynamicAuthClient().request(nas_standin.target(True), Code.DISCONNECT_REQUEST, IDENTITY)
+    assert result.outcome is Outcome.ACK and result.ignored == 1
+
+
+async def test_reply_without_message_authenticator_is_fine_when_the_request_had_none(
+    nas_standin: PyradNas,
+) -> None:
+    nas_standin.responder = ack_without_ma
+    result = await DynamicAuthClient().request(nas_standin.target(False), Code.COA_REQUEST, IDENTITY)
+    assert nas_standin.received[0].message_authenticator is None
+    assert result.outcome is Outcome.ACK and result.ignored == 0

@@ -174,6 +174,23 @@ def test_radclient_rejects_with_a_logged_reason(
     assert password not in daemon.stderr()
 
 
+@pytest.mark.parametrize("password", [None, PASSWORDS["alice"]], ids=["eap", "eap-and-pap"])
+def test_eap_request_is_rejected_with_an_eap_failure(
+    daemon: DaemonProcess, radclient: str, password: str | None
+) -> None:
+    """EAP is not supported: the Access-Reject carries EAP-Failure (RFC 3579 §2.6.3; RFC 3748
+    §4.2: code 4, the Response's Identifier), even when a right PAP password rides along."""
+    before = len(daemon.events("access.rejected", user="alice"))
+    pap = f', User-Password = "{password}"' if password else ""
+    identity = "0x022a000a01616c696365"  # EAP-Response/Identity "alice", Identifier 0x2a
+    attrs = f'User-Name = "alice"{pap}, EAP-Message = {identity}, Message-Authenticator = 0x00\n'
+    out = run_radclient(radclient, daemon.auth_port, SECRET, attrs)
+    assert "Received Access-Reject" in out, out
+    assert re.search(r"EAP-Message = 0x042a0004\b", out), out
+    events = daemon.wait_event("access.rejected", count=before + 1, user="alice")
+    assert events[-1]["reason"] == "EAP is not supported"
+
+
 # -- pyrad: the exact reply bytes ------------------------------------------------------------------
 
 

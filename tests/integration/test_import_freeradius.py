@@ -6,6 +6,7 @@ rejects, pool utilisation, and the open session continued by Interim-Update and 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -287,9 +288,10 @@ def served(
     return daemon_factory(target)
 
 
-def auth(radclient: str, d: DaemonProcess, user: str, password: str) -> str:
+def auth(radclient: str, d: DaemonProcess, user: str, password: str, *, ma: bool = True) -> str:
+    ma_line = "Message-Authenticator = 0x00\n" if ma else ""
     return run_radclient(
-        radclient, d.auth_port, SECRET, f'User-Name = "{user}"\nUser-Password = "{password}"\n'
+        radclient, d.auth_port, SECRET, f'User-Name = "{user}"\nUser-Password = "{password}"\n{ma_line}'
     )
 
 
@@ -305,6 +307,8 @@ def test_logins_after_import(served: DaemonProcess, radclient: str) -> None:
     assert "Access-Accept" in out and "50M/50M" in out and "1M/1M" not in out, out
     for user in ("carol", "dave", "gina"):
         assert "Access-Reject" in auth(radclient, served, user, f"{user}pw"), user
+    # the imported NAS requires Message-Authenticator, as one added with `nas add` does
+    assert "Access-Accept" not in auth(radclient, served, "alice", "alicepw", ma=False)
 
 
 def test_open_session_continues(served: DaemonProcess, radclient: str, target: str) -> None:
@@ -338,6 +342,43 @@ def test_open_session_continues(served: DaemonProcess, radclient: str, target: s
         target, "SELECT acct_unique_id, input_octets, status FROM radius_sessions WHERE username = 'bob'"
     )
     assert rows == [(uid, 7000, "closed")]
+
+
+CLIENTS_CONF = """
+client bras1 {
+    ipaddr = 192.0.2.1
+    secret = s3cret-one
+    require_message_authenticator = yes
+}
+client legacy {
+    ipaddr = 192.0.2.2
+    secret = s3cret-two
+    require_message_authenticator = no
+}
+client plain {
+    ipaddr = 192.0.2.3
+    secret = s3cret-three
+}
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_clients_conf_message_authenticator_is_imported(tmp_path: Path, backend: str) -> None:
+    """require_message_authenticator of clients.conf is carried over; without it a NAS requires
+    Message-Authenticator (as `nas add`); the output says how many NAS do not."""
+    clients = tmp_path / "clients.conf"
+    clients.write_text(CLIENTS_CONF)
+    with contextlib.ExitStack() as stack:
+        url = (
+            stack.enter_context(pg_database())
+            if backend == "postgres"
+            else f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
+        )
+        code, out, err = cli(url, "import", "freeradius-files", "--clients", str(clients))
+        assert code == 0, err
+        assert "note: 1 NAS imported without Message-Authenticator required" in out, out
+        rows = query(url, "SELECT name, require_message_authenticator FROM routers ORDER BY name")
+        assert [(n, bool(r)) for n, r in rows] == [("bras1", True), ("legacy", False), ("plain", True)]
 
 
 def test_unreachable_source_is_one_line(tmp_path: Path) -> None:

@@ -174,3 +174,36 @@ def test_refusals_are_one_line_and_change_nothing(db_url: str, migrated_db: None
     )
     added = c.json("link", "add", "--from", "device:edge2:ac", "--to", "router:edge2", "--medium", "copper")
     assert (added["from_kind"], added["to_kind"]) == ("device", "router")
+
+
+def test_router_api_is_tls_unless_plain_is_asked_for_by_name(db_url: str, migrated_db: None) -> None:
+    """API-SSL by default; a pinned fingerprint (colons accepted) or CA file; the plain API only
+    with --insecure-plain-api, which warns; --no-api-tls alone is refused."""
+    c = Cli(db_url)
+    pin = ":".join(["AB"] * 32)
+    c.ok(
+        "router", "add", "r1", "--address", "10.0.1.1", "--secret", "s3cret-r1", "--vendor", "mikrotik",
+        "--api-user", "admin", "--api-password", "api-Pw-1", "--api-fingerprint", pin,
+    )  # fmt: skip
+    r1 = c.json("router", "show", "r1")
+    assert (r1["api_tls"], r1["api_insecure_plain"], r1["api_fingerprint"]) == (True, False, "ab" * 32)
+    refused = c.run("router", "set", "r1", "--no-api-tls")
+    assert refused.exit_code != 0 and "--insecure-plain-api" in refused.stderr
+    bad = c.run("router", "set", "r1", "--api-fingerprint", "not-a-sha256")
+    assert bad.exit_code != 0 and "SHA-256" in bad.stderr and "Traceback" not in bad.stderr
+    plain = c.run("router", "set", "r1", "--insecure-plain-api")
+    assert plain.exit_code == 0 and "warning" in plain.stderr and "in clear" in plain.stderr
+    r1 = c.json("router", "show", "r1")
+    assert (r1["api_tls"], r1["api_insecure_plain"], r1["api_fingerprint"]) == (False, True, None)
+    c.ok("router", "set", "r1", "--api-tls")
+    assert c.json("router", "show", "r1")["api_insecure_plain"] is False
+    added = c.run(
+        "router", "add", "r2", "--address", "10.0.1.2", "--secret", "s3cret-r2",
+        "--api-user", "admin", "--api-password", "api-Pw-2", "--insecure-plain-api",
+    )  # fmt: skip
+    assert added.exit_code == 0 and "in clear" in added.stderr
+    both = c.run(
+        "router", "add", "r3", "--address", "10.0.1.3", "--secret", "s3cret-r3", "--api-user", "admin",
+        "--api-password", "api-Pw-3", "--insecure-plain-api", "--api-fingerprint", "ab" * 32,
+    )  # fmt: skip
+    assert both.exit_code != 0 and "plain API" in both.stderr

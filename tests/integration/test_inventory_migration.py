@@ -69,6 +69,9 @@ async def test_upgrade_keeps_nas_rows_and_pool_references(db_url: str) -> None:
             (1, "nas1", "10.0.0.1", "secret1", "pw1", None),
             (2, "nas2", "10.0.0.2", "secret2", "pw2", None),
         ]
+        # routers with API credentials use API-SSL from 0012 on (they were on the plain API)
+        api = [(r.api_tls, r.api_insecure_plain, r.api_fingerprint) for r in routers]
+        assert api == [(True, False, None)] * 2
         assert await _sql(engine, "SELECT id, router_id FROM ip_pools") == [(7, 2)]
         assert await _sql(engine, "SELECT pool_id, cidr FROM ipv4_networks") == [(7, "100.64.0.0/24")]
         assert [r.name for r in await inv.list_routers(engine)] == ["nas1", "nas2"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -30,7 +31,7 @@ from radiusd.store.plans import add_plan, get_plan
 from radiusd.store.pools import add_pool, list_leases
 from radiusd.store.records import NasRecord, SubscriberRecord
 from radiusd.store.subscribers import get_subscriber, list_subscribers, make_credential
-from tests.integration.routeros_standin import RouterOSServer
+from tests.integration.routeros_standin import RouterOSServer, SelfSigned
 from tests.integration.test_coa_nas import FakeClock, PyradNas, silent
 
 API_USER, API_PASSWORD = "api-admin", "api-Pa55-Zq"
@@ -38,16 +39,28 @@ NAS_SECRET = "coa-s3cret-Kq"
 USER_PASSWORD = "pppoe-Pw-77"
 
 
+@pytest.fixture(scope="module")
+def router_cert(tmp_path_factory: pytest.TempPathFactory) -> SelfSigned:
+    return SelfSigned.make(tmp_path_factory.mktemp("routeros"))
+
+
 @pytest.fixture
-def routeros() -> Iterator[RouterOSServer]:
-    with RouterOSServer() as server:
+def routeros(router_cert: SelfSigned) -> Iterator[RouterOSServer]:
+    """The stand-in as a router is reached by default: API-SSL, a self-signed certificate."""
+    with RouterOSServer(tls=router_cert) as server:
         yield server
 
 
-def nas_record(port: int, *, coa_port: int = 3799, password: str = API_PASSWORD) -> NasRecord:
+def nas_record(
+    server: RouterOSServer | int, *, coa_port: int = 3799, password: str = API_PASSWORD, **api: Any
+) -> NasRecord:
+    """The NAS of ``server``, its certificate pinned (``api`` overrides: api_fingerprint...)."""
+    port = server if isinstance(server, int) else server.port
+    fingerprint = None if isinstance(server, int) else server.fingerprint
+    values: dict[str, Any] = {"api_fingerprint": fingerprint, **api}
     return NasRecord(
         id=1, name="r1", address="127.0.0.1", secret=NAS_SECRET, vendor="mikrotik", coa_port=coa_port,
-        api_username=API_USER, api_password=password, api_port=port,
+        api_username=API_USER, api_password=password, api_port=port, **values,
     )  # fmt: skip
 
 
@@ -58,7 +71,7 @@ def subscriber(static_ip: str | None = "100.64.9.9") -> SubscriberRecord:
 
 
 async def test_push_credentials_adds_then_updates_the_pppoe_secret(routeros: RouterOSServer) -> None:
-    plugin = plugin_for(nas_record(routeros.port), CoaService(None))
+    plugin = plugin_for(nas_record(routeros), CoaService(None))
     assert isinstance(plugin, Mikrotik) and plugin.can_push_credentials
     await plugin.push_credentials(subscriber())
     assert routeros.router.logins == [{"name": API_USER, "password": API_PASSWORD}]  # post-6.43 login
@@ -82,7 +95,7 @@ async def test_push_credentials_adds_then_updates_the_pppoe_secret(routeros: Rou
 async def test_remove_credentials_prints_then_removes_by_id(routeros: RouterOSServer) -> None:
     other = routeros.router.add_row("/ppp/secret", name="bob", password="x")
     mine = routeros.router.add_row("/ppp/secret", name="alice", password="y")
-    await Mikrotik(nas_record(routeros.port), CoaService(None)).remove_credentials(subscriber())
+    await Mikrotik(nas_record(routeros), CoaService(None)).remove_credentials(subscriber())
     assert routeros.calls() == [
         ("/ppp/secret/print", {".proplist": ".id,name"}, {"name": "alice"}),
         ("/ppp/secret/remove", {".id": mine}, {}),
@@ -96,7 +109,7 @@ async def test_disconnect_falls_back_to_ppp_active_when_the_nas_is_silent(router
         active = routeros.router.add_row("/ppp/active", name="alice", address="100.64.9.9")
         clock = FakeClock()
         coa = CoaService(None, DynamicAuthClient(clock=clock, sleep=clock.sleep, rand=lambda: 0.0))
-        plugin = Mikrotik(nas_record(routeros.port, coa_port=nas.port), coa)
+        plugin = Mikrotik(nas_record(routeros, coa_port=nas.port), coa)
         result = await plugin.disconnect(SessionRef("alice", 1, "81a00001", framed_ip="100.64.9.9"))
         assert result.outcome is Outcome.ACK and result.detail == "removed via /ppp/active"
         assert result.attempts == 4  # the RFC 5176 Disconnect went first, until MRD
@@ -137,12 +150,12 @@ async def test_api_credentials_stay_out_of_errors_and_logs(
     routeros: RouterOSServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="librouteros")
-    plugin = Mikrotik(nas_record(routeros.port, password="wrong-Secret-Zz"), CoaService(None))
+    plugin = Mikrotik(nas_record(routeros, password="wrong-Secret-Zz"), CoaService(None))
     with pytest.raises(PluginError) as info:
         await plugin.push_credentials(subscriber())
     assert "invalid user name or password" in str(info.value)
     assert "wrong-Secret-Zz" not in str(info.value)
-    good = Mikrotik(nas_record(routeros.port), CoaService(None))
+    good = Mikrotik(nas_record(routeros), CoaService(None))
     await good.push_credentials(subscriber())
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "/ppp/secret/add" in logged  # the library did log the words...
@@ -162,7 +175,13 @@ async def _setup(engine: AsyncEngine, routeros: RouterOSServer) -> None:
         await conn.execute(
             sa.update(Router)
             .where(Router.id == nas.id)
-            .values(api_username=API_USER, api_password=API_PASSWORD, api_port=routeros.port)
+            .values(
+                api_username=API_USER,
+                api_password=API_PASSWORD,
+                api_port=routeros.port,
+                api_tls=True,
+                api_fingerprint=routeros.fingerprint,
+            )
         )
 
 
@@ -276,3 +295,56 @@ def test_provision_cli_names_the_failed_step(sqlite_url: str, routeros: RouterOS
     assert USER_PASSWORD not in result.stdout + result.stderr
     result = CliRunner().invoke(cli, ["--database", sqlite_url, "lease", "list", "--json"])
     assert '"reserved"' in result.stdout and "alice" in result.stdout
+
+
+# -- API-SSL: how the router's certificate is trusted -------------------------------------------
+
+
+async def test_pinned_fingerprint_connects_over_tls(routeros: RouterOSServer) -> None:
+    await Mikrotik(nas_record(routeros), CoaService(None)).push_credentials(subscriber())
+    assert [c[0] for c in routeros.calls()][-1] == "/ppp/secret/add"
+    assert routeros.router.logins == [{"name": API_USER, "password": API_PASSWORD}]
+
+
+@pytest.mark.parametrize(
+    ("api", "expected"),
+    [
+        ({"api_fingerprint": "ab" * 32}, "is not the pinned one"),
+        ({"api_fingerprint": None}, "certificate not trusted"),  # the system's CAs: self-signed fails
+    ],
+    ids=["wrong-fingerprint", "no-pin"],
+)
+async def test_an_untrusted_certificate_never_gets_the_password(
+    routeros: RouterOSServer, api: dict[str, Any], expected: str
+) -> None:
+    plugin = Mikrotik(nas_record(routeros, **api), CoaService(None))
+    with pytest.raises(PluginError) as info:
+        await plugin.push_credentials(subscriber())
+    assert expected in str(info.value) and "r1" in str(info.value)
+    assert API_PASSWORD not in str(info.value)
+    assert routeros.router.logins == [] and routeros.calls() == []
+
+
+async def test_the_ca_file_is_trusted(routeros: RouterOSServer, router_cert: SelfSigned) -> None:
+    """A CA file (here the self-signed certificate itself, naming 127.0.0.1) is a trust anchor."""
+    plugin = Mikrotik(nas_record(routeros, api_fingerprint=None, api_ca_file=str(router_cert.cert_file)),
+                      CoaService(None))  # fmt: skip
+    await plugin.remove_credentials(subscriber())
+    assert routeros.router.logins == [{"name": API_USER, "password": API_PASSWORD}]
+
+
+async def test_plain_api_only_when_asked_for_and_warned_at_every_use() -> None:
+    from structlog.testing import capture_logs
+
+    with RouterOSServer() as plain:  # a router without API-SSL
+        refused = Mikrotik(nas_record(plain), CoaService(None))
+        with pytest.raises(PluginError):
+            await refused.push_credentials(subscriber())  # TLS to a plain port: no login
+        assert plain.router.logins == []
+        insecure = Mikrotik(nas_record(plain, api_insecure_plain=True), CoaService(None))
+        with capture_logs() as logs:
+            await insecure.push_credentials(subscriber())
+            await insecure.remove_credentials(subscriber())
+        warnings = [e for e in logs if e["event"] == "router-api.insecure-plain"]
+        assert len(warnings) == 2 and warnings[0]["nas"] == "r1"
+        assert API_PASSWORD not in repr(logs)

@@ -418,3 +418,24 @@ def test_auth_log_lines_without_the_password(directory: Directory, dictionary: D
     with capture_logs() as logs:
         decide(quiet, request(dictionary, password="bad"))
     assert logs == []
+
+
+@pytest.mark.parametrize(
+    ("eap", "failure"),
+    [
+        # EAP-Response/Identity "alice", Identifier 0x2a, split over two EAP-Message attributes
+        ([b"\x02\x2a\x00\x0a\x01ali", b"ce"], b"\x04\x2a\x00\x04"),
+        ([b""], b"\x04\x00\x00\x04"),  # EAP-Start (RFC 3579 §2.1): no Identifier to answer
+    ],
+    ids=["response", "eap-start"],
+)
+def test_eap_is_rejected_with_an_eap_failure(
+    policy: AccessPolicy, dictionary: Dictionary, eap: list[bytes], failure: bytes
+) -> None:
+    """RFC 3579 §2.6.3: an Access-Reject carries EAP-Failure (RFC 3748 §4.2), one EAP-Message;
+    a right PAP password next to EAP-Message does not make it an accept (§3.3 Note 1)."""
+    req = request(dictionary, raw=[(79, part) for part in eap])
+    reply = decide(policy, req)
+    assert reply.code == Code.ACCESS_REJECT
+    assert reply.raw_all("EAP-Message") == [failure]
+    assert req.reject_reason == "EAP is not supported"

@@ -76,3 +76,63 @@ def test_expired_entries_are_swept_while_requests_arrive() -> None:
     for p in range(200):
         cache.begin((("10.0.0.2", p), 0, b"n" * 16), 100.0)
     assert len(cache) == 200
+
+
+def _accounted(cache: DedupeCache) -> int:
+    from radiusd.server.dedupe import ENTRY_OVERHEAD
+
+    return sum(ENTRY_OVERHEAD + len(reply) for _expires, reply in cache._entries.values())
+
+
+def test_large_replies_are_bounded_by_bytes_not_entries() -> None:
+    """Replies of up to 4096 octets (RFC 2865 §3): an entry count alone would let 200,000 of
+    them take 800 MB; ``max_bytes`` keeps the newest ones that fit, oldest first out."""
+    cache = DedupeCache(ttl=1000.0, max_entries=200_000, max_bytes=1_000_000)
+    keys = [(("10.0.0.1", 1000 + i), i & 255, i.to_bytes(16, "big")) for i in range(2000)]
+    for i, key in enumerate(keys):
+        cache.begin(key, float(i))
+        cache.finish(key, bytes([i & 255]) * 4096, float(i))
+        assert cache.nbytes <= cache.max_bytes
+    assert cache.nbytes == _accounted(cache)
+    kept = len(cache)
+    assert 200 < kept < 1_000_000 // 4096
+    assert all(cache.lookup(k, 2000.0) is None for k in keys[: 2000 - kept])
+    assert cache.lookup(keys[-1], 2000.0) == bytes([1999 & 255]) * 4096
+
+
+def test_byte_count_follows_every_way_out() -> None:
+    cache = DedupeCache(ttl=1.0, max_entries=5, max_bytes=10**9)
+    keys = [(("10.0.0.1", p), 0, b"k" * 16) for p in range(40)]
+    for i, key in enumerate(keys[:8]):  # entry bound evicts
+        cache.begin(key, 0.0)
+        cache.finish(key, b"x" * (100 * i), 0.0)
+    assert len(cache) == 5 and cache.nbytes == _accounted(cache)
+    cache.forget(keys[7])  # forgotten
+    cache.lookup(keys[6], 5.0)  # expired at lookup
+    assert cache.nbytes == _accounted(cache)
+    for key in keys[8:40]:  # swept while new requests arrive; some stay in flight
+        cache.begin(key, 10.0)
+    assert cache.nbytes == _accounted(cache)
+    cache.forget(keys[39])
+    assert cache.nbytes == _accounted(cache)
+
+
+def test_real_memory_stays_near_max_bytes() -> None:
+    """What ``max_bytes`` promises is what the process pays (the overhead per entry is real)."""
+    import os
+    import tracemalloc
+
+    budget = 4 * 1024 * 1024
+    cache = DedupeCache(ttl=1000.0, max_entries=10**7, max_bytes=budget)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(20_000):  # fresh objects, as from the socket: source tuple, reply bytes
+            key = ((f"10.{i % 250}.{i % 199}.{i % 97}", 1024 + i % 60000), i & 255, os.urandom(16))
+            cache.begin(key, 0.0)
+            cache.finish(key, os.urandom(64 + i % 2000), 0.0)
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert cache.nbytes <= budget
+    assert used <= budget * 1.15, f"{used} bytes used for a budget of {budget}"

@@ -431,3 +431,36 @@ def test_debug_printer_shows_packets_and_masks_secrets(dictionary: Dictionary) -
     assert "(2) Dropped packet from 127.0.0.1:40000: missing-message-authenticator" in text
     for secret in (b"hunter2-Pw", SECRET):
         assert secret.decode() not in text and secret.hex() not in text
+
+
+def test_drops_from_a_known_nas_are_rate_limited_per_reason(dictionary: Dictionary) -> None:
+    """Spoofed traffic from a known NAS address must not write one log line per packet: a few
+    lines per NAS and reason a minute; the first of the next minute says how many were left out."""
+    from structlog.testing import capture_logs
+
+    from radiusd.server.dispatcher import DROP_LOG_BURST
+
+    now = [1000.0]
+    d = make(dictionary, {Code.ACCESS_REQUEST: Recorder()}, clock=lambda: now[0])
+    wire = Wire()
+    forged, _ = access_request(dictionary, secret=b"not-the-secret")  # bad Message-Authenticator
+    legacy, _ = access_request(dictionary, secret=LEGACY_SECRET, message_auth=False, eap=True)
+    with capture_logs() as logs:
+        for _ in range(500):
+            d.datagram_received(forged, SOURCE, wire)
+            d.datagram_received(b"\x01\x02\x00", SOURCE, wire)  # malformed
+            d.datagram_received(legacy, LEGACY_SOURCE, wire)  # EAP without Message-Authenticator
+        now[0] += 61.0
+        d.datagram_received(forged, SOURCE, wire)
+    dropped = [e for e in logs if e["event"] == "packet.dropped"]
+    assert sum(d.stats.drops.values()) == 1501 and not wire.sent
+    assert len(dropped) == 3 * DROP_LOG_BURST + 1
+    per_kind: dict[tuple[str, str], int] = {}
+    for e in dropped[:-1]:
+        per_kind[(e["nas"], e["reason"])] = per_kind.get((e["nas"], e["reason"]), 0) + 1
+        assert e["suppressed"] == 0
+    assert per_kind[("edge", "bad-message-authenticator")] == DROP_LOG_BURST
+    assert per_kind[("legacy", "missing-message-authenticator")] == DROP_LOG_BURST
+    assert len(per_kind) == 3
+    last = dropped[-1]
+    assert last["reason"] == "bad-message-authenticator" and last["suppressed"] == 500 - DROP_LOG_BURST

@@ -81,3 +81,46 @@ def test_users_and_clients_files(tmp_path: Path) -> None:
     assert sub.reply_attributes == [["Mikrotik-Rate-Limit", "2M/2M"]]
     assert [(n.address, n.secret, n.vendor) for n in data.nas] == [("192.0.2.1", "s3cret", "cisco")]
     assert any("DEFAULT" in s.reason for s in report.skipped)
+
+
+def test_clients_conf_require_message_authenticator(tmp_path: Path) -> None:
+    """yes/auto -> required, no -> not, absent -> required (as `nas add`); others reported."""
+    clients = tmp_path / "clients.conf"
+    blocks = [
+        ("a", "192.0.2.1", "require_message_authenticator = yes"),
+        ("b", "192.0.2.2", "require_message_authenticator = no"),
+        ("c", "192.0.2.3", "require_message_authenticator = auto"),
+        ("d", "192.0.2.4", ""),
+        ("e", "192.0.2.5", 'require_message_authenticator = "maybe"'),
+    ]
+    clients.write_text(
+        "".join(f"client {n} {{\n ipaddr = {a}\n secret = s3cret-{n}\n {line}\n}}\n" for n, a, line in blocks)
+    )
+    t, report = SourceTables(), Report()
+    read_clients(clients, t, report)
+    data, report = translate(t, default_dictionary())
+    assert [(n.name, n.require_message_authenticator) for n in data.nas] == [
+        ("a", True), ("b", False), ("c", True), ("d", True), ("e", True),
+    ]  # fmt: skip
+    assert [s.reason for s in report.skipped] == [
+        "require_message_authenticator = 'maybe' is not yes, no or auto: required"
+    ]
+    # FreeRADIUS 3.2.5+ has the same setting as the nas table's require_ma column
+    row = {"id": 1, "nasname": "192.0.2.9", "shortname": "x", "secret": "s", "require_ma": "no"}
+    sql = SourceTables(nas=[row])
+    assert [n.require_message_authenticator for n in translate(sql, default_dictionary())[0].nas] == [False]
+
+
+def test_out_of_range_values_are_errors_not_crashes() -> None:
+    from radiusd.importer.fit import SUBSCRIBERS, misfit
+    from radiusd.importer.translate import aware
+
+    assert aware("0001-01-01T00:00:00+14:00") is None  # OverflowError moving it to UTC
+    with pytest.raises(ValueError, match="out of range"):
+        parse_expiration("9" * 20)  # OverflowError in fromtimestamp
+    too_many = misfit(SUBSCRIBERS, {"simultaneous_use": 2**31})
+    assert too_many == "simultaneous_use is out of range (at most 2147483647)"
+    assert misfit(SUBSCRIBERS, {"reply_attributes": [["Reply-Message", "a\x00b"]]}) == (
+        "reply_attributes contains a NUL byte"
+    )
+    assert misfit(SUBSCRIBERS, {"username": "ok", "simultaneous_use": 3}) is None

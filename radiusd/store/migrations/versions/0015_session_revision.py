@@ -1,7 +1,7 @@
 """Session revisions: several nodes write one session's rows without counting twice
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-07
 
 A session's requests may reach any node (a NAS that fails over or balances). Each node keeps
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
