@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 
 from radiusd.config import Settings
 from radiusd.logs import configure_logging, get_logger
+from radiusd.store.engine import multi_host
 
 from .cluster import StartRefused
 from .protocol import bind_udp
@@ -50,7 +51,7 @@ _SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 def is_sqlite(settings: Settings) -> bool:
-    return make_url(settings.effective_database_url()).get_backend_name() == "sqlite"
+    return make_url(multi_host(settings.effective_database_url())).get_backend_name() == "sqlite"
 
 
 def resolve_workers(settings: Settings) -> int:
