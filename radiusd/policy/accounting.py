@@ -91,6 +91,7 @@ from enum import IntEnum
 from operator import attrgetter
 from typing import Any, Protocol
 
+from radiusd.clock import ClockWatch
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.packet import Packet
@@ -600,6 +601,7 @@ class AccountingPolicy:
         interim_grace_factor: float = 3.0,
         interim_grace: float = 120.0,
         clock: Callable[[], float] = time.time,
+        watch: ClockWatch | None = None,
     ) -> None:
         self.table = table
         self.writer = writer
@@ -618,6 +620,8 @@ class AccountingPolicy:
         self.interim_grace_factor = interim_grace_factor
         self.interim_grace = interim_grace
         self.clock = clock
+        #: wall-clock steps, noticed by the sweep: a session's age does not count them
+        self.watch = watch if watch is not None else ClockWatch.for_clock(interim_grace, clock)
         # figures for metrics and tests
         self.dropped_busy = 0
         self.dropped_invalid = 0
@@ -818,10 +822,16 @@ class AccountingPolicy:
     async def sweep_once(self, now: dt.datetime | None = None) -> int:
         """Close sessions with no news within k x interval + grace (Lost-Service); prune closed."""
         now = now if now is not None else dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        step = self.watch.look()
+        if step:
+            log.warning("clock.jump", seconds=round(step, 1), action="session ages do not count it")
+        stepped = self.watch.stepped_since if self.watch.steps else None
         stale = [
             s
             for s in self.table.open_all()
-            if (now - s.updated_at).total_seconds() > self.stale_limit(s) and s.unique_id not in self._doubt
+            if (now - s.updated_at).total_seconds() - (stepped(s.updated_at.timestamp()) if stepped else 0.0)
+            > self.stale_limit(s)
+            and s.unique_id not in self._doubt
         ]
         if stale:
             change = self.table.begin()
