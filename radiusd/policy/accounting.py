@@ -616,6 +616,8 @@ class AccountingPolicy:
         self._doubt: set[str] = set()
         self._doubt_xids: set[int] = set()  # the lost transactions (PostgreSQL ids), if known
         self._reloading = False
+        self._elsewhere: set[str] = set()  # sessions another node opened or closed, to read
+        self._reading_elsewhere = False
         self.default_interim_interval = default_interim_interval
         self.interim_grace_factor = interim_grace_factor
         self.interim_grace = interim_grace
@@ -628,6 +630,7 @@ class AccountingPolicy:
         self.other_events = 0
         self.dropped_in_doubt = 0
         self.dropped_stale = 0  # requests computed on a session another node had written since
+        self.taken_elsewhere = 0  # sessions another node opened or closed, taken into memory
         self.failed = 0
         self.swept = 0
 
@@ -733,6 +736,40 @@ class AccountingPolicy:
         log.info("accounting.in-doubt-resolved", sessions=resolved, left=len(self._doubt))
         if self._doubt - set(uids):
             self.resolve_doubt()  # sessions put in doubt while this read was on its way
+
+    # -- sessions opened or closed at other nodes -----------------------------------------
+
+    def written_elsewhere(self, unique_ids: list[str]) -> None:
+        """Another node opened or closed these sessions (its announcement): read them through
+        the writer, after this node's own writes, so that Simultaneous-Use counts them."""
+        self._elsewhere.update(unique_ids)
+        self._read_elsewhere()
+
+    def _read_elsewhere(self) -> None:
+        if self._reading_elsewhere or not self._elsewhere or self.make_reload_op is None:
+            return
+        uids, self._elsewhere = sorted(self._elsewhere), set()
+        op = self.make_reload_op(uids, [])
+        try:
+            fut = self.writer.submit(op)
+        except (WriterBusy, WriterClosed):
+            self._elsewhere.update(uids)
+            return
+        self._reading_elsewhere = True
+
+        def done(read: asyncio.Future[None]) -> None:
+            self._reading_elsewhere = False
+            if read.cancelled() or read.exception() is not None or not op.settled:
+                self._elsewhere.update(uids)  # read again with the next announcement
+                return
+            stored = {s.unique_id: s for s in op.found}
+            for uid in uids:
+                if uid in stored and not self.table.pending(uid) and uid not in self._doubt:
+                    self.table.reloaded(uid, stored[uid])
+                    self.taken_elsewhere += 1
+            self._read_elsewhere()
+
+        fut.add_done_callback(done)
 
     def _lease_ops(self, ev: AcctEvent, change: Change) -> list[Operation]:
         h = self.hooks
