@@ -191,6 +191,11 @@ class Allocator:
     def expire(self, now: float) -> list[Change]:
         return [c for p in self._pools.values() for c in p.expire(now)]
 
+    def shift(self, seconds: float) -> None:
+        """Move every expiry of every pool by ``seconds`` (see :meth:`Pool.shift`)."""
+        for pool in self._pools.values():
+            pool.shift(seconds)
+
     def next_deadline(self) -> float | None:
         deadlines = [d for p in self._pools.values() if (d := p.next_deadline()) is not None]
         return min(deadlines, default=None)

@@ -550,6 +550,15 @@ class Pool:
         ]
         heapq.heapify(self._heap)
 
+    def shift(self, seconds: float) -> None:
+        """Move every expiry by ``seconds`` (the wall clock stepped: each offer, lease and hold
+        keeps the time it had left)."""
+        for item in self._items.values():
+            if item.expires is not None:
+                item.expires += seconds
+                item.last = None
+        self._compact_heap()
+
     def next_deadline(self) -> float | None:
         """Earliest time at which :meth:`expire` may have work (a hint: may be early)."""
         return self._heap[0][0] if self._heap else None

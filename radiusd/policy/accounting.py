@@ -91,6 +91,7 @@ from enum import IntEnum
 from operator import attrgetter
 from typing import Any, Protocol
 
+from radiusd.clock import ClockWatch
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.packet import Packet
@@ -600,6 +601,7 @@ class AccountingPolicy:
         interim_grace_factor: float = 3.0,
         interim_grace: float = 120.0,
         clock: Callable[[], float] = time.time,
+        watch: ClockWatch | None = None,
     ) -> None:
         self.table = table
         self.writer = writer
@@ -614,16 +616,21 @@ class AccountingPolicy:
         self._doubt: set[str] = set()
         self._doubt_xids: set[int] = set()  # the lost transactions (PostgreSQL ids), if known
         self._reloading = False
+        self._elsewhere: set[str] = set()  # sessions another node opened or closed, to read
+        self._reading_elsewhere = False
         self.default_interim_interval = default_interim_interval
         self.interim_grace_factor = interim_grace_factor
         self.interim_grace = interim_grace
         self.clock = clock
+        #: wall-clock steps, noticed by the sweep: a session's age does not count them
+        self.watch = watch if watch is not None else ClockWatch.for_clock(interim_grace, clock)
         # figures for metrics and tests
         self.dropped_busy = 0
         self.dropped_invalid = 0
         self.other_events = 0
         self.dropped_in_doubt = 0
         self.dropped_stale = 0  # requests computed on a session another node had written since
+        self.taken_elsewhere = 0  # sessions another node opened or closed, taken into memory
         self.failed = 0
         self.swept = 0
 
@@ -730,6 +737,40 @@ class AccountingPolicy:
         if self._doubt - set(uids):
             self.resolve_doubt()  # sessions put in doubt while this read was on its way
 
+    # -- sessions opened or closed at other nodes -----------------------------------------
+
+    def written_elsewhere(self, unique_ids: list[str]) -> None:
+        """Another node opened or closed these sessions (its announcement): read them through
+        the writer, after this node's own writes, so that Simultaneous-Use counts them."""
+        self._elsewhere.update(unique_ids)
+        self._read_elsewhere()
+
+    def _read_elsewhere(self) -> None:
+        if self._reading_elsewhere or not self._elsewhere or self.make_reload_op is None:
+            return
+        uids, self._elsewhere = sorted(self._elsewhere), set()
+        op = self.make_reload_op(uids, [])
+        try:
+            fut = self.writer.submit(op)
+        except (WriterBusy, WriterClosed):
+            self._elsewhere.update(uids)
+            return
+        self._reading_elsewhere = True
+
+        def done(read: asyncio.Future[None]) -> None:
+            self._reading_elsewhere = False
+            if read.cancelled() or read.exception() is not None or not op.settled:
+                self._elsewhere.update(uids)  # read again with the next announcement
+                return
+            stored = {s.unique_id: s for s in op.found}
+            for uid in uids:
+                if uid in stored and not self.table.pending(uid) and uid not in self._doubt:
+                    self.table.reloaded(uid, stored[uid])
+                    self.taken_elsewhere += 1
+            self._read_elsewhere()
+
+        fut.add_done_callback(done)
+
     def _lease_ops(self, ev: AcctEvent, change: Change) -> list[Operation]:
         h = self.hooks
         if ev.status == StatusType.START:
@@ -818,10 +859,16 @@ class AccountingPolicy:
     async def sweep_once(self, now: dt.datetime | None = None) -> int:
         """Close sessions with no news within k x interval + grace (Lost-Service); prune closed."""
         now = now if now is not None else dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        step = self.watch.look()
+        if step:
+            log.warning("clock.jump", seconds=round(step, 1), action="session ages do not count it")
+        stepped = self.watch.stepped_since if self.watch.steps else None
         stale = [
             s
             for s in self.table.open_all()
-            if (now - s.updated_at).total_seconds() > self.stale_limit(s) and s.unique_id not in self._doubt
+            if (now - s.updated_at).total_seconds() - (stepped(s.updated_at.timestamp()) if stepped else 0.0)
+            > self.stale_limit(s)
+            and s.unique_id not in self._doubt
         ]
         if stale:
             change = self.table.begin()

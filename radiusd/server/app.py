@@ -33,9 +33,10 @@ from radiusd.policy.directory import Directory
 from radiusd.policy.hash_pool import HashPool
 from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
-from radiusd.store.accounting_ops import AccountingEventOp, AccountingOp, SessionReloadOp
+from radiusd.store.accounting_ops import SESSION_CHANNEL, AccountingEventOp, AccountingOp, SessionReloadOp
 from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SESSION, TOPIC_SUBSCRIBER, prune_changes
 from radiusd.store.engine import create_engine, ensure_schema
+from radiusd.store.lease_feed import LeaseFeed, asyncpg_dsn
 from radiusd.store.pools import TOPIC_POOL
 from radiusd.store.sessions_load import load_sessions, load_sessions_by_id
 from radiusd.store.snapshot import (
@@ -142,6 +143,8 @@ class Daemon:
         # the node's name in lease announcements, and its region of every pool by its rank
         self.ipam.node = self.membership.node_id
         self.membership.on_change = self.ipam.prefer
+        node = self.membership.node_id
+        self.accounting.make_op = lambda change: AccountingOp(change, node)  # announces opens/closes
 
     def _dispatcher(
         self, handlers: dict[int, Handler], admits: Callable[[], bool] | None = None
@@ -199,6 +202,12 @@ class Daemon:
         # every worker: it expires the offers held in its own pools
         self._tasks.append(loop.create_task(self.ipam.run_sweeper(), name="radiusd-ipam-sweep"))
         self._tasks.append(loop.create_task(self.ipam.run_feed(), name="radiusd-lease-feed"))
+        if self.engine.dialect.name == "postgresql":  # sessions opened or closed at other nodes
+            sessions = LeaseFeed(
+                asyncpg_dsn(self.engine.url), self.membership.node_id, self.accounting.written_elsewhere,
+                lambda _since: None, poll_interval=s.lease_feed_poll, channel=SESSION_CHANNEL,
+            )  # fmt: skip
+            self._tasks.append(loop.create_task(sessions.run(), name="radiusd-session-feed"))
         self._warn_unsafe()
         settle_garbage_collector()
         if s.api_bind and self.worker == 0:  # the HTTP admin API, in this event loop (issue 7)

@@ -40,6 +40,7 @@ from radiusd.policy.accounting import OtherEvent
 from radiusd.policy.sessions import Change, InterimPoint, LiveSession, UsageDelta
 
 from . import rawpg
+from .lease_ops import announce
 from .models import (
     RadiusAccounting,
     RadiusAccountingEvent,
@@ -433,16 +434,23 @@ async def _apply_postgresql(
     return xid, set(lost)
 
 
+#: sessions opened or closed, announced to the other nodes at commit (payload: node, then the
+#: Acct-Unique-Session-Ids): their Simultaneous-Use counts follow within milliseconds
+SESSION_CHANNEL = "radiusd_sessions"
+
+
 class AccountingOp:
     """One request's accounting change, written with the rest of its batch. On PostgreSQL a
     session another node wrote since this node's memory of it was computed is not written:
-    the op's change is then marked ``stale`` (the policy rereads the session; no reply)."""
+    the op's change is then marked ``stale`` (the policy rereads the session; no reply).
+    With ``node`` set, the sessions the batch opened or closed are announced (PostgreSQL)."""
 
     order: ClassVar[int] = 50  # after leases (IPAM), which sessions may refer to
-    __slots__ = ("change", "xid")
+    __slots__ = ("change", "node", "xid")
 
-    def __init__(self, change: Change) -> None:
+    def __init__(self, change: Change, node: str | None = None) -> None:
         self.change = change
+        self.node = node
         #: the PostgreSQL transaction id that wrote it (None elsewhere): when the connection is
         #: lost during its COMMIT, txid_status() tells whether that transaction is still running
         self.xid: int | None = None
@@ -478,6 +486,10 @@ class AccountingOp:
                 op.xid = xid
                 if lost and not op.change.cancelled and lost & op.change.touched():
                     op.change.stale = True
+            node = next((op.node for op in ops if op.node is not None), None)
+            if node is not None:
+                moved = [uid for uid, rev in stored_rev.items() if rev < 0 or uid in closed]
+                await announce(conn, node, [uid for uid in moved if uid not in lost], SESSION_CHANNEL)
             return
         stored = await _stored_points(conn, [u.point for u in deltas if u.point is not None])
         usage: dict[tuple[str, dt.date], list[int]] = {}

@@ -54,7 +54,8 @@ def asyncpg_dsn(url: URL) -> str:
 
 
 class LeaseFeed:
-    """Listen for other nodes' lease writes (see the module docstring)."""
+    """Listen for other nodes' writes announced on ``channel`` (see the module docstring; the
+    session feed of radiusd.store.accounting_ops uses it too)."""
 
     def __init__(
         self,
@@ -64,7 +65,9 @@ class LeaseFeed:
         on_gap: Callable[[dt.datetime], None],
         *,
         poll_interval: float = 5.0,
+        channel: str = NOTIFY_CHANNEL,
     ) -> None:
+        self.channel = channel
         self.dsn = dsn
         self.node = node
         self.on_items = on_items
@@ -90,7 +93,7 @@ class LeaseFeed:
             conn = None
             try:
                 conn = await asyncpg.connect(self.dsn, timeout=10)
-                await conn.add_listener(NOTIFY_CHANNEL, self._received)
+                await conn.add_listener(self.channel, self._received)
                 self.connected = True
                 if self._since is not None:  # notifications may have been missed meanwhile
                     self.on_gap(dt.datetime.fromtimestamp(self._since - CATCH_UP_MARGIN, dt.UTC))
@@ -103,7 +106,8 @@ class LeaseFeed:
                 raise
             except Exception as exc:  # reconnect: the database restarted, failed over or is away
                 if self.connected:
-                    log.warning("lease-feed.lost", error=f"{type(exc).__name__}: {exc}"[:200])
+                    error = f"{type(exc).__name__}: {exc}"[:200]
+                    log.warning("lease-feed.lost", channel=self.channel, error=error)
             finally:
                 self.connected = False
                 if conn is not None:

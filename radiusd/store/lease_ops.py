@@ -286,8 +286,11 @@ def lease_of(row: Any, key: str) -> Lease:
     )
 
 
-async def announce(conn: AsyncConnection, node: str, items: Sequence[str]) -> None:
-    """Tell the other nodes (``NOTIFY``, delivered at commit) that ``items`` were written."""
+async def announce(
+    conn: AsyncConnection, node: str, items: Sequence[str], channel: str = NOTIFY_CHANNEL
+) -> None:
+    """Tell the other nodes (``NOTIFY`` on ``channel``, delivered at commit) that ``items`` were
+    written."""
     if not items:
         return
     driver = await rawpg.driver(conn)
@@ -295,11 +298,11 @@ async def announce(conn: AsyncConnection, node: str, items: Sequence[str]) -> No
     size = len(node)
     for item in items:
         if chunk and size + len(item) + 1 > _NOTIFY_MAX:
-            await driver.execute(_NOTIFY, NOTIFY_CHANNEL, node + "|" + ",".join(chunk))
+            await driver.execute(_NOTIFY, channel, node + "|" + ",".join(chunk))
             chunk, size = [], len(node)
         chunk.append(item)
         size += len(item) + 1
-    await driver.execute(_NOTIFY, NOTIFY_CHANNEL, node + "|" + ",".join(chunk))
+    await driver.execute(_NOTIFY, channel, node + "|" + ",".join(chunk))
 
 
 async def write_history(

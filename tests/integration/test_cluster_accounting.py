@@ -17,7 +17,15 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import HOST, DaemonProcess, pg_database, stop_and_check, unavailable
+from tests.integration.conftest import (
+    HOST,
+    DaemonProcess,
+    pg_database,
+    run_radclient,
+    stop_and_check,
+    unavailable,
+    wait_until,
+)
 from tests.integration.test_accounting_daemon import query, req
 
 pytestmark = pytest.mark.postgres
@@ -81,6 +89,29 @@ def test_one_session_over_two_nodes_is_counted_once(url: str, radclient: str, tm
         assert closed == [(6000, 12000)]
         moved = len(a.events("accounting.session-moved")) + len(b.events("accounting.session-moved"))
         assert moved >= 2, "each node's first request on a session the other wrote must be reread"
+    finally:
+        problems = [p for p in (stop_and_check(a), stop_and_check(b)) if p]
+    assert not problems, problems
+
+
+def test_simultaneous_use_counts_sessions_opened_at_another_node(
+    url: str, radclient: str, tmp_path: Path
+) -> None:
+    a = DaemonProcess(url, tmp_path / "a")
+    a.cli("nas", "add", "lo", "--address", HOST, "--secret", SECRET, "--no-message-authenticator")
+    a.cli("subscriber", "add", "single", "--password", "pw-Single-1", "--simultaneous-use", "1")
+    a.start()
+    b = DaemonProcess(url, tmp_path / "b").start()
+    try:
+        login = 'User-Name = "single"\nUser-Password = "pw-Single-1"\n'
+        assert "Access-Accept" in run_radclient(radclient, b.auth_port, SECRET, login)
+        assert send(radclient, a, req("Start", "single", "one"))  # the session opens at A ...
+        rejected = wait_until(
+            lambda: "Access-Reject" in run_radclient(radclient, b.auth_port, SECRET, login), timeout=5
+        )
+        assert rejected, "B let a second session in: it never learnt of the one A opened"  # ... B counts it
+        assert send(radclient, a, req("Stop", "single", "one", Acct_Session_Time=5))  # closed at A ...
+        assert wait_until(lambda: "Access-Accept" in run_radclient(radclient, b.auth_port, SECRET, login), 5)
     finally:
         problems = [p for p in (stop_and_check(a), stop_and_check(b)) if p]
     assert not problems, problems

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from radiusd.clock import ClockWatch
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import default_dictionary
 from radiusd.codec.packet import Packet
@@ -225,6 +226,30 @@ def test_sweep_closes_stale_sessions_with_lost_service() -> None:
     assert [s.terminate_cause for s in closed] == ["Lost-Service"]
     assert closed[0].stopped_at == dt.datetime.fromtimestamp(T0, dt.UTC)
     assert policy.table.open_sessions("alice") == 1  # s2 has a long interval
+
+
+def test_a_wall_clock_step_makes_no_session_stale() -> None:
+    """Sessions are judged on the time that passed, not on a step of the wall clock."""
+    wall, mono = [T0 + 10.0], [0.0]
+    w = FakeWriter()
+    policy = AccountingPolicy(SessionTable(), w, Op, dictionary=D, interim_grace=30,
+                              watch=ClockWatch(30.0, wall=lambda: wall[0], mono=lambda: mono[0]))  # fmt: skip
+    run(policy.table, ev("Start")).committed()
+
+    async def sweep() -> int:
+        task = asyncio.ensure_future(policy.sweep_once(dt.datetime.fromtimestamp(wall[0], dt.UTC)))
+        await asyncio.sleep(0)
+        w.resolve_all()
+        return await task
+
+    wall[0] += 1200  # NTP steps the clock forward 20 minutes; 0 s passed
+    assert asyncio.run(sweep()) == 0
+    wall[0] += 900  # 900 s really pass: 900 + 10 < 930, still alive
+    mono[0] += 900
+    assert asyncio.run(sweep()) == 0
+    wall[0] += 30  # 940 s of silence: stale
+    mono[0] += 30
+    assert asyncio.run(sweep()) == 1
 
 
 # -- rollback ---------------------------------------------------------------------------------

@@ -8,8 +8,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from ipam import LeaseState
+from radiusd.clock import ClockWatch
 from radiusd.config import Settings
 from radiusd.policy.accounting import AcctEvent, StatusType
 from radiusd.policy.directory import SubscriberView
@@ -209,3 +211,22 @@ def test_utilisation_warning_names_the_operators_pool_and_family() -> None:
         assert svc.check_utilisation() == ["p:pd"]
     [line] = [e for e in logs if e["event"] == "ipam.utilisation-high"]
     assert (line["pool"], line["kind"], line["percent_used"]) == ("p", "ipv6-pd", 50.0)
+
+
+async def test_a_wall_clock_step_expires_nothing() -> None:
+    """A forward step of 20 minutes is not time passing: every lease keeps the time it had left."""
+    wall, mono = [1000.0], [50.0]
+    svc, _ = service(["10.0.0.0/29"])
+    svc.clock = lambda: wall[0]
+    svc.watch = ClockWatch(30.0, wall=lambda: wall[0], mono=lambda: mono[0])
+    await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    svc.on_start(event(StatusType.START, "alice", "10.0.0.1"))  # leased for 3 x 300 + 120 s
+    wall[0] += 1200  # NTP steps the clock; no time passed
+    with capture_logs() as logs:
+        assert await svc.sweep_once() == 0
+    assert [e["event"] for e in logs if e["event"] == "clock.jump"] == ["clock.jump"]
+    lease = svc.alloc.lookup("10.0.0.1")
+    assert lease is not None and lease.state is LeaseState.LEASED and lease.expires == 1000 + 1020 + 1200
+    wall[0] += 1021  # now the lease's time is really up
+    mono[0] += 1021
+    assert await svc.sweep_once() == 1
