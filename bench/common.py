@@ -14,6 +14,7 @@ import os
 import re
 import resource
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -165,6 +166,140 @@ def freeradius_process(exe: str, conf: Path, log: Path, stdout_log: Path) -> Ite
     finally:
         stop_process(proc)
         out.close()
+
+
+# -- stock FreeRADIUS 3.2 (Debian freeradius, freeradius-postgresql) ---------------------------------
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def freeradius_exe() -> str | None:
+    return shutil.which("freeradius") or shutil.which("freeradius", path="/usr/sbin:/sbin")
+
+
+def freeradius_version(exe: str) -> str:
+    out = subprocess.run([exe, "-v"], capture_output=True, text=True, check=False).stdout
+    first = out.splitlines()[0] if out else ""
+    return first.split("Version", 1)[1].split(",")[0].strip() if "Version" in first else "?"
+
+
+def load_sql(url: str, path: Path) -> None:
+    """Run the SQL file ``path`` (e.g. one of FreeRADIUS's schemas) in the database at ``url``."""
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    cmd = ["psql", dsn, "-q", "-v", "ON_ERROR_STOP=1", "-f", str(path)]
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+FR_STOCK = Path("/etc/freeradius/3.0")
+FR_SCHEMA = FR_STOCK / "mods-config" / "sql" / "main" / "postgresql" / "schema.sql"
+FR_DRIVER = Path("/usr/lib/freeradius/rlm_sql_postgresql.so")
+
+
+def sub1(pattern: str, repl: str, text: str, what: str) -> str:
+    """``re.sub`` of exactly one line of a stock FreeRADIUS file (fails loudly if the file changed)."""
+    new, n = re.subn(pattern, repl, text, count=1, flags=re.M)
+    if n != 1:
+        raise RuntimeError(f"FreeRADIUS config: {what}: pattern {pattern!r} not found")
+    return new
+
+
+def listeners(text: str, ports: dict[str, int], what: str) -> str:
+    """A stock site's top-level ``listen`` sections bound to 127.0.0.1 on ``ports`` (type -> port);
+    the IPv6 (``ipv6addr = ::``) ones dropped."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    seen: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not lines[i].startswith("listen {"):
+            out.append(lines[i])
+            i += 1
+            continue
+        depth, j = 0, i
+        while True:
+            code = lines[j].split("#", 1)[0]
+            depth += code.count("{") - code.count("}")
+            j += 1
+            if depth == 0:
+                break
+        block, i = "".join(lines[i:j]), j
+        if re.search(r"^\s*ipv6addr\s*=", block, re.M):
+            continue
+        kind = re.search(r"^\s*type\s*=\s*(\w+)", block, re.M)
+        if kind is None or kind.group(1) not in ports:
+            raise RuntimeError(f"FreeRADIUS config: {what}: unexpected listen section:\n{block}")
+        seen.append(kind.group(1))
+        block = re.sub(r"^(\s*)ipaddr\s*=.*$", r"\g<1>ipaddr = 127.0.0.1", block, flags=re.M)
+        block = re.sub(r"^(\s*)port\s*=.*$", rf"\g<1>port = {ports[kind.group(1)]}", block, flags=re.M)
+        out.append(block)
+    if sorted(seen) != sorted(ports):
+        raise RuntimeError(f"FreeRADIUS config: {what}: listen sections {seen}, expected {sorted(ports)}")
+    return "".join(out)
+
+
+def freeradius_config(conf: Path, dbname: str, acct_port: int) -> int:
+    """The stock /etc/freeradius/3.0 copied to ``conf`` with rlm_sql on PostgreSQL enabled; the auth port.
+
+    Changed from stock, all in the private copy: paths (raddbdir, logdir, run_dir) inside
+    ``conf``; no ``user``/``group`` switch (the files belong to whoever runs the bench); the
+    default site's listeners on 127.0.0.1 at ports from the OS (IPv6 ones dropped) and the
+    inner-tunnel's on another; the localhost client's secret; the sql module's dialect,
+    driver, server, port, login and database, and the module enabled. Everything else
+    (queries, pool, thread pool, the default site's accounting section) is stock.
+    """
+    shutil.copytree(FR_STOCK, conf, symlinks=True)
+    for sub in ("log", "run"):
+        (conf / sub).mkdir()
+    radiusd_conf = conf / "radiusd.conf"
+    text = radiusd_conf.read_text()
+    text = sub1(r"^raddbdir = .*$", f"raddbdir = {conf}", text, "radiusd.conf")
+    text = sub1(r"^logdir = .*$", f"logdir = {conf / 'log'}", text, "radiusd.conf")
+    text = sub1(r"^run_dir = .*$", f"run_dir = {conf / 'run'}", text, "radiusd.conf")
+    text = sub1(r"^(\s*)user = freerad$", r"\g<1>#user = freerad", text, "radiusd.conf")
+    text = sub1(r"^(\s*)group = freerad$", r"\g<1>#group = freerad", text, "radiusd.conf")
+    radiusd_conf.write_text(text)
+
+    auth_port, inner_port = free_udp_port(), free_udp_port()
+    for site, ports in (
+        ("default", {"auth": auth_port, "acct": acct_port}),
+        ("inner-tunnel", {"auth": inner_port}),
+    ):
+        path = conf / "sites-available" / site
+        path.write_text(listeners(path.read_text(), ports, f"sites-available/{site}"))
+
+    clients = conf / "clients.conf"
+    clients.write_text(
+        sub1(r"^(\s*)secret = testing123$", rf"\g<1>secret = {SECRET}", clients.read_text(), "clients.conf")
+    )
+
+    sql = conf / "mods-available" / "sql"
+    text = sql.read_text()
+    text = sub1(r'^\tdialect = "sqlite"$', '\tdialect = "postgresql"', text, "sql")
+    text = sub1(r'^\tdriver = "rlm_sql_null"$', '\tdriver = "rlm_sql_${dialect}"', text, "sql")
+    text = sub1(r'^#\tserver = "localhost"$', '\tserver = "127.0.0.1"', text, "sql")
+    text = sub1(r"^#\tport = 3306$", "\tport = 5432", text, "sql")
+    text = sub1(r'^#\tlogin = "radius"$', '\tlogin = "postgres"', text, "sql")
+    text = sub1(r'^\tradius_db = "radius"$', f'\tradius_db = "{dbname}"', text, "sql")
+    sql.write_text(text)
+    (conf / "mods-enabled" / "sql").symlink_to("../mods-available/sql")
+    return auth_port
+
+
+def freeradius_server(exe: str, conf: Path) -> contextlib.AbstractContextManager[int]:
+    """``freeradius -f -d CONF`` until the block ends; its pid once it is ready."""
+    return freeradius_process(exe, conf, conf / "log" / "radius.log", conf / "log" / "stdout.log")
 
 
 @contextlib.contextmanager
