@@ -18,7 +18,8 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -303,12 +304,19 @@ def freeradius_server(exe: str, conf: Path) -> contextlib.AbstractContextManager
 
 
 @contextlib.contextmanager
-def daemon(url: str, workdir: Path, log_level: str = "warning") -> Iterator[Daemon]:
-    """``radiusd serve`` on 127.0.0.1 with ephemeral ports, learned from RADIUSD_READY_FILE."""
+def daemon(
+    url: str,
+    workdir: Path,
+    log_level: str = "warning",
+    extra_args: Sequence[str] = (),
+    log_name: str = "daemon.log",
+) -> Iterator[Daemon]:
+    """``radiusd serve`` on 127.0.0.1 with ephemeral ports, learned from RADIUSD_READY_FILE
+    (``extra_args`` appended to ``serve``'s; output to ``workdir / log_name``)."""
     ready = workdir / f"ready-{uuid.uuid4().hex[:6]}.json"
     env = dict(os.environ, RADIUSD_READY_FILE=str(ready), RADIUSD_LOG_LEVEL=log_level)
-    log = (workdir / "daemon.log").open("ab")
-    serve = ["serve", "--bind", "127.0.0.1", "--auth-port", "0", "--acct-port", "0"]
+    log = (workdir / log_name).open("ab")
+    serve = ["serve", "--bind", "127.0.0.1", "--auth-port", "0", "--acct-port", "0", *extra_args]
     proc = subprocess.Popen(
         ["radiusd", "--database", url, *serve],
         env=env,
@@ -319,7 +327,7 @@ def daemon(url: str, workdir: Path, log_level: str = "warning") -> Iterator[Daem
         deadline = time.monotonic() + 60
         while not ready.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"daemon did not start; see {workdir / 'daemon.log'}")
+                raise RuntimeError(f"daemon did not start; see {workdir / log_name}")
             time.sleep(0.05)
         time.sleep(0.05)  # the file is written in one call; let it land
         bound = json.loads(ready.read_text())
@@ -396,28 +404,49 @@ def _count(text: str, label: str) -> int:
     return int(m.group(1)) if m else -1
 
 
+def _run_captured(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
 def run_radclient(
     file: Path, requests: int, port: int, pid: int, parallel: int = 128, kind: str = "auth"
 ) -> RadclientRun:
     """``radclient -q -p N -s -f FILE 127.0.0.1:PORT auth SECRET``, timed, with both sides' CPU."""
-    cmd = [radclient_exe(), "-q", "-p", str(parallel), "-s", "-f", str(file)]
-    cmd += [f"127.0.0.1:{port}", kind, SECRET]
+    return run_radclients([(file, requests, port)], [pid], parallel, kind)
+
+
+def run_radclients(
+    jobs: Sequence[tuple[Path, int, int]],
+    pids: Sequence[int],
+    parallel: int = 128,
+    kind: str = "auth",
+    quiet: bool = True,
+) -> RadclientRun:
+    """One ``radclient -q -p N -s -f FILE 127.0.0.1:PORT KIND SECRET`` per job (file, requests,
+    port), all started at once; wall time until the last one ends, the servers ``pids``' CPU
+    (summed) across that time, counts summed, outputs joined in job order. Not ``quiet``:
+    ``-x`` instead of ``-q`` (every reply printed with its attributes)."""
+    cmds = []
+    for file, _, port in jobs:
+        cmd = [radclient_exe(), "-q" if quiet else "-x", "-p", str(parallel), "-s", "-f", str(file)]
+        cmds.append([*cmd, f"127.0.0.1:{port}", kind, SECRET])
     c0 = children_cpu()
-    s0, n0 = proc_cpu(pid)
+    before = [proc_cpu(pid) for pid in pids]
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    with ThreadPoolExecutor(len(cmds)) as pool:
+        done = list(pool.map(_run_captured, cmds))
     wall = time.perf_counter() - t0
-    s1, n1 = proc_cpu(pid)
+    after = [proc_cpu(pid) for pid in pids]
     c1 = children_cpu()
-    out = done.stdout + done.stderr
+    outs = [d.stdout + d.stderr for d in done]
     return RadclientRun(
-        requests=requests,
+        requests=sum(requests for _, requests, _ in jobs),
         wall=wall,
-        accepted=_count(out, "Accepted"),
-        rejected=_count(out, "Rejected"),
-        lost=_count(out, "Lost"),
+        accepted=sum(_count(out, "Accepted") for out in outs),
+        rejected=sum(_count(out, "Rejected") for out in outs),
+        lost=sum(_count(out, "Lost") for out in outs),
         radclient_cpu=c1 - c0,
-        daemon_cpu_stat=s1 - s0,
-        daemon_cpu_sched=n1 - n0,
-        output=out,
+        daemon_cpu_stat=sum(a[0] - b[0] for a, b in zip(after, before, strict=True)),
+        daemon_cpu_sched=sum(a[1] - b[1] for a, b in zip(after, before, strict=True)),
+        output="\n".join(outs),
     )
