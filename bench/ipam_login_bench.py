@@ -171,6 +171,7 @@ class Result:
     load: float
     pressure: str
     claims_lost: int | None = None
+    gave_up: int | None = None  # logins left unanswered after MAX_CLAIM_ROUNDS lost claims (the NAS retries)
     allocations: list[int] = field(default_factory=list)
     checks: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (found, expected)
     notes: list[str] = field(default_factory=list)
@@ -225,12 +226,12 @@ def measure(
     ports: list[int],
     workdir: Path,
     args: argparse.Namespace,
-    counters: Callable[[], tuple[int, list[int]]] | None = None,
+    counters: Callable[[], tuple[int, list[int], int]] | None = None,
 ) -> tuple[Result, list[str]]:
     """Warm-up, the measured run and the unmeasured re-login pass against the servers ``pids``
     listening on ``ports`` (one file per server); the result and the addresses in the Accepts.
-    ``counters`` (claims lost, allocations per daemon) are read just before and just after the
-    measured run; the result gets the differences."""
+    ``counters`` (claims lost, allocations per daemon, claims given up) are read just before and
+    just after the measured run; the result gets the differences."""
     n, parts = args.subscribers, len(ports)
     warm = pap_files(workdir, "warm", n, WARM, parts)  # other subscribers: measured logins allocate anew
     main = pap_files(workdir, "logins", 0, n, parts)
@@ -249,8 +250,9 @@ def measure(
     if r.accepted != n:  # reported as a failed check; the rounds go on
         print(f"[{config} #{rnd}] {r.accepted}/{n} accepted:\n{r.output[-600:]}", file=sys.stderr)
     if counters is not None and counted is not None:
-        lost, allocations = counters()
+        lost, allocations, gave_up = counters()
         res.claims_lost = lost - counted[0]
+        res.gave_up = gave_up - counted[2]
         res.allocations = [a - b for a, b in zip(allocations, counted[1], strict=True)]
     again = run_radclients(
         [(f, c, p) for (f, c), p in zip(main, ports, strict=True)], pids, args.parallel, quiet=False
@@ -343,10 +345,12 @@ def bench_radiusd(daemons: int, rnd: int, workdir: Path, args: argparse.Namespac
                 for k, port in enumerate(api_ports)
             ]
 
-            def counters() -> tuple[int, list[int]]:
+            def counters() -> tuple[int, list[int], int]:
                 metrics = [scrape(port, token) for port in api_ports]
                 lost = int(sum(m.get("radiusd_ipam_claims_lost_total", 0) for m in metrics))
-                return lost, [int(m.get("radiusd_ipam_allocations_total", 0)) for m in metrics]
+                logs = [(workdir / f"daemon-{k}.log").read_text(errors="replace") for k in range(daemons)]
+                gave_up = sum(log.count("ipam.claim-gave-up") for log in logs)
+                return lost, [int(m.get("radiusd_ipam_allocations_total", 0)) for m in metrics], gave_up
 
             pids, ports = [d.pid for d in procs], [d.auth_port for d in procs]
             res, addresses = measure(config, rnd, dbname, pids, ports, workdir, args, counters)
@@ -471,7 +475,7 @@ def ratio_to(res: Result, results: list[Result]) -> str:
 
 def row(res: Result, results: list[Result], label: str) -> str:
     r = res.run
-    lost = "-" if res.claims_lost is None else f"{res.claims_lost:,}"
+    lost = "-" if res.claims_lost is None else f"{res.claims_lost:,} / {res.gave_up:,}"
     alloc = "/".join(f"{a:,}" for a in res.allocations) or "-"
     return (
         f"| {label} | {res.load:.1f} / {res.pressure} | {r.rate:,.0f} "
@@ -491,7 +495,8 @@ def median_row(config: str, runs: list[Result], fr: list[Result]) -> str:
     ]
     ratio = f"{statistics.median(ratios):.1f}x" if ratios else "-"
     lost = [r.claims_lost for r in runs if r.claims_lost is not None]
-    lost_s = f"{statistics.median(lost):,.0f} (max {max(lost):,})" if lost else "-"
+    gave_up = [r.gave_up for r in runs if r.gave_up is not None]
+    lost_s = f"{statistics.median(lost):,.0f} / {statistics.median(gave_up):,.0f}" if lost else "-"
     cells = (
         config,
         str(len(runs)),
@@ -524,7 +529,8 @@ def report(results: list[Result], args: argparse.Namespace, command: str, loads:
         "## Summary (median over rounds)",
         "",
         "| configuration | rounds | logins/s | server CPU µs/login | PostgreSQL CPU µs/login (own backends) "
-        "| total µs/login | FreeRADIUS total / this (same round) | claims lost to the other node |",
+        "| total µs/login | FreeRADIUS total / this (same round) | claims lost to the other node / logins "
+        "given up (no reply) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     configs = list(dict.fromkeys(r.config for r in results))
@@ -538,7 +544,7 @@ def report(results: list[Result], args: argparse.Namespace, command: str, loads:
         "| round: configuration | load avg / CPU pressure at start | logins/s "
         "| server CPU µs/login, schedstat "
         "(stat) | PostgreSQL CPU µs/login, own backends (all postgres) | total µs/login | FreeRADIUS / this "
-        "| claims lost | allocations per daemon | checks |",
+        "| claims lost / given up | allocations per daemon | checks |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for res in results:
@@ -594,7 +600,10 @@ def report(results: list[Result], args: argparse.Namespace, command: str, loads:
         "other engineers' databases). Total: server + own backends. Claims lost: the daemons' "
         "`radiusd_ipam_claims_lost_total` from /metrics, its increase across the measured run (items "
         "another node had already taken when this one claimed them; each was claimed again before the "
-        "reply). Allocations: the increase of each daemon's `radiusd_ipam_allocations_total`.",
+        "reply); given up: `ipam.claim-gave-up` warnings in the daemons' logs during the measured run (a "
+        "login whose claim was lost 32 times in a row gets no reply; radclient retransmits it after its "
+        "timeout, and the retransmission is served). Allocations: the increase of each daemon's "
+        "`radiusd_ipam_allocations_total`.",
     ]
     return "\n".join(lines) + "\n"
 
