@@ -46,9 +46,6 @@ import asyncio
 import contextlib
 import os
 import platform
-import re
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -64,12 +61,17 @@ from sqlalchemy.ext.asyncio import create_async_engine
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
-    PG_ADMIN_URL,
-    SECRET,
+    FR_DRIVER,
+    FR_SCHEMA,
     RadclientRun,
     calling_station_id,
     daemon,
-    freeradius_process,
+    free_udp_port,
+    freeradius_config,
+    freeradius_exe,
+    freeradius_server,
+    freeradius_version,
+    load_sql,
     new_workdir,
     postgres_database,
     proc_cpu,
@@ -79,7 +81,6 @@ from common import (
     sqlite_url,
     username,
 )
-from suite import free_udp_port, freeradius_exe, freeradius_version
 
 TARGET_RATE = 10_000.0
 TARGET_US = 80.0
@@ -343,109 +344,11 @@ def bench_backend(name: str, url: str, dbname: str | None, workdir: Path, args: 
 # -- FreeRADIUS 3.2 + rlm_sql on PostgreSQL (--freeradius) --------------------------------------
 
 FREERADIUS = "FreeRADIUS rlm_sql"
-FR_STOCK = Path("/etc/freeradius/3.0")
-FR_SCHEMA = FR_STOCK / "mods-config" / "sql" / "main" / "postgresql" / "schema.sql"
-FR_DRIVER = Path("/usr/lib/freeradius/rlm_sql_postgresql.so")
 CONFLICT_NOTE = (
     " (radclient reuses an Id as soon as its response arrives; FreeRADIUS had not yet retired the "
     "answered request with that Id, logs the new packet as conflicting, drops the old one and "
     "processes the new one: no request is lost, every one is checked in radacct)"
 )
-
-
-def _sub1(pattern: str, repl: str, text: str, what: str) -> str:
-    """``re.sub`` of exactly one line of a stock FreeRADIUS file (fails loudly if the file changed)."""
-    new, n = re.subn(pattern, repl, text, count=1, flags=re.M)
-    if n != 1:
-        raise RuntimeError(f"FreeRADIUS config: {what}: pattern {pattern!r} not found")
-    return new
-
-
-def _listeners(text: str, ports: dict[str, int], what: str) -> str:
-    """A stock site's top-level ``listen`` sections bound to 127.0.0.1 on ``ports`` (type -> port);
-    the IPv6 (``ipv6addr = ::``) ones dropped."""
-    lines = text.splitlines(keepends=True)
-    out: list[str] = []
-    seen: list[str] = []
-    i = 0
-    while i < len(lines):
-        if not lines[i].startswith("listen {"):
-            out.append(lines[i])
-            i += 1
-            continue
-        depth, j = 0, i
-        while True:
-            code = lines[j].split("#", 1)[0]
-            depth += code.count("{") - code.count("}")
-            j += 1
-            if depth == 0:
-                break
-        block, i = "".join(lines[i:j]), j
-        if re.search(r"^\s*ipv6addr\s*=", block, re.M):
-            continue
-        kind = re.search(r"^\s*type\s*=\s*(\w+)", block, re.M)
-        if kind is None or kind.group(1) not in ports:
-            raise RuntimeError(f"FreeRADIUS config: {what}: unexpected listen section:\n{block}")
-        seen.append(kind.group(1))
-        block = re.sub(r"^(\s*)ipaddr\s*=.*$", r"\g<1>ipaddr = 127.0.0.1", block, flags=re.M)
-        block = re.sub(r"^(\s*)port\s*=.*$", rf"\g<1>port = {ports[kind.group(1)]}", block, flags=re.M)
-        out.append(block)
-    if sorted(seen) != sorted(ports):
-        raise RuntimeError(f"FreeRADIUS config: {what}: listen sections {seen}, expected {sorted(ports)}")
-    return "".join(out)
-
-
-def freeradius_config(conf: Path, dbname: str, acct_port: int) -> int:
-    """The stock /etc/freeradius/3.0 copied to ``conf`` with rlm_sql on PostgreSQL enabled; the auth port.
-
-    Changed from stock, all in the private copy: paths (raddbdir, logdir, run_dir) inside
-    ``conf``; no ``user``/``group`` switch (the files belong to whoever runs the bench); the
-    default site's listeners on 127.0.0.1 at ports from the OS (IPv6 ones dropped) and the
-    inner-tunnel's on another; the localhost client's secret; the sql module's dialect,
-    driver, server, port, login and database, and the module enabled. Everything else
-    (queries, pool, thread pool, the default site's accounting section) is stock.
-    """
-    shutil.copytree(FR_STOCK, conf, symlinks=True)
-    for sub in ("log", "run"):
-        (conf / sub).mkdir()
-    radiusd_conf = conf / "radiusd.conf"
-    text = radiusd_conf.read_text()
-    text = _sub1(r"^raddbdir = .*$", f"raddbdir = {conf}", text, "radiusd.conf")
-    text = _sub1(r"^logdir = .*$", f"logdir = {conf / 'log'}", text, "radiusd.conf")
-    text = _sub1(r"^run_dir = .*$", f"run_dir = {conf / 'run'}", text, "radiusd.conf")
-    text = _sub1(r"^(\s*)user = freerad$", r"\g<1>#user = freerad", text, "radiusd.conf")
-    text = _sub1(r"^(\s*)group = freerad$", r"\g<1>#group = freerad", text, "radiusd.conf")
-    radiusd_conf.write_text(text)
-
-    auth_port, inner_port = free_udp_port(), free_udp_port()
-    for site, ports in (
-        ("default", {"auth": auth_port, "acct": acct_port}),
-        ("inner-tunnel", {"auth": inner_port}),
-    ):
-        path = conf / "sites-available" / site
-        path.write_text(_listeners(path.read_text(), ports, f"sites-available/{site}"))
-
-    clients = conf / "clients.conf"
-    clients.write_text(
-        _sub1(r"^(\s*)secret = testing123$", rf"\g<1>secret = {SECRET}", clients.read_text(), "clients.conf")
-    )
-
-    sql = conf / "mods-available" / "sql"
-    text = sql.read_text()
-    text = _sub1(r'^\tdialect = "sqlite"$', '\tdialect = "postgresql"', text, "sql")
-    text = _sub1(r'^\tdriver = "rlm_sql_null"$', '\tdriver = "rlm_sql_${dialect}"', text, "sql")
-    text = _sub1(r'^#\tserver = "localhost"$', '\tserver = "127.0.0.1"', text, "sql")
-    text = _sub1(r"^#\tport = 3306$", "\tport = 5432", text, "sql")
-    text = _sub1(r'^#\tlogin = "radius"$', '\tlogin = "postgres"', text, "sql")
-    text = _sub1(r'^\tradius_db = "radius"$', f'\tradius_db = "{dbname}"', text, "sql")
-    sql.write_text(text)
-    (conf / "mods-enabled" / "sql").symlink_to("../mods-available/sql")
-    return auth_port
-
-
-def freeradius_server(exe: str, conf: Path) -> contextlib.AbstractContextManager[int]:
-    """``freeradius -f -d CONF`` until the block ends; its pid once it is ready."""
-    return freeradius_process(exe, conf, conf / "log" / "radius.log", conf / "log" / "stdout.log")
 
 
 def verify_radacct(url: str, n: int) -> dict[str, tuple[int, int]]:
@@ -477,8 +380,7 @@ def bench_freeradius(exe: str, workdir: Path, args: argparse.Namespace) -> Resul
     result = Result(FREERADIUS)
     with postgres_database() as url:
         dbname = url.rsplit("/", 1)[1]
-        schema = ["psql", PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{dbname}", "-q", "-v", "ON_ERROR_STOP=1"]
-        subprocess.run([*schema, "-f", str(FR_SCHEMA)], check=True, capture_output=True)
+        load_sql(url, FR_SCHEMA)
         conf = workdir / "raddb"
         acct_port = free_udp_port()
         freeradius_config(conf, dbname, acct_port)

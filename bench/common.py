@@ -14,10 +14,12 @@ import os
 import re
 import resource
 import shutil
+import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,14 +169,156 @@ def freeradius_process(exe: str, conf: Path, log: Path, stdout_log: Path) -> Ite
         out.close()
 
 
+# -- stock FreeRADIUS 3.2 (Debian freeradius, freeradius-postgresql) ---------------------------------
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def freeradius_exe() -> str | None:
+    return shutil.which("freeradius") or shutil.which("freeradius", path="/usr/sbin:/sbin")
+
+
+def freeradius_version(exe: str) -> str:
+    out = subprocess.run([exe, "-v"], capture_output=True, text=True, check=False).stdout
+    first = out.splitlines()[0] if out else ""
+    return first.split("Version", 1)[1].split(",")[0].strip() if "Version" in first else "?"
+
+
+def load_sql(url: str, path: Path) -> None:
+    """Run the SQL file ``path`` (e.g. one of FreeRADIUS's schemas) in the database at ``url``."""
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    cmd = ["psql", dsn, "-q", "-v", "ON_ERROR_STOP=1", "-f", str(path)]
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+FR_STOCK = Path("/etc/freeradius/3.0")
+FR_SCHEMA = FR_STOCK / "mods-config" / "sql" / "main" / "postgresql" / "schema.sql"
+FR_DRIVER = Path("/usr/lib/freeradius/rlm_sql_postgresql.so")
+
+
+def sub1(pattern: str, repl: str, text: str, what: str) -> str:
+    """``re.sub`` of exactly one line of a stock FreeRADIUS file (fails loudly if the file changed)."""
+    new, n = re.subn(pattern, repl, text, count=1, flags=re.M)
+    if n != 1:
+        raise RuntimeError(f"FreeRADIUS config: {what}: pattern {pattern!r} not found")
+    return new
+
+
+def listeners(text: str, ports: dict[str, int], what: str) -> str:
+    """A stock site's top-level ``listen`` sections bound to 127.0.0.1 on ``ports`` (type -> port);
+    the IPv6 (``ipv6addr = ::``) ones dropped."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    seen: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not lines[i].startswith("listen {"):
+            out.append(lines[i])
+            i += 1
+            continue
+        depth, j = 0, i
+        while True:
+            code = lines[j].split("#", 1)[0]
+            depth += code.count("{") - code.count("}")
+            j += 1
+            if depth == 0:
+                break
+        block, i = "".join(lines[i:j]), j
+        if re.search(r"^\s*ipv6addr\s*=", block, re.M):
+            continue
+        kind = re.search(r"^\s*type\s*=\s*(\w+)", block, re.M)
+        if kind is None or kind.group(1) not in ports:
+            raise RuntimeError(f"FreeRADIUS config: {what}: unexpected listen section:\n{block}")
+        seen.append(kind.group(1))
+        block = re.sub(r"^(\s*)ipaddr\s*=.*$", r"\g<1>ipaddr = 127.0.0.1", block, flags=re.M)
+        block = re.sub(r"^(\s*)port\s*=.*$", rf"\g<1>port = {ports[kind.group(1)]}", block, flags=re.M)
+        out.append(block)
+    if sorted(seen) != sorted(ports):
+        raise RuntimeError(f"FreeRADIUS config: {what}: listen sections {seen}, expected {sorted(ports)}")
+    return "".join(out)
+
+
+def freeradius_config(conf: Path, dbname: str, acct_port: int) -> int:
+    """The stock /etc/freeradius/3.0 copied to ``conf`` with rlm_sql on PostgreSQL enabled; the auth port.
+
+    Changed from stock, all in the private copy: paths (raddbdir, logdir, run_dir) inside
+    ``conf``; no ``user``/``group`` switch (the files belong to whoever runs the bench); the
+    default site's listeners on 127.0.0.1 at ports from the OS (IPv6 ones dropped) and the
+    inner-tunnel's on another; the localhost client's secret; the sql module's dialect,
+    driver, server, port, login and database, and the module enabled. Everything else
+    (queries, pool, thread pool, the default site's accounting section) is stock.
+    """
+    shutil.copytree(FR_STOCK, conf, symlinks=True)
+    for sub in ("log", "run"):
+        (conf / sub).mkdir()
+    radiusd_conf = conf / "radiusd.conf"
+    text = radiusd_conf.read_text()
+    text = sub1(r"^raddbdir = .*$", f"raddbdir = {conf}", text, "radiusd.conf")
+    text = sub1(r"^logdir = .*$", f"logdir = {conf / 'log'}", text, "radiusd.conf")
+    text = sub1(r"^run_dir = .*$", f"run_dir = {conf / 'run'}", text, "radiusd.conf")
+    text = sub1(r"^(\s*)user = freerad$", r"\g<1>#user = freerad", text, "radiusd.conf")
+    text = sub1(r"^(\s*)group = freerad$", r"\g<1>#group = freerad", text, "radiusd.conf")
+    radiusd_conf.write_text(text)
+
+    auth_port, inner_port = free_udp_port(), free_udp_port()
+    for site, ports in (
+        ("default", {"auth": auth_port, "acct": acct_port}),
+        ("inner-tunnel", {"auth": inner_port}),
+    ):
+        path = conf / "sites-available" / site
+        path.write_text(listeners(path.read_text(), ports, f"sites-available/{site}"))
+
+    clients = conf / "clients.conf"
+    clients.write_text(
+        sub1(r"^(\s*)secret = testing123$", rf"\g<1>secret = {SECRET}", clients.read_text(), "clients.conf")
+    )
+
+    sql = conf / "mods-available" / "sql"
+    text = sql.read_text()
+    text = sub1(r'^\tdialect = "sqlite"$', '\tdialect = "postgresql"', text, "sql")
+    text = sub1(r'^\tdriver = "rlm_sql_null"$', '\tdriver = "rlm_sql_${dialect}"', text, "sql")
+    text = sub1(r'^#\tserver = "localhost"$', '\tserver = "127.0.0.1"', text, "sql")
+    text = sub1(r"^#\tport = 3306$", "\tport = 5432", text, "sql")
+    text = sub1(r'^#\tlogin = "radius"$', '\tlogin = "postgres"', text, "sql")
+    text = sub1(r'^\tradius_db = "radius"$', f'\tradius_db = "{dbname}"', text, "sql")
+    sql.write_text(text)
+    (conf / "mods-enabled" / "sql").symlink_to("../mods-available/sql")
+    return auth_port
+
+
+def freeradius_server(exe: str, conf: Path) -> contextlib.AbstractContextManager[int]:
+    """``freeradius -f -d CONF`` until the block ends; its pid once it is ready."""
+    return freeradius_process(exe, conf, conf / "log" / "radius.log", conf / "log" / "stdout.log")
+
+
 @contextlib.contextmanager
-def daemon(url: str, workdir: Path, log_level: str = "warning") -> Iterator[Daemon]:
-    """``radiusd serve`` on 127.0.0.1 with ephemeral ports, learned from RADIUSD_READY_FILE."""
+def daemon(
+    url: str,
+    workdir: Path,
+    log_level: str = "warning",
+    extra_args: Sequence[str] = (),
+    log_name: str = "daemon.log",
+) -> Iterator[Daemon]:
+    """``radiusd serve`` on 127.0.0.1 with ephemeral ports, learned from RADIUSD_READY_FILE
+    (``extra_args`` appended to ``serve``'s; output to ``workdir / log_name``)."""
     ready = workdir / f"ready-{uuid.uuid4().hex[:6]}.json"
     env = dict(os.environ, RADIUSD_READY_FILE=str(ready), RADIUSD_LOG_LEVEL=log_level)
-    log = (workdir / "daemon.log").open("ab")
+    log = (workdir / log_name).open("ab")
     # one process: the CPU figures read this pid (workers_bench.py compares --workers 1 and 2)
     serve = ["serve", "--bind", "127.0.0.1", "--auth-port", "0", "--acct-port", "0", "--workers", "1"]
+    serve += extra_args
     proc = subprocess.Popen(
         ["radiusd", "--database", url, *serve],
         env=env,
@@ -185,7 +329,7 @@ def daemon(url: str, workdir: Path, log_level: str = "warning") -> Iterator[Daem
         deadline = time.monotonic() + 60
         while not ready.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"daemon did not start; see {workdir / 'daemon.log'}")
+                raise RuntimeError(f"daemon did not start; see {workdir / log_name}")
             time.sleep(0.05)
         time.sleep(0.05)  # the file is written in one call; let it land
         bound = json.loads(ready.read_text())
@@ -262,28 +406,49 @@ def _count(text: str, label: str) -> int:
     return int(m.group(1)) if m else -1
 
 
+def _run_captured(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
 def run_radclient(
     file: Path, requests: int, port: int, pid: int, parallel: int = 128, kind: str = "auth"
 ) -> RadclientRun:
     """``radclient -q -p N -s -f FILE 127.0.0.1:PORT auth SECRET``, timed, with both sides' CPU."""
-    cmd = [radclient_exe(), "-q", "-p", str(parallel), "-s", "-f", str(file)]
-    cmd += [f"127.0.0.1:{port}", kind, SECRET]
+    return run_radclients([(file, requests, port)], [pid], parallel, kind)
+
+
+def run_radclients(
+    jobs: Sequence[tuple[Path, int, int]],
+    pids: Sequence[int],
+    parallel: int = 128,
+    kind: str = "auth",
+    quiet: bool = True,
+) -> RadclientRun:
+    """One ``radclient -q -p N -s -f FILE 127.0.0.1:PORT KIND SECRET`` per job (file, requests,
+    port), all started at once; wall time until the last one ends, the servers ``pids``' CPU
+    (summed) across that time, counts summed, outputs joined in job order. Not ``quiet``:
+    ``-x`` instead of ``-q`` (every reply printed with its attributes)."""
+    cmds = []
+    for file, _, port in jobs:
+        cmd = [radclient_exe(), "-q" if quiet else "-x", "-p", str(parallel), "-s", "-f", str(file)]
+        cmds.append([*cmd, f"127.0.0.1:{port}", kind, SECRET])
     c0 = children_cpu()
-    s0, n0 = proc_cpu(pid)
+    before = [proc_cpu(pid) for pid in pids]
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    with ThreadPoolExecutor(len(cmds)) as pool:
+        done = list(pool.map(_run_captured, cmds))
     wall = time.perf_counter() - t0
-    s1, n1 = proc_cpu(pid)
+    after = [proc_cpu(pid) for pid in pids]
     c1 = children_cpu()
-    out = done.stdout + done.stderr
+    outs = [d.stdout + d.stderr for d in done]
     return RadclientRun(
-        requests=requests,
+        requests=sum(requests for _, requests, _ in jobs),
         wall=wall,
-        accepted=_count(out, "Accepted"),
-        rejected=_count(out, "Rejected"),
-        lost=_count(out, "Lost"),
+        accepted=sum(_count(out, "Accepted") for out in outs),
+        rejected=sum(_count(out, "Rejected") for out in outs),
+        lost=sum(_count(out, "Lost") for out in outs),
         radclient_cpu=c1 - c0,
-        daemon_cpu_stat=s1 - s0,
-        daemon_cpu_sched=n1 - n0,
-        output=out,
+        daemon_cpu_stat=sum(a[0] - b[0] for a, b in zip(after, before, strict=True)),
+        daemon_cpu_sched=sum(a[1] - b[1] for a, b in zip(after, before, strict=True)),
+        output="\n".join(outs),
     )

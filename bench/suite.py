@@ -43,9 +43,6 @@ import os
 import platform
 import random
 import resource
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,7 +60,10 @@ from common import (
     RATE_LIMIT,
     SECRET,
     daemon,
+    free_udp_port,
+    freeradius_exe,
     freeradius_process,
+    freeradius_version,
     new_workdir,
     password,
     postgres_database,
@@ -431,23 +431,6 @@ server default {{
     }}
 }}
 """
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def freeradius_exe() -> str | None:
-    return shutil.which("freeradius") or shutil.which("freeradius", path="/usr/sbin:/sbin")
-
-
-def freeradius_version(exe: str) -> str:
-    out = subprocess.run([exe, "-v"], capture_output=True, text=True, check=False).stdout
-    first = out.splitlines()[0] if out else ""
-    return first.split("Version", 1)[1].split(",")[0].strip() if "Version" in first else "?"
 
 
 @contextlib.contextmanager

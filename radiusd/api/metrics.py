@@ -18,6 +18,7 @@ radiusd_ip_pool_warning                gauge      pool, kind: 1 at or above the 
 radiusd_ipam_allocations_total         counter    addresses handed out
 radiusd_ipam_exhausted_total           counter    logins refused for lack of addresses
 radiusd_ipam_ipv6_exhausted_total      counter    logins given IPv4 only (IPv6 side exhausted)
+radiusd_ipam_claims_lost_total         counter    items claimed while another node held them (claimed again)
 radiusd_sessions_open                  gauge      nas (name, else address)
 radiusd_writer_queue_depth             gauge      operations waiting for the database
 radiusd_writer_batches_total           counter    transactions committed
@@ -87,6 +88,11 @@ class DaemonCollector(Collector):
             "radiusd_ipam_ipv6_exhausted",
             "Logins given IPv4 only: the IPv6 side of their pool was exhausted",
             value=ipam.ipv6_exhausted,
+        )
+        yield CounterMetricFamily(
+            "radiusd_ipam_claims_lost",
+            "Items another node held when this one claimed them (another was claimed before the reply)",
+            value=ipam.claims_lost,
         )
         yield from self._sessions()
         w = s.writer

@@ -70,6 +70,7 @@ def _state() -> Any:
             allocated=1,
             exhausted=2,
             ipv6_exhausted=7,
+            claims_lost=8,
         ),
         sessions=sessions,
         registry=registry,
@@ -100,6 +101,7 @@ def test_collector_reads_live_figures() -> None:
         "radiusd_writer_refused_total 6.0",
         "radiusd_ipam_exhausted_total 2.0",
         "radiusd_ipam_ipv6_exhausted_total 7.0",
+        "radiusd_ipam_claims_lost_total 8.0",
         "radiusd_subscribers 1.0",
     ):
         assert line in text, line
