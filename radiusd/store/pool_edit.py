@@ -42,14 +42,20 @@ def _kind(spec: str, kind: str | None) -> str:
 
 
 def check_new_ranges(
-    all_pools: Sequence[pools.PoolInfo], name: str, specs: Sequence[tuple[str, str]]
+    all_pools: Sequence[pools.PoolInfo],
+    name: str,
+    specs: Sequence[tuple[str, str]],
+    removing: Sequence[str] = (),
 ) -> None:
     """Refuse ``(kind, spec)`` ranges for pool ``name`` that are malformed (InvalidInput),
-    overlap any pool's range or each other, or differ from the pool's item length (Conflict)."""
+    overlap any pool's range (but the ``removing`` ones of ``name``) or each other, or differ
+    from the pool's item length (Conflict)."""
     labelled: list[tuple[str, ItemRange]] = []
     lengths: dict[str, int] = {}
     for p in all_pools:
         for r in p.ranges:
+            if p.name == name and r.range in removing:
+                continue
             labelled.append((f"pool {p.name!r} range {r.range}", parse_range(r.range, r.kind, _plen(r))))
             if p.name == name and _plen(r) is not None:
                 lengths[r.kind] = int(r.range.rsplit("/", 1)[1])
@@ -123,8 +129,8 @@ async def edit_pool(
     (None clears), and ``gateway``: an address of the pool reserved for nobody (never handed out)."""
     current = await pools.get_pool(engine, name)
     added = [(_kind(spec, kind), spec.strip()) for kind, spec in add_ranges]
-    check_new_ranges(await pools.list_pools(engine), name, added)
     removed = [r.range for r in ranges_to_remove(current, remove_ranges)]
+    check_new_ranges(await pools.list_pools(engine), name, added, removed)
     meta: dict[str, Any] = {}
     async with engine.connect() as conn:
         if given(fallback):
