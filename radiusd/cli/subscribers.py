@@ -230,16 +230,14 @@ def subscriber_remove(username: str, disconnect: bool) -> None:
 
 
 def _remove(username: str, disconnect: bool) -> None:
-    from radiusd.cli.coa import report
-
     async def go(engine: AsyncEngine) -> Any:
         from inventory.offboard import remove_online_subscriber
 
         return await remove_online_subscriber(engine, username, disconnect=disconnect)
 
-    actions = run_store(go)
-    if actions:
-        report(actions)
+    for done in run_store(go):
+        how = "disconnected" if done["ok"] else "closed (the NAS had no such session)"
+        click.echo(f"session {done['acct_session_id']} ({done['username']} on {done['nas']}): {how}")
 
 
 @subscriber.command("set")

@@ -132,6 +132,8 @@ def known_reply_attributes(pairs: Iterable[object]) -> list[list[str]]:
             encode_value(definition, val, 0, dictionary)
         except (ValueError, TypeError, OverflowError) as exc:
             detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+            if definition.type == "octets":
+                detail = "octets are written in hex, e.g. 0x676f6c64"
             raise InvalidInput(
                 f"reply attribute {definition.name}: {val!r} is not a valid "
                 f"{definition.type} value ({detail})"
