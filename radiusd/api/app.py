@@ -31,7 +31,7 @@ from radiusd.store.errors import Conflict, InvalidInput, NotFound
 from radiusd.store.pools import _pool_info, group_of
 from radiusd.store.writer import Writer
 
-from . import network, queries
+from . import nas, network, network_edit, plans, pools, queries, subscribers
 from .metrics import make_registry
 from .schemas import (
     DEFAULT_LIMIT,
@@ -167,6 +167,11 @@ def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None, conc
     # -- network ----------------------------------------------------------------------------
 
     network.install(app, state, read, write)
+    network_edit.install(app, state, read, write)
+    nas.install(app, state, read, write)
+    plans.install(app, state, read, write)
+    pools.install(app, state, read, write)
+    subscribers.install(app, state, read, write, send)
 
     # -- ipam -------------------------------------------------------------------------------
 

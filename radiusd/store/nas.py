@@ -148,6 +148,16 @@ async def list_nas(engine: AsyncEngine) -> list[NasRecord]:
         return [NasRecord.from_row(row) for row in (await conn.execute(NAS_SELECT)).mappings()]
 
 
+async def page_nas(
+    engine: AsyncEngine, *, limit: int, offset: int = 0, vendor: str | None = None
+) -> list[NasRecord]:
+    """One page of NAS by name (LIMIT/OFFSET in SQL), optionally of one vendor."""
+    query = NAS_SELECT if vendor is None else NAS_SELECT.where(Router.vendor == vendor)
+    async with engine.connect() as conn:
+        rows = await conn.execute(query.offset(offset).limit(limit))
+        return [NasRecord.from_row(row) for row in rows.mappings()]
+
+
 async def get_nas(engine: AsyncEngine, name: str) -> NasRecord:
     async with engine.connect() as conn:
         return await _fetch(conn, name)

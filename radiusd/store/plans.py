@@ -156,6 +156,18 @@ async def list_plans(engine: AsyncEngine) -> list[PlanRecord]:
         return [PlanRecord.from_row(row) for row in (await conn.execute(PLAN_SELECT)).mappings()]
 
 
+async def page_plans(
+    engine: AsyncEngine, *, limit: int, offset: int = 0, pool: str | None = None
+) -> list[PlanRecord]:
+    """One page of plans by name (LIMIT/OFFSET in SQL), optionally only those using ``pool``."""
+    query = PLAN_SELECT
+    if pool is not None:
+        query = query.where(sa.or_(Plan.pool_name == pool, Plan.walled_garden_pool == pool))
+    async with engine.connect() as conn:
+        rows = await conn.execute(query.offset(offset).limit(limit))
+        return [PlanRecord.from_row(row) for row in rows.mappings()]
+
+
 async def get_plan(engine: AsyncEngine, name: str) -> PlanRecord:
     async with engine.connect() as conn:
         return await _fetch(conn, name)

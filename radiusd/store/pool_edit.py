@@ -22,11 +22,12 @@ from ipam.ranges import ItemRange, check_overlaps, parse_range
 
 from . import pools, validate
 from .errors import Conflict, InvalidInput, NotFound, StoreError
-from .models import Router
+from .lease_ops import V4, V6
+from .models import IPPool, Router
 from .refs import require_pool, require_subscriber
 from .validate import UNSET, Unset, given
 
-__all__ = ["edit_pool", "reserve_for"]
+__all__ = ["edit_pool", "get_reservation", "reservations_page", "reserve_for"]
 
 KINDS = ("ipv4", "ipv6-wan", "ipv6-pd")
 
@@ -191,3 +192,51 @@ async def reserve_for(engine: AsyncEngine, address: str, owner: str | None = Non
         return await pools.reserve_address(engine, address, owner)
     except IpamError as exc:
         raise Conflict(str(exc)) from None
+
+
+def _reservations(pool: str | None = None, user: str | None = None) -> sa.Select[Any]:
+    """Reserved addresses and prefixes: (address, username, pool row name), both families."""
+    parts = []
+    for table, col in ((V4, "address"), (V6, "prefix")):
+        q = (
+            sa.select(
+                table.c[col].label("address"), table.c.owner.label("username"), IPPool.name.label("pool")
+            )
+            .join_from(table, IPPool, table.c.pool_id == IPPool.id)
+            .where(table.c.state == "reserved")
+        )
+        if pool is not None:
+            q = q.where(sa.or_(IPPool.name == pool, IPPool.name.like(f"{pool}:%")))
+        if user is not None:
+            q = q.where(table.c.owner == user)
+        parts.append(q)
+    return sa.union_all(*parts).subquery().select()
+
+
+def _reservation(row: Any) -> dict[str, Any]:
+    return {"address": row.address, "username": row.username, "pool": pools.group_of(row.pool)}
+
+
+async def reservations_page(
+    engine: AsyncEngine, *, limit: int, offset: int = 0, pool: str | None = None, user: str | None = None
+) -> list[dict[str, Any]]:
+    """One page of reservations ``{address, username, pool}`` by pool and address (LIMIT/OFFSET in SQL)."""
+    query = _reservations(pool, user)
+    query = query.order_by(query.selected_columns.pool, query.selected_columns.address)
+    async with engine.connect() as conn:
+        return [_reservation(r) for r in await conn.execute(query.offset(offset).limit(limit))]
+
+
+async def get_reservation(engine: AsyncEngine, address: str) -> dict[str, Any]:
+    """The reservation of ``address`` (canonical text); NotFound when it is not reserved."""
+    text = address.strip()
+    try:
+        text = str(ipaddress.ip_network(text)) if "/" in text else str(ipaddress.ip_address(text))
+    except ValueError:
+        raise InvalidInput(f"malformed address or prefix {address!r}") from None
+    query = _reservations()
+    async with engine.connect() as conn:
+        row = (await conn.execute(query.where(query.selected_columns.address == text))).first()
+    if row is None:
+        raise NotFound(f"{text} is not reserved")
+    return _reservation(row)
