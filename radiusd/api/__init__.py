@@ -30,7 +30,8 @@ Routes:
   ``/network/connections/{id}``
 
 POST is idempotent on the natural key: an identical stored object answers 200 (a retry creates
-nothing), a different one 409. PATCH sends only the fields to change (``null`` clears).
+nothing), a different one 409; with an ``Idempotency-Key`` header a retry (same token, same
+body) gets the first reply again for a day. PATCH sends only the fields to change (``null`` clears).
 - ``GET /metrics``: Prometheus text format (names in radiusd.api.metrics)
 
 Lists are pages: ``{"items": [...], "limit": N, "offset": N, "next_cursor": "..."}``; pass

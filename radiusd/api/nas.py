@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Path, Query, Response
+from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.params import Depends
 from pydantic import BaseModel, Field
 
@@ -20,11 +20,13 @@ from .crud import (
     DELETE_ERRORS,
     READ_ERRORS,
     WRITE_ERRORS,
+    IdempotencyKey,
     Limit,
     Offset,
     body_config,
     changes,
     create_or_same,
+    idempotent,
 )
 from .schemas import Name, Page, Port, Secret, Text
 
@@ -103,21 +105,27 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         )
 
     @app.post("/nas", tags=tags, dependencies=write, status_code=201, responses=WRITE_ERRORS)
-    async def add_nas(body: NasIn, response: Response) -> NasOut:
+    async def add_nas(
+        body: NasIn, request: Request, response: Response, idempotency_key: IdempotencyKey = None
+    ) -> NasOut:
         """Register a NAS; the running daemon accepts its RADIUS within a second. Idempotent:
         200 for an identical existing NAS, 409 when the name or address is taken."""
 
-        async def existing() -> NasRecord | None:
-            try:
-                return await nas.get_nas(engine, body.name.strip())
-            except NotFound:
-                return None
+        async def run() -> NasOut:
 
-        values = body.model_dump()
-        create = lambda: nas.add_nas(  # noqa: E731
-            engine, values.pop("name"), values.pop("address"), values.pop("secret"), **values
-        )
-        return _out(await create_or_same(create, existing, lambda r: _same(r, body), response))
+            async def existing() -> NasRecord | None:
+                try:
+                    return await nas.get_nas(engine, body.name.strip())
+                except NotFound:
+                    return None
+
+            values = body.model_dump()
+            create = lambda: nas.add_nas(  # noqa: E731
+                engine, values.pop("name"), values.pop("address"), values.pop("secret"), **values
+            )
+            return _out(await create_or_same(create, existing, lambda r: _same(r, body), response))
+
+        return await idempotent(request, response, idempotency_key, run)
 
     @app.get("/nas/{name}", tags=tags, dependencies=read, responses=READ_ERRORS)
     async def get_nas(name: NasName) -> NasOut:

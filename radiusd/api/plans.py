@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Query, Response
+from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.params import Depends
 from pydantic import BaseModel, Field
 
@@ -16,11 +16,13 @@ from .crud import (
     DELETE_ERRORS,
     READ_ERRORS,
     WRITE_ERRORS,
+    IdempotencyKey,
     Limit,
     Offset,
     body_config,
     changes,
     create_or_same,
+    idempotent,
 )
 from .schemas import Name, Page, Text
 
@@ -111,24 +113,30 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         )
 
     @app.post("/plans", tags=tags, dependencies=write, status_code=201, responses=WRITE_ERRORS)
-    async def add_plan(body: PlanIn, response: Response) -> PlanOut:
+    async def add_plan(
+        body: PlanIn, request: Request, response: Response, idempotency_key: IdempotencyKey = None
+    ) -> PlanOut:
         """Create a plan: its pools must exist, its reply attributes be in the dictionary with
         values of their type (422). Idempotent: 200 for an identical existing plan, else 409."""
 
-        async def existing() -> PlanRecord | None:
-            try:
-                return await plans.get_plan(engine, body.name)
-            except NotFound:
-                return None
+        async def run() -> PlanOut:
 
-        values = body.model_dump()
-        record = await create_or_same(
-            lambda: plans.add_plan(engine, values.pop("name"), **values),
-            existing,
-            lambda r: _same(r, body),
-            response,
-        )
-        return _out(record)
+            async def existing() -> PlanRecord | None:
+                try:
+                    return await plans.get_plan(engine, body.name)
+                except NotFound:
+                    return None
+
+            values = body.model_dump()
+            record = await create_or_same(
+                lambda: plans.add_plan(engine, values.pop("name"), **values),
+                existing,
+                lambda r: _same(r, body),
+                response,
+            )
+            return _out(record)
+
+        return await idempotent(request, response, idempotency_key, run)
 
     @app.get("/plans/{name}", tags=tags, dependencies=read, responses=READ_ERRORS)
     async def get_plan(name: PlanName) -> PlanOut:

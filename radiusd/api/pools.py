@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Path, Query, Response
+from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.params import Depends
 from pydantic import BaseModel, Field
 
@@ -21,11 +21,13 @@ from .crud import (
     DELETE_ERRORS,
     READ_ERRORS,
     WRITE_ERRORS,
+    IdempotencyKey,
     Limit,
     Offset,
     body_config,
     changes,
     create_or_same,
+    idempotent,
 )
 from .schemas import Name, Page, PoolOut
 
@@ -106,23 +108,29 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
     tags: list[str | Any] = ["ipam"]
 
     @app.post("/ipam/pools", tags=tags, dependencies=write, status_code=201, responses=WRITE_ERRORS)
-    async def add_pool(body: PoolIn, response: Response) -> PoolOut:
+    async def add_pool(
+        body: PoolIn, request: Request, response: Response, idempotency_key: IdempotencyKey = None
+    ) -> PoolOut:
         """Create a pool (409 when a range overlaps any pool). Idempotent: 200 when an
         identical pool exists (same ranges, NAS, fallback, threshold)."""
 
-        async def existing() -> pools.PoolInfo | None:
-            try:
-                return await pools.get_pool(engine, body.name)
-            except NotFound:
-                return None
+        async def run() -> PoolOut:
 
-        async def create() -> pools.PoolInfo:
-            try:
-                return await pools.add_pool(engine, **body.model_dump())
-            except IpamError as exc:
-                raise Conflict(str(exc)) from None
+            async def existing() -> pools.PoolInfo | None:
+                try:
+                    return await pools.get_pool(engine, body.name)
+                except NotFound:
+                    return None
 
-        return _out(await create_or_same(create, existing, lambda i: _same(i, body), response))
+            async def create() -> pools.PoolInfo:
+                try:
+                    return await pools.add_pool(engine, **body.model_dump())
+                except IpamError as exc:
+                    raise Conflict(str(exc)) from None
+
+            return _out(await create_or_same(create, existing, lambda i: _same(i, body), response))
+
+        return await idempotent(request, response, idempotency_key, run)
 
     @app.patch("/ipam/pools/{name}", tags=tags, dependencies=write, responses=WRITE_ERRORS)
     async def patch_pool(name: PoolName, body: PoolPatch) -> PoolOut:
@@ -178,24 +186,30 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         )
 
     @app.post("/ipam/reservations", tags=tags, dependencies=write, status_code=201, responses=WRITE_ERRORS)
-    async def reserve(body: ReservationIn, response: Response) -> ReservationOut:
+    async def reserve(
+        body: ReservationIn, request: Request, response: Response, idempotency_key: IdempotencyKey = None
+    ) -> ReservationOut:
         """Reserve an address (for a subscriber, which must exist). Idempotent: 200 when it is
         already reserved for the same subscriber, 409 when it is live or reserved for another."""
 
-        async def existing() -> dict[str, Any] | None:
-            try:
+        async def run() -> ReservationOut:
+
+            async def existing() -> dict[str, Any] | None:
+                try:
+                    return await pool_edit.get_reservation(engine, body.address)
+                except NotFound:
+                    return None
+
+            async def create() -> dict[str, Any]:
+                await pool_edit.reserve_for(engine, body.address, body.username)
                 return await pool_edit.get_reservation(engine, body.address)
-            except NotFound:
-                return None
 
-        async def create() -> dict[str, Any]:
-            await pool_edit.reserve_for(engine, body.address, body.username)
-            return await pool_edit.get_reservation(engine, body.address)
+            found = await create_or_same(
+                create, existing, lambda r: r["username"] == (body.username or None), response
+            )
+            return ReservationOut.model_validate(found)
 
-        found = await create_or_same(
-            create, existing, lambda r: r["username"] == (body.username or None), response
-        )
-        return ReservationOut.model_validate(found)
+        return await idempotent(request, response, idempotency_key, run)
 
     @app.get("/ipam/reservations/{address:path}", tags=tags, dependencies=read, responses=READ_ERRORS)
     async def get_reservation(address: Address) -> ReservationOut:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException, Path, Query, Response
+from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.params import Depends
 from pydantic import BaseModel, Field
 
@@ -18,7 +18,16 @@ from radiusd.store import subscribers as subs
 from radiusd.store.errors import Conflict, InvalidInput, NotFound
 from radiusd.store.records import SubscriberRecord
 
-from .crud import DELETE_ERRORS, READ_ERRORS, WRITE_ERRORS, body_config, changes, create_or_same
+from .crud import (
+    DELETE_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    IdempotencyKey,
+    body_config,
+    changes,
+    create_or_same,
+    idempotent,
+)
 from .schemas import DisconnectOut, Name, Secret, SubscriberOut
 
 Status = Literal["active", "suspended", "disabled"]
@@ -115,25 +124,31 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends],
         return [await send(state, str(ref.id)) for ref in refs]
 
     @app.post("/subscribers", tags=tags, dependencies=write, status_code=201, responses=WRITE_ERRORS)
-    async def add_subscriber(body: SubscriberIn, response: Response) -> SubscriberOut:
+    async def add_subscriber(
+        body: SubscriberIn, request: Request, response: Response, idempotency_key: IdempotencyKey = None
+    ) -> SubscriberOut:
         """Create a subscriber (its plan and pool must exist). Idempotent: 200 with the stored
         subscriber when an identical one exists, 409 when the username or static IP is taken."""
 
-        async def existing() -> SubscriberRecord | None:
-            try:
-                return await subs.get_subscriber(engine, body.username.strip())
-            except NotFound:
-                return None
+        async def run() -> SubscriberOut:
 
-        record = await create_or_same(
-            lambda: subs.add_subscriber(
-                engine, body.username, body.password, plan=body.plan, pool=body.pool,
-                static_ip=body.static_ip, status=body.status, simultaneous_use=body.simultaneous_use,
-                credential=body.credential,
-            ),
-            existing, lambda r: _same(r, body), response,
-        )  # fmt: skip
-        return _out(record)
+            async def existing() -> SubscriberRecord | None:
+                try:
+                    return await subs.get_subscriber(engine, body.username.strip())
+                except NotFound:
+                    return None
+
+            record = await create_or_same(
+                lambda: subs.add_subscriber(
+                    engine, body.username, body.password, plan=body.plan, pool=body.pool,
+                    static_ip=body.static_ip, status=body.status, simultaneous_use=body.simultaneous_use,
+                    credential=body.credential,
+                ),
+                existing, lambda r: _same(r, body), response,
+            )  # fmt: skip
+            return _out(record)
+
+        return await idempotent(request, response, idempotency_key, run)
 
     @app.get("/subscribers/{username}", tags=tags, dependencies=read, responses=READ_ERRORS)
     async def get_subscriber(username: Username) -> SubscriberOut:
@@ -202,35 +217,41 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends],
         status_code=201,
         responses={**WRITE_ERRORS, 502: {"description": "The router refused the credentials (all undone)"}},
     )
-    async def provision(body: ProvisionIn, response: Response) -> ProvisionOut:
+    async def provision(
+        body: ProvisionIn, request: Request, response: Response, idempotency_key: IdempotencyKey = None
+    ) -> ProvisionOut:
         """Provision a subscriber: reserve a free address of ``pool`` as its static address,
         create the account on ``plan``, push the PPPoE credentials to ``nas`` (as
         `radiusd subscriber provision`). All or nothing. Idempotent: 200 when the subscriber
         already exists with this plan, pool and a static address."""
-        from inventory.actions import ProvisionError
-        from inventory.actions import provision as run
-        from radiusd.coa.service import CoaService
 
-        try:
-            done = await run(
-                engine, body.username, body.password, plan=body.plan, pool=body.pool, nas=body.nas,
-                coa=CoaService(engine),
-            )  # fmt: skip
-        except ProvisionError as exc:
+        async def run() -> ProvisionOut:
+            from inventory.actions import ProvisionError
+            from inventory.actions import provision as provision_flow
+            from radiusd.coa.service import CoaService
+
             try:
-                have = await subs.get_subscriber(engine, body.username)
-            except NotFound:
-                have = None
-            if have is not None and exc.step == "check":
-                same = (have.plan, have.pool) == (body.plan, body.pool) and have.static_ip is not None
-                if same and have.credential == subs.make_credential(body.password):
-                    response.status_code = 200
-                    return ProvisionOut(username=have.username, address=str(have.static_ip),
-                                        plan=body.plan, pool=body.pool, nas=body.nas)  # fmt: skip
-            if exc.step.startswith("push"):
-                raise HTTPException(502, str(exc)) from None
-            if exc.step == "check" and have is None and isinstance(exc.__context__, NotFound):
-                raise InvalidInput(str(exc)) from None
-            raise Conflict(str(exc)) from None
-        return ProvisionOut(username=body.username, address=done.address, plan=body.plan, pool=body.pool,
-                            nas=done.nas)  # fmt: skip
+                done = await provision_flow(
+                    engine, body.username, body.password, plan=body.plan, pool=body.pool, nas=body.nas,
+                    coa=CoaService(engine),
+                )  # fmt: skip
+            except ProvisionError as exc:
+                try:
+                    have = await subs.get_subscriber(engine, body.username)
+                except NotFound:
+                    have = None
+                if have is not None and exc.step == "check":
+                    same = (have.plan, have.pool) == (body.plan, body.pool) and have.static_ip is not None
+                    if same and have.credential == subs.make_credential(body.password):
+                        response.status_code = 200
+                        return ProvisionOut(username=have.username, address=str(have.static_ip),
+                                            plan=body.plan, pool=body.pool, nas=body.nas)  # fmt: skip
+                if exc.step.startswith("push"):
+                    raise HTTPException(502, str(exc)) from None
+                if exc.step == "check" and have is None and isinstance(exc.__context__, NotFound):
+                    raise InvalidInput(str(exc)) from None
+                raise Conflict(str(exc)) from None
+            return ProvisionOut(username=body.username, address=done.address, plan=body.plan, pool=body.pool,
+                                nas=done.nas)  # fmt: skip
+
+        return await idempotent(request, response, idempotency_key, run)

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from radiusd.api.tokens import create_token
 from radiusd.server.app import Daemon
 from radiusd.store.subscribers import get_subscriber
 from tests.integration import test_api_app as base
@@ -231,3 +232,27 @@ async def test_openapi_lists_the_crud_routes_with_examples(client: httpx.AsyncCl
     assert {"get", "post"} <= set(paths["/nas"]) and "patch" in paths["/ipam/pools/{name}"]
     assert "post" in paths["/ipam/reservations"] and "delete" in paths["/network/connections/{link_id}"]
     assert spec["components"]["schemas"]["SubscriberIn"]["examples"][0]["username"] == "alice"
+
+
+async def test_idempotency_key_replays_the_first_reply(
+    client: httpx.AsyncClient, tokens: dict[str, str], daemon: Daemon
+) -> None:
+    h = {**auth(tokens["admin"]), "Idempotency-Key": "bill-42"}
+    body = {"username": "kim", "password": "pw-kim", "plan": "basic"}
+    first = await client.post("/subscribers", json=body, headers=h)
+    assert first.status_code == 201 and "idempotent-replayed" not in first.headers
+    await client.patch("/subscribers/kim", json={"status": "suspended"}, headers=auth(tokens["admin"]))
+    again = await client.post("/subscribers", json=body, headers=h)
+    assert (again.status_code, again.json()) == (201, first.json())  # the first reply, as it was
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await client.post("/subscribers", json={**body, "username": "kim2"}, headers=h)
+    assert other.status_code == 422 and "bill-42" in other.json()["detail"]
+    assert (await client.get("/subscribers/kim2", headers=h)).status_code == 404
+    # keys are per token: another token's same key is a new request
+    _, other_admin = await create_token(daemon.engine, "billing")
+    r = await client.post(
+        "/plans", json={"name": "p1"}, headers={**auth(other_admin), "Idempotency-Key": "bill-42"}
+    )
+    assert r.status_code == 201
+    bad = await client.post("/plans", json={"name": "p2"}, headers={**h, "Idempotency-Key": "has space"})
+    assert bad.status_code == 422
