@@ -155,7 +155,11 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
 
     @app.post("/ipam/pools/{name}/ranges", tags=tags, dependencies=write, responses=WRITE_ERRORS)
     async def add_range(name: PoolName, body: RangeIn) -> PoolOut:
-        """Add one range (409 when it overlaps any pool's range)."""
+        """Add one range (409 when it overlaps any pool's range). Idempotent: adding a range the
+        pool already has changes nothing."""
+        current = await pools.get_pool(engine, name)
+        if pool_edit.has_range(current, body.range):
+            return _out(current)
         return await _edit(engine, name, add_ranges=[(body.kind, body.range)])
 
     @app.delete("/ipam/pools/{name}/ranges", tags=tags, dependencies=write, responses=WRITE_ERRORS)

@@ -76,6 +76,17 @@ def check_new_ranges(
         raise Conflict(str(exc)) from None
 
 
+def has_range(pool: pools.PoolInfo, spec: str) -> bool:
+    """Is ``spec`` (any spelling ``pool show`` would print the same way) one of the pool's ranges?"""
+    for r in pool.ranges:
+        try:
+            if parse_range(spec, r.kind, _plen(r)).spec == r.range:
+                return True
+        except PoolError:
+            continue
+    return False
+
+
 def ranges_to_remove(pool: pools.PoolInfo, specs: Sequence[str]) -> list[pools.RangeInfo]:
     """The stored ranges ``specs`` name; NotFound for one not in the pool, Conflict for one
     with offered, leased or reserved items."""

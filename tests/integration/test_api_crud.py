@@ -163,6 +163,12 @@ async def test_pool_writes_and_reservations(client: httpx.AsyncClient, tokens: d
     assert (r.json()["warning_pct"], r.json()["reserved"]) == (None, 1)
     r = await client.patch("/ipam/pools/cgnat", json={"add_ranges": ["10.64.0.0/25"]}, headers=h)
     assert r.status_code == 409 and "main" in r.json()["detail"]
+    r = await client.post("/ipam/pools/cgnat/ranges", json={"range": "100.64.1.0/24"}, headers=h)
+    assert r.status_code == 200 and len(r.json()["ranges"]) == 2  # a retry adds nothing
+    r = await client.post("/ipam/pools/cgnat/ranges", json={"range": "100.64.2.0/24"}, headers=h)
+    assert r.status_code == 200 and len(r.json()["ranges"]) == 3
+    r = await client.delete("/ipam/pools/cgnat/ranges", params={"range": "100.64.2.0/24"}, headers=h)
+    assert r.status_code == 200
     r = await client.delete("/ipam/pools/cgnat/ranges", params={"range": "100.64.0.0/24"}, headers=h)
     assert r.status_code == 200 and [x["range"] for x in r.json()["ranges"]] == ["100.64.1.0/24"]
 
