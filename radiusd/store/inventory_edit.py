@@ -100,6 +100,8 @@ async def update_site(
                 .values(**values, updated_at=utcnow())
             )
             await record_change(conn, TOPIC_INVENTORY, f"site:{name}")
+            if target != name:
+                await record_change(conn, TOPIC_INVENTORY, f"site:{target}")
             return await _site(conn, target)
     except IntegrityError:
         raise Conflict(f"site {target!r} already exists") from None
@@ -151,6 +153,8 @@ async def update_sector(
                 .values(**values, updated_at=utcnow())
             )
             await record_change(conn, TOPIC_INVENTORY, f"sector:{router}/{name}")
+            if target != name:
+                await record_change(conn, TOPIC_INVENTORY, f"sector:{router}/{target}")
             return await _sector(conn, router, target)
     except IntegrityError:
         raise Conflict(f"router {router!r} already has a sector {target!r}") from None
@@ -221,6 +225,8 @@ async def update_device(
                 .values(**values, updated_at=utcnow())
             )
             await record_change(conn, TOPIC_INVENTORY, f"device:{name}")
+            if target != name:
+                await record_change(conn, TOPIC_INVENTORY, f"device:{target}")
             return await _device(conn, target)
     except IntegrityError:
         raise Conflict(f"device {target!r} already exists") from None

@@ -314,4 +314,9 @@ def test_inventory_set_and_rename(radiusd: Cli) -> None:
     assert "link #7 does not exist" in radiusd.error("link", "set", "7", "--capacity", "1")
     radiusd.assert_no_secret(NAS_SECRET, "c0mmunity")
     feed = _db(radiusd.url)
-    assert ("nas", "r9") in feed and ("inventory", "device:sw1") in feed and ("inventory", "link:1") in feed
+    assert (
+        ("nas", "r9") in feed
+        and ("inventory", "device:sw1") in feed
+        and ("inventory", "device:sw9") in feed
+        and ("inventory", "link:1") in feed
+    )
