@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 
 from radiusd.store import inventory as inv
 from radiusd.store import inventory_edit as edit
-from radiusd.store.nas import update_nas
 
 from .crud import DELETE_ERRORS, READ_ERRORS, WRITE_ERRORS, body_config, changes
 from .network import ConnectionOut, DeviceOut, RouterOut, SectorOut, SiteOut, _json
@@ -135,12 +134,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         radius = {k: fields.pop(k) for k in list(fields) if k in _NAS_FIELDS}
         if "nas_address" in radius:
             radius["address"] = radius.pop("nas_address")
-        target = name
-        if fields:
-            await inv.update_router(engine, name, **fields)
-        if radius:
-            target = (await update_nas(engine, name, **radius)).name
-        return RouterOut.model_validate(_json(await inv.get_router(engine, target)))
+        return RouterOut.model_validate(_json(await edit.update_router_all(engine, name, radius, fields)))
 
     @app.delete(
         "/network/routers/{name}", tags=tags, dependencies=write, status_code=204, responses=DELETE_ERRORS

@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from . import validate
 from .changes import record_change
 from .engine import begin_write
-from .errors import Conflict, InvalidInput
+from .errors import Conflict, InvalidInput, StoreError
 from .inventory import (
     TOPIC_INVENTORY,
     DeviceRecord,
     LinkRecord,
+    RouterRecord,
     SectorRecord,
     SiteRecord,
     _coordinate,
@@ -34,6 +35,8 @@ from .inventory import (
     _site,
     _site_id,
     _snmp,
+    get_router,
+    update_router,
 )
 from .models import (
     DEVICE_KINDS,
@@ -45,9 +48,10 @@ from .models import (
     RouterSector,
     utcnow,
 )
+from .nas import get_nas, update_nas
 from .validate import UNSET, Unset, given
 
-__all__ = ["update_device", "update_link", "update_sector", "update_site"]
+__all__ = ["update_device", "update_link", "update_router_all", "update_sector", "update_site"]
 
 
 def _pick(changes: dict[str, Any], current: Any) -> dict[str, Any]:
@@ -258,3 +262,25 @@ async def update_link(
             )
             await record_change(conn, TOPIC_INVENTORY, f"link:{current.id}")
         return await _link(conn, current.id)
+
+
+async def update_router_all(
+    engine: AsyncEngine, name: str, radius: dict[str, Any], inventory: dict[str, Any]
+) -> RouterRecord:
+    """Change a router's RADIUS fields (``radius``: :func:`radiusd.store.nas.update_nas`'s
+    arguments) and its inventory fields (``inventory``: :func:`update_router`'s) together:
+    when the second write is refused the first is undone, so nothing is changed."""
+    before = await get_nas(engine, name)
+    target = (await update_nas(engine, name, **radius)).name if radius else name
+    if inventory:
+        try:
+            await update_router(engine, target, **inventory)
+        except StoreError:
+            if radius:
+                await update_nas(
+                    engine, target, new_name=before.name, address=before.address, secret=before.secret,
+                    vendor=before.vendor, require_message_authenticator=before.require_message_authenticator,
+                    coa_port=before.coa_port, description=before.description,
+                )  # fmt: skip
+            raise
+    return await get_router(engine, target)

@@ -206,6 +206,12 @@ async def test_inventory_patch_and_delete(client: httpx.AsyncClient, tokens: dic
     )
     assert r.status_code == 200 and (r.json()["site"], r.json()["coa_port"]) == ("pop-a", 1700)
     assert "x2" not in r.text
+    r = await client.patch("/network/routers/r2", json={"coa_port": 1800, "site": "nowhere"}, headers=h)
+    assert r.status_code == 404 and "nowhere" in r.json()["detail"]
+    assert (await client.get("/network/routers/r2", headers=h)).json()["coa_port"] == 1700  # nothing changed
+    r = await client.patch("/network/routers/r2", json={"site": None, "nas_address": "192.0.2.1"}, headers=h)
+    assert r.status_code == 409 and "'r1'" in r.json()["detail"]
+    assert (await client.get("/network/routers/r2", headers=h)).json()["site"] == "pop-a"  # nothing changed
     r = await client.patch(
         "/network/sectors/r1/north", json={"new_name": "south", "azimuth_deg": 180}, headers=h
     )
