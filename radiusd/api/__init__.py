@@ -23,7 +23,19 @@ Routes:
 - ``GET /radius/sessions/online?nas=&user=&limit=&offset=&cursor=``,
   ``POST /radius/sessions/{id}/disconnect?wait=`` (id or Acct-Unique-Session-Id; 202 with a
   job when the NAS has not answered within ``wait`` seconds), ``GET /radius/disconnects/{job}``
-- ``GET /subscribers?status=&plan=&limit=&offset=&cursor=`` (never the credential)
+- ``GET /subscribers?status=&plan=&limit=&offset=&cursor=`` (never the credential),
+  ``POST /subscribers``, ``GET|PATCH|DELETE /subscribers/{username}`` (``?disconnect=true``),
+  ``POST /subscribers/{username}/suspend|resume|set-plan``, ``POST /subscribers/provision``
+- ``GET|POST /plans``, ``GET|PATCH|DELETE /plans/{name}`` (``?replace=`` / ``?force=true``);
+  ``GET|POST /nas``, ``GET|PATCH|DELETE /nas/{name}`` (secret write-only)
+- ``POST /ipam/pools``, ``PATCH|DELETE /ipam/pools/{name}``, ``POST|DELETE /ipam/pools/{name}/ranges``,
+  ``GET|POST /ipam/reservations``, ``GET|DELETE /ipam/reservations/{address}``
+- ``PATCH|DELETE`` for ``/network/sites|routers|devices/{name}``, ``/network/sectors/{router}/{name}``,
+  ``/network/connections/{id}``
+
+POST is idempotent on the natural key: an identical stored object answers 200 (a retry creates
+nothing), a different one 409; with an ``Idempotency-Key`` header a retry (same token, same
+body) gets the first reply again for a day. PATCH sends only the fields to change (``null`` clears).
 - ``GET /metrics``: Prometheus text format (names in radiusd.api.metrics)
 
 Lists are pages: ``{"items": [...], "limit": N, "offset": N, "next_cursor": "..."}``; pass

@@ -31,7 +31,7 @@ from radiusd.store.errors import Conflict, InvalidInput, NotFound
 from radiusd.store.pools import group_of, pool_info
 from radiusd.store.writer import Writer
 
-from . import cluster, network, queries
+from . import cluster, nas, network, network_edit, plans, pools, queries, subscribers
 from .guard import RequestGuard
 from .jobs import Job, Jobs, TooManyJobs
 from .metrics import make_registry
@@ -191,6 +191,11 @@ def create_app(
 
     network.install(app, state, read, write)
     cluster.install(app, state, read, registry)
+    network_edit.install(app, state, read, write)
+    nas.install(app, state, read, write)
+    plans.install(app, state, read, write)
+    pools.install(app, state, read, write)
+    subscribers.install(app, state, read, write, send)
 
     # -- ipam -------------------------------------------------------------------------------
 

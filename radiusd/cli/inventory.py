@@ -632,4 +632,189 @@ def link_remove(link_id: int) -> None:
     click.echo(f"removed link #{link_id}")
 
 
+# -- set / rename -----------------------------------------------------------------------------
+
+
+def _changes(given: dict[str, Any], clear: tuple[str, ...], options: dict[str, str]) -> dict[str, Any]:
+    """The keyword arguments of an ``update_*`` call: options given, plus ``--clear`` fields as None.
+
+    ``options`` maps a ``--clear`` choice to its keyword argument.
+    """
+    changes = {key: value for key, value in given.items() if value is not None}
+    for choice in clear:
+        key = options[choice]
+        if key in changes:
+            raise click.UsageError(f"--clear {choice} and --{choice} exclude each other")
+        changes[key] = None
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option")
+    return changes
+
+
+def _clear_option(choices: tuple[str, ...]) -> Callable[[Any], Any]:
+    return click.option(
+        "--clear", "clear", multiple=True, type=click.Choice(choices), help="Clear this field (repeatable)."
+    )
+
+
+def _updated(record: Any, what: str, as_json: bool) -> None:
+    if as_json:
+        print_json(record.to_json())
+    else:
+        click.echo(f"updated {what} {record.name!r}")
+
+
+SITE_CLEAR = {"address": "address", "coordinates": "coordinates", "description": "description"}
+
+
+@site.command("set")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(SITE_KINDS))
+@click.option("--address", metavar="TEXT", help="Postal address.")
+@click.option("--latitude", type=click.FloatRange(-90, 90), metavar="DEG", help="WGS 84, with --longitude.")
+@click.option("--longitude", type=click.FloatRange(-180, 180), metavar="DEG", help="WGS 84, with --latitude.")
+@click.option("--description", metavar="TEXT", help="Free text.")
+@_clear_option(tuple(SITE_CLEAR))
+@json_option
+def site_set(
+    name: str,
+    kind: str | None,
+    address: str | None,
+    latitude: float | None,
+    longitude: float | None,
+    description: str | None,
+    clear: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Change site NAME."""
+    from radiusd.store.inventory_edit import update_site
+
+    given = {"kind": kind, "address": address, "latitude": latitude, "longitude": longitude,
+             "description": description}  # fmt: skip
+    changes = _changes(given, tuple(c for c in clear if c != "coordinates"), SITE_CLEAR)
+    if "coordinates" in clear:
+        if latitude is not None or longitude is not None:
+            raise click.UsageError("--clear coordinates and --latitude/--longitude exclude each other")
+        changes.update(latitude=None, longitude=None)
+    _updated(_store(update_site, name, **changes), "site", as_json)
+
+
+@site.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@json_option
+def site_rename(name: str, new_name: str, as_json: bool) -> None:
+    """Rename site NAME (its routers, devices and pools stay there)."""
+    from radiusd.store.inventory_edit import update_site
+
+    _updated(_store(update_site, name, new_name=new_name), "site", as_json)
+
+
+@router.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@json_option
+def router_rename(name: str, new_name: str, as_json: bool) -> None:
+    """Rename router NAME (= `nas rename`)."""
+    from radiusd.store.nas import update_nas
+
+    _updated(_store(update_nas, name, new_name=new_name), "router", as_json)
+
+
+SECTOR_CLEAR = {"frequency": "frequency_mhz", "azimuth": "azimuth_deg", "beamwidth": "beamwidth_deg",
+                "ssid": "ssid", "description": "description"}  # fmt: skip
+
+
+@sector.command("set")
+@click.argument("router_name", metavar="ROUTER")
+@click.argument("name")
+@click.option("--rename", "new_name", metavar="NEW", help="New name of the sector.")
+@click.option("--frequency", type=click.IntRange(min=1), metavar="MHZ", help="Centre frequency in MHz.")
+@click.option("--azimuth", type=click.IntRange(0, 359), metavar="DEG", help="Direction, 0-359 degrees.")
+@click.option("--beamwidth", type=click.IntRange(1, 360), metavar="DEG", help="Beam width in degrees.")
+@click.option("--ssid", metavar="SSID", help="SSID (up to 32 bytes).")
+@click.option("--description", metavar="TEXT", help="Free text.")
+@_clear_option(tuple(SECTOR_CLEAR))
+@json_option
+def sector_set(
+    router_name: str,
+    name: str,
+    new_name: str | None,
+    frequency: int | None,
+    azimuth: int | None,
+    beamwidth: int | None,
+    ssid: str | None,
+    description: str | None,
+    clear: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Change (or --rename) sector NAME of ROUTER."""
+    from radiusd.store.inventory_edit import update_sector
+
+    given = {"new_name": new_name, "frequency_mhz": frequency, "azimuth_deg": azimuth,
+             "beamwidth_deg": beamwidth, "ssid": ssid, "description": description}  # fmt: skip
+    changes = _changes(given, clear, SECTOR_CLEAR)
+    _updated(_store(update_sector, router_name, name, **changes), "sector", as_json)
+
+
+DEVICE_CLEAR = {"site": "site", "address": "address", "snmp-community": "snmp_community",
+                "snmp-v3": "snmp_v3", "description": "description"}  # fmt: skip
+
+
+@device.command("set")
+@click.argument("name")
+@click.option("--rename", "new_name", metavar="NEW", help="New name of the device.")
+@click.option("--kind", type=click.Choice(DEVICE_KINDS))
+@click.option("--site", metavar="SITE", help="The site it stands at.")
+@click.option("--address", metavar="IP", help="Management address (IP or host name).")
+@click.option("--snmp-version", type=click.Choice(SNMP_VERSIONS))
+@click.option("--snmp-port", type=click.IntRange(1, 65535))
+@secret_option("--snmp-community", metavar="C", help="v1/v2c community.")
+@click.option("--snmp-user", metavar="U", help="v3 user.")
+@click.option("--snmp-auth-protocol", type=click.Choice(SNMP_AUTH_PROTOCOLS, case_sensitive=False))
+@secret_option("--snmp-auth-key", metavar="K", help="v3 authentication passphrase.")
+@click.option("--snmp-priv-protocol", type=click.Choice(SNMP_PRIV_PROTOCOLS, case_sensitive=False))
+@secret_option("--snmp-priv-key", metavar="K", help="v3 privacy passphrase.")
+@click.option("--description", metavar="TEXT", help="Free text.")
+@_clear_option(tuple(DEVICE_CLEAR))
+@json_option
+def device_set(name: str, clear: tuple[str, ...], as_json: bool, **options: Any) -> None:
+    """Change (or --rename) device NAME; a new --snmp-version drops the other version's credentials."""
+    from radiusd.store.inventory_edit import update_device
+
+    changes = _changes(options, tuple(c for c in clear if c != "snmp-v3"), DEVICE_CLEAR)
+    if "snmp-v3" in clear:
+        changes.update(dict.fromkeys(
+            ("snmp_user", "snmp_auth_protocol", "snmp_auth_key", "snmp_priv_protocol", "snmp_priv_key")
+        ))  # fmt: skip
+    _updated(_store(update_device, name, **changes), "device", as_json)
+
+
+@link.command("set")
+@click.argument("link_id", metavar="ID", type=int)
+@click.option("--medium", type=click.Choice(LINK_MEDIA))
+@click.option("--capacity", type=click.IntRange(min=1), metavar="MBPS", help="Capacity in Mbit/s.")
+@click.option("--description", metavar="TEXT", help="Free text.")
+@_clear_option(("capacity", "description"))
+@json_option
+def link_set(
+    link_id: int,
+    medium: str | None,
+    capacity: int | None,
+    description: str | None,
+    clear: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Change link ID's medium, capacity or description."""
+    from radiusd.store.inventory_edit import update_link
+
+    given = {"medium": medium, "capacity_mbps": capacity, "description": description}
+    changes = _changes(given, clear, {"capacity": "capacity_mbps", "description": "description"})
+    record = _store(update_link, link_id, **changes)
+    if as_json:
+        print_json(record.to_json())
+    else:
+        click.echo(f"updated link #{record.id}")
+
+
 COMMANDS = (site, router, sector, device, link)

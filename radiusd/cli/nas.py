@@ -158,3 +158,66 @@ def nas_remove(name: str) -> None:
 
     run_store(go)
     click.echo(f"removed NAS {name!r}")
+
+
+@nas.command("set")
+@click.argument("name")
+@secret_option("--secret", metavar="S", help="New shared RADIUS secret.")
+@click.option("--address", metavar="IP", help="New source IP address.")
+@click.option("--vendor", type=click.Choice(VENDORS), help="Vendor (selects the CoA/Disconnect plugin).")
+@click.option(
+    "--message-authenticator/--no-message-authenticator",
+    "message_authenticator",
+    default=None,
+    help="Require (or stop requiring) Message-Authenticator in Access-Requests.",
+)
+@click.option("--coa-port", type=click.IntRange(1, 65535), metavar="N", help="UDP port for CoA/Disconnect.")
+@click.option("--description", default=None, help="Free text ('' clears it).")
+@json_option
+def nas_set(
+    name: str,
+    secret: str | None,
+    address: str | None,
+    vendor: str | None,
+    message_authenticator: bool | None,
+    coa_port: int | None,
+    description: str | None,
+    as_json: bool,
+) -> None:
+    """Change NAS NAME; the running daemon applies it within a second (no restart)."""
+    changes: dict[str, Any] = {
+        "secret": secret, "address": address, "vendor": vendor, "coa_port": coa_port,
+        "require_message_authenticator": message_authenticator, "description": description,
+    }  # fmt: skip
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option")
+    _update(name, changes, as_json)
+    if message_authenticator is False:
+        click.echo(
+            f"warning: NAS {name!r} may send Access-Requests without Message-Authenticator "
+            "(BlastRADIUS, CVE-2024-3596)",
+            err=True,
+        )
+
+
+@nas.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@json_option
+def nas_rename(name: str, new_name: str, as_json: bool) -> None:
+    """Rename NAS NAME to NEW_NAME (its pools, sessions and links follow)."""
+    _update(name, {"new_name": new_name}, as_json)
+
+
+def _update(name: str, changes: dict[str, Any], as_json: bool) -> None:
+    from radiusd.store.nas import update_nas
+
+    async def go(engine: AsyncEngine) -> Any:
+        return await update_nas(engine, name, **changes)
+
+    record = run_store(go)
+    if as_json:
+        print_json(record.to_json())
+    else:
+        click.echo(f"updated NAS {record.name!r} ({record.address}, {record.vendor})")

@@ -145,12 +145,101 @@ def plan_show(name: str, as_json: bool) -> None:
 
 @plan.command("remove")
 @click.argument("name")
-def plan_remove(name: str) -> None:
-    """Remove a plan (refused while subscribers are on it)."""
+@click.option("--replace", metavar="PLAN", help="Move the plan's subscribers to PLAN first.")
+@click.option("--force", is_flag=True, help="Leave the plan's subscribers without a plan.")
+def plan_remove(name: str, replace: str | None, force: bool) -> None:
+    """Remove a plan (refused while subscribers are on it, unless --replace or --force)."""
     from radiusd.store.plans import remove_plan
 
-    async def go(engine: AsyncEngine) -> None:
-        await remove_plan(engine, name)
+    if replace is not None and force:
+        raise click.UsageError("--replace and --force exclude each other")
 
-    run_store(go)
+    async def go(engine: AsyncEngine) -> int:
+        return await remove_plan(engine, name, replace=replace, force=force)
+
+    moved = run_store(go)
     click.echo(f"removed plan {name!r}")
+    if moved:
+        where = f"moved to plan {replace!r}" if replace else "left without a plan"
+        click.echo(f"{moved} subscriber(s) {where}")
+
+
+CLEARABLE = (
+    "rate-limit", "session-timeout", "interim-interval", "simultaneous-use", "pool",
+    "walled-garden-pool", "reply", "description",
+)  # fmt: skip
+
+
+@plan.command("set")
+@click.argument("name")
+@click.option("--rate-limit", metavar="RX/TX", callback=check_rate_limit, help='Rate limit, e.g. "10M/20M".')
+@click.option("--session-timeout", type=click.IntRange(min=1), metavar="S", help="Session-Timeout (s).")
+@click.option(
+    "--interim-interval", type=click.IntRange(min=1), metavar="S", help="Acct-Interim-Interval (s)."
+)
+@click.option("--simultaneous-use", type=click.IntRange(min=1), metavar="N", help="Sessions allowed at once.")
+@click.option("--pool", metavar="P", help="Address pool (must exist).")
+@click.option("--walled-garden-pool", metavar="P", help="Pool for suspended subscribers (must exist).")
+@click.option(
+    "--reply",
+    "reply",
+    multiple=True,
+    metavar="ATTR=VALUE",
+    callback=parse_reply,
+    help="Reply attribute (repeatable); the given list replaces the plan's.",
+)
+@click.option("--description", help="Free text.")
+@click.option(
+    "--clear", "clear", multiple=True, type=click.Choice(CLEARABLE), help="Clear this field (repeatable)."
+)
+@json_option
+def plan_set(
+    name: str,
+    rate_limit: str | None,
+    session_timeout: int | None,
+    interim_interval: int | None,
+    simultaneous_use: int | None,
+    pool: str | None,
+    walled_garden_pool: str | None,
+    reply: tuple[tuple[str, str], ...],
+    description: str | None,
+    clear: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Change plan NAME; its subscribers get it at their next login (the daemon reloads it)."""
+    changes: dict[str, Any] = {
+        "rate_limit": rate_limit, "session_timeout": session_timeout, "interim_interval": interim_interval,
+        "simultaneous_use": simultaneous_use, "pool": pool, "walled_garden_pool": walled_garden_pool,
+        "description": description, "reply_attributes": reply or None,
+    }  # fmt: skip
+    changes = {key: value for key, value in changes.items() if value is not None}
+    for field in clear:
+        key = "reply_attributes" if field == "reply" else field.replace("-", "_")
+        if key in changes:
+            raise click.UsageError(f"--clear {field} and --{field} exclude each other")
+        changes[key] = () if key == "reply_attributes" else None
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option")
+    _update(name, changes, as_json)
+
+
+@plan.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@json_option
+def plan_rename(name: str, new_name: str, as_json: bool) -> None:
+    """Rename plan NAME to NEW_NAME (its subscribers stay on it)."""
+    _update(name, {"new_name": new_name}, as_json)
+
+
+def _update(name: str, changes: dict[str, Any], as_json: bool) -> None:
+    from radiusd.store.plans import update_plan
+
+    async def go(engine: AsyncEngine) -> Any:
+        return await update_plan(engine, name, **changes)
+
+    record = run_store(go)
+    if as_json:
+        print_json(record.to_json())
+    else:
+        click.echo(f"updated plan {record.name!r}")

@@ -476,9 +476,9 @@ def pool_reserve(address: str, user: str | None, as_json: bool) -> None:
     address = checked(check_address, address)
 
     async def go(engine: AsyncEngine) -> Any:
-        from radiusd.store.pools import reserve_address
+        from radiusd.store.pool_edit import reserve_for
 
-        return await reserve_address(engine, address, user)
+        return await reserve_for(engine, address, user)
 
     info = run(go)
     if as_json:
@@ -504,3 +504,78 @@ def pool_unreserve(address: str, as_json: bool) -> None:
         print_json(info.to_json())
     else:
         click.echo(f"unreserved {info.address} in pool {info.pool!r}")
+
+
+@pool.command("set")
+@click.argument("name")
+@click.option(
+    "--add-range", "add_ranges", multiple=True, metavar="CIDR", help="IPv4 range to add; repeatable."
+)
+@click.option("--add-ipv6-prefix", "add_ipv6", multiple=True, metavar="PREFIX", help=ipv6_help)
+@click.option("--add-delegated", "add_pd", multiple=True, metavar="PREFIX", help=pd_help)
+@click.option(
+    "--remove-range",
+    "remove_ranges",
+    multiple=True,
+    metavar="RANGE",
+    help="Range to remove (as `pool show` shows it).",
+)
+@click.option("--nas", metavar="NAME", help="Use the pool only for this NAS ('none' for every NAS).")
+@click.option("--fallback", metavar="POOL", help="Pool tried when this one is exhausted ('none' clears it).")
+@click.option(
+    "--warn-at", metavar="PCT", help="Utilisation warning threshold in percent ('none': the default)."
+)
+@click.option("--gateway", metavar="IP", help="Address of the pool never handed out (reserved for nobody).")
+@json_option
+def pool_set(
+    name: str,
+    add_ranges: tuple[str, ...],
+    add_ipv6: tuple[str, ...],
+    add_pd: tuple[str, ...],
+    remove_ranges: tuple[str, ...],
+    nas: str | None,
+    fallback: str | None,
+    warn_at: str | None,
+    gateway: str | None,
+    as_json: bool,
+) -> None:
+    """Change pool NAME: all of the changes or none (the running daemon applies them)."""
+    changes: dict[str, Any] = {}
+    for key, value in (("nas", nas), ("fallback", fallback)):
+        if value is not None:
+            changes[key] = None if value.strip().lower() in ("", "none") else value
+    if warn_at is not None:
+        changes["warning_pct"] = _percent(warn_at)
+    adds = [("ipv4", s) for s in add_ranges] + [("ipv6-wan", s) for s in add_ipv6]
+    adds += [("ipv6-pd", s) for s in add_pd]
+    if not (changes or adds or remove_ranges or gateway):
+        raise click.UsageError("nothing to change: give at least one option")
+    default = default_warn_pct()
+
+    async def go(engine: AsyncEngine) -> Any:
+        from radiusd.store.pool_edit import edit_pool
+        from radiusd.store.pools import get_pool
+
+        await edit_pool(
+            engine, name, add_ranges=adds, remove_ranges=remove_ranges, gateway=gateway, **changes
+        )
+        return await get_pool(engine, name, default_warning_pct=default)
+
+    data = pool_object(plain(run(go)), default)
+    if as_json:
+        print_json(data)
+    else:
+        specs = ", ".join(r["range"] for r in data["ranges"]) or "no ranges"
+        click.echo(f"updated pool {data['name']!r} ({specs}; {data['total']} items)")
+
+
+def _percent(text: str) -> float | None:
+    if text.strip().lower() in ("", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a percentage or 'none'", param_hint="--warn-at") from None
+    if not 0 < value <= 100:
+        raise click.BadParameter(f"{text!r} is not in (0, 100]", param_hint="--warn-at")
+    return value

@@ -255,12 +255,105 @@ def subscriber_set_plan(username: str, plan: str | None, no_plan: bool) -> None:
 
 @subscriber.command("remove")
 @click.argument("username")
-def subscriber_remove(username: str) -> None:
-    """Remove a subscriber."""
-    from radiusd.store.subscribers import remove_subscriber
-
-    async def go(engine: AsyncEngine) -> None:
-        await remove_subscriber(engine, username)
-
-    run_store(go)
+@click.option(
+    "--disconnect",
+    is_flag=True,
+    help="Disconnect its open sessions first (refused otherwise while it is online).",
+)
+def subscriber_remove(username: str, disconnect: bool) -> None:
+    """Remove a subscriber (refused while it is online, unless --disconnect)."""
+    _remove(username, disconnect)
     click.echo(f"removed subscriber {username!r}")
+
+
+def _remove(username: str, disconnect: bool) -> None:
+    async def go(engine: AsyncEngine) -> Any:
+        from inventory.offboard import remove_online_subscriber
+
+        return await remove_online_subscriber(engine, username, disconnect=disconnect)
+
+    for done in run_store(go):
+        how = "disconnected" if done["ok"] else "closed (the NAS had no such session)"
+        click.echo(f"session {done['acct_session_id']} ({done['username']} on {done['nas']}): {how}")
+
+
+@subscriber.command("set")
+@click.argument("username")
+@secret_option("--password", metavar="P", help="New password.")
+@click.option("--credential", metavar="STORED", help="A ready-made stored credential instead of --password.")
+@click.option("--plan", metavar="X", help="Plan (must exist; 'none' takes it off any plan).")
+@click.option("--pool", metavar="P", help="Address pool (must exist; 'none' clears it).")
+@click.option("--static-ip", metavar="IP|none", help="Fixed address ('none' clears it).")
+@click.option("--status", type=click.Choice(STATUSES), help="active, suspended or disabled.")
+@click.option(
+    "--simultaneous-use", metavar="N|none", help="Sessions allowed at once ('none': the plan's limit)."
+)
+@json_option
+def subscriber_set(
+    username: str,
+    password: str | None,
+    credential: str | None,
+    plan: str | None,
+    pool: str | None,
+    static_ip: str | None,
+    status: str | None,
+    simultaneous_use: str | None,
+    as_json: bool,
+) -> None:
+    """Change USERNAME; the running daemon applies it within a second. A new plan reaches open
+    sessions as with `set-plan`, a suspension disconnects them as with `suspend`."""
+    if password is not None and credential is not None:
+        raise click.UsageError("give --password or --credential, not both")
+    changes = _set_changes(password, credential, plan, pool, static_ip, status, simultaneous_use)
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option")
+    from radiusd.store.subscribers import get_subscriber, update_subscriber
+
+    async def go(engine: AsyncEngine) -> Any:
+        before = await get_subscriber(engine, username)
+        return before, await update_subscriber(engine, username, **changes, store=_store(None))
+
+    before, record = run_store(go)
+    if as_json:
+        print_json(record.to_json())
+    else:
+        click.echo(f"updated subscriber {record.username!r}")
+    if record.status == "suspended" and before.status != "suspended":
+        from radiusd.cli.coa import disconnect_user
+
+        disconnect_user(record.username)
+    elif record.plan and record.plan != before.plan:
+        from radiusd.cli.coa import apply_plan_live
+
+        apply_plan_live(record.username, record.plan)
+
+
+def _none(value: str | None) -> str | None:
+    """'none' (any case) or blank: clear the field."""
+    return None if value is None or value.strip().lower() in ("", "none") else value
+
+
+def _set_changes(
+    password: str | None,
+    credential: str | None,
+    plan: str | None,
+    pool: str | None,
+    static_ip: str | None,
+    status: str | None,
+    simultaneous_use: str | None,
+) -> dict[str, Any]:
+    """The keyword arguments of update_subscriber for the options given."""
+    changes: dict[str, Any] = {}
+    for key, value in (("password", password), ("credential", credential), ("status", status)):
+        if value is not None:
+            changes[key] = value
+    for key, value in (("plan", plan), ("pool", pool), ("static_ip", static_ip)):
+        if value is not None:
+            changes[key] = _none(value)
+    if simultaneous_use is not None:
+        text = _none(simultaneous_use)
+        if text is not None and not text.strip().isdigit():
+            raise click.BadParameter(f"{simultaneous_use!r} is not a whole number or 'none'",
+                                     param_hint="--simultaneous-use")  # fmt: skip
+        changes["simultaneous_use"] = None if text is None else int(text)
+    return changes

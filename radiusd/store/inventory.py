@@ -71,7 +71,6 @@ the other writes append topic ``inventory``.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -145,12 +144,9 @@ NodeKind = Literal["router", "device"]
 _SHOWN = 5  # names quoted in a refusal before "and N more"
 
 
-class _Unset(enum.Enum):
-    UNSET = "UNSET"
-
-
-UNSET: Final = _Unset.UNSET
-"""Default of :func:`update_router` arguments: leave the field as it is."""
+_Unset = validate.Unset
+UNSET: Final = validate.UNSET
+"""Default of the ``update_*`` arguments: leave the field as it is."""
 
 
 # -- records ----------------------------------------------------------------------------------

@@ -550,6 +550,22 @@ class ApiToken(Base):
     last_used_at: Mapped[dt.datetime | None]
 
 
+class ApiIdempotencyKey(Base):
+    """The reply to an admin-API POST sent with an ``Idempotency-Key`` (per token): a retry with
+    the same key and request gets it again instead of a second write."""
+
+    __tablename__ = "api_idempotency_keys"
+    __table_args__ = (sa.UniqueConstraint("token_id", "key"), sa.Index(None, "created_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int]
+    key: Mapped[str] = mapped_column(sa.String(128))
+    request_hash: Mapped[str] = mapped_column(sa.String(64))  # hex SHA-256 of method, path, body
+    status: Mapped[int]
+    response: Mapped[str] = mapped_column(sa.Text)  # the JSON body sent
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class CoaAudit(Base):
     """One Disconnect-/CoA-Request (RFC 5176) sent to a NAS and how it ended (radiusd.coa).
 

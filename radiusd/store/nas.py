@@ -13,6 +13,7 @@ from .errors import Conflict, InvalidInput, NotFound
 from .models import Router, utcnow
 from .records import NasRecord
 from .snapshot import NAS_SELECT
+from .validate import UNSET, Unset, given
 
 
 async def _fetch(conn: AsyncConnection, name: str) -> NasRecord:
@@ -37,8 +38,7 @@ async def add_nas(
     subnet (``10.0.0.0/24``): the NAS then accepts requests from any address in it."""
     name = validate.name(name, "NAS name")
     address = validate.nas_client_address(address)
-    if not isinstance(secret, str) or not secret:
-        raise InvalidInput(f"NAS {name!r}: the secret must not be empty")
+    secret = _secret(name, secret)
     vendor = validate.vendor(vendor)
     coa_port = validate.port(coa_port, "CoA port")
     now = utcnow()
@@ -75,10 +75,88 @@ async def add_nas(
         raise Conflict(f"NAS {name!r} or address {address} already exists") from None
 
 
+def _secret(name: str, secret: object) -> str:
+    if not isinstance(secret, str) or not secret:
+        raise InvalidInput(f"NAS {name!r}: the secret must not be empty")
+    return secret
+
+
+async def update_nas(
+    engine: AsyncEngine,
+    name: str,
+    *,
+    new_name: str | Unset = UNSET,
+    address: str | Unset = UNSET,
+    secret: str | Unset = UNSET,
+    vendor: str | Unset = UNSET,
+    require_message_authenticator: bool | Unset = UNSET,
+    coa_port: int | Unset = UNSET,
+    description: str | Unset | None = UNSET,
+) -> NasRecord:
+    """Change the fields given and rename to ``new_name``; the checks of :func:`add_nas`
+    (Conflict when the new name or address belongs to another NAS). Nothing is written on error."""
+    values: dict[str, object] = {}
+    if isinstance(new_name, str):
+        values["name"] = validate.name(new_name, "NAS name")
+    if isinstance(address, str):
+        values["nas_address"] = validate.nas_client_address(address)
+    if given(secret):
+        values["secret"] = _secret(name, secret)
+    if isinstance(vendor, str):
+        values["vendor"] = validate.vendor(vendor)
+    if isinstance(require_message_authenticator, bool):
+        values["require_message_authenticator"] = require_message_authenticator
+    if given(coa_port):
+        values["coa_port"] = validate.port(coa_port, "CoA port")
+    if given(description):
+        values["description"] = validate.blank_to_none(description)
+    target = str(values.get("name", name))
+    try:
+        async with begin_write(engine) as conn:
+            current = await _fetch(conn, name)
+            clash = []
+            if target != name:
+                clash.append(Router.name == target)
+            if "nas_address" in values and values["nas_address"] != current.address:
+                clash.append(Router.nas_address == values["nas_address"])
+            if clash:
+                taken = (
+                    await conn.execute(
+                        sa.select(Router.name, Router.nas_address).where(
+                            Router.id != current.id, sa.or_(*clash)
+                        )
+                    )
+                ).first()
+                if taken is not None:
+                    if taken.name == target:
+                        raise Conflict(f"NAS {target!r} already exists")
+                    raise Conflict(f"address {values['nas_address']} already belongs to NAS {taken.name!r}")
+            if values:
+                await conn.execute(
+                    sa.update(Router).where(Router.id == current.id).values(**values, updated_at=utcnow())
+                )
+                await record_change(conn, TOPIC_NAS, name)
+                if target != name:
+                    await record_change(conn, TOPIC_NAS, target)
+            return await _fetch(conn, target)
+    except IntegrityError:
+        raise Conflict(f"NAS {target!r} or its address is already taken") from None
+
+
 async def list_nas(engine: AsyncEngine) -> list[NasRecord]:
     """Every NAS, by name."""
     async with engine.connect() as conn:
         return [NasRecord.from_row(row) for row in (await conn.execute(NAS_SELECT)).mappings()]
+
+
+async def page_nas(
+    engine: AsyncEngine, *, limit: int, offset: int = 0, vendor: str | None = None
+) -> list[NasRecord]:
+    """One page of NAS by name (LIMIT/OFFSET in SQL), optionally of one vendor."""
+    query = NAS_SELECT if vendor is None else NAS_SELECT.where(Router.vendor == vendor)
+    async with engine.connect() as conn:
+        rows = await conn.execute(query.offset(offset).limit(limit))
+        return [NasRecord.from_row(row) for row in rows.mappings()]
 
 
 async def get_nas(engine: AsyncEngine, name: str) -> NasRecord:

@@ -19,9 +19,11 @@ from . import validate
 from .changes import TOPIC_SUBSCRIBER, record_change
 from .engine import begin_write
 from .errors import Conflict, InvalidInput, NotFound
-from .models import Plan, Subscriber, utcnow
+from .models import IPPool, Plan, Subscriber, utcnow
 from .records import SubscriberRecord
+from .refs import open_session_ids, require_pool
 from .snapshot import IN_CHUNK, SUBSCRIBER_SELECT
+from .validate import UNSET, Unset, given
 
 IMPORT_COLUMNS = ("username", "password", "plan", "pool", "static_ip", "status")
 
@@ -100,6 +102,7 @@ async def add_subscriber(
     try:
         async with begin_write(engine) as conn:
             plan_id = await _plan_id(conn, plan)
+            await require_pool(conn, pool)
             taken = await _first_taken(conn, [username], [static] if static else [])
             if taken is not None:
                 raise Conflict(taken[2])
@@ -144,7 +147,11 @@ async def _first_taken(
 
 
 def _import_row(
-    number: int, row: Mapping[Any, Any], plans: Mapping[str, int], store: str = "cleartext"
+    number: int,
+    row: Mapping[Any, Any],
+    plans: Mapping[str, int],
+    pools: frozenset[str],
+    store: str = "cleartext",
 ) -> dict[str, Any]:
     """One CSV row as subscriber column values; InvalidInput names the row (1 = first data row)."""
     unknown = [key for key in row if key not in IMPORT_COLUMNS]
@@ -160,12 +167,15 @@ def _import_row(
         if plan is not None and plan not in plans:
             raise InvalidInput(f"unknown plan {plan!r}")
         static = validate.blank_to_none(row.get("static_ip"))
+        pool = validate.blank_to_none(row.get("pool"))
+        if pool is not None and pool not in pools:
+            raise InvalidInput(f"pool {pool!r} does not exist")
         return {
             "username": username,
             "credential": make_credential(password, store),
             "status": validate.status(validate.blank_to_none(row.get("status")) or "active"),
             "plan_id": plans[plan] if plan is not None else None,
-            "pool_name": validate.blank_to_none(row.get("pool")),
+            "pool_name": pool,
             "static_ipv4": validate.ipv4_address(static) if static is not None else None,
         }
     except InvalidInput as exc:
@@ -193,11 +203,12 @@ async def import_subscribers(
     now = utcnow()
     async with begin_write(engine) as conn:
         plans = {name: plan_id for name, plan_id in await conn.execute(sa.select(Plan.name, Plan.id))}
+        pools = frozenset((await conn.execute(sa.select(IPPool.name))).scalars())
         values: list[dict[str, Any]] = []
         seen_user: dict[str, int] = {}
         seen_ip: dict[str, int] = {}
         for number, row in enumerate(rows, start=1):
-            value = _import_row(number, row, plans, store)
+            value = _import_row(number, row, plans, pools, store)
             for key, seen, what in (("username", seen_user, "username"), ("static_ipv4", seen_ip, "IP")):
                 item = value[key]
                 if item is None:
@@ -267,9 +278,77 @@ async def set_subscriber_plan(engine: AsyncEngine, username: str, plan: str | No
     return await _update(engine, username, plan=validate.blank_to_none(plan))
 
 
-async def remove_subscriber(engine: AsyncEngine, username: str) -> None:
-    """Delete a subscriber; sessions, accounting and address history keep the username."""
+async def update_subscriber(
+    engine: AsyncEngine,
+    username: str,
+    *,
+    password: str | Unset = UNSET,
+    credential: str | Unset = UNSET,
+    plan: str | Unset | None = UNSET,
+    pool: str | Unset | None = UNSET,
+    static_ip: str | Unset | None = UNSET,
+    status: str | Unset = UNSET,
+    simultaneous_use: int | Unset | None = UNSET,
+    store: str = "cleartext",
+) -> SubscriberRecord:
+    """Change the fields given (None clears plan, pool, static IP or simultaneous use); a new
+    password is kept as ``store`` says (:func:`make_credential`). The plan and pool must exist
+    and the static IP be free; nothing is written on error."""
+    values: dict[str, Any] = {}
+    if given(password) or given(credential):
+        values["credential"] = _credential(
+            password if isinstance(password, str) else None,
+            credential if isinstance(credential, str) else None,
+            store,
+        )
+    if given(pool):
+        values["pool_name"] = validate.blank_to_none(pool)
+    if given(static_ip):
+        static = validate.blank_to_none(static_ip)
+        values["static_ipv4"] = None if static is None else validate.ipv4_address(static)
+    if isinstance(status, str):
+        values["status"] = validate.status(status)
+    if given(simultaneous_use):
+        values["simultaneous_use"] = validate.positive_int(simultaneous_use, "simultaneous use")
+    try:
+        async with begin_write(engine) as conn:
+            current = await _fetch(conn, username)
+            if given(plan):
+                values["plan_id"] = await _plan_id(conn, validate.blank_to_none(plan))
+            await require_pool(conn, values.get("pool_name"))
+            static = values.get("static_ipv4")
+            if static is not None and static != current.static_ip:
+                owner = await conn.scalar(
+                    sa.select(Subscriber.username).where(Subscriber.static_ipv4 == static)
+                )
+                if owner is not None:
+                    raise Conflict(f"static IP {static} is already assigned to {owner!r}")
+            if values:
+                await conn.execute(
+                    sa.update(Subscriber)
+                    .where(Subscriber.id == current.id)
+                    .values(**values, updated_at=utcnow())
+                )
+                await record_change(conn, TOPIC_SUBSCRIBER, username)
+            return await _fetch(conn, username)
+    except IntegrityError:
+        raise Conflict(f"subscriber {username!r}: the static IP is already assigned") from None
+
+
+async def remove_subscriber(engine: AsyncEngine, username: str, *, open_sessions_ok: bool = False) -> None:
+    """Delete a subscriber; sessions, accounting and address history keep the username.
+
+    Conflict naming the sessions while the subscriber is online, unless ``open_sessions_ok``
+    (the caller disconnected them and their Accounting-Stop is on its way).
+    """
     async with begin_write(engine) as conn:
+        if not open_sessions_ok:
+            online = await open_session_ids(conn, username)
+            if online:
+                shown = ", ".join(online[:3]) + (f" and {len(online) - 3} more" if len(online) > 3 else "")
+                raise Conflict(
+                    f"subscriber {username!r} is online (session {shown}): disconnect first (--disconnect)"
+                )
         result = await conn.execute(sa.delete(Subscriber).where(Subscriber.username == username))
         if result.rowcount == 0:
             raise NotFound(f"subscriber {username!r} does not exist")

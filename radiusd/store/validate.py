@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from .errors import InvalidInput
 from .models import SUBSCRIBER_STATUSES, VENDORS
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # a dependency of pydantic and SQLAlchemy; typing has it from 3.13
+
+T = TypeVar("T")
+
+
+class Unset(enum.Enum):
+    UNSET = "UNSET"
+
+
+UNSET: Final = Unset.UNSET
+"""Default of the ``update_*`` arguments: leave the field as it is (None clears it)."""
+
+
+def given(value: T | Unset) -> TypeIs[T]:
+    """True when an ``update_*`` argument was passed (is not :data:`UNSET`)."""
+    return not isinstance(value, Unset)
 
 
 def blank_to_none(value: str | None) -> str | None:
@@ -106,4 +126,33 @@ def reply_attributes(pairs: Iterable[object]) -> list[list[str]]:
         if not isinstance(attr, str) or not attr.strip() or not isinstance(val, str | int):
             raise InvalidInput(f"reply attribute {pair!r} is not an (attribute, value) pair")
         out.append([attr.strip(), str(val)])
+    return out
+
+
+def known_reply_attributes(pairs: Iterable[object]) -> list[list[str]]:
+    """:func:`reply_attributes`, each also checked against the shipped RADIUS dictionary: the
+    attribute must exist and its value must encode for the attribute's type (a number or VALUE
+    name for integers, an address for ipaddr, ...). The name is stored as the dictionary spells it.
+    """
+    from radiusd.codec.dictionary import default_dictionary
+    from radiusd.codec.packet import encode_value
+
+    dictionary = default_dictionary()
+    out: list[list[str]] = []
+    for attr, val in reply_attributes(pairs):
+        try:
+            definition = dictionary.attribute(attr)
+        except KeyError:
+            raise InvalidInput(f"reply attribute {attr!r} is not in the RADIUS dictionary") from None
+        try:
+            encode_value(definition, val, 0, dictionary)
+        except (ValueError, TypeError, OverflowError) as exc:
+            detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+            if definition.type == "octets":
+                detail = "octets are written in hex, e.g. 0x676f6c64"
+            raise InvalidInput(
+                f"reply attribute {definition.name}: {val!r} is not a valid "
+                f"{definition.type} value ({detail})"
+            ) from None
+        out.append([definition.name, val])
     return out

@@ -122,11 +122,13 @@ def test_nas_errors_write_nothing(radiusd: Cli, args: list[str], message: str) -
 
 
 def test_plan_lifecycle(radiusd: Cli) -> None:
+    radiusd.ok("pool", "add", "gold-v4", "--range", "100.64.0.0/24")
+    radiusd.ok("pool", "add", "garden", "--range", "100.65.0.0/24")
     radiusd.ok(
         "plan", "add", "gold", "--rate-limit", "10M/20M", "--session-timeout", "86400",
         "--interim-interval", "300", "--simultaneous-use", "2", "--pool", "gold-v4",
         "--walled-garden-pool", "garden", "--reply", "Cisco-AVPair=ip:addr-pool=gold",
-        "--reply", "Class=gold",
+        "--reply", "Class=0x676f6c64",
     )  # fmt: skip
     radiusd.ok("plan", "add", "basic")
     plan = radiusd.json("plan", "show", "gold")
@@ -137,10 +139,10 @@ def test_plan_lifecycle(radiusd: Cli) -> None:
     assert plan["simultaneous_use"] == 2
     assert plan["pool"] == "gold-v4"
     assert plan["walled_garden_pool"] == "garden"
-    assert plan["reply_attributes"] == [["Cisco-AVPair", "ip:addr-pool=gold"], ["Class", "gold"]]
+    assert plan["reply_attributes"] == [["Cisco-AVPair", "ip:addr-pool=gold"], ["Class", "0x676f6c64"]]
     assert [p["name"] for p in radiusd.json("plan", "list")] == ["basic", "gold"]
     assert "10M/20M" in radiusd.ok("plan", "list")
-    assert "Class=gold" in radiusd.ok("plan", "show", "gold")
+    assert "Class=0x676f6c64" in radiusd.ok("plan", "show", "gold")
     radiusd.ok("plan", "remove", "basic")
     assert [p["name"] for p in radiusd.json("plan", "list")] == ["gold"]
 
@@ -172,6 +174,7 @@ def test_subscriber_lifecycle(radiusd: Cli) -> None:
         "subscriber", "add", "alice", "--password", PASSWORD, "--plan", "gold", "--static-ip", "100.64.0.10"
     )
     assert "alice" in out
+    radiusd.ok("pool", "add", "cgnat", "--range", "100.72.0.0/24")
     radiusd.ok("subscriber", "add", "bob", "--password", PASSWORD + "b", "--pool", "cgnat")
     alice = radiusd.json("subscriber", "show", "alice")
     assert alice["username"] == "alice"
@@ -230,6 +233,7 @@ GOOD_CSV = (
 
 def test_import_file_and_stdin(radiusd: Cli, tmp_path: Path) -> None:
     radiusd.ok("plan", "add", "gold")
+    radiusd.ok("pool", "add", "cgnat", "--range", "100.72.0.0/24")
     path = tmp_path / "subs.csv"
     path.write_text(GOOD_CSV)
     assert "imported 3 subscribers" in radiusd.ok("subscriber", "import", str(path))
@@ -251,6 +255,7 @@ def test_import_file_and_stdin(radiusd: Cli, tmp_path: Path) -> None:
         (GOOD_CSV.replace("carol,", "carol,").replace(",gold,,,", ",platinum,,,"), "row 3: unknown plan"),
         (GOOD_CSV.replace("100.64.0.1", "100.64.0.999"), "row 1:"),
         (GOOD_CSV.replace("suspended", "frozen"), "row 2: status 'frozen'"),
+        (GOOD_CSV.replace("cgnat", "nopool"), "row 2: pool 'nopool' does not exist"),
         (GOOD_CSV + f"alice,{PASSWORD},,,,\n", "row 4: username 'alice' repeats row 1"),
         (GOOD_CSV + f"zoe,{PASSWORD},,,100.64.0.1,\n", "row 4:"),
         (GOOD_CSV + f"old,{PASSWORD},,,,\n", "row 4:"),  # exists in the database already
@@ -262,6 +267,7 @@ def test_import_file_and_stdin(radiusd: Cli, tmp_path: Path) -> None:
 )
 def test_bad_import_writes_nothing(radiusd: Cli, tmp_path: Path, csv_text: str, message: str) -> None:
     radiusd.ok("plan", "add", "gold")
+    radiusd.ok("pool", "add", "cgnat", "--range", "100.72.0.0/24")
     radiusd.ok("subscriber", "add", "old", "--password", "x")
     before = radiusd.json("subscriber", "list")
     path = tmp_path / "subs.csv"

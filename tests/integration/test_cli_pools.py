@@ -345,6 +345,11 @@ def test_remove_pool_refusals(radiusd: Cli) -> None:
 
 def test_reserve_unreserve(radiusd: Cli) -> None:
     radiusd.ok("pool", "add", "main", "--range", "10.64.0.0/29", "--ipv6-prefix", "2001:db8::/48")
+    for user in ("alice", "bob"):
+        radiusd.ok("subscriber", "add", user, "--password", "pw")
+    assert "subscriber 'nobodyhere' does not exist" in radiusd.refused(
+        "pool", "reserve", "10.64.0.3", "--user", "nobodyhere"
+    )
     assert radiusd.ok("pool", "reserve", "10.64.0.3", "--user", "alice") == (
         "reserved 10.64.0.3 in pool 'main' for 'alice'\n"
     )
@@ -368,6 +373,7 @@ def test_lease_list_filters_and_release(radiusd: Cli) -> None:
     radiusd.ok("pool", "add", "other", "--range", "10.65.0.0/29")
     seed_lease(radiusd.url, "10.64.0.2", "alice", "main")
     seed_lease(radiusd.url, "10.65.0.3", "bob", "other", state="offered")
+    radiusd.ok("subscriber", "add", "carol", "--password", "pw")
     radiusd.ok("pool", "reserve", "10.64.0.5", "--user", "carol")
 
     leases = radiusd.json("lease", "list")

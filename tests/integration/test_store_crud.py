@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from radiusd.store import nas, plans, subscribers
 from radiusd.store.changes import changes_since, current_change_id
 from radiusd.store.errors import Conflict, InvalidInput, NotFound
+from radiusd.store.pools import add_pool
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ async def test_error_messages_never_carry_the_secret(store_engine: AsyncEngine) 
 
 
 async def test_plan_crud_and_in_use(store_engine: AsyncEngine) -> None:
+    await add_pool(store_engine, "main", ranges=["10.0.0.0/24"])
+    await add_pool(store_engine, "garden", ranges=["10.1.0.0/24"])
     gold = await plans.add_plan(
         store_engine,
         "gold",
@@ -95,6 +98,7 @@ async def test_plan_crud_and_in_use(store_engine: AsyncEngine) -> None:
 
 
 async def test_subscriber_crud(store_engine: AsyncEngine) -> None:
+    await add_pool(store_engine, "main", ranges=["10.0.0.0/24"])
     await plans.add_plan(store_engine, "gold")
     await plans.add_plan(store_engine, "silver")
     alice = await subscribers.add_subscriber(

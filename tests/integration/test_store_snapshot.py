@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from radiusd.store import nas, plans, subscribers
 from radiusd.store.changes import prune_changes
+from radiusd.store.pools import add_pool
 from radiusd.store.snapshot import (
     changes_since,
     current_change_id,
@@ -18,6 +19,7 @@ from radiusd.store.snapshot import (
 async def test_loaders_return_what_was_written(store_engine: AsyncEngine) -> None:
     core = await nas.add_nas(store_engine, "core", "192.0.2.1", "s1", vendor="cisco")
     edge = await nas.add_nas(store_engine, "edge", "2001:db8::1", "s2", require_message_authenticator=False)
+    await add_pool(store_engine, "main", ranges=["10.0.0.0/24"])
     gold = await plans.add_plan(
         store_engine, "gold", pool="main", reply_attributes=[("Session-Timeout", "60")]
     )
