@@ -16,7 +16,7 @@ import click
 
 from radiusd.cli.context import get_context, run_store
 from radiusd.cli.output import fail
-from radiusd.config import load_settings
+from radiusd.config import find_config, load_settings
 
 APP_MODULE = "radiusd.server.app"
 
@@ -87,7 +87,7 @@ def serve(
 ) -> None:
     """Run the RADIUS server."""
     cli_ctx = get_context()
-    config_path = config or cli_ctx.config
+    config_path = find_config(config or cli_ctx.config)
     settings = load_settings(
         config_path,
         database_url=cli_ctx.database,

@@ -10,7 +10,7 @@ import click
 
 from radiusd.cli.context import run_store
 from radiusd.cli.csvio import STATUSES, CsvError, read_subscriber_rows
-from radiusd.cli.output import fail, json_option, pick_columns, print_json, print_record, render
+from radiusd.cli.output import fail, json_option, pick_columns, plural, print_json, print_record, render
 from radiusd.cli.secrets import secret_option
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def subscriber_import(file: str) -> None:
         fail(f"{source}: {exc}")
     elapsed = time.perf_counter() - started
     rate = f" ({count / elapsed:.0f}/s)" if elapsed > 0 else ""
-    click.echo(f"imported {count} subscribers from {source} in {elapsed:.2f}s{rate}")
+    click.echo(f"imported {plural(count, 'subscriber')} from {source} in {elapsed:.2f}s{rate}")
 
 
 @subscriber.command("list")

@@ -92,3 +92,40 @@ def test_serve_without_daemon_module_is_one_line(monkeypatch: pytest.MonkeyPatch
     result = CliRunner().invoke(cli, ["serve", "--auth-port", "0"])
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "not part of this build" in result.stderr
+
+
+def test_table_prints_data_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
+    """An IPv6 prefix keeps its ``:100:`` (no emoji) and ``[bold]`` stays text (no markup)."""
+    records = [{"prefix": "2001:db8:100:100::/56", "name": "[bold]x[/bold] :smile:"}]
+    render(records, ["prefix", "name"], as_json=False, empty="none")
+    out = capsys.readouterr().out
+    assert "2001:db8:100:100::/56" in out
+    assert "[bold]x[/bold] :smile:" in out
+
+
+def test_plural() -> None:
+    from radiusd.cli.output import plural
+
+    assert [plural(n, "item") for n in (0, 1, 2)] == ["0 items", "1 item", "2 items"]
+    assert plural(1, "NAS", "NAS") == "1 NAS" and plural(3, "NAS", "NAS") == "3 NAS"
+
+
+def test_one_table_style_for_lists_and_streams(capsys: pytest.CaptureFixture[str]) -> None:
+    """A streamed list (session list) and a held one (nas list) print the same table."""
+    import asyncio
+    import io
+    from collections.abc import AsyncIterator
+
+    from radiusd.cli.export import write_table
+
+    records = [{"name": "r1", "address": "10.0.0.1"}, {"name": "router-two", "address": None}]
+    render(records, ["name", "address"], as_json=False, empty="none")
+    held = capsys.readouterr().out
+
+    async def rows() -> AsyncIterator[dict[str, object]]:
+        for record in records:
+            yield record
+
+    out = io.StringIO()
+    asyncio.run(write_table(rows(), ["name", "address"], out, empty="none"))
+    assert out.getvalue() == held == "name        address\nr1          10.0.0.1\nrouter-two  -\n"
