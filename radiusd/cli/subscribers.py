@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +78,7 @@ def _read_csv(file: str) -> tuple[str, list[dict[str, str]]]:
     """Rows of ``file`` (``-`` = stdin) and the name to use for it in messages."""
     if file == "-":
         source = "stdin"
-        stream = io.TextIOWrapper(click.get_binary_stream("stdin"), encoding="utf-8-sig", newline="")
+        stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
         try:
             return source, read_subscriber_rows(stream)
         except CsvError as exc:
