@@ -15,6 +15,7 @@ from typing import Any, cast
 import click
 
 from radiusd.cli.context import get_context, run_store
+from radiusd.cli.listen_check import check_listen
 from radiusd.cli.output import fail
 from radiusd.config import find_config, load_settings
 
@@ -97,6 +98,9 @@ def serve(
         api_bind=api_bind,
         debug=True if debug else None,
     )
+    trouble = check_listen(settings)
+    if trouble is not None:
+        fail(trouble)
     run = load_app_runner()
     if demo:
         from radiusd.cli.demo import seed_demo
