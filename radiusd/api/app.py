@@ -31,7 +31,7 @@ from radiusd.store.errors import Conflict, InvalidInput, NotFound
 from radiusd.store.pools import _pool_info, group_of
 from radiusd.store.writer import Writer
 
-from . import network, queries
+from . import docs, network, queries
 from .metrics import make_registry
 from .schemas import (
     DEFAULT_LIMIT,
@@ -134,7 +134,10 @@ def create_app(state: LiveState, *, disconnect: DisconnectFn | None = None, conc
         version="1",
         description=importlib.import_module("radiusd.api").__doc__ or "",
         responses=ERRORS,
+        docs_url=None,  # docs.install: Swagger UI from local assets, no CDN
+        redoc_url=None,
     )
+    docs.install(app)
     app.state.live = state
     app.add_middleware(ConcurrencyLimit, limit=concurrency)
     app.state.tokens = tokens

@@ -161,6 +161,21 @@ async def test_docs_and_spec_are_served(client: httpx.AsyncClient) -> None:
         assert path in spec["paths"]
 
 
+async def test_docs_load_nothing_from_other_hosts(client: httpx.AsyncClient) -> None:
+    """An offline NOC sees /docs: every script, stylesheet and icon comes from this server."""
+    import re
+
+    page = (await client.get("/docs")).text
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)["']|url: *["']([^"']+)["']""", page)
+    urls = [a or b for a, b in urls]
+    assert urls and all(u.startswith("/") and not u.startswith("//") for u in urls), urls
+    assert "https://" not in page and "http://" not in page
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        url = next(u for u in urls if u.endswith(asset))
+        answer = await client.get(url)
+        assert answer.status_code == 200 and len(answer.content) > 10_000
+
+
 # -- network -----------------------------------------------------------------------------------
 
 
