@@ -11,7 +11,6 @@ daemon's; ``radiusd db upgrade`` and ``radiusd serve`` create it.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -97,6 +96,10 @@ def reaching(url: str) -> Iterator[None]:
 
 async def prepare_schema(engine: AsyncEngine) -> None:
     """Migrate a new (never migrated) database; refuse one at an older or unknown revision."""
+    from radiusd.cli.schema import at_head
+
+    if await at_head(engine):  # the usual case, without importing Alembic
+        return
     from radiusd.store.engine import ensure_schema, head_revision, schema_revision
     from radiusd.store.errors import StoreError
 
@@ -137,6 +140,8 @@ def refuse_default_new_database(url: str) -> None:
 def run_store(func: Callable[[AsyncEngine], Awaitable[T]], *, url: str | None = None) -> T:
     """Run ``func(engine)`` on the database at ``url`` (default: the configured one, which must
     exist unless a config or URL chose it), migrated first when it has no schema; then dispose."""
+    import asyncio
+
     from radiusd.store.engine import create_engine
 
     target = url

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import click
@@ -72,6 +71,8 @@ def db_upgrade(as_json: bool) -> None:
     Prints what it did: created N tables, upgraded from revision X to Y, or already at
     revision X. JSON: database, from_revision (null: new), to_revision, tables_created.
     """
+    import asyncio
+
     url = get_context().database_url()
     with reaching(url):
         result = asyncio.run(upgrade_schema(url))

@@ -70,6 +70,8 @@ def test_db_upgrade_from_an_older_revision(tmp_path: Path, workdir: Path) -> Non
     assert isinstance(previous, str)
     url = f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}"
     upgrade_database(url, previous)
+    refused = run("--database", url, "nas", "list")  # the quick schema check lets no old schema by
+    assert refused.exit_code == 1 and "run 'radiusd db upgrade'" in refused.stderr
     result = run("--database", url, "db", "upgrade")
     assert result.stdout.strip() == f"upgraded {url} from revision {previous} to {head}"
 
