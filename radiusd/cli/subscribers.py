@@ -97,7 +97,8 @@ def _read_csv(file: str) -> tuple[str, list[dict[str, str]]]:
 
 @subscriber.command("import")
 @click.argument("file", metavar="FILE.csv")
-def subscriber_import(file: str) -> None:
+@json_option
+def subscriber_import(file: str, as_json: bool) -> None:
     """Import subscribers from a CSV file (- reads stdin), all or nothing.
 
     The header row names the columns: username,password and optionally
@@ -119,6 +120,9 @@ def subscriber_import(file: str) -> None:
     except StoreError as exc:
         fail(f"{source}: {exc}")
     elapsed = time.perf_counter() - started
+    if as_json:
+        print_json({"imported": count, "source": source, "seconds": round(elapsed, 3)})
+        return
     rate = f" ({count / elapsed:.0f}/s)" if elapsed > 0 else ""
     click.echo(f"imported {plural(count, 'subscriber')} from {source} in {elapsed:.2f}s{rate}")
 

@@ -129,3 +129,26 @@ def test_one_table_style_for_lists_and_streams(capsys: pytest.CaptureFixture[str
     out = io.StringIO()
     asyncio.run(write_table(rows(), ["name", "address"], out, empty="none"))
     assert out.getvalue() == held == "name        address\nr1          10.0.0.1\nrouter-two  -\n"
+
+
+# Commands that print no data, only a confirmation sentence (or run the daemon).
+NO_DATA = {"remove", "revoke", "suspend", "resume", "disable", "set-plan", "add-range", "remove-range"}
+NO_DATA |= {"serve", "help"}
+
+
+def test_every_command_that_prints_data_takes_json() -> None:
+    import click
+
+    missing = []
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+            return
+        options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        if path[-1] not in NO_DATA and "--json" not in options:
+            missing.append(" ".join(path))
+
+    walk(cli, [])
+    assert missing == []
