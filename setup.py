@@ -15,7 +15,12 @@ setup(
     packages=[*find_namespace_packages(include=["radiusd*", "ipam*", "inventory*"]), *DATA_FOLDERS],
     package_dir=dict(DATA_FOLDERS),
     package_data={
-        "radiusd": ["store/migrations/*.py", "store/migrations/versions/*.py", "store/alembic.ini"],
+        "radiusd": [
+            "store/migrations/*.py",
+            "store/migrations/versions/*.py",
+            "store/alembic.ini",
+            "cli/topics/*.txt",  # radiusd help TOPIC
+        ],
         **{package: ["*", "**/*"] for package in DATA_FOLDERS},
     },
 )

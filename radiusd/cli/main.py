@@ -18,6 +18,7 @@ from radiusd.cli.api_tokens import api_token
 from radiusd.cli.context import CliContext
 from radiusd.cli.db import db
 from radiusd.cli.export import export, usage
+from radiusd.cli.help import help_command
 from radiusd.cli.importer import import_group
 from radiusd.cli.inventory import COMMANDS as INVENTORY_COMMANDS
 from radiusd.cli.leases import lease
@@ -144,6 +145,7 @@ cli.add_command(lease)
 cli.add_command(loadtest)
 cli.add_command(api_token)
 cli.add_command(import_group)
+cli.add_command(help_command)
 for _command in INVENTORY_COMMANDS:  # site, router, sector, device, link
     cli.add_command(_command)
 

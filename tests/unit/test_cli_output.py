@@ -152,3 +152,28 @@ def test_every_command_that_prints_data_takes_json() -> None:
 
     walk(cli, [])
     assert missing == []
+
+
+def test_help_topics() -> None:
+    listing = CliRunner().invoke(cli, ["help"])
+    assert listing.exit_code == 0
+    for topic in ("quickstart", "config", "nas", "pools", "postgres", "completion"):
+        assert f"  {topic} " in listing.stdout
+        shown = CliRunner().invoke(cli, ["help", topic])
+        assert shown.exit_code == 0 and shown.stdout.startswith(topic.upper() + ":")
+    assert "_RADIUSD_COMPLETE=bash_source radiusd" in CliRunner().invoke(cli, ["help", "completion"]).stdout
+    unknown = CliRunner().invoke(cli, ["help", "serve"])
+    assert unknown.exit_code == 2 and unknown.stderr.count("\n") == 1
+    assert "no help topic 'serve'" in unknown.stderr and "radiusd serve --help" in unknown.stderr
+
+
+def test_shell_completion_script() -> None:
+    """What README tells users to eval: click's completion script for the radiusd command."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, _RADIUSD_COMPLETE="bash_source")
+    code = "from radiusd.cli.main import main; main()"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "_radiusd_completion" in done.stdout
