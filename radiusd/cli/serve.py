@@ -15,7 +15,7 @@ from typing import Any, cast
 import click
 
 from radiusd.cli.context import get_context, run_store
-from radiusd.cli.listen_check import check_listen
+from radiusd.cli.listen_check import LISTEN_ERRORS, check_listen
 from radiusd.cli.output import fail
 from radiusd.config import find_config, load_settings
 
@@ -107,4 +107,10 @@ def serve(
 
         run_store(seed_demo, url=settings.effective_database_url())
     # config_path lets SIGHUP re-read the same file.
-    run(settings, config_path=str(config_path) if config_path is not None else None)
+    try:
+        run(settings, config_path=str(config_path) if config_path is not None else None)
+    except OSError as exc:
+        if exc.errno not in LISTEN_ERRORS:
+            raise
+        # another program took a port between the check and the daemon's own bind: say which
+        fail(check_listen(settings) or f"cannot listen: {exc.strerror or exc}")

@@ -90,3 +90,17 @@ def test_console_script_prints_no_traceback(tmp_path: Path, taken_udp: int) -> N
     assert done.returncode == 1
     assert ONE_LINE.fullmatch(done.stderr), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_port_taken_after_the_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bind that fails in the daemon itself (a race with another program) is one line too."""
+    import errno
+
+    import radiusd.cli.serve as serve_module
+
+    def run(settings: object, config_path: str | None = None) -> None:
+        raise OSError(errno.EADDRINUSE, "Address already in use")
+
+    monkeypatch.setattr(serve_module, "load_app_runner", lambda: run)
+    code, err = serve(tmp_path, "--bind", "127.0.0.1", "--auth-port", "0", "--acct-port", "0")
+    assert code == 1 and err == "radiusd: error: cannot listen: Address already in use\n"
