@@ -82,6 +82,10 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     return f"{count} {singular if count == 1 else plural_form or singular + 's'}"
 
 
+#: control characters in a cell: a line break would break the table, an escape sequence the terminal
+_CONTROL = {c: " " if chr(c) in "\t\n\r" else "?" for c in (*range(0x20), 0x7F)}
+
+
 class TableWriter:
     """Aligned columns under a header, sized on the first ``sample`` rows.
 
@@ -108,7 +112,7 @@ class TableWriter:
             self._emit(cells)
 
     def add(self, row: Mapping[str, Any]) -> None:
-        cells = [format_value(row.get(name)) for name in self.columns]
+        cells = [format_value(row.get(name)).translate(_CONTROL) for name in self.columns]
         self.count += 1
         if self._held is None:
             self._emit(cells)

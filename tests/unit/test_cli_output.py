@@ -101,6 +101,8 @@ def test_table_prints_data_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "2001:db8:100:100::/56" in out
     assert "[bold]x[/bold] :smile:" in out
+    render([{"name": "two\nlines", "id": "\x1b[31mred"}], ["name", "id"], as_json=False, empty="none")
+    assert capsys.readouterr().out.splitlines()[1] == "two lines  ?[31mred"
 
 
 def test_plural() -> None:
