@@ -126,6 +126,8 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             doc = tomllib.loads(p.read_text())
         except FileNotFoundError:
             raise ConfigError(f"config file {p} does not exist") from None
+        except OSError as exc:  # e.g. /etc/radiusd/radiusd.toml readable by root only
+            raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {p}: {exc}") from None
         section = doc.get("radiusd", doc)

@@ -118,3 +118,15 @@ def test_database_url_password_is_masked() -> None:
     assert describe_database("postgresql+asyncpg://radiusd:s3cret@db/radiusd") == (
         "postgresql+asyncpg://radiusd:***@db/radiusd"
     )
+
+
+def test_unreadable_config_is_one_line(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (workdir / "radiusd.toml").write_text("")
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_text", refuse)
+    result = run("nas", "list")
+    assert result.exit_code == 1
+    assert result.stderr == "radiusd: error: cannot read config file radiusd.toml: Permission denied\n"
