@@ -4,14 +4,14 @@ The config file is found as the daemon finds it (:func:`radiusd.config.find_conf
 CLI and ``radiusd serve`` use one database. Store calls are async (SQLAlchemy AsyncEngine);
 each command runs them through :func:`run_store`, which creates the engine, migrates a
 database that has no schema yet, runs the coroutine with :func:`asyncio.run` and always
-disposes of the engine. It never creates a SQLite file at the built-in default location
-(no config file, no database URL): that would be a second, empty database beside the
-daemon's; ``radiusd db upgrade`` and ``radiusd serve`` create it.
+disposes of the engine. It creates no SQLite file that was not named by a database URL
+(``--database``, ``RADIUSD_DATABASE_URL``, ``database_url``): a file derived from ``data_dir``
+that does not exist yet would be a second, empty database beside the daemon's, so only
+``radiusd db upgrade`` and ``radiusd serve`` create it.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,13 +52,9 @@ class CliContext:
     def database_url(self) -> str:
         return self.settings().effective_database_url()
 
-    def database_is_default(self) -> bool:
-        """True when nothing chose the database: no config file, URL or RADIUSD_DATA_DIR."""
-        return (
-            self.config_path() is None
-            and not self.settings().database_url
-            and "RADIUSD_DATA_DIR" not in os.environ
-        )
+    def database_named(self) -> bool:
+        """True when a URL names the database; False when it is the SQLite file of data_dir."""
+        return bool(self.settings().database_url)
 
 
 def describe_database(url: str) -> str:
@@ -123,23 +119,30 @@ def sqlite_file(url: str) -> Path | None:
     return Path(path.split("?", 1)[0]).expanduser()
 
 
-def refuse_default_new_database(url: str) -> None:
-    """Fail when ``url`` is a SQLite file that does not exist at the built-in default location."""
+def refuse_new_database(url: str) -> None:
+    """Fail when ``url`` is the SQLite file of data_dir and it does not exist (yet)."""
+    cli_ctx = get_context()
     path = sqlite_file(url)
-    if path is None or path.exists() or not get_context().database_is_default():
+    if path is None or path.exists() or cli_ctx.database_named():
         return
-    searched = (p.as_posix() if p.is_absolute() else f"./{p}" for p in CONFIG_SEARCH)
-    looked = ", ".join(["--config", CONFIG_ENV, *searched])
+    config = cli_ctx.config_path()
+    if config is None:
+        searched = (p.as_posix() if p.is_absolute() else f"./{p}" for p in CONFIG_SEARCH)
+        looked = ", ".join(["--config", CONFIG_ENV, *searched])
+        raise CliError(
+            f"no database at {describe_database(url)} and no config file ({looked}): "
+            "give --config FILE or --database URL (or RADIUSD_DATABASE_URL), "
+            "or run 'radiusd db upgrade' to create it here"
+        )
     raise CliError(
-        f"no database at {describe_database(url)} and no config file ({looked}): "
-        "give --config FILE or --database URL (or RADIUSD_DATABASE_URL), "
-        "or run 'radiusd db upgrade' to create it here"
+        f"no database at {describe_database(url)} (data_dir of {config}): "
+        "run 'radiusd db upgrade' (or 'radiusd serve') to create it, or check data_dir in that file"
     )
 
 
 def run_store(func: Callable[[AsyncEngine], Awaitable[T]], *, url: str | None = None) -> T:
     """Run ``func(engine)`` on the database at ``url`` (default: the configured one, which must
-    exist unless a config or URL chose it), migrated first when it has no schema; then dispose."""
+    exist unless a URL names it), migrated first when it has no schema; then dispose."""
     import asyncio
 
     from radiusd.store.engine import create_engine
@@ -147,7 +150,7 @@ def run_store(func: Callable[[AsyncEngine], Awaitable[T]], *, url: str | None = 
     target = url
     if target is None:
         target = get_context().database_url()
-        refuse_default_new_database(target)
+        refuse_new_database(target)
 
     async def _main() -> T:
         engine = create_engine(target)

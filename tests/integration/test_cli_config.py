@@ -85,15 +85,15 @@ def test_empty_list_names_the_database(workdir: Path) -> None:
 
 def test_config_found_in_fixed_order(tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--config, then RADIUSD_CONFIG, then ./radiusd.toml, then /etc/radiusd/radiusd.toml."""
-    etc = write_config(tmp_path / "etc" / "radiusd.toml", tmp_path / "etc-data")
+    write_config(tmp_path / "etc" / "radiusd.toml", tmp_path / "etc-data")
     flag = write_config(tmp_path / "flag.toml", tmp_path / "flag-data")
     env = write_config(tmp_path / "env.toml", tmp_path / "env-data")
 
     def database() -> str:
+        refused = run("plan", "list")  # the config's database does not exist yet
+        assert refused.exit_code == 1 and "db upgrade" in refused.stderr, refused.stderr
         run("db", "upgrade")
-        assert run("plan", "add", "p").exit_code in (0, 1)
-        out = run("plan", "list", "--json")
-        assert out.exit_code == 0, out.stderr
+        assert run("plan", "list", "--json").exit_code == 0
         return run("db", "upgrade").stdout.rsplit(": ", 1)[1].strip()
 
     assert database() == f"sqlite+aiosqlite:///{tmp_path}/etc-data/radiusd.sqlite3"
@@ -101,9 +101,16 @@ def test_config_found_in_fixed_order(tmp_path: Path, workdir: Path, monkeypatch:
     assert database() == f"sqlite+aiosqlite:///{tmp_path}/cwd-data/radiusd.sqlite3"
     monkeypatch.setenv("RADIUSD_CONFIG", str(env))
     assert database() == f"sqlite+aiosqlite:///{tmp_path}/env-data/radiusd.sqlite3"
+    run("--config", str(flag), "db", "upgrade")
     result = run("--config", str(flag), "plan", "list")
     assert result.stdout == f"no plans in sqlite+aiosqlite:///{tmp_path}/flag-data/radiusd.sqlite3\n"
-    assert etc.exists()
+
+
+def test_a_named_database_is_created(tmp_path: Path, workdir: Path) -> None:
+    """--database / RADIUSD_DATABASE_URL / database_url name the file: it may be created there."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'named.sqlite3'}"
+    assert run("--database", url, "plan", "add", "gold").exit_code == 0
+    assert (tmp_path / "named.sqlite3").exists()
 
 
 def test_named_config_must_exist(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -101,6 +101,10 @@ def test_config_file_data_dir(tmp_path: Path) -> None:
     config = tmp_path / "etc" / "radiusd.toml"
     config.parent.mkdir()
     config.write_text('[radiusd]\ndata_dir = "../data"\n')
+    proc = radiusd(tmp_path, "--config", str(config), "plan", "add", "gold")  # no database there yet
+    assert proc.returncode == 1 and f"(data_dir of {config})" in proc.stderr
+    assert not (tmp_path / "data").exists()
+    ok(tmp_path, "--config", str(config), "db", "upgrade")
     ok(tmp_path, "--config", str(config), "plan", "add", "gold")
     assert (tmp_path / "data" / "radiusd.sqlite3").exists()
 
