@@ -16,9 +16,6 @@ from dataclasses import dataclass
 
 from radiusd.config import Settings
 
-#: bind failures explained in one line (the rest keep their traceback: they are not expected)
-LISTEN_ERRORS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
-
 
 @dataclass(frozen=True)
 class Endpoint:

@@ -6,6 +6,7 @@ for it (and still work in a build without it).
 
 from __future__ import annotations
 
+import errno
 import importlib
 import ipaddress
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from typing import Any, cast
 import click
 
 from radiusd.cli.context import get_context, run_store
-from radiusd.cli.listen_check import LISTEN_ERRORS, check_listen
+from radiusd.cli.listen_check import check_listen
 from radiusd.cli.output import fail
 from radiusd.config import find_config, load_settings
 
@@ -110,7 +111,7 @@ def serve(
     try:
         run(settings, config_path=str(config_path) if config_path is not None else None)
     except OSError as exc:
-        if exc.errno not in LISTEN_ERRORS:
+        if exc.errno != errno.EADDRINUSE:
             raise
         # another program took a port between the check and the daemon's own bind: say which
         fail(check_listen(settings) or f"cannot listen: {exc.strerror or exc}")
