@@ -1,8 +1,9 @@
 """Swagger UI at ``/docs`` served from this host: an offline NOC sees the page too.
 
 FastAPI's default page loads its script and stylesheet from a CDN. Here the assets come from
-the ``swagger-ui-bundle`` package (Swagger UI's release files) under ``/docs/static``, and the
-page references nothing but this server. ReDoc (another CDN script) is not offered.
+the ``swagger-ui-bundle-v2`` package (Swagger UI 5's release files: version 4 cannot render the
+OpenAPI 3.1 that FastAPI writes) under ``/docs/static``, and the page references nothing but
+this server. ReDoc (another CDN script) is not offered.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
 
 
 def assets_dir() -> str:
-    """The folder of Swagger UI's release files, as shipped by ``swagger-ui-bundle``."""
+    """The folder of Swagger UI's release files, as shipped by ``swagger-ui-bundle-v2``."""
     from swagger_ui_bundle import swagger_ui_path
 
     return str(swagger_ui_path)
