@@ -1,17 +1,33 @@
 # radiusd container image: non-root, UDP 1812 (auth) and 1813 (accounting), API on 8080.
-FROM python:3.11-slim
+# Two stages: the first builds the wheel, the second installs it with the pinned dependencies
+# (constraints.txt) and keeps nothing of the source tree. The base image is pinned by exact tag:
+# change it on purpose (and rebuild), not by surprise.
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
-RUN useradd --system --create-home --home-dir /var/lib/radiusd radiusd
-WORKDIR /opt/radiusd
-COPY pyproject.toml README.md ./
+FROM ${PYTHON_IMAGE} AS build
+WORKDIR /src
+COPY pyproject.toml setup.py MANIFEST.in README.md constraints.txt ./
 COPY radiusd ./radiusd
 COPY ipam ./ipam
 COPY inventory ./inventory
 COPY dictionaries ./dictionaries
 COPY config ./config
-RUN pip install --no-cache-dir -e . && mkdir -p /etc/radiusd && cp config/radiusd.toml /etc/radiusd/
+RUN pip wheel --no-cache-dir --disable-pip-version-check --no-deps -w /dist .
+
+FROM ${PYTHON_IMAGE}
+RUN useradd --system --create-home --home-dir /var/lib/radiusd radiusd
+COPY --from=build /dist/ /tmp/dist/
+COPY constraints.txt /tmp/constraints.txt
+# The example config ships inside the package (radiusd/examples/); radiusd finds
+# /etc/radiusd/radiusd.toml by itself, for `serve` and for every admin command.
+RUN pip install --no-cache-dir --disable-pip-version-check -c /tmp/constraints.txt /tmp/dist/radiusd-*.whl \
+    && rm -rf /tmp/dist /tmp/constraints.txt \
+    && mkdir -p /etc/radiusd \
+    && python -c "import importlib.resources as r, shutil; \
+shutil.copy(r.files('radiusd') / 'examples' / 'radiusd.toml', '/etc/radiusd/radiusd.toml')"
 
 USER radiusd
+WORKDIR /var/lib/radiusd
 ENV RADIUSD_DATA_DIR=/var/lib/radiusd \
     RADIUSD_LOG_FORMAT=json
 EXPOSE 1812/udp 1813/udp 8080/tcp

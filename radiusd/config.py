@@ -1,6 +1,8 @@
 """Daemon settings: one typed object, read from a TOML file, the environment and CLI flags.
 
 Precedence (last wins): built-in defaults < config file < RADIUSD_* environment < CLI flags.
+The config file is the first of ``--config``, ``RADIUSD_CONFIG``, ``./radiusd.toml`` and
+``/etc/radiusd/radiusd.toml`` (:func:`find_config`), for the daemon and every CLI command alike.
 Secrets never live here (NAS secrets are in the database); the database URL may carry a
 password, so :func:`redacted_url` is what logs print.
 """
@@ -15,6 +17,9 @@ from typing import Any
 
 DEFAULT_DATA_DIR = Path("var")
 DEFAULT_SQLITE_NAME = "radiusd.sqlite3"
+CONFIG_ENV = "RADIUSD_CONFIG"
+#: looked for, in this order, when neither --config nor RADIUSD_CONFIG names the file
+CONFIG_SEARCH = (Path("radiusd.toml"), Path("/etc/radiusd/radiusd.toml"))
 
 
 class ConfigError(ValueError):
@@ -124,6 +129,25 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
+def find_config(explicit: str | Path | None = None) -> Path | None:
+    """The config file to read: ``explicit`` (``--config``), ``$RADIUSD_CONFIG``, else the first of
+    :data:`CONFIG_SEARCH` that exists; None when there is none.
+
+    A file named by ``--config`` or ``RADIUSD_CONFIG`` must exist (:class:`ConfigError`).
+    """
+    named = explicit if explicit is not None else os.environ.get(CONFIG_ENV) or None
+    if named is not None:
+        path = Path(named)
+        if not path.is_file():
+            origin = "" if explicit is not None else f" (from {CONFIG_ENV})"
+            raise ConfigError(f"config file {path}{origin} does not exist")
+        return path
+    for candidate in CONFIG_SEARCH:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     """Build Settings from ``path`` (TOML, section ``[radiusd]`` or top level), env and overrides."""
     values: dict[str, Any] = {}
@@ -133,6 +157,8 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             doc = tomllib.loads(p.read_text())
         except FileNotFoundError:
             raise ConfigError(f"config file {p} does not exist") from None
+        except OSError as exc:  # e.g. /etc/radiusd/radiusd.toml readable by root only
+            raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {p}: {exc}") from None
         section = doc.get("radiusd", doc)

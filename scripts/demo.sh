@@ -5,5 +5,5 @@
 # Extra arguments go to `radiusd serve` (e.g. -X for the debug view).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install -q --disable-pip-version-check -e .
+python3 -m pip install -q --disable-pip-version-check -c constraints.txt -e .
 exec radiusd serve --demo --bind 127.0.0.1 "$@"

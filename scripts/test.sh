@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+# constraints.txt: the exact versions the suite passes with (scripts/constraints.sh regenerates it)
+python3 -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
 
 echo "== ruff"; python3 -m ruff check .
 echo "== mypy"; python3 -m mypy

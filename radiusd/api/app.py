@@ -31,7 +31,7 @@ from radiusd.store.errors import Conflict, InvalidInput, NotFound
 from radiusd.store.pools import group_of, pool_info
 from radiusd.store.writer import Writer
 
-from . import cluster, nas, network, network_edit, plans, pools, queries, subscribers
+from . import cluster, docs, nas, network, network_edit, plans, pools, queries, subscribers
 from .guard import RequestGuard
 from .jobs import Job, Jobs, TooManyJobs
 from .metrics import make_registry
@@ -145,7 +145,10 @@ def create_app(
         version="1",
         description=importlib.import_module("radiusd.api").__doc__ or "",
         responses=ERRORS,
+        docs_url=None,  # docs.install: Swagger UI from local assets, no CDN
+        redoc_url=None,
     )
+    docs.install(app)
     app.state.live = state
     app.add_middleware(
         RequestGuard,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import fail, json_flag, print_json
+from radiusd.cli.output import fail, json_flag, plural, print_json
 from radiusd.cli.secrets import secret_option
 from radiusd.cli.sessions import session
 from radiusd.cli.subscribers import subscriber
@@ -98,7 +98,7 @@ def report(
     # A 503 NAK is not a failure: the session is gone, and our record now says so.
     failed = [a for a in actions if not a.ok and not a.closed and (waited or not _sent(a))]
     if failed:
-        fail(f"{len(failed)} of {len(actions)} sessions not acted on (see above)")
+        fail(f"{len(failed)} of {plural(len(actions), 'session')} not acted on (see above)")
 
 
 def run_disconnects(

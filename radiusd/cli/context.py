@@ -1,13 +1,17 @@
 """Shared state of one CLI invocation: settings, database URL, and running store calls.
 
-Store calls are async (SQLAlchemy AsyncEngine); each command runs them through
-:func:`run_store`, which creates the engine, applies the migrations when the database is new,
-runs the coroutine with :func:`asyncio.run` and always disposes of the engine.
+The config file is found as the daemon finds it (:func:`radiusd.config.find_config`), so the
+CLI and ``radiusd serve`` use one database. Store calls are async (SQLAlchemy AsyncEngine);
+each command runs them through :func:`run_store`, which creates the engine, migrates a
+database that has no schema yet, runs the coroutine with :func:`asyncio.run` and always
+disposes of the engine. It creates no SQLite file that was not named by a database URL
+(``--database``, ``RADIUSD_DATABASE_URL``, ``database_url``): a file derived from ``data_dir``
+that does not exist yet would be a second, empty database beside the daemon's, so only
+``radiusd db upgrade`` and ``radiusd serve`` create it.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from radiusd.cli.output import CliError
-from radiusd.config import Settings, load_settings, redacted_url
+from radiusd.config import CONFIG_ENV, CONFIG_SEARCH, Settings, find_config, load_settings, redacted_url
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,21 +37,44 @@ class CliContext:
     config: Path | None = None
     _settings: Settings | None = field(default=None, repr=False)
 
+    def config_path(self) -> Path | None:
+        """The config file in use: ``--config``, ``$RADIUSD_CONFIG``, ./radiusd.toml, /etc/radiusd."""
+        return find_config(self.config)
+
     def settings(self, **overrides: object) -> Settings:
         """Settings from the config file, RADIUSD_* env and ``--database`` (plus ``overrides``)."""
         if overrides:
-            return load_settings(self.config, database_url=self.database, **overrides)
+            return load_settings(self.config_path(), database_url=self.database, **overrides)
         if self._settings is None:
-            self._settings = load_settings(self.config, database_url=self.database)
+            self._settings = load_settings(self.config_path(), database_url=self.database)
         return self._settings
 
     def database_url(self) -> str:
         return self.settings().effective_database_url()
 
+    def database_named(self) -> bool:
+        """True when a URL names the database; False when it is the SQLite file of data_dir."""
+        return bool(self.settings().database_url)
+
+
+def describe_database(url: str) -> str:
+    """``url`` for messages: password masked, a relative SQLite path made absolute."""
+    scheme, sep, path = url.partition(":///")
+    if sep and scheme.startswith("sqlite") and path and not path.startswith((":", "file:", "/")):
+        return f"{scheme}:///{(Path.cwd() / path).as_posix()}"
+    return redacted_url(url)
+
+
+def in_database(empty: str) -> str:
+    """``no NAS clients`` -> ``no NAS clients in sqlite:////srv/radiusd/var/radiusd.sqlite3``."""
+    return f"{empty} in {describe_database(get_context().database_url())}"
+
 
 def get_context() -> CliContext:
-    """The :class:`CliContext` of the running command."""
-    return click.get_current_context().find_object(CliContext) or CliContext()
+    """The :class:`CliContext` of the running command (defaults outside a command)."""
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(CliContext) if ctx is not None else None
+    return found or CliContext()
 
 
 @contextmanager
@@ -63,16 +90,12 @@ def reaching(url: str) -> Iterator[None]:
         raise CliError(f"cannot open the database {redacted_url(url)}: {exc.strerror or exc}") from None
 
 
-def upgrade(url: str) -> None:
-    """Apply the store's migrations to ``url`` (idempotent)."""
-    from radiusd.store.engine import upgrade_database
-
-    with reaching(url):
-        upgrade_database(url)
-
-
 async def prepare_schema(engine: AsyncEngine) -> None:
     """Migrate a new (never migrated) database; refuse one at an older or unknown revision."""
+    from radiusd.cli.schema import at_head
+
+    if await at_head(engine):  # the usual case, without importing Alembic
+        return
     from radiusd.store.engine import ensure_schema, head_revision, schema_revision
     from radiusd.store.errors import StoreError
 
@@ -88,11 +111,46 @@ async def prepare_schema(engine: AsyncEngine) -> None:
         )
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory ones)."""
+    scheme, sep, path = url.partition(":///")
+    if not sep or not scheme.startswith("sqlite") or not path or path.startswith((":", "file:")):
+        return None
+    return Path(path.split("?", 1)[0]).expanduser()
+
+
+def refuse_new_database(url: str) -> None:
+    """Fail when ``url`` is the SQLite file of data_dir and it does not exist (yet)."""
+    cli_ctx = get_context()
+    path = sqlite_file(url)
+    if path is None or path.exists() or cli_ctx.database_named():
+        return
+    config = cli_ctx.config_path()
+    if config is None:
+        searched = (p.as_posix() if p.is_absolute() else f"./{p}" for p in CONFIG_SEARCH)
+        looked = ", ".join(["--config", CONFIG_ENV, *searched])
+        raise CliError(
+            f"no database at {describe_database(url)} and no config file ({looked}): "
+            "give --config FILE or --database URL (or RADIUSD_DATABASE_URL), "
+            "or run 'radiusd db upgrade' to create it here"
+        )
+    raise CliError(
+        f"no database at {describe_database(url)} (data_dir of {config}): "
+        "run 'radiusd db upgrade' (or 'radiusd serve') to create it, or check data_dir in that file"
+    )
+
+
 def run_store(func: Callable[[AsyncEngine], Awaitable[T]], *, url: str | None = None) -> T:
-    """Run ``func(engine)`` on the configured database (migrated first when new), then dispose."""
+    """Run ``func(engine)`` on the database at ``url`` (default: the configured one, which must
+    exist unless a URL names it), migrated first when it has no schema; then dispose."""
+    import asyncio
+
     from radiusd.store.engine import create_engine
 
-    target = url or get_context().database_url()
+    target = url
+    if target is None:
+        target = get_context().database_url()
+        refuse_new_database(target)
 
     async def _main() -> T:
         engine = create_engine(target)

@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import format_value, print_json
+from radiusd.cli.output import TableWriter, empty_in_database, plural, print_json
 from radiusd.cli.progress import QUIET, Tick, progress
 
 if TYPE_CHECKING:
@@ -111,37 +111,12 @@ async def write_table(
     empty: str,
     sample: int = 200,
 ) -> int:
-    """Aligned text columns sized on the first ``sample`` rows, the rest streamed at those widths."""
-    head: list[list[str]] | None = []
-    widths = [len(name) for name in columns]
-    count = 0
-
-    def emit(cells: Sequence[str]) -> None:
-        out.write("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip())
-        out.write("\n")
-
-    def flush(lines: list[list[str]]) -> None:
-        emit([name.replace("_", " ") for name in columns])
-        for line in lines:
-            emit(line)
-
+    """The rows as a table (:class:`~radiusd.cli.output.TableWriter`), streamed after ``sample``."""
+    table = TableWriter(columns, out, sample=sample)
     async with aclosing(rows):  # type: ignore[type-var]
         async for row in rows:
-            cells = [format_value(row.get(name)) for name in columns]
-            count += 1
-            if head is None:
-                emit(cells)
-                continue
-            head.append(cells)
-            widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
-            if len(head) >= sample:
-                flush(head)
-                head = None
-    if count == 0:
-        out.write(empty + "\n")
-    elif head is not None:
-        flush(head)
-    return count
+            table.add(row)
+    return table.close(empty)
 
 
 def stdout() -> IO[str]:
@@ -183,12 +158,14 @@ def run_listing(
     """Stream the rows ``rows(engine)`` yields to stdout: a JSON array with ``as_json``, else
     aligned ``columns`` (``empty`` when there are none)."""
 
+    where = empty_in_database(empty)
+
     async def go(engine: AsyncEngine) -> None:
         found = rows(engine)
         if as_json:
             await write_json_array(found, stdout())
         else:
-            await write_table(found, columns, stdout(), empty=empty)
+            await write_table(found, columns, stdout(), empty=where)
 
     run_streaming(go)
 
@@ -201,14 +178,36 @@ def export() -> None:
     """Billing exports (streamed to stdout, or to --output FILE, as CSV or JSON)."""
 
 
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["csv", "json"]),
-    default="csv",
-    show_default=True,
-    help="CSV with a header row, or a JSON array of objects.",
-)
+def format_option(func: Any) -> Any:
+    """``--format csv|json`` and ``--json`` (the same as ``--format json``), as ``fmt``."""
+
+    def json_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.meta["export.json"] = True
+
+    def choose(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+        if ctx.meta.get("export.json"):
+            if value not in (None, "json"):
+                raise click.BadParameter(f"--json contradicts --format {value}", ctx, param)
+            return "json"
+        return value or "csv"
+
+    json_option = click.option(
+        "--json",
+        is_flag=True,
+        is_eager=True,
+        expose_value=False,
+        callback=json_flag,
+        help="The same as --format json.",
+    )
+    fmt_option = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["csv", "json"]),
+        callback=choose,
+        help="CSV with a header row (default), or a JSON array of objects.",
+    )
+    return fmt_option(json_option(func))
 
 
 output_option = click.option(
@@ -354,6 +353,6 @@ def usage_rebuild(from_: dt.datetime, to_: dt.datetime, as_json: bool) -> None:
         return
     data = result.to_json()
     click.echo(
-        f"rebuilt usage for {data['days']} day(s) from {data['from']} to {data['to']} (exclusive): "
-        f"{data['rows']} row(s) written, {data['deleted']} replaced"
+        f"rebuilt usage for {plural(data['days'], 'day')} from {data['from']} to {data['to']} (exclusive): "
+        f"{plural(data['rows'], 'row')} written, {data['deleted']} replaced"
     )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import print_json, print_table
+from radiusd.cli.output import plural, print_json, print_table
 from radiusd.cli.progress import progress
 from radiusd.cli.secrets import secret_option
 
@@ -55,7 +55,7 @@ def _print(report: Report, *, as_json: bool, dry_run: bool) -> None:
     print_table(rows, ["kind", "created", "updated", "unchanged"], empty="nothing to import")
     click.echo(
         f"{'dry run: nothing written' if dry_run else 'imported in one transaction'}; "
-        f"{len(report.skipped)} item(s) not carried over"
+        f"{plural(len(report.skipped), 'item')} not carried over"
     )
 
 

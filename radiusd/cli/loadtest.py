@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from radiusd.cli.output import fail, print_json, print_table
+from radiusd.cli.output import fail, plural, print_json, print_table
 
 if TYPE_CHECKING:
     from radiusd.loadtest.generator import Engine
@@ -232,7 +232,8 @@ def report(stats: RunStats, as_json: bool) -> None:
     )
     print_table(rows, COLUMNS, empty="no requests")
     click.echo(
-        f"{total['sessions']} sessions, {total['requests']} requests in {total['elapsed_s']} s"
+        f"{plural(total['sessions'], 'session')}, {plural(total['requests'], 'request')} "
+        f"in {total['elapsed_s']} s"
         f" ({total['requests_per_second']:,.0f} requests/s); bad replies: {total['bad_replies']}"
         + ("; interrupted (requests in flight are in no column)" if total["interrupted"] else "")
     )

@@ -19,6 +19,7 @@ from radiusd.cli.cluster import cluster
 from radiusd.cli.context import CliContext
 from radiusd.cli.db import db
 from radiusd.cli.export import export, usage
+from radiusd.cli.help import help_command
 from radiusd.cli.importer import import_group
 from radiusd.cli.inventory import COMMANDS as INVENTORY_COMMANDS
 from radiusd.cli.leases import lease
@@ -146,6 +147,7 @@ cli.add_command(loadtest)
 cli.add_command(api_token)
 cli.add_command(import_group)
 cli.add_command(cluster)
+cli.add_command(help_command)
 for _command in INVENTORY_COMMANDS:  # site, router, sector, device, link
     cli.add_command(_command)
 

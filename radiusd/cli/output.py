@@ -1,8 +1,10 @@
-"""Rendering for the admin CLI: rich tables, JSON, ``key: value`` records and one-line errors.
+"""Rendering for the admin CLI: tables, JSON, ``key: value`` records and one-line errors.
 
-Everything a command prints goes through here, so the output contract (table on a terminal,
-a JSON list with ``--json``, an object for ``show --json``, one ``radiusd: error: ...`` line on
-stderr) lives in one place.
+Everything a command prints goes through here, so the output contract (a table, a JSON list
+with ``--json``, an object for ``show --json``, one ``radiusd: error: ...`` line on stderr)
+lives in one place. Every table has one style, that of :class:`TableWriter`: a header row and
+columns aligned with two spaces, the values printed verbatim (no markup or emoji codes, so
+``2001:db8:100:100::/56`` stays what it is), which also streams for lists too long to hold.
 """
 
 from __future__ import annotations
@@ -10,11 +12,9 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import IO, Any, NoReturn, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 PROG = "radiusd"
 MASK = "********"
@@ -57,13 +57,6 @@ def fail(message: str) -> NoReturn:
     raise CliError(message)
 
 
-def _console() -> Console:
-    # Not a terminal (a pipe, a test): do not squeeze columns into 80 characters.
-    out = click.get_text_stream("stdout")
-    width = None if out.isatty() else 200
-    return Console(file=out, width=width, highlight=False, soft_wrap=False)
-
-
 def format_value(value: Any) -> str:
     """A JSON-ish value as table text: ``-`` for missing, lists comma-joined, maps as k=v."""
     if value is None or value == "" or value == [] or value == {}:
@@ -84,17 +77,67 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 session``, ``2 sessions``, ``0 sessions`` (``plural_form`` for irregular words)."""
+    return f"{count} {singular if count == 1 else plural_form or singular + 's'}"
+
+
+#: control characters in a cell: a line break would break the table, an escape sequence the terminal
+_CONTROL = {c: " " if chr(c) in "\t\n\r" else "?" for c in (*range(0x20), 0x7F)}
+
+
+class TableWriter:
+    """Aligned columns under a header, sized on the first ``sample`` rows.
+
+    Rows are held until ``sample`` of them have arrived (or :meth:`close`), then written; later
+    rows are written at once at those widths, so a streamed list needs no more memory than that.
+    """
+
+    def __init__(self, columns: Sequence[str], out: IO[str], *, sample: int = 200) -> None:
+        self.columns = list(columns)
+        self.out = out
+        self.sample = sample
+        self.count = 0
+        self._widths = [len(name) for name in columns]
+        self._held: list[list[str]] | None = []
+
+    def _emit(self, cells: Sequence[str]) -> None:
+        line = "  ".join(cell.ljust(width) for cell, width in zip(cells, self._widths, strict=True))
+        self.out.write(line.rstrip() + "\n")
+
+    def _flush(self) -> None:
+        held, self._held = self._held or [], None
+        self._emit([name.replace("_", " ") for name in self.columns])
+        for cells in held:
+            self._emit(cells)
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        cells = [format_value(row.get(name)).translate(_CONTROL) for name in self.columns]
+        self.count += 1
+        if self._held is None:
+            self._emit(cells)
+            return
+        self._held.append(cells)
+        self._widths = [max(w, len(c)) for w, c in zip(self._widths, cells, strict=True)]
+        if len(self._held) >= self.sample:
+            self._flush()
+
+    def close(self, empty: str) -> int:
+        """Write what is held (or ``empty`` when there were no rows); returns the row count."""
+        if self.count == 0:
+            if empty:
+                self.out.write(empty + "\n")
+        elif self._held is not None:
+            self._flush()
+        return self.count
+
+
 def print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, empty: str) -> None:
-    """A rich table of ``rows`` with the given ``columns`` (missing keys show as ``-``)."""
-    if not rows:
-        click.echo(empty)
-        return
-    table = Table(show_header=True, header_style="bold", show_lines=False)
-    for name in columns:
-        table.add_column(name.replace("_", " "), overflow="fold")
+    """A table of ``rows`` with the given ``columns`` (missing keys show as ``-``)."""
+    writer = TableWriter(columns, sys.stdout, sample=max(len(rows), 1))
     for row in rows:
-        table.add_row(*(format_value(row.get(name)) for name in columns))
-    _console().print(table)
+        writer.add(row)
+    writer.close(empty)
 
 
 def print_record(record: Mapping[str, Any], *, extra: Iterable[tuple[str, str]] = ()) -> None:
@@ -106,14 +149,24 @@ def print_record(record: Mapping[str, Any], *, extra: Iterable[tuple[str, str]] 
         click.echo(f"{key + ':':<{width + 1}} {value}")
 
 
+def empty_in_database(empty: str) -> str:
+    """``empty`` naming the database that was read (``no plans in sqlite:///...``), in a command."""
+    if click.get_current_context(silent=True) is None:
+        return empty
+    from radiusd.cli.context import in_database
+
+    return in_database(empty)
+
+
 def render(
     records: Sequence[Mapping[str, Any]], columns: Sequence[str], *, as_json: bool, empty: str
 ) -> None:
-    """A list command's output: a JSON list with ``--json``, else a table."""
+    """A list command's output: a JSON list with ``--json``, else a table (``empty``, naming
+    the database, when there are no records)."""
     if as_json:
         print_json(list(records))
     else:
-        print_table(records, columns, empty=empty)
+        print_table(records, columns, empty=empty_in_database(empty) if not records else empty)
 
 
 def pick_columns(records: Sequence[Mapping[str, Any]], preferred: Sequence[str]) -> list[str]:

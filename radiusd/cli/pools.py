@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from radiusd.cli.context import get_context, run_store
-from radiusd.cli.output import fail, json_option, print_json, print_record, print_table
+from radiusd.cli.output import (
+    empty_in_database,
+    fail,
+    json_option,
+    plural,
+    print_json,
+    print_record,
+    print_table,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -160,8 +168,9 @@ def ranges_to_remove(pool: Mapping[str, Any], specs: Sequence[str]) -> list[str]
             raise PoolError(f"pool {pool['name']!r} has no range {spec}")
         if r["allocated"] or r["reserved"]:
             raise PoolError(
-                f"range {r['range']} of pool {pool['name']!r} still has {r['allocated']} live lease(s) "
-                f"and {r['reserved']} reservation(s): release or unreserve them first "
+                f"range {r['range']} of pool {pool['name']!r} still has "
+                f"{plural(r['allocated'], 'live lease')} "
+                f"and {plural(r['reserved'], 'reservation')}: release or unreserve them first "
                 f"(radiusd lease list --pool {pool['name']})"
             )
         found.append(str(r["range"]))
@@ -371,7 +380,7 @@ def pool_list(as_json: bool) -> None:
     if as_json:
         print_json(pools)
     else:
-        print_table(list_rows(pools), LIST_COLUMNS, empty="no pools")
+        print_table(list_rows(pools), LIST_COLUMNS, empty=empty_in_database("no pools"))
     for line in warn_lines(pools):
         click.echo(line, err=True)
 

@@ -9,6 +9,7 @@ command read successive lines, in the order the options are given. Values are ne
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -23,7 +24,7 @@ def _read(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     if value != FROM_STDIN:
         return value
     name = param.opts[0] if param.opts else str(param.name)
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin  # looked up at call time: CliRunner swaps it (click 8.5 deprecates get_text_stream)
     if stdin.isatty():
         entered: str = click.prompt(name, hide_input=True, err=True)
         return entered

@@ -6,6 +6,7 @@ for it (and still work in a build without it).
 
 from __future__ import annotations
 
+import errno
 import importlib
 import ipaddress
 from collections.abc import Callable
@@ -15,8 +16,9 @@ from typing import Any, cast
 import click
 
 from radiusd.cli.context import get_context, run_store
+from radiusd.cli.listen_check import check_listen
 from radiusd.cli.output import fail
-from radiusd.config import Settings, load_settings
+from radiusd.config import Settings, find_config, load_settings
 
 APP_MODULE = "radiusd.server.app"
 
@@ -134,7 +136,7 @@ def serve(
 ) -> None:
     """Run the RADIUS server."""
     cli_ctx = get_context()
-    config_path = config or cli_ctx.config
+    config_path = find_config(config or cli_ctx.config)
     settings = load_settings(
         config_path,
         database_url=cli_ctx.database,
@@ -148,6 +150,9 @@ def serve(
         workers=workers,
     )
     refuse_readable_database(settings)
+    trouble = check_listen(settings)
+    if trouble is not None:
+        fail(trouble)
     run = load_app_runner()
     if demo:
         from radiusd.cli.demo import seed_demo
@@ -156,4 +161,10 @@ def serve(
     from radiusd.server.supervisor import serve_workers
 
     # config_path lets SIGHUP re-read the same file.
-    serve_workers(settings, run, str(config_path) if config_path is not None else None)
+    try:
+        serve_workers(settings, run, str(config_path) if config_path is not None else None)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        # another program took a port between the check and the daemon's own bind: say which
+        fail(check_listen(settings) or f"cannot listen: {exc.strerror or exc}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +11,7 @@ import click
 
 from radiusd.cli.context import get_context, run_store
 from radiusd.cli.csvio import STATUSES, CsvError, read_subscriber_rows
-from radiusd.cli.output import fail, json_option, pick_columns, print_json, print_record, render
+from radiusd.cli.output import fail, json_option, pick_columns, plural, print_json, print_record, render
 from radiusd.cli.progress import progress
 from radiusd.cli.secrets import secret_option
 
@@ -102,7 +103,7 @@ def _read_csv(file: str) -> tuple[str, list[dict[str, str]]]:
     """Rows of ``file`` (``-`` = stdin) and the name to use for it in messages."""
     if file == "-":
         source = "stdin"
-        stream = io.TextIOWrapper(click.get_binary_stream("stdin"), encoding="utf-8-sig", newline="")
+        stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
         try:
             return source, read_subscriber_rows(stream)
         except CsvError as exc:
@@ -122,7 +123,8 @@ def _read_csv(file: str) -> tuple[str, list[dict[str, str]]]:
 @subscriber.command("import")
 @click.argument("file", metavar="FILE.csv")
 @store_option
-def subscriber_import(file: str, store: str | None) -> None:
+@json_option
+def subscriber_import(file: str, store: str | None, as_json: bool) -> None:
     """Import subscribers from a CSV file (- reads stdin), all or nothing.
 
     The header row names the columns: username,password and optionally
@@ -146,8 +148,11 @@ def subscriber_import(file: str, store: str | None) -> None:
     except StoreError as exc:
         fail(f"{source}: {exc}")
     elapsed = time.perf_counter() - started
+    if as_json:
+        print_json({"imported": count, "source": source, "seconds": round(elapsed, 3)})
+        return
     rate = f" ({count / elapsed:.0f}/s)" if elapsed > 0 else ""
-    click.echo(f"imported {count} subscribers from {source} in {elapsed:.2f}s{rate}")
+    click.echo(f"imported {plural(count, 'subscriber')} from {source} in {elapsed:.2f}s{rate}")
 
 
 @subscriber.command("list")

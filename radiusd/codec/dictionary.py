@@ -537,13 +537,20 @@ class _Parser:
 
 
 def default_dictionary_path() -> Path:
-    """The dictionaries shipped with the project (``dictionaries/dictionary``)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "dictionaries" / "dictionary"
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("dictionaries/dictionary not found beside the radiusd package")
+    """The dictionaries shipped with the project: ``radiusd/dictionaries/dictionary`` inside an
+    installed wheel (package data), else ``dictionaries/dictionary`` of the source tree."""
+    import importlib.resources
+
+    packaged = importlib.resources.files("radiusd") / "dictionaries" / "dictionary"
+    if isinstance(packaged, Path) and packaged.is_file():
+        return packaged
+    source_tree = Path(__file__).resolve().parents[2] / "dictionaries" / "dictionary"
+    if source_tree.is_file():
+        return source_tree
+    raise FileNotFoundError(
+        f"RADIUS dictionaries not found: neither {packaged} (installed package) "
+        f"nor {source_tree} (source tree); reinstall radiusd"
+    )
 
 
 @functools.cache

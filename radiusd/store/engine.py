@@ -30,13 +30,9 @@ import stat
 from collections.abc import Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -45,6 +41,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from radiusd.config import redacted_url
 
 from .errors import InvalidInput
+
+if TYPE_CHECKING:  # Alembic is imported where it is used: admin commands rarely need it
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -243,6 +242,8 @@ def begin_write(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnect
 
 def alembic_config(url: str | None = None) -> Config:
     """Alembic Config built in code: works from an installed package, whatever the cwd."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url:
@@ -252,6 +253,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest migration revision shipped with this package."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -260,6 +263,8 @@ def head_revision() -> str:
 def _upgrade(connection: Connection, revision: str) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
+    from alembic import command
+
     command.upgrade(cfg, revision)
 
 
@@ -280,6 +285,8 @@ async def schema_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as conn:
 
         def current(sync_conn: Connection) -> str | None:
+            from alembic.runtime.migration import MigrationContext
+
             return MigrationContext.configure(sync_conn).get_current_revision()
 
         return await conn.run_sync(current)

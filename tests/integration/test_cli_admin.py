@@ -246,6 +246,12 @@ def test_import_file_and_stdin(radiusd: Cli, tmp_path: Path) -> None:
         "subscriber", "import", "-", input=f"password,username\n{PASSWORD},dave\n{PASSWORD},erin\n"
     )
     assert len(radiusd.json("subscriber", "list")) == 5
+    csv_text = f"username,password\nfay,{PASSWORD}\n"
+    report = json.loads(radiusd.ok("subscriber", "import", "--json", "-", input=csv_text))
+    assert report["imported"] == 1 and report["source"] == "stdin"
+    assert "imported 1 subscriber from" in radiusd.ok(
+        "subscriber", "import", "-", input=f"username,password\ngus,{PASSWORD}\n"
+    )
     radiusd.assert_no_secret(PASSWORD)
 
 

@@ -44,7 +44,11 @@ def ok(cwd: Path, *args: str, **kwargs: object) -> str:
 
 
 def test_fresh_checkout_flow_on_default_sqlite(tmp_path: Path) -> None:
-    """No `db upgrade` first: the default SQLite file (var/radiusd.sqlite3) is created and migrated."""
+    """No config, no URL: commands refuse to create the default SQLite file; `db upgrade` does."""
+    proc = radiusd(tmp_path, "nas", "list")
+    assert proc.returncode == 1 and "no database at sqlite+aiosqlite:///" in proc.stderr
+    assert not (tmp_path / "var").exists()
+    assert ok(tmp_path, "db", "upgrade").startswith("created ")
     ok(tmp_path, "nas", "add", "core-1", "--address", "192.0.2.1", "--secret", SECRET, "--vendor", "cisco")
     assert (tmp_path / "var" / "radiusd.sqlite3").exists()
     ok(tmp_path, "plan", "add", "gold", "--rate-limit", "10M/20M", "--interim-interval", "300")
@@ -57,10 +61,11 @@ def test_fresh_checkout_flow_on_default_sqlite(tmp_path: Path) -> None:
     alice = json.loads(ok(tmp_path, "subscriber", "show", "alice", "--json"))
     assert alice["status"] == "suspended" and alice["plan"] == "gold"
     assert "alice" in ok(tmp_path, "subscriber", "list")
-    ok(tmp_path, "db", "upgrade")  # idempotent on a migrated database
+    assert ok(tmp_path, "db", "upgrade").startswith("already at revision ")  # idempotent
 
 
 def test_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:
+    ok(tmp_path, "db", "upgrade")
     ok(tmp_path, "nas", "add", "core-1", "--address", "192.0.2.1", "--secret", SECRET)
     cases = [
         (["nas", "add", "core-1", "--address", "192.0.2.9", "--secret", SECRET], 1, "already exists"),
@@ -96,11 +101,16 @@ def test_config_file_data_dir(tmp_path: Path) -> None:
     config = tmp_path / "etc" / "radiusd.toml"
     config.parent.mkdir()
     config.write_text('[radiusd]\ndata_dir = "../data"\n')
+    proc = radiusd(tmp_path, "--config", str(config), "plan", "add", "gold")  # no database there yet
+    assert proc.returncode == 1 and f"(data_dir of {config})" in proc.stderr
+    assert not (tmp_path / "data").exists()
+    ok(tmp_path, "--config", str(config), "db", "upgrade")
     ok(tmp_path, "--config", str(config), "plan", "add", "gold")
     assert (tmp_path / "data" / "radiusd.sqlite3").exists()
 
 
 def test_import_from_stdin_is_fast(tmp_path: Path) -> None:
+    ok(tmp_path, "db", "upgrade")
     ok(tmp_path, "plan", "add", "gold")
     rows = "".join(f"user{i:05d},{PASSWORD}{i},gold\n" for i in range(10_000))
     out = ok(tmp_path, "subscriber", "import", "-", input="username,password,plan\n" + rows)

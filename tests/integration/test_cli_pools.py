@@ -226,9 +226,9 @@ def test_warning_marker_above_threshold(radiusd: Cli, tmp_path: Any) -> None:
 
 
 def test_empty_lists(radiusd: Cli) -> None:
-    assert radiusd.ok("pool", "list") == "no pools\n"
+    assert radiusd.ok("pool", "list").startswith("no pools in ")
     assert radiusd.json("pool", "list") == []
-    assert radiusd.ok("lease", "list") == "no leases\n"
+    assert radiusd.ok("lease", "list").startswith("no leases in ")
     assert radiusd.json("lease", "list") == []
 
 
@@ -320,7 +320,7 @@ def test_remove_range_with_live_lease_refused(radiusd: Cli) -> None:
         "pool", "remove-range", "main", "--range", "10.64.1.0/29", "--range", "10.64.0.0/29"
     )
     assert message == (
-        "range 10.64.0.0/29 of pool 'main' still has 1 live lease(s) and 0 reservation(s): "
+        "range 10.64.0.0/29 of pool 'main' still has 1 live lease and 0 reservations: "
         "release or unreserve them first (radiusd lease list --pool main)"
     )
     assert "live" in radiusd.refused("pool", "remove", "main")
@@ -434,9 +434,9 @@ def test_lease_history(radiusd: Cli) -> None:
 
     table = radiusd.ok("lease", "history", "10.64.0.5")
     assert "alice" in table and "carol" in table and "assignment" in table
-    assert radiusd.ok("lease", "history", "10.64.0.6") == "nobody held 10.64.0.6\n"
-    assert radiusd.ok("lease", "history", "10.64.0.5", "--at", "2026-02-28") == (
-        "nobody held 10.64.0.5 at 2026-02-28T00:00:00+00:00\n"
+    assert radiusd.ok("lease", "history", "10.64.0.6").startswith("nobody held 10.64.0.6 in ")
+    assert radiusd.ok("lease", "history", "10.64.0.5", "--at", "2026-02-28").startswith(
+        "nobody held 10.64.0.5 at 2026-02-28T00:00:00+00:00 in "
     )
     assert "--at" in radiusd.error("lease", "history", "10.64.0.5", "--at", "yesterday", code=2)
     assert "not an IP address" in radiusd.error("lease", "history", "10.64.0")

@@ -92,3 +92,90 @@ def test_serve_without_daemon_module_is_one_line(monkeypatch: pytest.MonkeyPatch
     result = CliRunner().invoke(cli, ["serve", "--auth-port", "0"])
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "not part of this build" in result.stderr
+
+
+def test_table_prints_data_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
+    """An IPv6 prefix keeps its ``:100:`` (no emoji) and ``[bold]`` stays text (no markup)."""
+    records = [{"prefix": "2001:db8:100:100::/56", "name": "[bold]x[/bold] :smile:"}]
+    render(records, ["prefix", "name"], as_json=False, empty="none")
+    out = capsys.readouterr().out
+    assert "2001:db8:100:100::/56" in out
+    assert "[bold]x[/bold] :smile:" in out
+    render([{"name": "two\nlines", "id": "\x1b[31mred"}], ["name", "id"], as_json=False, empty="none")
+    assert capsys.readouterr().out.splitlines()[1] == "two lines  ?[31mred"
+
+
+def test_plural() -> None:
+    from radiusd.cli.output import plural
+
+    assert [plural(n, "item") for n in (0, 1, 2)] == ["0 items", "1 item", "2 items"]
+    assert plural(1, "NAS", "NAS") == "1 NAS" and plural(3, "NAS", "NAS") == "3 NAS"
+
+
+def test_one_table_style_for_lists_and_streams(capsys: pytest.CaptureFixture[str]) -> None:
+    """A streamed list (session list) and a held one (nas list) print the same table."""
+    import asyncio
+    import io
+    from collections.abc import AsyncIterator
+
+    from radiusd.cli.export import write_table
+
+    records = [{"name": "r1", "address": "10.0.0.1"}, {"name": "router-two", "address": None}]
+    render(records, ["name", "address"], as_json=False, empty="none")
+    held = capsys.readouterr().out
+
+    async def rows() -> AsyncIterator[dict[str, object]]:
+        for record in records:
+            yield record
+
+    out = io.StringIO()
+    asyncio.run(write_table(rows(), ["name", "address"], out, empty="none"))
+    assert out.getvalue() == held == "name        address\nr1          10.0.0.1\nrouter-two  -\n"
+
+
+# Commands that print no data, only a confirmation sentence (or run the daemon).
+NO_DATA = {"remove", "revoke", "suspend", "resume", "disable", "set-plan", "add-range", "remove-range"}
+NO_DATA |= {"serve", "help"}
+
+
+def test_every_command_that_prints_data_takes_json() -> None:
+    import click
+
+    missing = []
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+            return
+        options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        if path[-1] not in NO_DATA and "--json" not in options:
+            missing.append(" ".join(path))
+
+    walk(cli, [])
+    assert missing == []
+
+
+def test_help_topics() -> None:
+    listing = CliRunner().invoke(cli, ["help"])
+    assert listing.exit_code == 0
+    for topic in ("quickstart", "config", "nas", "pools", "postgres", "completion"):
+        assert f"  {topic} " in listing.stdout
+        shown = CliRunner().invoke(cli, ["help", topic])
+        assert shown.exit_code == 0 and shown.stdout.startswith(topic.upper() + ":")
+    assert "_RADIUSD_COMPLETE=bash_source radiusd" in CliRunner().invoke(cli, ["help", "completion"]).stdout
+    unknown = CliRunner().invoke(cli, ["help", "serve"])
+    assert unknown.exit_code == 2 and unknown.stderr.count("\n") == 1
+    assert "no help topic 'serve'" in unknown.stderr and "radiusd serve --help" in unknown.stderr
+
+
+def test_shell_completion_script() -> None:
+    """What README tells users to eval: click's completion script for the radiusd command."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, _RADIUSD_COMPLETE="bash_source")
+    code = "from radiusd.cli.main import main; main()"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "_radiusd_completion" in done.stdout

@@ -1,0 +1,26 @@
+"""Package layout that pyproject.toml cannot express: top-level data folders shipped inside
+the ``radiusd`` package, so an installed wheel finds them with ``importlib.resources``.
+
+``dictionaries/`` becomes ``radiusd/dictionaries/`` and ``config/`` (example configuration,
+systemd unit, Grafana dashboard) becomes ``radiusd/examples/``. Every file in those folders is
+taken, so a new dictionary file needs no change here. The source tree keeps the folders where
+they are (radiusd.codec.dictionary falls back to the top-level one).
+"""
+
+from setuptools import find_namespace_packages, setup
+
+DATA_FOLDERS = {"radiusd.dictionaries": "dictionaries", "radiusd.examples": "config"}
+
+setup(
+    packages=[*find_namespace_packages(include=["radiusd*", "ipam*", "inventory*"]), *DATA_FOLDERS],
+    package_dir=dict(DATA_FOLDERS),
+    package_data={
+        "radiusd": [
+            "store/migrations/*.py",
+            "store/migrations/versions/*.py",
+            "store/alembic.ini",
+            "cli/topics/*.txt",  # radiusd help TOPIC
+        ],
+        **{package: ["*", "**/*"] for package in DATA_FOLDERS},
+    },
+)
