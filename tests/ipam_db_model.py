@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ipam import Lease
+from radiusd.policy.directory import SubscriberView
 from radiusd.store.lease_ops import LeaseOp, lease_state
 
 IN_USE = ("offered", "leased")
@@ -100,3 +101,23 @@ class ModelWriter:
             self.db.apply(op)
         fut.set_result(None)
         return fut
+
+
+@dataclass
+class FakeNas:
+    """The NAS of a login, as the IPAM service reads it (id and name)."""
+
+    id: int = 0
+    name: str = "bras"
+
+
+@dataclass
+class FakeRequest:
+    """A login's request, as the IPAM service reads it (its NAS)."""
+
+    nas: FakeNas = field(default_factory=FakeNas)
+
+
+def subscriber(name: str) -> SubscriberView:
+    """An active subscriber with no plan, pool or static address."""
+    return SubscriberView(name, None, "active", None, None, None, None, None, None, None)

@@ -9,7 +9,6 @@ session and answers the NAS's retransmission from what the database holds.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,6 @@ from tests.integration.conftest import (
     pg_database,
     run_radclient,
     stop_and_check,
-    unavailable,
     wait_until,
 )
 from tests.integration.test_accounting_daemon import query, req
@@ -38,13 +36,6 @@ def url() -> Iterator[str]:
     with pg_database() as pg:
         yield pg
 
-
-@pytest.fixture(scope="module")
-def radclient() -> str:
-    path = shutil.which("radclient")
-    if path is None:
-        unavailable("radclient is not installed (Debian package freeradius-utils)")
-    return path
 
 
 def send(radclient: str, d: DaemonProcess, request: str) -> bool:

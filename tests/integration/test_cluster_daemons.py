@@ -11,7 +11,6 @@ replies.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import HOST, DaemonProcess, pg_database, stop_and_check, unavailable
+from tests.integration.conftest import HOST, DaemonProcess, pg_database, stop_and_check
 from tests.integration.test_ipam_daemon import SECRET, live_rows, parse_replies, requests_file, seed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -34,13 +33,6 @@ def url() -> Iterator[str]:
     with pg_database() as pg:
         yield pg
 
-
-@pytest.fixture(scope="module")
-def radclient() -> str:
-    path = shutil.which("radclient")
-    if path is None:
-        unavailable("radclient is not installed (Debian package freeradius-utils)")
-    return path
 
 
 def radclient_cmd(radclient: str, port: int, path: Path, kind: str = "auth") -> list[str]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from dataclasses import dataclass
 
 import hypothesis.strategies as st
 from hypothesis import settings
@@ -25,29 +24,13 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from ipam import LeaseState
 from radiusd.config import Settings
 from radiusd.policy.accounting import AcctEvent, StatusType
-from radiusd.policy.directory import SubscriberView
 from radiusd.policy.ipam_service import IpamService
 from radiusd.store.pools import PoolConfig
-from tests.ipam_db_model import IN_USE, Database, ModelWriter
+from tests.ipam_db_model import IN_USE, Database, FakeNas, FakeRequest, ModelWriter, subscriber
 
 USERS = [f"u{i}" for i in range(7)]
 POOL = PoolConfig(1, "p", "ipv4", None, None, None, None, None, ["10.0.0.0/29"])  # .1-.6: 6 items
 OFFER_TTL, STICKY_TTL = 30.0, 60.0
-
-
-@dataclass
-class FakeNas:
-    id: int = 0
-    name: str = "bras"
-
-
-@dataclass
-class FakeRequest:
-    nas: FakeNas
-
-
-def subscriber(name: str) -> SubscriberView:
-    return SubscriberView(name, None, "active", None, None, None, None, None, None, None)
 
 
 class ClusterMachine(RuleBasedStateMachine):
@@ -112,9 +95,9 @@ class ClusterMachine(RuleBasedStateMachine):
             return
         svc = self.nodes[node]
         when = dt.datetime.fromtimestamp(self.db.now, dt.UTC)
-        event = AcctEvent(StatusType.STOP if stop else StatusType.START, "192.0.2.1", None, when,
-                          unique_id=f"{user}-s", username=user, interim_interval=60)  # fmt: skip
-        event.framed_ip = address
+        status = StatusType.STOP if stop else StatusType.START
+        event = AcctEvent(status, "192.0.2.1", None, when, unique_id=f"{user}-s", username=user,
+                          interim_interval=60, framed_ip=address)  # fmt: skip
 
         async def hooks() -> None:
             for op in svc.on_stop(event) if stop else svc.on_start(event):

@@ -4,6 +4,7 @@ commit succeeds, so the rollback path, exhaustion and the accounting hooks are e
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -168,8 +169,7 @@ async def test_a_swept_session_releases_its_lease_only_if_no_node_renewed_it() -
     svc, _ = service(["10.0.0.0/29"])
     await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
     svc.on_start(event(StatusType.START, "alice", "10.0.0.1"))
-    swept = event(StatusType.STOP, "alice", "10.0.0.1")
-    swept.swept = True
+    swept = dataclasses.replace(event(StatusType.STOP, "alice", "10.0.0.1"), swept=True)
     (op,) = svc.on_stop(swept)
     assert op.v4[0]["guard"] == "expire"  # type: ignore[attr-defined]
     (start,) = svc.on_start(event(StatusType.START, "alice", "10.0.0.1"))
