@@ -11,6 +11,7 @@ replies.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -118,3 +119,25 @@ def test_three_daemons_one_pool(url: str, radclient: str, tmp_path: Path) -> Non
     finally:
         problems = [p for p in (stop_and_check(n) for n in nodes if n.running) if p]
     assert not problems, problems
+
+
+def test_two_workers_on_one_port_share_one_pool(url: str, radclient: str, tmp_path: Path) -> None:
+    """``serve --workers 2``: the kernel spreads the NAS's source ports over both workers, each a
+    node with its own memory; the pool is still handed out once."""
+    users = [f"u{i:05d}" for i in range(180)]
+    seed(url, len(users), [POOL])
+    d = DaemonProcess(url, tmp_path / "w", args=("--workers", "2")).start()
+    try:
+        assert len(json.loads(d.ready_file.read_text())["workers"]) == 2
+        thirds = [users[i::3] for i in range(3)]  # three radclients: three source ports
+        out = storms(radclient, [(d, requests_file(tmp_path / f"req{i}", t)) for i, t in enumerate(thirds)])
+        accepts, rejects = parse_replies(out)
+        assert len(accepts) == POOL_SIZE, f"{len(accepts)} accepts, {len(rejects)} rejects"
+        assert rejects == set(users) - set(accepts)
+        check_agreement(url, accepts)
+        relogin = requests_file(tmp_path / "again", sorted(accepts))
+        again, refused = parse_replies(storms(radclient, [(d, relogin)]))
+        assert not refused and again == accepts  # a re-login reaches either worker: same address
+    finally:
+        problem = stop_and_check(d)
+    assert not problem, problem
