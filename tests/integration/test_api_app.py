@@ -180,10 +180,11 @@ async def test_docs_need_a_token_unless_api_public_docs(daemon: Daemon, tokens: 
             assert (await c.get("/docsx")).status_code == 401
 
 
-async def test_docs_load_nothing_from_other_hosts(client: httpx.AsyncClient) -> None:
+async def test_docs_load_nothing_from_other_hosts(client: httpx.AsyncClient, tokens: dict[str, str]) -> None:
     """An offline NOC sees /docs: every script, stylesheet and icon comes from this server."""
     import re
 
+    client.headers.update(auth(tokens["viewer"]))  # the documentation needs the token too
     page = (await client.get("/docs")).text
     urls = re.findall(r"""(?:src|href)=["']([^"']+)["']|url: *["']([^"']+)["']""", page)
     urls = [a or b for a, b in urls]

@@ -233,8 +233,10 @@ async def test_inventory_patch_and_delete(client: httpx.AsyncClient, tokens: dic
     ).status_code == 403
 
 
-async def test_openapi_lists_the_crud_routes_with_examples(client: httpx.AsyncClient) -> None:
-    spec: dict[str, Any] = (await client.get("/openapi.json")).json()
+async def test_openapi_lists_the_crud_routes_with_examples(
+    client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    spec: dict[str, Any] = (await client.get("/openapi.json", headers=auth(tokens["viewer"]))).json()
     paths = spec["paths"]
     assert {"get", "post"} <= set(paths["/plans"]) and {"get", "patch", "delete"} <= set(
         paths["/plans/{name}"]

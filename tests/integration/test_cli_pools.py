@@ -509,6 +509,8 @@ def test_messages_name_the_operators_pool(radiusd: Cli) -> None:
     )  # fmt: skip
     message = radiusd.error("nas", "remove", "lab")
     assert "pool(s) home" in message and ":wan" not in message and ":pd" not in message
+    for user in ("alice", "bob"):  # a reservation names an existing subscriber
+        radiusd.ok("subscriber", "add", user, "--password", f"pw-{user}-1")
     radiusd.ok("pool", "reserve", "2001:db8::/64", "--user", "alice")
     message = radiusd.error("pool", "reserve", "2001:db8::/64", "--user", "bob")
     assert "pool 'home' (IPv6 WAN prefixes)" in message and ":wan" not in message

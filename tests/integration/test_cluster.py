@@ -286,7 +286,8 @@ def test_workers_do_not_join_the_ports_of_another_daemon(workers2: DaemonProcess
     done = serve_once(workers2.url, tmp_path, "--workers", "2", "--auth-port", str(port))
     assert done.returncode != 0
     assert error_lines(done.stderr) == [
-        f"radiusd: error: cannot listen on 127.0.0.1 port {port}: Address already in use"
+        f"radiusd: error: another RADIUS server (FreeRADIUS?) is listening on 127.0.0.1:{port}/udp; "
+        "stop it or use --auth-port"
     ]
 
 
