@@ -559,6 +559,7 @@ class IpamService:
         nas = None if ev.router_id is None else str(ev.router_id)
         session = ev.unique_id or None
         changes: list[Change] = []
+        slot = ev.username  # the owner key of this session's items (a Simultaneous-Use slot)
         for address in self._items(ev):
             try:
                 current = self.alloc.lookup(address)
@@ -568,6 +569,7 @@ class IpamService:
                 continue  # not managed here
             owner = current.owner
             if current.state in LIVE and owner is not None and username_of(owner) == ev.username:
+                slot = owner
                 try:
                     changes.append(self.alloc.confirm(address, owner, now, expires, nas=nas, session=session))
                 except LeaseError:
@@ -592,7 +594,32 @@ class IpamService:
                 changes.append(adoption.change)
                 if adoption.status is AdoptStatus.ADOPTED:
                     log.info("ipam.adopted", address=address, user=ev.username, nas=ev.nas_address)
+        changes += self._unreported(ev, slot, now, expires, nas, session)
         return self._eager(changes)
+
+    def _unreported(
+        self, ev: AcctEvent, owner: str, now: float, expires: float, nas: str | None, session: str | None
+    ) -> list[Change]:
+        """The items the Access-Accept gave ``owner`` of a kind the NAS does not report (a BNG
+        that leaves Framed-IPv6-Prefix or Delegated-IPv6-Prefix out of accounting): confirmed
+        or renewed with the session, or they would expire after ``offer_ttl`` while it is up.
+        A NAS that reports an item of that kind has chosen its own: the others are left alone."""
+        reported = {
+            kind
+            for kind, value in (("ipv4", ev.framed_ip), ("ipv6-wan", ev.framed_ipv6_prefix),
+                                ("ipv6-pd", ev.delegated_ipv6_prefix))
+            if value
+        }  # fmt: skip
+        out: list[Change] = []
+        for lease in self.alloc.by_owner(owner):
+            cfg = self.configs.get(lease.pool)
+            if cfg is None or cfg.kind in reported or lease.state not in LIVE or lease.owner != owner:
+                continue
+            try:
+                out.append(self.alloc.confirm(lease.address, owner, now, expires, nas=nas, session=session))
+            except LeaseError:
+                continue
+        return out
 
     def on_start(self, event: AcctEvent) -> list[Operation]:
         """Accounting-Start: the offered address becomes leased (or is adopted)."""

@@ -230,3 +230,27 @@ async def test_a_wall_clock_step_expires_nothing() -> None:
     wall[0] += 1021  # now the lease's time is really up
     mono[0] += 1021
     assert await svc.sweep_once() == 1
+
+
+async def test_start_without_ipv6_attributes_confirms_every_item_of_the_accept() -> None:
+    svc, _ = service(["10.0.0.0/29"], v6=True)
+    out = await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    assert len(out.attributes) == 2  # an address and a delegated prefix
+    pd = next(lease for lease in svc.alloc.by_owner("alice") if lease.pool == "p:pd")
+    (op,) = svc.on_start(event(StatusType.START, "alice", "10.0.0.1"))  # the NAS reports IPv4 only
+    assert {r["prefix"] for r in op.v6} == {pd.address}  # type: ignore[attr-defined]
+    held = svc.alloc.lookup(pd.address)
+    assert held is not None and held.state is LeaseState.LEASED
+    assert held.expires == 1000 + 3 * 300 + 120  # renewed with the session, not left to offer_ttl
+
+
+async def test_a_nas_reporting_its_own_prefix_leaves_the_offered_one_alone() -> None:
+    svc, _ = service(["10.0.0.0/29"], v6=True)
+    await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    offered = next(lease for lease in svc.alloc.by_owner("alice") if lease.pool == "p:pd")
+    other = "2001:db8:0:ff00::/56"
+    ev = dataclasses.replace(event(StatusType.START, "alice", "10.0.0.1"), delegated_ipv6_prefix=other)
+    svc.on_start(ev)
+    mine = svc.alloc.lookup(other)
+    assert mine is not None and mine.state is LeaseState.LEASED and mine.owner == "alice"
+    assert svc.alloc.lookup(offered.address).state is not LeaseState.LEASED  # type: ignore[union-attr]
