@@ -1,4 +1,4 @@
-"""CLI triggers of Disconnect/CoA and provisioning (issue 6), added to existing groups:
+"""CLI triggers of Disconnect/CoA and provisioning, added to existing groups:
 ``session disconnect``, ``subscriber provision``, and the NAS side of ``subscriber suspend``
 and ``subscriber set-plan`` (called from radiusd.cli.subscribers).
 

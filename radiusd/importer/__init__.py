@@ -1,4 +1,4 @@
-"""Migration from FreeRADIUS (issue 9): its SQL database (rlm_sql, rlm_sqlippool) or its
+"""Migration from FreeRADIUS: its SQL database (rlm_sql, rlm_sqlippool) or its
 ``users`` file and ``clients.conf``, carried into our store in one transaction.
 
 Pipeline: :mod:`.source` (or :mod:`.files`) reads the rows, :mod:`.translate` turns them into

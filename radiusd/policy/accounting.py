@@ -38,7 +38,7 @@ Tables (what other readers may rely on):
   only when that row is new: when the connection drops during COMMIT and the transaction did
   commit after all, the retransmitted request recomputes the same row and adds nothing.
 
-Edge cases (issue 5):
+Edge cases:
 
 - Stop without Start: a closed session is created with the Stop's counters (started at
   event time - Acct-Session-Time).
@@ -72,7 +72,7 @@ holds and the NAS's retransmissions are computed on it (a retransmission of the 
 itself then finds its update stored and adds nothing). Accounting-On/Off and the sweep wait for
 the doubt to clear too.
 
-Lease hooks (IPAM, issue 4) are called for every Start, Interim-Update of an open session,
+Lease hooks (IPAM) are called for every Start, Interim-Update of an open session,
 Stop, Accounting-On/Off and swept session; their operations join the same writer batch.
 Hooks must be idempotent: a retransmitted request calls them again.
 """

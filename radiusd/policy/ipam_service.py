@@ -1,4 +1,4 @@
-"""The daemon side of IPAM (issue 4): the in-memory allocator, made durable by the writer.
+"""The daemon side of IPAM: the in-memory allocator, made durable by the writer.
 
 - Start-up (:meth:`IpamService.load`): pools and every lease row are read from the database
   and fed to :meth:`ipam.Allocator.load`, so after a crash the allocator holds exactly the

@@ -53,7 +53,7 @@ class NoSessions:
 
 
 class LeaseHooks(Protocol):
-    """What accounting tells IPAM (issue 4): confirm, renew, release leases.
+    """What accounting tells IPAM: confirm, renew, release leases.
 
     Each hook returns writer operations that go into the same batch as the accounting write
     (radiusd.store.writer.Operation); an empty list when there is nothing to persist. Hooks

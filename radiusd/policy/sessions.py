@@ -4,7 +4,7 @@ The table is the accounting state machine's memory (radiusd.policy.accounting) a
 Simultaneous-Use counter of the access policy (:meth:`SessionTable.open_sessions`). It is
 loaded at start from the open (and recently closed) rows of ``radius_sessions`` and changed
 only through a :class:`Change`: one per request, recording the state each session had before
-the request touched it, so that a failed commit can be undone (DESIGN.md, "The writer").
+the request touched it, so that a failed commit can be undone.
 
 Changes to one session stack up while their commits are pending. Undoing one also undoes
 (and cancels) every later pending change of the same session, whatever order the writer

@@ -91,7 +91,7 @@ class Daemon:
         )
         self.debug = DebugPrinter() if settings.debug else None
         self.sessions = SessionTable()
-        self.ipam = IpamService(self.engine, self.writer, settings, self.directory)  # issue 4
+        self.ipam = IpamService(self.engine, self.writer, settings, self.directory)
         self.accounting = AccountingPolicy(
             self.sessions,
             self.writer,
@@ -210,7 +210,7 @@ class Daemon:
             self._tasks.append(loop.create_task(sessions.run(), name="radiusd-session-feed"))
         self._warn_unsafe()
         settle_garbage_collector()
-        if s.api_bind and self.worker == 0:  # the HTTP admin API, in this event loop (issue 7)
+        if s.api_bind and self.worker == 0:  # the HTTP admin API, in this event loop
             from radiusd.api.server import ApiServer
 
             self.api = ApiServer(self, s.api_bind)

@@ -1,6 +1,6 @@
 """The request path between a datagram and its reply, with no sockets in it.
 
-In order (DESIGN.md, "The path of a packet"): drop unknown sources before decoding; decode
+In order: drop unknown sources before decoding; decode
 strictly; drop codes that do not belong on this port; answer retransmissions from the
 dedupe cache (RFC 5080 §2.2.2); check the request's authenticity (Message-Authenticator,
 RFC 3579 §3.2 and the BlastRADIUS defaults; the Accounting-Request authenticator, RFC 2866

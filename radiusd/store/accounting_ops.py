@@ -1,7 +1,7 @@
 """Writer operations for accounting: session upserts, interim rows, closed records, usage roll-up.
 
 All the accounting of one group commit is written by a fixed number of statements, whatever
-the number of requests (DESIGN.md, "The writer"). On PostgreSQL that is one statement: the four
+the number of requests. On PostgreSQL that is one statement: the four
 writes below as data-modifying CTEs, each table's rows passed as one array of a composite row
 type and expanded by ``unnest`` (one round trip and one plan execution per table; about half the
 PostgreSQL CPU of executemany, which executes the plan once per row). Elsewhere (SQLite) they

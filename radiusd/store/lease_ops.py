@@ -1,4 +1,4 @@
-"""Writer operations and row helpers for leases (issue 4: the lease is durable before the reply).
+"""Writer operations and row helpers for leases (the lease is durable before the reply).
 
 One IPAM change becomes, at most: an upsert of its lease row (``ipv4_ips`` keyed by address,
 ``ipv6_ips`` keyed by prefix: one row per item ever touched, so the database itself holds at

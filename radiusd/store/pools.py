@@ -1,4 +1,4 @@
-"""IP pools and leases for the CLI and the admin API (issue 4); every write also appends to the
+"""IP pools and leases for the CLI and the admin API; every write also appends to the
 change feed (topic ``pool``) in the same transaction, so a running daemon picks it up.
 
 A *pool* as the operator names it may hold up to three kinds of items, each stored as one

@@ -1,7 +1,7 @@
 """The group-commit writer: one task per database that turns many requests into one transaction.
 
 A request that must persist something puts an operation on the queue and awaits its future;
-its reply is encoded only after the future resolves (DESIGN.md, "The writer"). The writer
+its reply is encoded only after the future resolves. The writer
 drains whatever is queued when the previous commit finishes (no timer: under light load a
 batch is one request, under heavy load batches grow by themselves), runs each kind of
 operation once for all its rows, commits, then resolves every future of the batch.

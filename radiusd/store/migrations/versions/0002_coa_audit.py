@@ -1,4 +1,4 @@
-"""coa_audit: every Disconnect-/CoA-Request sent to a NAS and its outcome (issue 6)
+"""coa_audit: every Disconnect-/CoA-Request sent to a NAS and its outcome
 
 Revision ID: 0002
 Revises: 0001

@@ -1,4 +1,4 @@
-"""network inventory: sites, router sectors, managed devices, links; routers.site_id becomes a FK (issue 7)
+"""network inventory: sites, router sectors, managed devices, links; routers.site_id becomes a FK
 
 Revision ID: 0003
 Revises: 0002

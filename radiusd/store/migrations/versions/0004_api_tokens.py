@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-26
 
-Bearer tokens of the HTTP admin API (issue 7): only the SHA-256 of each token is stored.
+Bearer tokens of the HTTP admin API: only the SHA-256 of each token is stored.
 """
 
 from collections.abc import Sequence
