@@ -205,3 +205,4 @@ def test_schemathesis_finds_no_server_errors(daemon: DaemonProcess, tmp_path: An
     assert result.returncode == 0, out[-6000:]
     tested = re.search(r"(\d+) generated, (\d+) passed", out)
     assert tested is not None and tested[1] == tested[2] and int(tested[1]) > 200, out[-3000:]
+    print(f"schemathesis: {tested[0]}", file=sys.stderr)  # the count, for CI logs and notes
