@@ -81,6 +81,9 @@ class Settings:
     #: seconds between liveness checks of the lease feed's connection (other nodes' lease writes
     #: arrive at once through LISTEN; this bounds how long a silently dead link goes unnoticed)
     lease_feed_poll: float = 5.0
+    #: closed sessions kept in memory (a retransmitted Stop, a late interim are recognised): the
+    #: oldest closed beyond this are forgotten, as are those closed more than a day ago
+    closed_sessions_max: int = 20_000
     ready_file: str = ""  # when set, the bound ports are written here as JSON once listening
     #: processes of ``serve`` (SO_REUSEPORT); 0 ("auto"): the CPU cores on PostgreSQL, 1 on SQLite
     workers: int = 1

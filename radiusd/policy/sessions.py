@@ -14,7 +14,10 @@ and its request gets no reply; the NAS retransmits and the request is computed a
 
 Closed sessions stay in the table for ``closed_ttl`` seconds so that a retransmitted Stop, or
 an Interim-Update arriving after the Stop, is recognised (it neither reopens the session nor
-counts usage twice).
+counts usage twice), but never more than ``closed_max`` of them, the oldest closed forgotten
+first: at 200 session ends a second a day of them would hold millions of records. A NAS
+retransmits a Stop within seconds; on PostgreSQL a request for a forgotten session is checked
+against the stored row anyway (its revision), so forgetting costs a reread, not a double count.
 """
 
 from __future__ import annotations
@@ -237,7 +240,9 @@ class SessionTable:
     """Sessions by unique id; open ones counted per username and grouped per NAS address."""
 
     closed_ttl: float = 86_400.0
+    closed_max: int = 20_000
     _sessions: dict[str, LiveSession] = field(default_factory=dict)
+    _closed: dict[str, None] = field(default_factory=dict)  # closed sessions, oldest closed first
     _by_user: dict[str, int] = field(default_factory=dict)
     _by_nas: dict[str, set[str]] = field(default_factory=dict)
     _pending: dict[str, list[Change]] = field(default_factory=dict)
@@ -277,6 +282,7 @@ class SessionTable:
     def load(self, sessions: Iterable[LiveSession]) -> int:
         """Replace the table with stored sessions (daemon start); returns how many."""
         self._sessions.clear()
+        self._closed.clear()
         self._by_user.clear()
         self._by_nas.clear()
         self._pending.clear()
@@ -303,15 +309,20 @@ class SessionTable:
         return True
 
     def prune_closed(self, now: dt.datetime) -> int:
-        """Forget closed sessions last updated more than ``closed_ttl`` ago with nothing pending."""
+        """Forget closed sessions last updated more than ``closed_ttl`` ago, and the oldest
+        closed beyond ``closed_max``; never one with a write pending."""
         cutoff = now - dt.timedelta(seconds=self.closed_ttl)
-        gone = [
-            uid
-            for uid, s in self._sessions.items()
-            if not s.is_open and s.updated_at < cutoff and uid not in self._pending
-        ]
+        excess = len(self._closed) - self.closed_max
+        gone = []
+        for uid in self._closed:
+            if uid in self._pending:
+                continue
+            if excess > 0 or self._sessions[uid].updated_at < cutoff:
+                gone.append(uid)
+                excess -= 1
         for uid in gone:
             del self._sessions[uid]
+            del self._closed[uid]
         return len(gone)
 
     def _put(self, uid: str, new: LiveSession | None) -> None:
@@ -326,10 +337,13 @@ class SessionTable:
             ids.discard(uid)
             if not ids:
                 del self._by_nas[old.nas_address]
+        self._closed.pop(uid, None)
         if new is None:
             self._sessions.pop(uid, None)
             return
         self._sessions[uid] = new
+        if not new.is_open:
+            self._closed[uid] = None
         if new.is_open:
             self._by_user[new.username] = self._by_user.get(new.username, 0) + 1
             self._by_nas.setdefault(new.nas_address, set()).add(uid)

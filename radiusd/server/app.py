@@ -90,7 +90,7 @@ class Daemon:
             self.engine, max_queue=settings.writer_queue_max, max_wait=settings.writer_max_wait
         )
         self.debug = DebugPrinter() if settings.debug else None
-        self.sessions = SessionTable()
+        self.sessions = SessionTable(closed_max=settings.closed_sessions_max)
         self.ipam = IpamService(self.engine, self.writer, settings, self.directory)
         self.accounting = AccountingPolicy(
             self.sessions,

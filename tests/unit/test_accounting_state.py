@@ -590,3 +590,19 @@ def test_a_lost_transaction_still_running_keeps_the_doubt() -> None:
         assert policy.in_doubt == 0
 
     asyncio.run(go())
+
+
+def test_closed_sessions_kept_in_memory_are_bounded() -> None:
+    """At most ``closed_max`` closed sessions stay in memory, the oldest closed forgotten first;
+    open ones and those with a write pending are never forgotten."""
+    t = SessionTable(closed_max=3)
+    for i in range(6):
+        run(t, ev("Start", Acct_Session_Id=f"c{i}")).committed()
+        run(t, ev("Stop", Acct_Session_Id=f"c{i}", Acct_Session_Time=5)).committed()
+    run(t, ev("Start", Acct_Session_Id="open")).committed()
+    pending = run(t, ev("Start", Acct_Session_Id="late"))  # not committed yet
+    run(t, ev("Stop", Acct_Session_Id="late", Acct_Session_Time=1))
+    assert t.prune_closed(dt.datetime.fromtimestamp(T0, dt.UTC)) == 4  # c0-c3 go, c4, c5 stay
+    kept = sorted(s.acct_session_id for s in t._sessions.values())
+    assert kept == ["c4", "c5", "late", "open"]
+    pending.committed()
