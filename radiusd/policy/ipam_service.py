@@ -160,15 +160,11 @@ class IpamService:
         self._v6_exhausted_logged: dict[str, float] = {}
         self.conflicts = 0
         self.claims_lost = 0  # items another node held when this one claimed them (claimed again)
-        self.rows_taken = 0  # stored rows of other nodes taken into memory
         # other nodes' writes on their way into memory (see run_feed)
         self.feed: LeaseFeed | None = None
         self._sync_items: set[str] = set()
         self._sync_since: dt.datetime | None = None
-        self._sync_first: float | None = None  # monotonic time the oldest item waiting arrived
         self._syncing = False
-        self.sync_delay_last = 0.0  # seconds from an announcement's arrival to memory, last read
-        self.sync_delay_max = 0.0
 
     # -- loading --------------------------------------------------------------------------
 
@@ -296,14 +292,11 @@ class IpamService:
     def take_rows_of(self, rows: dict[str, Lease]) -> None:
         self.take_rows(rows.values())
 
-    def take_rows(self, rows: Iterable[Lease]) -> int:
-        """Take stored rows (written by another node) into memory; how many were taken."""
-        taken = 0
+    def take_rows(self, rows: Iterable[Lease]) -> None:
+        """Take stored rows (written by another node) into memory."""
         for row in rows:
-            if row.pool in self.configs and self.alloc.apply(row):
-                taken += 1
-        self.rows_taken += taken
-        return taken
+            if row.pool in self.configs:
+                self.alloc.apply(row)
 
     async def _write_settled(self, changes: list[Change], end: str = "release") -> bool:
         """Write ``changes`` and settle them: commit after the transaction, rollback if it failed
@@ -461,18 +454,20 @@ class IpamService:
         return True
 
     def _render(self, claim: _Claim) -> None:
-        """The assignment's attributes (and notes) from every item claimed or being claimed."""
+        """The assignment's attributes from every item claimed or being claimed, and the trace
+        notes of this round's items."""
         out = claim.out
         out.attributes.clear()
         configs = self.configs
         for ch in (*claim.items.values(), *claim.pending.values()):
             kind = configs[ch.pool].kind
             out.attributes.append((_ATTR[kind], encode_item(kind, ch.address)))
-            if claim.notes:
-                state = ch.lease.state
+        if claim.notes:  # the items of this round (earlier rounds' are noted already)
+            for ch in claim.pending.values():
+                kind, state = configs[ch.pool].kind, ch.lease.state
                 out.notes.append(f"{kind} {ch.address} from pool {ch.pool!r} ({state} to {claim.owner!r})")
-        if claim.notes:
             out.notes.extend(claim.skipped)
+            claim.skipped.clear()
 
     def _submit(self, claim: _Claim) -> None:
         changes = list(claim.pending.values())
@@ -757,15 +752,17 @@ class IpamService:
         await self.feed.run()
 
     def _written_elsewhere(self, items: list[str]) -> None:
-        if self._sync_first is None:
-            self._sync_first = time.monotonic()
         self._sync_items.update(items)
         self._sync()
 
     def _catch_up(self, since: dt.datetime) -> None:
+        self._read_since(since)
+        self._sync()
+
+    def _read_since(self, since: dt.datetime) -> None:
+        """Ask the next read for every row changed at or after ``since`` (the earliest asked)."""
         if self._sync_since is None or since < self._sync_since:
             self._sync_since = since
-        self._sync()
 
     def _sync(self) -> None:
         """Read what other nodes wrote, one read through the writer at a time."""
@@ -773,34 +770,28 @@ class IpamService:
             return
         items, self._sync_items = self._sync_items, set()
         since, self._sync_since = self._sync_since, None
-        first, self._sync_first = self._sync_first, None
         op = LeaseReadOp(items, since)
         try:
             read = self.writer.submit(op)
         except (WriterBusy, WriterClosed):
-            self._sync_later(items, since, first)
+            self._sync_later(items, since)
             return
         self._syncing = True
 
         def done(fut: asyncio.Future[None]) -> None:
             self._syncing = False
             if fut.cancelled() or fut.exception() is not None:
-                self._sync_later(items, since, first)
+                self._sync_later(items, since)
                 return
             self.take_rows(op.rows.values())
-            if first is not None:
-                self.sync_delay_last = time.monotonic() - first
-                self.sync_delay_max = max(self.sync_delay_max, self.sync_delay_last)
             self._sync()
 
         read.add_done_callback(done)
 
-    def _sync_later(self, items: set[str], since: dt.datetime | None, first: float | None) -> None:
+    def _sync_later(self, items: set[str], since: dt.datetime | None) -> None:
         self._sync_items |= items
-        if since is not None and (self._sync_since is None or since < self._sync_since):
-            self._sync_since = since
-        if first is not None and (self._sync_first is None or first < self._sync_first):
-            self._sync_first = first
+        if since is not None:
+            self._read_since(since)
         asyncio.get_running_loop().call_later(0.5, self._sync)
 
     # -- change feed ----------------------------------------------------------------------

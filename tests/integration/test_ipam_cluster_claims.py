@@ -91,9 +91,14 @@ async def test_a_stale_node_claims_another_address(nodes: tuple[AsyncEngine, lis
     engine, made = nodes
     a, b = await two_nodes(engine, made)
     alice = address(await a.login("alice"))
-    bob = address(await b.login("bob"))  # B's memory offers alice's address first, and loses
+    out = await b.login("bob")  # B's memory offers alice's address first, and loses
+    bob = address(out)
     assert alice != bob
     assert b.svc.claims_lost == 1
+    # the trace says each round once: the lost offer, the loss, the second offer
+    offers = [n.split(" from pool")[0] for n in out.notes if "from pool" in n]
+    assert offers == [f"ipv4 {alice}", f"ipv4 {bob}"]
+    assert sum("held by another node" in n for n in out.notes) == 1
     assert await stored(engine) == {alice: ("offered", "alice"), bob: ("offered", "bob")}
     # B learnt the stored row: alice's address is no longer free in its memory
     held = b.svc.alloc.lookup(alice)
