@@ -22,14 +22,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
-import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ipam import Lease
 from radiusd.logs import get_logger
 
-from .lease_ops import NOTIFY_CHANNEL, POOLS, V4, V6, lease_of, read_leases
+from .lease_ops import NOTIFY_CHANNEL, V4, V6, lease_of, lease_select, read_leases
 
 log = get_logger("radiusd.lease-feed")
 
@@ -152,7 +151,6 @@ async def read_changed_since(conn: AsyncConnection, since: dt.datetime) -> dict[
     """Every lease row stamped at or after ``since``."""
     out: dict[str, Lease] = {}
     for table, key in ((V4, "address"), (V6, "prefix")):
-        q = sa.select(table, POOLS.c.name.label("pool_name")).join(POOLS, POOLS.c.id == table.c.pool_id)
-        for r in (await conn.execute(q.where(table.c.updated_at >= since))).mappings():
+        for r in (await conn.execute(lease_select(table).where(table.c.updated_at >= since))).mappings():
             out[r[key]] = lease_of(r, key)
     return out

@@ -255,6 +255,11 @@ def _rounds(rows: Iterable[dict[str, Any]], key: str) -> list[list[dict[str, Any
     return rounds if rounds[0] else []
 
 
+def lease_select(table: sa.Table) -> sa.Select[Any]:
+    """The rows of a lease table with their pool's name (``pool_name``), for :func:`lease_of`."""
+    return sa.select(table, POOLS.c.name.label("pool_name")).join(POOLS, POOLS.c.id == table.c.pool_id)
+
+
 async def read_leases(conn: AsyncConnection, items: Iterable[str]) -> dict[str, Lease]:
     """The stored rows of ``items`` (IPv4 addresses or IPv6 prefixes) as ipam Leases."""
     wanted = list(dict.fromkeys(items))
@@ -263,8 +268,7 @@ async def read_leases(conn: AsyncConnection, items: Iterable[str]) -> dict[str, 
         mine = [a for a in wanted if (":" in a) == (table is V6)]
         if not mine:
             continue
-        q = sa.select(table, POOLS.c.name.label("pool_name")).join(POOLS, POOLS.c.id == table.c.pool_id)
-        for r in (await conn.execute(q.where(table.c[key].in_(mine)))).mappings():
+        for r in (await conn.execute(lease_select(table).where(table.c[key].in_(mine)))).mappings():
             out[r[key]] = lease_of(r, key)
     return out
 

@@ -65,7 +65,17 @@ from . import validate
 from .changes import record_change
 from .engine import begin_write
 from .errors import Conflict, InvalidInput, NotFound
-from .lease_ops import V4, V6, lease_of, read_leases, row_state, ts, upsert_rows, write_history
+from .lease_ops import (
+    V4,
+    V6,
+    lease_of,
+    lease_select,
+    read_leases,
+    row_state,
+    ts,
+    upsert_rows,
+    write_history,
+)
 from .models import IPPool, IPv4Network, IPv6Network, RadiusSession, Router, ServiceIPAssignment, utcnow
 from .records import _Record
 
@@ -224,9 +234,8 @@ async def load_leases(conn: AsyncConnection) -> list[Lease]:
     """Every stored lease row as an ipam Lease (``nas`` is the router id as text)."""
     out: list[Lease] = []
     for table, key in ((V4, "address"), (V6, "prefix")):
-        q = sa.select(table, _POOLS.c.name.label("pool_name")).join(_POOLS, _POOLS.c.id == table.c.pool_id)
-        for r in (await conn.execute(q.order_by(table.c.updated_at, table.c.id))).mappings():
-            out.append(lease_of(r, key))
+        rows = await conn.execute(lease_select(table).order_by(table.c.updated_at, table.c.id))
+        out.extend(lease_of(r, key) for r in rows.mappings())
     return out
 
 
