@@ -198,7 +198,12 @@ _POSITIVE = (
 
 
 #: the retention settings, in days (radiusd.store.retention)
-RETENTION_SETTINGS = ("interim_retention", "session_retention", "assignment_history_retention", "events_retention")
+RETENTION_SETTINGS = (
+    "interim_retention",
+    "session_retention",
+    "assignment_history_retention",
+    "events_retention",
+)
 
 
 def _checked(settings: Settings) -> Settings:

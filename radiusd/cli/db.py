@@ -127,4 +127,6 @@ def db_stats(partitions: bool, as_json: bool) -> None:
             for p in t.partitions:
                 rows.append({"table": f"  {p.name}", "rows": f"~{p.rows}", "size": _size(p.bytes),
                              "oldest": "", "newest": "", "retention": "", "expected": ""})  # fmt: skip
-    print_table(rows, ["table", "rows", "size", "oldest", "newest", "retention", "expected"], empty="no tables")
+    print_table(
+        rows, ["table", "rows", "size", "oldest", "newest", "retention", "expected"], empty="no tables"
+    )

@@ -112,13 +112,17 @@ class MaintenanceReport:
         self.seconds[what] = self.seconds.get(what, 0.0) + time.perf_counter() - started
 
 
-async def maintain(engine: AsyncEngine, retention: Retention, now: dt.datetime | None = None) -> MaintenanceReport:
+async def maintain(
+    engine: AsyncEngine, retention: Retention, now: dt.datetime | None = None
+) -> MaintenanceReport:
     """One round of maintenance (see the module docstring); ``now`` for tests."""
     now = now if now is not None else dt.datetime.now(dt.UTC)
     report = MaintenanceReport()
     if engine.dialect.name == "postgresql":
         async with engine.connect() as conn:
-            got = (await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY})).scalar()
+            got = (
+                await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY})
+            ).scalar()
             await conn.commit()
             if not got:
                 report.skipped = True
@@ -234,7 +238,9 @@ async def _maintain_sqlite(
 ) -> None:
     async with engine.connect() as conn:
         if retention.interim_downsample_after:
-            oldest = (await conn.execute(sa.text("SELECT min(event_time) FROM radius_interim_updates"))).scalar()
+            oldest = (
+                await conn.execute(sa.text("SELECT min(event_time) FROM radius_interim_updates"))
+            ).scalar()
             await conn.commit()
             days: list[dt.date] = []
             if oldest is not None:
@@ -295,12 +301,18 @@ def _rollup_sql(dialect: str) -> sa.TextClause:
         "output_octets = excluded.output_octets, session_time = excluded.session_time, "
         "samples = excluded.samples"
     ).bindparams(
-        sa.bindparam("before", type_=_utc()), sa.bindparam("lo", type_=_utc()), sa.bindparam("hi", type_=_utc())
+        sa.bindparam("before", type_=_utc()),
+        sa.bindparam("lo", type_=_utc()),
+        sa.bindparam("hi", type_=_utc()),
     )
 
 
 async def _rollups(
-    conn: AsyncConnection, retention: Retention, now: dt.datetime, report: MaintenanceReport, days: list[dt.date]
+    conn: AsyncConnection,
+    retention: Retention,
+    now: dt.datetime,
+    report: MaintenanceReport,
+    days: list[dt.date],
 ) -> None:
     """Sum each day of ``days`` older than ``interim_downsample_after`` not yet summed. The
     previous day is read too, so a day's first update has the one before it to subtract."""
@@ -312,9 +324,9 @@ async def _rollups(
     }
     await conn.commit()
     stmt = _rollup_sql(conn.dialect.name)
-    mark = sa.text("INSERT INTO radius_interim_rollups (day, rolled_at, rows) VALUES (:day, :at, :rows)").bindparams(
-        sa.bindparam("at", type_=_utc()), sa.bindparam("day", type_=sa.Date())
-    )
+    mark = sa.text(
+        "INSERT INTO radius_interim_rollups (day, rolled_at, rows) VALUES (:day, :at, :rows)"
+    ).bindparams(sa.bindparam("at", type_=_utc()), sa.bindparam("day", type_=sa.Date()))
     todo = [d for d in days if d not in done and utc_midnight(d) + dt.timedelta(days=1) <= limit]
     for day in todo[:ROLLUP_DAYS_PER_ROUND]:
         lo = utc_midnight(day)

@@ -49,8 +49,10 @@ _SHAPE: dict[str, dict[str, object]] = {
             "REFERENCES radius_sessions (id) ON DELETE CASCADE"
         ],
         "old_unique": [
-            ("uq_radius_interim_updates_retransmit",
-             ("session_id", "status_type", "session_time", "input_octets", "output_octets")),
+            (
+                "uq_radius_interim_updates_retransmit",
+                ("session_id", "status_type", "session_time", "input_octets", "output_octets"),
+            ),
         ],
     },
     "radius_accounting": {
@@ -138,7 +140,10 @@ def _partition(table: PartitionedTable, now: dt.datetime) -> None:
         {"t": old},
     ).all():
         _q(f"ALTER INDEX {index} RENAME TO {(index + '_unpartitioned')[:63]}")
-    _q(f"CREATE TABLE {name} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) PARTITION BY RANGE ({key})")
+    _q(
+        f"CREATE TABLE {name} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
+        f"PARTITION BY RANGE ({key})"
+    )
     _q(f"ALTER SEQUENCE {name}_id_seq OWNED BY {name}.id")
     pk = shape["pk"]
     if pk:
