@@ -13,7 +13,8 @@ nodes on one database one of them does it and the others skip that round:
    per session and hour into ``radius_interim_hourly`` once (``radius_interim_rollups``);
 3. a partition whose whole range is older than its retention is detached and dropped: rows are
    kept at least their retention and at most one partition width longer;
-4. the default partitions (rows whose time had no partition) and the hourly sums lose their
+4. the default partitions (rows whose time had no partition), the hourly sums and the rows of
+   sessions closed longer ago than ``session_retention`` (``radius_sessions``) lose their
    expired rows in batches.
 
 DDL waits at most :data:`LOCK_TIMEOUT` for the writer's short transactions, and is retried
@@ -173,7 +174,7 @@ async def _maintain_postgresql(
         last = table.floor(now)
         for _ in range(table.ahead):
             last = table.next(last)
-        first = min(existing, default=table.floor(now))
+        first = min([*existing, table.floor(now)])
         started = time.perf_counter()
         for start in table.starts(first, last):
             if start in existing or _expired(table, start, cutoff):
@@ -260,8 +261,12 @@ async def _maintain_sqlite(
 async def _expire_hourly(
     conn: AsyncConnection, retention: Retention, now: dt.datetime, report: MaintenanceReport, rowid: str
 ) -> None:
-    """The hourly sums are kept as long as the closed session records."""
+    """The hourly sums, and the rows of sessions closed (``closed_updated_at``, indexed), are
+    kept as long as the closed session records."""
     cutoff = now - dt.timedelta(days=retention.session)
+    deleted = await _delete_batches(conn, "radius_sessions", "closed_updated_at", cutoff, rowid)
+    if deleted:
+        report.deleted["radius_sessions"] = deleted
     deleted = await _delete_batches(conn, "radius_interim_hourly", "hour", cutoff, rowid)
     if deleted:
         report.deleted["radius_interim_hourly"] = deleted
