@@ -206,7 +206,7 @@ async def _maintain_postgresql(
         if deleted:
             report.deleted[table.default_name] = deleted
         report.timed("delete", started)
-    await _expire_hourly(conn, retention, now, report, "ctid")
+    await _expire_rows(conn, retention, now, report, "ctid")
 
 
 async def _delete_batches(
@@ -255,10 +255,10 @@ async def _maintain_sqlite(
             if deleted:
                 report.deleted[table.name] = deleted
             report.timed("delete", started)
-        await _expire_hourly(conn, retention, now, report, "rowid")
+        await _expire_rows(conn, retention, now, report, "rowid")
 
 
-async def _expire_hourly(
+async def _expire_rows(
     conn: AsyncConnection, retention: Retention, now: dt.datetime, report: MaintenanceReport, rowid: str
 ) -> None:
     """The hourly sums, and the rows of sessions closed (``closed_updated_at``, indexed), are
