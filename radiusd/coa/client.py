@@ -233,9 +233,8 @@ class DynamicAuthClient:
                 lambda: _Endpoint(on_datagram), remote_addr=(target.address, target.port)
             )
         except OSError as exc:
-            return CoaResult(
-                Outcome.ERROR, detail=f"cannot send to {target.address}:{target.port}: {exc.strerror or exc}"
-            )
+            return CoaResult(Outcome.ERROR, detail=f"cannot send to {target.address}:{target.port}: "
+                             f"{exc.strerror or exc}")
         policy = self.policy
         try:
             start = self.clock()

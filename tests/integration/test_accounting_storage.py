@@ -27,8 +27,14 @@ from radiusd.store.retention import Retention, list_partitions, maintain
 UTC = dt.UTC
 
 
-def at(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def _table(model: Any) -> sa.Table:
+    table = model.__table__
+    assert isinstance(table, sa.Table)
+    return table
+
+
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 async def _session(
@@ -41,7 +47,7 @@ async def _session(
     }  # fmt: skip
     from radiusd.store.models import RadiusSession
 
-    result = await conn.execute(sa.insert(RadiusSession.__table__).values(row).returning(RadiusSession.id))
+    result = await conn.execute(sa.insert(_table(RadiusSession)).values(row).returning(RadiusSession.id))
     return int(result.scalar_one())
 
 
@@ -54,7 +60,7 @@ async def _interims(conn: Any, sid: int, uid: str, start: dt.datetime, n: int, s
          "output_octets": 5000 * i, "input_packets": i, "output_packets": i}
         for i in range(1, n + 1)
     ]  # fmt: skip
-    await conn.execute(sa.insert(RadiusInterimUpdate.__table__), rows)
+    await conn.execute(sa.insert(_table(RadiusInterimUpdate)), rows)
 
 
 async def _count(engine: AsyncEngine, table: str, where: str = "TRUE") -> int:
@@ -291,7 +297,7 @@ async def test_history_at_a_time_prunes_partitions_and_uses_an_index(store_engin
 
 async def test_online_sessions_and_export_do_not_scan_history(store_engine: AsyncEngine) -> None:
     _pg_only(store_engine)
-    from radiusd.api.queries import _session_select  # type: ignore[attr-defined]
+    from radiusd.api.queries import _session_select
     from radiusd.store.models import RadiusSession
     from radiusd.store.reports import usage_query
 
@@ -331,14 +337,15 @@ async def _fill_0014(engine: AsyncEngine, today: dt.datetime) -> None:
             await conn.execute(sa.text(
                 "INSERT INTO service_ip_assignments (username, address, family, assigned_at, released_at) "
                 "VALUES (:name, '100.64.0.9', 4, :a, :b)"),
-                {"name": f"user-s{n}", "a": start, "b": None if n == 5 else start + dt.timedelta(days=10)})  # fmt: skip
+                {"name": f"user-s{n}", "a": start,
+                 "b": None if n == 5 else start + dt.timedelta(days=10)})  # fmt: skip
 
 
 async def _answers(engine: AsyncEngine, today: dt.datetime) -> dict[str, Any]:
     period = Period(today - dt.timedelta(days=60), today + dt.timedelta(days=1))
     out: dict[str, Any] = {}
     for by in ("subscriber", "day", "session"):
-        out[by] = [row async for row in iter_usage(engine, period, by=by)]  # type: ignore[arg-type]
+        out[by] = [row async for row in iter_usage(engine, period, by=by)]
     out["closed"] = [row async for row in iter_closed_sessions(engine, period)]
     for days in (45, 25, 1):
         entries = await lease_history(engine, "100.64.0.9", at=today - dt.timedelta(days=days))
@@ -365,7 +372,7 @@ async def test_migration_0015_converts_a_filled_database(db_url: str) -> None:
         if engine.dialect.name != "postgresql":
             return
         async with engine.connect() as conn:
-            kinds = dict((await conn.execute(sa.text(
+            kinds: dict[str, str] = dict((await conn.execute(sa.text(
                 "SELECT relname, relkind::text FROM pg_class WHERE relname = ANY(:n)"),
                 {"n": [t.name for t in TABLES]})).all())  # fmt: skip
             assert set(kinds.values()) == {"p"}
