@@ -405,3 +405,38 @@ def _downgrade_to_0014(sync_conn: sa.Connection) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = sync_conn
     command.downgrade(cfg, "0014")
+
+
+# -- the daemon's round and /metrics ------------------------------------------------------------
+
+
+async def test_daemon_round_feeds_metrics(db_url: str, migrated_db: None, tmp_path: Any) -> None:
+    import httpx
+
+    from radiusd.api.app import create_app
+    from radiusd.api.tokens import create_token
+    from radiusd.config import load_settings
+    from radiusd.server.app import Daemon
+
+    d = Daemon(load_settings(database_url=db_url, data_dir=tmp_path, interim_retention=20))
+    try:
+        await ensure_schema(d.engine)
+        async with d.engine.begin() as conn:
+            sid = await _session(conn, "metrics", dt.datetime.now(UTC) - dt.timedelta(hours=2))
+            await _interims(conn, sid, "metrics", dt.datetime.now(UTC) - dt.timedelta(hours=2), 5)
+            if d.engine.dialect.name == "postgresql":
+                await conn.execute(sa.text("ANALYZE radius_interim_updates"))
+        report = await d.maintain_storage()
+        assert not report.failed and not report.skipped
+        _, token = await create_token(d.engine, "grafana", read_only=True)
+        app = create_app(d)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c:
+            text = (await c.get("/metrics", headers={"Authorization": f"Bearer {token}"})).text
+    finally:
+        await d.engine.dispose()
+    assert 'radiusd_db_table_rows{table="radius_interim_updates"} 5.0' in text
+    assert 'radiusd_db_table_retention_days{table="radius_interim_updates"} 20.0' in text
+    assert 'radiusd_db_table_bytes{table="radius_accounting"}' in text
+    if d.engine.dialect.name == "postgresql":
+        today = dt.datetime.now(UTC).strftime("%Y%m%d")
+        assert f'partition="radius_interim_updates_p{today}"' in text
