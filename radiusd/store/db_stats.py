@@ -27,7 +27,7 @@ TIME_COLUMNS = {
     "radius_interim_updates": "event_time",
     "radius_accounting": "stopped_at",
     "radius_accounting_events": "event_time",
-    "service_ip_assignments": "assigned_at",
+    "service_ip_assignments": "released_at",  # open assignments (NULL) are not "old"
     "radius_interim_hourly": "hour",
     "radius_sessions": "started_at",
     "service_usage": None,

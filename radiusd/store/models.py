@@ -372,12 +372,16 @@ class IPv6IP(_LeaseColumns, Base):
 
 
 class ServiceIPAssignment(Base):
-    """History: who held which address or prefix, and when (answers "who had X at time T")."""
+    """History: who held which address or prefix, and when (answers "who had X at time T").
+
+    On PostgreSQL partitioned by month of ``released_at`` (radiusd.store.partitions): open
+    assignments stay in the default partition; no primary key there (its key may be NULL)."""
 
     __tablename__ = "service_ip_assignments"
     __table_args__ = (
         sa.CheckConstraint("family IN (4, 6)", name="family"),
         sa.Index(None, "address", "assigned_at"),
+        sa.Index(None, "released_at"),  # retention; the partition key on PostgreSQL (migration 0015)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -54,7 +54,7 @@ LOCK_TIMEOUT = "5s"
 ADVISORY_KEY = 0x7261646D
 ROLLUP_DAYS_PER_ROUND = 40  # a first run after enabling downsampling catches up over rounds
 
-#: the time each table is aged by on SQLite (an indexed column; NULL never expires)
+#: the time each table is aged by on SQLite (indexed columns; NULL never expires)
 SQLITE_KEY = {
     "radius_interim_updates": "event_time",
     "radius_accounting": "stopped_at",

@@ -79,6 +79,7 @@ _SHAPE: dict[str, dict[str, object]] = {
         "indexes": [
             ("ix_service_ip_assignments_username", ("username",)),
             ("ix_service_ip_assignments_address_assigned_at", ("address", "assigned_at")),
+            ("ix_service_ip_assignments_released_at", ("released_at",)),
         ],
         "fks": [],
         "old_unique": [],
@@ -112,6 +113,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("day", name=op.f("pk_radius_interim_rollups")),
     )
     if op.get_bind().dialect.name != "postgresql":
+        # what retention deletes by, and db stats' oldest / newest (PostgreSQL: _SHAPE)
+        op.create_index(
+            op.f("ix_service_ip_assignments_released_at"), "service_ip_assignments", ["released_at"]
+        )
         return
     now = dt.datetime.now(dt.UTC)
     for table in TABLES:
@@ -208,6 +213,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for table in TABLES:
             _unpartition(table)
+    op.drop_index(op.f("ix_service_ip_assignments_released_at"), table_name="service_ip_assignments")
     op.drop_table("radius_interim_rollups")
     op.drop_index(op.f("ix_radius_interim_hourly_hour"), table_name="radius_interim_hourly")
     op.drop_table("radius_interim_hourly")
