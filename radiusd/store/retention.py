@@ -17,8 +17,10 @@ nodes on one database one of them does it and the others skip that round:
    sessions closed longer ago than ``session_retention`` (``radius_sessions``) lose their
    expired rows in batches.
 
-DDL waits at most :data:`LOCK_TIMEOUT` for the writer's short transactions, and is retried
-next round otherwise.
+Creating a partition does not block the writer (CREATE, then ATTACH). Dropping one needs a
+moment's exclusive lock of its parent: DDL waits at most :data:`LOCK_TIMEOUT` for the writer's
+short transactions (whose inserts queue behind it meanwhile), and is retried next round
+otherwise.
 
 SQLite: the same retention, as DELETEs of :data:`BATCH` rows per transaction, yielding to the
 event loop between batches so the writer keeps its turn. Closed records are aged by
@@ -49,7 +51,9 @@ from .partitions import (
 
 MAINTAIN_EVERY = 3600.0  # seconds between rounds
 BATCH = 1_000  # rows per DELETE transaction (SQLite, default partitions, hourly sums)
-LOCK_TIMEOUT = "5s"
+#: how long DDL waits for a lock before it gives up until the next round: while it waits, the
+#: writer's inserts queue behind it (detaching a partition locks its parent out briefly)
+LOCK_TIMEOUT = "500ms"
 #: pg_try_advisory_lock key of the maintenance ("radm" in ASCII)
 ADVISORY_KEY = 0x7261646D
 ROLLUP_DAYS_PER_ROUND = 40  # a first run after enabling downsampling catches up over rounds
