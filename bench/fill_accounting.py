@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import hashlib
 import os
 import random
 import subprocess
@@ -106,7 +107,7 @@ async def fill(url: str, subscribers: int, days: int, interval: int, first_day: 
             last_day = d == days - 1
             for i in range(subscribers):
                 sid += 1
-                uid = f"{i:08x}{d:04x}"
+                uid = hashlib.md5(f"{i}:{d}".encode(), usedforsecurity=False).hexdigest()  # as radiusd's
                 user = f"user{i:06d}"
                 start = day_start + dt.timedelta(seconds=rnd.randrange(interval))
                 down = rnd.randrange(1, 3_000_000_000 // per_day)  # octets per interval
@@ -161,16 +162,30 @@ async def fill(url: str, subscribers: int, days: int, interval: int, first_day: 
     return timing
 
 
+#: runs the command as its child and reports the child's peak RSS: a child forked by this
+#: (large) process would inherit its peak in ru_maxrss, so a small launcher forks instead
+_LAUNCHER = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execv(sys.argv[1], sys.argv[1:])\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "sys.stderr.write(f'maxrss_kib={usage.ru_maxrss}\\n')\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def run_measured(cmd: list[str]) -> tuple[float, float, str]:
     """Wall seconds and peak RSS (MiB) of a process, and its stdout's first 300 characters."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = proc.stdout.read() if proc.stdout else b""
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([sys.executable, "-c", _LAUNCHER, *cmd], capture_output=True, check=False)
     wall = time.perf_counter() - t0
-    if status != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {out.decode()[:500]}")
-    return wall, usage.ru_maxrss / 1024, out.decode()[:300]
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"{' '.join(cmd)} failed: {proc.stdout.decode()[:300]} {proc.stderr.decode()[-500:]}"
+        )
+    kib = int(proc.stderr.decode().rsplit("maxrss_kib=", 1)[1].split()[0])
+    return wall, kib / 1024, proc.stdout.decode()[:300]
 
 
 def radiusd(url: str, *args: str) -> list[str]:
