@@ -440,3 +440,39 @@ async def test_daemon_round_feeds_metrics(db_url: str, migrated_db: None, tmp_pa
     if d.engine.dialect.name == "postgresql":
         today = dt.datetime.now(UTC).strftime("%Y%m%d")
         assert f'partition="radius_interim_updates_p{today}"' in text
+
+
+async def test_history_api_answers_as_the_cli(db_url: str, migrated_db: None, tmp_path: Any) -> None:
+    import httpx
+
+    from radiusd.api.app import create_app
+    from radiusd.api.tokens import create_token
+    from radiusd.config import load_settings
+    from radiusd.server.app import Daemon
+
+    today = dt.datetime.now(UTC).replace(microsecond=0)
+    d = Daemon(load_settings(database_url=db_url, data_dir=tmp_path))
+    try:
+        await ensure_schema(d.engine)
+        await _fill_0014(d.engine, today)  # the rows read the same at head
+        _, token = await create_token(d.engine, "viewer", read_only=True)
+        headers = {"Authorization": f"Bearer {token}"}
+        app = create_app(d)
+        when = today - dt.timedelta(days=25)
+        expected = await lease_history(d.engine, "100.64.0.9", at=when)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c:
+            r = await c.get("/ipam/history/100.64.0.9", params={"at": when.isoformat()}, headers=headers)
+            everything = await c.get("/ipam/history/100.64.0.9", headers=headers)
+            naive = await c.get(
+                "/ipam/history/100.64.0.9", params={"at": "2026-01-01T00:00:00"}, headers=headers
+            )
+            bad = await c.get("/ipam/history/not-an-address", headers=headers)
+    finally:
+        await d.engine.dispose()
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [(e["username"], e["source"]) for e in body] == [(e.username, e.source) for e in expected]
+    assert [e["username"] for e in body if e["source"] == "assignment"] == ["user-s2"]
+    assert len(everything.json()) > len(body)
+    assert naive.status_code == 422 and "time zone" in naive.text
+    assert bad.status_code == 422 and "malformed" in bad.text
