@@ -191,11 +191,15 @@ async def _maintain_postgresql(
             except sa.exc.DBAPIError as exc:
                 report.failed.append(f"create {table.partition_name(start)}: {_short(exc)}")
         report.timed("create", started)
+        rolled: set[dt.date] | None = None  # None: every expired day may go
         if table is INTERIMS and retention.interim_downsample_after:
-            await _rollups(conn, retention, now, report, sorted(existing))
+            rolled = await _rollups(conn, retention, now, report, sorted(existing))
         started = time.perf_counter()
         for start, name in sorted(existing.items()):
             if not _expired(table, start, cutoff):
+                continue
+            if rolled is not None and start not in rolled:
+                report.failed.append(f"drop {name}: kept until its hourly sums are written")
                 continue
             try:
                 async with conn.begin():
@@ -242,6 +246,7 @@ async def _maintain_sqlite(
     engine: AsyncEngine, retention: Retention, now: dt.datetime, report: MaintenanceReport
 ) -> None:
     async with engine.connect() as conn:
+        unrolled: dt.date | None = None  # the first day whose detail must stay for its sums
         if retention.interim_downsample_after:
             oldest = (
                 await conn.execute(sa.text("SELECT min(event_time) FROM radius_interim_updates"))
@@ -251,10 +256,13 @@ async def _maintain_sqlite(
             if oldest is not None:
                 first = dt.date.fromisoformat(str(oldest)[:10])
                 days = list(INTERIMS.starts(first, now.date()))
-            await _rollups(conn, retention, now, report, days)
+            rolled = await _rollups(conn, retention, now, report, days)
+            unrolled = next((d for d in days if d not in rolled), None)
         for table in TABLES:
             started = time.perf_counter()
             cutoff = retention.cutoff(table, now)
+            if table is INTERIMS and unrolled is not None:
+                cutoff = min(cutoff, utc_midnight(unrolled))
             deleted = await _delete_batches(conn, table.name, SQLITE_KEY[table.name], cutoff, "rowid")
             if deleted:
                 report.deleted[table.name] = deleted
@@ -322,9 +330,10 @@ async def _rollups(
     now: dt.datetime,
     report: MaintenanceReport,
     days: list[dt.date],
-) -> None:
+) -> set[dt.date]:
     """Sum each day of ``days`` older than ``interim_downsample_after`` not yet summed. The
-    previous day is read too, so a day's first update has the one before it to subtract."""
+    previous day is read too, so a day's first update has the one before it to subtract.
+    The days summed, now or before."""
     started = time.perf_counter()
     limit = utc_midnight(now.date()) - dt.timedelta(days=retention.interim_downsample_after)
     done = {
@@ -346,9 +355,11 @@ async def _rollups(
                 )).rowcount  # fmt: skip
                 await conn.execute(mark, {"day": day, "at": now, "rows": max(n, 0)})
             report.rolled_up.append(day)
+            done.add(day)
         except sa.exc.DBAPIError as exc:
             report.failed.append(f"rollup {day}: {_short(exc)}")
     report.timed("rollup", started)
+    return done
 
 
 def _short(exc: BaseException) -> str:
