@@ -310,7 +310,7 @@ async def test_online_sessions_and_export_do_not_scan_history(store_engine: Asyn
     plan = await _plan(store_engine, usage_query(store_engine, Period(at(2031, 10, 16), at(2031, 10, 17))))
     assert "radius_interim_updates_p20311016" in plan
     assert "radius_interim_updates_p20311020" not in plan  # after the period: pruned
-    assert "radius_interim_updates_p20311016" in plan and "Seq Scan on radius_sessions " not in plan
+    assert "radius_interim_updates_p20311014" in plan  # before it: an update's predecessor may be there
 
 
 # -- the conversion ------------------------------------------------------------------------------
