@@ -43,10 +43,13 @@ async def upgrade_schema(url: str) -> UpgradeResult:
     import sqlalchemy as sa
 
     from radiusd.store.engine import create_engine, ensure_schema, schema_revision
+    from radiusd.store.partitions import is_partition_name
 
     async def table_count() -> int:
+        """Tables, not counting the partitions of the accounting history (PostgreSQL)."""
         async with engine.connect() as conn:
-            return len(await conn.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
+            names = await conn.run_sync(lambda sync: sa.inspect(sync).get_table_names())
+        return sum(1 for name in names if not is_partition_name(name))
 
     engine = create_engine(url)
     try:
