@@ -381,7 +381,7 @@ class ServiceIPAssignment(Base):
     __table_args__ = (
         sa.CheckConstraint("family IN (4, 6)", name="family"),
         sa.Index(None, "address", "assigned_at"),
-        sa.Index(None, "released_at"),  # retention; the partition key on PostgreSQL (migration 0015)
+        sa.Index(None, "released_at"),  # retention; the partition key on PostgreSQL (migration 0016)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

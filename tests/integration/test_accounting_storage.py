@@ -316,8 +316,8 @@ async def test_online_sessions_and_export_do_not_scan_history(store_engine: Asyn
 # -- the conversion ------------------------------------------------------------------------------
 
 
-async def _fill_0014(engine: AsyncEngine, today: dt.datetime) -> None:
-    """Rows as the 0014 schema holds them: sessions over 50 days, a retransmit-keyed series,
+async def _fill_0015(engine: AsyncEngine, today: dt.datetime) -> None:
+    """Rows as the 0015 schema holds them: sessions over 50 days, a retransmit-keyed series,
     closed records, events, an open and a released assignment."""
     async with engine.begin() as conn:
         for n in range(6):
@@ -358,12 +358,12 @@ async def _answers(engine: AsyncEngine, today: dt.datetime) -> dict[str, Any]:
     return out
 
 
-async def test_migration_0015_converts_a_filled_database(db_url: str) -> None:
+async def test_migration_0016_converts_a_filled_database(db_url: str) -> None:
     engine = create_engine(db_url)
     today = dt.datetime.now(UTC).replace(microsecond=0)
     try:
-        await ensure_schema(engine, "0014")
-        await _fill_0014(engine, today)
+        await ensure_schema(engine, "0015")
+        await _fill_0015(engine, today)
         before = await _answers(engine, today)
         await ensure_schema(engine)
         after = await _answers(engine, today)
@@ -391,20 +391,20 @@ async def test_migration_0015_converts_a_filled_database(db_url: str) -> None:
         assert new_id == 121
         # and the way back
         async with engine.begin() as conn:
-            await conn.run_sync(_downgrade_to_0014)
+            await conn.run_sync(_downgrade_to_0015)
         assert await _count(engine, "radius_interim_updates") == 121
     finally:
         await engine.dispose()
 
 
-def _downgrade_to_0014(sync_conn: sa.Connection) -> None:
+def _downgrade_to_0015(sync_conn: sa.Connection) -> None:
     from alembic import command
 
     from radiusd.store.engine import alembic_config
 
     cfg = alembic_config()
     cfg.attributes["connection"] = sync_conn
-    command.downgrade(cfg, "0014")
+    command.downgrade(cfg, "0015")
 
 
 # -- the daemon's round and /metrics ------------------------------------------------------------
@@ -454,7 +454,7 @@ async def test_history_api_answers_as_the_cli(db_url: str, migrated_db: None, tm
     d = Daemon(load_settings(database_url=db_url, data_dir=tmp_path))
     try:
         await ensure_schema(d.engine)
-        await _fill_0014(d.engine, today)  # the rows read the same at head
+        await _fill_0015(d.engine, today)  # the rows read the same at head
         _, token = await create_token(d.engine, "viewer", read_only=True)
         headers = {"Authorization": f"Bearer {token}"}
         app = create_app(d)

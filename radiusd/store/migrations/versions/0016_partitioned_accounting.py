@@ -1,7 +1,7 @@
 """Accounting history in time partitions (PostgreSQL), hourly interim sums (both backends)
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07
 
 On PostgreSQL the four tables that grow with traffic (radiusd.store.partitions) become
@@ -32,8 +32,8 @@ from radiusd.store.partitions import (
     local_indexes_sql,
 )
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
