@@ -27,6 +27,11 @@ from typing import Any
 
 from ipam.prefixes import Network, PrefixError, contains, overlaps, parse_prefix
 
+class PlanRefused(PrefixError):
+    """The plan is well formed but cannot be carried out: it does not fit, or it overlaps
+    what exists (the message says what)."""
+
+
 WAN_ITEM = 64
 #: at most 2**16 site blocks in one aggregate (the plan is a list a person reads)
 MAX_INDEX_BITS = 16
@@ -139,7 +144,7 @@ def plan_pd(
         if not overlaps(e.prefix, agg):
             continue
         if contains(e.prefix, agg) and e.role != "container":
-            raise PrefixError(f"aggregate {agg} lies inside {e.what or e.role} {e.prefix}, not a container")
+            raise PlanRefused(f"aggregate {agg} lies inside {e.what or e.role} {e.prefix}, not a container")
     planned: dict[str, int] = {}
     taken: set[int] = set()
     inside = [e for e in existing if overlaps(e.prefix, agg) and not contains(e.prefix, agg)]
@@ -153,7 +158,7 @@ def plan_pd(
     free = [i for i in range(len(blocks) - 1) if i not in taken]
     new_sites = [s for s in sites if s not in planned]
     if len(new_sites) > len(free):
-        raise PrefixError(
+        raise PlanRefused(
             f"the plan does not fit: {len(new_sites)} new site(s) need as many /{site_len} blocks, "
             f"{agg} has {len(free)} free (of {len(blocks) - 1}; the last /{site_len}, {wan_block}, "
             "is kept for WAN /64 prefixes)"
@@ -167,7 +172,7 @@ def plan_pd(
         if status == "new":
             for e in inside:
                 if overlaps(e.prefix, wan) and not (e.prefix == wan_block and e.role == "container"):
-                    raise PrefixError(
+                    raise PlanRefused(
                         f"site {site!r}: its WAN prefix {wan} overlaps {e.what or e.role} {e.prefix}"
                     )
         out.append(

@@ -41,19 +41,6 @@ def _row(info: Any, indent: bool = False) -> dict[str, Any]:
     return data
 
 
-def _nested(infos: list[Any]) -> list[dict[str, Any]]:
-    """Prefixes in tree order as nested objects (``children``: objects, not prefixes)."""
-    out: list[dict[str, Any]] = []
-    stack: list[tuple[int, list[dict[str, Any]]]] = [(-1, out)]
-    for info in infos:
-        node = {**info.to_json(), "children": []}
-        while stack[-1][0] >= info.depth:
-            stack.pop()
-        stack[-1][1].append(node)
-        stack.append((info.depth, node["children"]))
-    return out
-
-
 @click.group()
 def prefix() -> None:
     """The prefix tree: aggregates, containers, infrastructure and customer blocks, pool ranges."""
@@ -130,14 +117,14 @@ def prefix_remove(cidr: str) -> None:
 @json_option
 def prefix_tree(cidr: str | None, as_json: bool) -> None:
     """The tree (below PREFIX, or all of it), with utilisation per prefix and per family."""
-    from radiusd.store.prefixes import family_totals, list_prefixes
+    from radiusd.store.prefixes import family_totals, list_prefixes, nested
 
     async def go(engine: AsyncEngine) -> Any:
         return await list_prefixes(engine, root=cidr), await family_totals(engine)
 
     infos, families = run_store(go)
     if as_json:
-        print_json({"prefixes": _nested(infos), "families": families})
+        print_json({"prefixes": nested(infos), "families": families})
         return
     render([_row(i, indent=True) for i in infos], LIST_COLUMNS, as_json=False, empty="no prefixes")
     if infos and cidr is None:

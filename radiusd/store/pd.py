@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ipam.errors import IpamError
-from ipam.pd_plan import Existing, PdPlan, plan_pd
+from ipam.pd_plan import Existing, PdPlan, PlanRefused, plan_pd
 
 from .engine import begin_write
 from .errors import Conflict, InvalidInput
@@ -64,8 +64,10 @@ async def make_plan(
         existing = await _existing(conn)
     try:
         return plan_pd(aggregate, per_site, delegate, chosen, existing)
-    except IpamError as exc:
+    except PlanRefused as exc:
         raise Conflict(str(exc)) from None
+    except IpamError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 async def apply_plan(engine: AsyncEngine, plan: PdPlan) -> PdPlan:

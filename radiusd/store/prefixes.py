@@ -695,3 +695,16 @@ async def holdings(conn: AsyncConnection, kind: str, oid: int) -> dict[str, Any]
         "prefixes": [dict(r) for r in prefixes],
         "addresses": [{"address": r["address"], "interface": r["interface"], "prefix": r["prefix"]} for r in addresses],
     }
+
+
+def nested(infos: Sequence[PrefixInfo]) -> list[dict[str, Any]]:
+    """Prefixes in tree order as nested objects (``children``: objects, not prefixes)."""
+    out: list[dict[str, Any]] = []
+    stack: list[tuple[int, list[dict[str, Any]]]] = [(-1, out)]
+    for info in infos:
+        node = {**info.to_json(), "children": []}
+        while stack[-1][0] >= info.depth:
+            stack.pop()
+        stack[-1][1].append(node)
+        stack.append((info.depth, node["children"]))
+    return out
