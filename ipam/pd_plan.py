@@ -11,7 +11,8 @@ whole hex digit of the address and reads cleanly in reverse DNS and in logs, as 
 * the *last* per-site block of the aggregate is kept for WAN links: it is cut into one WAN
   prefix per site block (``/48`` for 256 blocks), the site's pool of ``/64`` WAN prefixes
   (Framed-IPv6-Prefix), at the same index as the site's block;
-* sites already planned (a block of theirs, a container or a pool's range) keep it; new sites take the lowest free blocks.
+* sites already planned (a block of theirs, a container or a pool's range) keep it; new
+  sites take the lowest free blocks.
 
 Refused, with the reason: a length not on a nibble boundary, lengths out of order, more
 sites than free blocks, an aggregate inside a prefix that is not a container, a WAN prefix
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ipam.prefixes import Network, PrefixError, contains, overlaps, parse_prefix
+
 
 class PlanRefused(PrefixError):
     """The plan is well formed but cannot be carried out: it does not fit, or it overlaps

@@ -105,9 +105,9 @@ def smallest_container(entries: Iterable[Entry], net: Network) -> Entry | None:
     """The smallest entry strictly containing ``net``."""
     best: Entry | None = None
     for e in entries:
-        if e.prefix != net and contains(e.prefix, net):
-            if best is None or e.prefix.prefixlen > best.prefix.prefixlen:
-                best = e
+        inside = e.prefix != net and contains(e.prefix, net)
+        if inside and (best is None or e.prefix.prefixlen > best.prefix.prefixlen):
+            best = e
     return best
 
 
@@ -122,9 +122,7 @@ def place(entries: Sequence[Entry], net: Network, role: str) -> Placement:
     if parent is not None and parent.role in LEAF_ROLES:
         raise PrefixError(f"{net} is inside {parent.prefix}, a {parent.role} prefix, which holds no prefixes")
     adopted = tuple(
-        e
-        for e in entries
-        if contains(net, e.prefix) and smallest_container(entries, e.prefix) == parent
+        e for e in entries if contains(net, e.prefix) and smallest_container(entries, e.prefix) == parent
     )
     if adopted and role in LEAF_ROLES:
         inside = ", ".join(str(e.prefix) for e in adopted[:3])
@@ -231,9 +229,7 @@ class Figures:
         }
 
 
-def rollup(
-    entries: Sequence[Entry], own: Mapping[int, int]
-) -> tuple[dict[int, Figures], dict[int, Figures]]:
+def rollup(entries: Sequence[Entry], own: Mapping[int, int]) -> tuple[dict[int, Figures], dict[int, Figures]]:
     """Figures of every entry and of each family (4, 6), from the entries and ``own``: the
     addresses each entry uses itself (addresses assigned in it, or a pool's items in use times
     their size). ``used`` of a prefix = own + the children's ``used``; a family's figures are

@@ -19,7 +19,9 @@ from radiusd.store import pd, prefixes
 from .crud import DELETE_ERRORS, READ_ERRORS, WRITE_ERRORS, body_config
 from .schemas import Name, Text
 
-Cidr = Annotated[str, Field(min_length=3, max_length=64, description="CIDR prefix: 10.255.0.0/16, 2001:db8::/32")]
+Cidr = Annotated[
+    str, Field(min_length=3, max_length=64, description="CIDR prefix: 10.255.0.0/16, 2001:db8::/32")
+]
 Target = Annotated[
     str,
     Field(
@@ -200,7 +202,9 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         """The tree as nested objects, and utilisation per family (the roots summed)."""
         infos = await prefixes.list_prefixes(engine)
         families = await prefixes.family_totals(engine)
-        return TreeOut(prefixes=prefixes.nested(infos), families={k: FamilyFigures(**v) for k, v in families.items()})
+        return TreeOut(
+            prefixes=prefixes.nested(infos), families={k: FamilyFigures(**v) for k, v in families.items()}
+        )
 
     @app.get("/ipam/prefixes/{prefix:path}", tags=tags, dependencies=read, responses=READ_ERRORS)
     async def get_prefix(prefix: PrefixPath) -> PrefixOut:
@@ -220,7 +224,11 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         return _out(info)
 
     @app.delete(
-        "/ipam/prefixes/{prefix:path}", tags=tags, dependencies=write, status_code=204, responses=DELETE_ERRORS
+        "/ipam/prefixes/{prefix:path}",
+        tags=tags,
+        dependencies=write,
+        status_code=204,
+        responses=DELETE_ERRORS,
     )
     async def remove_prefix(prefix: PrefixPath) -> Response:
         """Remove a prefix; its children move up (409 for a pool's range or with addresses)."""

@@ -375,7 +375,11 @@ def router_show(name: str, as_json: bool) -> None:
     """Show one router (the RADIUS secret and the API password are masked)."""
     from radiusd.store.inventory import get_router
 
-    _show(_addressed(_store(get_router, name).to_json(), f"router:{name}", as_json), as_json, ("secret", "api_password"))
+    _show(
+        _addressed(_store(get_router, name).to_json(), f"router:{name}", as_json),
+        as_json,
+        ("secret", "api_password"),
+    )
 
 
 @router.command("remove")

@@ -48,7 +48,9 @@ def prefix() -> None:
 
 @prefix.command("add")
 @click.argument("cidr", metavar="PREFIX")
-@click.option("--role", type=ROLE_CHOICE, default="container", show_default=True, help="What the prefix is for.")
+@click.option(
+    "--role", type=ROLE_CHOICE, default="container", show_default=True, help="What the prefix is for."
+)
 @click.option("--site", metavar="NAME", help="Site it belongs to.")
 @click.option("--description", metavar="TEXT")
 @click.option("--for", "target", metavar="KIND:NAME", help=TARGET_HELP)
@@ -97,7 +99,8 @@ def prefix_show(cidr: str, as_json: bool) -> None:
         return
     data = info.to_json()
     data["addresses"] = [
-        f"{a['address']} {a['assigned']}{':' + a['interface'] if a['interface'] else ''}" for a in data["addresses"]
+        f"{a['address']} {a['assigned']}{':' + a['interface'] if a['interface'] else ''}"
+        for a in data["addresses"]
     ]
     print_record(data)
 
@@ -207,9 +210,13 @@ PLAN_COLUMNS = ("site", "block", "delegated", "wan", "wan_prefixes", "status")
 @click.option("--sites", metavar="A,B,...", help="Sites to plan (default: every site).")
 @click.option("--apply", "apply_", is_flag=True, help="Create the containers and the PD and WAN pools.")
 @json_option
-def pd_plan(aggregate: str, per_site: str, delegate: str, sites: str | None, apply_: bool, as_json: bool) -> None:
-    """Carve --aggregate into a block per site: delegated prefixes from the block, a /64 WAN
-    pool per site from the aggregate's last block. Shows the plan; --apply creates it."""
+def pd_plan(
+    aggregate: str, per_site: str, delegate: str, sites: str | None, apply_: bool, as_json: bool
+) -> None:
+    """Carve --aggregate into a block per site: delegated prefixes from the block, /64 WAN
+    prefixes from the aggregate's last block. Shows the plan; --apply creates it, in the pool
+    named after each site (created if missing: name your site's CGNAT pool after the site to
+    make it dual-stack)."""
     from radiusd.store.pd import apply_plan, make_plan
 
     names = [s.strip() for s in sites.split(",") if s.strip()] if sites else None
@@ -228,10 +235,20 @@ def pd_plan(aggregate: str, per_site: str, delegate: str, sites: str | None, app
         f"WAN /64s from {plan.wan_block}; {plan.free_blocks} blocks left"
     )
     if apply_:
-        click.echo("applied: pools " + ", ".join(f"pd-{s.site}" for s in plan.sites if s.status == "new"))
+        done = [s.site for s in plan.sites if s.status == "new"]
+        click.echo("applied: IPv6 ranges added to pool(s) " + (", ".join(done) or "none (nothing new)"))
 
 
-GROWTH_COLUMNS = ("site", "pool", "delegated", "can_take", "new_last_30_days", "per_day", "days_left", "first")
+GROWTH_COLUMNS = (
+    "site",
+    "pool",
+    "delegated",
+    "can_take",
+    "new_last_30_days",
+    "per_day",
+    "days_left",
+    "first",
+)
 
 
 @pd.command("growth")

@@ -1,10 +1,12 @@
 """The IPv6 prefix-delegation plan against the database: what exists, apply, growth.
 
 The plan itself is pure (:mod:`ipam.pd_plan`). Applying it creates the aggregate and WAN-block
-containers, then per new site one pool ``pd-SITE`` with the site's block as its delegated
-range (``--delegated BLOCK/56``) and its WAN prefix cut into /64s (``--ipv6-prefix WAN/64``),
-through :func:`radiusd.store.pools.add_pool`, exactly as ``radiusd pool add`` makes them, so
-the allocator hands them out like any pool; the pool and its prefixes are linked to the site.
+containers, then gives each new site's pool (the pool named after the site: created when
+missing, else extended, so a site's CGNAT pool becomes dual-stack) the site's block as its
+delegated range (``--delegated BLOCK/56``) and its WAN prefix cut into /64s
+(``--ipv6-prefix WAN/64``), through :func:`radiusd.store.pools.add_pool` / ``add_range``,
+exactly as ``radiusd pool add`` / ``add-range`` do, so the allocator hands them out like any
+pool; the pool and its prefixes are linked to the site.
 Each pool is its own transaction: a failure part-way leaves the sites done so far applied,
 and running the same plan again skips them (they show as ``exists``).
 
@@ -28,18 +30,22 @@ from ipam.pd_plan import Existing, PdPlan, PlanRefused, plan_pd
 from .engine import begin_write
 from .errors import Conflict, InvalidInput
 from .models import IPPool, NetworkSite, ServiceIPAssignment
-from .pools import add_pool, group_of, list_pools
+from .pools import add_pool, add_range, group_of, list_pools
 from .prefixes import P, _insert, _lock, _read
 
 WINDOW_DAYS = 30
 
 
 def pool_name(site: str) -> str:
-    return f"pd-{site}"
+    """The pool of a site's prefixes: the pool named after the site (its IPv4 CGNAT pool, when
+    the operator named it so: the plan then makes that pool dual-stack)."""
+    return site
 
 
 async def _existing(conn: AsyncConnection) -> list[Existing]:
-    sites = {int(i): str(n) for i, n in (await conn.execute(sa.select(NetworkSite.id, NetworkSite.name))).all()}
+    sites = {
+        int(i): str(n) for i, n in (await conn.execute(sa.select(NetworkSite.id, NetworkSite.name))).all()
+    }
     pools = {int(i): str(n) for i, n in (await conn.execute(sa.select(IPPool.id, IPPool.name))).all()}
     out = []
     for r in (await conn.execute(sa.select(P))).mappings():
@@ -54,7 +60,10 @@ async def make_plan(
 ) -> PdPlan:
     """The plan for ``sites`` (default: every site of the inventory, by name)."""
     async with engine.connect() as conn:
-        known = [str(n) for n in (await conn.execute(sa.select(NetworkSite.name).order_by(NetworkSite.name))).scalars()]
+        known = [
+            str(n)
+            for n in (await conn.execute(sa.select(NetworkSite.name).order_by(NetworkSite.name))).scalars()
+        ]
         chosen = list(sites) if sites else known
         missing = [s for s in chosen if s not in known]
         if missing:
@@ -75,20 +84,32 @@ async def apply_plan(engine: AsyncEngine, plan: PdPlan) -> PdPlan:
     async with begin_write(engine) as conn:
         await _lock(conn)
         tree = await _read(conn)
-        for net, text in ((plan.aggregate, "IPv6 aggregate"), (plan.wan_block, "WAN /64 prefixes of the sites")):
+        for net, text in (
+            (plan.aggregate, "IPv6 aggregate"),
+            (plan.wan_block, "WAN /64 prefixes of the sites"),
+        ):
             if str(net) not in tree.by_prefix:
                 await _insert(conn, tree, net, "container", description=text)
     for site in plan.sites:
         if site.status != "new":
             continue
         name = pool_name(site.site)
-        await add_pool(engine, name, delegated=[f"{site.block}/{plan.delegate}"], ipv6_prefixes=[f"{site.wan}/64"])
+        pd_range, wan_range = f"{site.block}/{plan.delegate}", f"{site.wan}/64"
+        if name in {p.name for p in await list_pools(engine)}:
+            await add_range(engine, name, pd_range, "ipv6-pd")
+            await add_range(engine, name, wan_range, "ipv6-wan")
+        else:
+            await add_pool(engine, name, delegated=[pd_range], ipv6_prefixes=[wan_range])
         async with begin_write(engine) as conn:
-            sid = (await conn.execute(sa.select(NetworkSite.id).where(NetworkSite.name == site.site))).scalar_one()
+            sid = (
+                await conn.execute(sa.select(NetworkSite.id).where(NetworkSite.name == site.site))
+            ).scalar_one()
             ids = [
                 int(i)
                 for i in (
-                    await conn.execute(sa.select(IPPool.id).where(IPPool.name.in_([name, f"{name}:wan", f"{name}:pd"])))
+                    await conn.execute(
+                        sa.select(IPPool.id).where(IPPool.name.in_([name, f"{name}:wan", f"{name}:pd"]))
+                    )
                 ).scalars()
             ]
             await conn.execute(sa.update(IPPool).where(IPPool.id.in_(ids)).values(site_id=sid))
@@ -117,7 +138,9 @@ async def growth(engine: AsyncEngine, *, now: dt.datetime | None = None) -> list
             info = infos.get(group)
             if info is None or info.ipv6_pd is None:
                 continue
-            pd_ranges = [ipaddress.ip_network(r.range.rsplit("/", 1)[0]) for r in info.ranges if r.kind == "ipv6-pd"]
+            pd_ranges = [
+                ipaddress.ip_network(r.range.rsplit("/", 1)[0]) for r in info.ranges if r.kind == "ipv6-pd"
+            ]
             h = ServiceIPAssignment
             recent = (
                 await conn.execute(

@@ -23,7 +23,9 @@ class Prefix(TimestampMixin, Base):
     __table_args__ = (
         sa.CheckConstraint(_in("role", ROLES), name="role"),
         sa.CheckConstraint("family IN (4, 6)", name="family"),
-        sa.CheckConstraint(f"assigned_kind IS NULL OR {_in('assigned_kind', PURPOSES)}", name="assigned_kind"),
+        sa.CheckConstraint(
+            f"assigned_kind IS NULL OR {_in('assigned_kind', PURPOSES)}", name="assigned_kind"
+        ),
         sa.Index(None, "assigned_kind", "assigned_id"),
     )
 

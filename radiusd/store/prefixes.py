@@ -180,7 +180,9 @@ async def resolve(conn: AsyncConnection, target: str) -> tuple[str, int, str | N
     if kind == "link":
         if not name.isdigit():
             raise InvalidInput(f"bad target {target!r}: a link is named by its number (link:12)")
-        found = (await conn.execute(sa.select(DeviceConnection.id).where(DeviceConnection.id == int(name)))).scalar()
+        found = (
+            await conn.execute(sa.select(DeviceConnection.id).where(DeviceConnection.id == int(name)))
+        ).scalar()
     else:
         id_col, name_col = _NAMED[kind]
         found = (await conn.execute(sa.select(id_col).where(name_col == name))).scalar()
@@ -192,8 +194,12 @@ async def resolve(conn: AsyncConnection, target: str) -> tuple[str, int, str | N
 async def _names(conn: AsyncConnection) -> dict[tuple[str, int], str]:
     out: dict[tuple[str, int], str] = {}
     for kind, (id_col, name_col) in _NAMED.items():
-        out.update(((kind, int(i)), str(n)) for i, n in (await conn.execute(sa.select(id_col, name_col))).all())
-    out.update((("link", int(i)), str(i)) for (i,) in (await conn.execute(sa.select(DeviceConnection.id))).all())
+        out.update(
+            ((kind, int(i)), str(n)) for i, n in (await conn.execute(sa.select(id_col, name_col))).all()
+        )
+    out.update(
+        (("link", int(i)), str(i)) for (i,) in (await conn.execute(sa.select(DeviceConnection.id))).all()
+    )
     return out
 
 
@@ -273,7 +279,9 @@ async def _history(conn: AsyncConnection, username: str, sub_id: int, prefix: st
         return
     family = ipaddress.ip_network(prefix).version
     await conn.execute(
-        sa.insert(h).values(username=username, subscriber_id=sub_id, address=prefix, family=family, assigned_at=now)
+        sa.insert(h).values(
+            username=username, subscriber_id=sub_id, address=prefix, family=family, assigned_at=now
+        )
     )
 
 
@@ -281,7 +289,9 @@ async def _subscriber_changed(conn: AsyncConnection, tree: _Tree, pid: int, *, e
     row = tree.rows[pid]
     if row["assigned_kind"] != "subscriber" or row["assigned_id"] is None:
         return
-    username = (await conn.execute(sa.select(Subscriber.username).where(Subscriber.id == row["assigned_id"]))).scalar()
+    username = (
+        await conn.execute(sa.select(Subscriber.username).where(Subscriber.id == row["assigned_id"]))
+    ).scalar()
     if username is None:
         return
     await _history(conn, username, int(row["assigned_id"]), row["prefix"], end=end)
@@ -306,7 +316,14 @@ async def add_prefix(
         tree = await _read(conn)
         kind, oid, _ = await resolve(conn, target) if target else (None, None, None)
         pid = await _insert(
-            conn, tree, net, role, site_id=await _site_id(conn, site), description=description, kind=kind, oid=oid
+            conn,
+            tree,
+            net,
+            role,
+            site_id=await _site_id(conn, site),
+            description=description,
+            kind=kind,
+            oid=oid,
         )
         await _subscriber_changed(conn, tree, pid, end=False)
         return await _info(conn, str(net))
@@ -327,7 +344,9 @@ async def remove_prefix(engine: AsyncEngine, prefix: str) -> None:
             raise Conflict(f"{net} has {len(held)} assigned address(es) ({held[0]}...): unassign them first")
         await _subscriber_changed(conn, tree, entry.id, end=True)
         await conn.execute(
-            sa.update(P).where(P.c.parent_id == entry.id).values(parent_id=entry.parent_id, updated_at=utcnow())
+            sa.update(P)
+            .where(P.c.parent_id == entry.id)
+            .values(parent_id=entry.parent_id, updated_at=utcnow())
         )
         await conn.execute(sa.delete(P).where(P.c.id == entry.id))
 
@@ -395,7 +414,10 @@ async def assign_address(
                 raise InvalidInput(f"bad address {address!r}") from None
             if chosen not in parent.prefix:
                 raise InvalidInput(f"{chosen} is not inside {net}")
-            if next_free_address(ipaddress.ip_network((int(chosen), parent.prefix.max_prefixlen)), taken) is None:
+            if (
+                next_free_address(ipaddress.ip_network((int(chosen), parent.prefix.max_prefixlen)), taken)
+                is None
+            ):
                 raise Conflict(f"{chosen} is taken in {net}")
         now = utcnow()
         row = {
@@ -442,7 +464,9 @@ async def set_routed_subnets(engine: AsyncEngine, username: str, specs: Sequence
     nets = [_prefix_text(s) for s in specs]
     async with begin_write(engine) as conn:
         await _lock(conn)
-        sub_id = (await conn.execute(sa.select(Subscriber.id).where(Subscriber.username == username))).scalar()
+        sub_id = (
+            await conn.execute(sa.select(Subscriber.id).where(Subscriber.username == username))
+        ).scalar()
         if sub_id is None:
             raise NotFound(f"subscriber {username!r} does not exist")
         tree = await _read(conn)
@@ -455,7 +479,9 @@ async def set_routed_subnets(engine: AsyncEngine, username: str, specs: Sequence
         for prefix, pid in mine.items():
             if prefix not in wanted:
                 await _subscriber_changed(conn, tree, pid, end=True)
-                await conn.execute(sa.update(P).where(P.c.parent_id == pid).values(parent_id=tree.rows[pid]["parent_id"]))
+                await conn.execute(
+                    sa.update(P).where(P.c.parent_id == pid).values(parent_id=tree.rows[pid]["parent_id"])
+                )
                 await conn.execute(sa.delete(P).where(P.c.id == pid))
                 tree = await _read(conn)
         for net in nets:
@@ -466,9 +492,13 @@ async def set_routed_subnets(engine: AsyncEngine, username: str, specs: Sequence
                 row = tree.rows[pid]
                 if row["assigned_kind"] is not None or row["role"] not in ("customer", "reserved"):
                     owner = _target_text(await _names(conn), row["assigned_kind"], row["assigned_id"])
-                    raise Conflict(f"{net} is already a {row['role']} prefix{f' of {owner}' if owner else ''}")
+                    raise Conflict(
+                        f"{net} is already a {row['role']} prefix{f' of {owner}' if owner else ''}"
+                    )
                 await conn.execute(
-                    sa.update(P).where(P.c.id == pid).values(role="customer", assigned_kind="subscriber", assigned_id=sub_id)
+                    sa.update(P)
+                    .where(P.c.id == pid)
+                    .values(role="customer", assigned_kind="subscriber", assigned_id=sub_id)
                 )
                 tree.rows[pid] |= {"assigned_kind": "subscriber", "assigned_id": sub_id}
             else:
@@ -498,10 +528,14 @@ async def sync_pool_prefixes(conn: AsyncConnection) -> None:
         tree = await _read(conn)
     for prefix, pool_id in wanted:
         if (prefix, pool_id) not in current:
-            await _insert(conn, tree, ipaddress.ip_network(prefix), "pool", site_id=pools.get(pool_id), pool_id=pool_id)
+            await _insert(
+                conn, tree, ipaddress.ip_network(prefix), "pool", site_id=pools.get(pool_id), pool_id=pool_id
+            )
 
 
-async def routes_for(conn: AsyncConnection, subscriber_ids: Iterable[int] | None = None) -> dict[int, list[str]]:
+async def routes_for(
+    conn: AsyncConnection, subscriber_ids: Iterable[int] | None = None
+) -> dict[int, list[str]]:
     """Routed subnets by subscriber id (all subscribers, or those of ``subscriber_ids``)."""
     q = sa.select(P.c.assigned_id, P.c.prefix).where(P.c.assigned_kind == "subscriber").order_by(P.c.id)
     if subscriber_ids is not None:
@@ -584,7 +618,9 @@ def _depths(tree: _Tree) -> dict[int, int]:
 async def _infos(conn: AsyncConnection, tree: _Tree, ids: Iterable[int]) -> list[PrefixInfo]:
     figures, _ = rollup(tree.entries, await _own_usage(conn, tree))
     names = await _names(conn)
-    sites = {int(i): str(n) for i, n in (await conn.execute(sa.select(NetworkSite.id, NetworkSite.name))).all()}
+    sites = {
+        int(i): str(n) for i, n in (await conn.execute(sa.select(NetworkSite.id, NetworkSite.name))).all()
+    }
     pools = {int(i): str(n) for i, n in (await conn.execute(sa.select(IPPool.id, IPPool.name))).all()}
     depths = _depths(tree)
     out = []
@@ -605,7 +641,9 @@ async def _infos(conn: AsyncConnection, tree: _Tree, ids: Iterable[int]) -> list
                 depth=depths[pid],
                 figures=figures[pid],
                 children=tuple(str(k.prefix) for k in kids),
-                addresses=tuple(_address_json(a, r["prefix"], names) for a in tree.addresses if a["prefix_id"] == pid),
+                addresses=tuple(
+                    _address_json(a, r["prefix"], names) for a in tree.addresses if a["prefix_id"] == pid
+                ),
             )
         )
     return out
@@ -656,7 +694,9 @@ async def list_prefixes(
     return [
         i
         for i in infos
-        if (family is None or i.family == family) and (role is None or i.role == role) and (site is None or i.site == site)
+        if (family is None or i.family == family)
+        and (role is None or i.role == role)
+        and (site is None or i.site == site)
     ]
 
 
@@ -693,7 +733,9 @@ async def holdings(conn: AsyncConnection, kind: str, oid: int) -> dict[str, Any]
     ).mappings()
     return {
         "prefixes": [dict(r) for r in prefixes],
-        "addresses": [{"address": r["address"], "interface": r["interface"], "prefix": r["prefix"]} for r in addresses],
+        "addresses": [
+            {"address": r["address"], "interface": r["interface"], "prefix": r["prefix"]} for r in addresses
+        ],
     }
 
 

@@ -63,7 +63,9 @@ async def load_subscribers(
 
     if usernames is None:
         result = await conn.execute(SUBSCRIBER_SELECT)
-        return await with_routes(conn, {row["username"]: SubscriberRecord.from_row(row) for row in result.mappings()})
+        return await with_routes(
+            conn, {row["username"]: SubscriberRecord.from_row(row) for row in result.mappings()}
+        )
     wanted = list(dict.fromkeys(usernames))
     out: dict[str, SubscriberRecord] = {}
     for start in range(0, len(wanted), IN_CHUNK):

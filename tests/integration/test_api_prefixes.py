@@ -22,7 +22,9 @@ async def test_tree_allocation_addresses_and_routed_subnets(
     h = auth(tokens["admin"])
     await add_site(daemon.engine, "tower-a")
     await add_router(daemon.engine, "core1", "192.0.2.77", "core-Secr3t-9")
-    r = await client.post("/ipam/prefixes", json={"prefix": "10.0.0.0/8", "description": "private"}, headers=h)
+    r = await client.post(
+        "/ipam/prefixes", json={"prefix": "10.0.0.0/8", "description": "private"}, headers=h
+    )
     assert r.status_code == 201, r.text
     # the pool's range joined the tree at migration / pool add, and the /8 adopted it
     assert r.json()["children"] == ["10.64.0.0/24"]
@@ -33,17 +35,25 @@ async def test_tree_allocation_addresses_and_routed_subnets(
     got = []
     for _ in range(3):
         r = await client.post(
-            "/ipam/allocations", json={"from": "10.255.0.0/16", "length": 31, "for": "router:core1"}, headers=h
+            "/ipam/allocations",
+            json={"from": "10.255.0.0/16", "length": 31, "for": "router:core1"},
+            headers=h,
         )
         assert r.status_code == 201, r.text
         got.append(r.json()["prefix"])
     assert got == ["10.255.0.0/31", "10.255.0.2/31", "10.255.0.4/31"]
-    r = await client.post("/ipam/prefixes", json={"prefix": "10.255.255.0/24", "role": "infrastructure"}, headers=h)
-    r = await client.post("/ipam/addresses", json={"from": "10.255.255.0/24", "to": "router:core1:lo0"}, headers=h)
+    r = await client.post(
+        "/ipam/prefixes", json={"prefix": "10.255.255.0/24", "role": "infrastructure"}, headers=h
+    )
+    r = await client.post(
+        "/ipam/addresses", json={"from": "10.255.255.0/24", "to": "router:core1:lo0"}, headers=h
+    )
     assert r.status_code == 201 and r.json()["address"] == "10.255.255.1" and r.json()["interface"] == "lo0"
     r = await client.get("/ipam/assigned/router:core1", headers=h)
     assert [p["prefix"] for p in r.json()["prefixes"]] == got
-    assert r.json()["addresses"] == [{"address": "10.255.255.1", "interface": "lo0", "prefix": "10.255.255.0/24"}]
+    assert r.json()["addresses"] == [
+        {"address": "10.255.255.1", "interface": "lo0", "prefix": "10.255.255.0/24"}
+    ]
 
     r = await client.put("/ipam/routed-subnets/user2", json={"subnets": ["192.0.2.128/29"]}, headers=h)
     assert r.status_code == 200 and r.json() == {"username": "user2", "subnets": ["192.0.2.128/29"]}
@@ -82,14 +92,18 @@ async def test_refusals_are_4xx_and_write_nothing(client: httpx.AsyncClient, tok
         assert isinstance(r.json()["detail"], str | list)
     assert (await client.get("/ipam/prefixes", headers=h)).json() == before
     viewer = auth(tokens["viewer"])
-    assert (await client.post("/ipam/prefixes", json={"prefix": "10.3.0.0/16"}, headers=viewer)).status_code == 403
+    assert (
+        await client.post("/ipam/prefixes", json={"prefix": "10.3.0.0/16"}, headers=viewer)
+    ).status_code == 403
     assert (await client.get("/ipam/prefixes", headers=viewer)).status_code == 200
     assert (await client.delete("/ipam/prefixes/10.64.0.0/24", headers=h)).status_code == 409
     assert (await client.delete("/ipam/prefixes/10.0.0.0/8", headers=h)).status_code == 204
     assert (await client.get("/ipam/prefixes/10.64.0.0/24", headers=h)).json()["parent"] is None
 
 
-async def test_pd_plan_apply_and_growth(client: httpx.AsyncClient, tokens: dict[str, str], daemon: Daemon) -> None:
+async def test_pd_plan_apply_and_growth(
+    client: httpx.AsyncClient, tokens: dict[str, str], daemon: Daemon
+) -> None:
     h = auth(tokens["admin"])
     for name in ("north", "south"):
         await add_site(daemon.engine, name)
@@ -101,11 +115,11 @@ async def test_pd_plan_apply_and_growth(client: httpx.AsyncClient, tokens: dict[
         ("north", "2001:db8::/40", "2001:db8:ff00::/48"),
         ("south", "2001:db8:100::/40", "2001:db8:ff01::/48"),
     ]
-    assert plan["applied"] is False and (await client.get("/ipam/pools/pd-north", headers=h)).status_code == 404
+    assert plan["applied"] is False and (await client.get("/ipam/pools/north", headers=h)).status_code == 404
     r = await client.post("/ipam/pd/plan", json={**body, "apply": True}, headers=h)
     assert r.status_code == 200 and r.json()["applied"] is True
     await daemon.ipam.reload_pools()
-    pool = (await client.get("/ipam/pools/pd-north", headers=h)).json()
+    pool = (await client.get("/ipam/pools/north", headers=h)).json()
     assert pool["ipv6_pd"]["total"] == 65536 and pool["ipv6_wan"]["total"] == 65536
     r = await client.post("/ipam/pd/plan", json={**body, "apply": True}, headers=h)
     assert r.status_code == 200 and [s["status"] for s in r.json()["sites"]] == ["exists", "exists"]
@@ -114,7 +128,7 @@ async def test_pd_plan_apply_and_growth(client: httpx.AsyncClient, tokens: dict[
     )
     assert r.status_code == 409, r.text
     assert r.json()["detail"] == (
-        "aggregate 2001:db8:100::/44 lies inside pool 'pd-south' 2001:db8:100::/40, not a container"
+        "aggregate 2001:db8:100::/44 lies inside pool 'south' 2001:db8:100::/40, not a container"
     )
     growth = (await client.get("/ipam/pd/growth", headers=h)).json()
     assert {g["site"] for g in growth} == {"north", "south"}

@@ -25,16 +25,35 @@ async def test_existing_pools_join_the_tree(db_url: str) -> None:
     upgrade_database(db_url, BEFORE)
     engine = create_engine(db_url)
     try:
-        await _sql(engine, f"INSERT INTO network_sites (id, name, kind, created_at, updated_at) VALUES (3, 'north', 'tower', {NOW}, {NOW})")  # noqa: E501
-        for pid, name, kind, plen, site in ((1, "cgnat", "ipv4", "NULL", "3"), (2, "v6:pd", "ipv6-pd", "56", "NULL")):
+        await _sql(
+            engine,
+            "INSERT INTO network_sites (id, name, kind, created_at, updated_at)"
+            f" VALUES (3, 'north', 'tower', {NOW}, {NOW})",
+        )
+        for pid, name, kind, plen, site in (
+            (1, "cgnat", "ipv4", "NULL", "3"),
+            (2, "v6:pd", "ipv6-pd", "56", "NULL"),
+        ):
             await _sql(
                 engine,
                 "INSERT INTO ip_pools (id, name, kind, prefix_length, site_id, created_at, updated_at)"
                 f" VALUES ({pid}, '{name}', '{kind}', {plen}, {site}, {NOW}, {NOW})",
             )
-        await _sql(engine, "INSERT INTO ip_pools (id, name, kind, created_at, updated_at) VALUES (3, 'v6', 'ipv4', " f"{NOW}, {NOW})")  # noqa: E501
-        await _sql(engine, "INSERT INTO ipv4_networks (id, pool_id, cidr, excluded) VALUES (1, 1, '100.64.0.0/16', '[]'), (2, 1, '100.65.0.0/24', '[]')")  # noqa: E501
-        await _sql(engine, "INSERT INTO ipv6_networks (id, pool_id, prefix, assign_length) VALUES (1, 2, '2001:db8:100::/40', 56)")  # noqa: E501
+        await _sql(
+            engine,
+            "INSERT INTO ip_pools (id, name, kind, created_at, updated_at) VALUES (3, 'v6', 'ipv4', "
+            f"{NOW}, {NOW})",
+        )
+        await _sql(
+            engine,
+            "INSERT INTO ipv4_networks (id, pool_id, cidr, excluded)"
+            " VALUES (1, 1, '100.64.0.0/16', '[]'), (2, 1, '100.65.0.0/24', '[]')",
+        )
+        await _sql(
+            engine,
+            "INSERT INTO ipv6_networks (id, pool_id, prefix, assign_length)"
+            " VALUES (1, 2, '2001:db8:100::/40', 56)",
+        )
         await _sql(
             engine,
             "INSERT INTO ipv4_ips (pool_id, address, state, owner, updated_at)"
@@ -43,7 +62,9 @@ async def test_existing_pools_join_the_tree(db_url: str) -> None:
         figures_before = [p.to_json() for p in await list_pools(engine)]
 
         upgrade_database(db_url)
-        rows = await _sql(engine, "SELECT prefix, family, role, pool_id, site_id, parent_id FROM prefixes ORDER BY prefix")
+        rows = await _sql(
+            engine, "SELECT prefix, family, role, pool_id, site_id, parent_id FROM prefixes ORDER BY prefix"
+        )
         assert rows == [
             ("100.64.0.0/16", 4, "pool", 1, 3, None),
             ("100.65.0.0/24", 4, "pool", 1, 3, None),

@@ -47,7 +47,9 @@ def test_parse_purpose() -> None:
 
 
 def test_place_finds_the_smallest_parent_and_adopts_what_it_contains() -> None:
-    tree = entries((1, "10.0.0.0/8", "container", None), (2, "10.1.0.0/24", "pool", 1), (3, "10.2.0.0/24", "pool", 1))
+    tree = entries(
+        (1, "10.0.0.0/8", "container", None), (2, "10.1.0.0/24", "pool", 1), (3, "10.2.0.0/24", "pool", 1)
+    )
     p = place(tree, N("10.0.0.0/14"), "container")
     assert p.parent is not None and p.parent.id == 1
     assert {e.id for e in p.adopted} == {2, 3}
@@ -89,7 +91,9 @@ def test_allocate_never_overlaps_and_stays_inside(steps: list[tuple[int, bool]])
         if as_address:
             got_a = next_free_address(container, taken)
             if got_a is not None:
-                assert all(got_a not in t if isinstance(t, ipaddress.IPv4Network) else got_a != t for t in taken)
+                assert all(
+                    got_a not in t if isinstance(t, ipaddress.IPv4Network) else got_a != t for t in taken
+                )
                 taken.append(got_a)  # type: ignore[arg-type]
             continue
         got = next_free_prefix(container, taken, length)

@@ -55,7 +55,10 @@ def upgrade() -> None:
             ["parent_id"], ["prefixes.id"], name=op.f("fk_prefixes_parent_id_prefixes"), ondelete="RESTRICT"
         ),
         sa.ForeignKeyConstraint(
-            ["site_id"], ["network_sites.id"], name=op.f("fk_prefixes_site_id_network_sites"), ondelete="SET NULL"
+            ["site_id"],
+            ["network_sites.id"],
+            name=op.f("fk_prefixes_site_id_network_sites"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["pool_id"], ["ip_pools.id"], name=op.f("fk_prefixes_pool_id_ip_pools"), ondelete="CASCADE"
@@ -66,7 +69,9 @@ def upgrade() -> None:
     op.create_index(op.f("ix_prefixes_parent_id"), "prefixes", ["parent_id"])
     op.create_index(op.f("ix_prefixes_site_id"), "prefixes", ["site_id"])
     op.create_index(op.f("ix_prefixes_pool_id"), "prefixes", ["pool_id"])
-    op.create_index(op.f("ix_prefixes_assigned_kind_assigned_id"), "prefixes", ["assigned_kind", "assigned_id"])
+    op.create_index(
+        op.f("ix_prefixes_assigned_kind_assigned_id"), "prefixes", ["assigned_kind", "assigned_id"]
+    )
     op.create_table(
         "address_assignments",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -105,7 +110,10 @@ def _pool_ranges_join_the_tree() -> None:
     ranges = [
         (str(r.spec), int(r.pool_id))
         for r in bind.execute(
-            sa.text("SELECT cidr AS spec, pool_id FROM ipv4_networks UNION ALL SELECT prefix, pool_id FROM ipv6_networks")
+            sa.text(
+                "SELECT cidr AS spec, pool_id FROM ipv4_networks"
+                " UNION ALL SELECT prefix, pool_id FROM ipv6_networks"
+            )
         )
     ]
     now = dt.datetime.now(dt.UTC)
