@@ -151,8 +151,9 @@ def plan_pd(
     taken: set[int] = set()
     inside = [e for e in existing if overlaps(e.prefix, agg) and not contains(e.prefix, agg)]
     for e in inside:
-        if e.prefix.prefixlen == site_len and e.role in ("container", "pool") and e.site in sites:
-            planned[e.site] = blocks.index(e.prefix)  # type: ignore[arg-type]
+        mine = e.role in ("container", "pool") and e.prefix.prefixlen == site_len
+        if mine and e.site is not None and e.site in sites and isinstance(e.prefix, ipaddress.IPv6Network):
+            planned[e.site] = blocks.index(e.prefix)
         if contains(wan_block, e.prefix) or (e.role == "container" and e.prefix.prefixlen < site_len):
             continue  # WAN prefixes are checked per site below; a wider container only groups blocks
         taken.update(i for i, b in enumerate(blocks) if overlaps(b, e.prefix))
@@ -180,11 +181,11 @@ def plan_pd(
         out.append(
             SitePlan(
                 site,
-                blocks[idx],  # type: ignore[arg-type]
+                blocks[idx],
                 2 ** (pd_len - site_len),
                 wan,
                 2 ** (WAN_ITEM - wan_len),
                 status,
             )
         )
-    return PdPlan(agg, site_len, pd_len, wan_block, wan_len, tuple(out), len(free) - len(new_sites))  # type: ignore[arg-type]
+    return PdPlan(agg, site_len, pd_len, wan_block, wan_len, tuple(out), len(free) - len(new_sites))

@@ -98,7 +98,7 @@ def contains(outer: Network, inner: Network) -> bool:
 
 
 def overlaps(a: Network, b: Network) -> bool:
-    return a.version == b.version and a.overlaps(b)  # type: ignore[arg-type]
+    return a.version == b.version and a.overlaps(b)
 
 
 def smallest_container(entries: Iterable[Entry], net: Network) -> Entry | None:

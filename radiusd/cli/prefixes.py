@@ -33,7 +33,7 @@ def _run(func: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _row(info: Any, indent: bool = False) -> dict[str, Any]:
-    data = info.to_json()
+    data: dict[str, Any] = info.to_json()
     if indent:
         data["prefix"] = "  " * info.depth + info.prefix
     data["allocated"] = f"{data['percent_allocated']:.1f}%"

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ipam.errors import IpamError
 from ipam.pd_plan import Existing, PdPlan, PlanRefused, plan_pd
+from ipam.prefixes import contains
 
 from .engine import begin_write
 from .errors import Conflict, InvalidInput
@@ -150,7 +151,7 @@ async def growth(engine: AsyncEngine, *, now: dt.datetime | None = None) -> list
             new = sum(
                 1
                 for a in recent
-                if any(ipaddress.ip_network(a, strict=False).subnet_of(r) for r in pd_ranges)  # type: ignore[arg-type]
+                if any(contains(r, ipaddress.ip_network(a, strict=False)) for r in pd_ranges)
             )
             free = int(info.ipv6_pd["free"])
             if info.ipv6_wan is not None:

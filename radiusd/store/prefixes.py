@@ -487,8 +487,9 @@ async def set_routed_subnets(engine: AsyncEngine, username: str, specs: Sequence
         for net in nets:
             if str(net) in mine:
                 continue
-            pid = tree.by_prefix.get(str(net))
-            if pid is not None:
+            found = tree.by_prefix.get(str(net))
+            if found is not None:
+                pid = found
                 row = tree.rows[pid]
                 if row["assigned_kind"] is not None or row["role"] not in ("customer", "reserved"):
                     owner = _target_text(await _names(conn), row["assigned_kind"], row["assigned_id"])
