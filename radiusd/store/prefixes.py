@@ -578,6 +578,27 @@ async def with_routes(conn: AsyncConnection, records: dict[str, Any]) -> dict[st
     return out
 
 
+async def release_holdings(conn: AsyncConnection, kind: str, oid: int) -> None:
+    """What ``kind`` ``oid`` holds goes back, in the caller's transaction (the hook of every
+    remove of a router, device, link, site or subscriber: an id reused later must not inherit
+    it). Its addresses are unassigned; a prefix of its with nothing below it is removed, one
+    holding prefixes or addresses only loses its assignment. A subscriber's routed subnets
+    end in the assignment history."""
+    await conn.execute(sa.delete(A).where(A.c.assigned_kind == kind, A.c.assigned_id == oid))
+    tree = await _read(conn)
+    parents = {e.parent_id for e in tree.entries}
+    held = {a["prefix_id"] for a in tree.addresses}
+    for pid, row in tree.rows.items():
+        if row["assigned_kind"] != kind or row["assigned_id"] != oid:
+            continue
+        if kind == "subscriber":
+            await _subscriber_changed(conn, tree, pid, end=True)
+        if pid in parents or pid in held:
+            await conn.execute(sa.update(P).where(P.c.id == pid).values(assigned_kind=None, assigned_id=None))
+        else:
+            await conn.execute(sa.delete(P).where(P.c.id == pid))
+
+
 # -- reads --------------------------------------------------------------------------------------
 
 

@@ -101,6 +101,21 @@ def test_tree_allocation_and_show_pages(db_url: str, migrated_db: None) -> None:
     ]
     assert [p["prefix"] for p in c.json("prefix", "list", "--family", "6")] == ["2001:db8:1::/48"]
 
+    # removing what holds prefixes gives them back (an id reused later must not inherit them)
+    c.ok("subscriber", "remove", "acme")
+    assert c.json("prefix", "list", "--role", "customer") == []
+    assert c.json("lease", "history", "203.0.113.8/29")[0]["ended"] is not None
+    c.ok("link", "remove", str(link))
+    c.ok("router", "remove", "core1")
+    assert [p["prefix"] for p in c.json("prefix", "list", "--role", "infrastructure")] == ["10.255.255.0/24"]
+    assert c.json("prefix", "show", "10.255.255.0/24")["addresses"] == []
+    c.ok("subscriber", "add", "acme2", "--password", "acme-Pw-2")
+    c.ok("router", "add", "core2", "--address", "10.0.0.2", "--secret", "core-Secr3t-2")
+    assert c.json("subscriber", "show", "acme2")["addressing"] == {"prefixes": [], "addresses": []}
+    assert c.json("router", "show", "core2")["addressing"] == {"prefixes": [], "addresses": []}
+    c.ok("pool", "remove", "cgnat")
+    assert "100.64.0.0/16" not in [p["prefix"] for p in c.json("prefix", "list")]
+
 
 def test_refusals_are_one_line_and_change_nothing(db_url: str, migrated_db: None) -> None:
     c = PrefixCli(db_url)
