@@ -55,6 +55,8 @@ def parse_prefix(text: str, what: str = "prefix") -> Network:
 
 def parse_purpose(text: str) -> tuple[str, str, str | None]:
     """``link:12``, ``router:core1``, ``router:core1:ether1`` -> (kind, name, interface)."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise PrefixError("bad target: it contains control characters")
     kind, sep, rest = text.strip().partition(":")
     if not sep or kind not in PURPOSES or not rest:
         raise PrefixError(f"bad target {text!r}: use KIND:NAME with KIND one of {', '.join(PURPOSES)}")

@@ -12,18 +12,21 @@ from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Query, Response
 from fastapi.params import Depends
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from radiusd.store import pd, prefixes
 
 from .crud import DELETE_ERRORS, READ_ERRORS, WRITE_ERRORS, body_config
-from .schemas import Name, Text
+from .schemas import Name, Text, _printable
 
 Cidr = Annotated[
-    str, Field(min_length=3, max_length=64, description="CIDR prefix: 10.255.0.0/16, 2001:db8::/32")
+    str,
+    Field(min_length=3, max_length=64, description="CIDR prefix: 10.255.0.0/16, 2001:db8::/32"),
+    AfterValidator(_printable),
 ]
 Target = Annotated[
     str,
+    AfterValidator(_printable),
     Field(
         min_length=3,
         max_length=200,

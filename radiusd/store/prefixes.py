@@ -178,7 +178,7 @@ async def resolve(conn: AsyncConnection, target: str) -> tuple[str, int, str | N
     except PrefixError as exc:
         raise InvalidInput(str(exc)) from None
     if kind == "link":
-        if not name.isdigit():
+        if not name.isdigit() or int(name) > 2**31 - 1:
             raise InvalidInput(f"bad target {target!r}: a link is named by its number (link:12)")
         found = (
             await conn.execute(sa.select(DeviceConnection.id).where(DeviceConnection.id == int(name)))
