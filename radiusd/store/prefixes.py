@@ -262,6 +262,8 @@ async def _insert(
     entry = Entry(new_id, net, role, parent_id)
     adopted = {e.id for e in placement.adopted}
     tree.entries = [Entry(e.id, e.prefix, e.role, new_id) if e.id in adopted else e for e in tree.entries]
+    for aid in adopted:
+        tree.rows[aid]["parent_id"] = new_id
     tree.entries.append(entry)
     tree.rows[new_id] = values | {"id": new_id}
     tree.by_prefix[str(net)] = new_id
@@ -326,7 +328,7 @@ async def add_prefix(
             oid=oid,
         )
         await _subscriber_changed(conn, tree, pid, end=False)
-        return await _info(conn, str(net))
+        return (await _infos(conn, tree, [pid]))[0]
 
 
 async def remove_prefix(engine: AsyncEngine, prefix: str) -> None:
@@ -381,7 +383,7 @@ async def allocate_prefix(
             conn, tree, found, chosen_role, site_id=site_id, description=description, kind=kind, oid=oid
         )
         await _subscriber_changed(conn, tree, pid, end=False)
-        return await _info(conn, str(found))
+        return (await _infos(conn, tree, [pid]))[0]
 
 
 async def assign_address(
