@@ -310,9 +310,11 @@ def daemon(
     log_level: str = "warning",
     extra_args: Sequence[str] = (),
     log_name: str = "daemon.log",
+    launcher: Sequence[str] = ("radiusd",),
 ) -> Iterator[Daemon]:
     """``radiusd serve`` on 127.0.0.1 with ephemeral ports, learned from RADIUSD_READY_FILE
-    (``extra_args`` appended to ``serve``'s; output to ``workdir / log_name``)."""
+    (``extra_args`` appended to ``serve``'s; output to ``workdir / log_name``; ``launcher``
+    replaces the ``radiusd`` command, e.g. with bench/traced_radiusd.py)."""
     ready = workdir / f"ready-{uuid.uuid4().hex[:6]}.json"
     env = dict(os.environ, RADIUSD_READY_FILE=str(ready), RADIUSD_LOG_LEVEL=log_level)
     log = (workdir / log_name).open("ab")
@@ -320,7 +322,7 @@ def daemon(
     serve = ["serve", "--bind", "127.0.0.1", "--auth-port", "0", "--acct-port", "0", "--workers", "1"]
     serve += extra_args
     proc = subprocess.Popen(
-        ["radiusd", "--database", url, *serve],
+        [*launcher, "--database", url, *serve],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
