@@ -311,6 +311,7 @@ def daemon(
     extra_args: Sequence[str] = (),
     log_name: str = "daemon.log",
     launcher: Sequence[str] = ("radiusd",),
+    start_timeout: float = 60.0,
 ) -> Iterator[Daemon]:
     """``radiusd serve`` on 127.0.0.1 with ephemeral ports, learned from RADIUSD_READY_FILE
     (``extra_args`` appended to ``serve``'s; output to ``workdir / log_name``; ``launcher``
@@ -328,7 +329,7 @@ def daemon(
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         while not ready.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"daemon did not start; see {workdir / log_name}")

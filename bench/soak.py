@@ -139,8 +139,9 @@ def main() -> None:
         if args.tracemalloc:
             traced = Path(__file__).resolve().parent / "traced_radiusd.py"
             launcher = (sys.executable, str(traced), "--snapshots", str(snapshots),
-                        "--every", str(args.tracemalloc), "--")  # fmt: skip
-        with daemon(url, work, launcher=launcher) as d:
+                        "--every", str(args.tracemalloc), "--frames", "4", "--")  # fmt: skip
+        # a traced start-up (loading every subscriber) is several times slower
+        with daemon(url, work, launcher=launcher, start_timeout=600 if args.tracemalloc else 60) as d:
             sampler = threading.Thread(target=sample, args=(d.proc.pid, points, stop), daemon=True)
             sampler.start()
             report = subprocess.run(
