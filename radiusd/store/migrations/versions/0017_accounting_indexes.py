@@ -1,0 +1,74 @@
+"""Accounting history: only the indexes a query reads
+
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-12-07
+
+Every index of a table that grows with traffic is written by every row: a Stop inserted its
+closed record into five indexes of ``radius_accounting``, and every accounting request its
+time-series row into three of ``radius_interim_updates``. Each index must name the query that
+reads it; these name none, so they go:
+
+- ``ix_radius_accounting_username`` and ``ix_radius_accounting_framed_ip_started_at`` (both
+  backends): nothing selects closed records by user or address (``export sessions`` reads them
+  by ``stopped_at``, ``lease history`` reads ``service_ip_assignments`` and
+  ``radius_sessions``, the usage reports read the time series and ``service_usage``);
+- PostgreSQL: the primary keys ``(id, started_at)`` of ``radius_accounting`` and
+  ``(id, event_time)`` of ``radius_interim_updates`` (migration 0016 widened them by the
+  partition key, so they were no longer keys of ``id`` anyway). No query looks a row up by
+  ``id``; the rows stay identified by their unique keys ((acct_unique_id, started_at), and
+  the per-partition retransmit key). ``id`` keeps its sequence (ordering, exports).
+
+What stays, and who reads it: ``radius_accounting``: (acct_unique_id, started_at) (the
+writer's upsert), ``stopped_at`` (``export sessions``; retention on SQLite);
+``radius_interim_updates``: the retransmit key (the writer's ON CONFLICT; a session's series,
+the usage report's join by session_id), ``event_time`` (``export usage`` periods, retention
+and db stats' oldest / newest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0017"
+down_revision: str | None = "0016"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_DROPPED: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ix_radius_accounting_username", ("username",)),
+    ("ix_radius_accounting_framed_ip_started_at", ("framed_ip", "started_at")),
+)
+#: PostgreSQL: (table, primary key columns) whose key is dropped
+_PG_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("radius_accounting", ("id", "started_at")),
+    ("radius_interim_updates", ("id", "event_time")),
+)
+
+
+def _partitioned(table: str) -> bool:
+    sql = f"SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass('{table}')"
+    row = op.get_bind().exec_driver_sql(sql).first()
+    return bool(row and row[0])
+
+
+def upgrade() -> None:
+    for name, _ in _DROPPED:
+        # IF EXISTS: on PostgreSQL dropping the parent's index drops every partition's
+        op.execute(f"DROP INDEX IF EXISTS {name}")
+    if op.get_bind().dialect.name == "postgresql":
+        for table, _ in _PG_KEYS:
+            if _partitioned(table):
+                op.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS pk_{table}")
+
+
+def downgrade() -> None:
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        for table, keys in _PG_KEYS:
+            if _partitioned(table):
+                op.execute(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY ({', '.join(keys)})")
+    for name, cols in _DROPPED:
+        op.create_index(name, "radius_accounting", list(cols), unique=False)
