@@ -59,7 +59,7 @@ async def _indexes(engine: AsyncEngine, table: str) -> set[tuple[str, ...]]:
 
         def inspect(sync: sa.Connection) -> set[tuple[str, ...]]:
             insp = sa.inspect(sync)
-            found = {tuple(ix["column_names"]) for ix in insp.get_indexes(table)}
+            found = {tuple(str(c) for c in ix["column_names"]) for ix in insp.get_indexes(table)}
             found |= {tuple(u["column_names"]) for u in insp.get_unique_constraints(table)}
             found.add(tuple(insp.get_pk_constraint(table)["constrained_columns"]))
             return found
