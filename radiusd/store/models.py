@@ -385,7 +385,7 @@ class ServiceIPAssignment(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(sa.String(253), index=True)
+    username: Mapped[str] = mapped_column(sa.String(253))  # not indexed: no query selects by it
     subscriber_id: Mapped[int | None]
     address: Mapped[str] = mapped_column(sa.String(64))  # IPv4 address or IPv6 prefix
     family: Mapped[int] = mapped_column(sa.SmallInteger)

@@ -14,6 +14,8 @@ reads it; these name none, so they go:
   backends): nothing selects closed records by user or address (``export sessions`` reads them
   by ``stopped_at``, ``lease history`` reads ``service_ip_assignments`` and
   ``radius_sessions``, the usage reports read the time series and ``service_usage``);
+- ``ix_service_ip_assignments_username`` (both backends): ``lease history`` reads the history
+  by address; a release moves the row to its month's partition, which wrote this index again;
 - PostgreSQL: the primary keys ``(id, started_at)`` of ``radius_accounting`` and
   ``(id, event_time)`` of ``radius_interim_updates`` (migration 0016 widened them by the
   partition key, so they were no longer keys of ``id`` anyway). No query looks a row up by
@@ -64,9 +66,10 @@ down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_DROPPED: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("ix_radius_accounting_username", ("username",)),
-    ("ix_radius_accounting_framed_ip_started_at", ("framed_ip", "started_at")),
+_DROPPED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("radius_accounting", "ix_radius_accounting_username", ("username",)),
+    ("radius_accounting", "ix_radius_accounting_framed_ip_started_at", ("framed_ip", "started_at")),
+    ("service_ip_assignments", "ix_service_ip_assignments_username", ("username",)),
 )
 FK = "fk_radius_interim_updates_session_id_radius_sessions"
 _FK_SQL = "FOREIGN KEY (session_id) REFERENCES radius_sessions (id) ON DELETE CASCADE"
@@ -97,7 +100,7 @@ def _partitioned(table: str) -> bool:
 
 
 def upgrade() -> None:
-    for name, _ in _DROPPED:
+    for _, name, _ in _DROPPED:
         # IF EXISTS: on PostgreSQL dropping the parent's index drops every partition's
         op.execute(f"DROP INDEX IF EXISTS {name}")
     if op.get_bind().dialect.name == "postgresql":
@@ -122,5 +125,5 @@ def downgrade() -> None:
         for table, keys in _PG_KEYS:
             if _partitioned(table):
                 op.execute(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY ({', '.join(keys)})")
-    for name, cols in _DROPPED:
-        op.create_index(name, "radius_accounting", list(cols), unique=False)
+    for table, name, cols in _DROPPED:
+        op.create_index(name, table, list(cols), unique=False)
