@@ -30,7 +30,7 @@ store_option = click.option(
 
 def _with_store(record: Any) -> dict[str, Any]:
     """A subscriber as JSON, with how its password is kept (``password_store``)."""
-    from radiusd.policy.credentials import password_store
+    from radiusd.model.credentials import password_store
 
     return {**record.to_json(), "password_store": password_store(record.credential)}
 

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from radiusd.policy.sessions import LiveSession
+from radiusd.model.sessions import LiveSession
 
 from .mask import mask_text
 

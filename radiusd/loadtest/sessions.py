@@ -25,9 +25,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from hashlib import md5
 
+from radiusd.codec import mschap
 from radiusd.codec.crypto import ZERO16, hide_user_password, hmac_md5, verify_response
 from radiusd.codec.packet import verify_message_authenticator
-from radiusd.policy import mschap
 from radiusd.store.reports import LOADTEST_SESSION_PREFIX
 
 ACCESS_REQUEST, ACCESS_ACCEPT, ACCESS_REJECT = 1, 2, 3

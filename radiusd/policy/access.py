@@ -24,18 +24,17 @@ import os
 from collections.abc import Awaitable
 from typing import Protocol, runtime_checkable
 
-from radiusd.codec import rulesets
+from radiusd.codec import mschap, rulesets
 from radiusd.codec.codes import Code
 from radiusd.codec.crypto import hide_user_password, recover_user_password, salt_encrypt
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.errors import MalformedPacket
 from radiusd.codec.packet import Packet
 from radiusd.logs import get_logger
-from radiusd.server.handler import HandlerResult, Request
-from radiusd.server.nas import NasClient
+from radiusd.model.credentials import Credential
+from radiusd.model.request import HandlerResult, NasClient, Request
 
-from . import mschap
-from .credentials import Credential, VerifyResult, verify_chap, verify_mschap1, verify_mschap2, verify_pap
+from .credentials import VerifyResult, verify_chap, verify_mschap1, verify_mschap2, verify_pap
 from .directory import Directory, PlanView, SubscriberView
 from .hash_pool import DROP_REASON as SLOW_HASH_BUSY
 from .hash_pool import HashPool

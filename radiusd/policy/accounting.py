@@ -87,21 +87,30 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
-from enum import IntEnum
 from operator import attrgetter
 from typing import Any, Protocol
 
 from radiusd.clock import ClockWatch
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary
+from radiusd.codec.masking import describe_packet
 from radiusd.codec.packet import Packet
 from radiusd.logs import get_logger
-from radiusd.server.handler import HandlerResult, Request
-from radiusd.store.writer import Operation, WriterBusy, WriterClosed
+from radiusd.model.events import (
+    LOST_SERVICE,
+    NAS_REBOOT,
+    AcctEvent,
+    OtherEvent,
+    StatusType,
+    unique_session_id,
+)
+from radiusd.model.request import HandlerResult, Request
+from radiusd.model.sessions import CLOSED, Change, InterimPoint, LiveSession, UsageDelta
+from radiusd.model.writes import Operation, WriterBusy, WriterClosed
 
 from .directory import Directory
 from .seams import LeaseHooks, NoLeaseHooks
-from .sessions import CLOSED, Change, InterimPoint, LiveSession, SessionTable, UsageDelta, record
+from .sessions import SessionTable
 
 log = get_logger("radiusd.accounting")
 
@@ -129,28 +138,6 @@ NAS_PORT_ID = 87
 FRAMED_IPV6_PREFIX = 97
 DELEGATED_IPV6_PREFIX = 123
 
-NAS_REBOOT = "NAS-Reboot"
-LOST_SERVICE = "Lost-Service"
-
-
-class StatusType(IntEnum):
-    """Acct-Status-Type values handled here (RFC 2866 §5.1)."""
-
-    START = 1
-    STOP = 2
-    INTERIM_UPDATE = 3
-    ACCOUNTING_ON = 7
-    ACCOUNTING_OFF = 8
-
-
-_STATUS_NAME = {
-    StatusType.START: "Start",
-    StatusType.STOP: "Stop",
-    StatusType.INTERIM_UPDATE: "Interim-Update",
-    StatusType.ACCOUNTING_ON: "Accounting-On",
-    StatusType.ACCOUNTING_OFF: "Accounting-Off",
-}
-
 
 class InvalidAccounting(ValueError):
     """The request cannot be recorded (e.g. no Acct-Status-Type); it is dropped, not answered."""
@@ -164,55 +151,6 @@ class OtherStatusType(InvalidAccounting):
         super().__init__(f"unsupported Acct-Status-Type {status}")
         self.status = status
         self.event_time = event_time
-
-
-@record
-class AcctEvent:
-    """One Accounting-Request, typed: what the state machine and the lease hooks read."""
-
-    status: StatusType
-    nas_address: str
-    router_id: int | None
-    event_time: dt.datetime
-    unique_id: str = ""
-    acct_session_id: str = ""
-    username: str = ""
-    nas_port: int | None = None
-    nas_port_id: str | None = None
-    nas_port_type: str | None = None
-    framed_ip: str | None = None
-    framed_ipv6_prefix: str | None = None
-    delegated_ipv6_prefix: str | None = None
-    calling_station_id: str | None = None
-    called_station_id: str | None = None
-    class_: str | None = None
-    session_time: int = 0
-    input_octets: int = 0
-    output_octets: int = 0
-    input_packets: int = 0
-    output_packets: int = 0
-    terminate_cause: str | None = None
-    interim_interval: int | None = None
-    #: made by the stale-session sweep, not received: its lease ends only if no node renewed it
-    swept: bool = False
-
-    @property
-    def status_name(self) -> str:
-        return _STATUS_NAME[self.status]
-
-
-def unique_session_id(
-    nas: str, acct_session_id: bytes, username: bytes, nas_port: int | None, classes: Sequence[bytes] = ()
-) -> str:
-    """Acct-Unique-Session-Id: MD5 hex of length-prefixed NAS, session id, user, port (+ Class)."""
-    port = b"" if nas_port is None else b"%d" % nas_port
-    host = nas.encode()
-    data = b"%d:%s%d:%s%d:%s%d:%s" % (
-        len(host), host, len(acct_session_id), acct_session_id, len(username), username, len(port), port
-    )  # fmt: skip
-    if classes:
-        data += b"".join([b"%d:%s" % (len(c), c) for c in classes])
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def _u32(raw: bytes | None) -> int | None:
@@ -306,22 +244,6 @@ def parse_event(req: Request, dictionary: Dictionary | None = None) -> AcctEvent
     )
 
 
-@record
-class OtherEvent:
-    """An Accounting-Request with an Acct-Status-Type that is not a session event, as recorded
-    in ``radius_accounting_events`` before it is acknowledged."""
-
-    digest: str
-    event_time: dt.datetime
-    nas_address: str
-    router_id: int | None
-    status_type: int
-    status_name: str
-    username: str | None
-    acct_session_id: str | None
-    attributes: str
-
-
 #: left out of an OtherEvent's digest: what a NAS changes when it retransmits (RFC 5080 §2.2.1)
 #: and the per-packet Message-Authenticator
 _NOT_DIGESTED = frozenset({ACCT_DELAY_TIME, 80})
@@ -339,7 +261,6 @@ def other_event(
     Acct-Session-Id or Event-Timestamp). Attributes are kept as the debug output prints them,
     secrets masked.
     """
-    from radiusd.server.debug import describe_packet  # the debug printer's masking rules
 
     pkt = req.packet
     digest = hashlib.md5(req.nas.address.encode(), usedforsecurity=False)

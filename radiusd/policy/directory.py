@@ -19,8 +19,7 @@ from radiusd.codec import rulesets
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.packet import EncodedAttributes, encode_value
 from radiusd.logs import get_logger
-
-from .credentials import Credential, parse_credential
+from radiusd.model.credentials import Credential, parse_credential
 
 log = get_logger("radiusd.policy")
 

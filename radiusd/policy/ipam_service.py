@@ -59,7 +59,8 @@ from ipam.utilisation import is_warning
 from radiusd.clock import ClockWatch
 from radiusd.config import Settings
 from radiusd.logs import get_logger
-from radiusd.server.handler import Request
+from radiusd.model.request import Request
+from radiusd.model.writes import WriterBusy, WriterClosed
 from radiusd.store.lease_feed import LeaseFeed, LeaseReadOp, asyncpg_dsn
 from radiusd.store.lease_ops import LeaseOp
 from radiusd.store.pools import (
@@ -74,7 +75,6 @@ from radiusd.store.pools import (
     load_leases,
     username_of,
 )
-from radiusd.store.writer import WriterBusy, WriterClosed
 
 from .directory import Directory, PlanView, SubscriberView
 from .seams import Assignment
@@ -82,9 +82,9 @@ from .seams import Assignment
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from radiusd.store.writer import Operation, Writer
-
-    from .accounting import AcctEvent
+    from radiusd.model.events import AcctEvent
+    from radiusd.model.writes import Operation
+    from radiusd.store.writer import Writer
 
 log = get_logger("radiusd.ipam")
 
@@ -746,7 +746,10 @@ class IpamService:
         if self.engine.dialect.name != "postgresql":
             return
         self.feed = LeaseFeed(
-            asyncpg_dsn(self.engine.url), self.node, self._written_elsewhere, self._catch_up,
+            asyncpg_dsn(self.engine.url),
+            self.node,
+            self._written_elsewhere,
+            self._catch_up,
             poll_interval=self.settings.lease_feed_poll,
         )
         await self.feed.run()

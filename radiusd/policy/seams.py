@@ -11,14 +11,13 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from radiusd.server.handler import Request
+from radiusd.model.request import Request
 
 from .directory import PlanView, SubscriberView
 
 if TYPE_CHECKING:
-    from radiusd.store.writer import Operation
-
-    from .accounting import AcctEvent
+    from radiusd.model.events import AcctEvent
+    from radiusd.model.writes import Operation
 
 
 @dataclass(slots=True)

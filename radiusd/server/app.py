@@ -27,6 +27,7 @@ from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.config import Settings, load_settings, redacted_url
 from radiusd.logs import configure_logging, get_logger
+from radiusd.model.request import NasClient
 from radiusd.policy.access import AccessPolicy, StatusPolicy
 from radiusd.policy.accounting import AccountingPolicy
 from radiusd.policy.directory import Directory
@@ -53,7 +54,7 @@ from .debug import DebugPrinter
 from .dedupe import DedupeCache
 from .dispatcher import Dispatcher
 from .handler import Handler
-from .nas import NasClient, NasRegistry
+from .nas import NasRegistry
 from .protocol import RadiusProtocol, bind_udp
 from .reader import AgingReader
 from .stats import Stats

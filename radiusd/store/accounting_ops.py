@@ -36,8 +36,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from radiusd.policy.accounting import OtherEvent
-from radiusd.policy.sessions import Change, InterimPoint, LiveSession, UsageDelta
+from radiusd.model.events import OtherEvent
+from radiusd.model.sessions import Change, InterimPoint, LiveSession, UsageDelta
 
 from . import rawpg
 from .lease_ops import announce

@@ -30,38 +30,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Protocol
+from collections.abc import Callable
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from radiusd.logs import get_logger
+from radiusd.model.writes import Operation, WriterBusy, WriterClosed
 
 log = get_logger("radiusd.writer")
-
-
-class WriterBusy(RuntimeError):
-    """The writer's queue is full: the request is dropped (and counted), not half-written."""
-
-
-class WriterClosed(RuntimeError):
-    """The writer is shutting down and takes no new work."""
-
-
-class Operation(Protocol):
-    """One unit of durable work. Operations of one class are applied together."""
-
-    #: Operation classes run in ascending ``order`` within a transaction (e.g. leases before
-    #: the sessions that refer to them); ties keep first-arrival order.
-    order: ClassVar[int]
-
-    @classmethod
-    async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[Any]) -> None:
-        """Write every operation of the batch with as few statements as possible."""
-
-    def rolled_back(self) -> None:
-        """Undo in-memory effects after the transaction that held this operation failed."""
 
 
 class Writer:

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from radiusd.policy.accounting import AcctEvent, StatusType, apply_event, unique_session_id
+from radiusd.model.events import AcctEvent, StatusType, unique_session_id
+from radiusd.policy.accounting import apply_event
 from radiusd.policy.sessions import SessionTable
 from radiusd.store import reports
 from radiusd.store.accounting_ops import AccountingOp

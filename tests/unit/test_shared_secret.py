@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from radiusd.codec import shared_secret
+from radiusd.model.request import NasClient
 from radiusd.server import app
-from radiusd.server.nas import NasClient, NasRegistry
+from radiusd.server.nas import NasRegistry
 
 
 def test_secrets_under_16_octets_are_weak() -> None:

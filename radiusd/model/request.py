@@ -1,0 +1,97 @@
+"""The request a handler sees: the decoded packet, the NAS it came from, when it arrived.
+
+``radiusd.server`` builds a :class:`Request` for every datagram it accepts and hands it to a
+handler (``radiusd.server.handler.Handler``); the policies read it and answer with a
+:class:`HandlerResult`: the reply directly when they can decide without waiting, an awaitable
+when they must wait (the group-commit writer, a password hash run off the loop), ``None`` to
+send nothing. :class:`NasClient` is one accepted NAS (the registry that finds it by source
+address is ``radiusd.server.nas.NasRegistry``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from radiusd.codec.packet import Packet
+
+
+class NasSource(Protocol):
+    """What the registry needs of a stored NAS record (radiusd.store.records.NasRecord)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def secret(self) -> str: ...
+    @property
+    def vendor(self) -> str: ...
+    @property
+    def require_message_authenticator(self) -> bool: ...
+    @property
+    def coa_port(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NasClient:
+    id: int
+    name: str
+    address: str
+    secret: bytes = field(repr=False)
+    vendor: str = "generic"
+    require_message_authenticator: bool = True
+    coa_port: int = 3799
+    #: the NAS's subnet when it was matched by one (``address`` is then the source address)
+    network: str | None = None
+
+    @property
+    def is_subnet(self) -> bool:
+        """True for a subnet entry itself (``address`` is a CIDR network)."""
+        return "/" in self.address
+
+    @classmethod
+    def from_record(cls, rec: NasSource) -> NasClient:
+        return cls(
+            id=rec.id,
+            name=rec.name,
+            address=rec.address,  # normalised when written (radiusd.store.validate.nas_address)
+            secret=rec.secret.encode("utf-8"),
+            vendor=rec.vendor,
+            require_message_authenticator=rec.require_message_authenticator,
+            coa_port=rec.coa_port,
+        )
+
+
+HandlerResult = Packet | None | Awaitable[Packet | None]
+
+
+@dataclass(slots=True)
+class Request:
+    packet: Packet
+    raw: bytes
+    nas: NasClient
+    source: tuple[str, int]
+    received: float  # wall clock (time.time()) when the datagram arrived
+    #: plain-words decisions for ``serve -X``; None when debug is off (no cost then)
+    trace: list[str] | None = None
+    #: why the request was rejected, for the log (never contains a secret)
+    reject_reason: str = ""
+    #: when the handler sends no reply: the drop reason counted in /metrics ("no-reply" if unset)
+    drop_reason: str = ""
+    _extra: dict[str, object] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def extra(self) -> dict[str, object]:
+        """Scratch space for handlers, created on first use: most requests never need it,
+        and a dict per request is measurable on the PAP path."""
+        if self._extra is None:
+            self._extra = {}
+        return self._extra
+
+    def note(self, message: str) -> None:
+        if self.trace is not None:
+            self.trace.append(message)
