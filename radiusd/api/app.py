@@ -10,6 +10,7 @@ NotFound 404, Conflict 409, database unreachable 503; no route answers 500 on an
 
 import importlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
@@ -25,6 +26,7 @@ from radiusd.logs import get_logger
 from radiusd.policy.directory import Directory
 from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
+from radiusd.server.cluster import NodeMembership
 from radiusd.server.nas import NasRegistry
 from radiusd.server.stats import Stats
 from radiusd.store.errors import Conflict, InvalidInput, NotFound
@@ -53,7 +55,8 @@ log = get_logger("radiusd.api")
 
 
 class LiveState(Protocol):
-    """What the API reads from the daemon (radiusd.server.app.Daemon has all of it)."""
+    """What the API reads of the running daemon: the daemon hands it a :class:`DaemonState`
+    (tests may pass any object with these attributes)."""
 
     settings: Settings
     engine: AsyncEngine
@@ -63,6 +66,23 @@ class LiveState(Protocol):
     sessions: SessionTable
     registry: NasRegistry
     directory: Directory
+
+
+@dataclass(slots=True)
+class DaemonState:
+    """The parts of the running daemon the API may use, handed over by the daemon at start
+    (radiusd.daemon): the API never sees the daemon itself, its lifecycle or its sockets."""
+
+    settings: Settings
+    engine: AsyncEngine
+    stats: Stats
+    writer: Writer
+    ipam: IpamService
+    sessions: SessionTable
+    registry: NasRegistry
+    directory: Directory
+    #: this node in the cluster registry (radiusd.api.cluster reads its last heartbeat)
+    membership: NodeMembership | None = None
 
 
 #: ``(state, session id) -> SessionAction.to_json()`` (inventory.actions), replaceable in tests

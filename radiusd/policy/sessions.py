@@ -53,6 +53,10 @@ class SessionTable:
     def open_of_nas(self, nas_address: str) -> list[LiveSession]:
         return [self._sessions[u] for u in sorted(self._by_nas.get(nas_address, ()))]
 
+    def open_by_nas(self) -> dict[str, int]:
+        """Open sessions per NAS address: the size of each group, no walk over the sessions."""
+        return {address: len(ids) for address, ids in self._by_nas.items()}
+
     def open_all(self) -> Iterator[LiveSession]:
         for ids in self._by_nas.values():
             for uid in ids:

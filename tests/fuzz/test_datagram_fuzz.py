@@ -47,7 +47,7 @@ from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.codec.packet import Packet, encode_request, message_authenticator_offset
 from radiusd.config import Settings
 from radiusd.model.request import NasClient, Request
-from radiusd.server.app import Daemon
+from radiusd.daemon import Daemon
 from radiusd.server.dedupe import DedupeCache
 from radiusd.server.dispatcher import Dispatcher
 from radiusd.server.nas import NasRegistry

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from radiusd.api.app import create_app
 from radiusd.api.tokens import create_token, revoke_token
 from radiusd.config import load_settings
-from radiusd.server.app import Daemon
+from radiusd.daemon import Daemon
 from radiusd.store import inventory as inv
 from radiusd.store.engine import ensure_schema
 from radiusd.store.models import RadiusSession

@@ -9,7 +9,7 @@ import pytest
 
 from radiusd.codec import shared_secret
 from radiusd.model.request import NasClient
-from radiusd.server import app
+from radiusd import daemon as app
 from radiusd.server.nas import NasRegistry
 
 
