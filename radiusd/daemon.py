@@ -215,8 +215,8 @@ class Daemon:
         if s.api_bind and self.worker == 0:  # the HTTP admin API, in this event loop
             # imported here: FastAPI and uvicorn take seconds to import and are not needed
             # by a daemon without api_bind, nor by workers other than the first
-            from radiusd.api.app import DaemonState
             from radiusd.api.server import ApiServer
+            from radiusd.api.state import DaemonState
 
             state = DaemonState(
                 self.settings, self.engine, self.stats, self.writer, self.ipam, self.sessions,

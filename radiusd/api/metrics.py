@@ -45,7 +45,7 @@ from radiusd.server.stats import LATENCY_BUCKETS
 from radiusd.store.pools import group_of, pool_info
 
 if TYPE_CHECKING:
-    from .app import LiveState
+    from .state import LiveState
 
 
 class DaemonCollector(Collector):

@@ -16,6 +16,7 @@ import click
 
 from radiusd.cli.api_tokens import api_token
 from radiusd.cli.cluster import cluster
+from radiusd.cli.coa import session_disconnect, subscriber_provision  # noqa: F401  (registers them)
 from radiusd.cli.context import CliContext
 from radiusd.cli.db import db
 from radiusd.cli.export import export, usage
@@ -150,8 +151,6 @@ cli.add_command(cluster)
 cli.add_command(help_command)
 for _command in INVENTORY_COMMANDS:  # site, router, sector, device, link
     cli.add_command(_command)
-
-import radiusd.cli.coa  # noqa: E402, F401  adds `session disconnect` and `subscriber provision`
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -46,8 +46,8 @@ from radiusd.codec.crypto import ZERO16
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.codec.packet import Packet, encode_request, message_authenticator_offset
 from radiusd.config import Settings
-from radiusd.model.request import NasClient, Request
 from radiusd.daemon import Daemon
+from radiusd.model.request import NasClient, Request
 from radiusd.server.dedupe import DedupeCache
 from radiusd.server.dispatcher import Dispatcher
 from radiusd.server.nas import NasRegistry

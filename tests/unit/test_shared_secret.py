@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from radiusd import daemon as app
 from radiusd.codec import shared_secret
 from radiusd.model.request import NasClient
-from radiusd import daemon as app
 from radiusd.server.nas import NasRegistry
 
 
