@@ -25,7 +25,7 @@ Semantics followed (rlm_sql of FreeRADIUS 3.x):
 - A row whose values our tables cannot hold (a NUL byte, longer than the column, a number
   that is not one or is out of range: :mod:`.fit`) is reported and skipped, never fatal.
 - Open ``radacct`` rows get the Acct-Unique-Session-Id the daemon computes for the same
-  session (:func:`radiusd.policy.accounting.unique_session_id`): NAS address, Acct-Session-Id,
+  session (:func:`radiusd.model.events.unique_session_id`): NAS address, Acct-Session-Id,
   User-Name, NAS-Port (``nasportid`` when it is a number: FreeRADIUS stores
   ``%{NAS-Port-ID}`` or, without one, ``%{NAS-Port}``), and Class when recorded.
 """

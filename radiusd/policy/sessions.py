@@ -1,6 +1,6 @@
 """The in-memory session table: open sessions by Acct-Unique-Session-Id, live counts per user.
 
-The table is the accounting state machine's memory (radiusd.policy.accounting) and the
+The table is the accounting state machine's memory (radiusd.policy.accounting_state) and the
 Simultaneous-Use counter of the access policy (:meth:`SessionTable.open_sessions`). It is
 loaded at start from the open (and recently closed) rows of ``radius_sessions`` and changed
 only through a :class:`Change`: one per request, recording the state each session had before

@@ -11,7 +11,7 @@ When the transaction fails, every future of the batch fails and each operation's
 its pool); no reply is sent and the NAS retransmits. When the connection was lost during the
 COMMIT itself, the transaction may have committed after all: the batch is failed and rolled
 back in memory just the same, and ``on_in_doubt`` is told its operations first, so that the
-owner of that memory can reread what the database holds (radiusd.policy.accounting). A
+owner of that memory can reread what the database holds (radiusd.policy.accounting_doubt). A
 batch that fails for a reason other than a lost connection is retried one operation at a
 time, so one poisonous request cannot keep its neighbours from being answered (when the
 connection is lost during those retries, the rest of the batch is failed at once). After a

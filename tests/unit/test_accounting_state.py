@@ -17,7 +17,9 @@ from radiusd.model.events import AcctEvent, OtherEvent, StatusType, unique_sessi
 from radiusd.model.request import NasClient, Request
 from radiusd.model.sessions import Change, LiveSession
 from radiusd.model.writes import WriterBusy
-from radiusd.policy.accounting import AccountingPolicy, OtherStatusType, apply_event, other_event, parse_event
+from radiusd.policy.accounting import AccountingPolicy
+from radiusd.policy.accounting_events import OtherStatusType, other_event, parse_event
+from radiusd.policy.accounting_state import apply_event
 from radiusd.policy.sessions import SessionTable
 
 D = default_dictionary()
