@@ -9,10 +9,7 @@ without importing the store.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncConnection
+from typing import Any, ClassVar, Protocol
 
 
 class WriterBusy(RuntimeError):
@@ -31,8 +28,9 @@ class Operation(Protocol):
     order: ClassVar[int]
 
     @classmethod
-    async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[Any]) -> None:
-        """Write every operation of the batch with as few statements as possible."""
+    async def apply_batch(cls, conn: Any, ops: Sequence[Any]) -> None:
+        """Write every operation of the batch with as few statements as possible, on ``conn``
+        (the writer's SQLAlchemy AsyncConnection: typed Any so that this floor needs no SQLAlchemy)."""
 
     def rolled_back(self) -> None:
         """Undo in-memory effects after the transaction that held this operation failed."""
