@@ -55,7 +55,7 @@ class LeaseHooks(Protocol):
     """What accounting tells IPAM: confirm, renew, release leases.
 
     Each hook returns writer operations that go into the same batch as the accounting write
-    (radiusd.store.writer.Operation); an empty list when there is nothing to persist. Hooks
+    (radiusd.model.writes.Operation); an empty list when there is nothing to persist. Hooks
     are called again for a retransmitted request, so they must be idempotent.
     """
 
