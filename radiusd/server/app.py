@@ -55,6 +55,8 @@ from .dispatcher import Dispatcher
 from .handler import Handler
 from .nas import NasClient, NasRegistry
 from .protocol import RadiusProtocol, bind_udp
+from .radsec import RadsecServer
+from .radsec_tls import TlsConfigError, server_context
 from .reader import AgingReader
 from .stats import Stats
 
@@ -128,6 +130,7 @@ class Daemon:
         self.transports: list[asyncio.DatagramTransport] = []
         self.readers: list[AgingReader] = []
         self.bound: dict[str, list[tuple[str, int]]] = {"auth": [], "acct": []}
+        self.radsec: RadsecServer | None = None
         self._change_id = 0
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -194,6 +197,8 @@ class Daemon:
                     transport, _ = await loop.create_datagram_endpoint(_factory(dispatcher), sock=sock)
                     self.transports.append(transport)
                 self.bound[kind].append((name[0], name[1]))
+        if s.radsec:
+            await self._start_radsec()
         self._tasks.append(loop.create_task(self._poll_changes(), name="radiusd-change-poller"))
         if self.worker == 0:
             self._tasks.append(
@@ -219,11 +224,49 @@ class Daemon:
             "server.ready",
             auth=[f"{h}:{p}" for h, p in self.bound["auth"]],
             acct=[f"{h}:{p}" for h, p in self.bound["acct"]],
+            radsec=[f"{h}:{p}" for h, p in self.bound.get("radsec", [])],
             nas=len(self.registry),
             subscribers=len(self.directory.subscribers),
         )
         if s.ready_file:
             Path(s.ready_file).write_text(json.dumps(self.bound))
+
+    async def _start_radsec(self) -> None:
+        """The RadSec (RADIUS over TLS) listeners, feeding the UDP ports' dispatchers."""
+        s = self.settings
+        self.radsec = RadsecServer(
+            context=server_context(s.radsec_cert, s.radsec_key, s.radsec_ca),
+            registry=self.registry,
+            auth=self.auth_dispatcher,
+            acct=self.acct_dispatcher,
+            stats=self.stats,
+            max_connections=s.radsec_max_connections,
+            max_per_nas=s.radsec_max_per_nas,
+            idle_timeout=s.radsec_idle_timeout,
+            handshake_timeout=s.radsec_handshake_timeout,
+            debug=self.debug,
+        )
+        self.bound["radsec"] = [
+            await self.radsec.listen(host, s.radsec_port, reuse_port=s.workers > 1)
+            for host in (s.radsec_bind or s.bind)
+        ]
+        if not self.registry.radsec_count():
+            log.warning("radsec.no-clients", hint="no NAS is marked radsec: every connection will be refused")
+
+    def _reload_radsec(self, fresh: Settings) -> None:
+        """SIGHUP: new certificate files and limits for new connections; on a bad file the old
+        context stays (logged)."""
+        if self.radsec is None:
+            if fresh.radsec:
+                log.warning("radsec.reload", hint="RadSec was off at start: restart the daemon to enable it")
+            return
+        try:
+            self.radsec.set_context(server_context(fresh.radsec_cert, fresh.radsec_key, fresh.radsec_ca))
+        except TlsConfigError as exc:
+            log.error("radsec.reload-failed", error=str(exc), action="the previous certificates stay in use")
+        r = self.radsec
+        r.max_connections, r.max_per_nas = fresh.radsec_max_connections, fresh.radsec_max_per_nas
+        r.idle_timeout, r.handshake_timeout = fresh.radsec_idle_timeout, fresh.radsec_handshake_timeout
 
     async def migrate(self) -> None:
         """Apply pending migrations on an engine of their own: without ``db_command_timeout``,
@@ -262,6 +305,8 @@ class Daemon:
         self.auth_dispatcher.accepting = False
         self.acct_dispatcher.accepting = False
         await asyncio.gather(self.auth_dispatcher.drain(), self.acct_dispatcher.drain())
+        if self.radsec is not None:  # after the drain: replies in flight reach their connections
+            await self.radsec.close()
         if self.api is not None:
             await self.api.stop()
         tasks = self._tasks + ([self._reload] if self._reload is not None else [])
@@ -294,6 +339,8 @@ class Daemon:
             subscribers = await load_subscribers(conn)
         self._change_id = change_id
         self.registry.replace_all([NasClient.from_record(r) for r in nas.values()])
+        if self.radsec is not None:
+            self.radsec.recheck()
         self.directory.set_plans(plans.values())
         self.directory.set_subscribers(subscribers.values())
         log.info("tables.loaded", nas=len(nas), plans=len(plans), subscribers=len(subscribers))
@@ -316,6 +363,8 @@ class Daemon:
             if TOPIC_NAS in topics:
                 nas = await load_nas_all(conn)
                 self.registry.replace_all([NasClient.from_record(r) for r in nas.values()])
+                if self.radsec is not None:
+                    self.radsec.recheck()
             if TOPIC_PLAN in topics:
                 self.directory.set_plans((await load_plans(conn)).values())
             sub_keys = [key for topic, key in changes if topic == TOPIC_SUBSCRIBER]
@@ -410,6 +459,7 @@ class Daemon:
                 d.dedupe.max_bytes = fresh.dedupe_max_bytes  # the next insert evicts down to it
             configure_logging(fresh.log_format, fresh.log_level)
             self.ipam.settings = replace(self.ipam.settings, ipv6_exhausted=fresh.ipv6_exhausted)
+        self._reload_radsec(fresh if fresh is not None else self.settings)  # renewed certificate files
         log.info("config.reloaded")
         return True
 

@@ -1,0 +1,368 @@
+"""RadSec: RADIUS over TLS on TCP (RFC 6614, framing and connection rules of RFC 6613).
+
+For NAS in remote POPs or partners' networks, where MD5-protected UDP crosses networks it
+should not trust (BlastRADIUS). A connection carries Access, Accounting and Status-Server
+requests alike (RFC 6614 §2.1: one port for all); each is handed to the SAME dispatchers the
+UDP ports use (Access-Request and Status-Server to the auth one, Accounting-Request to the
+accounting one), with the NAS the client certificate names and the fixed shared secret
+``radsec`` (RFC 6614 §2.3 step 4), so a request over TLS is answered as one over UDP; the
+reply is written back on the connection it came in on.
+
+Framing: a RADIUS packet's Length field says where it ends (RFC 6614 §3.4 (1)): a packet may
+arrive in pieces, several in one read. A Length under 20 or over 4096 leaves the stream
+unparseable: the connection is closed, as it is after any packet the dispatcher drops as
+malformed or unauthentic (RFC 6613 §2.6.4; unknown codes are only dropped).
+
+Connections: TLS starts on the accepted TCP socket (``start_tls``), with the context current
+at that moment, so a SIGHUP that reloads the certificate files affects new connections only.
+Limits: ``max_connections`` in all (checked before the handshake), ``max_per_nas`` per NAS
+(after it), ``handshake_timeout``, ``idle_timeout`` (no octet received for that long; a NAS
+keeps a quiet connection open with Status-Server, RFC 5997). A certificate that names no NAS
+is refused: the connection is closed right after the handshake, counted and logged (peer,
+fingerprint, subject; no secret exists to leak). Duplicate detection stays that of the
+dispatchers, whose key holds the peer's address and port, so it is per connection as RFC
+6613 §2.6.1 asks; the entries of a closed connection are forgotten with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from dataclasses import replace
+from typing import Any
+
+from radiusd.logs import get_logger
+
+from .debug import DebugPrinter
+from .dispatcher import Dispatcher
+from .nas import NasClient, NasRegistry
+from .radsec_tls import PeerIdentity, peer_identity
+from .stats import Stats
+
+log = get_logger("radiusd.radsec")
+
+#: RFC 6614 §2.3 step 4: the shared secret of every RADIUS/TLS packet
+RADSEC_SECRET = b"radsec"
+MIN_LENGTH, MAX_LENGTH = 20, 4096
+_ACCOUNTING_REQUEST = 4
+#: dispatcher drop reasons after which the connection stays open (RFC 6613 §2.6.4: "invalid
+#: code" may keep it); any other drop closes it
+_KEEP_OPEN = frozenset({"unexpected-code"})
+
+
+class RadsecServer:
+    """The TLS listeners and their connections; the daemon owns one."""
+
+    def __init__(
+        self,
+        *,
+        context: ssl.SSLContext,
+        registry: NasRegistry,
+        auth: Dispatcher,
+        acct: Dispatcher,
+        stats: Stats,
+        max_connections: int = 256,
+        max_per_nas: int = 4,
+        idle_timeout: float = 600.0,
+        handshake_timeout: float = 10.0,
+        debug: DebugPrinter | None = None,
+    ) -> None:
+        self.context = context
+        self.registry = registry
+        self.auth = auth
+        self.acct = acct
+        self.stats = stats
+        self.max_connections = max_connections
+        self.max_per_nas = max_per_nas
+        self.idle_timeout = idle_timeout
+        self.handshake_timeout = handshake_timeout
+        self.debug = debug
+        self.connections: set[RadsecConnection] = set()
+        self.servers: list[asyncio.Server] = []
+
+    async def listen(self, host: str, port: int, reuse_port: bool = False) -> tuple[str, int]:
+        """Listen on TCP ``host``:``port`` (0: a free port); returns the address bound."""
+        loop = asyncio.get_running_loop()
+        sock = bind_tcp(host, port, reuse_port)
+        server = await loop.create_server(lambda: RadsecConnection(self), sock=sock)
+        self.servers.append(server)
+        name = sock.getsockname()
+        log.info("radsec.listening", address=f"{name[0]}:{name[1]}")
+        return name[0], name[1]
+
+    def set_context(self, context: ssl.SSLContext) -> None:
+        """New certificate files (SIGHUP): connections from now on use them."""
+        self.context = context
+
+    def recheck(self) -> None:
+        """After the NAS list changed: each connection follows its NAS's new record, and one
+        whose certificate no longer names a RadSec NAS is closed."""
+        for conn in list(self.connections):
+            if conn.identity is not None and conn.nas is not None:
+                nas = self.registry.by_certificate(conn.identity.fingerprint, list(conn.identity.keys))
+                if nas is None:
+                    conn.close("nas-removed")
+                else:
+                    conn.nas = radsec_client(nas, conn.peer)
+
+    async def close(self) -> None:
+        """Stop accepting, close every connection (the dispatchers have drained)."""
+        for server in self.servers:
+            server.close()
+        for conn in list(self.connections):
+            conn.close("shutdown")
+        for server in self.servers:
+            await server.wait_closed()
+        self.servers.clear()
+
+    def open_count(self, nas_name: str) -> int:
+        return self.stats.radsec_open[nas_name]
+
+
+def radsec_client(nas: NasClient, peer: tuple[str, int]) -> NasClient:
+    """The NAS as a RadSec connection speaks for it: the fixed secret ``radsec`` (RFC 6614
+    §2.3), and no Message-Authenticator demanded of Access-Requests, as TLS already protects
+    their integrity (the BlastRADIUS forgery needs an MD5 the attacker can see and alter).
+    A NAS stored as a subnet takes the peer's address, as a UDP one would."""
+    address = peer[0] if nas.is_subnet else nas.address
+    return replace(
+        nas, secret=RADSEC_SECRET, require_message_authenticator=False, address=address,
+        network=nas.address if nas.is_subnet else None,
+    )  # fmt: skip
+
+
+class RadsecConnection(asyncio.Protocol):
+    """One TCP connection: TLS handshake, certificate to NAS, then packets in and replies out."""
+
+    def __init__(self, server: RadsecServer) -> None:
+        self.server = server
+        self.stats = server.stats
+        self.transport: asyncio.Transport | None = None
+        self.peer: tuple[str, int] = ("", 0)
+        self.nas: NasClient | None = None
+        self.identity: PeerIdentity | None = None
+        self.reason = ""  # why it closed, once it closes from our side
+        self._buffer = b""
+        self._last_seen = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._counted = False  # in server.connections (the total limit)
+        #: identifier -> dedupe key of the latest request with it, forgotten at close
+        self._keys: dict[int, tuple[Any, int, bytes]] = {}
+        self._handshake: asyncio.Task[None] | None = None
+        self._loop = asyncio.get_running_loop()
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        raw = transport  # plain TCP: TLS starts in _start_tls
+        assert isinstance(raw, asyncio.Transport)
+        peer = raw.get_extra_info("peername") or ("", 0)
+        self.peer = (str(peer[0]), int(peer[1]))
+        server = self.server
+        if len(server.connections) >= server.max_connections:
+            self._refuse("connection-limit", raw)
+            return
+        server.connections.add(self)
+        self._counted = True
+        raw.pause_reading()  # the ClientHello is for start_tls, not for data_received
+        self._handshake = self._loop.create_task(self._start_tls(raw))
+
+    async def _start_tls(self, raw: asyncio.Transport) -> None:
+        server = self.server
+        loop = self._loop
+        try:
+            tls = await loop.start_tls(
+                raw, self, server.context, server_side=True, ssl_handshake_timeout=server.handshake_timeout
+            )
+        except TimeoutError:
+            self._refuse("handshake-timeout", raw)
+            return
+        except (ssl.SSLError, ConnectionError, OSError) as exc:
+            self._refuse("handshake-failed", raw, detail=_short(exc))
+            return
+        if tls is None:  # the peer went away during the handshake
+            self._refuse("handshake-failed", raw, detail="connection closed")
+            return
+        self.transport = tls
+        ssl_object = tls.get_extra_info("ssl_object")
+        identity = peer_identity(ssl_object) if ssl_object is not None else None
+        nas = None
+        if identity is not None:
+            nas = server.registry.by_certificate(identity.fingerprint, list(identity.keys))
+        if nas is None or identity is None:
+            self._refuse(
+                "unknown-certificate", tls,
+                fingerprint=identity.fingerprint if identity else "",
+                subject=identity.subject if identity else "",
+            )  # fmt: skip
+            return
+        if server.open_count(nas.name) >= server.max_per_nas:
+            self._refuse("nas-connection-limit", tls, nas=nas.name)
+            return
+        self.identity = identity
+        self.nas = radsec_client(nas, self.peer)
+        self.stats.radsec_open[nas.name] += 1
+        self.stats.radsec_accepted += 1
+        version = ssl_object.version() if ssl_object is not None else ""
+        log.info(
+            "radsec.connected", peer=self._peer_text(), nas=nas.name, tls=version,
+            fingerprint=identity.fingerprint,
+        )  # fmt: skip
+        if server.debug is not None:
+            server.debug.note(
+                f"RadSec connection from {self._peer_text()}: NAS {nas.name!r} ({nas.address}), "
+                f"{version}, certificate {identity.subject or '(no subject)'} sha256 {identity.fingerprint}"
+            )
+        self._last_seen = loop.time()
+        self._timer = loop.call_later(server.idle_timeout, self._idle_check)
+        if self._buffer:  # data that came with the end of the handshake
+            data, self._buffer = self._buffer, b""
+            self.data_received(data)
+
+    def _refuse(self, reason: str, transport: asyncio.Transport, **fields: str) -> None:
+        """Close a connection that never reached a NAS; counted and logged (never a secret)."""
+        self.stats.radsec_refused[reason] += 1
+        self.reason = reason
+        log.info("radsec.refused", peer=self._peer_text(), reason=reason, **fields)
+        if self.server.debug is not None:
+            extra = "".join(f", {k} {v}" for k, v in fields.items() if v)
+            self.server.debug.note(f"RadSec connection from {self._peer_text()} refused: {reason}{extra}")
+        if reason in ("handshake-timeout", "handshake-failed", "connection-limit"):
+            transport.abort()
+        else:
+            transport.close()  # TLS close_notify, then FIN
+        self._release()
+
+    # -- packets ------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        nas = self.nas
+        if nas is None:  # the handshake's coroutine has not resumed yet
+            self._buffer += data
+            return
+        transport = self.transport
+        assert transport is not None
+        self._last_seen = self._loop.time()
+        buf = self._buffer + data if self._buffer else data
+        size = len(buf)
+        i = 0
+        while size - i >= 4:
+            length = (buf[i + 2] << 8) | buf[i + 3]
+            if length < MIN_LENGTH or length > MAX_LENGTH:
+                self.stats.drop("radsec-bad-length")
+                log.info("radsec.bad-length", peer=self._peer_text(), nas=nas.name, length=length)
+                self.close("bad-length")
+                return
+            if size - i < length:
+                break
+            packet = buf[i : i + length] if i or length != size else buf
+            i += length
+            self._packet(packet, nas)
+            if transport.is_closing():
+                return
+        self._buffer = buf[i:] if i < size else b""
+
+    def _packet(self, packet: bytes, nas: NasClient) -> None:
+        code = packet[0]
+        # Access-Request and Status-Server (answered with Access-Accept, RFC 5997 §3) to the auth
+        # side; anything else but Accounting-Request is dropped there as an unexpected code
+        dispatcher = self.server.acct if code == _ACCOUNTING_REQUEST else self.server.auth
+        self._keys[packet[1]] = (self.peer, packet[1], packet[4:20])
+        dispatcher.last_drop = ""
+        dispatcher.datagram_received(packet, self.peer, self._send, nas)
+        reason = dispatcher.last_drop
+        if reason and reason not in _KEEP_OPEN:
+            self.close(f"dropped:{reason}")
+
+    def _send(self, data: bytes, _addr: Any) -> None:
+        """Where the dispatchers send replies: this connection, if it is still open (RFC 6613
+        §2.6.1: a reply to a closed connection's request is discarded)."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    # -- flow control and timers --------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        """The peer does not read its replies: stop reading its requests meanwhile."""
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def _idle_check(self) -> None:
+        loop = self._loop
+        left = self._last_seen + self.server.idle_timeout - loop.time()
+        if left > 0:
+            self._timer = loop.call_later(left, self._idle_check)
+            return
+        self._timer = None
+        self.close("idle-timeout")
+
+    # -- tear-down ----------------------------------------------------------------------
+
+    def close(self, reason: str) -> None:
+        """Close from our side (counted by ``reason``); the TLS close_notify is sent."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.reason = reason
+        if self.nas is not None:
+            log.info("radsec.closed", peer=self._peer_text(), nas=self.nas.name, reason=reason)
+        self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.nas is not None:
+            self.stats.radsec_closed[self.reason.split(":")[0] or "peer-closed"] += 1
+            name = self.nas.name
+            self.stats.radsec_open[name] -= 1
+            if self.stats.radsec_open[name] <= 0:
+                del self.stats.radsec_open[name]
+            if not self.reason:
+                log.info("radsec.closed", peer=self._peer_text(), nas=name, reason="peer-closed")
+            for key in self._keys.values():  # RFC 6613 §2.6.1: its cached replies go with it
+                self.server.auth.dedupe.forget(key)
+                self.server.acct.dedupe.forget(key)
+            self.nas = None
+        self._release()
+
+    def _release(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._counted:
+            self._counted = False
+            self.server.connections.discard(self)
+        self._buffer = b""
+
+    def _peer_text(self) -> str:
+        host, port = self.peer
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def bind_tcp(host: str, port: int, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket (``reuse_port`` under ``serve --workers N``: the kernel spreads
+    the connections over the workers)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6 and host != "::":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+        sock.listen(256)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def _short(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason)
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
