@@ -13,8 +13,8 @@ arrive in pieces, several in one read. A Length under 20 or over 4096 leaves the
 unparseable: the connection is closed, as it is after any packet the dispatcher drops as
 malformed or unauthentic (RFC 6613 §2.6.4; unknown codes are only dropped).
 
-Connections: TLS starts on the accepted TCP socket (``start_tls``), with the context current
-at that moment, so a SIGHUP that reloads the certificate files affects new connections only.
+Connections: TLS runs on the accepted TCP socket with the context current at that moment, so
+a SIGHUP that reloads the certificate files affects new connections only.
 Limits: ``max_connections`` in all (checked before the handshake), ``max_per_nas`` per NAS
 (after it), ``handshake_timeout``, ``idle_timeout`` (no octet received for that long; a NAS
 keeps a quiet connection open with Status-Server, RFC 5997). A certificate that names no NAS
@@ -30,7 +30,7 @@ import asyncio
 import socket
 import ssl
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from radiusd.logs import get_logger
 
@@ -133,7 +133,13 @@ def radsec_client(nas: NasClient, peer: tuple[str, int]) -> NasClient:
 
 
 class RadsecConnection(asyncio.Protocol):
-    """One TCP connection: TLS handshake, certificate to NAS, then packets in and replies out."""
+    """One TCP connection: TLS handshake, certificate to NAS, then packets in and replies out.
+
+    TLS runs here on memory BIOs (``SSLContext.wrap_bio``) over the plain TCP transport, not
+    through ``loop.start_tls``: the limits apply before the handshake, its failures and
+    timeouts are counted, the context is the one current at accept time (SIGHUP), and it
+    works the same on uvloop (whose server-side start_tls never completed a handshake here)
+    and on asyncio."""
 
     def __init__(self, server: RadsecServer) -> None:
         self.server = server
@@ -143,68 +149,78 @@ class RadsecConnection(asyncio.Protocol):
         self.nas: NasClient | None = None
         self.identity: PeerIdentity | None = None
         self.reason = ""  # why it closed, once it closes from our side
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._tls: ssl.SSLObject | None = None
         self._buffer = b""
         self._last_seen = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._counted = False  # in server.connections (the total limit)
         #: identifier -> dedupe key of the latest request with it, forgotten at close
         self._keys: dict[int, tuple[Any, int, bytes]] = {}
-        self._handshake: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
 
     # -- set-up -------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        raw = transport  # plain TCP: TLS starts in _start_tls
-        assert isinstance(raw, asyncio.Transport)
+        raw = cast(asyncio.Transport, transport)  # uvloop's transports quack like asyncio's
+        self.transport = raw
         peer = raw.get_extra_info("peername") or ("", 0)
         self.peer = (str(peer[0]), int(peer[1]))
         server = self.server
         if len(server.connections) >= server.max_connections:
-            self._refuse("connection-limit", raw)
+            self._refuse("connection-limit")
             return
         server.connections.add(self)
         self._counted = True
-        raw.pause_reading()  # the ClientHello is for start_tls, not for data_received
-        self._handshake = self._loop.create_task(self._start_tls(raw))
+        self._tls = server.context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+        self._timer = self._loop.call_later(server.handshake_timeout, self._handshake_expired)
 
-    async def _start_tls(self, raw: asyncio.Transport) -> None:
-        server = self.server
-        loop = self._loop
+    def _handshake_expired(self) -> None:
+        self._timer = None
+        if self.nas is None and self.transport is not None and not self.transport.is_closing():
+            self._refuse("handshake-timeout")
+
+    def _handshake(self) -> bool:
+        """Advance the handshake with what arrived; True once it is done and the peer is a NAS."""
+        tls = self._tls
+        assert tls is not None
         try:
-            tls = await loop.start_tls(
-                raw, self, server.context, server_side=True, ssl_handshake_timeout=server.handshake_timeout
-            )
-        except TimeoutError:
-            self._refuse("handshake-timeout", raw)
-            return
-        except (ssl.SSLError, ConnectionError, OSError) as exc:
-            self._refuse("handshake-failed", raw, detail=_short(exc))
-            return
-        if tls is None:  # the peer went away during the handshake
-            self._refuse("handshake-failed", raw, detail="connection closed")
-            return
-        self.transport = tls
-        ssl_object = tls.get_extra_info("ssl_object")
-        identity = peer_identity(ssl_object) if ssl_object is not None else None
+            tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self._flush()
+            return False
+        except (ssl.SSLError, OSError) as exc:
+            self._flush()  # the alert, if OpenSSL made one
+            self._refuse("handshake-failed", detail=_short(exc))
+            return False
+        self._flush()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return self._established(tls)
+
+    def _established(self, tls: ssl.SSLObject) -> bool:
+        server = self.server
+        identity = peer_identity(tls)
         nas = None
         if identity is not None:
             nas = server.registry.by_certificate(identity.fingerprint, list(identity.keys))
         if nas is None or identity is None:
             self._refuse(
-                "unknown-certificate", tls,
+                "unknown-certificate",
                 fingerprint=identity.fingerprint if identity else "",
                 subject=identity.subject if identity else "",
-            )  # fmt: skip
-            return
+            )
+            return False
         if server.open_count(nas.name) >= server.max_per_nas:
-            self._refuse("nas-connection-limit", tls, nas=nas.name)
-            return
+            self._refuse("nas-connection-limit", nas=nas.name)
+            return False
         self.identity = identity
         self.nas = radsec_client(nas, self.peer)
         self.stats.radsec_open[nas.name] += 1
         self.stats.radsec_accepted += 1
-        version = ssl_object.version() if ssl_object is not None else ""
+        version = tls.version() or ""
         log.info(
             "radsec.connected", peer=self._peer_text(), nas=nas.name, tls=version,
             fingerprint=identity.fingerprint,
@@ -214,13 +230,11 @@ class RadsecConnection(asyncio.Protocol):
                 f"RadSec connection from {self._peer_text()}: NAS {nas.name!r} ({nas.address}), "
                 f"{version}, certificate {identity.subject or '(no subject)'} sha256 {identity.fingerprint}"
             )
-        self._last_seen = loop.time()
-        self._timer = loop.call_later(server.idle_timeout, self._idle_check)
-        if self._buffer:  # data that came with the end of the handshake
-            data, self._buffer = self._buffer, b""
-            self.data_received(data)
+        self._last_seen = self._loop.time()
+        self._timer = self._loop.call_later(server.idle_timeout, self._idle_check)
+        return True
 
-    def _refuse(self, reason: str, transport: asyncio.Transport, **fields: str) -> None:
+    def _refuse(self, reason: str, **fields: str) -> None:
         """Close a connection that never reached a NAS; counted and logged (never a secret)."""
         self.stats.radsec_refused[reason] += 1
         self.reason = reason
@@ -228,22 +242,62 @@ class RadsecConnection(asyncio.Protocol):
         if self.server.debug is not None:
             extra = "".join(f", {k} {v}" for k, v in fields.items() if v)
             self.server.debug.note(f"RadSec connection from {self._peer_text()} refused: {reason}{extra}")
-        if reason in ("handshake-timeout", "handshake-failed", "connection-limit"):
-            transport.abort()
-        else:
-            transport.close()  # TLS close_notify, then FIN
+        if reason in ("unknown-certificate", "nas-connection-limit"):
+            self._close_notify()
+        if self.transport is not None:
+            self.transport.close()  # after what is queued (an alert, a close_notify)
         self._release()
+
+    # -- octets -------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        tls = self._tls
+        if tls is None or self.reason:
+            return
+        self._incoming.write(data)
+        if self.nas is None and not self._handshake():
+            return
+        chunks = []
+        while True:
+            try:
+                chunk = tls.read(65536)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:  # the peer's close_notify
+                self._flush()
+                self.close("peer-closed")
+                return
+            except ssl.SSLError as exc:
+                log.info("radsec.tls-error", peer=self._peer_text(), error=_short(exc))
+                self.close("tls-error")
+                return
+            if not chunk:
+                break
+            chunks.append(chunk)
+        self._flush()  # TLS 1.3 post-handshake messages, key updates
+        if chunks:
+            self._last_seen = self._loop.time()
+            self._frames(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
+    def _flush(self) -> None:
+        out = self._outgoing.read()
+        if out and self.transport is not None:
+            self.transport.write(out)
+
+    def _close_notify(self) -> None:
+        if self._tls is not None:
+            try:
+                self._tls.unwrap()
+            except (ssl.SSLError, OSError):
+                pass  # SSLWantReadError: the close_notify is queued, the peer's is not awaited
+            self._flush()
 
     # -- packets ------------------------------------------------------------------------
 
-    def data_received(self, data: bytes) -> None:
+    def _frames(self, data: bytes) -> None:
         nas = self.nas
-        if nas is None:  # the handshake's coroutine has not resumed yet
-            self._buffer += data
-            return
         transport = self.transport
-        assert transport is not None
-        self._last_seen = self._loop.time()
+        assert nas is not None and transport is not None
         buf = self._buffer + data if self._buffer else data
         size = len(buf)
         i = 0
@@ -279,8 +333,10 @@ class RadsecConnection(asyncio.Protocol):
         """Where the dispatchers send replies: this connection, if it is still open (RFC 6613
         §2.6.1: a reply to a closed connection's request is discarded)."""
         transport = self.transport
-        if transport is not None and not transport.is_closing():
-            transport.write(data)
+        tls = self._tls
+        if transport is not None and tls is not None and not transport.is_closing() and not self.reason:
+            tls.write(data)
+            transport.write(self._outgoing.read())
 
     # -- flow control and timers --------------------------------------------------------
 
@@ -305,13 +361,18 @@ class RadsecConnection(asyncio.Protocol):
     # -- tear-down ----------------------------------------------------------------------
 
     def close(self, reason: str) -> None:
-        """Close from our side (counted by ``reason``); the TLS close_notify is sent."""
-        if self.transport is None or self.transport.is_closing():
+        """Close from our side (counted by ``reason``), with a TLS close_notify."""
+        if self.transport is None or self.transport.is_closing() or self.reason:
             return
         self.reason = reason
         if self.nas is not None:
             log.info("radsec.closed", peer=self._peer_text(), nas=self.nas.name, reason=reason)
+        if reason != "tls-error":
+            self._close_notify()
         self.transport.close()
+
+    def eof_received(self) -> bool:
+        return False  # the peer half-closed: close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.nas is not None:
@@ -326,6 +387,12 @@ class RadsecConnection(asyncio.Protocol):
                 self.server.auth.dedupe.forget(key)
                 self.server.acct.dedupe.forget(key)
             self.nas = None
+        elif not self.reason and self._tls is not None:
+            self.stats.radsec_refused["handshake-failed"] += 1  # the peer gave up mid-handshake
+            log.info(
+                "radsec.refused", peer=self._peer_text(), reason="handshake-failed", detail="closed by peer"
+            )
+        self.reason = self.reason or "closed"
         self._release()
 
     def _release(self) -> None:

@@ -38,7 +38,9 @@ class Issued:
 
 
 def _name(cn: str, org: str = "radiusd tests") -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, org), x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org), x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    )
 
 
 def _write(dir: Path, stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> Issued:
@@ -73,12 +75,18 @@ class CertificateAuthority:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                    encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
-            )  # fmt: skip
+            )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
             .sign(self.key, hashes.SHA256())
         )
@@ -86,7 +94,9 @@ class CertificateAuthority:
         self.issued = _write(dir, stem, self.cert, self.key)
         self.path = self.issued.cert
 
-    def issue(self, cn: str, *, server: bool = False, dns: tuple[str, ...] = (), ips: tuple[str, ...] = ()) -> Issued:
+    def issue(
+        self, cn: str, *, server: bool = False, dns: tuple[str, ...] = (), ips: tuple[str, ...] = ()
+    ) -> Issued:
         key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
@@ -146,10 +156,14 @@ def access_request(ident: int, user: str, password: str, secret: bytes = RADSEC_
 
 def status_server(ident: int, secret: bytes = RADSEC_SECRET) -> bytes:
     """RFC 5997 §3: Message-Authenticator required."""
-    return _with_message_authenticator(12, ident, os.urandom(16), _attr(4, socket.inet_aton("192.0.2.10")), secret)
+    return _with_message_authenticator(
+        12, ident, os.urandom(16), _attr(4, socket.inet_aton("192.0.2.10")), secret
+    )
 
 
-def accounting_request(ident: int, user: str, session: str, status: int = 1, secret: bytes = RADSEC_SECRET) -> bytes:
+def accounting_request(
+    ident: int, user: str, session: str, status: int = 1, secret: bytes = RADSEC_SECRET
+) -> bytes:
     """An Accounting-Request (RFC 2866 §3: its authenticator is an MD5 over the packet)."""
     attrs = _attr(40, struct.pack("!I", status)) + _attr(44, session.encode()) + _attr(1, user.encode())
     attrs += _attr(4, socket.inet_aton("192.0.2.10")) + _attr(8, socket.inet_aton("100.64.0.9"))
@@ -170,7 +184,9 @@ def reply_ok(reply: bytes, request: bytes, secret: bytes = RADSEC_SECRET) -> boo
 class TlsClient:
     """A blocking RadSec client: raw octets out, RADIUS packets (framed by Length) in."""
 
-    def __init__(self, port: int, ca: Path, client: Issued | None, host: str = "127.0.0.1", timeout: float = 5.0) -> None:
+    def __init__(
+        self, port: int, ca: Path, client: Issued | None, host: str = "127.0.0.1", timeout: float = 5.0
+    ) -> None:
         ctx = ssl.create_default_context(cafile=str(ca))
         ctx.check_hostname = False  # the test server certificate is for "radiusd.test"
         if client is not None:
