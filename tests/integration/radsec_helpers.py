@@ -268,7 +268,6 @@ class RadsecProxy:
         self.conf.write_text(
             f"""ListenUDP 127.0.0.1:{self.udp_port}
 LogLevel 4
-LogDestination file://{self.log}
 tls default {{
     CACertificateFile {ca}
     CertificateFile {client.cert}
@@ -297,10 +296,11 @@ realm * {{
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RadsecProxy:
-        # -f: foreground; -c: this config; -i: no pid file needed
-        self.proc = subprocess.Popen(
-            [self.binary, "-f", "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        # -f: foreground, logging to stderr (LogDestination applies to the background only)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [self.binary, "-f", "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=log
+            )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
