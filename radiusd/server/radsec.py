@@ -159,6 +159,8 @@ class RadsecConnection(asyncio.Protocol):
         #: identifier -> dedupe key of the latest request with it, forgotten at close
         self._keys: dict[int, tuple[Any, int, bytes]] = {}
         self._loop = asyncio.get_running_loop()
+        #: replies to send together at the end of the current read (None: send at once)
+        self._held: list[bytes] | None = None
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -300,6 +302,15 @@ class RadsecConnection(asyncio.Protocol):
         assert nas is not None and transport is not None
         buf = self._buffer + data if self._buffer else data
         size = len(buf)
+        self._held = []  # replies made while this read is parsed leave in one TLS record
+        try:
+            self._parse(buf, size, nas, transport)
+        finally:
+            held, self._held = self._held, None
+            if held:
+                self._write(b"".join(held))
+
+    def _parse(self, buf: bytes, size: int, nas: NasClient, transport: asyncio.Transport) -> None:
         i = 0
         while size - i >= 4:
             length = (buf[i + 2] << 8) | buf[i + 3]
@@ -332,6 +343,13 @@ class RadsecConnection(asyncio.Protocol):
     def _send(self, data: bytes, _addr: Any) -> None:
         """Where the dispatchers send replies: this connection, if it is still open (RFC 6613
         §2.6.1: a reply to a closed connection's request is discarded)."""
+        held = self._held
+        if held is not None:
+            held.append(data)
+        else:
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
         transport = self.transport
         tls = self._tls
         if transport is not None and tls is not None and not transport.is_closing() and not self.reason:
@@ -364,6 +382,9 @@ class RadsecConnection(asyncio.Protocol):
         """Close from our side (counted by ``reason``), with a TLS close_notify."""
         if self.transport is None or self.transport.is_closing() or self.reason:
             return
+        if self._held:  # replies to the requests before the one that closes it
+            held, self._held = self._held, []
+            self._write(b"".join(held))
         self.reason = reason
         if self.nas is not None:
             log.info("radsec.closed", peer=self._peer_text(), nas=self.nas.name, reason=reason)
