@@ -294,3 +294,32 @@ def test_metrics_count_connections_and_drops(daemon: DaemonProcess, api_port: in
     assert metric(text, "radiusd_drops_total", reason="radsec-bad-length") >= 3
     assert metric(text, "radiusd_drops_total", reason="radsec-only") >= 1
     assert metric(text, "radiusd_requests_total", type="access", result="accept") >= 4
+
+
+def test_debug_view_shows_peer_and_nas(
+    pki: Pki, daemon: DaemonProcess, daemon_factory: Callable[..., DaemonProcess]
+) -> None:
+    """``serve -X``: the connection's peer, the NAS its certificate named, and each packet.
+    Last in the module: the module's daemon makes way (SQLite serves one daemon)."""
+    env = {k: v for k, v in daemon.env.items() if k.startswith("RADIUSD_RADSEC")}
+    assert daemon.stop() == 0
+    d = daemon_factory(daemon.url, env=env, args=("-X",))
+    try:
+        with client(d, pki, pki.pop1) as c:
+            local_port = c.sock.getsockname()[1]
+            req = access_request(5, "alice", PASSWORD)
+            c.send(req)
+            reply = c.recv_packet()
+            assert reply is not None and reply[0] == 2
+        with client(d, pki, pki.stranger) as c:
+            c.send(req)
+            assert c.closed_by_server()
+        out = wait_until(lambda: "refused: unknown-certificate" in d.stdout() and d.stdout(), 5)
+        assert out, d.stdout()
+        assert f"RadSec connection from 127.0.0.1:{local_port}: NAS 'pop1' (127.0.0.2)" in out
+        assert pki.pop1.fingerprint in out and "CN=pop1.example.net" in out
+        assert f"Received Access-Request Id 5 from 127.0.0.1:{local_port}" in out
+        assert "from NAS 'pop1' (127.0.0.2, vendor mikrotik, over RadSec)" in out
+        assert "coa-Secr3t" not in out and PASSWORD not in out
+    finally:
+        d.stop()
