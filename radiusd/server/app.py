@@ -55,8 +55,7 @@ from .dispatcher import Dispatcher
 from .handler import Handler
 from .nas import NasClient, NasRegistry
 from .protocol import RadiusProtocol, bind_udp
-from .radsec import RadsecServer
-from .radsec_tls import TlsConfigError, server_context
+from .radsec import RadsecServer, reload_radsec, start_radsec
 from .reader import AgingReader
 from .stats import Stats
 
@@ -233,40 +232,9 @@ class Daemon:
 
     async def _start_radsec(self) -> None:
         """The RadSec (RADIUS over TLS) listeners, feeding the UDP ports' dispatchers."""
-        s = self.settings
-        self.radsec = RadsecServer(
-            context=server_context(s.radsec_cert, s.radsec_key, s.radsec_ca),
-            registry=self.registry,
-            auth=self.auth_dispatcher,
-            acct=self.acct_dispatcher,
-            stats=self.stats,
-            max_connections=s.radsec_max_connections,
-            max_per_nas=s.radsec_max_per_nas,
-            idle_timeout=s.radsec_idle_timeout,
-            handshake_timeout=s.radsec_handshake_timeout,
-            debug=self.debug,
+        self.radsec, self.bound["radsec"] = await start_radsec(
+            self.settings, self.registry, self.auth_dispatcher, self.acct_dispatcher, self.stats, self.debug
         )
-        self.bound["radsec"] = [
-            await self.radsec.listen(host, s.radsec_port, reuse_port=s.workers > 1)
-            for host in (s.radsec_bind or s.bind)
-        ]
-        if not self.registry.radsec_count():
-            log.warning("radsec.no-clients", hint="no NAS is marked radsec: every connection will be refused")
-
-    def _reload_radsec(self, fresh: Settings) -> None:
-        """SIGHUP: new certificate files and limits for new connections; on a bad file the old
-        context stays (logged)."""
-        if self.radsec is None:
-            if fresh.radsec:
-                log.warning("radsec.reload", hint="RadSec was off at start: restart the daemon to enable it")
-            return
-        try:
-            self.radsec.set_context(server_context(fresh.radsec_cert, fresh.radsec_key, fresh.radsec_ca))
-        except TlsConfigError as exc:
-            log.error("radsec.reload-failed", error=str(exc), action="the previous certificates stay in use")
-        r = self.radsec
-        r.max_connections, r.max_per_nas = fresh.radsec_max_connections, fresh.radsec_max_per_nas
-        r.idle_timeout, r.handshake_timeout = fresh.radsec_idle_timeout, fresh.radsec_handshake_timeout
 
     async def migrate(self) -> None:
         """Apply pending migrations on an engine of their own: without ``db_command_timeout``,
@@ -459,7 +427,8 @@ class Daemon:
                 d.dedupe.max_bytes = fresh.dedupe_max_bytes  # the next insert evicts down to it
             configure_logging(fresh.log_format, fresh.log_level)
             self.ipam.settings = replace(self.ipam.settings, ipv6_exhausted=fresh.ipv6_exhausted)
-        self._reload_radsec(fresh if fresh is not None else self.settings)  # renewed certificate files
+        if self.radsec is not None or (fresh is not None and fresh.radsec):  # renewed certificate files
+            reload_radsec(self.radsec, fresh if fresh is not None else self.settings)
         log.info("config.reloaded")
         return True
 

@@ -172,6 +172,13 @@ def accounting_request(
     return head + auth + attrs
 
 
+def coa_request(ident: int, session: str, secret: bytes = RADSEC_SECRET) -> bytes:
+    """A CoA-Request (RFC 5176 §2.3: its authenticator is computed as an Accounting-Request's)."""
+    attrs = _attr(44, session.encode()) + _attr(1, b"alice")
+    head = struct.pack("!BBH", 43, ident, 20 + len(attrs))
+    return head + hashlib.md5(head + b"\0" * 16 + attrs + secret).digest() + attrs
+
+
 def reply_ok(reply: bytes, request: bytes, secret: bytes = RADSEC_SECRET) -> bool:
     """The Response Authenticator (RFC 2865 §3) checks out against ``request``."""
     expected = hashlib.md5(reply[:4] + request[4:20] + reply[20:] + secret).digest()

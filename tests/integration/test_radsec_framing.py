@@ -27,6 +27,7 @@ from .radsec_helpers import (
     TlsClient,
     access_request,
     accounting_request,
+    coa_request,
     free_port,
     reply_ok,
     status_server,
@@ -147,6 +148,20 @@ def test_access_accounting_and_status_on_one_connection(daemon: DaemonProcess, p
     # the session is recorded against the NAS the certificate named
     shown = daemon.cli("session", "list", "--json").stdout
     assert "radsec-session-1" in shown and "pop1" in shown
+
+
+def test_coa_request_from_the_client_gets_a_nak(daemon: DaemonProcess, pki: Pki) -> None:
+    """RFC 6614 §2.4: CoA is not taken on this port: CoA-NAK, Error-Cause 406, connection kept."""
+    with client(daemon, pki, pki.pop1) as c:
+        coa = coa_request(21, "radsec-session-1")
+        c.send(coa)
+        reply = c.recv_packet()
+        assert reply is not None and reply[0] == 45 and reply_ok(reply, coa), "CoA-NAK"
+        assert reply[20:] == bytes([101, 6]) + (406).to_bytes(4, "big"), "Error-Cause = Unsupported-Extension"
+        ping = status_server(0)
+        c.send(ping)
+        reply = c.recv_packet()
+        assert reply is not None and reply[0] == 2, "the connection stays open"
 
 
 def test_udp_secret_is_not_the_tls_secret(daemon: DaemonProcess, pki: Pki) -> None:
