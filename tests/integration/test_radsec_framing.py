@@ -12,6 +12,7 @@ here depends on the database (test_radsec_proxy runs both backends).
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -46,7 +47,10 @@ class Pki:
         self.pop1 = self.ca.issue("pop1.example.net")  # mapped by fingerprint
         self.pop2 = self.ca.issue("pop2.example.net", dns=("pop2.example.net",))  # mapped by subject
         self.stranger = self.ca.issue("stranger.example.net")  # right CA, no NAS
-        self.foreign = CertificateAuthority(root / "foreign", "foreign CA").issue("pop1.example.net")
+        self.foreign_ca = CertificateAuthority(root / "foreign", "foreign CA")
+        self.foreign = self.foreign_ca.issue("pop1.example.net")
+        self.server_ca = root / "server-ca.pem"  # the daemon's radsec_ca, rewritten by the SIGHUP test
+        self.server_ca.write_bytes(self.ca.path.read_bytes())
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +93,7 @@ def daemon(
         "RADIUSD_RADSEC_PORT": "0",
         "RADIUSD_RADSEC_CERT": str(pki.server.cert),
         "RADIUSD_RADSEC_KEY": str(pki.server.key),
-        "RADIUSD_RADSEC_CA": str(pki.ca.path),
+        "RADIUSD_RADSEC_CA": str(pki.server_ca),
         "RADIUSD_RADSEC_IDLE_TIMEOUT": str(IDLE),
         "RADIUSD_RADSEC_HANDSHAKE_TIMEOUT": "1.5",
         "RADIUSD_RADSEC_MAX_CONNECTIONS": "5",
@@ -309,6 +313,40 @@ def test_metrics_count_connections_and_drops(daemon: DaemonProcess, api_port: in
     assert metric(text, "radiusd_drops_total", reason="radsec-bad-length") >= 3
     assert metric(text, "radiusd_drops_total", reason="radsec-only") >= 1
     assert metric(text, "radiusd_requests_total", type="access", result="accept") >= 4
+
+
+def test_sighup_reloads_the_certificate_files(daemon: DaemonProcess, pki: Pki) -> None:
+    """New connections use the files as they are at the reload; a file that cannot be loaded
+    leaves the previous ones in use."""
+    original = pki.server_ca.read_bytes()
+
+    def accepted() -> bool:
+        try:
+            with client(daemon, pki, pki.pop1) as c:
+                c.send(status_server(0))
+                return c.recv_packet() is not None
+        except OSError:
+            return False
+
+    def reload(event: str) -> None:
+        count = len(daemon.events(event))
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_event(event, timeout=10, count=count + 1)
+
+    try:
+        with client(daemon, pki, pki.pop1) as kept:  # an established connection keeps its context
+            pki.server_ca.write_bytes(pki.foreign_ca.path.read_bytes())
+            reload("radsec.reloaded")
+            assert not accepted(), "pop1's CA is no longer trusted"
+            kept.send(status_server(0))
+            assert kept.recv_packet() is not None
+        pki.server_ca.write_text("not a certificate")
+        reload("radsec.reload-failed")
+        assert not accepted(), "the previous (foreign-only) CA stays in use"
+    finally:
+        pki.server_ca.write_bytes(original)
+    reload("radsec.reloaded")
+    assert accepted()
 
 
 def test_debug_view_shows_peer_and_nas(
