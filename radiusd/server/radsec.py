@@ -98,8 +98,13 @@ class RadsecServer:
                 nas = self.registry.by_certificate(conn.identity.fingerprint, list(conn.identity.keys))
                 if nas is None:
                     conn.close("nas-removed")
-                else:
-                    conn.nas = radsec_client(nas, conn.peer)
+                    continue
+                if nas.name != conn.nas.name:  # renamed: the open-connections gauge follows
+                    self.stats.radsec_open[conn.nas.name] -= 1
+                    if self.stats.radsec_open[conn.nas.name] <= 0:
+                        del self.stats.radsec_open[conn.nas.name]
+                    self.stats.radsec_open[nas.name] += 1
+                conn.nas = radsec_client(nas, conn.peer)
 
     async def close(self) -> None:
         """Stop accepting, close every connection (the dispatchers have drained)."""
