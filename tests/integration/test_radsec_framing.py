@@ -154,6 +154,25 @@ def test_access_accounting_and_status_on_one_connection(daemon: DaemonProcess, p
     assert "radsec-session-1" in shown and "pop1" in shown
 
 
+def test_duplicates_are_detected_per_connection(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    """RFC 6613 §2.6.1: a retransmission on the same connection is answered from the reply
+    cache; the same octets on a new connection are a new request (the old cache went with it)."""
+    acct = accounting_request(33, "alice", "radsec-dup-1", status=3)  # Interim-Update
+    before = metric(metrics(daemon, api_port), "radiusd_duplicates_total")
+    with client(daemon, pki, pki.pop1) as c:
+        c.send(acct)
+        first = c.recv_packet()
+        c.send(acct)
+        second = c.recv_packet()
+        assert first is not None and first == second and reply_ok(first, acct)
+    assert metric(metrics(daemon, api_port), "radiusd_duplicates_total") == before + 1
+    with client(daemon, pki, pki.pop1) as c:
+        c.send(acct)
+        again = c.recv_packet()
+        assert again is not None and again[0] == 5
+    assert metric(metrics(daemon, api_port), "radiusd_duplicates_total") == before + 1
+
+
 def test_coa_request_from_the_client_gets_a_nak(daemon: DaemonProcess, pki: Pki) -> None:
     """RFC 6614 §2.4: CoA is not taken on this port: CoA-NAK, Error-Cause 406, connection kept."""
     with client(daemon, pki, pki.pop1) as c:
