@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DaemonProcess, run_radclient, unavailable, wait_until
+from .conftest import DaemonProcess, run_radclient, stop_and_check, unavailable, wait_until
 from .radsec_helpers import CertificateAuthority, Issued, RadsecProxy, free_port
 
 UDP_SECRET = "proxy-Secr3t-udp-41"
@@ -74,7 +74,10 @@ def daemon(
         "RADIUSD_RADSEC_KEY": str(pki.server.key),
         "RADIUSD_RADSEC_CA": str(pki.ca.path),
     }
-    yield daemon_factory(module_db_url, env=env, seed=seed)
+    d = daemon_factory(module_db_url, env=env, seed=seed)
+    yield d
+    problem = stop_and_check(d)  # before the next backend's daemon takes the same TLS port
+    assert not problem, problem
 
 
 @pytest.fixture
