@@ -28,7 +28,9 @@ RECONNECT = 45.0  # seconds radsecproxy may take to connect again
 
 @pytest.fixture(scope="module")
 def radsecproxy() -> str:
-    path = shutil.which("radsecproxy")
+    path = shutil.which("radsecproxy") or shutil.which(
+        "radsecproxy", path="/usr/sbin:/sbin"
+    )  # not in a user's PATH
     if path is None:
         unavailable("radsecproxy is not installed (Debian package radsecproxy)")
     return path
