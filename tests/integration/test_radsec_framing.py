@@ -236,6 +236,25 @@ def test_subject_mapping_and_subnet_nas(daemon: DaemonProcess, pki: Pki) -> None
     assert daemon.events("radsec.connected", nas="pop2")
 
 
+def test_connections_follow_nas_changes(daemon: DaemonProcess, pki: Pki) -> None:
+    """A NAS taken off RadSec loses its open connections (within the change poll); back on
+    RadSec, its certificate is accepted again."""
+    with client(daemon, pki, pki.pop2) as c:
+        c.send(status_server(0))
+        assert c.recv_packet() is not None
+        daemon.cli("nas", "set", "pop2", "--no-radsec")
+        assert c.closed_by_server(timeout=5)
+    daemon.wait_event("radsec.closed", nas="pop2", reason="nas-removed")
+    daemon.cli("nas", "set", "pop2", "--radsec")
+
+    def served() -> bool:
+        with client(daemon, pki, pki.pop2) as c:
+            c.send(status_server(0))
+            return c.recv_packet() is not None
+
+    assert wait_until(served, 5, 0.3)
+
+
 # -- who may connect --------------------------------------------------------------------------
 
 
