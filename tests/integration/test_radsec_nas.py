@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
+import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -103,3 +107,25 @@ async def test_api_radsec_fields(client: httpx.AsyncClient, tokens: dict[str, st
     found = daemon.registry.by_certificate(FP2, [frozenset({("cn", "pop1")})])
     assert found is not None and found.name == "pop1"
     assert (await client.delete("/nas/pop1", headers=h)).status_code == 204
+
+
+def test_serve_names_a_taken_radsec_port(tmp_path: Path) -> None:
+    """``serve`` with the RadSec port held by another program: one line, exit 1, no traceback."""
+    from .conftest import radiusd_script
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RADIUSD_")}
+        env |= {
+            "RADIUSD_RADSEC": "true", "RADIUSD_RADSEC_PORT": str(port), "RADIUSD_RADSEC_CERT": "c.pem",
+            "RADIUSD_RADSEC_KEY": "k.pem", "RADIUSD_RADSEC_CA": "ca.pem", "RADIUSD_DATA_DIR": str(tmp_path),
+        }  # fmt: skip
+        done = subprocess.run(
+            [radiusd_script(), "serve", "--bind", "127.0.0.1", "--auth-port", "0", "--acct-port", "0"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert f"another program is listening on 127.0.0.1:{port}/tcp" in done.stderr
+    assert "radsec_port" in done.stderr and "Traceback" not in done.stderr
