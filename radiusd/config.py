@@ -101,6 +101,14 @@ class Settings:
     workers: int = 1
     node_heartbeat_interval: float = 2.0  # seconds between heartbeats in radiusd_nodes
     node_prune_after: float = 86_400.0  # seconds a stopped or dead node's row is kept
+    #: days each kind of accounting history is kept (radiusd.store.retention, docs/accounting-storage.md);
+    #: on PostgreSQL a day or month partition goes once all of it is older than this
+    interim_retention: int = 35  # the interim time series (a month of detail, and a few days' slack)
+    session_retention: int = 400  # closed session records (13 months: a year of billing disputes)
+    assignment_history_retention: int = 400  # who held which address, counted from its release
+    events_retention: int = 400  # non-session Accounting-Requests (RFC 2867 tunnel records among them)
+    #: days after which the interim detail is also kept as hourly sums per session (0: off)
+    interim_downsample_after: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def effective_database_url(self) -> str:
@@ -202,10 +210,28 @@ _POSITIVE = (
 )  # fmt: skip
 
 
+#: the retention settings, in days (radiusd.store.retention)
+RETENTION_SETTINGS = (
+    "interim_retention",
+    "session_retention",
+    "assignment_history_retention",
+    "events_retention",
+)
+
+
 def _checked(settings: Settings) -> Settings:
     for name in _POSITIVE:
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name!r} must be greater than 0")
+    for name in RETENTION_SETTINGS:
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"setting {name!r} must be a whole number of days, at least 1")
+    after = settings.interim_downsample_after
+    if after < 0 or (after and after >= settings.interim_retention):
+        raise ConfigError(
+            "setting 'interim_downsample_after' must be 0 (off) or fewer days than 'interim_retention' "
+            f"({settings.interim_retention})"
+        )
     if bool(settings.api_tls_cert) != bool(settings.api_tls_key):
         raise ConfigError("settings 'api_tls_cert' and 'api_tls_key' go together: give both or neither")
     if settings.radsec and not (settings.radsec_cert and settings.radsec_key and settings.radsec_ca):

@@ -35,9 +35,11 @@ from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
 from radiusd.store.accounting_ops import SESSION_CHANNEL, AccountingEventOp, AccountingOp, SessionReloadOp
 from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SESSION, TOPIC_SUBSCRIBER, prune_changes
+from radiusd.store.db_stats import TableStats, storage_stats
 from radiusd.store.engine import create_engine, ensure_schema
 from radiusd.store.lease_feed import LeaseFeed, asyncpg_dsn
 from radiusd.store.pools import TOPIC_POOL
+from radiusd.store.retention import MAINTAIN_EVERY, MaintenanceReport, Retention, maintain
 from radiusd.store.sessions_load import load_sessions, load_sessions_by_id
 from radiusd.store.snapshot import (
     changes_since,
@@ -131,6 +133,7 @@ class Daemon:
         self.bound: dict[str, list[tuple[str, int]]] = {"auth": [], "acct": []}
         self.radsec: RadsecServer | None = None
         self._change_id = 0
+        self.storage: list[TableStats] = []  # radiusd db stats figures, for /metrics
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self.api: ApiServer | None = None
@@ -200,6 +203,7 @@ class Daemon:
             await self._start_radsec()
         self._tasks.append(loop.create_task(self._poll_changes(), name="radiusd-change-poller"))
         if self.worker == 0:
+            self._tasks.append(loop.create_task(self._maintain_storage(), name="radiusd-storage"))
             self._tasks.append(
                 loop.create_task(self.accounting.run_sweeper(s.sweep_interval), name="radiusd-session-sweep")
             )
@@ -368,6 +372,39 @@ class Daemon:
                     await self.prune_change_log()
             except Exception as exc:  # the database may be away; authentication goes on from memory
                 log.warning("tables.poll-failed", error=f"{type(exc).__name__}: {exc}"[:300])
+
+    async def _maintain_storage(self) -> None:
+        """Storage maintenance now and every MAINTAIN_EVERY seconds (radiusd.store.retention);
+        with several nodes, whichever takes the advisory lock does it."""
+        while True:
+            try:
+                await self.maintain_storage()
+            except Exception as exc:  # the database may be away: the next round tries again
+                log.warning("storage.maintenance-failed", error=f"{type(exc).__name__}: {exc}"[:300])
+            await asyncio.sleep(MAINTAIN_EVERY)
+
+    async def maintain_storage(self, now: dt.datetime | None = None) -> MaintenanceReport:
+        """One round, on an engine without the statement timeout (a day's roll-up or a
+        partition move may take longer than a request), then the figures for /metrics."""
+        s = self.settings
+        engine = create_engine(
+            s.effective_database_url(), connect_timeout=s.db_connect_timeout, pool_size=1
+        ) if self.engine.dialect.name == "postgresql" else self.engine  # fmt: skip
+        retention = Retention.from_settings(s)
+        try:
+            report = await maintain(engine, retention, now)
+            self.storage = await storage_stats(engine, retention)
+        finally:
+            if engine is not self.engine:
+                await engine.dispose()
+        if report.created or report.dropped or report.deleted or report.rolled_up:
+            log.info(
+                "storage.maintained", created=report.created, dropped=report.dropped,
+                deleted=report.deleted, rolled_up=[d.isoformat() for d in report.rolled_up],
+            )  # fmt: skip
+        for failure in report.failed:
+            log.warning("storage.maintenance-step-failed", step=failure)
+        return report
 
     async def prune_change_log(self, now: dt.datetime | None = None) -> int:
         """Delete change_log rows this daemon has read that are older than
