@@ -57,6 +57,7 @@ from .dispatcher import Dispatcher
 from .handler import Handler
 from .nas import NasClient, NasRegistry
 from .protocol import RadiusProtocol, bind_udp
+from .radsec import RadsecServer, reload_radsec, start_radsec
 from .reader import AgingReader
 from .stats import Stats
 
@@ -130,6 +131,7 @@ class Daemon:
         self.transports: list[asyncio.DatagramTransport] = []
         self.readers: list[AgingReader] = []
         self.bound: dict[str, list[tuple[str, int]]] = {"auth": [], "acct": []}
+        self.radsec: RadsecServer | None = None
         self._change_id = 0
         self.storage: list[TableStats] = []  # radiusd db stats figures, for /metrics
         self._stop = asyncio.Event()
@@ -197,6 +199,8 @@ class Daemon:
                     transport, _ = await loop.create_datagram_endpoint(_factory(dispatcher), sock=sock)
                     self.transports.append(transport)
                 self.bound[kind].append((name[0], name[1]))
+        if s.radsec:
+            await self._start_radsec()
         self._tasks.append(loop.create_task(self._poll_changes(), name="radiusd-change-poller"))
         if self.worker == 0:
             self._tasks.append(loop.create_task(self._maintain_storage(), name="radiusd-storage"))
@@ -223,11 +227,18 @@ class Daemon:
             "server.ready",
             auth=[f"{h}:{p}" for h, p in self.bound["auth"]],
             acct=[f"{h}:{p}" for h, p in self.bound["acct"]],
+            radsec=[f"{h}:{p}" for h, p in self.bound.get("radsec", [])],
             nas=len(self.registry),
             subscribers=len(self.directory.subscribers),
         )
         if s.ready_file:
             Path(s.ready_file).write_text(json.dumps(self.bound))
+
+    async def _start_radsec(self) -> None:
+        """The RadSec (RADIUS over TLS) listeners, feeding the UDP ports' dispatchers."""
+        self.radsec, self.bound["radsec"] = await start_radsec(
+            self.settings, self.registry, self.auth_dispatcher, self.acct_dispatcher, self.stats, self.debug
+        )
 
     async def migrate(self) -> None:
         """Apply pending migrations on an engine of their own: without ``db_command_timeout``,
@@ -266,6 +277,8 @@ class Daemon:
         self.auth_dispatcher.accepting = False
         self.acct_dispatcher.accepting = False
         await asyncio.gather(self.auth_dispatcher.drain(), self.acct_dispatcher.drain())
+        if self.radsec is not None:  # after the drain: replies in flight reach their connections
+            await self.radsec.close()
         if self.api is not None:
             await self.api.stop()
         tasks = self._tasks + ([self._reload] if self._reload is not None else [])
@@ -298,6 +311,8 @@ class Daemon:
             subscribers = await load_subscribers(conn)
         self._change_id = change_id
         self.registry.replace_all([NasClient.from_record(r) for r in nas.values()])
+        if self.radsec is not None:
+            self.radsec.recheck()
         self.directory.set_plans(plans.values())
         self.directory.set_subscribers(subscribers.values())
         log.info("tables.loaded", nas=len(nas), plans=len(plans), subscribers=len(subscribers))
@@ -320,6 +335,8 @@ class Daemon:
             if TOPIC_NAS in topics:
                 nas = await load_nas_all(conn)
                 self.registry.replace_all([NasClient.from_record(r) for r in nas.values()])
+                if self.radsec is not None:
+                    self.radsec.recheck()
             if TOPIC_PLAN in topics:
                 self.directory.set_plans((await load_plans(conn)).values())
             sub_keys = [key for topic, key in changes if topic == TOPIC_SUBSCRIBER]
@@ -447,6 +464,8 @@ class Daemon:
                 d.dedupe.max_bytes = fresh.dedupe_max_bytes  # the next insert evicts down to it
             configure_logging(fresh.log_format, fresh.log_level)
             self.ipam.settings = replace(self.ipam.settings, ipv6_exhausted=fresh.ipv6_exhausted)
+        if self.radsec is not None or (fresh is not None and fresh.radsec):  # renewed certificate files
+            reload_radsec(self.radsec, fresh if fresh is not None else self.settings)
         log.info("config.reloaded")
         return True
 

@@ -102,7 +102,11 @@ class Router(TimestampMixin, Base):
     """A NAS (the routers table is the NAS list), placed at a site, with its wireless sectors."""
 
     __tablename__ = "routers"
-    __table_args__ = (sa.CheckConstraint(_in("vendor", VENDORS), name="vendor"),)
+    __table_args__ = (
+        sa.CheckConstraint(_in("vendor", VENDORS), name="vendor"),
+        sa.Index(None, "radsec_fingerprint", unique=True),  # a certificate names one NAS
+        sa.Index(None, "radsec_subject", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(128), unique=True)
@@ -122,6 +126,10 @@ class Router(TimestampMixin, Base):
     api_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
     #: the plain API (password in clear), chosen explicitly; warned at every use
     api_insecure_plain: Mapped[bool] = mapped_column(default=False)
+    #: a RadSec client (RFC 6614): identified by its TLS client certificate, its UDP refused
+    radsec: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    radsec_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))  # SHA-256 of the DER cert
+    radsec_subject: Mapped[str | None] = mapped_column(sa.String(512))  # RFC 4514 subject or a name
     description: Mapped[str | None] = mapped_column(sa.Text)
     site_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("network_sites.id", ondelete="RESTRICT"), index=True
