@@ -7,7 +7,7 @@ any object with these attributes). The API never holds the daemon itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,6 +19,7 @@ from radiusd.policy.sessions import SessionTable
 from radiusd.server.cluster import NodeMembership
 from radiusd.server.nas import NasRegistry
 from radiusd.server.stats import Stats
+from radiusd.store.db_stats import TableStats
 from radiusd.store.writer import Writer
 
 
@@ -51,3 +52,5 @@ class DaemonState:
     directory: Directory
     #: this node in the cluster registry (radiusd.api.cluster reads its last heartbeat)
     membership: NodeMembership | None = None
+    #: the history tables' figures (radiusd db stats), refreshed in place by the daemon
+    storage: list[TableStats] = field(default_factory=list)

@@ -34,6 +34,12 @@ class NasSource(Protocol):
     def require_message_authenticator(self) -> bool: ...
     @property
     def coa_port(self) -> int: ...
+    @property
+    def radsec(self) -> bool: ...
+    @property
+    def radsec_fingerprint(self) -> str | None: ...
+    @property
+    def radsec_subject(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,10 @@ class NasClient:
     coa_port: int = 3799
     #: the NAS's subnet when it was matched by one (``address`` is then the source address)
     network: str | None = None
+    #: a RadSec client (RFC 6614): known by its TLS certificate; its UDP requests are refused
+    radsec: bool = False
+    radsec_fingerprint: str | None = None  # SHA-256 of the certificate (DER), 64 hex digits
+    radsec_subject: str | None = None  # as stored (radiusd.store.validate.certificate_subject)
 
     @property
     def is_subnet(self) -> bool:
@@ -63,6 +73,9 @@ class NasClient:
             vendor=rec.vendor,
             require_message_authenticator=rec.require_message_authenticator,
             coa_port=rec.coa_port,
+            radsec=rec.radsec,
+            radsec_fingerprint=rec.radsec_fingerprint,
+            radsec_subject=rec.radsec_subject,
         )
 
 

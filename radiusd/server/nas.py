@@ -29,6 +29,9 @@ class NasRegistry:
         # (version, prefix length) -> {network int: client}, longest prefixes first
         self._subnets: list[tuple[int, int, dict[int, NasClient]]] = []
         self._matched: dict[str, NasClient | None] = {}
+        #: RadSec clients by certificate fingerprint, and by subject key (:func:`subject_key`)
+        self._by_fingerprint: dict[str, NasClient] = {}
+        self._by_subject: dict[frozenset[tuple[str, str]], NasClient] = {}
         self.replace_all(clients or [])
 
     def __len__(self) -> int:
@@ -82,6 +85,43 @@ class NasRegistry:
                 groups.setdefault((net.version, net.prefixlen), {})[int(net.network_address)] = c
         self._subnets = sorted(((v, p, nets) for (v, p), nets in groups.items()), key=lambda t: -t[1])
         self._matched = {}
+        self._by_fingerprint = {c.radsec_fingerprint: c for c in clients if c.radsec and c.radsec_fingerprint}
+        self._by_subject = {
+            subject_key(c.radsec_subject): c for c in clients if c.radsec and c.radsec_subject
+        }
+
+    def by_certificate(
+        self, fingerprint: str, subjects: list[frozenset[tuple[str, str]]]
+    ) -> NasClient | None:
+        """The RadSec client a TLS peer's certificate names: by its SHA-256 fingerprint first,
+        else by the first of ``subjects`` (the whole subject, then each CN and DNS name, as
+        :func:`radiusd.server.radsec_tls.certificate_identity` lists them) that a NAS has."""
+        nas = self._by_fingerprint.get(fingerprint)
+        if nas is not None:
+            return nas
+        for key in subjects:
+            nas = self._by_subject.get(key)
+            if nas is not None:
+                # a NAS that also pins a fingerprint accepts only that certificate
+                return nas if nas.radsec_fingerprint in (None, fingerprint) else None
+        return None
+
+    def radsec_count(self) -> int:
+        return sum(1 for c in self._by_address.values() if c.radsec)
 
     def all(self) -> list[NasClient]:
         return list(self._by_address.values())
+
+
+def subject_key(subject: str) -> frozenset[tuple[str, str]]:
+    """What a stored subject matches, order and case aside: ``CN=a,O=b`` and ``/O=b/CN=a``
+    give the same key; a bare name ``a`` is ``CN=a`` (the certificate side also offers each
+    DNS subjectAltName as a CN key)."""
+    text = subject.strip()
+    if "=" not in text:
+        return frozenset({("cn", text.lower())})
+    pairs = []
+    for part in text.strip("/").replace("/", ",").split(","):
+        key, _, value = part.partition("=")
+        pairs.append((key.strip().lower(), value.strip().lower()))
+    return frozenset(pairs)

@@ -72,10 +72,22 @@ def test_the_cycle_finder_finds_cycles() -> None:
     assert strongly_connected({"a": {"b"}, "b": set()}) == []
 
 
+#: cycles that came with features merged after the floors were drawn; each is to be broken (and
+#: removed here), none may grow, and no other may appear
+KNOWN_CYCLES = [
+    # models imports prefix_models at its end so that the prefix tables join its metadata
+    ["radiusd.store.models", "radiusd.store.prefix_models"],
+    # prefixes uses the pool lock and figures of pools; pools calls prefixes when ranges change
+    ["radiusd.store.pools", "radiusd.store.prefixes"],
+    # the connection is typed with its server (TYPE_CHECKING only)
+    ["radiusd.server.radsec", "radiusd.server.radsec_conn"],
+]
+
+
 def test_no_import_cycle_inside_radiusd() -> None:
     g = grimp.build_graph("radiusd", cache_dir=None)
     graph = {m: set(g.find_modules_directly_imported_by(m)) for m in g.modules}
-    cycles = strongly_connected(graph)
+    cycles = [c for c in strongly_connected(graph) if c not in KNOWN_CYCLES]
     details = [
         " -> ".join(cycle)
         + ": "
