@@ -39,7 +39,7 @@ import pyrad.packet
 
 from radiusd.codec import Packet, decode, encode_reply, encode_request
 from radiusd.codec.dictionary import default_dictionary
-from radiusd.codec.packet import verify_message_authenticator
+from radiusd.codec.scanning import verify_message_authenticator
 
 SECRET = b"bench-secret-0123"
 D = default_dictionary()

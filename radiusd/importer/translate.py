@@ -42,8 +42,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from radiusd.codec.attr_encoding import encode_value
 from radiusd.codec.dictionary import Dictionary
-from radiusd.codec.packet import encode_value
 from radiusd.policy.accounting import unique_session_id
 from radiusd.policy.credentials import parse_credential
 from radiusd.policy.sessions import LiveSession

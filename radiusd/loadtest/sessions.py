@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from hashlib import md5
 
 from radiusd.codec.crypto import ZERO16, hide_user_password, hmac_md5, verify_response
-from radiusd.codec.packet import verify_message_authenticator
+from radiusd.codec.scanning import verify_message_authenticator
 from radiusd.policy import mschap
 from radiusd.store.reports import LOADTEST_SESSION_PREFIX
 

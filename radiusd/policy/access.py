@@ -24,7 +24,7 @@ import os
 from collections.abc import Awaitable
 from typing import Protocol, runtime_checkable
 
-from radiusd.codec import rulesets
+from radiusd.codec import rulesets, vsa
 from radiusd.codec.codes import Code
 from radiusd.codec.crypto import hide_user_password, recover_user_password, salt_encrypt
 from radiusd.codec.dictionary import Dictionary
@@ -99,8 +99,14 @@ class NowaitAssigner(AddressAssigner, Protocol):
         ...
 
 
-def _vsa(vendor: int, vtype: int, value: bytes) -> tuple[int, bytes]:
-    return 26, vendor.to_bytes(4, "big") + bytes((vtype, len(value) + 2)) + value
+# RFC 2548 reply attributes, through the codec's one Vendor-Specific encoder (format 1,1)
+_MS_CHAP_ERROR = vsa.encoder("MS-CHAP-Error", MICROSOFT, 2, None)
+_MS_CHAP_MPPE_KEYS = vsa.encoder("MS-CHAP-MPPE-Keys", MICROSOFT, 12, None)
+_MS_CHAP2_SUCCESS = vsa.encoder("MS-CHAP2-Success", MICROSOFT, 26, None)
+_MS_MPPE_SEND_KEY = vsa.encoder("MS-MPPE-Send-Key", MICROSOFT, 16, None)
+_MS_MPPE_RECV_KEY = vsa.encoder("MS-MPPE-Recv-Key", MICROSOFT, 17, None)
+_MS_MPPE_ENCRYPTION_POLICY = vsa.encoder("MS-MPPE-Encryption-Policy", MICROSOFT, 7, None)
+_MS_MPPE_ENCRYPTION_TYPES = vsa.encoder("MS-MPPE-Encryption-Types", MICROSOFT, 8, None)
 
 
 class AccessPolicy:
@@ -190,19 +196,18 @@ class AccessPolicy:
                     )
                     extra += self._mschap2_accept_attrs(req, r2.success_value, r2.send_key, r2.recv_key)
                 else:
-                    extra.append(
-                        _vsa(MICROSOFT, 2, mschap.mschap_error_value(r2.ident, 691, challenge=os.urandom(16)))
-                    )
+                    error = mschap.mschap_error_value(r2.ident, 691, challenge=os.urandom(16))
+                    extra += _MS_CHAP_ERROR(error)
             elif challenge_ms is not None and resp1 is not None:
                 method = "MS-CHAPv1"
                 r1 = verify_mschap1(cred, challenge_ms, resp1)
                 result = r1
                 if r1.ok and r1.mppe_keys is not None:
                     hidden = hide_user_password(r1.mppe_keys, req.nas.secret, pkt.authenticator)
-                    extra.append(_vsa(MICROSOFT, 12, hidden))
+                    extra += _MS_CHAP_MPPE_KEYS(hidden)
                     extra += self._mppe_policy_attrs()
                 elif not r1.ok:
-                    extra.append(_vsa(MICROSOFT, 2, mschap.mschap_error_value(r1.ident, 691, version=2)))
+                    extra += _MS_CHAP_ERROR(mschap.mschap_error_value(r1.ident, 691, version=2))
             else:
                 return self._reject(
                     req, "the request carries no credentials (no User-Password, CHAP-Password or MS-CHAP)"
@@ -388,16 +393,19 @@ class AccessPolicy:
     ) -> list[tuple[int, bytes]]:
         secret, auth = req.nas.secret, req.packet.authenticator
         return [
-            _vsa(MICROSOFT, 26, success),
-            _vsa(MICROSOFT, 16, salt_encrypt(send_key, secret, auth)),
-            _vsa(MICROSOFT, 17, salt_encrypt(recv_key, secret, auth)),
+            *_MS_CHAP2_SUCCESS(success),
+            *_MS_MPPE_SEND_KEY(salt_encrypt(send_key, secret, auth)),
+            *_MS_MPPE_RECV_KEY(salt_encrypt(recv_key, secret, auth)),
             *self._mppe_policy_attrs(),
         ]
 
     @staticmethod
     def _mppe_policy_attrs() -> list[tuple[int, bytes]]:
         # MS-MPPE-Encryption-Policy = Encryption-Allowed (1), -Types = RC4 40 and 128 bit (6)
-        return [_vsa(MICROSOFT, 7, (1).to_bytes(4, "big")), _vsa(MICROSOFT, 8, (6).to_bytes(4, "big"))]
+        return [
+            *_MS_MPPE_ENCRYPTION_POLICY((1).to_bytes(4, "big")),
+            *_MS_MPPE_ENCRYPTION_TYPES((6).to_bytes(4, "big")),
+        ]
 
     def _reject(self, req: Request, reason: str, extra: list[tuple[int, bytes]] | None = None) -> Packet:
         req.reject_reason = reason

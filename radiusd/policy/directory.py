@@ -16,8 +16,9 @@ from typing import Any, Protocol
 from inventory.plugins.base import PluginError
 from inventory.plugins.registry import rate_limit_attributes
 from radiusd.codec import rulesets
+from radiusd.codec.attr_encoding import encode_value
 from radiusd.codec.dictionary import Dictionary
-from radiusd.codec.packet import EncodedAttributes, encode_value
+from radiusd.codec.packet import EncodedAttributes
 from radiusd.logs import get_logger
 
 from .credentials import Credential, parse_credential

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from radiusd.codec.attr_encoding import VENDOR_SPECIFIC
 from radiusd.codec.codes import Code, code_name
 from radiusd.codec.crypto import ZERO16, verify_hashed_request
 from radiusd.codec.dictionary import Dictionary
@@ -33,15 +34,12 @@ from radiusd.codec.packet import (
     EAP_MESSAGE,
     PROXY_STATE,
     USER_PASSWORD,
-    VENDOR_SPECIFIC,
     Packet,
-    Scanned,
     encode_reply,
     encode_reply_body,
     from_scan,
-    scan,
-    verify_message_authenticator,
 )
+from radiusd.codec.scanning import Scanned, scan, verify_message_authenticator
 from radiusd.logs import get_logger
 
 from .debug import DebugPrinter

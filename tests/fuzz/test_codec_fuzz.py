@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from radiusd.codec import MalformedPacket, Packet, decode, encode_reply, encode_request
 from radiusd.codec.dictionary import AttributeDef, Dictionary, default_dictionary_path
-from radiusd.codec.packet import verify_message_authenticator
+from radiusd.codec.scanning import verify_message_authenticator
 
 BUDGET = float(os.environ.get("RADIUSD_FUZZ_SECONDS", "10"))
 SEED = int(os.environ.get("RADIUSD_FUZZ_SEED", str(random.SystemRandom().randrange(2**32))))

@@ -44,7 +44,8 @@ import pytest
 from radiusd.codec.codes import Code
 from radiusd.codec.crypto import ZERO16
 from radiusd.codec.dictionary import Dictionary, default_dictionary
-from radiusd.codec.packet import Packet, encode_request, message_authenticator_offset
+from radiusd.codec.packet import Packet, encode_request
+from radiusd.codec.scanning import message_authenticator_offset
 from radiusd.config import Settings
 from radiusd.server.app import Daemon
 from radiusd.server.dedupe import DedupeCache

@@ -154,7 +154,7 @@ def resign_ma(data: bytes) -> bytes:
     """Recompute an Access-Request's Message-Authenticator after an edit (so only the edit is bad)."""
     import hmac
 
-    from radiusd.codec.packet import message_authenticator_offset
+    from radiusd.codec.scanning import message_authenticator_offset
 
     off = message_authenticator_offset(data)
     assert off

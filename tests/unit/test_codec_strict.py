@@ -13,7 +13,7 @@ import pytest
 
 from radiusd.codec import MalformedPacket, Packet, decode, encode_reply
 from radiusd.codec.dictionary import default_dictionary
-from radiusd.codec.packet import verify_message_authenticator
+from radiusd.codec.scanning import verify_message_authenticator
 
 D = default_dictionary()
 AUTH = bytes(range(16))

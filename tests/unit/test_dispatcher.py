@@ -16,7 +16,8 @@ import pytest
 from radiusd.codec.codes import Code
 from radiusd.codec.crypto import verify_response
 from radiusd.codec.dictionary import Dictionary, default_dictionary
-from radiusd.codec.packet import Packet, decode, encode_request, verify_message_authenticator
+from radiusd.codec.packet import Packet, decode, encode_request
+from radiusd.codec.scanning import verify_message_authenticator
 from radiusd.policy.access import StatusPolicy
 from radiusd.server.debug import DebugPrinter
 from radiusd.server.dedupe import DedupeCache
