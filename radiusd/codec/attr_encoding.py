@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import rulesets, tlv, vsa
+from . import tlv, vsa
+from .attributes_gen import NAS_FILTER_RULE, VENDOR_SPECIFIC
 from .dictionary import AttributeDef, AttrKey, Dictionary
 from .values import INTEGER_TYPES, codec_for
 
-VENDOR_SPECIFIC = 26
 EXTENDED_TYPES = frozenset({241, 242, 243, 244})  # RFC 6929 §2.1
 LONG_EXTENDED_TYPES = frozenset({245, 246})  # RFC 6929 §2.2
-FILTER_RULE_KEY = (rulesets.NAS_FILTER_RULE,)
+FILTER_RULE_KEY = (NAS_FILTER_RULE,)
 #: keys whose encoding needs more than the fast closures of :func:`attribute_encoder`
 _SPECIAL_KEYS = frozenset({(VENDOR_SPECIFIC,), FILTER_RULE_KEY})
 

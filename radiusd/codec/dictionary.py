@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from radiusd.codec.attributes_gen import VENDOR_SPECIFIC  # RFC 2865 §5.26
 from radiusd.codec.errors import DictionaryError
 
 AttrKey = tuple[int, ...]
@@ -46,8 +47,6 @@ ENCRYPT_USER_PASSWORD = 1  # RFC 2865 §5.2
 ENCRYPT_TUNNEL_PASSWORD = 2  # RFC 2868 §3.5 (also RFC 2548 MS-MPPE keys)
 ENCRYPT_ASCEND_SECRET = 3
 
-#: Attribute 26, Vendor-Specific (RFC 2865 §5.26).
-VENDOR_SPECIFIC = 26
 #: RFC 6929 §2.1: Extended-Type spaces 241..244 and Long-Extended-Type spaces 245..246.
 EXTENDED_CODES = frozenset(range(241, 245))
 LONG_EXTENDED_CODES = frozenset((245, 246))

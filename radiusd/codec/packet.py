@@ -25,22 +25,18 @@ from .attr_encoding import (
     EXTENDED_TYPES,
     FILTER_RULE_KEY,
     LONG_EXTENDED_TYPES,
-    VENDOR_SPECIFIC,
     attribute_encoder,
     decode_value,
     describe,
     encode_value,
     extended_values,
 )
+from .attributes_gen import MESSAGE_AUTHENTICATOR, PROXY_STATE, USER_PASSWORD, VENDOR_SPECIFIC
 from .codes import HASHED_AUTHENTICATOR_REQUESTS, RANDOM_AUTHENTICATOR_REQUESTS, code_name
 from .crypto import ZERO16, hide_user_password, hmac_md5, md5, random_authenticator, recover_user_password
 from .dictionary import AttributeDef, AttrKey, Dictionary
-from .scanning import MAX_PACKET_LENGTH, MESSAGE_AUTHENTICATOR, Scanned, scan
+from .scanning import MAX_PACKET_LENGTH, Scanned, scan
 from .vsa import VendorAttr
-
-USER_PASSWORD = 2
-EAP_MESSAGE = 79  # RFC 3579 §3.1
-PROXY_STATE = 33
 
 _HEADER = struct.Struct("!BBH")
 _MA_ZERO = b"\x50\x12" + ZERO16  # a Message-Authenticator attribute, value zeroed

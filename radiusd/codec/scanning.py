@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hmac
 
+from .attributes_gen import MESSAGE_AUTHENTICATOR  # RFC 3579 §3.2
 from .crypto import ZERO16, hmac_md5, message_authenticator
 from .errors import MalformedPacket
 
 MAX_PACKET_LENGTH = 4096  # RFC 2865 §3
 MIN_PACKET_LENGTH = 20
-MESSAGE_AUTHENTICATOR = 80  # RFC 3579 §3.2
 
 
 #: what :func:`scan` returns: (datagram cut to Length, offsets, types, M-A value offset or 0)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from .attributes_gen import VENDOR_SPECIFIC
 from .dictionary import Dictionary
 
 #: One vendor sub-attribute: (vendor id, vendor type, value, index of its type-26 attribute).
 VendorAttr = tuple[int, int, bytes, int]
 
-VENDOR_SPECIFIC = 26
 MORE = 0x80  # the continuation octet's More bit
 #: Octets of one Vendor-Specific value: 253 minus Vendor-Id (4), type, length, continuation.
 CONTINUED_CHUNK = 253 - 4 - 3

@@ -25,6 +25,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from hashlib import md5
 
+from radiusd.codec.attributes_gen import (
+    ACCT_SESSION_ID,
+    CALLING_STATION_ID,
+    CHAP_PASSWORD,
+    CLASS,
+    FRAMED_IP_ADDRESS,
+    FRAMED_PROTOCOL,
+    MS_CHAP2_RESPONSE,
+    MS_CHAP_CHALLENGE,
+    NAS_IDENTIFIER,
+    NAS_IP_ADDRESS,
+    NAS_PORT,
+    NAS_PORT_TYPE,
+    SERVICE_TYPE,
+    USER_NAME,
+    USER_PASSWORD,
+    VENDOR_MICROSOFT,
+    VENDOR_SPECIFIC,
+)
 from radiusd.codec.crypto import ZERO16, hide_user_password, hmac_md5, verify_response
 from radiusd.codec.scanning import verify_message_authenticator
 from radiusd.policy import mschap
@@ -36,12 +55,7 @@ STATUS_START, STATUS_STOP, STATUS_INTERIM = 1, 2, 3
 
 AUTH_METHODS = ("pap", "chap", "mschapv2")
 
-USER_NAME, USER_PASSWORD, CHAP_PASSWORD, NAS_IP_ADDRESS, NAS_PORT = 1, 2, 3, 4, 5
-SERVICE_TYPE, FRAMED_PROTOCOL, FRAMED_IP_ADDRESS, CLASS, VENDOR_SPECIFIC = 6, 7, 8, 25, 26
-CALLING_STATION_ID, NAS_IDENTIFIER, ACCT_SESSION_ID = 31, 32, 44
-NAS_PORT_TYPE, MESSAGE_AUTHENTICATOR = 61, 80
-MICROSOFT = 311
-MS_CHAP_CHALLENGE, MS_CHAP2_RESPONSE = 11, 25
+MICROSOFT = VENDOR_MICROSOFT
 
 _HEADER = struct.Struct("!BBH")
 _U32 = struct.Struct("!BBI")

@@ -24,7 +24,20 @@ import os
 from collections.abc import Awaitable
 from typing import Protocol, runtime_checkable
 
+from radiusd.codec import attributes_gen as attrs
 from radiusd.codec import rulesets, vsa
+from radiusd.codec.attributes_gen import (
+    CALLING_STATION_ID,
+    CHAP_CHALLENGE,
+    CHAP_PASSWORD,
+    EAP_MESSAGE,
+    FRAMED_IP_ADDRESS,
+    NAS_PORT,
+    NAS_PORT_ID,
+    USER_NAME,
+    USER_PASSWORD,
+    VENDOR_SPECIFIC,
+)
 from radiusd.codec.codes import Code
 from radiusd.codec.crypto import hide_user_password, recover_user_password, salt_encrypt
 from radiusd.codec.dictionary import Dictionary
@@ -41,20 +54,11 @@ from .hash_pool import DROP_REASON as SLOW_HASH_BUSY
 from .hash_pool import HashPool
 from .seams import AddressAssigner, Assignment, NoSessions, SessionCounter
 
-USER_NAME = 1
-USER_PASSWORD = 2
-CHAP_PASSWORD = 3
-NAS_PORT = 5
-FRAMED_IP_ADDRESS = 8
-CALLING_STATION_ID = 31
-NAS_PORT_ID = 87
-CHAP_CHALLENGE = 60
-EAP_MESSAGE = 79
-EAP_FAILURE = 4  # RFC 3748 §4.2
-MICROSOFT = 311
-MS_CHAP_RESPONSE = (26, MICROSOFT, 1)
-MS_CHAP_CHALLENGE = (26, MICROSOFT, 11)
-MS_CHAP2_RESPONSE = (26, MICROSOFT, 25)
+EAP_FAILURE = 4  # RFC 3748 §4.2 (an EAP Code, not an attribute)
+MICROSOFT = attrs.VENDOR_MICROSOFT
+MS_CHAP_RESPONSE = (VENDOR_SPECIFIC, MICROSOFT, attrs.MS_CHAP_RESPONSE)
+MS_CHAP_CHALLENGE = (VENDOR_SPECIFIC, MICROSOFT, attrs.MS_CHAP_CHALLENGE)
+MS_CHAP2_RESPONSE = (VENDOR_SPECIFIC, MICROSOFT, attrs.MS_CHAP2_RESPONSE)
 _ACCESS_ACCEPT = int(Code.ACCESS_ACCEPT)  # a plain int: no enum lookup per request
 _ACCESS_REJECT = int(Code.ACCESS_REJECT)
 
@@ -100,13 +104,17 @@ class NowaitAssigner(AddressAssigner, Protocol):
 
 
 # RFC 2548 reply attributes, through the codec's one Vendor-Specific encoder (format 1,1)
-_MS_CHAP_ERROR = vsa.encoder("MS-CHAP-Error", MICROSOFT, 2, None)
-_MS_CHAP_MPPE_KEYS = vsa.encoder("MS-CHAP-MPPE-Keys", MICROSOFT, 12, None)
-_MS_CHAP2_SUCCESS = vsa.encoder("MS-CHAP2-Success", MICROSOFT, 26, None)
-_MS_MPPE_SEND_KEY = vsa.encoder("MS-MPPE-Send-Key", MICROSOFT, 16, None)
-_MS_MPPE_RECV_KEY = vsa.encoder("MS-MPPE-Recv-Key", MICROSOFT, 17, None)
-_MS_MPPE_ENCRYPTION_POLICY = vsa.encoder("MS-MPPE-Encryption-Policy", MICROSOFT, 7, None)
-_MS_MPPE_ENCRYPTION_TYPES = vsa.encoder("MS-MPPE-Encryption-Types", MICROSOFT, 8, None)
+_MS_CHAP_ERROR = vsa.encoder("MS-CHAP-Error", MICROSOFT, attrs.MS_CHAP_ERROR, None)
+_MS_CHAP_MPPE_KEYS = vsa.encoder("MS-CHAP-MPPE-Keys", MICROSOFT, attrs.MS_CHAP_MPPE_KEYS, None)
+_MS_CHAP2_SUCCESS = vsa.encoder("MS-CHAP2-Success", MICROSOFT, attrs.MS_CHAP2_SUCCESS, None)
+_MS_MPPE_SEND_KEY = vsa.encoder("MS-MPPE-Send-Key", MICROSOFT, attrs.MS_MPPE_SEND_KEY, None)
+_MS_MPPE_RECV_KEY = vsa.encoder("MS-MPPE-Recv-Key", MICROSOFT, attrs.MS_MPPE_RECV_KEY, None)
+_MS_MPPE_ENCRYPTION_POLICY = vsa.encoder(
+    "MS-MPPE-Encryption-Policy", MICROSOFT, attrs.MS_MPPE_ENCRYPTION_POLICY, None
+)
+_MS_MPPE_ENCRYPTION_TYPES = vsa.encoder(
+    "MS-MPPE-Encryption-Types", MICROSOFT, attrs.MS_MPPE_ENCRYPTION_TYPES, None
+)
 
 
 class AccessPolicy:
