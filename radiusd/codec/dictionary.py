@@ -245,7 +245,7 @@ class _Parser:
         self.d = dictionary
         self.pending_values: list[_PendingValue] = []
 
-    def parse_file(self, path: Path, include_stack: tuple[Path, ...]) -> None:
+    def parse_file(self, path: Path, include_stack: tuple[Path, ...]) -> None:  # noqa: C901  (one branch per keyword of the file format)
         resolved = path.resolve()
         if resolved in include_stack:
             raise DictionaryError(f"{include_stack[-1]}: $INCLUDE loop through {path}")
@@ -368,7 +368,7 @@ class _Parser:
             raise DictionaryError(f"{where}: BEGIN-TLV {tokens[1]!r} is not a defined tlv")
         return parent
 
-    def _attribute(
+    def _attribute(  # noqa: C901  (one check per column and flag of an ATTRIBUTE line)
         self, tokens: list[str], block: _VendorBlock | None, where: str, tlv: AttributeDef | None = None
     ) -> None:
         if not 4 <= len(tokens) <= 6:
@@ -430,7 +430,7 @@ class _Parser:
         )  # fmt: skip
         self._register(attr, where)
 
-    def _key(self, number: str, type_: str, block: _VendorBlock | None, where: str) -> tuple[AttrKey, int]:
+    def _key(self, number: str, type_: str, block: _VendorBlock | None, where: str) -> tuple[AttrKey, int]:  # noqa: C901  (one branch per key form (standard, vendor, extended, EVS, TLV) and its ranges)
         """Turn the number column into a wire key, checking each part's range."""
         parts = tuple(_int(p, where, "attribute number") for p in number.split("."))
         if any(p < 0 for p in parts):

@@ -223,7 +223,7 @@ class Daemon:
             subscribers=len(self.directory.subscribers),
         )
         if s.ready_file:
-            Path(s.ready_file).write_text(json.dumps(self.bound))
+            Path(s.ready_file).write_text(json.dumps(self.bound))  # noqa: ASYNC240  (once, at start, a few bytes)
 
     async def migrate(self) -> None:
         """Apply pending migrations on an engine of their own: without ``db_command_timeout``,

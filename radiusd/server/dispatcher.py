@@ -438,7 +438,7 @@ class Dispatcher:
         self.stats.drop(reason)
         self.in_flight -= 1
 
-    async def drain(self, timeout: float = 10.0, poll: float = 0.01) -> bool:
+    async def drain(self, timeout: float = 10.0, poll: float = 0.01) -> bool:  # noqa: ASYNC109  (returns False at timeout, nothing cancelled)
         """Stop taking requests and wait for those in flight (SIGTERM). True when all finished.
 
         Polls ``in_flight`` rather than keeping an Event in step with it: setting and clearing

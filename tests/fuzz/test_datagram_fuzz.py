@@ -256,7 +256,7 @@ class Harness:
         if self.writer is not None:
             self.max_writer = max(self.max_writer, self.writer.depth)
 
-    async def settle(self, context: str, timeout: float = 20.0) -> None:
+    async def settle(self, context: str, timeout: float = 20.0) -> None:  # noqa: ASYNC109  (fails the test with its context)
         """Wait until nothing is in flight, then check that every datagram is accounted for."""
         deadline = time.monotonic() + timeout
         while any(d.in_flight for d in self.ports.values()):
