@@ -1,5 +1,5 @@
-"""Bounded fuzzing of radiusd.codec.decode (issue 2: "never a crash, a hang or a truncated
-value"; "decoding any input of up to 4096 bytes finishes in bounded time").
+"""Bounded fuzzing of radiusd.codec.decode (it reads whatever the network sends: never a crash, a hang or a
+truncated value, and any input of up to 4096 bytes decodes in bounded time).
 
 Valid packets (RFC 2865 §3 layout, with VSAs, tagged, extended and long-extended
 attributes and a Message-Authenticator) are mutated: bit flips, byte overwrites,

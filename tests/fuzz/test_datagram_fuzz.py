@@ -1,4 +1,5 @@
-"""Bounded fuzzing of the server's datagram handler (issue 8, "Fuzzing and bad input").
+"""Bounded fuzzing of the server's datagram handler: a malformed datagram is dropped and
+counted, never a crash.
 
 ``Dispatcher.datagram_received(data, addr, send)`` is fed mutated valid Access- and
 Accounting-Requests: bit flips, truncations, Length edits, attribute-length edits,

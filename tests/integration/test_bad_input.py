@@ -1,4 +1,4 @@
-"""Bad input over a real socket to ``radiusd serve`` (issue 8, "Fuzzing and bad input").
+"""Bad input over a real socket to ``radiusd serve``: dropped and counted, nothing written.
 
 One test per class of bad input, on SQLite and PostgreSQL. Every bad request is aimed where
 it would write something if it were taken: a login of a subscriber whose plan allocates an

@@ -1,7 +1,7 @@
 """Hypothesis properties of radiusd.codec, and a cross-check against pyrad.
 
-pyrad is an independent codec (DESIGN.md): packets it builds must decode to the same
-values here, and packets we build must decode and verify there.
+pyrad is an independent codec (written apart from ours, so it shares none of our mistakes):
+packets it builds must decode to the same values here, and packets we build must decode and verify there.
 """
 
 from __future__ import annotations
