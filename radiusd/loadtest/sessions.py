@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from hashlib import md5
 
+from radiusd.codec import vsa as codec_vsa
 from radiusd.codec.attributes_gen import (
     ACCT_SESSION_ID,
     CALLING_STATION_ID,
@@ -42,7 +43,6 @@ from radiusd.codec.attributes_gen import (
     USER_NAME,
     USER_PASSWORD,
     VENDOR_MICROSOFT,
-    VENDOR_SPECIFIC,
 )
 from radiusd.codec.crypto import ZERO16, hide_user_password, hmac_md5, verify_response
 from radiusd.codec.scanning import verify_message_authenticator
@@ -105,9 +105,9 @@ def attr(type_code: int, value: bytes) -> bytes:
     return bytes((type_code, len(value) + 2)) + value
 
 
-def vsa(vendor: int, vendor_type: int, value: bytes) -> bytes:
-    """One Vendor-Specific attribute holding one sub-attribute (RFC 2865 §5.26)."""
-    return attr(VENDOR_SPECIFIC, vendor.to_bytes(4, "big") + bytes((vendor_type, len(value) + 2)) + value)
+# MS-CHAPv2 request attributes (RFC 2548 §2.1.2, §2.3.2), through the codec's one VSA encoder
+_MS_CHAP_CHALLENGE = codec_vsa.encoder("MS-CHAP-Challenge", MICROSOFT, MS_CHAP_CHALLENGE, None)
+_MS_CHAP2_RESPONSE = codec_vsa.encoder("MS-CHAP2-Response", MICROSOFT, MS_CHAP2_RESPONSE, None)
 
 
 def synthetic_ip(index: int) -> bytes:
@@ -225,7 +225,9 @@ class SessionBuilder:
         peer = md5(auth).digest()
         nt_response = mschap.generate_nt_response(challenge, peer, keys.name, keys.nt_hash)
         response = b"\x01\x00" + peer + bytes(8) + nt_response  # ident, flags, peer, reserved, NT
-        return vsa(MICROSOFT, MS_CHAP_CHALLENGE, challenge) + vsa(MICROSOFT, MS_CHAP2_RESPONSE, response)
+        (challenge_vsa,) = _MS_CHAP_CHALLENGE(challenge)
+        (response_vsa,) = _MS_CHAP2_RESPONSE(response)
+        return attr(*challenge_vsa) + attr(*response_vsa)
 
     def accept(self, session: Session, reply: bytes) -> None:
         """Take the Framed-IP-Address and Class values of an Access-Accept into the session."""
