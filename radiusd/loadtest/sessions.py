@@ -27,10 +27,20 @@ from hashlib import md5
 
 from radiusd.codec import vsa as codec_vsa
 from radiusd.codec.attributes_gen import (
+    ACCT_INPUT_GIGAWORDS,
+    ACCT_INPUT_OCTETS,
+    ACCT_INPUT_PACKETS,
+    ACCT_OUTPUT_GIGAWORDS,
+    ACCT_OUTPUT_OCTETS,
+    ACCT_OUTPUT_PACKETS,
     ACCT_SESSION_ID,
+    ACCT_SESSION_TIME,
+    ACCT_STATUS_TYPE,
+    ACCT_TERMINATE_CAUSE,
     CALLING_STATION_ID,
     CHAP_PASSWORD,
     CLASS,
+    EVENT_TIMESTAMP,
     FRAMED_IP_ADDRESS,
     FRAMED_PROTOCOL,
     MS_CHAP2_RESPONSE,
@@ -63,7 +73,7 @@ _MA_ZERO = b"\x50\x12" + ZERO16
 # Acct-Status-Type, Acct-Session-Time, Acct-Input/Output-Octets, -Packets, -Gigawords,
 # Event-Timestamp: one pack call per accounting datagram.
 _ACCT_COUNTERS = struct.Struct("!" + "BBI" * 9)
-_TERMINATE_USER_REQUEST = _U32.pack(49, 6, 1)  # Acct-Terminate-Cause = User-Request
+_TERMINATE_USER_REQUEST = _U32.pack(ACCT_TERMINATE_CAUSE, 6, 1)  # Acct-Terminate-Cause = User-Request
 
 INTERIM_SECONDS = 60  # simulated time between updates (Acct-Session-Time grows by this)
 #: Acct-Session-Id prefix that marks simulated sessions (exports leave them out by default)
@@ -273,15 +283,15 @@ class SessionBuilder:
         out = OCTETS_OUT_PER_STEP * k
         pkts = PACKETS_PER_STEP * k
         counters = _ACCT_COUNTERS.pack(
-            40, 6, status,
-            46, 6, INTERIM_SECONDS * k,
-            42, 6, inp & 0xFFFFFFFF,
-            43, 6, out & 0xFFFFFFFF,
-            52, 6, inp >> 32,
-            53, 6, out >> 32,
-            47, 6, pkts & 0xFFFFFFFF,
-            48, 6, pkts & 0xFFFFFFFF,
-            55, 6, session.started_at + INTERIM_SECONDS * k,
+            ACCT_STATUS_TYPE, 6, status,
+            ACCT_SESSION_TIME, 6, INTERIM_SECONDS * k,
+            ACCT_INPUT_OCTETS, 6, inp & 0xFFFFFFFF,
+            ACCT_OUTPUT_OCTETS, 6, out & 0xFFFFFFFF,
+            ACCT_INPUT_GIGAWORDS, 6, inp >> 32,
+            ACCT_OUTPUT_GIGAWORDS, 6, out >> 32,
+            ACCT_INPUT_PACKETS, 6, pkts & 0xFFFFFFFF,
+            ACCT_OUTPUT_PACKETS, 6, pkts & 0xFFFFFFFF,
+            EVENT_TIMESTAMP, 6, session.started_at + INTERIM_SECONDS * k,
         )  # fmt: skip
         body = counters + session.acct_attrs
         if status == STATUS_STOP:
