@@ -153,6 +153,15 @@ def serve(
     trouble = check_listen(settings)
     if trouble is not None:
         fail(trouble)
+    if settings.eap:
+        from radiusd.eap.engine import build_engine
+
+        try:
+            engine = build_engine(settings.eap)
+        except ValueError as exc:
+            fail(str(exc))
+        if engine is not None:
+            engine.close()
     run = load_app_runner()
     if demo:
         from radiusd.cli.demo import seed_demo

@@ -12,9 +12,14 @@ The authentication log (settings ``auth_log_rejects``, on by default, and
 user, NAS, NAS port, Calling-Station-Id and the reason: never a password or a credential.
 Logging accepts sends PAP logins down the general path (the fast path answers without us).
 
-EAP is not supported: an Access-Request with EAP-Message gets an Access-Reject (RFC 3579
-§2.1) that carries an EAP-Failure (RFC 3579 §2.6.3: an Access-Reject without EAP-Message
-leaves the peer unaware of the outcome), whatever else the request holds.
+EAP (RFC 3579: PEAP, EAP-TTLS, EAP-TLS; radiusd.eap) runs its conversation through
+Access-Challenges; once the inner method proves the inner identity, that subscriber goes
+through the same checks and the same Access-Accept as a PAP login (status, expiry, plan,
+pool, Simultaneous-Use), with the MPPE keys from the MSK, the EAP-Success and the inner
+User-Name (the NAS accounts under it). Without an ``[eap]`` section an Access-Request with
+EAP-Message gets an Access-Reject carrying an EAP-Failure (RFC 3579 §2.6.3: an Access-Reject
+without EAP-Message leaves the peer unaware of the outcome). Every Access-Reject to an EAP
+request carries one.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from radiusd.codec.crypto import hide_user_password, recover_user_password, salt
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.errors import MalformedPacket
 from radiusd.codec.packet import Packet
+from radiusd.eap.engine import BUSY, EapEngine, Outcome
 from radiusd.logs import get_logger
 from radiusd.server.handler import HandlerResult, Request
 from radiusd.server.nas import NasClient
@@ -49,6 +55,7 @@ FRAMED_IP_ADDRESS = 8
 CALLING_STATION_ID = 31
 NAS_PORT_ID = 87
 CHAP_CHALLENGE = 60
+FRAMED_MTU = 12
 EAP_MESSAGE = 79
 EAP_FAILURE = 4  # RFC 3748 §4.2
 MICROSOFT = 311
@@ -57,6 +64,7 @@ MS_CHAP_CHALLENGE = (26, MICROSOFT, 11)
 MS_CHAP2_RESPONSE = (26, MICROSOFT, 25)
 _ACCESS_ACCEPT = int(Code.ACCESS_ACCEPT)  # a plain int: no enum lookup per request
 _ACCESS_REJECT = int(Code.ACCESS_REJECT)
+_ACCESS_CHALLENGE = int(Code.ACCESS_CHALLENGE)
 
 log = get_logger("radiusd.auth")
 
@@ -116,7 +124,10 @@ class AccessPolicy:
         hashes: HashPool | None = None,
         log_accepts: bool = False,
         log_rejects: bool = True,
+        eap: EapEngine | None = None,
     ) -> None:
+        #: EAP conversations (None: EAP requests are rejected with an EAP-Failure)
+        self.eap = eap
         #: the authentication log: a line per Access-Accept / Access-Reject (never a password)
         self.log_accepts = log_accepts
         self.log_rejects = log_rejects
@@ -135,7 +146,9 @@ class AccessPolicy:
         pkt = req.packet
         eap = pkt.raw((EAP_MESSAGE,))
         if eap is not None:
-            return self._reject(req, "EAP is not supported", [(EAP_MESSAGE, eap_failure(eap))])
+            if self.eap is None or not self.eap.settings.enabled:
+                return self._reject(req, "EAP is not enabled (no [eap] section)", [(EAP_MESSAGE, eap_failure(eap))])
+            return self._eap(req)
         raw_user = pkt.raw((USER_NAME,))
         if raw_user is None:
             return self._reject(req, "the request has no User-Name")
@@ -248,6 +261,72 @@ class AccessPolicy:
         except MalformedPacket:
             return False
         return verify_pap(cred, password).ok
+
+    # -- EAP ------------------------------------------------------------------------------
+
+    def _eap(self, req: Request) -> HandlerResult:
+        assert self.eap is not None
+        pkt = req.packet
+        mtu = pkt.raw((FRAMED_MTU,))
+        result = self.eap.handle(
+            pkt.attributes,
+            self._eap_credential,
+            self.directory.subscribers.__contains__,
+            int.from_bytes(mtu, "big") if mtu is not None and len(mtu) == 4 else None,
+        )
+        if isinstance(result, Outcome):
+            return self._eap_outcome(req, result)
+
+        async def later() -> Packet | None:
+            answer = self._eap_outcome(req, await result)
+            if answer is None or isinstance(answer, Packet):
+                return answer
+            return await answer
+
+        return later()
+
+    def _eap_credential(self, username: str) -> Credential | None:
+        sub = self.directory.subscribers.get(username)
+        return sub.credential if sub is not None else None
+
+    def _eap_outcome(self, req: Request, outcome: Outcome) -> HandlerResult:
+        """The RADIUS answer to one EAP step: Access-Challenge, nothing (a stale or busy step),
+        Access-Reject, or, once the method succeeded, the subscriber's Access-Accept."""
+        for line in outcome.notes:
+            req.note(line)
+        if outcome.kind == "challenge":
+            reply = req.packet.reply(_ACCESS_CHALLENGE)
+            reply.attributes += outcome.attributes
+            return reply
+        if outcome.kind == "drop":
+            req.drop_reason = BUSY if outcome.reason == BUSY else "eap-stale"
+            return None
+        if outcome.kind == "reject":
+            return self._reject(req, f"EAP: {outcome.reason}", outcome.attributes)
+        failure = [(EAP_MESSAGE, eap_failure(outcome.attributes[0][1]))]
+        username = outcome.username
+        sub = self.directory.subscribers.get(username)
+        if sub is None:
+            return self._reject(req, f"EAP {outcome.method}: unknown user {username!r}", failure)
+        plan = self.directory.plans.get(sub.plan) if sub.plan else None
+        if sub.status == "disabled":
+            return self._reject(req, f"EAP {outcome.method}: subscriber {username!r} is disabled", failure)
+        if sub.expired():
+            return self._reject(req, f"EAP {outcome.method}: subscriber {username!r} has expired", failure)
+        assert self.eap is not None
+        allowed = self.eap.settings.methods_for_plan(sub.plan)
+        if outcome.method not in {_EAP_NAMES.get(m) for m in allowed}:
+            return self._reject(req, f"EAP {outcome.method} is not allowed for plan {sub.plan!r}", failure)
+        extra = [(USER_NAME, username.encode())] + outcome.attributes
+        if outcome.msk is not None:
+            secret, auth = req.nas.secret, req.packet.authenticator
+            # RFC 5216 §2.3 / RFC 2548 §2.4.2-3: Recv-Key = MSK[0:32], Send-Key = MSK[32:64]
+            extra += [
+                _vsa(MICROSOFT, 17, salt_encrypt(outcome.msk[:32], secret, auth)),
+                _vsa(MICROSOFT, 16, salt_encrypt(outcome.msk[32:64], secret, auth)),
+            ]
+        req.note(f"  EAP {outcome.method}: subscriber {username!r}, plan {sub.plan or '-'}")
+        return self._authorise(req, sub, plan, extra)
 
     # -- after authentication -------------------------------------------------------------
 
@@ -402,6 +481,10 @@ class AccessPolicy:
     def _reject(self, req: Request, reason: str, extra: list[tuple[int, bytes]] | None = None) -> Packet:
         req.reject_reason = reason
         req.note(f"  reject: {reason}")
+        if extra is None or all(t != EAP_MESSAGE for t, _ in extra):
+            eap = req.packet.raw((EAP_MESSAGE,))
+            if eap is not None:  # an EAP peer learns the outcome only from an EAP-Failure
+                extra = [*(extra or ()), (EAP_MESSAGE, eap_failure(eap))]
         if self.log_rejects:
             log.info("auth.reject", **auth_fields(req), reason=reason)
         reply = req.packet.reply(_ACCESS_REJECT)
@@ -416,6 +499,9 @@ def eap_failure(first_eap_message: bytes) -> bytes:
     (RFC 3748 §4.2). An EAP-Start (an empty EAP-Message, RFC 3579 §2.1) has no Identifier: 0."""
     identifier = first_eap_message[1] if len(first_eap_message) >= 2 else 0
     return bytes((EAP_FAILURE, identifier, 0, 4))
+
+
+_EAP_NAMES = {4: "EAP-MD5", 13: "EAP-TLS", 21: "TTLS", 25: "PEAP"}
 
 
 def _ipv4(text: str) -> bytes:
