@@ -15,9 +15,23 @@ def eap() -> None:
 
 
 @eap.command("test-cert")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write into.")
-@click.option("--server-name", default="radiusd.lab", show_default=True, help="The server certificate's name.")
-@click.option("--client", "client", default="eapuser", show_default=True, help="CN of the client certificates (a subscriber).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write into.",
+)
+@click.option(
+    "--server-name", default="radiusd.lab", show_default=True, help="The server certificate's name."
+)
+@click.option(
+    "--client",
+    "client",
+    default="eapuser",
+    show_default=True,
+    help="CN of the client certificates (a subscriber).",
+)
 @click.option("--days", default=825, show_default=True, type=click.IntRange(1, 3650), help="Validity.")
 def test_cert(out: Path, server_name: str, client: str, days: int) -> None:
     """Write a self-signed lab CA, a server certificate, a client certificate, a revoked client
@@ -30,4 +44,6 @@ def test_cert(out: Path, server_name: str, client: str, days: int) -> None:
         fail(f"cannot write into {out}: {exc.strerror or exc}")
     for name, path in paths.items():
         click.echo(f"{name:12} {path}")
-    click.echo(f'\n[eap]\ncert = "{paths["server.pem"]}"\nkey = "{paths["server.key"]}"\nca = "{paths["ca.pem"]}"\ncrl = "{paths["crl.pem"]}"')
+    click.echo("\n[eap]")
+    for key, name in (("cert", "server.pem"), ("key", "server.key"), ("ca", "ca.pem"), ("crl", "crl.pem")):
+        click.echo(f'{key} = "{paths[name]}"')

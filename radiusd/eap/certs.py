@@ -18,7 +18,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 #: what :func:`make_test_pki` writes, by role
-FILES = ("ca.pem", "ca.key", "server.pem", "server.key", "client.pem", "client.key", "revoked.pem", "revoked.key", "crl.pem")
+FILES = (
+    "ca.pem",
+    "ca.key",
+    "server.pem",
+    "server.key",
+    "client.pem",
+    "client.key",
+    "revoked.pem",
+    "revoked.key",
+    "crl.pem",
+)
 
 
 def _key() -> rsa.RSAPrivateKey:
@@ -26,11 +36,18 @@ def _key() -> rsa.RSAPrivateKey:
 
 
 def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "radiusd lab"), x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "radiusd lab"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
 
 
 def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
-    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    data = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
@@ -38,9 +55,16 @@ def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
 
 
 def _cert(
-    subject: str, key: rsa.RSAPrivateKey, issuer: x509.Name, issuer_key: rsa.RSAPrivateKey, days: int, *, ca: bool = False,
-    usage: x509.ObjectIdentifier | None = None, san: list[x509.GeneralName] | None = None,
-) -> x509.Certificate:  # fmt: skip
+    subject: str,
+    key: rsa.RSAPrivateKey,
+    issuer: x509.Name,
+    issuer_key: rsa.RSAPrivateKey,
+    days: int,
+    *,
+    ca: bool = False,
+    usage: x509.ObjectIdentifier | None = None,
+    san: list[x509.GeneralName] | None = None,
+) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
     builder = (
         x509.CertificateBuilder()
@@ -64,7 +88,9 @@ def _cert(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def make_test_pki(out: Path, server_name: str = "radiusd.lab", client_name: str = "eapuser", days: int = 825) -> dict[str, Path]:
+def make_test_pki(
+    out: Path, server_name: str = "radiusd.lab", client_name: str = "eapuser", days: int = 825
+) -> dict[str, Path]:
     """Write the files of :data:`FILES` into ``out`` (created, mode 0700); keys are mode 0600.
     ``client_name`` is the CN (and e-mail SAN) of both client certificates: the subscriber
     an EAP-TLS login maps to."""
@@ -75,8 +101,12 @@ def make_test_pki(out: Path, server_name: str = "radiusd.lab", client_name: str 
     server = _cert(server_name, server_key, ca_name, ca_key, days, usage=ExtendedKeyUsageOID.SERVER_AUTH,
                    san=[x509.DNSName(server_name)])  # fmt: skip
     client_san: list[x509.GeneralName] = [x509.RFC822Name(f"{client_name}@{server_name}")]
-    client = _cert(client_name, client_key, ca_name, ca_key, days, usage=ExtendedKeyUsageOID.CLIENT_AUTH, san=client_san)
-    revoked = _cert(client_name, revoked_key, ca_name, ca_key, days, usage=ExtendedKeyUsageOID.CLIENT_AUTH, san=client_san)
+    client = _cert(
+        client_name, client_key, ca_name, ca_key, days, usage=ExtendedKeyUsageOID.CLIENT_AUTH, san=client_san
+    )
+    revoked = _cert(
+        client_name, revoked_key, ca_name, ca_key, days, usage=ExtendedKeyUsageOID.CLIENT_AUTH, san=client_san
+    )
     now = dt.datetime.now(dt.UTC)
     crl = (
         x509.CertificateRevocationListBuilder()
@@ -95,6 +125,11 @@ def make_test_pki(out: Path, server_name: str = "radiusd.lab", client_name: str 
     paths["client.pem"].write_bytes(client.public_bytes(pem))
     paths["revoked.pem"].write_bytes(revoked.public_bytes(pem))
     paths["crl.pem"].write_bytes(crl.public_bytes(pem))
-    for name, key in (("ca.key", ca_key), ("server.key", server_key), ("client.key", client_key), ("revoked.key", revoked_key)):
+    for name, key in (
+        ("ca.key", ca_key),
+        ("server.key", server_key),
+        ("client.key", client_key),
+        ("revoked.key", revoked_key),
+    ):
         _write_key(paths[name], key)
     return paths

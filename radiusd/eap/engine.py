@@ -75,7 +75,9 @@ class Conversation:
 class EapEngine:
     """The conversations of one daemon process."""
 
-    def __init__(self, settings: EapSettings, pool: HashPool | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: EapSettings, pool: HashPool | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings
         files = settings.tls_files()
         self.tls = TlsContexts(files) if files is not None else None
@@ -127,7 +129,12 @@ class EapEngine:
         if pkt.type == eap.NAK and not conv.started:
             return self._nak(conv, pkt, notes)
         if pkt.type != conv.method.type:
-            return self._reject(conv, pkt.identifier, f"the peer answered {eap.METHOD_NAMES.get(pkt.type, pkt.type)} to {conv.method.name}", notes)
+            return self._reject(
+                conv,
+                pkt.identifier,
+                f"the peer answered {eap.METHOD_NAMES.get(pkt.type, pkt.type)} to {conv.method.name}",
+                notes,
+            )
         conv.started = True
         if not conv.method.heavy:
             return self._outcome(conv, pkt.identifier, self._step(conv, pkt), notes)
@@ -138,7 +145,9 @@ class EapEngine:
         conv.busy = True
         return self._later(conv, pkt.identifier, future, notes)
 
-    async def _later(self, conv: Conversation, identifier: int, future: Awaitable[Step], notes: list[str]) -> Outcome:
+    async def _later(
+        self, conv: Conversation, identifier: int, future: Awaitable[Step], notes: list[str]
+    ) -> Outcome:
         try:
             step = await future
         finally:
@@ -156,9 +165,16 @@ class EapEngine:
         notes: list[str],
     ) -> Outcome:
         if pkt.type != eap.IDENTITY:
-            return self._reject(None, pkt.identifier, "an EAP conversation must begin with an Identity response", notes)
+            return self._reject(
+                None, pkt.identifier, "an EAP conversation must begin with an Identity response", notes
+            )
         if len(self.conversations) >= self.settings.max_conversations:
-            return self._reject(None, pkt.identifier, f"{len(self.conversations)} EAP conversations under way (max_conversations)", notes)
+            return self._reject(
+                None,
+                pkt.identifier,
+                f"{len(self.conversations)} EAP conversations under way (max_conversations)",
+                notes,
+            )
         outer = pkt.data.decode("utf-8", "replace")
         fragment = self.settings.fragment_size
         if framed_mtu:
@@ -177,7 +193,12 @@ class EapEngine:
         names = ", ".join(eap.METHOD_NAMES.get(t, str(t)) for t in wanted) or "none"
         choice = next((t for t in wanted if t in self.settings.methods and t in METHODS), None)
         if choice is None:
-            return self._reject(conv, pkt.identifier, f"the peer refused {conv.method.name} and wants {names}: not allowed", notes)
+            return self._reject(
+                conv,
+                pkt.identifier,
+                f"the peer refused {conv.method.name} and wants {names}: not allowed",
+                notes,
+            )
         conv.method = METHODS[choice](conv.ctx, conv.outer)
         notes.append(f"  EAP: the peer asks for {names}: switching to {conv.method.name}")
         return self._outcome(conv, pkt.identifier, conv.method.start(), notes)
@@ -200,7 +221,9 @@ class EapEngine:
             conv.identifier = (identifier + 1) & 0xFF
             req = eap.EapPacket(eap.REQUEST, conv.identifier, conv.method.type, step.data)
             notes.append(f"  EAP out: {req.describe()}")
-            return Outcome("challenge", [*eap.split_eap_message(req.encode()), (eap.STATE, conv.state)], notes=notes)
+            return Outcome(
+                "challenge", [*eap.split_eap_message(req.encode()), (eap.STATE, conv.state)], notes=notes
+            )
         if step.kind == "success":
             self.conversations.pop(conv.state, None)
             self.counts["accepted"] += 1
@@ -215,7 +238,9 @@ class EapEngine:
             )
         return self._reject(conv, identifier, step.reason, notes)
 
-    def _reject(self, conv: Conversation | None, identifier: int, reason: str, notes: list[str] | None = None) -> Outcome:
+    def _reject(
+        self, conv: Conversation | None, identifier: int, reason: str, notes: list[str] | None = None
+    ) -> Outcome:
         if conv is not None:
             self.conversations.pop(conv.state, None)
         self.counts["rejected"] += 1

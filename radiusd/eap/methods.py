@@ -101,7 +101,9 @@ class Md5Method(Method):
         clear = cred.cleartext()
         if clear is None:
             return failed("EAP-MD5 needs a cleartext password, and this subscriber's is hashed")
-        expected = hashlib.md5(bytes((identifier,)) + clear.encode() + self.challenge).digest()
+        expected = hashlib.md5(
+            bytes((identifier,)) + clear.encode() + self.challenge, usedforsecurity=False
+        ).digest()  # the protocol's hash (RFC 1994 §4.1): why allow_md5 is off by default
         if expected != data[1:17]:
             return failed("wrong password (MD5 response does not match)")
         self.note("response matches")
@@ -183,7 +185,9 @@ class EapTlsMethod(TlsBased):
             if self.ctx.known(name):
                 self.note(f"client certificate names {name!r} (serial {cert.serial_number:x})")
                 return name
-        return failed(f"no subscriber matches the client certificate ({', '.join(map(repr, names)) or 'no names'})")
+        return failed(
+            f"no subscriber matches the client certificate ({', '.join(map(repr, names)) or 'no names'})"
+        )
 
 
 def certificate_names(cert: x509.Certificate) -> list[str]:

@@ -60,7 +60,9 @@ class EapPacket:
         length = 5 + len(self.data)
         if length > 0xFFFF:
             raise EapError(f"EAP packet of {length} octets")
-        return bytes((self.code, self.identifier)) + length.to_bytes(2, "big") + bytes((self.type,)) + self.data
+        return (
+            bytes((self.code, self.identifier)) + length.to_bytes(2, "big") + bytes((self.type,)) + self.data
+        )
 
     def describe(self) -> str:
         """Plain words for ``serve -X`` (never the Type-Data: it may hold a password)."""
@@ -108,7 +110,9 @@ def join_eap_messages(attributes: list[tuple[int, bytes]]) -> bytes | None:
 
 def split_eap_message(eap: bytes) -> list[tuple[int, bytes]]:
     """EAP-Message attributes of at most 253 octets each (RFC 3579 §3.1)."""
-    return [(EAP_MESSAGE, eap[i : i + MAX_ATTR]) for i in range(0, len(eap), MAX_ATTR)] or [(EAP_MESSAGE, b"")]
+    return [(EAP_MESSAGE, eap[i : i + MAX_ATTR]) for i in range(0, len(eap), MAX_ATTR)] or [
+        (EAP_MESSAGE, b"")
+    ]
 
 
 def nak_types(data: bytes) -> list[int]:

@@ -74,7 +74,9 @@ def _methods(value: Any, where: str, allow_md5: bool) -> tuple[int, ...]:
         if code is None:
             raise ValueError(f"{where}: unknown EAP method {name!r} (peap, ttls, tls, md5)")
         if code == eap.MD5_CHALLENGE and not allow_md5:
-            raise ValueError(f"{where}: md5 sends no keys and protects nothing; set allow_md5 = true to use it")
+            raise ValueError(
+                f"{where}: md5 sends no keys and protects nothing; set allow_md5 = true to use it"
+            )
         out.append(code)
     return tuple(out)
 
@@ -90,8 +92,10 @@ def parse_eap(section: dict[str, Any]) -> EapSettings:
     allow_md5 = bool(section.get("allow_md5", False))
     methods = _methods(section.get("methods", ["peap", "ttls", "tls"]), "[eap] methods", allow_md5)
     default_name = str(section.get("default_method", "")).lower()
-    default = eap.METHOD_BY_NAME.get(default_name, methods[0] if methods else 0) if default_name else (
-        methods[0] if methods else 0
+    default = (
+        eap.METHOD_BY_NAME.get(default_name, methods[0] if methods else 0)
+        if default_name
+        else (methods[0] if methods else 0)
     )
     if methods and default not in methods:
         raise ValueError(f"[eap] default_method {default_name!r} is not among the allowed methods")
@@ -131,6 +135,11 @@ def parse_eap(section: dict[str, Any]) -> EapSettings:
         raise ValueError(f"[eap]: {exc}") from None
     if not 64 <= settings.fragment_size <= 4000:
         raise ValueError("[eap] fragment_size: 64 to 4000 octets")
-    if settings.max_conversations < 1 or settings.timeout <= 0 or settings.workers < 1 or settings.queue_max < 1:
+    if (
+        settings.max_conversations < 1
+        or settings.timeout <= 0
+        or settings.workers < 1
+        or settings.queue_max < 1
+    ):
         raise ValueError("[eap] max_conversations, timeout, workers and queue_max must be greater than 0")
     return settings

@@ -89,9 +89,7 @@ class TlsContexts:
         if files.crl:
             data = Path(files.crl).read_bytes()
             try:
-                crl = (
-                    x509.load_pem_x509_crl(data) if b"-----BEGIN" in data else x509.load_der_x509_crl(data)
-                )
+                crl = x509.load_pem_x509_crl(data) if b"-----BEGIN" in data else x509.load_der_x509_crl(data)
             except ValueError as exc:
                 raise EapError(f"EAP CRL {files.crl}: {exc}") from None
             store = mutual.get_cert_store()
@@ -115,13 +113,16 @@ def _verified(conn: SSL.Connection, cert: crypto.X509, errno: int, depth: int, o
 
 
 def _x509_error(errno: int) -> str:
-    names = {10: "expired", 9: "not yet valid", 20: "unknown issuer", 23: "revoked", 3: "no CRL", 12: "CRL expired",
-             18: "self-signed", 19: "self-signed in chain", 2: "unknown issuer certificate", 21: "unable to verify"}  # fmt: skip
-    return names.get(errno, "see X509_verify_cert_error_string")
+    """OpenSSL's words for a certificate verification error (pyOpenSSL has no wrapper)."""
+    from OpenSSL._util import ffi, lib
+
+    return str(ffi.string(lib.X509_verify_cert_error_string(errno)).decode("ascii", "replace"))
 
 
 def _ssl_reason(exc: SSL.Error) -> str:
-    parts = [str(e[2]) for e in (exc.args[0] if exc.args and isinstance(exc.args[0], list) else []) if len(e) > 2]
+    parts = [
+        str(e[2]) for e in (exc.args[0] if exc.args and isinstance(exc.args[0], list) else []) if len(e) > 2
+    ]
     return ", ".join(parts) or str(exc) or type(exc).__name__
 
 

@@ -67,7 +67,9 @@ class PeapMethod(TlsBased):
             self.challenge = os.urandom(16)
             self.ms_id = self._next_id()
             name = b"radiusd"
-            body = struct.pack("!BBHB", MS_CHALLENGE, self.ms_id, 5 + 16 + len(name), 16) + self.challenge + name
+            body = (
+                struct.pack("!BBHB", MS_CHALLENGE, self.ms_id, 5 + 16 + len(name), 16) + self.challenge + name
+            )
             self.phase = "challenge-sent"
             return request(bytes((eap.MSCHAPV2,)) + body)
         if self.phase == "challenge-sent":
@@ -87,7 +89,9 @@ class PeapMethod(TlsBased):
             assert result.success_value is not None
             auth = result.success_value[1:]
             self.phase = "success-sent"
-            return request(bytes((eap.MSCHAPV2,)) + struct.pack("!BBH", MS_SUCCESS, app[2], 4 + len(auth)) + auth)
+            return request(
+                bytes((eap.MSCHAPV2,)) + struct.pack("!BBH", MS_SUCCESS, app[2], 4 + len(auth)) + auth
+            )
         if self.phase == "success-sent":
             if app[:2] != bytes((eap.MSCHAPV2, MS_SUCCESS)):
                 return failed("PEAP: the peer did not acknowledge MSCHAPv2 success")
@@ -101,7 +105,9 @@ class PeapMethod(TlsBased):
                 return failed(f"PEAP: Result TLV response: {exc}")
             if pkt.type != eap.EXTENSIONS or result_tlv(pkt.data) != RESULT_SUCCESS:
                 return failed("PEAP: the peer did not confirm success (Result TLV)")
-            return Step("success", username=self.user, msk=self.tunnel.msk(eap.PEAP, b"client EAP encryption"))
+            return Step(
+                "success", username=self.user, msk=self.tunnel.msk(eap.PEAP, b"client EAP encryption")
+            )
         return failed(f"PEAP: unexpected phase {self.phase}")
 
 

@@ -147,7 +147,9 @@ class AccessPolicy:
         eap = pkt.raw((EAP_MESSAGE,))
         if eap is not None:
             if self.eap is None or not self.eap.settings.enabled:
-                return self._reject(req, "EAP is not enabled (no [eap] section)", [(EAP_MESSAGE, eap_failure(eap))])
+                return self._reject(
+                    req, "EAP is not enabled (no [eap] section)", [(EAP_MESSAGE, eap_failure(eap))]
+                )
             return self._eap(req)
         raw_user = pkt.raw((USER_NAME,))
         if raw_user is None:
@@ -317,7 +319,7 @@ class AccessPolicy:
         allowed = self.eap.settings.methods_for_plan(sub.plan)
         if outcome.method not in {_EAP_NAMES.get(m) for m in allowed}:
             return self._reject(req, f"EAP {outcome.method} is not allowed for plan {sub.plan!r}", failure)
-        extra = [(USER_NAME, username.encode())] + outcome.attributes
+        extra = [(USER_NAME, username.encode()), *outcome.attributes]
         if outcome.msk is not None:
             secret, auth = req.nas.secret, req.packet.authenticator
             # RFC 5216 §2.3 / RFC 2548 §2.4.2-3: Recv-Key = MSK[0:32], Send-Key = MSK[32:64]

@@ -419,7 +419,6 @@ class Daemon:
         log.info("config.reloaded")
         return True
 
-
     def _reload_eap(self, fresh: Settings) -> None:
         """The ``[eap]`` section and its certificate, key, CA and CRL files, read again (a
         renewed certificate is served without a restart); a bad one leaves the old in force."""
