@@ -136,7 +136,7 @@ class EapEngine:
                 notes,
             )
         conv.started = True
-        if not conv.method.heavy:
+        if not conv.method.heavy_step(pkt.data):
             return self._outcome(conv, pkt.identifier, self._step(conv, pkt), notes)
         future = self.pool.submit(self._step, conv, pkt)
         if future is None:

@@ -64,8 +64,11 @@ class Method:
 
     type = 0
     name = ""
-    #: the method does TLS work: run it on the EAP thread pool, not on the event loop
-    heavy = False
+    def heavy_step(self, data: bytes) -> bool:
+        """Whether answering ``data`` costs a TLS handshake step (a private-key operation, a
+        key exchange): that runs on the EAP thread pool. The rest (an ACK, a fragment, tunnel
+        records) runs at once: a hop to a thread costs more than it saves there."""
+        return False
 
     def __init__(self, ctx: MethodContext, outer_identity: str) -> None:
         self.ctx = ctx
@@ -114,8 +117,11 @@ class TlsBased(Method):
     """The TLS part shared by EAP-TLS, TTLS and PEAP (RFC 5216 §2.1, §3): the start, the
     fragments both ways, the handshake; :meth:`after_handshake` is the method's own part."""
 
-    heavy = True
     mutual = False
+
+    def heavy_step(self, data: bytes) -> bool:
+        t = self.tunnel
+        return not t.handshake_done and len(data) > 1 and not data[0] & 0x40  # the M bit: a fragment
 
     def start(self) -> Step:
         if self.ctx.tls is None:
