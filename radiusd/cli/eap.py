@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from radiusd.cli.output import fail
+from radiusd.cli.output import fail, json_flag, print_json
 
 
 @click.group()
@@ -33,7 +33,8 @@ def eap() -> None:
     help="CN of the client certificates (a subscriber).",
 )
 @click.option("--days", default=825, show_default=True, type=click.IntRange(1, 3650), help="Validity.")
-def test_cert(out: Path, server_name: str, client: str, days: int) -> None:
+@json_flag("the file list and an [eap] section")
+def test_cert(out: Path, server_name: str, client: str, days: int, as_json: bool) -> None:
     """Write a self-signed lab CA, a server certificate, a client certificate, a revoked client
     certificate and a CRL listing it. Not for production: use your own CA there."""
     from radiusd.eap.certs import make_test_pki
@@ -42,6 +43,9 @@ def test_cert(out: Path, server_name: str, client: str, days: int) -> None:
         paths = make_test_pki(out, server_name, client, days)
     except OSError as exc:
         fail(f"cannot write into {out}: {exc.strerror or exc}")
+    if as_json:
+        print_json({name: str(path) for name, path in paths.items()})
+        return
     for name, path in paths.items():
         click.echo(f"{name:12} {path}")
     click.echo("\n[eap]")

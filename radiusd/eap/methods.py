@@ -64,6 +64,7 @@ class Method:
 
     type = 0
     name = ""
+
     def heavy_step(self, data: bytes) -> bool:
         """Whether answering ``data`` costs a TLS handshake step (a private-key operation, a
         key exchange): that runs on the EAP thread pool. The rest (an ACK, a fragment, tunnel

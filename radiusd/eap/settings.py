@@ -6,7 +6,8 @@ cert = "/etc/radiusd/eap/server.pem"   # server certificate (chain), PEM
 key = "/etc/radiusd/eap/server.key"    # its private key, PEM (mode 0600)
 ca = "/etc/radiusd/eap/ca.pem"         # EAP-TLS: the CA that issues client certificates
 crl = ""                               # EAP-TLS: a CRL file (PEM or DER) of that CA
-methods = ["peap", "ttls", "tls"]      # allowed; "md5" only with allow_md5 = true
+methods = ["peap", "ttls", "tls"]      # allowed (default: these, tls only with a ca); "md5"
+                                       # only with allow_md5 = true
 default_method = "peap"                # offered first; the peer may Nak to another allowed one
 ```
 """
@@ -90,7 +91,8 @@ def parse_eap(section: dict[str, Any]) -> EapSettings:
     if unknown:
         raise ValueError(f"[eap]: unknown setting {sorted(unknown)[0]!r}")
     allow_md5 = bool(section.get("allow_md5", False))
-    methods = _methods(section.get("methods", ["peap", "ttls", "tls"]), "[eap] methods", allow_md5)
+    default_methods = ["peap", "ttls", "tls"] if section.get("ca") else ["peap", "ttls"]
+    methods = _methods(section.get("methods", default_methods), "[eap] methods", allow_md5)
     default_name = str(section.get("default_method", "")).lower()
     default = (
         eap.METHOD_BY_NAME.get(default_name, methods[0] if methods else 0)

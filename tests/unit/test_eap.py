@@ -305,3 +305,63 @@ def test_reload_keeps_the_old_certificate_when_the_new_one_is_bad(
     with pytest.raises(ValueError, match="does not exist"):
         e.reload(bad)
     assert e.tls is before and e.tls.files.cert == str(pki["server.pem"])
+
+
+# -- CLI and config -----------------------------------------------------------------------
+
+
+def test_test_cert_writes_a_pki_with_private_keys_0600(tmp_path: Path) -> None:
+    import json
+    import stat
+
+    from click.testing import CliRunner
+    from cryptography import x509
+
+    from radiusd.cli.main import cli
+
+    out = tmp_path / "pki"
+    result = CliRunner().invoke(cli, ["eap", "test-cert", "--out", str(out), "--client", "bob", "--json"])
+    assert result.exit_code == 0, result.output
+    files = json.loads(result.stdout)
+    assert set(files) == {"ca.pem", "ca.key", "server.pem", "server.key", "client.pem", "client.key",
+                          "revoked.pem", "revoked.key", "crl.pem"}  # fmt: skip
+    for name, path in files.items():
+        mode = stat.S_IMODE(Path(path).stat().st_mode)
+        assert mode == 0o600 if name.endswith(".key") else not mode & 0o002, (name, oct(mode))
+    client = x509.load_pem_x509_certificate(Path(files["client.pem"]).read_bytes())
+    revoked = x509.load_pem_x509_certificate(Path(files["revoked.pem"]).read_bytes())
+    crl = x509.load_pem_x509_crl(Path(files["crl.pem"]).read_bytes())
+    assert crl.get_revoked_certificate_by_serial_number(revoked.serial_number) is not None
+    assert crl.get_revoked_certificate_by_serial_number(client.serial_number) is None
+    from radiusd.eap.methods import certificate_names
+
+    assert certificate_names(client) == ["bob", "bob@radiusd.lab"]
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    bad = CliRunner().invoke(cli, ["eap", "test-cert", "--out", str(blocked / "x")])
+    assert (
+        bad.exit_code == 1
+        and bad.stderr.startswith("radiusd: error: cannot write into")
+        and bad.stderr[-1] == "\n"
+    )
+
+
+def test_eap_section_in_the_config_file(tmp_path: Path, pki: dict[str, Path]) -> None:
+    """The [eap] table beside [radiusd]; relative file names are relative to the file."""
+    from radiusd.config import load_settings
+    from radiusd.eap.engine import build_engine
+
+    (tmp_path / "server.pem").write_bytes(pki["server.pem"].read_bytes())
+    conf = tmp_path / "radiusd.toml"
+    conf.write_text(
+        f'[radiusd]\nreject_delay = 0\n\n[eap]\ncert = "server.pem"\nkey = "{pki["server.key"]}"\nmethods = "peap, ttls"\n'
+    )
+    settings = load_settings(conf)
+    assert settings.eap["cert"] == str(tmp_path / "server.pem")
+    e = build_engine(settings.eap)
+    assert e is not None and e.settings.methods == (eap.PEAP, eap.TTLS)
+    e.close()
+    assert build_engine(load_settings(None).eap) is None
+    conf.write_text('[eap]\ncert = "missing.pem"\nkey = "missing.key"\n')
+    with pytest.raises(ValueError, match=r"missing\.pem does not exist"):
+        build_engine(load_settings(conf).eap)
