@@ -44,6 +44,8 @@ METHODS: dict[int, type[Method]] = {
 BUSY = "eap-busy"
 #: octets of EAP and 802.1X framing around the TLS data in one frame of Framed-MTU
 FRAMING = 14
+#: TLS octets per EAP packet at most, whatever Framed-MTU says (a RADIUS packet stays < 1500)
+MAX_FRAGMENT = 1386
 
 
 @dataclass(slots=True)
@@ -177,8 +179,8 @@ class EapEngine:
             )
         outer = pkt.data.decode("utf-8", "replace")
         fragment = self.settings.fragment_size
-        if framed_mtu:
-            fragment = max(64, min(fragment, framed_mtu - FRAMING))
+        if framed_mtu:  # the access point says what fits in its frames (RFC 3579 §2.4)
+            fragment = max(64, min(MAX_FRAGMENT, framed_mtu - FRAMING))
         ctx = MethodContext(credential, known, self.tls, fragment)
         state = os.urandom(16)
         method = METHODS[self.settings.default_method](ctx, outer)

@@ -36,7 +36,8 @@ class EapSettings:
     methods: tuple[int, ...] = (eap.PEAP, eap.TTLS, eap.TLS)
     default_method: int = eap.PEAP
     allow_md5: bool = False
-    #: TLS octets per EAP-Request, at most; a smaller Framed-MTU in the request wins
+    #: TLS octets per EAP-Request when the request has no Framed-MTU (with one: Framed-MTU - 14,
+    #: at most 1386)
     fragment_size: int = 1000
     #: conversations under way at once; beyond, new ones are rejected (with EAP-Failure)
     max_conversations: int = 4096

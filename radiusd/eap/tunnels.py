@@ -39,7 +39,9 @@ class PeapMethod(TlsBased):
         t = self.tunnel
         out = t.pending()  # TLS 1.2: our ChangeCipherSpec and Finished; TLS 1.3: tickets
         if first and out and not t.tls13:
-            return self.send(out)  # the peer acknowledges, then phase 2 starts (as FreeRADIUS)
+            # the peer acknowledges, then phase 2 starts (wpa_supplicant refuses a phase 2
+            # request in the flight that carries our Finished)
+            return self.send(out)
         app = t.read_app()
         step = self._inner(app)
         if step.kind != "request":
