@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -267,3 +268,37 @@ def test_eap_without_message_authenticator_is_dropped(daemon: DaemonProcess) -> 
     )
     with UdpPeer() as peer:
         assert peer.exchange(encode_request(pkt, SECRET.encode()), daemon.auth_port, timeout=1.0) is None
+
+
+def test_sighup_reloads_the_certificate(
+    eapol_test: str, daemon: DaemonProcess, tmp_path: Path, pki: dict[str, Path], ca: str
+) -> None:
+    """A renewed server certificate is served after SIGHUP; a file that does not load leaves
+    the old one in force. (Last in the module: it puts the original files back.)"""
+    original = {name: pki[name].read_bytes() for name in ("server.pem", "server.key")}
+    renewed = make_test_pki(tmp_path / "renewed")
+
+    def peap(ca_file: str) -> subprocess.CompletedProcess[str]:
+        net = {"eap": "PEAP", "identity": '"alice"', "password": f'"{PASSWORD}"',
+               "phase2": '"auth=MSCHAPV2"', "ca_cert": f'"{ca_file}"'}  # fmt: skip
+        return run_eapol(eapol_test, daemon, tmp_path, net)
+
+    def hup(event: str) -> None:
+        before = len(daemon.events(event))
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_event(event, timeout=10, count=before + 1)
+
+    try:
+        pki["server.pem"].write_text("not a certificate\n")
+        hup("eap.reload-failed")
+        assert_success(peap(ca), "1.2")  # the old certificate still in force (eapol_test: TLS 1.2 by default)
+        for name in original:
+            pki[name].write_bytes(renewed[name].read_bytes())
+        hup("eap.reloaded")
+        assert_success(peap(str(renewed["ca.pem"])), "1.2")
+        assert_failure(peap(ca))  # the supplicant no longer trusts what it is shown
+    finally:
+        for name, data in original.items():
+            pki[name].write_bytes(data)
+        hup("eap.reloaded")
+    assert_success(peap(ca), "1.2")
