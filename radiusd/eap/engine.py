@@ -16,10 +16,11 @@ the State attribute, from the peer's Identity to the EAP-Success or EAP-Failure.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from radiusd.logs import get_logger
@@ -106,7 +107,7 @@ class EapEngine:
         credential: Callable[[str], Credential | None],
         known: Callable[[str], bool],
         framed_mtu: int | None = None,
-    ) -> Outcome | Awaitable[Outcome]:
+    ) -> Outcome | asyncio.Future[Outcome]:
         raw = eap.join_eap_messages(attributes) or b""
         fail_id = raw[1] if len(raw) > 1 else 0
         try:
@@ -145,16 +146,21 @@ class EapEngine:
             self.counts["busy"] += 1
             return Outcome("drop", reason=BUSY, notes=[*notes, "  not answered: the EAP TLS pool is full"])
         conv.busy = True
-        return self._later(conv, pkt.identifier, future, notes)
+        out: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
 
-    async def _later(
-        self, conv: Conversation, identifier: int, future: Awaitable[Step], notes: list[str]
-    ) -> Outcome:
-        try:
-            step = await future
-        finally:
+        def done(f: asyncio.Future[Step]) -> None:  # a callback, not a task: cheaper per step
             conv.busy = False
-        return self._outcome(conv, identifier, step, notes)
+            if out.cancelled():
+                return
+            if f.cancelled():
+                out.cancel()
+            elif (exc := f.exception()) is not None:
+                out.set_exception(exc)
+            else:
+                out.set_result(self._outcome(conv, pkt.identifier, f.result(), notes))
+
+        future.add_done_callback(done)
+        return out
 
     # -- steps ----------------------------------------------------------------------------
 

@@ -278,14 +278,37 @@ class AccessPolicy:
         )
         if isinstance(result, Outcome):
             return self._eap_outcome(req, result)
+        out: asyncio.Future[Packet | None] = asyncio.get_running_loop().create_future()
 
-        async def later() -> Packet | None:
-            answer = self._eap_outcome(req, await result)
+        def answered(f: asyncio.Future[Outcome]) -> None:  # callbacks, not tasks, per EAP step
+            if out.cancelled():
+                return
+            if f.cancelled():
+                out.cancel()
+                return
+            if (exc := f.exception()) is not None:
+                out.set_exception(exc)
+                return
+            answer = self._eap_outcome(req, f.result())
             if answer is None or isinstance(answer, Packet):
-                return answer
-            return await answer
+                out.set_result(answer)
+                return
+            later = asyncio.ensure_future(answer)  # an address being committed (EAP's last step)
 
-        return later()
+            def assigned(g: asyncio.Future[Packet | None]) -> None:
+                if out.cancelled():
+                    return
+                if g.cancelled():
+                    out.cancel()
+                elif (exc2 := g.exception()) is not None:
+                    out.set_exception(exc2)
+                else:
+                    out.set_result(g.result())
+
+            later.add_done_callback(assigned)
+
+        result.add_done_callback(answered)
+        return out
 
     def _eap_credential(self, username: str) -> Credential | None:
         sub = self.directory.subscribers.get(username)
