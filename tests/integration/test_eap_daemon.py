@@ -68,6 +68,7 @@ def daemon(
         f'cert = "{pki["server.pem"]}"\nkey = "{pki["server.key"]}"\n'
         f'ca = "{pki["ca.pem"]}"\ncrl = "{pki["crl.pem"]}"\n'
         f"timeout = {EAP_TIMEOUT}\n"
+        '\n[eap.plan_methods]\niot = ["tls"]\n'
     )
 
     def seed(d: DaemonProcess) -> None:
@@ -77,6 +78,8 @@ def daemon(
         d.cli("subscriber", "add", "carol", "--password", "unused-here", "--plan", "wifi")
         d.cli("subscriber", "add", "dave", "--password", PASSWORD, "--plan", "wifi")
         d.cli("subscriber", "disable", "dave")
+        d.cli("plan", "add", "iot")
+        d.cli("subscriber", "add", "ivan", "--password", PASSWORD, "--plan", "iot")
 
     yield daemon_factory(module_db_url, env={"RADIUSD_CONFIG": str(config)}, seed=seed)
 
@@ -195,6 +198,16 @@ def test_disabled_subscriber_is_rejected_after_a_good_password(
     }
     assert_failure(run_eapol(eapol_test, daemon, tmp_path, net, "-n"))
     assert "disabled" in last_reject(daemon, "'dave'")
+
+
+def test_plan_methods_refuse_peap_for_a_tls_only_plan(
+    eapol_test: str, daemon: DaemonProcess, ca: str, tmp_path: Path
+) -> None:
+    """[eap.plan_methods] iot = ["tls"]: a right password over PEAP is still refused."""
+    net = {"eap": "PEAP", "identity": '"ivan"', "password": f'"{PASSWORD}"', "phase2": '"auth=MSCHAPV2"',
+           "ca_cert": f'"{ca}"'}  # fmt: skip
+    assert_failure(run_eapol(eapol_test, daemon, tmp_path, net, "-n"))
+    assert "not allowed for plan 'iot'" in last_reject(daemon, "'iot'")
 
 
 @pytest.mark.parametrize("which", ["other-ca", "revoked"])
