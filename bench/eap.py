@@ -223,7 +223,8 @@ def run(args: argparse.Namespace, tmp: str) -> str:
                 busy = asyncio.run(pap_latencies(port, args.pap_rate, args.pap_seconds))
             pap[name] = (quiet, busy)
     lines = [
-        f"Machine: {os.cpu_count()} cores, shared with other work while this ran (figures are noisy).",
+        f"Machine: {os.cpu_count()} cores, shared with other work while this ran (figures are noisy); "
+        f"load average at the end {os.getloadavg()[0]:.1f}.",
         f"eapol_test: {args.parallel} processes x {args.reauths + 1} full PEAP-MSCHAPv2 authentications "
         "(TLS 1.2), "
         f"{args.repeat} interleaved rounds; FreeRADIUS {freeradius_version(fr) if fr else 'not installed'}.",
