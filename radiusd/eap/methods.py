@@ -118,7 +118,8 @@ class TlsBased(Method):
     """The TLS part shared by EAP-TLS, TTLS and PEAP (RFC 5216 §2.1, §3): the start, the
     fragments both ways, the handshake; :meth:`after_handshake` is the method's own part."""
 
-    mutual = False
+    #: which of the server's TLS contexts (radiusd.eap.tls.TlsContexts.context)
+    context = "tunnel"
 
     def heavy_step(self, data: bytes) -> bool:
         t = self.tunnel
@@ -127,7 +128,7 @@ class TlsBased(Method):
     def start(self) -> Step:
         if self.ctx.tls is None:
             return failed("no server certificate is configured ([eap] cert, key)")
-        self.tunnel = TlsTunnel(self.ctx.tls.context(self.mutual), self.ctx.fragment)
+        self.tunnel = TlsTunnel(self.ctx.tls.context(self.context), self.ctx.fragment)
         return request(self.tunnel.start())
 
     def send(self, out: bytes) -> Step:
@@ -154,7 +155,10 @@ class TlsBased(Method):
         if not was_done:
             cipher = t.conn.get_cipher_name() or "?"
             self.note(f"TLS handshake done: {t.version} {cipher}{', session resumed' if t.resumed() else ''}")
-        return self.after_handshake(first=not was_done, records=bool(records))
+        step = self.after_handshake(first=not was_done, records=bool(records))
+        if step.kind == "success":
+            t.keep_session()
+        return step
 
     def after_handshake(self, first: bool, records: bool) -> Step:
         raise NotImplementedError
@@ -166,7 +170,7 @@ class EapTlsMethod(TlsBased):
 
     type = eap.TLS
     name = "EAP-TLS"
-    mutual = True
+    context = "mutual"
 
     def after_handshake(self, first: bool, records: bool) -> Step:
         t = self.tunnel

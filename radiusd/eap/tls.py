@@ -42,20 +42,28 @@ class TlsFiles:
 
 
 class TlsContexts:
-    """The server's TLS contexts, built from files: ``tunnel`` (PEAP, TTLS: no client
-    certificate asked) and ``mutual`` (EAP-TLS: a client certificate issued by the CA, not on
-    the CRL). :meth:`reload` swaps in new ones (SIGHUP); conversations under way keep theirs."""
+    """The server's TLS contexts, built from files: ``tunnel`` (PEAP: no client certificate
+    asked), ``fresh`` (TTLS: the same without resumption, see below) and ``mutual`` (EAP-TLS: a
+    client certificate issued by the CA, not on the CRL). :meth:`reload` swaps in new ones
+    (SIGHUP); conversations under way keep theirs.
+
+    TTLS gets no resumption: a supplicant resuming a TTLS session skips phase 2 (wpa_supplicant
+    does), and the server would then have to remember the inner identity with the TLS session,
+    tickets included; a full handshake each time is the simple, safe choice. PEAP resumes and
+    runs phase 2 again, which MS-PEAP §3.3.7.1 allows when the server does no fast reconnect;
+    EAP-TLS resumes with the certificate of the full handshake (OpenSSL keeps it in the
+    session)."""
 
     def __init__(self, files: TlsFiles) -> None:
         self.files = files
         self._lock = threading.Lock()
-        self.tunnel, self.mutual = self._build(files)
+        self.tunnel, self.fresh, self.mutual = self._build(files)
 
     def reload(self, files: TlsFiles | None = None) -> None:
         built = self._build(files or self.files)  # raises (and changes nothing) on a bad file
         with self._lock:
             self.files = files or self.files
-            self.tunnel, self.mutual = built
+            self.tunnel, self.fresh, self.mutual = built
 
     @staticmethod
     def _base(files: TlsFiles, session_id: bytes) -> SSL.Context:
@@ -74,14 +82,17 @@ class TlsContexts:
         ctx.set_timeout(3600)
         return ctx
 
-    def _build(self, files: TlsFiles) -> tuple[SSL.Context, SSL.Context | None]:
+    def _build(self, files: TlsFiles) -> tuple[SSL.Context, SSL.Context, SSL.Context | None]:
         for name in ("cert", "key", "ca", "crl"):
             path = getattr(files, name)
             if path and not Path(path).is_file():
                 raise EapError(f"EAP {name} file {path} does not exist")
         tunnel = self._base(files, b"radiusd-eap-tunnel")
+        fresh = self._base(files, b"radiusd-eap-ttls")
+        fresh.set_session_cache_mode(SSL.SESS_CACHE_OFF)
+        fresh.set_options(SSL.OP_NO_TICKET)
         if not files.ca:
-            return tunnel, None
+            return tunnel, fresh, None
         mutual = self._base(files, b"radiusd-eap-tls")
         mutual.load_verify_locations(files.ca)
         mutual.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, _verified)
@@ -96,11 +107,12 @@ class TlsContexts:
             assert store is not None
             store.add_crl(crl)
             store.set_flags(crypto.X509StoreFlags.CRL_CHECK)
-        return tunnel, mutual
+        return tunnel, fresh, mutual
 
-    def context(self, mutual: bool) -> SSL.Context:
+    def context(self, kind: str) -> SSL.Context:
+        """``tunnel``, ``fresh`` or ``mutual``."""
         with self._lock:
-            ctx = self.mutual if mutual else self.tunnel
+            ctx = {"tunnel": self.tunnel, "fresh": self.fresh, "mutual": self.mutual}[kind]
         if ctx is None:
             raise EapError("EAP-TLS needs a CA ([eap] ca)")
         return ctx
@@ -265,6 +277,13 @@ class TlsTunnel:
     @property
     def tls13(self) -> bool:
         return self.conn.get_protocol_version() >= 0x304 or self.version == "TLSv1.3"
+
+    def keep_session(self) -> bool:
+        """Mark the connection as closed cleanly, so that OpenSSL keeps its session for
+        resumption (it drops the session of a connection freed without a shutdown); only
+        after the method succeeded."""
+        self.conn.set_shutdown(SSL.SENT_SHUTDOWN | SSL.RECEIVED_SHUTDOWN)
+        return True
 
     def resumed(self) -> bool:
         from OpenSSL._util import lib  # SSL_session_reused: pyOpenSSL has no wrapper for it

@@ -164,6 +164,7 @@ class TtlsMethod(TlsBased):
 
     type = eap.TTLS
     name = "TTLS"
+    context = "fresh"  # no resumption: see radiusd.eap.tls.TlsContexts
 
     def start(self) -> Step:
         self.phase = "avps"

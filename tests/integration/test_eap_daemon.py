@@ -100,9 +100,9 @@ def tls_phase1(version: str) -> str:
     return f'"tls_disable_tlsv1_3={0 if version == "1.3" else 1} tls_disable_tlsv1_2=0"'
 
 
-def assert_success(out: subprocess.CompletedProcess[str], version: str) -> None:
+def assert_success(out: subprocess.CompletedProcess[str], version: str, auths: int = 1) -> None:
     assert out.returncode == 0, out.stdout[-3000:]
-    assert "MPPE keys OK: 1  mismatch: 0" in out.stdout
+    assert f"MPPE keys OK: {auths}  mismatch: 0" in out.stdout
     assert out.stdout.rstrip().endswith("SUCCESS")
     assert f"SSL: Using TLS version TLSv{version}" in out.stdout
 
@@ -133,10 +133,13 @@ def test_peap_mschapv2(eapol_test: str, daemon: DaemonProcess, ca: str, tmp_path
         "phase2": '"auth=MSCHAPV2"',
         "ca_cert": f'"{ca}"',
     }
-    out = run_eapol(eapol_test, daemon, tmp_path, net)
-    assert_success(out, version)
+    out = run_eapol(eapol_test, daemon, tmp_path, net, "-r", "2")  # and twice again, resumed
+    assert_success(out, version, auths=3)
     # the Accept names the inner identity (the NAS accounts under it), never the outer one
     assert "Attribute 1 (User-Name) length=7" in out.stdout
+    # a resumed session still runs MSCHAPv2 (no fast reconnect), and yields fresh keys
+    assert out.stdout.count("OpenSSL: Handshake finished - resumed=1") == 2
+    assert out.stdout.count("EAP-MSCHAPV2: Authentication succeeded") == 3
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -153,7 +156,9 @@ def test_ttls(
         "phase2": f'"auth={inner}"',
         "ca_cert": f'"{ca}"',
     }
-    assert_success(run_eapol(eapol_test, daemon, tmp_path, net), version)
+    out = run_eapol(eapol_test, daemon, tmp_path, net, "-r", "1")
+    assert_success(out, version, auths=2)
+    assert "resumed=1" not in out.stdout  # TTLS never resumes: phase 2 would be skipped
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -169,7 +174,9 @@ def test_eap_tls(
         "client_cert": f'"{pki["client.pem"]}"',
         "private_key": f'"{pki["client.key"]}"',
     }
-    assert_success(run_eapol(eapol_test, daemon, tmp_path, net), version)
+    out = run_eapol(eapol_test, daemon, tmp_path, net, "-r", "1")
+    assert_success(out, version, auths=2)
+    assert "OpenSSL: Handshake finished - resumed=1" in out.stdout  # the session's certificate maps
 
 
 @pytest.mark.parametrize("method", ["PEAP", "TTLS"])
