@@ -5,13 +5,16 @@ records behind it, the TTLS AVPs and the PEAP TLVs. The oracle: a clean refusal
 
 from __future__ import annotations
 
+import contextlib
+import ssl
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from radiusd.eap import packet as eap
 from radiusd.eap.certs import make_test_pki
-from radiusd.eap.methods import EapTlsMethod, MethodContext, Step
+from radiusd.eap.methods import EapTlsMethod, MethodContext, Step, TlsBased
 from radiusd.eap.settings import parse_eap
 from radiusd.eap.tls import TlsContexts
 from radiusd.eap.tunnels import PeapMethod, TtlsMethod, decode_avps, result_tlv
@@ -85,3 +88,44 @@ def test_tls_methods_refuse_garbage_cleanly(contexts: TlsContexts, method: type,
         if out.kind != "request":
             assert out.kind == "failure", out  # garbage never authenticates anybody
             return
+
+
+def _established(contexts: TlsContexts, method: type[TlsBased]) -> TlsBased:
+    """A TTLS or PEAP method whose TLS tunnel is up, driven by the standard library's client."""
+    ctx = MethodContext(lambda _u: None, lambda _u: False, contexts, fragment=4000)
+    m = method(ctx, "anonymous")
+    out = m.start()
+    client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client_ctx.check_hostname = False
+    client_ctx.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = client_ctx.wrap_bio(incoming, outgoing)
+    while not m.tunnel.handshake_done:
+        assert out.kind == "request", out
+        incoming.write(out.data[1:])
+        with contextlib.suppress(ssl.SSLWantReadError):
+            client.do_handshake()
+        out = m.process(1, b"\x00" + outgoing.read())
+    return m
+
+
+# what a peer may send once the tunnel is up: Type-Data with application-data records of
+# random contents (our decryption fails them), or raw garbage
+tunnel_data = st.one_of(
+    st.binary(max_size=300).map(lambda b: b"\x00\x17\x03\x03" + len(b).to_bytes(2, "big") + b),
+    st.binary(max_size=300),
+)
+
+
+@pytest.mark.parametrize("method", [PeapMethod, TtlsMethod])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=tunnel_data)
+def test_records_inside_the_tunnel_are_refused_cleanly(
+    contexts: TlsContexts, method: type, data: bytes
+) -> None:
+    m = _established(contexts, method)
+    try:
+        out = m.process(2, data)
+    except eap.EapError:
+        return
+    assert out.kind in ("request", "failure"), out
