@@ -150,9 +150,6 @@ def serve(
         workers=workers,
     )
     refuse_readable_database(settings)
-    trouble = check_listen(settings)
-    if trouble is not None:
-        fail(trouble)
     if settings.eap:
         from radiusd.eap.engine import build_engine
 
@@ -162,6 +159,9 @@ def serve(
             fail(str(exc))
         if engine is not None:
             engine.close()
+    trouble = check_listen(settings)
+    if trouble is not None:
+        fail(trouble)
     run = load_app_runner()
     if demo:
         from radiusd.cli.demo import seed_demo

@@ -353,8 +353,9 @@ def test_eap_section_in_the_config_file(tmp_path: Path, pki: dict[str, Path]) ->
 
     (tmp_path / "server.pem").write_bytes(pki["server.pem"].read_bytes())
     conf = tmp_path / "radiusd.toml"
+    key = pki["server.key"]
     conf.write_text(
-        f'[radiusd]\nreject_delay = 0\n\n[eap]\ncert = "server.pem"\nkey = "{pki["server.key"]}"\nmethods = "peap, ttls"\n'
+        f'[radiusd]\nreject_delay = 0\n\n[eap]\ncert = "server.pem"\nkey = "{key}"\nmethods = "peap, ttls"\n'
     )
     settings = load_settings(conf)
     assert settings.eap["cert"] == str(tmp_path / "server.pem")
@@ -365,3 +366,16 @@ def test_eap_section_in_the_config_file(tmp_path: Path, pki: dict[str, Path]) ->
     conf.write_text('[eap]\ncert = "missing.pem"\nkey = "missing.key"\n')
     with pytest.raises(ValueError, match=r"missing\.pem does not exist"):
         build_engine(load_settings(conf).eap)
+
+
+def test_serve_refuses_a_bad_eap_section_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from radiusd.cli.main import cli
+
+    conf = tmp_path / "radiusd.toml"
+    conf.write_text('[radiusd]\ndata_dir = "."\n\n[eap]\nmethods = ["peap", "md5"]\ncert = "a"\nkey = "b"\n')
+    result = CliRunner().invoke(cli, ["--config", str(conf), "serve", "--auth-port", "0", "--acct-port", "0"])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("radiusd: error: [eap] methods: md5 sends no keys and protects nothing")
