@@ -71,6 +71,7 @@ class Conversation:
     method: Method
     identifier: int
     last: float
+    allowed: tuple[int, ...] = ()  # the methods this conversation may use (per NAS)
     started: bool = False  # the peer answered the method (a Nak is no longer allowed)
     busy: bool = False
 
@@ -107,6 +108,7 @@ class EapEngine:
         credential: Callable[[str], Credential | None],
         known: Callable[[str], bool],
         framed_mtu: int | None = None,
+        nas: str | None = None,
     ) -> Outcome | asyncio.Future[Outcome]:
         raw = eap.join_eap_messages(attributes) or b""
         fail_id = raw[1] if len(raw) > 1 else 0
@@ -120,7 +122,7 @@ class EapEngine:
         self._expire()
         state = next((v for t, v in attributes if t == eap.STATE), None)
         if state is None:
-            return self._begin(pkt, credential, known, framed_mtu, notes)
+            return self._begin(pkt, credential, known, framed_mtu, notes, nas)
         conv = self.conversations.get(state)
         if conv is None:
             return self._reject(None, pkt.identifier, "unknown or expired EAP conversation (State)", notes)
@@ -171,6 +173,7 @@ class EapEngine:
         known: Callable[[str], bool],
         framed_mtu: int | None,
         notes: list[str],
+        nas: str | None = None,
     ) -> Outcome:
         if pkt.type != eap.IDENTITY:
             return self._reject(
@@ -189,8 +192,10 @@ class EapEngine:
             fragment = max(64, min(MAX_FRAGMENT, framed_mtu - FRAMING))
         ctx = MethodContext(credential, known, self.tls, fragment)
         state = os.urandom(16)
-        method = METHODS[self.settings.default_method](ctx, outer)
-        conv = Conversation(state, outer, ctx, method, pkt.identifier, self.clock())
+        allowed = self.settings.methods if nas is None else self.settings.methods_for_nas(nas)
+        first = self.settings.default_method if self.settings.default_method in allowed else allowed[0]
+        method = METHODS[first](ctx, outer)
+        conv = Conversation(state, outer, ctx, method, pkt.identifier, self.clock(), allowed)
         self.conversations[state] = conv
         self.counts["started"] += 1
         notes.append(f"  EAP: outer identity {outer!r}, offering {method.name}")
@@ -199,7 +204,7 @@ class EapEngine:
     def _nak(self, conv: Conversation, pkt: eap.EapPacket, notes: list[str]) -> Outcome:
         wanted = eap.nak_types(pkt.data)
         names = ", ".join(eap.METHOD_NAMES.get(t, str(t)) for t in wanted) or "none"
-        choice = next((t for t in wanted if t in self.settings.methods and t in METHODS), None)
+        choice = next((t for t in wanted if t in conv.allowed and t in METHODS), None)
         if choice is None:
             return self._reject(
                 conv,

@@ -9,6 +9,11 @@ crl = ""                               # EAP-TLS: a CRL file (PEM or DER) of tha
 methods = ["peap", "ttls", "tls"]      # allowed (default: these, tls only with a ca); "md5"
                                        # only with allow_md5 = true
 default_method = "peap"                # offered first; the peer may Nak to another allowed one
+
+[eap.plan_methods]                     # optional, per plan: checked once the subscriber is known
+iot = ["tls"]
+[eap.nas_methods]                      # optional, per NAS name: what is offered and allowed
+lobby-ap = ["peap"]
 ```
 """
 
@@ -23,7 +28,7 @@ from .tls import TlsFiles
 _KEYS = {
     "cert", "key", "ca", "crl", "methods", "default_method", "allow_md5", "fragment_size",
     "max_conversations", "timeout", "workers", "queue_max", "tls_min_version", "tls_max_version",
-    "plan_methods",
+    "plan_methods", "nas_methods",
 }  # fmt: skip
 
 
@@ -50,6 +55,8 @@ class EapSettings:
     tls_max_version: str = "1.3"
     #: per plan, the methods allowed (``{ "residential" = ["peap"] }``); plans not named: all
     plan_methods: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    #: per NAS (its name), the methods offered and allowed; NAS not named: all of ``methods``
+    nas_methods: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     @property
     def enabled(self) -> bool:
@@ -59,6 +66,12 @@ class EapSettings:
         if not self.cert:
             return None
         return TlsFiles(self.cert, self.key, self.ca, self.crl, self.tls_min_version, self.tls_max_version)
+
+    def methods_for_nas(self, nas: str) -> tuple[int, ...]:
+        for name, methods in self.nas_methods:
+            if name == nas:
+                return methods
+        return self.methods
 
     def methods_for_plan(self, plan: str | None) -> tuple[int, ...]:
         for name, methods in self.plan_methods:
@@ -108,8 +121,9 @@ def parse_eap(section: dict[str, Any]) -> EapSettings:
     if eap.TLS in methods and not section.get("ca"):
         raise ValueError("[eap] ca is needed for tls (the CA of the client certificates)")
     plans = section.get("plan_methods", {}) or {}
-    if not isinstance(plans, dict):
-        raise ValueError("[eap] plan_methods is a table: plan name = [methods]")
+    nases = section.get("nas_methods", {}) or {}
+    if not isinstance(plans, dict) or not isinstance(nases, dict):
+        raise ValueError("[eap] plan_methods and nas_methods are tables: name = [methods]")
     versions = ("1.2", "1.3")
     low, high = str(section.get("tls_min_version", "1.2")), str(section.get("tls_max_version", "1.3"))
     if low not in versions or high not in versions or low > high:
@@ -133,9 +147,16 @@ def parse_eap(section: dict[str, Any]) -> EapSettings:
             plan_methods=tuple(
                 (str(p), _methods(m, f"[eap] plan_methods.{p}", allow_md5)) for p, m in plans.items()
             ),
+            nas_methods=tuple(
+                (str(n), _methods(m, f"[eap] nas_methods.{n}", allow_md5)) for n, m in nases.items()
+            ),
         )
     except (TypeError, ValueError) as exc:
         raise ValueError(f"[eap]: {exc}") from None
+    for kind, table in (("plan_methods", settings.plan_methods), ("nas_methods", settings.nas_methods)):
+        for name, listed in table:
+            if not listed or not set(listed) <= set(methods):
+                raise ValueError(f"[eap] {kind}.{name}: one or more of the allowed methods (methods = ...)")
     if not 64 <= settings.fragment_size <= 4000:
         raise ValueError("[eap] fragment_size: 64 to 4000 octets")
     if (

@@ -275,6 +275,7 @@ class AccessPolicy:
             self._eap_credential,
             self.directory.subscribers.__contains__,
             int.from_bytes(mtu, "big") if mtu is not None and len(mtu) == 4 else None,
+            req.nas.name,
         )
         if isinstance(result, Outcome):
             return self._eap_outcome(req, result)

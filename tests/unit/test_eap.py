@@ -379,3 +379,23 @@ def test_serve_refuses_a_bad_eap_section_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("radiusd: error: [eap] methods: md5 sends no keys and protects nothing")
+
+
+def test_nas_methods_choose_what_is_offered_and_what_a_nak_may_get(pki: dict[str, Path]) -> None:
+    e = engine(pki, nas_methods={"lobby": ["ttls"]})
+    attrs = [(79, identity(1))]
+
+    async def begin(nas: str) -> Outcome:
+        out = e.handle(attrs, lookup, USERS.__contains__, None, nas)
+        assert isinstance(out, Outcome)
+        return out
+
+    assert request_of(asyncio.run(begin("lobby"))).type == eap.TTLS  # peap is the default elsewhere
+    out = asyncio.run(begin("core"))
+    assert request_of(out).type == eap.PEAP
+    lobby = asyncio.run(begin("lobby"))
+    nak = eap.EapPacket(eap.RESPONSE, 2, eap.NAK, bytes((eap.PEAP,))).encode()
+    refused = step(e, nak, state_of(lobby))
+    assert refused.kind == "reject" and "not allowed" in refused.reason
+    with pytest.raises(ValueError, match=r"nas_methods\.x"):
+        parse_eap({"cert": "c", "key": "k", "methods": ["peap"], "nas_methods": {"x": ["ttls"]}})
