@@ -35,7 +35,7 @@ from radiusd.codec.crypto import hide_user_password, recover_user_password, salt
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.errors import MalformedPacket
 from radiusd.codec.packet import Packet
-from radiusd.eap.engine import BUSY, EapEngine, Outcome
+from radiusd.eap.engine import EapEngine
 from radiusd.logs import get_logger
 from radiusd.server.handler import HandlerResult, Request
 from radiusd.server.nas import NasClient
@@ -43,6 +43,7 @@ from radiusd.server.nas import NasClient
 from . import mschap
 from .credentials import Credential, VerifyResult, verify_chap, verify_mschap1, verify_mschap2, verify_pap
 from .directory import Directory, PlanView, SubscriberView
+from .eap_access import EapAccess
 from .hash_pool import DROP_REASON as SLOW_HASH_BUSY
 from .hash_pool import HashPool
 from .seams import AddressAssigner, Assignment, NoSessions, SessionCounter
@@ -128,6 +129,7 @@ class AccessPolicy:
     ) -> None:
         #: EAP conversations (None: EAP requests are rejected with an EAP-Failure)
         self.eap = eap
+        self._eap_side = EapAccess(directory, self._reject, self._authorise)
         #: the authentication log: a line per Access-Accept / Access-Reject (never a password)
         self.log_accepts = log_accepts
         self.log_rejects = log_rejects
@@ -150,7 +152,7 @@ class AccessPolicy:
                 return self._reject(
                     req, "EAP is not enabled (no [eap] section)", [(EAP_MESSAGE, eap_failure(eap))]
                 )
-            return self._eap(req)
+            return self._eap_side.handle(req, self.eap)
         raw_user = pkt.raw((USER_NAME,))
         if raw_user is None:
             return self._reject(req, "the request has no User-Name")
@@ -263,96 +265,6 @@ class AccessPolicy:
         except MalformedPacket:
             return False
         return verify_pap(cred, password).ok
-
-    # -- EAP ------------------------------------------------------------------------------
-
-    def _eap(self, req: Request) -> HandlerResult:
-        assert self.eap is not None
-        pkt = req.packet
-        mtu = pkt.raw((FRAMED_MTU,))
-        result = self.eap.handle(
-            pkt.attributes,
-            self._eap_credential,
-            self.directory.subscribers.__contains__,
-            int.from_bytes(mtu, "big") if mtu is not None and len(mtu) == 4 else None,
-            req.nas.name,
-        )
-        if isinstance(result, Outcome):
-            return self._eap_outcome(req, result)
-        out: asyncio.Future[Packet | None] = asyncio.get_running_loop().create_future()
-
-        def answered(f: asyncio.Future[Outcome]) -> None:  # callbacks, not tasks, per EAP step
-            if out.cancelled():
-                return
-            if f.cancelled():
-                out.cancel()
-                return
-            if (exc := f.exception()) is not None:
-                out.set_exception(exc)
-                return
-            answer = self._eap_outcome(req, f.result())
-            if answer is None or isinstance(answer, Packet):
-                out.set_result(answer)
-                return
-            later = asyncio.ensure_future(answer)  # an address being committed (EAP's last step)
-
-            def assigned(g: asyncio.Future[Packet | None]) -> None:
-                if out.cancelled():
-                    return
-                if g.cancelled():
-                    out.cancel()
-                elif (exc2 := g.exception()) is not None:
-                    out.set_exception(exc2)
-                else:
-                    out.set_result(g.result())
-
-            later.add_done_callback(assigned)
-
-        result.add_done_callback(answered)
-        return out
-
-    def _eap_credential(self, username: str) -> Credential | None:
-        sub = self.directory.subscribers.get(username)
-        return sub.credential if sub is not None else None
-
-    def _eap_outcome(self, req: Request, outcome: Outcome) -> HandlerResult:
-        """The RADIUS answer to one EAP step: Access-Challenge, nothing (a stale or busy step),
-        Access-Reject, or, once the method succeeded, the subscriber's Access-Accept."""
-        for line in outcome.notes:
-            req.note(line)
-        if outcome.kind == "challenge":
-            reply = req.packet.reply(_ACCESS_CHALLENGE)
-            reply.attributes += outcome.attributes
-            return reply
-        if outcome.kind == "drop":
-            req.drop_reason = BUSY if outcome.reason == BUSY else "eap-stale"
-            return None
-        if outcome.kind == "reject":
-            return self._reject(req, f"EAP: {outcome.reason}", outcome.attributes)
-        failure = [(EAP_MESSAGE, eap_failure(outcome.attributes[0][1]))]
-        username = outcome.username
-        sub = self.directory.subscribers.get(username)
-        if sub is None:
-            return self._reject(req, f"EAP {outcome.method}: unknown user {username!r}", failure)
-        plan = self.directory.plans.get(sub.plan) if sub.plan else None
-        if sub.status == "disabled":
-            return self._reject(req, f"EAP {outcome.method}: subscriber {username!r} is disabled", failure)
-        if sub.expired():
-            return self._reject(req, f"EAP {outcome.method}: subscriber {username!r} has expired", failure)
-        assert self.eap is not None
-        allowed = self.eap.settings.methods_for_plan(sub.plan)
-        if outcome.method not in {_EAP_NAMES.get(m) for m in allowed}:
-            return self._reject(req, f"EAP {outcome.method} is not allowed for plan {sub.plan!r}", failure)
-        extra = [(USER_NAME, username.encode()), *outcome.attributes]
-        if outcome.msk is not None:
-            secret, auth = req.nas.secret, req.packet.authenticator
-            # RFC 5216 §2.3 / RFC 2548 §2.4.2-3: Recv-Key = MSK[0:32], Send-Key = MSK[32:64]
-            extra += [
-                _vsa(MICROSOFT, 17, salt_encrypt(outcome.msk[:32], secret, auth)),
-                _vsa(MICROSOFT, 16, salt_encrypt(outcome.msk[32:64], secret, auth)),
-            ]
-        req.note(f"  EAP {outcome.method}: subscriber {username!r}, plan {sub.plan or '-'}")
-        return self._authorise(req, sub, plan, extra)
 
     # -- after authentication -------------------------------------------------------------
 
@@ -525,9 +437,6 @@ def eap_failure(first_eap_message: bytes) -> bytes:
     (RFC 3748 §4.2). An EAP-Start (an empty EAP-Message, RFC 3579 §2.1) has no Identifier: 0."""
     identifier = first_eap_message[1] if len(first_eap_message) >= 2 else 0
     return bytes((EAP_FAILURE, identifier, 0, 4))
-
-
-_EAP_NAMES = {4: "EAP-MD5", 13: "EAP-TLS", 21: "TTLS", 25: "PEAP"}
 
 
 def _ipv4(text: str) -> bytes:
