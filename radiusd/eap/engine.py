@@ -85,6 +85,8 @@ class EapEngine:
         self.settings = settings
         files = settings.tls_files()
         self.tls = TlsContexts(files) if files is not None else None
+        if files is not None:
+            _warn_if_readable(files.key)
         self.pool = pool if pool is not None else HashPool(settings.workers, settings.queue_max, name="eap")
         self.clock = clock
         self.conversations: OrderedDict[bytes, Conversation] = OrderedDict()
@@ -279,6 +281,17 @@ class EapEngine:
     def close(self) -> None:
         self.pool.close()
         self.conversations.clear()
+
+
+def _warn_if_readable(key: str) -> None:
+    """A private key others may read is logged at start (the daemon still starts: the
+    operator's deployment may rely on a group, as with ssl-cert on Debian)."""
+    try:
+        mode = os.stat(key).st_mode
+    except OSError:
+        return
+    if mode & 0o007:
+        log.warning("eap.key-readable", file=key, mode=oct(mode & 0o777), hint="chmod 600 it")
 
 
 def build_engine(section: dict[str, object]) -> EapEngine | None:

@@ -399,3 +399,18 @@ def test_nas_methods_choose_what_is_offered_and_what_a_nak_may_get(pki: dict[str
     assert refused.kind == "reject" and "not allowed" in refused.reason
     with pytest.raises(ValueError, match=r"nas_methods\.x"):
         parse_eap({"cert": "c", "key": "k", "methods": ["peap"], "nas_methods": {"x": ["ttls"]}})
+
+
+def test_a_private_key_others_may_read_is_logged(pki: dict[str, Path], tmp_path: Path) -> None:
+    from structlog.testing import capture_logs
+
+    key = tmp_path / "server.key"
+    key.write_bytes(pki["server.key"].read_bytes())
+    key.chmod(0o644)
+    with capture_logs() as logs:
+        EapEngine(parse_eap({"cert": str(pki["server.pem"]), "key": str(key)})).close()
+        key.chmod(0o600)
+        EapEngine(parse_eap({"cert": str(pki["server.pem"]), "key": str(key)})).close()
+    assert [(e["event"], e["mode"]) for e in logs if e["event"] == "eap.key-readable"] == [
+        ("eap.key-readable", "0o644")
+    ]
