@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 python3 -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
 
 echo "== ruff"; python3 -m ruff check .
-echo "== mypy"; python3 -m mypy
+echo "== mypy"; python3 -m mypy  # radiusd ipam inventory tests ([tool.mypy] files)
+echo "== deptry"; python3 -m deptry .  # exceptions: [tool.deptry] in pyproject.toml
 echo "== pytest"
 set +e
 python3 -m pytest -q -n "${RADIUSD_TEST_WORKERS:-2}" --dist loadfile "$@"

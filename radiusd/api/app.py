@@ -110,7 +110,7 @@ def docs_are_public(path: str) -> bool:
     return path in DOC_PATHS or path.startswith("/docs/")
 
 
-def create_app(
+def create_app(  # noqa: C901  (the routes are closures over the state: their branches count here, each route is short)
     state: LiveState, *, disconnect: DisconnectFn | None = None, concurrency: int | None = None
 ) -> FastAPI:
     """The admin API over ``state`` (a running Daemon). ``disconnect`` overrides the CoA client;
