@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -56,6 +57,7 @@ def cookie_options(request: Request) -> dict[str, Any]:
 
 async def current(request: Request) -> WebSession:
     """The operator's session, or LoginRequired (the dependency of every page)."""
+    request.state.started = time.perf_counter()
     cookie = request.cookies.get(COOKIE)
     found = await resume(request.app.state.live.engine, cookie) if cookie else None
     if found is None:
