@@ -29,7 +29,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     calling_station_id,
     daemon,
     free_tcp_port,
@@ -76,7 +76,8 @@ async def fill(url: str, subscribers: int) -> dict[str, float]:
     sessions = [
         {
             "acct_unique_id": f"bench-{i:06d}", "acct_session_id": f"{i:08x}", "username": username(i),
-            "router_id": router_id, "nas_address": "127.0.0.1", "nas_port": i, "nas_port_id": f"ether{i % 48}",
+            "router_id": router_id, "nas_address": "127.0.0.1", "nas_port": i,
+            "nas_port_id": f"ether{i % 48}",
             "framed_ip": address(i), "calling_station_id": calling_station_id(i),
             "started_at": now - dt.timedelta(hours=3), "updated_at": now, "status": "open",
             "input_octets": 10**8, "output_octets": 10**9,
@@ -181,7 +182,8 @@ def run(url: str, workdir: Path, subscribers: int, rounds: int) -> str:
         f"{subscribers:,} subscribers, {subscribers // 2:,} open sessions, {subscribers * 3:,} assignment "
         f"history rows, {subscribers * 30:,} usage rows (seeded in {seeded:.0f} s: "
         + ", ".join(f"{k} {v:.0f} s" for k, v in filled.items()) + f"); {rounds} fetches per page "
-        "after 2 warm-ups; server time (Server-Timing) and HTTP round trip on loopback (httpx); shared 2-core machine.",
+        "after 2 warm-ups; server time (Server-Timing) and HTTP round trip on loopback (httpx); "
+        "shared 2-core machine.",
         "",
         "| page | server median ms | round trip median ms | p95 ms | max ms | p95 under 200 ms |",
         "|---|---:|---:|---:|---:|---|",
