@@ -156,15 +156,17 @@ def measure(base: str, subscribers: int, rounds: int) -> list[tuple[str, float, 
     return out
 
 
-def run(url: str, workdir: Path, subscribers: int, rounds: int) -> str:
+def run(url: str, workdir: Path, subscribers: int, rounds: int, *, seeded_already: bool = False) -> str:
     t0 = time.perf_counter()
-    seed(url, workdir, subscribers)
-    radiusd(url, "pool", "add", "cgnat", "--range", "100.64.0.0/14")
-    subprocess.run(
-        ["radiusd", "--database", url, "operator", "add", OPERATOR, "--role", "admin", "--password", "-"],
-        input=OPERATOR_PASSWORD + "\n", text=True, check=True, capture_output=True,
-    )  # fmt: skip
-    filled = asyncio.run(fill(url, subscribers))
+    filled: dict[str, float] = {}
+    if not seeded_already:
+        seed(url, workdir, subscribers)
+        radiusd(url, "pool", "add", "cgnat", "--range", "100.64.0.0/14")
+        subprocess.run(
+            ["radiusd", "--database", url, "operator", "add", OPERATOR, "--role", "admin", "--password", "-"],
+            input=OPERATOR_PASSWORD + "\n", text=True, check=True, capture_output=True,
+        )  # fmt: skip
+        filled = asyncio.run(fill(url, subscribers))
     seeded = time.perf_counter() - t0
     port = free_tcp_port()
     with daemon(url, workdir, extra_args=("--api-bind", f"127.0.0.1:{port}")):
@@ -200,10 +202,19 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "web.md")
+    parser.add_argument("--database", metavar="URL", help="seed this database, or reuse it if seeded (kept)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = new_workdir(tmp, "web")
-        if args.sqlite:
+        if args.database:
+            listed = subprocess.run(["radiusd", "--database", args.database, "operator", "list"],
+                                    capture_output=True, text=True, check=False)  # fmt: skip
+            again = OPERATOR in listed.stdout
+            backend = "PostgreSQL" if args.database.startswith("postgresql") else "SQLite"
+            text = f"## {backend}\n\n" + run(
+                args.database, work, args.subscribers, args.rounds, seeded_already=again
+            )
+        elif args.sqlite:
             text = "## SQLite\n\n" + run(sqlite_url(work), work, args.subscribers, args.rounds)
         else:
             with postgres_database() as url:

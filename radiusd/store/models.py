@@ -413,7 +413,8 @@ class RadiusSession(Base):
     router_id: Mapped[int | None]
     nas_address: Mapped[str] = mapped_column(sa.String(64))
     nas_port: Mapped[int | None] = mapped_column(sa.BigInteger)  # 32-bit unsigned on the wire
-    nas_port_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # indexed for the web console's search by NAS port (never changes once written)
+    nas_port_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     nas_port_type: Mapped[str | None] = mapped_column(sa.String(32))
     framed_ip: Mapped[str | None] = mapped_column(sa.String(15))
     framed_ipv6_prefix: Mapped[str | None] = mapped_column(sa.String(64))

@@ -129,15 +129,15 @@ async def search(engine: AsyncEngine, q: Query) -> list[dict[str, Any]]:
                 for r in rows
             ]
         if q.kind == "port":
-            cond = _S.c.nas_port_id == q.text
+            # NAS-Port-Id (text, indexed); a number is also tried as NAS-Port among the open
+            # sessions (not indexed: a scan of the open sessions)
+            cols = (_S.c.username, _S.c.nas_port_id, _S.c.nas_port, _S.c.nas_address, _S.c.started_at)
+            found: Any = sa.select(*cols).where(_S.c.nas_port_id == q.text, _S.c.status == "open")
             if q.text.isdigit() and len(q.text) < 11:
-                cond = sa.or_(cond, _S.c.nas_port == int(q.text))
-            rows = await conn.execute(
-                sa.select(_S.c.username, _S.c.nas_port_id, _S.c.nas_port, _S.c.nas_address, _S.c.started_at)
-                .where(_S.c.status == "open", cond)
-                .order_by(_S.c.started_at.desc())
-                .limit(MAX_RESULTS)
-            )
+                by_number = sa.select(*cols).where(_S.c.nas_port == int(q.text), _S.c.status == "open")
+                found = sa.union(found, by_number)
+            inner = found.subquery()
+            rows = await conn.execute(sa.select(inner).order_by(inner.c.started_at.desc()).limit(MAX_RESULTS))
             return [
                 {"username": r.username, "how": f"port {r.nas_port_id or r.nas_port} on {r.nas_address}",
                  "when": r.started_at}

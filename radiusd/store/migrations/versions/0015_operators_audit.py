@@ -6,8 +6,9 @@ Create Date: 2026-12-07
 
 The web console (radiusd.web) logs operators in with a password (bcrypt) and a session cookie
 whose SHA-256 is kept in ``operator_sessions``; every action on a subscriber or a session, and
-every login, is appended to ``audit_log``. ``radius_sessions.calling_station_id`` is indexed
-for the console's search by MAC (the column never changes once written: updates stay HOT).
+every login, is appended to ``audit_log``. ``radius_sessions.calling_station_id`` and
+``nas_port_id`` are indexed for the console's search by MAC and by NAS port (neither changes
+once written: updates of an open session stay HOT).
 """
 
 from collections.abc import Sequence
@@ -70,9 +71,11 @@ def upgrade() -> None:
     op.create_index(op.f("ix_audit_log_at"), "audit_log", ["at"])
     op.create_index(op.f("ix_audit_log_target_at"), "audit_log", ["target", "at"])
     op.create_index(op.f("ix_radius_sessions_calling_station_id"), "radius_sessions", ["calling_station_id"])
+    op.create_index(op.f("ix_radius_sessions_nas_port_id"), "radius_sessions", ["nas_port_id"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_radius_sessions_nas_port_id"), table_name="radius_sessions")
     op.drop_index(op.f("ix_radius_sessions_calling_station_id"), table_name="radius_sessions")
     op.drop_index(op.f("ix_audit_log_target_at"), table_name="audit_log")
     op.drop_index(op.f("ix_audit_log_at"), table_name="audit_log")
