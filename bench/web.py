@@ -182,8 +182,10 @@ def run(url: str, workdir: Path, subscribers: int, rounds: int, *, seeded_alread
         rows = measure(f"http://127.0.0.1:{port}", subscribers, rounds)
     lines = [
         f"{subscribers:,} subscribers, {subscribers // 2:,} open sessions, {subscribers * 3:,} assignment "
-        f"history rows, {subscribers * 30:,} usage rows (seeded in {seeded:.0f} s: "
-        + ", ".join(f"{k} {v:.0f} s" for k, v in filled.items()) + f"); {rounds} fetches per page "
+        f"history rows, {subscribers * 30:,} usage rows ("
+        + (f"seeded in {seeded:.0f} s: " + ", ".join(f"{k} {v:.0f} s" for k, v in filled.items())
+           if filled else "a database seeded by an earlier run")
+        + f"); {rounds} fetches per page "
         "after 2 warm-ups; server time (Server-Timing) and HTTP round trip on loopback (httpx); "
         "shared 2-core machine.",
         "",

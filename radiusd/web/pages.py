@@ -91,6 +91,7 @@ def install(router: APIRouter, state: Any) -> None:
             drop_total=sum(stats.drops.values()),
             nas_chart=charts.hbars(by_nas), site_chart=charts.hbars(by_site),
             sessions_open=sum(n for _, n in by_nas), pools=_pools(state), nodes=nodes,
+            cluster_rate=sum(n.requests_per_second for n in nodes if n.alive),
             writer={"depth": w.depth, "healthy": w.healthy, "batches": w.batches, "failed": w.failed_batches,
                     "refused": w.refused},
             subscribers=len(state.directory.subscribers),
