@@ -45,8 +45,15 @@ LOCKOUT_WINDOW = dt.timedelta(minutes=15)
 #: a session unused this long is over, and any session this old
 IDLE_TIMEOUT = dt.timedelta(hours=8)
 MAX_AGE = dt.timedelta(hours=24)
-#: a hash checked when the operator does not exist, so timing does not tell names apart
-_DUMMY = bcrypt.hashpw(b"not-an-operator", bcrypt.gensalt(4))
+#: a hash of the same cost, checked when the operator does not exist, so that the time a
+#: refusal takes does not tell which names exist (made at the first such login)
+_dummy: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _dummy:
+        _dummy.append(hash_password(secrets.token_urlsafe(16)))
+    return _dummy[0]
 
 
 def _prehash(password: str) -> bytes:
@@ -206,7 +213,7 @@ async def login(engine: AsyncEngine, name: str, password: str, *, replaces: str 
     async with engine.connect() as conn:
         row = (await conn.execute(sa.select(_O).where(_O.c.name == name))).mappings().first()
     if row is None or len(password) > MAX_PASSWORD:
-        await asyncio.to_thread(check_password, password, _DUMMY.decode())
+        await asyncio.to_thread(lambda: check_password(password, _dummy_hash()))
         raise LoginRefused("unknown operator" if row is None else "password too long")
     now = utcnow()
     if _locked(row, now):

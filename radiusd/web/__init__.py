@@ -127,7 +127,8 @@ def install(app: FastAPI, state: Any, send: Send) -> None:
     @router.post("/logout")
     async def logout_submit(request: Request, web: Web) -> Response:
         fields = await read_form(request)
-        if (fields.get("csrf") or [""])[0] != web.csrf:
+        token = (fields.get("csrf") or [""])[0]
+        if not hmac.compare_digest(token.encode(), web.csrf.encode()):
             raise WebError(403, "the form is out of date: reload the page and retry")
         await logout(engine, request.cookies.get(COOKIE, ""))
         await audit(engine, web.operator, "logout", web.operator, "ok", None, client_address(request))
