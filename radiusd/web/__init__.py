@@ -148,6 +148,10 @@ def install(app: FastAPI, state: Any, send: Send) -> None:
         if web.role not in ("helpdesk", "admin"):
             raise WebError(403, f"the {web.role} role cannot do this")
         ids = [s for s in (session or []) if s][:200]
+        if action == "unlock-operator":
+            if web.role != "admin" or not user:
+                raise WebError(403, "only an admin operator unlocks operators")
+            return page(request, "confirm.html", action=action, user=user, sessions=[], plans=[])
         if action == "disconnect-sessions" and not ids:
             raise WebError(400, "select at least one session")
         if action != "disconnect-sessions" and (action not in SUBSCRIBER_ACTIONS or not user):
@@ -168,13 +172,24 @@ def install(app: FastAPI, state: Any, send: Send) -> None:
         target = user or (",".join(ids)[:255] if ids else None)
         form = await checked_form(request, web, action or "act", target, fields)
         source = client_address(request)
-        if action == "disconnect-sessions" and ids:
+        if action == "unlock-operator" and user:
+            if web.role != "admin":
+                await audit(
+                    engine, web.operator, "operator-unlock", user, "refused", f"role {web.role}", source
+                )
+                raise WebError(403, "only an admin operator unlocks operators")
+            outcome = await actions.unlock(web, user, source)
+            return page(request, "result.html", status=200 if outcome.ok else 409, outcome=outcome,
+                        user="", back="/ui/audit")  # fmt: skip
+        elif action == "disconnect-sessions" and ids:
             outcome = await actions.disconnect(web, ids, source)
         elif action in SUBSCRIBER_ACTIONS and user:
             outcome = await actions.subscriber(web, action, user, form, source)
         else:
             raise WebError(400, "unknown action")
-        return page(request, "result.html", status=200 if outcome.ok else 502, outcome=outcome, user=user)
+        return page(
+            request, "result.html", status=200 if outcome.ok else 502, outcome=outcome, user=user, back=None
+        )
 
     pages.install(router, state)
     app.include_router(router)

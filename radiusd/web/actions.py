@@ -47,6 +47,18 @@ class Actions:
     ) -> None:
         await audit(self.engine, web.operator, action, target, "ok" if ok else "failed", detail, source)
 
+    async def unlock(self, web: WebSession, operator: str, source: str | None) -> Outcome:
+        """Clear an operator's lockout (admin only; as ``radiusd operator set NAME --unlock``)."""
+        from radiusd.store.operators import set_operator
+
+        try:
+            info = await set_operator(self.engine, operator, unlock=True)
+        except StoreError as exc:
+            await self._audit(web, "operator-unlock", operator, False, str(exc), source)
+            return Outcome(f"unlock {operator}", ok=False, lines=[str(exc)])
+        await self._audit(web, "operator-unlock", info.name, True, "unlocked", source)
+        return Outcome(f"unlock {info.name}", lines=["unlocked"])
+
     async def disconnect(self, web: WebSession, session_ids: list[str], source: str | None) -> Outcome:
         from radiusd.api.queries import find_session
 

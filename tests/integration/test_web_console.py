@@ -200,25 +200,45 @@ def test_rejects_shown_on_subscriber_page(base: str, daemon: DaemonProcess, radc
         assert "wrong password" in c.get("/ui/subscribers/alice").text.lower()
 
 
+def _lock(base: str, name: str, password: str) -> None:
+    with httpx.Client(base_url=base) as c:
+        for _ in range(5):
+            form = c.get("/ui/login")
+            r = c.post("/ui/login", data={"username": name, "password": "nope", "csrf": csrf_of(form.text)})
+            assert r.status_code == 401
+        form = c.get("/ui/login")
+        r = c.post("/ui/login", data={"username": name, "password": password, "csrf": csrf_of(form.text)})
+        assert r.status_code == 401  # locked, even with the right password
+
+
 def test_lockout_after_five_failures(base: str, daemon: DaemonProcess) -> None:
     from tests.integration.web_console import add_operator
 
     add_operator(daemon.url, "temp", "readonly", "temp-pw-12345")
-    with httpx.Client(base_url=base) as c:
-        for _ in range(5):
-            form = c.get("/ui/login")
-            r = c.post("/ui/login", data={"username": "temp", "password": "nope", "csrf": csrf_of(form.text)})
-            assert r.status_code == 401
-        form = c.get("/ui/login")
-        r = c.post(
-            "/ui/login", data={"username": "temp", "password": "temp-pw-12345", "csrf": csrf_of(form.text)}
-        )
-        assert r.status_code == 401  # locked, even with the right password
+    _lock(base, "temp", "temp-pw-12345")
     listed = {o["name"]: o for o in json.loads(daemon.cli("operator", "list", "--json").stdout)}
     assert listed["temp"]["locked"] is True and listed["hd"]["locked"] is False
     daemon.cli("operator", "set", "temp", "--unlock")
     login(base, "temp", "temp-pw-12345").close()
     assert "temp login temp refused locked: too many failed logins" in _audit(base)
+
+    _lock(base, "temp", "temp-pw-12345")  # again; now an admin unlocks it from the console
+    with session(base, "hd") as c:
+        assert c.get("/ui/confirm", params={"action": "unlock-operator", "user": "temp"}).status_code == 403
+        token = csrf_of(c.get("/ui/dashboard").text)
+        r = c.post("/ui/act", data={"action": "unlock-operator", "user": "temp", "csrf": token})
+        assert r.status_code == 403
+    with session(base, "root") as c:
+        assert 'id="unlock-temp"' in c.get("/ui/audit").text
+        confirm = c.get("/ui/confirm", params={"action": "unlock-operator", "user": "temp"})
+        r = c.post(
+            "/ui/act", data={"action": "unlock-operator", "user": "temp", "csrf": csrf_of(confirm.text)}
+        )
+        assert r.status_code == 200 and "unlocked" in r.text
+    login(base, "temp", "temp-pw-12345").close()
+    audit = _audit(base)
+    assert "hd operator-unlock temp refused role helpdesk" in audit
+    assert "root operator-unlock temp ok unlocked" in audit
 
 
 def test_logout_ends_the_session(base: str) -> None:
