@@ -41,6 +41,22 @@ def utilisation_bar(percent: float, warning: float | None, *, label: str = "") -
     return Markup("".join(parts))  # noqa: S704 (numbers and escaped text only)
 
 
+def sparkline(values: Sequence[float], *, label: str = "") -> Markup:
+    """A small line of recent values (requests/s between the dashboard's refreshes)."""
+    if len(values) < 2:
+        return Markup("")
+    width, height = 120, 28
+    top = max(values) or 1.0
+    step = width / (len(values) - 1)
+    points = " ".join(
+        f"{i * step:.1f},{height - 2 - (height - 4) * v / top:.1f}" for i, v in enumerate(values)
+    )
+    return Markup(  # noqa: S704 (numbers and escaped text only)
+        f'<svg class="spark" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}">'
+        f'<polyline points="{points}" fill="none" stroke="#1f6fb2" stroke-width="1.5"/></svg>'
+    )
+
+
 def hbars(rows: Sequence[tuple[str, float]], *, unit: str = "", width: int = 320) -> Markup:
     """Horizontal bars with their labels and values (sessions per NAS, drops per reason)."""
     if not rows:

@@ -87,6 +87,8 @@ def install(router: APIRouter, state: Any) -> None:
         return page(
             request, "dashboard.html",
             access_rate=rate.get("access"), acct_rate=rate.get("accounting"), results=results,
+            access_spark=charts.sparkline(rates.history("access"), label="Access requests/s"),
+            acct_spark=charts.sparkline(rates.history("accounting"), label="Accounting requests/s"),
             drops=charts.hbars(sorted(stats.drops.items(), key=lambda x: -x[1])[:12]),
             drop_total=sum(stats.drops.values()),
             nas_chart=charts.hbars(by_nas), site_chart=charts.hbars(by_site),

@@ -4,6 +4,7 @@ asks (the dashboard refreshes itself every few seconds), so nothing runs in the 
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter, deque
 from typing import Any
@@ -32,3 +33,11 @@ class Rates:
         at, old = base
         span = now - at
         return {k: max(0.0, (v - old.get(k, 0)) / span) for k, v in counters.items()}
+
+    def history(self, key: Any) -> list[float]:
+        """The rate of ``key`` between consecutive samples, oldest first (for a sparkline)."""
+        out = []
+        for (t0, c0), (t1, c1) in itertools.pairwise(self.samples):
+            if t1 - t0 >= 0.5:
+                out.append(max(0.0, (c1.get(key, 0) - c0.get(key, 0)) / (t1 - t0)))
+        return out

@@ -12,7 +12,7 @@ import pytest
 from radiusd.store.errors import InvalidInput
 from radiusd.store.operators import check_new_password, check_password, hash_password, session_key
 from radiusd.web import _safe_next, is_console
-from radiusd.web.charts import hbars, human_bytes, usage_chart, utilisation_bar
+from radiusd.web.charts import hbars, human_bytes, sparkline, usage_chart, utilisation_bar
 from radiusd.web.lookup import mac_forms, parse_query
 from radiusd.web.rates import Rates
 
@@ -76,6 +76,18 @@ def test_charts_are_valid_svg_with_escaped_text() -> None:
     chart = usage_chart([(start, 10**9, 4 * 10**9)], start=start, end=start + dt.timedelta(days=29))
     svg = ET.fromstring(str(chart))
     assert len(svg.findall("g")) == 30 and "5.0 GB" in chart
+
+
+def test_sparkline_and_rate_history() -> None:
+    r = Rates()
+    for t, n in ((0.0, 0), (5.0, 50), (10.0, 50), (15.0, 200)):
+        r.update(Counter(access=n), now=t)
+    assert r.history("access") == [10.0, 0.0, 30.0]
+    line = sparkline(r.history("access"), label="a<b")
+    svg = ET.fromstring(str(line))
+    points = svg.find("polyline").get("points").split()  # type: ignore[union-attr]
+    assert len(points) == 3 and points[2].endswith(",2.0") and points[1].endswith(",26.0")  # top, bottom
+    assert sparkline([1.0]) == ""
 
 
 def test_human_bytes() -> None:
