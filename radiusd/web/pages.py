@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
@@ -112,10 +113,10 @@ def install(router: APIRouter, state: Any) -> None:
                 error = str(exc)
             exact = parsed is not None and parsed.kind == "username" and len(results) == 1
             if exact and results[0]["username"] == q.strip():
-                return RedirectResponse(f"/ui/subscribers/{q.strip()}", status_code=303)
+                return RedirectResponse(f"/ui/subscribers/{quote(q.strip(), safe='@')}", status_code=303)
         return page(request, "subscribers.html", q=q, kind=kind, parsed=parsed, results=results, error=error)
 
-    @router.get("/subscribers/{username}", response_class=HTMLResponse)
+    @router.get("/subscribers/{username:path}", response_class=HTMLResponse)
     async def subscriber(
         request: Request, web: Web, username: str, days: Annotated[int, Query(ge=7, le=366)] = 30
     ) -> Response:
@@ -195,7 +196,7 @@ def install(router: APIRouter, state: Any) -> None:
         return page(request, "inventory.html", sites=site_list, routers=routers, online=counts,
                     links=await inv.list_links(engine), devices=await inv.list_devices(engine))  # fmt: skip
 
-    @router.get("/inventory/site/{name}", response_class=HTMLResponse)
+    @router.get("/inventory/site/{name:path}", response_class=HTMLResponse)
     async def site(request: Request, web: Web, name: str) -> Response:
         try:
             record = await inv.get_site(engine, name)
@@ -206,7 +207,7 @@ def install(router: APIRouter, state: Any) -> None:
         return page(request, "site.html", site=record, routers=routers, rows=rows,
                     devices=await inv.list_devices(engine, site=name))  # fmt: skip
 
-    @router.get("/inventory/router/{name}", response_class=HTMLResponse)
+    @router.get("/inventory/router/{name:path}", response_class=HTMLResponse)
     async def router_page(request: Request, web: Web, name: str) -> Response:
         try:
             record = await inv.get_router(engine, name)

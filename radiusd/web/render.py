@@ -10,6 +10,7 @@ import datetime as dt
 import importlib.resources
 import time
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 from fastapi import Request
@@ -59,6 +60,8 @@ _env = jinja2.Environment(
 _env.filters["when"] = _when
 _env.filters["bytes"] = human_bytes
 _env.filters["duration"] = _duration
+#: a name as one path segment or query value (usernames may hold '/', '?', '#', '&')
+_env.filters["q"] = lambda value: quote(str(value), safe="@")
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:

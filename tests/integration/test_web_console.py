@@ -270,3 +270,19 @@ def test_operator_cli(daemon: DaemonProcess) -> None:
                                      "--password", "-"], input="short\n")  # fmt: skip
     assert short.exit_code == 1 and "at least 10 characters" in short.stderr
     assert "no operator named 'nobody'" in daemon.cli("operator", "remove", "nobody", check=False).stderr
+
+
+def test_names_with_markup_and_slashes(base: str, daemon: DaemonProcess) -> None:
+    name = "eve/<i>x&y?#"
+    daemon.cli("subscriber", "add", name, "--password", "eve-Pw-12345")
+    with session(base, "hd") as c:
+        found = c.get("/ui/subscribers", params={"q": "eve/<i>x&y?#"})
+        assert found.status_code == 303
+        page = c.get(found.headers["location"])
+        assert page.status_code == 200 and "<i>x" not in page.text
+        assert "eve/&lt;i&gt;x&amp;y?#" in page.text
+        confirm = page.text.split('id="act-suspend" href="')[1].split('"')[0].replace("&amp;", "&")
+        token = csrf_of(c.get(confirm).text)
+        r = c.post("/ui/act", data={"action": "suspend", "user": name, "csrf": token})
+        assert r.status_code == 200 and "status is now suspended" in r.text
+    assert "suspended" in daemon.cli("subscriber", "show", name).stdout
