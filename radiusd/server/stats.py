@@ -37,6 +37,12 @@ class Stats:
     nas_requests: Counter[str] = field(default_factory=Counter)
     nas_last: dict[str, float] = field(default_factory=dict)
     rejects: deque[Reject] = field(default_factory=lambda: deque(maxlen=RECENT_REJECTS))
+    #: RadSec (radiusd.server.radsec): TLS connections open now by NAS name, accepted (mapped to a
+    #: NAS), refused before that and closed after it, by reason
+    radsec_open: Counter[str] = field(default_factory=Counter)
+    radsec_accepted: int = 0
+    radsec_refused: Counter[str] = field(default_factory=Counter)
+    radsec_closed: Counter[str] = field(default_factory=Counter)
 
     def drop(self, reason: str) -> None:
         self.drops[reason] += 1

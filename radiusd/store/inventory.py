@@ -104,6 +104,7 @@ from .models import (
     utcnow,
 )
 from .nas import add_nas
+from .prefixes import release_holdings  # what the object held in the prefix tree
 from .records import _SECRET, NasRecord, _Record
 from .snapshot import NAS_SELECT
 
@@ -441,6 +442,7 @@ async def remove_site(engine: AsyncEngine, name: str) -> None:
                     left.append(f"{what} {_names(names)}")
             if left:
                 raise Conflict(f"site {name!r} still has {'; '.join(left)}")
+            await release_holdings(conn, "site", site.id)
             await conn.execute(sa.delete(NetworkSite).where(NetworkSite.id == site.id))
             await record_change(conn, TOPIC_INVENTORY, f"site:{name}")
     except IntegrityError:
@@ -699,6 +701,7 @@ async def remove_router(engine: AsyncEngine, name: str) -> None:
             if left:
                 raise Conflict(f"router {name!r} still has {'; '.join(left)}")
             await conn.execute(sa.delete(RouterSector).where(RouterSector.router_id == router.id))
+            await release_holdings(conn, "router", router.id)
             await conn.execute(sa.delete(Router).where(Router.id == router.id))
             await record_change(conn, TOPIC_NAS, name)
     except IntegrityError:
@@ -933,6 +936,7 @@ async def remove_device(engine: AsyncEngine, name: str) -> None:
             links = await _links_of(conn, "device", device.id)
             if links:
                 raise Conflict(f"device {name!r} still has link(s) {_describe_links(links)}")
+            await release_holdings(conn, "device", device.id)
             await conn.execute(sa.delete(ManagedDevice).where(ManagedDevice.id == device.id))
             await record_change(conn, TOPIC_INVENTORY, f"device:{name}")
     except IntegrityError:
@@ -1108,5 +1112,6 @@ async def get_link(engine: AsyncEngine, link_id: int) -> LinkRecord:
 async def remove_link(engine: AsyncEngine, link_id: int) -> None:
     async with begin_write(engine) as conn:
         link = await _link(conn, link_id)
+        await release_holdings(conn, "link", link.id)
         await conn.execute(sa.delete(DeviceConnection).where(DeviceConnection.id == link.id))
         await record_change(conn, TOPIC_INVENTORY, f"link:{link.id}")

@@ -451,10 +451,18 @@ async def add_pool(
             )
             configs[name] = PoolConfig(pid, name, "ipv4", rid, nas, fallback, warning_pct, None)
             await _add_ranges(conn, configs, name, specs, excl)
+            await _ranges_changed(conn)
             await record_change(conn, TOPIC_POOL, name)
             return await _info(conn, name, default_warning_pct)
     except IntegrityError as exc:
         raise Conflict(f"pool {name!r}: {_first_line(exc)}") from None
+
+
+async def _ranges_changed(conn: AsyncConnection) -> None:
+    """The hook of the prefix tree: pool ranges are ``pool`` prefixes in it."""
+    from .prefixes import sync_pool_prefixes
+
+    await sync_pool_prefixes(conn)
 
 
 def _check_pct(pct: float | None) -> None:
@@ -475,6 +483,7 @@ async def add_range(engine: AsyncEngine, name: str, spec: str, kind: str | None 
             configs = await load_configs(conn)
             _group(configs, name)
             await _add_ranges(conn, configs, name, [(kind, spec)])
+            await _ranges_changed(conn)
             await record_change(conn, TOPIC_POOL, name)
             return await _info(conn, name)
     except IntegrityError as exc:
@@ -511,6 +520,7 @@ async def remove_range(engine: AsyncEngine, name: str, spec: str) -> PoolInfo:
                     await conn.execute(
                         sa.delete(_NETS6).where(_NETS6.c.pool_id == cfg.id, _NETS6.c.prefix == prefix)
                     )
+                await _ranges_changed(conn)
                 await record_change(conn, TOPIC_POOL, name)
                 return await _info(conn, name)
         raise NotFound(f"pool {name!r} has no range {spec}")
@@ -719,6 +729,29 @@ def _sort_key(address: str) -> tuple[int, int]:
     return net.version, int(net.network_address)
 
 
+def history_queries(address: str, at: dt.datetime | None) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The assignment history and the sessions that held ``address`` (canonical), at ``at``.
+
+    On PostgreSQL the history is partitioned by ``released_at`` (radiusd.store.partitions):
+    ``released_at IS NULL OR released_at > at`` leaves out every partition released before
+    ``at``, and each remaining one is probed by its (address, assigned_at) index."""
+    h = ServiceIPAssignment
+    s = RadiusSession
+    q1 = sa.select(h).where(h.address == address)
+    if at is not None:
+        q1 = q1.where(h.assigned_at <= at, sa.or_(h.released_at.is_(None), h.released_at > at))
+    col = s.framed_ip if ":" not in address else None
+    cond = (
+        col == address
+        if col is not None
+        else sa.or_(s.framed_ipv6_prefix == address, s.delegated_ipv6_prefix == address)
+    )
+    q2 = sa.select(s).where(cond)
+    if at is not None:
+        q2 = q2.where(s.started_at <= at, sa.or_(s.stopped_at.is_(None), s.stopped_at > at))
+    return q1, q2
+
+
 async def lease_history(
     engine: AsyncEngine, address: str, *, at: dt.datetime | None = None
 ) -> list[HistoryEntry]:
@@ -730,23 +763,10 @@ async def lease_history(
     address = _canonical(address)
     if at is not None and at.tzinfo is None:
         raise InvalidInput("--at needs a time zone (e.g. 2026-01-31T12:00:00Z)")
-    h = ServiceIPAssignment
-    s = RadiusSession
     names: dict[int, str]
+    q1, q2 = history_queries(address, at)
     async with engine.connect() as conn:
         names = {int(r.id): str(r.name) for r in await conn.execute(sa.select(Router.id, Router.name))}
-        q1 = sa.select(h).where(h.address == address)
-        if at is not None:
-            q1 = q1.where(h.assigned_at <= at, sa.or_(h.released_at.is_(None), h.released_at > at))
-        col = s.framed_ip if ":" not in address else None
-        cond = (
-            col == address
-            if col is not None
-            else sa.or_(s.framed_ipv6_prefix == address, s.delegated_ipv6_prefix == address)
-        )
-        q2 = sa.select(s).where(cond)
-        if at is not None:
-            q2 = q2.where(s.started_at <= at, sa.or_(s.stopped_at.is_(None), s.stopped_at > at))
         out = [
             HistoryEntry(
                 address,
