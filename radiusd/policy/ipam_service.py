@@ -746,7 +746,10 @@ class IpamService:
         if self.engine.dialect.name != "postgresql":
             return
         self.feed = LeaseFeed(
-            asyncpg_dsn(self.engine.url), self.node, self._written_elsewhere, self._catch_up,
+            asyncpg_dsn(self.engine.url),
+            self.node,
+            self._written_elsewhere,
+            self._catch_up,
             poll_interval=self.settings.lease_feed_poll,
         )
         await self.feed.run()
