@@ -274,6 +274,7 @@ class Dispatcher:
         done = self.clock()
         self.dedupe.finish(key, reply, done)
         self.stats.observe("access", "accept", done - now)
+        self.stats.answered(nas.name)
         return True
 
     def _task_done(
@@ -318,12 +319,19 @@ class Dispatcher:
             return
         result = _RESULT.get(reply.code) or code_name(reply.code)
         if reply.code == _ACCESS_REJECT:
+<<<<<<< HEAD
             log.info(
                 "access.rejected",
                 nas=req.nas.name,
                 user=_printable(pkt.raw((USER_NAME,))),
                 reason=req.reject_reason or "rejected",
             )
+=======
+            user = _printable(pkt.raw((1,)))
+            reason = req.reject_reason or "rejected"
+            log.info("access.rejected", nas=req.nas.name, user=user, reason=reason)
+            self.stats.rejected(req.nas.name, user, reason)
+>>>>>>> webui
         if req.trace is not None and self.debug is not None:
             self.debug.decisions(seq, req.trace)
         delay = self.reject_delay if reply.code == _ACCESS_REJECT else 0.0
@@ -352,6 +360,7 @@ class Dispatcher:
         now = self.clock()
         self.dedupe.finish(key, data, now)
         self.stats.observe(kind, result, now - started - delay)
+        self.stats.answered(req.nas.name)
         if self.debug is not None:
             self.debug.packet_out(seq, reply, req.source, len(data), delay)
         self.in_flight -= 1
