@@ -319,19 +319,10 @@ class Dispatcher:
             return
         result = _RESULT.get(reply.code) or code_name(reply.code)
         if reply.code == _ACCESS_REJECT:
-<<<<<<< HEAD
-            log.info(
-                "access.rejected",
-                nas=req.nas.name,
-                user=_printable(pkt.raw((USER_NAME,))),
-                reason=req.reject_reason or "rejected",
-            )
-=======
-            user = _printable(pkt.raw((1,)))
+            user = _printable(pkt.raw((USER_NAME,)))
             reason = req.reject_reason or "rejected"
             log.info("access.rejected", nas=req.nas.name, user=user, reason=reason)
             self.stats.rejected(req.nas.name, user, reason)
->>>>>>> webui
         if req.trace is not None and self.debug is not None:
             self.debug.decisions(seq, req.trace)
         delay = self.reject_delay if reply.code == _ACCESS_REJECT else 0.0

@@ -48,6 +48,7 @@ def _usage(url: str) -> None:
     """30 days of usage for alice (as rolled up from accounting), for the chart."""
     from radiusd.store.engine import create_engine
     from radiusd.store.models import ServiceUsageTracking
+    from radiusd.store.tables import core_table
 
     async def go() -> None:
         engine = create_engine(url)
@@ -56,7 +57,7 @@ def _usage(url: str) -> None:
         async with engine.begin() as conn:
             for n in range(1, 30):
                 await conn.execute(
-                    ServiceUsageTracking.__table__.insert().values(
+                    core_table(ServiceUsageTracking).insert().values(
                         username="alice", day=today - dt.timedelta(days=n), sessions=1, session_time=86400,
                         input_octets=rnd.randint(1, 3) * 10**9, output_octets=rnd.randint(5, 30) * 10**9,
                     )

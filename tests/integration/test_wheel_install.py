@@ -45,8 +45,8 @@ def test_wheel_installed_outside_the_source_tree_serves_a_login(tmp_path: Path) 
     probe = "import radiusd.web.render as r\n"
     probe += "names = r._env.list_templates()\n"
     probe += "print(r.__file__, len(names), 'login.html' in names, r.static('console.css').status_code)"
-    where, count, login, status = run(python, "-c", probe, cwd=work).split()
-    assert Path(where).is_relative_to(venv) and int(count) >= 10 and login == "True" and status == "200"
+    module, count, login, status = run(python, "-c", probe, cwd=work).split()
+    assert Path(module).is_relative_to(venv) and int(count) >= 10 and login == "True" and status == "200"
     smoke = ROOT / "scripts" / "serve_login.py"
     radiusd = venv / "bin" / "radiusd"
     out = run(sys.executable, smoke, "--radiusd", radiusd, "--workdir", work / "run", cwd=work)
