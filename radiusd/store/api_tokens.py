@@ -23,9 +23,10 @@ from .engine import begin_write
 from .errors import Conflict, NotFound
 from .models import ApiToken, utcnow
 from .records import _Record
+from .tables import core_table
 
 PREFIX = "rad_"
-_T: sa.Table = ApiToken.__table__  # type: ignore[assignment]
+_T = core_table(ApiToken)
 
 
 def new_token() -> str:

@@ -7,8 +7,8 @@ import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final, TypeVar
 
+from radiusd.codec.attr_encoding import encode_value
 from radiusd.codec.dictionary import default_dictionary
-from radiusd.codec.packet import encode_value
 
 from .errors import InvalidInput
 from .models import SUBSCRIBER_STATUSES, VENDORS

@@ -156,9 +156,9 @@ class AccountingMachine(RuleBasedStateMachine):
         assert self.table.open_of_nas(nas) == []
         for u, s in others.items():
             assert self.table.get(u) == s, "Accounting-On/Off touched another NAS's session"
-        for s in snapshot(self.table).values():
-            if s is not None and s.nas_address == nas and s.unique_id not in others:
-                assert not s.is_open
+        for after in snapshot(self.table).values():
+            if after is not None and after.nas_address == nas and after.unique_id not in others:
+                assert not after.is_open
 
     @rule(
         i=st.integers(0, len(SESSIONS) - 1),
