@@ -95,6 +95,7 @@ class Request:
     reject_reason: str = ""
     #: when the handler sends no reply: the drop reason counted in /metrics ("no-reply" if unset)
     drop_reason: str = ""
+
     def note(self, message: str) -> None:
         if self.trace is not None:
             self.trace.append(message)
