@@ -25,6 +25,8 @@ from radiusd.coa.sessions import find_open_session
 from radiusd.logs import get_logger
 from radiusd.store.errors import Conflict, InvalidInput, NotFound
 from radiusd.store.pools import group_of, pool_info
+from radiusd.web import install as install_console
+from radiusd.web import is_console
 
 from . import cluster, docs, nas, network, network_edit, plans, pools, prefixes, queries, subscribers
 from .guard import RequestGuard
@@ -133,8 +135,6 @@ def create_app(  # noqa: C901  (the routes are closures over the state: their br
     )
     docs.install(app)
     app.state.live = state
-    from radiusd.web import install as install_console
-    from radiusd.web import is_console
 
     docs_public = settings.api_public_docs
     app.add_middleware(
