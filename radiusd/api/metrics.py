@@ -29,6 +29,10 @@ radiusd_writer_healthy                 gauge      1 while the last commit succee
 radiusd_nas_clients                    gauge      NAS known to the daemon
 radiusd_nas_weak_secrets               gauge      NAS whose shared secret is under 16 characters
 radiusd_subscribers                    gauge      subscribers in memory
+radiusd_radsec_connections             gauge      nas: RadSec (TLS) connections open
+radiusd_radsec_accepted_total          counter    RadSec connections mapped to a NAS
+radiusd_radsec_refused_total           counter    reason (unknown-certificate, handshake-failed, limits)
+radiusd_radsec_closed_total            counter    reason (idle-timeout, bad-length, dropped, peer-closed)
 radiusd_db_table_rows                  gauge      table: history rows (PostgreSQL: estimate)
 radiusd_db_table_bytes                 gauge      table: data + indexes
 radiusd_db_table_oldest_seconds        gauge      table: Unix time of the oldest row
@@ -52,11 +56,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from radiusd.codec import shared_secret
-from radiusd.server.stats import LATENCY_BUCKETS
+from radiusd.server.stats import LATENCY_BUCKETS, Stats
 from radiusd.store.pools import group_of, pool_info
 
 if TYPE_CHECKING:
-    from .app import LiveState
+    from .state import LiveState
 
 
 class DaemonCollector(Collector):
@@ -131,6 +135,7 @@ class DaemonCollector(Collector):
         yield GaugeMetricFamily(
             "radiusd_subscribers", "Subscribers in memory", value=len(s.directory.subscribers)
         )
+        yield from _radsec(stats)
 
     def _storage(self) -> Iterator[Metric]:
         tables = getattr(self.state, "storage", None) or []
@@ -202,11 +207,9 @@ class DaemonCollector(Collector):
     def _sessions(self) -> Iterator[Metric]:
         s = self.state
         opened = GaugeMetricFamily("radiusd_sessions_open", "Open accounting sessions", labels=["nas"])
-        # per-NAS sets of the session table: len() each, no iteration over sessions
-        by_nas: dict[str, set[str]] = s.sessions._by_nas
-        for address, ids in sorted(by_nas.items()):
+        for address, count in sorted(s.sessions.open_by_nas().items()):
             client = s.registry.get(address)
-            opened.add_metric([client.name if client is not None else address], len(ids))
+            opened.add_metric([client.name if client is not None else address], count)
         yield opened
 
 
@@ -214,3 +217,24 @@ def make_registry(state: LiveState) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DaemonCollector(state))
     return registry
+
+
+def _radsec(stats: Stats) -> Iterator[Metric]:
+    """RadSec connections (radiusd.server.radsec); their packets' drops are in radiusd_drops."""
+    open_ = GaugeMetricFamily("radiusd_radsec_connections", "RadSec (TLS) connections open", labels=["nas"])
+    for nas, n in sorted(stats.radsec_open.items()):
+        open_.add_metric([nas], n)
+    yield open_
+    yield CounterMetricFamily(
+        "radiusd_radsec_accepted",
+        "RadSec connections whose certificate named a NAS",
+        value=stats.radsec_accepted,
+    )
+    for name, doc, counts in (
+        ("radiusd_radsec_refused", "RadSec connections refused before reaching a NAS", stats.radsec_refused),
+        ("radiusd_radsec_closed", "RadSec connections closed, by reason", stats.radsec_closed),
+    ):
+        family = CounterMetricFamily(name, doc, labels=["reason"])
+        for reason, n in sorted(counts.items()):
+            family.add_metric([reason], n)
+        yield family

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import MASK, json_flag, print_json, print_record, render
+from radiusd.cli.listing import render
+from radiusd.cli.output import MASK, json_flag, print_json, print_record
 from radiusd.cli.secrets import secret_option
 
 if TYPE_CHECKING:
@@ -300,7 +301,7 @@ def router_add(
 @api_tls_options
 @click.option("--clear-api", is_flag=True, help="Forget the router-API credentials.")
 @json_option
-def router_set(
+def router_set(  # noqa: C901  (one plain branch per optional flag of the command)
     name: str,
     site: str | None,
     no_site: bool,

@@ -57,9 +57,11 @@ from ipam import AdoptStatus, Allocator, Change, Lease, LeaseError, LeaseState, 
 from ipam.lease import LIVE
 from ipam.utilisation import is_warning
 from radiusd.clock import ClockWatch
+from radiusd.codec.attributes_gen import DELEGATED_IPV6_PREFIX, FRAMED_IP_ADDRESS, FRAMED_IPV6_PREFIX
 from radiusd.config import Settings
 from radiusd.logs import get_logger
-from radiusd.server.handler import Request
+from radiusd.model.request import Request
+from radiusd.model.writes import WriterBusy, WriterClosed
 from radiusd.store.lease_feed import LeaseFeed, LeaseReadOp, asyncpg_dsn
 from radiusd.store.lease_ops import LeaseOp
 from radiusd.store.pools import (
@@ -74,7 +76,6 @@ from radiusd.store.pools import (
     load_leases,
     username_of,
 )
-from radiusd.store.writer import WriterBusy, WriterClosed
 
 from .directory import Directory, PlanView, SubscriberView
 from .seams import Assignment
@@ -82,9 +83,9 @@ from .seams import Assignment
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from radiusd.store.writer import Operation, Writer
-
-    from .accounting import AcctEvent
+    from radiusd.model.events import AcctEvent
+    from radiusd.model.writes import Operation
+    from radiusd.store.writer import Writer
 
 log = get_logger("radiusd.ipam")
 
@@ -92,9 +93,6 @@ log = get_logger("radiusd.ipam")
 #: is dropped unanswered (the NAS retransmits); each loss teaches memory the stored row
 MAX_CLAIM_ROUNDS = 32
 
-FRAMED_IP_ADDRESS = 8
-FRAMED_IPV6_PREFIX = 97
-DELEGATED_IPV6_PREFIX = 123
 _ATTR = {"ipv4": FRAMED_IP_ADDRESS, "ipv6-wan": FRAMED_IPV6_PREFIX, "ipv6-pd": DELEGATED_IPV6_PREFIX}
 
 
@@ -746,7 +744,10 @@ class IpamService:
         if self.engine.dialect.name != "postgresql":
             return
         self.feed = LeaseFeed(
-            asyncpg_dsn(self.engine.url), self.node, self._written_elsewhere, self._catch_up,
+            asyncpg_dsn(self.engine.url),
+            self.node,
+            self._written_elsewhere,
+            self._catch_up,
             poll_interval=self.settings.lease_feed_poll,
         )
         await self.feed.run()

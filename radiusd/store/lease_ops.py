@@ -60,11 +60,12 @@ from ipam import Lease, LeaseState
 
 from . import rawpg
 from .models import IPPool, IPv4IP, IPv6IP, ServiceIPAssignment
+from .tables import core_table
 
-V4: sa.Table = IPv4IP.__table__  # type: ignore[assignment]
-V6: sa.Table = IPv6IP.__table__  # type: ignore[assignment]
-HISTORY: sa.Table = ServiceIPAssignment.__table__  # type: ignore[assignment]
-POOLS: sa.Table = IPPool.__table__  # type: ignore[assignment]
+V4 = core_table(IPv4IP)
+V6 = core_table(IPv6IP)
+HISTORY = core_table(ServiceIPAssignment)
+POOLS = core_table(IPPool)
 
 _LEASE_COLUMNS = ("pool_id", "state", "owner", "router_id", "session_key", "expires_at", "updated_at")
 
@@ -118,7 +119,7 @@ _NOTIFY = "SELECT pg_notify($1, $2)"
 _NOTIFY_MAX = 7900  # PostgreSQL's payload limit is 8000 bytes
 #: the open history row of each address is closed (at most one is open: rows are appended
 #: only after the previous holder's row was closed, and the first closing time wins). On
-#: PostgreSQL through radiusd_end_assignments() (migration 0017): one index probe per address,
+#: PostgreSQL through radiusd_end_assignments() (migration 0019): one index probe per address,
 #: never a scan of every open assignment (see there)
 _END_PG = "SELECT radiusd_end_assignments($1::varchar[], $2::timestamptz[])"
 _HISTORY_COLUMNS = (

@@ -78,14 +78,15 @@ from .lease_ops import (
 )
 from .models import IPPool, IPv4Network, IPv6Network, RadiusSession, Router, ServiceIPAssignment, utcnow
 from .records import _Record
+from .tables import core_table
 
 TOPIC_POOL = "pool"
 SUFFIX = {"ipv4": "", "ipv6-wan": ":wan", "ipv6-pd": ":pd"}
 DEFAULT_PLEN = {"ipv6-wan": 64, "ipv6-pd": 56}
 _POOL_LOCK = 0x72697061  # "ripa": serialises pool writes on PostgreSQL
-_POOLS: sa.Table = IPPool.__table__  # type: ignore[assignment]
-_NETS4: sa.Table = IPv4Network.__table__  # type: ignore[assignment]
-_NETS6: sa.Table = IPv6Network.__table__  # type: ignore[assignment]
+_POOLS = core_table(IPPool)
+_NETS4 = core_table(IPv4Network)
+_NETS6 = core_table(IPv6Network)
 SLOT_SEP = "\x1f"  # owner key of a Simultaneous-Use slot: username + SLOT_SEP + n
 
 

@@ -1,4 +1,4 @@
-"""The accounting tables carry only the indexes a query reads (migration 0017).
+"""The accounting tables carry only the indexes a query reads (migration 0019).
 
 Every accounting request writes its time-series row and its session row, every Stop a closed
 record: each index of these tables is paid on the write path. The expected sets below name the
@@ -31,6 +31,8 @@ EXPECTED: dict[str, dict[tuple[str, ...], str]] = {
         ("status", "router_id"): "session list --online, a router's open sessions",
         ("framed_ip", "started_at"): "lease history ADDRESS --at",
         ("closed_updated_at",): "daemon start (recently closed sessions), retention",
+        ("calling_station_id",): "the web console's search by MAC (radiusd.web.lookup)",
+        ("nas_port_id",): "the web console's search by NAS port (radiusd.web.lookup)",
     },
     "service_ip_assignments": {
         ("address", "assigned_at"): "lease history ADDRESS [--at], closing a row at release",
@@ -78,7 +80,7 @@ async def test_each_accounting_index_names_the_query_that_reads_it(store_engine:
         allowed = set(expected)
         if table == "radius_accounting":
             # SQLite: the id primary key (the rowid) and the unique acct_unique_id; PostgreSQL:
-            # neither (migration 0016 widened the key by started_at, 0017 dropped the id key)
+            # neither (migration 0016 widened the key by started_at, 0019 dropped the id key)
             allowed -= {("acct_unique_id", "started_at")} if not postgresql else {("acct_unique_id",)}
             if not postgresql:
                 allowed.add(("id",))
@@ -86,7 +88,7 @@ async def test_each_accounting_index_names_the_query_that_reads_it(store_engine:
             allowed.add(("id",))  # the rowid
         if table == "service_ip_assignments":
             # SQLite: the id primary key; PostgreSQL: no key (released_at, its partition key, is
-            # NULL while held) and no released_at index (migration 0017)
+            # NULL while held) and no released_at index (migration 0019)
             allowed ^= {("released_at",)} if postgresql else {("id",)}
         assert found == allowed, f"{table}: unexpected {found - allowed}, missing {allowed - found}"
 

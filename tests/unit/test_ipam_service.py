@@ -1,4 +1,4 @@
-"""IpamService without sockets or a database (issue 4): a fake writer decides whether each
+"""IpamService without sockets or a database: a fake writer decides whether each
 commit succeeds, so the rollback path, exhaustion and the accounting hooks are exercised."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from ipam import LeaseState
 from radiusd.clock import ClockWatch
 from radiusd.config import Settings
-from radiusd.policy.accounting import AcctEvent, StatusType
+from radiusd.model.events import AcctEvent, StatusType
 from radiusd.policy.directory import SubscriberView
 from radiusd.policy.ipam_service import IpamService, encode_item
 from radiusd.store.lease_ops import LeaseOp

@@ -1,4 +1,4 @@
-"""The group-commit writer (DESIGN.md "The writer"): batching, failure handling, bounds.
+"""The group-commit writer (many requests, one transaction): batching, failure handling, bounds.
 
 Runs against a real SQLite file with a scratch table, so commits and rollbacks are real.
 """
@@ -13,8 +13,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from radiusd.model.writes import WriterBusy, WriterClosed
 from radiusd.store.engine import create_engine
-from radiusd.store.writer import Writer, WriterBusy, WriterClosed
+from radiusd.store.writer import Writer
 
 META = sa.MetaData()
 ROWS = sa.Table("rows", META, sa.Column("k", sa.Integer, primary_key=True), sa.Column("v", sa.Text))

@@ -1,4 +1,6 @@
-"""The daemon: wires storage, the in-memory tables, the policies and the sockets, and runs them.
+"""The daemon, the composition root: wires storage, the in-memory tables, the policies, the
+sockets and the HTTP API, and runs them. Nothing in the package imports it but the CLI
+(``radiusd serve`` loads :func:`run` when the daemon starts).
 
 Start-up: migrate the schema, read the change-feed position, load NAS devices, plans and
 subscribers into memory, start the group-commit writer, bind the sockets. While running:
@@ -26,13 +28,26 @@ from radiusd.codec import shared_secret
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.config import Settings, load_settings, redacted_url
+from radiusd.eap.engine import build_engine
+from radiusd.eap.settings import parse_eap
 from radiusd.logs import configure_logging, get_logger
+from radiusd.model.request import NasClient
 from radiusd.policy.access import AccessPolicy, StatusPolicy
 from radiusd.policy.accounting import AccountingPolicy
 from radiusd.policy.directory import Directory
 from radiusd.policy.hash_pool import HashPool
 from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
+from radiusd.server.cluster import NodeMembership, StartRefused
+from radiusd.server.debug import DebugPrinter
+from radiusd.server.dedupe import DedupeCache
+from radiusd.server.dispatcher import Dispatcher
+from radiusd.server.handler import Handler
+from radiusd.server.nas import NasRegistry
+from radiusd.server.protocol import RadiusProtocol, bind_udp
+from radiusd.server.radsec import RadsecServer, reload_radsec, start_radsec
+from radiusd.server.reader import AgingReader
+from radiusd.server.stats import Stats
 from radiusd.store.accounting_ops import SESSION_CHANNEL, AccountingEventOp, AccountingOp, SessionReloadOp
 from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SESSION, TOPIC_SUBSCRIBER, prune_changes
 from radiusd.store.db_stats import TableStats, storage_stats
@@ -50,20 +65,10 @@ from radiusd.store.snapshot import (
 )
 from radiusd.store.writer import Writer
 
-from .cluster import NodeMembership, StartRefused
-from .debug import DebugPrinter
-from .dedupe import DedupeCache
-from .dispatcher import Dispatcher
-from .handler import Handler
-from .nas import NasClient, NasRegistry
-from .protocol import RadiusProtocol, bind_udp
-from .reader import AgingReader
-from .stats import Stats
-
 if TYPE_CHECKING:
     from radiusd.api.server import ApiServer
 
-log = get_logger("radiusd.server")
+log = get_logger("radiusd.server")  # the name operators filter on; kept
 
 #: seconds between prunings of the change feed (radiusd.store.changes)
 PRUNE_EVERY = 3600.0
@@ -116,6 +121,7 @@ class Daemon:
             hashes=HashPool(settings.slow_hash_workers, settings.slow_hash_queue_max),
             log_accepts=settings.auth_log_accepts,
             log_rejects=settings.auth_log_rejects,
+            eap=build_engine(settings.eap),
         )
         self.auth_dispatcher = self._dispatcher(
             {Code.ACCESS_REQUEST: self.access, Code.STATUS_SERVER: StatusPolicy(Code.ACCESS_ACCEPT)}
@@ -130,6 +136,7 @@ class Daemon:
         self.transports: list[asyncio.DatagramTransport] = []
         self.readers: list[AgingReader] = []
         self.bound: dict[str, list[tuple[str, int]]] = {"auth": [], "acct": []}
+        self.radsec: RadsecServer | None = None
         self._change_id = 0
         self.storage: list[TableStats] = []  # radiusd db stats figures, for /metrics
         self._stop = asyncio.Event()
@@ -197,6 +204,8 @@ class Daemon:
                     transport, _ = await loop.create_datagram_endpoint(_factory(dispatcher), sock=sock)
                     self.transports.append(transport)
                 self.bound[kind].append((name[0], name[1]))
+        if s.radsec:
+            await self._start_radsec()
         self._tasks.append(loop.create_task(self._poll_changes(), name="radiusd-change-poller"))
         if self.worker == 0:
             self._tasks.append(loop.create_task(self._maintain_storage(), name="radiusd-storage"))
@@ -215,19 +224,33 @@ class Daemon:
         self._warn_unsafe()
         settle_garbage_collector()
         if s.api_bind and self.worker == 0:  # the HTTP admin API, in this event loop
+            # imported here: FastAPI and uvicorn take seconds to import and are not needed
+            # by a daemon without api_bind, nor by workers other than the first
             from radiusd.api.server import ApiServer
+            from radiusd.api.state import DaemonState
 
-            self.api = ApiServer(self, s.api_bind)
+            state = DaemonState(
+                self.settings, self.engine, self.stats, self.writer, self.ipam, self.sessions,
+                self.registry, self.directory, self.membership, self.storage,
+            )  # fmt: skip
+            self.api = ApiServer(state, s.api_bind)
             self.bound["api"] = [await self.api.start()]
         log.info(
             "server.ready",
             auth=[f"{h}:{p}" for h, p in self.bound["auth"]],
             acct=[f"{h}:{p}" for h, p in self.bound["acct"]],
+            radsec=[f"{h}:{p}" for h, p in self.bound.get("radsec", [])],
             nas=len(self.registry),
             subscribers=len(self.directory.subscribers),
         )
         if s.ready_file:
-            Path(s.ready_file).write_text(json.dumps(self.bound))
+            Path(s.ready_file).write_text(json.dumps(self.bound))  # noqa: ASYNC240  (once, at start, a few bytes)
+
+    async def _start_radsec(self) -> None:
+        """The RadSec (RADIUS over TLS) listeners, feeding the UDP ports' dispatchers."""
+        self.radsec, self.bound["radsec"] = await start_radsec(
+            self.settings, self.registry, self.auth_dispatcher, self.acct_dispatcher, self.stats, self.debug
+        )
 
     async def migrate(self) -> None:
         """Apply pending migrations on an engine of their own: without ``db_command_timeout``,
@@ -266,6 +289,8 @@ class Daemon:
         self.auth_dispatcher.accepting = False
         self.acct_dispatcher.accepting = False
         await asyncio.gather(self.auth_dispatcher.drain(), self.acct_dispatcher.drain())
+        if self.radsec is not None:  # after the drain: replies in flight reach their connections
+            await self.radsec.close()
         if self.api is not None:
             await self.api.stop()
         tasks = self._tasks + ([self._reload] if self._reload is not None else [])
@@ -275,6 +300,8 @@ class Daemon:
         await self.writer.close()
         await self.membership.leave()
         self.access.hashes.close()
+        if self.access.eap is not None:
+            self.access.eap.close()
         for transport in self.transports:
             transport.close()
         for reader in self.readers:
@@ -298,6 +325,8 @@ class Daemon:
             subscribers = await load_subscribers(conn)
         self._change_id = change_id
         self.registry.replace_all([NasClient.from_record(r) for r in nas.values()])
+        if self.radsec is not None:
+            self.radsec.recheck()
         self.directory.set_plans(plans.values())
         self.directory.set_subscribers(subscribers.values())
         log.info("tables.loaded", nas=len(nas), plans=len(plans), subscribers=len(subscribers))
@@ -320,6 +349,8 @@ class Daemon:
             if TOPIC_NAS in topics:
                 nas = await load_nas_all(conn)
                 self.registry.replace_all([NasClient.from_record(r) for r in nas.values()])
+                if self.radsec is not None:
+                    self.radsec.recheck()
             if TOPIC_PLAN in topics:
                 self.directory.set_plans((await load_plans(conn)).values())
             sub_keys = [key for topic, key in changes if topic == TOPIC_SUBSCRIBER]
@@ -376,7 +407,7 @@ class Daemon:
         retention = Retention.from_settings(s)
         try:
             report = await maintain(engine, retention, now)
-            self.storage = await storage_stats(engine, retention)
+            self.storage[:] = await storage_stats(engine, retention)  # the API holds this list
         finally:
             if engine is not self.engine:
                 await engine.dispose()
@@ -447,8 +478,25 @@ class Daemon:
                 d.dedupe.max_bytes = fresh.dedupe_max_bytes  # the next insert evicts down to it
             configure_logging(fresh.log_format, fresh.log_level)
             self.ipam.settings = replace(self.ipam.settings, ipv6_exhausted=fresh.ipv6_exhausted)
+            self._reload_eap(fresh)
+        if self.radsec is not None or (fresh is not None and fresh.radsec):  # renewed certificate files
+            reload_radsec(self.radsec, fresh if fresh is not None else self.settings)
         log.info("config.reloaded")
         return True
+
+    def _reload_eap(self, fresh: Settings) -> None:
+        """The ``[eap]`` section and its certificate, key, CA and CRL files, read again (a
+        renewed certificate is served without a restart); a bad one leaves the old in force."""
+        try:
+            if self.access.eap is None:
+                self.access.eap = build_engine(fresh.eap)
+            else:
+                self.access.eap.reload(parse_eap(fresh.eap))
+        except ValueError as exc:
+            log.error("eap.reload-failed", error=str(exc))
+            return
+        if self.access.eap is not None:
+            log.info("eap.reloaded", methods=len(self.access.eap.settings.methods))
 
 
 def _short(exc: BaseException) -> str:
