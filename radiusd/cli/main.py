@@ -18,6 +18,7 @@ from radiusd.cli.api_tokens import api_token
 from radiusd.cli.cluster import cluster
 from radiusd.cli.context import CliContext
 from radiusd.cli.db import db
+from radiusd.cli.discover import COMMANDS as DISCOVER_COMMANDS
 from radiusd.cli.export import export, usage
 from radiusd.cli.help import help_command
 from radiusd.cli.importer import import_group
@@ -149,6 +150,8 @@ cli.add_command(api_token)
 cli.add_command(import_group)
 cli.add_command(cluster)
 cli.add_command(help_command)
+for _command in DISCOVER_COMMANDS:
+    cli.add_command(_command)
 for _command in INVENTORY_COMMANDS:  # site, router, sector, device, link
     cli.add_command(_command)
 for _command in PREFIX_COMMANDS:  # prefix, address, pd

@@ -61,12 +61,8 @@ async def snapshot(engine: AsyncEngine) -> Snapshot:
     devices = await inv.list_devices(engine)
     links = await inv.list_links(engine)
     async with engine.connect() as conn:
-        chassis = dict(
-            (await conn.execute(sa.select(ManagedDevice.name, ManagedDevice.chassis_id))).tuples().all()
-        )
-        sources = dict(
-            (await conn.execute(sa.select(DeviceConnection.id, DeviceConnection.source))).tuples().all()
-        )
+        chassis = dict((await conn.execute(sa.select(ManagedDevice.name, ManagedDevice.chassis_id))).all())
+        sources = dict((await conn.execute(sa.select(DeviceConnection.id, DeviceConnection.source))).all())
     nodes = [
         InventoryNode("router", r.name, r.site, tuple(a for a in (r.management_address, r.address) if a))
         for r in routers
@@ -102,7 +98,7 @@ async def apply(engine: AsyncEngine, proposal: Proposal) -> Applied:
     done = Applied()
     now = utcnow()
     async with begin_write(engine) as conn:
-        sites = dict((await conn.execute(sa.select(NetworkSite.name, NetworkSite.id))).tuples().all())
+        sites = dict((await conn.execute(sa.select(NetworkSite.name, NetworkSite.id))).all())
         for device in proposal.new_devices:
             if await conn.scalar(sa.select(ManagedDevice.id).where(ManagedDevice.name == device.name)):
                 done.skipped.append(f"device {device.name!r}: the name is taken")
@@ -136,7 +132,7 @@ async def apply(engine: AsyncEngine, proposal: Proposal) -> Applied:
                 done.removed_links.append(stale.id)
         ids: dict[tuple[str, str], int] = {}
         for kind, model in (("router", Router), ("device", ManagedDevice)):
-            for name, node_id in (await conn.execute(sa.select(model.name, model.id))).tuples():
+            for name, node_id in await conn.execute(sa.select(model.name, model.id)):
                 ids[(kind, name)] = node_id
         for link in proposal.new_links:
             a, b = ids.get((link.a_kind, link.a_name)), ids.get((link.b_kind, link.b_name))

@@ -2,7 +2,8 @@
 LLDP-MIB served by snmpd through lldpd's AgentX sub-agent (``lldpd -x -X``, snmpd
 ``master agentx``).
 
-Each node gets a management veth to the root namespace (10.97.N.1 here, 10.97.N.2 there) on
+Each node gets a management veth to the root namespace (10.X.N.1 here, 10.X.N.2 there, X
+from the test process's pid so parallel workers do not collide) on
 which only snmpd listens; lldpd is limited (``-I``) to the lab links, so it never speaks LLDP
 on the management side. Everything made here is removed by :meth:`Lab.close`, which also runs
 when a start fails half way.
@@ -10,10 +11,12 @@ when a start fails half way.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +32,28 @@ def missing_tools() -> list[str]:
     return [t for t in TOOLS if shutil.which(t) is None and not Path("/usr/sbin", t).exists()]
 
 
+NET = 100 + os.getpid() % 100  # second octet of this process's lab addresses
+
+
+def require_tools() -> None:
+    """Skip locally when a tool is missing; fail under CI=true (tests/conftest.py's rule)."""
+    import pytest
+
+    missing = missing_tools()
+    if os.geteuid() != 0:
+        missing.append("root (network namespaces)")
+    if missing:
+        message = f"LLDP lab needs {', '.join(missing)}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+
+_SERIAL = itertools.count()
 
 
 @dataclass
@@ -38,31 +61,43 @@ class Node:
     name: str
     index: int
     mgmt: str  # the node's management address, reachable from the root namespace
+    tag: str = ""
     links: list[str] = field(default_factory=list)  # interface names inside the namespace
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def netns(self) -> str:
-        return f"rdl{os.getpid() % 10000}-{self.name}"
+        return f"rdl{self.tag}-{self.name}"
+
+
+def _run_folder() -> Path:
+    """A folder lldpd's own lldpcli (run as _lldpd) can reach: pytest's tmp_path is 0700."""
+    folder = Path(tempfile.mkdtemp(prefix="radiusd-lldp-"))
+    folder.chmod(0o755)
+    return folder
 
 
 @dataclass
 class Lab:
-    folder: Path
+    folder: Path = field(default_factory=_run_folder)
     nodes: dict[str, Node] = field(default_factory=dict)
     veths: list[str] = field(default_factory=list)  # root-side names, deleted with their peers
-    _tag: str = field(default_factory=lambda: f"{os.getpid() % 10000}")
+    serial: int = field(default_factory=lambda: next(_SERIAL) % 20)
+
+    @property
+    def _tag(self) -> str:
+        return f"{os.getpid() % 1000}x{self.serial}"
 
     def node(self, name: str) -> Node:
-        index = len(self.nodes) + 1
-        node = Node(name, index, f"10.97.{index}.2")
+        index = self.serial * 10 + len(self.nodes) + 1
+        node = Node(name, index, f"10.{NET}.{index}.2", self._tag)
         self.nodes[name] = node
         _ip("netns", "add", node.netns)
         _ip("-n", node.netns, "link", "set", "lo", "up")
-        root_end, ns_end = f"rdm{self._tag}{index}", "mgmt0"
+        root_end, ns_end = f"rdm{self._tag}n{len(self.nodes)}", "mgmt0"
         _ip("link", "add", root_end, "type", "veth", "peer", "name", ns_end, "netns", node.netns)
         self.veths.append(root_end)
-        _ip("addr", "add", f"10.97.{index}.1/30", "dev", root_end)
+        _ip("addr", "add", f"10.{NET}.{index}.1/30", "dev", root_end)
         _ip("link", "set", root_end, "up")
         _ip("-n", node.netns, "addr", "add", f"{node.mgmt}/30", "dev", ns_end)
         _ip("-n", node.netns, "link", "set", ns_end, "up")
@@ -71,7 +106,20 @@ class Lab:
     def link(self, a: str, a_port: str, b: str, b_port: str) -> None:
         """A veth pair between two namespaces, ``a_port`` in ``a`` and ``b_port`` in ``b``."""
         na, nb = self.nodes[a], self.nodes[b]
-        _ip("link", "add", a_port, "netns", na.netns, "type", "veth", "peer", "name", b_port, "netns", nb.netns)
+        _ip(
+            "link",
+            "add",
+            a_port,
+            "netns",
+            na.netns,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            b_port,
+            "netns",
+            nb.netns,
+        )
         _ip("-n", na.netns, "link", "set", a_port, "up")
         _ip("-n", nb.netns, "link", "set", b_port, "up")
         na.links.append(a_port)
@@ -80,6 +128,14 @@ class Lab:
     def unlink(self, a: str, a_port: str) -> None:
         """Deletes a lab link (its peer goes with it): the neighbours age out of LLDP."""
         _ip("-n", self.nodes[a].netns, "link", "del", a_port)
+
+    def heard_on(self, name: str) -> set[str]:
+        """The lab ports on which ``name``'s lldpd currently has a neighbour (lldpcli's view)."""
+        out = subprocess.run(
+            ["lldpcli", "-u", str(self.folder / name / "ctl"), "show", "neighbors", "-f", "keyvalue"],
+            capture_output=True, text=True, timeout=10,
+        ).stdout  # fmt: skip
+        return {line.split(".")[1] for line in out.splitlines() if line.startswith("lldp.")}
 
     def start(self, *, ready_timeout: float = 20.0) -> None:
         for node in self.nodes.values():
@@ -95,21 +151,22 @@ class Lab:
                     break
                 if time.monotonic() > deadline:
                     log = (self.folder / node.name / "lldpd.log").read_text()[-800:]
-                    raise RuntimeError(f"lldpd of {node.name} saw no neighbour within {ready_timeout}s: {out} {log}")
+                    raise RuntimeError(
+                        f"lldpd of {node.name} saw no neighbour within {ready_timeout}s: {out} {log}"
+                    )
                 time.sleep(0.2)
 
     def _start(self, node: Node) -> None:
         folder = self.folder / node.name
         folder.mkdir(parents=True, exist_ok=True)
-        for part in (self.folder, folder):
-            part.chmod(0o755)  # lldpd's lldpcli (run as _lldpd) reaches its control socket here
+        folder.chmod(0o755)  # lldpd's lldpcli (run as _lldpd) reaches its control socket here
         agentx = folder / "agentx.sock"
         conf = folder / "snmpd.conf"
         conf.write_text(
             "master agentx\n"
             f"agentXSocket {agentx}\n"
-            f"rocommunity {COMMUNITY} 10.97.0.0/16\n"
-            f"createUser {V3_USER} SHA \"{V3_AUTH}\" AES \"{V3_PRIV}\"\n"
+            f"rocommunity {COMMUNITY} 10.{NET}.0.0/16\n"
+            f'createUser {V3_USER} SHA "{V3_AUTH}" AES "{V3_PRIV}"\n'
             f"rouser {V3_USER} priv\n"
         )
         conf.chmod(0o600)
@@ -124,13 +181,13 @@ class Lab:
         deadline = time.monotonic() + 10
         while not agentx.exists():
             if snmpd.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"snmpd of {node.name} did not start: {(folder / 'snmpd.log').read_text()}")
+                raise RuntimeError(
+                    f"snmpd of {node.name} did not start: {(folder / 'snmpd.log').read_text()}"
+                )
             time.sleep(0.05)
         lldpconf = folder / "lldpd.conf"
         lldpconf.write_text(
-            f"configure system hostname {node.name}\n"
-            "configure lldp tx-interval 1\n"
-            "configure lldp tx-hold 2\n"
+            f"configure system hostname {node.name}\nconfigure lldp tx-interval 1\nconfigure lldp tx-hold 2\n"
         )
         lldpd = subprocess.Popen(
             ["ip", "netns", "exec", node.netns, "lldpd", "-d", "-x", "-X", str(agentx), "-u", str(folder / "ctl"),
@@ -158,6 +215,7 @@ class Lab:
             subprocess.run(["ip", "link", "del", veth], capture_output=True, timeout=10)
         for node in self.nodes.values():
             subprocess.run(["ip", "netns", "del", node.netns], capture_output=True, timeout=10)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> Lab:
         return self
