@@ -50,6 +50,7 @@ V2_LOC_CHASSIS_ID_SUBTYPE = (*V2_MIB, 1, 3, 1, 0)
 V2_LOC_CHASSIS_ID = (*V2_MIB, 1, 3, 2, 0)
 V2_LOC_SYS_NAME = (*V2_MIB, 1, 3, 3, 0)
 V2_REM_TABLE = (*V2_MIB, 1, 4, 1, 1)
+IF_NAME = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1)  # IF-MIB ifName, names the ifIndex of LLDP-V2-MIB
 V2_REM_COLUMNS = {
     5: "chassis_subtype",
     6: "chassis_id",
@@ -224,6 +225,7 @@ def from_mib(
     addresses: Mapping[Oid, Any],
     *,
     v2: bool = False,
+    if_names: Mapping[Oid, Any] | None = None,
 ) -> Observation:
     """An observation from walked LLDP-MIB (or LLDP-V2-MIB) columns, values as Python ints
     and bytes. The remote table's index carries the local port number; its name comes from
@@ -252,6 +254,10 @@ def from_mib(
                 port_names[port_num] = _text(raw, "lldpLocPortId")
             except MalformedLldp:
                 port_names[port_num] = raw.hex(":")
+    for oid, value in (if_names or {}).items():  # LLDP-V2-MIB: local ports are ifIndex (IF-MIB ifName)
+        raw = _octets(value)
+        if raw:
+            port_names.setdefault(oid[-1], _text(raw, "ifName"))
     table, columns = (V2_REM_TABLE, V2_REM_COLUMNS) if v2 else (REM_TABLE, REM_COLUMNS)
     rows: dict[Oid, dict[str, Any]] = {}
     for oid, value in remote.items():

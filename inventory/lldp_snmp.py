@@ -192,11 +192,15 @@ async def poll(target: SnmpTarget, *, timeout: float = TIMEOUT, retries: int = R
                 raise PollError(f"{session._where()}: the agent offers neither LLDP-MIB nor LLDP-V2-MIB")
             ports: Mapping[Oid, Any] = {}
             addresses: Mapping[Oid, Any] = {}
+            if_names: Mapping[Oid, Any] = await session.walk(lldp.IF_NAME)
         else:
             ports = await session.walk(lldp.LOC_PORT_TABLE)
             addresses = await session.walk(lldp.REM_MAN_ADDR_TABLE)
+            if_names = {}
         try:
-            return lldp.from_mib(target.kind, target.name, scalars, ports, remote, addresses, v2=v2)
+            return lldp.from_mib(
+                target.kind, target.name, scalars, ports, remote, addresses, v2=v2, if_names=if_names
+            )
         except MalformedLldp as exc:
             raise PollError(f"{session._where()}: malformed LLDP-MIB value: {exc}") from None
     except TimeoutError:
