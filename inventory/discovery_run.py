@@ -20,9 +20,12 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from radiusd.logs import get_logger
 from radiusd.store import discovery as store
+from radiusd.store.errors import StoreError
 
 from . import lldp_routeros, lldp_snmp
 from .discovery import NodeKey, Proposal, plan
@@ -30,6 +33,7 @@ from .lldp import Observation
 from .lldp_snmp import PollError, SnmpTarget
 
 CONCURRENCY = 32
+log = get_logger("radiusd.discovery")
 
 
 @dataclass(slots=True)
@@ -134,3 +138,40 @@ async def discover(engine: AsyncEngine, options: Options, *, apply: bool = False
     proposal = plan(snap.nodes, snap.links, observations, errors)
     applied = await store.apply(engine, proposal) if apply else None
     return Result(proposal, applied, skipped, time.monotonic() - started)
+
+
+async def run_periodic(
+    engine: AsyncEngine, interval: float, *, node: str | None, apply: bool, router_community: str | None
+) -> None:
+    """The daemon's loop (setting ``discovery_interval``): every ``interval`` seconds, the node
+    that claims the run (:func:`radiusd.store.discovery.claim_run`) polls; the others skip.
+    Each run is recorded in ``discovery_runs`` with its counts; a failed run is logged and the
+    loop goes on (the next interval retries)."""
+    options = Options(router_community=router_community)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            run_id = await store.claim_run(engine, node, interval)
+            if run_id is None:
+                continue
+            result = await discover(engine, options, apply=apply)
+            p = result.proposal
+            summary = {
+                "polled": len(p.polled), "errors": p.errors[:20], "new_links": len(p.new_links),
+                "new_devices": len(p.new_devices), "unmatched": len(p.unmatched),
+                "stale_links": len(p.stale_links), "seconds": round(result.seconds, 3),
+            }  # fmt: skip
+            await store.finish_run(engine, run_id, result.applied is not None, summary)
+            log.info(
+                "discovery.lldp",
+                node=node,
+                run=run_id,
+                applied=apply,
+                **{k: v for k, v in summary.items() if k != "errors"},
+            )
+            for error in p.errors:
+                log.warning("discovery.lldp-agent", error=error)
+        except asyncio.CancelledError:
+            raise
+        except (OSError, StoreError, SQLAlchemyError) as exc:
+            log.warning("discovery.lldp-failed", node=node, error=" ".join(str(exc).split())[:300])

@@ -31,7 +31,19 @@ from radiusd.store.errors import Conflict, InvalidInput, NotFound
 from radiusd.store.pools import group_of, pool_info
 from radiusd.store.writer import Writer
 
-from . import cluster, docs, nas, network, network_edit, plans, pools, prefixes, queries, subscribers
+from . import (
+    cluster,
+    discovery,
+    docs,
+    nas,
+    network,
+    network_edit,
+    plans,
+    pools,
+    prefixes,
+    queries,
+    subscribers,
+)
 from .guard import RequestGuard
 from .jobs import Job, Jobs, TooManyJobs
 from .metrics import make_registry
@@ -199,6 +211,7 @@ def create_app(
     plans.install(app, state, read, write)
     pools.install(app, state, read, write)
     prefixes.install(app, state, read, write)
+    discovery.install(app, state, read, write)
     subscribers.install(app, state, read, write, send)
 
     # -- ipam -------------------------------------------------------------------------------
