@@ -25,6 +25,7 @@ from radiusd.cli.importer import import_group
 from radiusd.cli.inventory import COMMANDS as INVENTORY_COMMANDS
 from radiusd.cli.leases import lease
 from radiusd.cli.loadtest import loadtest
+from radiusd.cli.netbox import COMMANDS as NETBOX_COMMANDS
 from radiusd.cli.nas import nas
 from radiusd.cli.output import EXIT_ERROR, PROG, print_error
 from radiusd.cli.plans import plan
@@ -150,7 +151,7 @@ cli.add_command(api_token)
 cli.add_command(import_group)
 cli.add_command(cluster)
 cli.add_command(help_command)
-for _command in DISCOVER_COMMANDS:
+for _command in DISCOVER_COMMANDS + NETBOX_COMMANDS:
     cli.add_command(_command)
 for _command in INVENTORY_COMMANDS:  # site, router, sector, device, link
     cli.add_command(_command)
