@@ -36,6 +36,7 @@ from . import (
     discovery,
     docs,
     nas,
+    netbox,
     network,
     network_edit,
     plans,
@@ -212,6 +213,7 @@ def create_app(
     pools.install(app, state, read, write)
     prefixes.install(app, state, read, write)
     discovery.install(app, state, read, write)
+    netbox.install(app, state, read, write)
     subscribers.install(app, state, read, write, send)
 
     # -- ipam -------------------------------------------------------------------------------
