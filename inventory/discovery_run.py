@@ -157,10 +157,14 @@ async def run_periodic(
             result = await discover(engine, options, apply=apply)
             p = result.proposal
             summary = {
-                "polled": len(p.polled), "errors": p.errors[:20], "new_links": len(p.new_links),
-                "new_devices": len(p.new_devices), "unmatched": len(p.unmatched),
-                "stale_links": len(p.stale_links), "seconds": round(result.seconds, 3),
-            }  # fmt: skip
+                "polled": len(p.polled),
+                "errors": p.errors[:20],
+                "new_links": len(p.new_links),
+                "new_devices": len(p.new_devices),
+                "unmatched": len(p.unmatched),
+                "stale_links": len(p.stale_links),
+                "seconds": round(result.seconds, 3),
+            }
             await store.finish_run(engine, run_id, result.applied is not None, summary)
             log.info(
                 "discovery.lldp",

@@ -28,8 +28,18 @@ from radiusd.store.netbox_view import Want
 
 TAG = "radiusd"
 CUSTOM_FIELD = "radiusd_id"
-OBJECT_TYPES = ["dcim.site", "dcim.device", "dcim.interface", "dcim.cable", "ipam.prefix", "ipam.ipaddress",
-                "dcim.manufacturer", "dcim.devicetype", "dcim.devicerole", "ipam.role"]  # fmt: skip
+OBJECT_TYPES = [
+    "dcim.site",
+    "dcim.device",
+    "dcim.interface",
+    "dcim.cable",
+    "ipam.prefix",
+    "ipam.ipaddress",
+    "dcim.manufacturer",
+    "dcim.devicetype",
+    "dcim.devicerole",
+    "ipam.role",
+]
 TIMEOUT = 10.0
 #: fields compared as a nested object's id (``{"id": 7, ...}`` in NetBox replies)
 NESTED = {"site", "device_type", "role", "manufacturer", "device", "tenant"}
@@ -50,8 +60,13 @@ class Change:
     netbox_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"action": self.action, "endpoint": self.endpoint, "radiusd_id": self.our_id,
-                "netbox_id": self.netbox_id, "fields": self.fields}  # fmt: skip
+        return {
+            "action": self.action,
+            "endpoint": self.endpoint,
+            "radiusd_id": self.our_id,
+            "netbox_id": self.netbox_id,
+            "fields": self.fields,
+        }
 
 
 @dataclass(slots=True)
@@ -64,8 +79,14 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         counts = {a: sum(c.action == a for c in self.changes) for a in ("create", "update", "delete")}
-        return {"dry_run": self.dry_run, **counts, "unchanged": self.unchanged, "adopted": self.adopted,
-                "seconds": round(self.seconds, 3), "changes": [c.to_json() for c in self.changes]}  # fmt: skip
+        return {
+            "dry_run": self.dry_run,
+            **counts,
+            "unchanged": self.unchanged,
+            "adopted": self.adopted,
+            "seconds": round(self.seconds, 3),
+            "changes": [c.to_json() for c in self.changes],
+        }
 
 
 class _TimeoutSession(requests.Session):
@@ -151,15 +172,25 @@ class Sync:
         if dry_run:
             return tag_id
         if tag_id is None:
-            tag = self._call("creating the tag", self.api.extras.tags.create,
-                             {"name": TAG, "slug": TAG, "color": "2196f3", "description": "made by radiusd netbox sync"})  # fmt: skip
+            tag = self._call(
+                "creating the tag",
+                self.api.extras.tags.create,
+                {"name": TAG, "slug": TAG, "color": "2196f3", "description": "made by radiusd netbox sync"},
+            )
             tag_id = int(tag.id)
         if not fields:
-            self._call("creating the custom field", self.api.extras.custom_fields.create, {
-                "name": CUSTOM_FIELD, "label": "radiusd id", "type": "text", "object_types": OBJECT_TYPES,
-                "description": "the radiusd object this was made from (radiusd netbox sync)",
-                "ui_editable": "hidden",
-            })  # fmt: skip
+            self._call(
+                "creating the custom field",
+                self.api.extras.custom_fields.create,
+                {
+                    "name": CUSTOM_FIELD,
+                    "label": "radiusd id",
+                    "type": "text",
+                    "object_types": OBJECT_TYPES,
+                    "description": "the radiusd object this was made from (radiusd netbox sync)",
+                    "ui_editable": "hidden",
+                },
+            )
         return tag_id
 
     def run(self, wants: Sequence[Want], *, dry_run: bool, keep: tuple[str, ...] = ()) -> Report:
@@ -197,7 +228,7 @@ class Sync:
                 key = "slug" if "slug" in fields else "name"
                 found = self._call(
                     f"GET {want.endpoint}",
-                    lambda e=endpoint, k=key: [dict(r) for r in e.filter(**{k: fields[k]})],
+                    lambda e=endpoint, q={key: fields[key]}: [dict(r) for r in e.filter(**q)],
                 )
                 if found:
                     ids[want.our_id] = found[0]["id"]

@@ -103,7 +103,8 @@ def discover_lldp(
     as_json: bool,
 ) -> None:
     """Poll LLDP neighbours (SNMP LLDP-MIB, RouterOS /ip/neighbor) and propose inventory changes."""
-    from inventory.discovery_run import Options, discover as run
+    from inventory.discovery_run import Options
+    from inventory.discovery_run import discover as run
 
     options = Options(
         site=site, router_community=_community(router_community_file), timeout=timeout, retries=retries

@@ -25,8 +25,8 @@ from radiusd.cli.importer import import_group
 from radiusd.cli.inventory import COMMANDS as INVENTORY_COMMANDS
 from radiusd.cli.leases import lease
 from radiusd.cli.loadtest import loadtest
-from radiusd.cli.netbox import COMMANDS as NETBOX_COMMANDS
 from radiusd.cli.nas import nas
+from radiusd.cli.netbox import COMMANDS as NETBOX_COMMANDS
 from radiusd.cli.output import EXIT_ERROR, PROG, print_error
 from radiusd.cli.plans import plan
 from radiusd.cli.pools import pool

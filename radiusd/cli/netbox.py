@@ -20,7 +20,7 @@ from radiusd.cli.output import json_option, print_json
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-TOKEN_ENV = "RADIUSD_NETBOX_TOKEN"
+TOKEN_ENV = "RADIUSD_NETBOX_TOKEN"  # noqa: S105  the variable's name, not a token
 GROUPS = ("sites", "devices", "cables", "prefixes", "addresses")
 
 
@@ -67,7 +67,7 @@ def netbox_sync(
     from radiusd.store.netbox_view import wants
 
     groups = _groups(only)
-    if token_source == "-":
+    if token_source == "-":  # noqa: S105  the stdin marker
         token = sys.stdin.readline().strip()
     elif token_source:
         raise click.BadParameter(

@@ -626,5 +626,4 @@ class ClusterNode(Base):
 
 metadata = Base.metadata
 
-from . import prefix_models  # noqa: E402, F401  the prefix tables join this metadata
-from . import discovery_models  # noqa: E402, F401  the discovery table joins this metadata
+from . import discovery_models, prefix_models  # noqa: E402, F401  their tables join this metadata

@@ -41,13 +41,31 @@ def slug(text: str) -> str:
 
 def _site_wants(sites: list[inv.SiteRecord], need_no_site: bool) -> list[Want]:
     wants = [
-        Want("dcim.sites", f"site:{s.id}", {"name": s.name, "slug": slug(s.name), "status": "active",
-             "description": (s.description or "")[:200]})
+        Want(
+            "dcim.sites",
+            f"site:{s.id}",
+            {
+                "name": s.name,
+                "slug": slug(s.name),
+                "status": "active",
+                "description": (s.description or "")[:200],
+            },
+        )
         for s in sites
-    ]  # fmt: skip
+    ]
     if need_no_site:
-        wants.append(Want("dcim.sites", "site:none", {"name": NO_SITE, "slug": NO_SITE, "status": "active",
-                          "description": "radiusd routers and devices without a site"}))  # fmt: skip
+        wants.append(
+            Want(
+                "dcim.sites",
+                "site:none",
+                {
+                    "name": NO_SITE,
+                    "slug": NO_SITE,
+                    "status": "active",
+                    "description": "radiusd routers and devices without a site",
+                },
+            )
+        )
     return wants
 
 
@@ -70,34 +88,82 @@ async def wants(engine: AsyncEngine, *, only: tuple[str, ...] = GROUPS, leases: 
     if "devices" in only or "cables" in only:
         makers = {r.vendor for r in routers} | {"generic"}
         for maker in sorted(makers):
-            out.append(Want("dcim.manufacturers", f"manufacturer:{maker}", {"name": maker, "slug": slug(maker)},
-                            group="devices", shared=True))  # fmt: skip
+            out.append(
+                Want(
+                    "dcim.manufacturers",
+                    f"manufacturer:{maker}",
+                    {"name": maker, "slug": slug(maker)},
+                    group="devices",
+                    shared=True,
+                )
+            )
         types = {(r.vendor, "router") for r in routers} | {("generic", d.kind) for d in devices}
         for maker, kind in sorted(types):
             model = f"{maker} {kind}"
-            out.append(Want("dcim.device-types", f"device-type:{maker}:{kind}", {"model": model, "slug": slug(model)},
-                            {"manufacturer": f"manufacturer:{maker}"}, group="devices", shared=True))  # fmt: skip
+            out.append(
+                Want(
+                    "dcim.device-types",
+                    f"device-type:{maker}:{kind}",
+                    {"model": model, "slug": slug(model)},
+                    {"manufacturer": f"manufacturer:{maker}"},
+                    group="devices",
+                    shared=True,
+                )
+            )
         for role in sorted({"router"} | {d.kind for d in devices}):
-            out.append(Want("dcim.device-roles", f"role:{role}", {"name": role, "slug": slug(role), "color": "2196f3"},
-                            group="devices", shared=True))  # fmt: skip
+            out.append(
+                Want(
+                    "dcim.device-roles",
+                    f"role:{role}",
+                    {"name": role, "slug": slug(role), "color": "2196f3"},
+                    group="devices",
+                    shared=True,
+                )
+            )
         for r in routers:
-            out.append(Want("dcim.devices", f"router:{r.id}", {"name": r.name, "status": "active",
-                            "description": (r.description or "")[:200]},
-                            {"device_type": f"device-type:{r.vendor}:router", "role": "role:router",
-                             "site": site_ref(r.site)}, group="devices"))  # fmt: skip
+            out.append(
+                Want(
+                    "dcim.devices",
+                    f"router:{r.id}",
+                    {"name": r.name, "status": "active", "description": (r.description or "")[:200]},
+                    {
+                        "device_type": f"device-type:{r.vendor}:router",
+                        "role": "role:router",
+                        "site": site_ref(r.site),
+                    },
+                    group="devices",
+                )
+            )
         for d in devices:
-            out.append(Want("dcim.devices", f"device:{d.id}", {"name": d.name, "status": "active",
-                            "description": (d.description or "")[:200]},
-                            {"device_type": f"device-type:generic:{d.kind}", "role": f"role:{d.kind}",
-                             "site": site_ref(d.site)}, group="devices"))  # fmt: skip
+            out.append(
+                Want(
+                    "dcim.devices",
+                    f"device:{d.id}",
+                    {"name": d.name, "status": "active", "description": (d.description or "")[:200]},
+                    {
+                        "device_type": f"device-type:generic:{d.kind}",
+                        "role": f"role:{d.kind}",
+                        "site": site_ref(d.site),
+                    },
+                    group="devices",
+                )
+            )
     if "cables" in only:
         ids = {("router", r.name): r.id for r in routers} | {("device", d.name): d.id for d in devices}
         interfaces: dict[str, Want] = {}
 
         def interface(kind: str, node_id: int, name: str, kind_of: str = "other") -> str:
             our = f"interface:{kind}:{node_id}:{name}"
-            interfaces.setdefault(our, Want("dcim.interfaces", our, {"name": name[:64], "type": kind_of},
-                                            {"device": f"{kind}:{node_id}"}, group="cables"))  # fmt: skip
+            interfaces.setdefault(
+                our,
+                Want(
+                    "dcim.interfaces",
+                    our,
+                    {"name": name[:64], "type": kind_of},
+                    {"device": f"{kind}:{node_id}"},
+                    group="cables",
+                ),
+            )
             return our
 
         for s in sectors:
@@ -115,19 +181,42 @@ async def wants(engine: AsyncEngine, *, only: tuple[str, ...] = GROUPS, leases: 
             }
             if cable_type:
                 fields["type"] = cable_type
-            cables.append(Want("dcim.cables", f"link:{link.id}", fields, {"a_terminations": a, "b_terminations": b},
-                               group="cables"))  # fmt: skip
+            cables.append(
+                Want(
+                    "dcim.cables",
+                    f"link:{link.id}",
+                    fields,
+                    {"a_terminations": a, "b_terminations": b},
+                    group="cables",
+                )
+            )
         out += list(interfaces.values()) + cables
     if "prefixes" in only:
         async with engine.connect() as conn:
-            rows = (await conn.execute(sa.select(Prefix.id, Prefix.prefix, Prefix.role, Prefix.site_id,
-                                                 Prefix.description).order_by(Prefix.id))).all()  # fmt: skip
+            rows = (
+                await conn.execute(
+                    sa.select(
+                        Prefix.id, Prefix.prefix, Prefix.role, Prefix.site_id, Prefix.description
+                    ).order_by(Prefix.id)
+                )
+            ).all()
         for role in sorted({r.role for r in rows}):
-            out.append(Want("ipam.roles", f"prefix-role:{role}", {"name": role, "slug": slug(role)},
-                            group="prefixes", shared=True))  # fmt: skip
+            out.append(
+                Want(
+                    "ipam.roles",
+                    f"prefix-role:{role}",
+                    {"name": role, "slug": slug(role)},
+                    group="prefixes",
+                    shared=True,
+                )
+            )
         for row in rows:
-            fields = {"prefix": row.prefix, "status": PREFIX_STATUS.get(row.role, "active"),
-                      "is_pool": row.role == "pool", "description": (row.description or "")[:200]}  # fmt: skip
+            fields = {
+                "prefix": row.prefix,
+                "status": PREFIX_STATUS.get(row.role, "active"),
+                "is_pool": row.role == "pool",
+                "description": (row.description or "")[:200],
+            }
             refs = {"role": f"prefix-role:{row.role}"}
             if row.site_id is not None:
                 fields["scope_type"] = "dcim.site"
@@ -137,18 +226,45 @@ async def wants(engine: AsyncEngine, *, only: tuple[str, ...] = GROUPS, leases: 
             out = _site_wants(sites, need_no_site) + out  # the same site set: none is deleted
     if "addresses" in only:
         async with engine.connect() as conn:
-            statics = (await conn.execute(sa.select(Subscriber.id, Subscriber.username, Subscriber.static_ipv4)
-                                          .where(Subscriber.static_ipv4.is_not(None)))).all()  # fmt: skip
-            assigned = (await conn.execute(sa.select(AddressAssignment.id, AddressAssignment.address,
-                                                     AddressAssignment.description))).all()  # fmt: skip
+            statics = (
+                await conn.execute(
+                    sa.select(Subscriber.id, Subscriber.username, Subscriber.static_ipv4).where(
+                        Subscriber.static_ipv4.is_not(None)
+                    )
+                )
+            ).all()
+            assigned = (
+                await conn.execute(
+                    sa.select(AddressAssignment.id, AddressAssignment.address, AddressAssignment.description)
+                )
+            ).all()
         for sub in statics:
-            out.append(Want("ipam.ip-addresses", f"static:{sub.id}", {"address": f"{sub.static_ipv4}/32",
-                            "status": "reserved", "description": f"static address of subscriber {sub.username}"[:200]},
-                            group="addresses"))  # fmt: skip
+            out.append(
+                Want(
+                    "ipam.ip-addresses",
+                    f"static:{sub.id}",
+                    {
+                        "address": f"{sub.static_ipv4}/32",
+                        "status": "reserved",
+                        "description": f"static address of subscriber {sub.username}"[:200],
+                    },
+                    group="addresses",
+                )
+            )
         for one in assigned:
             bits = ipaddress.ip_address(one.address).max_prefixlen
-            out.append(Want("ipam.ip-addresses", f"assignment:{one.id}", {"address": f"{one.address}/{bits}",
-                            "status": "active", "description": (one.description or "")[:200]}, group="addresses"))  # fmt: skip
+            out.append(
+                Want(
+                    "ipam.ip-addresses",
+                    f"assignment:{one.id}",
+                    {
+                        "address": f"{one.address}/{bits}",
+                        "status": "active",
+                        "description": (one.description or "")[:200],
+                    },
+                    group="addresses",
+                )
+            )
         if leases:
             from .pools import list_leases
 
@@ -158,7 +274,16 @@ async def wants(engine: AsyncEngine, *, only: tuple[str, ...] = GROUPS, leases: 
                     if "/" in lease.address
                     else f"{lease.address}/{ipaddress.ip_address(lease.address).max_prefixlen}"
                 )
-                out.append(Want("ipam.ip-addresses", f"lease:{lease.address}", {"address": text,
-                                "status": "dhcp", "description": f"lease of {lease.username or '?'} in pool {lease.pool}"[:200]},
-                                group="addresses"))  # fmt: skip
+                out.append(
+                    Want(
+                        "ipam.ip-addresses",
+                        f"lease:{lease.address}",
+                        {
+                            "address": text,
+                            "status": "dhcp",
+                            "description": f"lease of {lease.username or '?'} in pool {lease.pool}"[:200],
+                        },
+                        group="addresses",
+                    )
+                )
     return out

@@ -133,8 +133,10 @@ class Lab:
         """The lab ports on which ``name``'s lldpd currently has a neighbour (lldpcli's view)."""
         out = subprocess.run(
             ["lldpcli", "-u", str(self.folder / name / "ctl"), "show", "neighbors", "-f", "keyvalue"],
-            capture_output=True, text=True, timeout=10,
-        ).stdout  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
         return {line.split(".")[1] for line in out.splitlines() if line.startswith("lldp.")}
 
     def start(self, *, ready_timeout: float = 20.0) -> None:
@@ -144,9 +146,19 @@ class Lab:
         for node in self.nodes.values():
             while True:
                 out = subprocess.run(
-                    ["lldpcli", "-u", str(self.folder / node.name / "ctl"), "show", "neighbors", "-f", "keyvalue"],
-                    capture_output=True, text=True, timeout=10,
-                ).stdout  # fmt: skip
+                    [
+                        "lldpcli",
+                        "-u",
+                        str(self.folder / node.name / "ctl"),
+                        "show",
+                        "neighbors",
+                        "-f",
+                        "keyvalue",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                ).stdout
                 if all(f"lldp.{port}." in out for port in node.links):
                     break
                 if time.monotonic() > deadline:
@@ -173,10 +185,27 @@ class Lab:
         (folder / "persist").mkdir(exist_ok=True)
         env = {**os.environ, "SNMP_PERSISTENT_DIR": str(folder / "persist")}
         snmpd = subprocess.Popen(
-            ["ip", "netns", "exec", node.netns, "snmpd", "-f", "-Lf", str(folder / "snmpd.log"), "-C",
-             "-c", str(conf), "-p", str(folder / "snmpd.pid"), f"udp:{node.mgmt}:161"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+            [
+                "ip",
+                "netns",
+                "exec",
+                node.netns,
+                "snmpd",
+                "-f",
+                "-Lf",
+                str(folder / "snmpd.log"),
+                "-C",
+                "-c",
+                str(conf),
+                "-p",
+                str(folder / "snmpd.pid"),
+                f"udp:{node.mgmt}:161",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         node.procs.append(snmpd)
         deadline = time.monotonic() + 10
         while not agentx.exists():
@@ -190,11 +219,31 @@ class Lab:
             f"configure system hostname {node.name}\nconfigure lldp tx-interval 1\nconfigure lldp tx-hold 2\n"
         )
         lldpd = subprocess.Popen(
-            ["ip", "netns", "exec", node.netns, "lldpd", "-d", "-x", "-X", str(agentx), "-u", str(folder / "ctl"),
-             "-I", ",".join(node.links) or "none", "-C", ",".join(node.links) or "none", "-m", node.mgmt,
-             "-O", str(lldpconf)],
-            stdout=subprocess.DEVNULL, stderr=open(folder / "lldpd.log", "wb"), start_new_session=True,
-        )  # fmt: skip
+            [
+                "ip",
+                "netns",
+                "exec",
+                node.netns,
+                "lldpd",
+                "-d",
+                "-x",
+                "-X",
+                str(agentx),
+                "-u",
+                str(folder / "ctl"),
+                "-I",
+                ",".join(node.links) or "none",
+                "-C",
+                ",".join(node.links) or "none",
+                "-m",
+                node.mgmt,
+                "-O",
+                str(lldpconf),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=open(folder / "lldpd.log", "wb"),  # noqa: SIM115  lldpd writes it while it runs
+            start_new_session=True,
+        )
         node.procs.append(lldpd)
 
     def close(self) -> None:

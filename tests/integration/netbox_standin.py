@@ -35,29 +35,74 @@ class Model:
     display: str = "name"
 
 
-STATUS = ("active", "planned", "staged", "failed", "offline", "decommissioning", "inventory", "retired", "connected")
+STATUS = (
+    "active",
+    "planned",
+    "staged",
+    "failed",
+    "offline",
+    "decommissioning",
+    "inventory",
+    "retired",
+    "connected",
+)
 MODELS = {
     "extras/tags": Model(("name", "slug"), ("name", "slug")),
-    "extras/custom-fields": Model(("name", "type", "object_types"), ("name",), choices={"type": ("text", "integer", "boolean")}),
-    "dcim/sites": Model(("name", "slug"), ("name", "slug"), choices={"status": STATUS}, object_type="dcim.site"),
+    "extras/custom-fields": Model(
+        ("name", "type", "object_types"), ("name",), choices={"type": ("text", "integer", "boolean")}
+    ),
+    "dcim/sites": Model(
+        ("name", "slug"), ("name", "slug"), choices={"status": STATUS}, object_type="dcim.site"
+    ),
     "dcim/manufacturers": Model(("name", "slug"), ("name", "slug"), object_type="dcim.manufacturer"),
-    "dcim/device-types": Model(("manufacturer", "model", "slug"), ("slug",), {"manufacturer": "dcim/manufacturers"},
-                               object_type="dcim.devicetype", display="model"),
+    "dcim/device-types": Model(
+        ("manufacturer", "model", "slug"),
+        ("slug",),
+        {"manufacturer": "dcim/manufacturers"},
+        object_type="dcim.devicetype",
+        display="model",
+    ),
     "dcim/device-roles": Model(("name", "slug"), ("name", "slug"), object_type="dcim.devicerole"),
-    "dcim/devices": Model(("device_type", "role", "site"), ("name",),
-                          {"device_type": "dcim/device-types", "role": "dcim/device-roles", "site": "dcim/sites"},
-                          {"status": STATUS}, "dcim.device"),
-    "dcim/interfaces": Model(("device", "name", "type"), (), {"device": "dcim/devices"},
-                             {"type": ("other", "virtual", "1000base-t", "ieee802.11ac")}, "dcim.interface"),
-    "dcim/cables": Model(("a_terminations", "b_terminations"), (), {},
-                         {"status": ("connected", "planned", "decommissioning"), "type": ("", "cat6", "smf", "mmf")},
-                         "dcim.cable", display="label"),
+    "dcim/devices": Model(
+        ("device_type", "role", "site"),
+        ("name",),
+        {"device_type": "dcim/device-types", "role": "dcim/device-roles", "site": "dcim/sites"},
+        {"status": STATUS},
+        "dcim.device",
+    ),
+    "dcim/interfaces": Model(
+        ("device", "name", "type"),
+        (),
+        {"device": "dcim/devices"},
+        {"type": ("other", "virtual", "1000base-t", "ieee802.11ac")},
+        "dcim.interface",
+    ),
+    "dcim/cables": Model(
+        ("a_terminations", "b_terminations"),
+        (),
+        {},
+        {"status": ("connected", "planned", "decommissioning"), "type": ("", "cat6", "smf", "mmf")},
+        "dcim.cable",
+        display="label",
+    ),
     "ipam/roles": Model(("name", "slug"), ("name", "slug"), object_type="ipam.role"),
-    "ipam/prefixes": Model(("prefix",), (), {"role": "ipam/roles"},
-                           {"status": ("container", "active", "reserved", "deprecated")}, "ipam.prefix", "prefix"),
-    "ipam/ip-addresses": Model(("address",), (), {},
-                               {"status": ("active", "reserved", "deprecated", "dhcp", "slaac")}, "ipam.ipaddress", "address"),
-}  # fmt: skip
+    "ipam/prefixes": Model(
+        ("prefix",),
+        (),
+        {"role": "ipam/roles"},
+        {"status": ("container", "active", "reserved", "deprecated")},
+        "ipam.prefix",
+        "prefix",
+    ),
+    "ipam/ip-addresses": Model(
+        ("address",),
+        (),
+        {},
+        {"status": ("active", "reserved", "deprecated", "dhcp", "slaac")},
+        "ipam.ipaddress",
+        "address",
+    ),
+}
 
 
 class NetBox:
@@ -87,8 +132,12 @@ class NetBox:
 
     def render(self, host: str, path: str, oid: int) -> dict[str, Any]:
         model, raw = MODELS[path], self.objects[path][oid]
-        out: dict[str, Any] = {"id": oid, "url": self.url(host, path, oid),
-                               "display_url": f"http://{host}/{path}/{oid}/", "display": str(raw.get(model.display) or oid)}  # fmt: skip
+        out: dict[str, Any] = {
+            "id": oid,
+            "url": self.url(host, path, oid),
+            "display_url": f"http://{host}/{path}/{oid}/",
+            "display": str(raw.get(model.display) or oid),
+        }
         for key, value in raw.items():
             if key in ("tags", "custom_fields"):
                 continue
@@ -97,8 +146,14 @@ class NetBox:
             elif key in model.choices:
                 out[key] = {"value": value, "label": str(value).title()} if value not in (None, "") else value
             elif key.endswith("_terminations"):
-                out[key] = [{"object_type": t["object_type"], "object_id": t["object_id"],
-                             "object": self.nested(host, "dcim/interfaces", t["object_id"])} for t in value]  # fmt: skip
+                out[key] = [
+                    {
+                        "object_type": t["object_type"],
+                        "object_id": t["object_id"],
+                        "object": self.nested(host, "dcim/interfaces", t["object_id"]),
+                    }
+                    for t in value
+                ]
             elif key == "scope_id" and value is not None:
                 out[key] = value
                 out["scope"] = self.nested(host, "dcim/sites", value)
@@ -107,14 +162,22 @@ class NetBox:
         if path != "extras/tags":
             out["tags"] = [self.nested(host, "extras/tags", t) for t in raw.get("tags", [])]
         if model.object_type:
-            defined = [cf for cf in self.objects["extras/custom-fields"].values() if model.object_type in cf["object_types"]]
-            out["custom_fields"] = {cf["name"]: raw.get("custom_fields", {}).get(cf["name"]) for cf in defined}
+            defined = [
+                cf
+                for cf in self.objects["extras/custom-fields"].values()
+                if model.object_type in cf["object_types"]
+            ]
+            out["custom_fields"] = {
+                cf["name"]: raw.get("custom_fields", {}).get(cf["name"]) for cf in defined
+            }
         out["created"] = out["last_updated"] = "2026-12-07T00:00:00Z"
         return out
 
     # -- validation ----------------------------------------------------------------------
 
-    def validate(self, path: str, body: dict[str, Any], oid: int | None) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    def validate(
+        self, path: str, body: dict[str, Any], oid: int | None
+    ) -> tuple[dict[str, Any], dict[str, list[str]]]:
         model = MODELS[path]
         current = dict(self.objects[path].get(oid, {})) if oid else {}
         errors: dict[str, list[str]] = {}
@@ -133,7 +196,10 @@ class NetBox:
             elif key.endswith("_terminations"):
                 terms = []
                 for t in value if isinstance(value, list) else []:
-                    if t.get("object_type") != "dcim.interface" or t.get("object_id") not in self.objects["dcim/interfaces"]:
+                    if (
+                        t.get("object_type") != "dcim.interface"
+                        or t.get("object_id") not in self.objects["dcim/interfaces"]
+                    ):
                         errors[key] = [f"Invalid termination: {t}"]
                         continue
                     terms.append({"object_type": "dcim.interface", "object_id": t["object_id"]})
@@ -160,7 +226,11 @@ class NetBox:
                 except ValueError:
                     errors[key] = [f"Invalid IP address: {value}"]
             elif key == "scope_id":
-                if value is not None and current.get("scope_type", body.get("scope_type")) == "dcim.site" and value not in self.objects["dcim/sites"]:
+                if (
+                    value is not None
+                    and current.get("scope_type", body.get("scope_type")) == "dcim.site"
+                    and value not in self.objects["dcim/sites"]
+                ):
                     errors[key] = ["Invalid scope"]
                 current[key] = value
             else:
@@ -174,8 +244,12 @@ class NetBox:
                 noun = path.split("/")[1].rstrip("s").replace("-", " ")
                 errors.setdefault(key, [f"{noun} with this {key} already exists."])
         if path == "dcim/cables":
-            cabled = {t["object_id"] for i, c in self.objects[path].items() if i != oid
-                      for t in c.get("a_terminations", []) + c.get("b_terminations", [])}  # fmt: skip
+            cabled = {
+                t["object_id"]
+                for i, c in self.objects[path].items()
+                if i != oid
+                for t in c.get("a_terminations", []) + c.get("b_terminations", [])
+            }
             for key in ("a_terminations", "b_terminations"):
                 if any(t["object_id"] in cabled for t in current.get(key, [])):
                     errors.setdefault(key, ["Interface already has a cable attached"])
@@ -232,7 +306,9 @@ class NetBoxServer:
                         nb.writes.append((method, path))
                     self._dispatch(method, path, oid, query, host)
 
-            def _dispatch(self, method: str, path: str, oid: int | None, query: dict[str, list[str]], host: str) -> None:
+            def _dispatch(
+                self, method: str, path: str, oid: int | None, query: dict[str, list[str]], host: str
+            ) -> None:
                 store = nb.objects[path]
                 if oid is not None and oid not in store:
                     self._send(404, {"detail": "No object matches the given query."})
@@ -259,14 +335,19 @@ class NetBoxServer:
                     base = {k: v[0] for k, v in query.items()}
 
                     def link(at: int) -> str:
-                        return f"http://{host}/api/{path}/?" + urlencode({**base, "limit": limit, "offset": at})
+                        return f"http://{host}/api/{path}/?" + urlencode(
+                            {**base, "limit": limit, "offset": at}
+                        )
 
-                    self._send(200, {
-                        "count": len(rows),
-                        "next": link(offset + limit) if offset + limit < len(rows) else None,
-                        "previous": link(max(0, offset - limit)) if offset > 0 else None,
-                        "results": [nb.render(host, path, i) for i in page],
-                    })  # fmt: skip
+                    self._send(
+                        200,
+                        {
+                            "count": len(rows),
+                            "next": link(offset + limit) if offset + limit < len(rows) else None,
+                            "previous": link(max(0, offset - limit)) if offset > 0 else None,
+                            "results": [nb.render(host, path, i) for i in page],
+                        },
+                    )
                 elif method == "POST":
                     body = self._body()
                     current, errors = nb.validate(path, body, None)

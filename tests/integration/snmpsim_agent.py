@@ -63,10 +63,19 @@ class SnmpSim:
         env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.integration.snmpsim_agent", f"--data-dir={RECORDINGS}",
-                 f"--cache-dir={self.cache}", f"--agent-udpv4-endpoint=127.0.0.1:{self.port}"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.integration.snmpsim_agent",
+                    f"--data-dir={RECORDINGS}",
+                    f"--cache-dir={self.cache}",
+                    f"--agent-udpv4-endpoint=127.0.0.1:{self.port}",
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 30
         while b"Listening at" not in self.log.read_bytes() and b"istening" not in self.log.read_bytes():
             if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -36,10 +36,18 @@ async def test_propose_then_apply(
 ) -> None:
     await add_site(daemon.engine, "pop7")
     await add_router(
-        daemon.engine, "mt7", "127.0.0.7", "mt7-Secr3t-x", site="pop7", vendor="mikrotik",
-        management_address="127.0.0.1", api_username=API_USER, api_password=API_PASSWORD,
-        api_port=routeros.port, api_fingerprint=routeros.fingerprint,
-    )  # fmt: skip
+        daemon.engine,
+        "mt7",
+        "127.0.0.7",
+        "mt7-Secr3t-x",
+        site="pop7",
+        vendor="mikrotik",
+        management_address="127.0.0.1",
+        api_username=API_USER,
+        api_password=API_PASSWORD,
+        api_port=routeros.port,
+        api_fingerprint=routeros.fingerprint,
+    )
     h = auth(tokens["admin"])
     before = len(await list_links(daemon.engine))  # the seed's r1 - sw1
     r = await client.post("/network/discovery/lldp", json={"site": "pop7"}, headers=h)
@@ -50,14 +58,21 @@ async def test_propose_then_apply(
     assert len(body["new_links"]) == 2 and len(body["unmatched"]) == 2
     assert len(await list_links(daemon.engine)) == before  # proposed only
 
-    r = await client.post("/network/discovery/lldp", json={"site": "pop7", "apply": True}, headers=auth(tokens["viewer"]))
+    r = await client.post(
+        "/network/discovery/lldp", json={"site": "pop7", "apply": True}, headers=auth(tokens["viewer"])
+    )
     assert r.status_code == 403
     r = await client.post("/network/discovery/lldp", json={"site": "pop7", "apply": True}, headers=h)
     assert r.status_code == 200, r.text
     assert sorted(r.json()["applied"]["devices"]) == ["c9300-agg.example.net", "sw-core"]
     assert len(await list_links(daemon.engine)) == before + 2
-    assert {d.name for d in await list_devices(daemon.engine, site="pop7")} == {"sw-core", "c9300-agg.example.net"}
-    r = await client.post("/network/discovery/lldp", json={"apply": True, "timeout": 0.2, "retries": 0}, headers=h)
+    assert {d.name for d in await list_devices(daemon.engine, site="pop7")} == {
+        "sw-core",
+        "c9300-agg.example.net",
+    }
+    r = await client.post(
+        "/network/discovery/lldp", json={"apply": True, "timeout": 0.2, "retries": 0}, headers=h
+    )
     # the seeded router r1 has no API credentials and no community is set: skipped, said so;
     # the seeded sw1 (192.0.2.10) does not answer: an error, and its link is not judged stale
     again = r.json()

@@ -24,7 +24,9 @@ def nb() -> Iterator[NetBoxServer]:
         yield server
 
 
-async def test_dry_run_sync_and_idempotence(client: httpx.AsyncClient, tokens: dict[str, str], nb: NetBoxServer) -> None:
+async def test_dry_run_sync_and_idempotence(
+    client: httpx.AsyncClient, tokens: dict[str, str], nb: NetBoxServer
+) -> None:
     h = auth(tokens["admin"])
     body = {"url": nb.url, "token": TOKEN, "dry_run": True}
     r = await client.post("/netbox/sync", json=body, headers=h)
@@ -37,8 +39,14 @@ async def test_dry_run_sync_and_idempotence(client: httpx.AsyncClient, tokens: d
     devices = {d["name"] for d in nb.netbox.objects["dcim/devices"].values()}
     assert devices == {"r1", "r2", "sw1"}  # the API test seed
     nb.netbox.writes.clear()
-    r = await client.post("/netbox/sync", json={**body, "dry_run": False, "only": ["devices", "cables"]}, headers=h)
-    assert (r.json()["create"], r.json()["update"], r.json()["delete"]) == (0, 0, 0) and nb.netbox.writes == []
+    r = await client.post(
+        "/netbox/sync", json={**body, "dry_run": False, "only": ["devices", "cables"]}, headers=h
+    )
+    assert (r.json()["create"], r.json()["update"], r.json()["delete"]) == (
+        0,
+        0,
+        0,
+    ) and nb.netbox.writes == []
     r = await client.post("/netbox/sync", json={**body, "dry_run": False}, headers=auth(tokens["viewer"]))
     assert r.status_code == 403
 

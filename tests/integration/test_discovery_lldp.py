@@ -95,13 +95,42 @@ def _inventory(c: Cli, lab: Lab, *, with_ap: bool = True) -> None:
     c.ok("site", "add", "pop1")
     c.ok("router", "add", "r1", "--address", r1.mgmt, "--secret", "s3cret-r1-xyz", "--site", "pop1")
     c.ok(
-        "device", "add", "sw1", "--kind", "switch", "--site", "pop1", "--address", sw1.mgmt,
-        "--snmp-version", "v3", "--snmp-user", V3_USER, "--snmp-auth-protocol", "sha",
-        "--snmp-auth-key", V3_AUTH, "--snmp-priv-protocol", "aes", "--snmp-priv-key", V3_PRIV,
-    )  # fmt: skip
+        "device",
+        "add",
+        "sw1",
+        "--kind",
+        "switch",
+        "--site",
+        "pop1",
+        "--address",
+        sw1.mgmt,
+        "--snmp-version",
+        "v3",
+        "--snmp-user",
+        V3_USER,
+        "--snmp-auth-protocol",
+        "sha",
+        "--snmp-auth-key",
+        V3_AUTH,
+        "--snmp-priv-protocol",
+        "aes",
+        "--snmp-priv-key",
+        V3_PRIV,
+    )
     if with_ap:
-        c.ok("device", "add", "ap1", "--kind", "access-point", "--site", "pop1", "--address", ap1.mgmt,
-             "--snmp-community", COMMUNITY)  # fmt: skip
+        c.ok(
+            "device",
+            "add",
+            "ap1",
+            "--kind",
+            "access-point",
+            "--site",
+            "pop1",
+            "--address",
+            ap1.mgmt,
+            "--snmp-community",
+            COMMUNITY,
+        )
 
 
 def _links(data: dict[str, Any]) -> set[frozenset[str]]:

@@ -22,16 +22,31 @@ API_USER, API_PASSWORD = "api-admin", "api-Pa55-Zq"
 
 # what RouterOS 7.14 prints for a CRS switch (LLDP + MNDP) and a Cisco switch (LLDP, CDP)
 CRS = {
-    "interface": "ether2", "address": "10.20.0.2", "address4": "10.20.0.2", "mac-address": "CC:2D:E0:11:22:33",
-    "identity": "sw-core", "platform": "MikroTik", "version": "7.14.2 (stable)", "board": "CRS326-24G-2S+",
-    "interface-name": "ether24", "system-caps": "bridge,router", "system-caps-enabled": "bridge",
-    "discovered-by": "lldp,mndp", "age": "17s",
-}  # fmt: skip
+    "interface": "ether2",
+    "address": "10.20.0.2",
+    "address4": "10.20.0.2",
+    "mac-address": "CC:2D:E0:11:22:33",
+    "identity": "sw-core",
+    "platform": "MikroTik",
+    "version": "7.14.2 (stable)",
+    "board": "CRS326-24G-2S+",
+    "interface-name": "ether24",
+    "system-caps": "bridge,router",
+    "system-caps-enabled": "bridge",
+    "discovered-by": "lldp,mndp",
+    "age": "17s",
+}
 CISCO = {
-    "interface": "sfp-sfpplus1", "address4": "10.20.0.9", "mac-address": "00:1E:BD:AA:BB:01",
-    "identity": "c9300-agg.example.net", "platform": "cisco C9300-48P", "interface-name": "Te1/1/1",
-    "system-caps": "bridge,router", "system-caps-enabled": "bridge,router", "discovered-by": "lldp,cdp",
-}  # fmt: skip
+    "interface": "sfp-sfpplus1",
+    "address4": "10.20.0.9",
+    "mac-address": "00:1E:BD:AA:BB:01",
+    "identity": "c9300-agg.example.net",
+    "platform": "cisco C9300-48P",
+    "interface-name": "Te1/1/1",
+    "system-caps": "bridge,router",
+    "system-caps-enabled": "bridge,router",
+    "discovered-by": "lldp,cdp",
+}
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +73,28 @@ def _cli(url: str, *args: str, code: int = 0, stdin: str | None = None) -> str:
 def _setup(url: str, server: RouterOSServer, password: str = API_PASSWORD) -> None:
     _cli(url, "site", "add", "pop9")
     _cli(
-        url, "router", "add", "mt-edge-1", "--address", "127.0.0.1", "--secret", "s3cret-mt-1", "--site", "pop9",
-        "--vendor", "mikrotik", "--api-user", API_USER, "--api-password", "-", "--api-port", str(server.port),
-        "--api-fingerprint", str(server.fingerprint), stdin=password + "\n",
-    )  # fmt: skip
+        url,
+        "router",
+        "add",
+        "mt-edge-1",
+        "--address",
+        "127.0.0.1",
+        "--secret",
+        "s3cret-mt-1",
+        "--site",
+        "pop9",
+        "--vendor",
+        "mikrotik",
+        "--api-user",
+        API_USER,
+        "--api-password",
+        "-",
+        "--api-port",
+        str(server.port),
+        "--api-fingerprint",
+        str(server.fingerprint),
+        stdin=password + "\n",
+    )
     _cli(url, "device", "add", "sw-core", "--kind", "switch", "--address", "10.20.0.2", "--site", "pop9")
 
 
@@ -83,8 +116,12 @@ def test_ip_neighbor_rows_become_links_and_a_new_device(db_url: str, routeros: R
     }
     [new] = data["new_devices"]
     assert (new["name"], new["chassis_id"], new["kind"], new["address"], new["site"]) == (
-        "c9300-agg.example.net", "00:1e:bd:aa:bb:01", "router", "10.20.0.9", "pop9",
-    )  # fmt: skip
+        "c9300-agg.example.net",
+        "00:1e:bd:aa:bb:01",
+        "router",
+        "10.20.0.9",
+        "pop9",
+    )
     assert len(data["applied"]["links"]) == 2 and data["applied"]["devices"] == ["c9300-agg.example.net"]
     # the commands sent: the neighbour table and the identity, nothing that writes
     assert [c[0] for c in routeros.calls()] == ["/ip/neighbor/print", "/system/identity/print"]

@@ -5,6 +5,7 @@ the claimer polls. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -62,4 +63,4 @@ async def test_periodic_runs_on_two_nodes_poll_once_per_interval(
     assert 2 <= len(runs) <= elapsed / interval + 1
     assert len(finished) >= 2 and all(r["summary"]["polled"] == 0 for r in finished)
     starts = sorted(r["started_at"] for r in runs)
-    assert all((b - a).total_seconds() >= 0.9 * interval for a, b in zip(starts, starts[1:], strict=False))
+    assert all((b - a).total_seconds() >= 0.9 * interval for a, b in itertools.pairwise(starts))

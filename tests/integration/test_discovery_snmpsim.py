@@ -42,7 +42,16 @@ def _target(sim: SnmpSim, community: str, name: str = "dev") -> SnmpTarget:
 
 def _view(obs: Any) -> list[tuple[Any, ...]]:
     return [
-        (n.local_port, n.chassis_subtype, n.chassis_id, n.port_subtype, n.port, n.sys_name, n.addresses, n.capabilities)
+        (
+            n.local_port,
+            n.chassis_subtype,
+            n.chassis_id,
+            n.port_subtype,
+            n.port,
+            n.sys_name,
+            n.addresses,
+            n.capabilities,
+        )
         for n in obs.neighbours
     ]
 
@@ -51,11 +60,27 @@ async def test_mikrotik_mac_chassis_and_interface_name_ports(sim: SnmpSim) -> No
     obs = await poll(_target(sim, "mikrotik"))
     assert (obs.chassis_id, obs.sys_name) == ("cc:2d:e0:a1:b2:c3", "crs-pop1")
     assert _view(obs) == [
-        ("ether1", "macAddress", "48:a9:8a:0c:0d:0e", "interfaceName", "ether5", "hap-ac2", ("10.30.0.5",),
-         ("bridge", "router")),
-        ("sfp-sfpplus1", "macAddress", "2c:c8:1b:00:00:01", "interfaceName", "sfp-sfpplus2", "ccr-core",
-         ("10.30.0.1",), ("bridge", "router")),
-    ]  # fmt: skip
+        (
+            "ether1",
+            "macAddress",
+            "48:a9:8a:0c:0d:0e",
+            "interfaceName",
+            "ether5",
+            "hap-ac2",
+            ("10.30.0.5",),
+            ("bridge", "router"),
+        ),
+        (
+            "sfp-sfpplus1",
+            "macAddress",
+            "2c:c8:1b:00:00:01",
+            "interfaceName",
+            "sfp-sfpplus2",
+            "ccr-core",
+            ("10.30.0.1",),
+            ("bridge", "router"),
+        ),
+    ]
 
 
 async def test_ubiquiti_local_and_mac_port_ids(sim: SnmpSim) -> None:
@@ -63,10 +88,19 @@ async def test_ubiquiti_local_and_mac_port_ids(sim: SnmpSim) -> None:
     assert obs.sys_name == "usw-24-pop1"
     assert _view(obs) == [
         # a MAC port ID names the port by its description; the local port by lldpLocPortDesc
-        ("Port 3", "macAddress", "78:8a:20:44:55:66", "macAddress", "eth0", "uap-ac-lr-3", (), ("wlanAccessPoint",)),
+        (
+            "Port 3",
+            "macAddress",
+            "78:8a:20:44:55:66",
+            "macAddress",
+            "eth0",
+            "uap-ac-lr-3",
+            (),
+            ("wlanAccessPoint",),
+        ),
         # no lldpLocPortDesc: the local port ID "0/5"; a "local" port ID is the name as sent
         ("0/5", "macAddress", "b4:fb:e4:77:88:99", "local", "0/1", "usw-flex-mini", (), ("bridge",)),
-    ]  # fmt: skip
+    ]
     assert obs.neighbours[0].port_id == "78:8a:20:44:55:67"
 
 
@@ -74,10 +108,27 @@ async def test_cisco_interface_names_and_a_network_address_chassis(sim: SnmpSim)
     obs = await poll(_target(sim, "cisco"))
     assert (obs.chassis_id, obs.sys_name) == ("00:1e:bd:aa:bb:00", "c2960x.example.net")
     assert _view(obs) == [
-        ("GigabitEthernet1/0/24", "macAddress", "cc:2d:e0:a1:b2:c3", "interfaceName", "ether8", "crs-pop1", (),
-         ("bridge", "router")),
-        ("GigabitEthernet1/0/48", "networkAddress", "10.30.0.99", "interfaceAlias", "Uplink to core", None, (), ()),
-    ]  # fmt: skip
+        (
+            "GigabitEthernet1/0/24",
+            "macAddress",
+            "cc:2d:e0:a1:b2:c3",
+            "interfaceName",
+            "ether8",
+            "crs-pop1",
+            (),
+            ("bridge", "router"),
+        ),
+        (
+            "GigabitEthernet1/0/48",
+            "networkAddress",
+            "10.30.0.99",
+            "interfaceAlias",
+            "Uplink to core",
+            None,
+            (),
+            (),
+        ),
+    ]
 
 
 async def test_an_lldp_v2_mib_agent_is_read_through_the_v2_tables(sim: SnmpSim) -> None:
@@ -115,8 +166,19 @@ def test_cli_run_over_the_recordings_writes_nothing_from_the_bad_agents(db_url: 
     run("site", "add", "pop1")
     port = str(sim.port)
     for name, community in (("crs-pop1", "mikrotik"), ("c2960x", "cisco"), ("bad1", "malformed")):
-        run("device", "add", name, "--site", "pop1", "--address", "127.0.0.1", "--snmp-port", port,
-            "--snmp-community", community)  # fmt: skip
+        run(
+            "device",
+            "add",
+            name,
+            "--site",
+            "pop1",
+            "--address",
+            "127.0.0.1",
+            "--snmp-port",
+            port,
+            "--snmp-community",
+            community,
+        )
     data: dict[str, Any] = json.loads(run("discover", "lldp", "--json", "--apply", code=1))
     assert len(data["errors"]) == 1 and "device 'bad1'" in data["errors"][0]
     links = {(x["a_name"], x["a_port"], x["b_name"], x["b_port"]) for x in data["new_links"]}
@@ -128,6 +190,8 @@ def test_cli_run_over_the_recordings_writes_nothing_from_the_bad_agents(db_url: 
     assert sorted(d["name"] for d in data["new_devices"]) == ["ccr-core", "hap-ac2"]
     # the networkAddress chassis with no system name: reported, not made a device
     assert [u["chassis_id"] for u in data["unmatched"] if u["sys_name"] is None] == ["10.30.0.99"]
-    assert sorted(data["applied"]["devices"]) == ["ccr-core", "hap-ac2"] and len(data["applied"]["links"]) == 3
+    assert (
+        sorted(data["applied"]["devices"]) == ["ccr-core", "hap-ac2"] and len(data["applied"]["links"]) == 3
+    )
     listed = run("link", "list", "--json")
     assert "short-mac" not in listed and "bad-switch" not in run("device", "list")

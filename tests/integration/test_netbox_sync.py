@@ -61,8 +61,19 @@ class Cli:
             try:
                 async with engine.connect() as conn:
                     out = []
-                    for table in ("network_sites", "routers", "managed_devices", "device_connections", "prefixes"):
-                        out.append(sorted(map(tuple, (await conn.execute(sa.text(f"SELECT * FROM {table}"))).all()), key=str))
+                    for table in (
+                        "network_sites",
+                        "routers",
+                        "managed_devices",
+                        "device_connections",
+                        "prefixes",
+                    ):
+                        out.append(
+                            sorted(
+                                map(tuple, (await conn.execute(sa.text(f"SELECT * FROM {table}"))).all()),
+                                key=str,
+                            )
+                        )
                     return out
             finally:
                 await engine.dispose()
@@ -76,7 +87,19 @@ def radiusd(db_url: str) -> Cli:
     c = Cli(db_url)
     c.ok("site", "add", "pop1")
     c.ok("site", "add", "tower-7", "--kind", "tower")
-    c.ok("router", "add", "r1", "--address", "192.0.2.1", "--secret", "s3cret-r1-x", "--site", "pop1", "--vendor", "mikrotik")
+    c.ok(
+        "router",
+        "add",
+        "r1",
+        "--address",
+        "192.0.2.1",
+        "--secret",
+        "s3cret-r1-x",
+        "--site",
+        "pop1",
+        "--vendor",
+        "mikrotik",
+    )
     c.ok("router", "add", "r2", "--address", "192.0.2.2", "--secret", "s3cret-r2-x")  # no site
     c.ok("device", "add", "sw1", "--kind", "switch", "--site", "pop1", "--address", "192.0.2.10")
     c.ok("device", "add", "ap7", "--kind", "access-point", "--site", "tower-7")
@@ -93,7 +116,9 @@ def _objects(nb: NetBoxServer, path: str) -> list[dict[str, Any]]:
     return list(nb.netbox.objects[path].values())
 
 
-def test_first_sync_creates_everything_tagged_then_a_second_writes_nothing(radiusd: Cli, nb: NetBoxServer) -> None:
+def test_first_sync_creates_everything_tagged_then_a_second_writes_nothing(
+    radiusd: Cli, nb: NetBoxServer
+) -> None:
     before = radiusd.dump()
     started = time.monotonic()
     first = radiusd.sync(nb.url, "--json")
@@ -113,7 +138,9 @@ def test_first_sync_creates_everything_tagged_then_a_second_writes_nothing(radiu
     assert len(_objects(nb, "dcim/cables")) == 2
     prefixes = {p["prefix"]: p for p in _objects(nb, "ipam/prefixes")}
     assert set(prefixes) == {"10.0.0.0/8", "10.7.0.0/24", "10.64.0.0/24"}
-    assert prefixes["10.7.0.0/24"]["scope_type"] == "dcim.site" and prefixes["10.64.0.0/24"]["is_pool"] is True
+    assert (
+        prefixes["10.7.0.0/24"]["scope_type"] == "dcim.site" and prefixes["10.64.0.0/24"]["is_pool"] is True
+    )
     assert radiusd.dump() == before  # our database is only read
 
     nb.netbox.writes.clear()
@@ -132,7 +159,9 @@ def test_changes_update_and_delete_only_what_the_sync_made(radiusd: Cli, nb: Net
     radiusd.ok("subscriber", "add", "alice", "--password", "pw-alice-1", "--static-ip", "10.64.0.9")
     dry = radiusd.sync(nb.url, "--dry-run", "--json")
     actions = {(c["action"], c["radiusd_id"]) for c in dry["changes"]}
-    assert ("delete", "link:2") in actions and any(a == "delete" and i.startswith("device:") for a, i in actions)
+    assert ("delete", "link:2") in actions and any(
+        a == "delete" and i.startswith("device:") for a, i in actions
+    )
     assert ("create", "static:1") in actions
     nb.netbox.writes.clear()
     repeat = radiusd.sync(nb.url, "--dry-run", "--json")
@@ -151,7 +180,10 @@ def test_changes_update_and_delete_only_what_the_sync_made(radiusd: Cli, nb: Net
     assert only["changes"] == []
     radiusd.ok("prefix", "add", "10.8.0.0/24", "--role", "reserved")
     only = radiusd.sync(nb.url, "--only", "prefixes", "--json")
-    assert [(c["action"], c["endpoint"]) for c in only["changes"]] == [("create", "ipam.roles"), ("create", "ipam.prefixes")]
+    assert [(c["action"], c["endpoint"]) for c in only["changes"]] == [
+        ("create", "ipam.roles"),
+        ("create", "ipam.prefixes"),
+    ]
     # a rename is one PATCH of the name, the NetBox id kept
     radiusd.ok("router", "rename", "r2", "r2-edge")
     nb.netbox.writes.clear()
@@ -163,7 +195,11 @@ def test_changes_update_and_delete_only_what_the_sync_made(radiusd: Cli, nb: Net
 def test_refusals_are_one_line_and_change_nothing(radiusd: Cli, nb: NetBoxServer) -> None:
     before = radiusd.dump()
     out = radiusd.sync(nb.url, token="not-the-token-1234", code=1)
-    assert "refused the token (403 Invalid token)" in out and "not-the-token" not in out and "Traceback" not in out
+    assert (
+        "refused the token (403 Invalid token)" in out
+        and "not-the-token" not in out
+        and "Traceback" not in out
+    )
     assert nb.netbox.writes == []
     # a site of the same name made by hand: NetBox's 400 body names the field
     nb.netbox.objects["dcim/sites"][500] = {"name": "pop1", "slug": "pop1-hand", "status": "active"}
@@ -206,8 +242,10 @@ def test_a_netbox_that_never_answers_times_out(radiusd: Cli) -> None:
     assert "did not answer" in out and "in time" in out and len(out.strip().splitlines()) == 1
 
 
-@pytest.mark.skipif(not (os.environ.get("NETBOX_URL") and os.environ.get("NETBOX_TOKEN")),
-                    reason="opt-in: set NETBOX_URL and NETBOX_TOKEN to sync to a real NetBox")  # fmt: skip
+@pytest.mark.skipif(
+    not (os.environ.get("NETBOX_URL") and os.environ.get("NETBOX_TOKEN")),
+    reason="opt-in: set NETBOX_URL and NETBOX_TOKEN to sync to a real NetBox",
+)
 def test_against_a_real_netbox(radiusd: Cli) -> None:
     url, token = os.environ["NETBOX_URL"], os.environ["NETBOX_TOKEN"]
     first = radiusd.sync(url, "--json", token=token)

@@ -48,15 +48,30 @@ def test_macs_in_any_notation() -> None:
 
 
 def test_routeros_rows() -> None:
-    obs = from_routeros("router", "mt", [
-        {"interface": "ether2,bridge", "mac-address": "CC:2D:E0:11:22:33", "identity": "sw",
-         "address4": "10.0.0.2", "address6": "fe80::1", "interface-name": "ether24", "system-caps-enabled": "bridge"},
-        {"interface": "ether3", "mac-address": "00:11:22:33:44:55"},
-    ], {"name": "mt-edge"})  # fmt: skip
+    obs = from_routeros(
+        "router",
+        "mt",
+        [
+            {
+                "interface": "ether2,bridge",
+                "mac-address": "CC:2D:E0:11:22:33",
+                "identity": "sw",
+                "address4": "10.0.0.2",
+                "address6": "fe80::1",
+                "interface-name": "ether24",
+                "system-caps-enabled": "bridge",
+            },
+            {"interface": "ether3", "mac-address": "00:11:22:33:44:55"},
+        ],
+        {"name": "mt-edge"},
+    )
     first, second = obs.neighbours
     assert (first.local_port, first.port, first.addresses, first.capabilities) == (
-        "ether2", "ether24", ("10.0.0.2", "fe80::1"), ("bridge",),
-    )  # fmt: skip
+        "ether2",
+        "ether24",
+        ("10.0.0.2", "fe80::1"),
+        ("bridge",),
+    )
     assert (second.port, second.sys_name, obs.sys_name) == ("00:11:22:33:44:55", None, "mt-edge")
     with pytest.raises(MalformedLldp, match="not a MAC"):
         from_routeros("router", "mt", [{"interface": "ether2", "mac-address": "junk"}])
@@ -73,21 +88,44 @@ AP = InventoryNode("device", "ap1", "pop", (), "aa:aa:aa:aa:aa:03")
 
 def test_matching_by_chassis_then_address_then_name_and_one_link_per_pair() -> None:
     obs = [
-        Observation("router", "r1", "snmp", "aa:aa:aa:aa:aa:01", "r1", (
-            _n("e2", "aa:aa:aa:aa:aa:02", "p1", "whatever", "10.0.0.2"),  # sw1 by address
-            _n("e3", "AA:AA:AA:AA:AA:03", "eth0"),  # ap1 by stored chassis
-        )),
-        Observation("device", "sw1", "snmp", "aa:aa:aa:aa:aa:02", "sw1", (
-            _n("p1", "aa:aa:aa:aa:aa:01", "e2", "R1.example.net"),  # r1 by the chassis it reported
-        )),
-    ]  # fmt: skip
+        Observation(
+            "router",
+            "r1",
+            "snmp",
+            "aa:aa:aa:aa:aa:01",
+            "r1",
+            (
+                _n("e2", "aa:aa:aa:aa:aa:02", "p1", "whatever", "10.0.0.2"),  # sw1 by address
+                _n("e3", "AA:AA:AA:AA:AA:03", "eth0"),  # ap1 by stored chassis
+            ),
+        ),
+        Observation(
+            "device",
+            "sw1",
+            "snmp",
+            "aa:aa:aa:aa:aa:02",
+            "sw1",
+            (
+                _n("p1", "aa:aa:aa:aa:aa:01", "e2", "R1.example.net"),  # r1 by the chassis it reported
+            ),
+        ),
+    ]
     out = plan([R1, SW, AP], [], obs)
     assert {(x.a_name, x.a_port, x.b_name, x.b_port) for x in out.new_links} == {
-        ("r1", "e2", "sw1", "p1"), ("r1", "e3", "ap1", "eth0"),
-    }  # fmt: skip
+        ("r1", "e2", "sw1", "p1"),
+        ("r1", "e3", "ap1", "eth0"),
+    }
     assert out.new_devices == [] and out.unmatched == [] and out.stale_links == []
     # by system name (FQDN's first label) when nothing else matches
-    by_name = plan([R1, SW], [], [Observation("device", "sw1", "snmp", None, None, (_n("p1", "ee:ee:ee:ee:ee:ee", "x", "R1.example.net"),))])  # fmt: skip
+    by_name = plan(
+        [R1, SW],
+        [],
+        [
+            Observation(
+                "device", "sw1", "snmp", None, None, (_n("p1", "ee:ee:ee:ee:ee:ee", "x", "R1.example.net"),)
+            )
+        ],
+    )
     assert [(x.b_name if x.a_name == "sw1" else x.a_name) for x in by_name.new_links] == ["r1"]
 
 
@@ -99,20 +137,37 @@ def test_stale_only_from_agents_that_answered_and_unknowns_become_one_device() -
     ]
     unknown = "bb:bb:bb:bb:bb:bb"
     obs = [
-        Observation("router", "r1", "snmp", None, None, (
-            _n("e3", "aa:aa:aa:aa:aa:03", "eth0"), _n("e7", unknown, "ge-0/0/1", "cpe 7!", "10.9.9.9"),
-        )),
-    ]  # fmt: skip
+        Observation(
+            "router",
+            "r1",
+            "snmp",
+            None,
+            None,
+            (
+                _n("e3", "aa:aa:aa:aa:aa:03", "eth0"),
+                _n("e7", unknown, "ge-0/0/1", "cpe 7!", "10.9.9.9"),
+            ),
+        ),
+    ]
     out = plan([R1, SW, AP], links, obs, errors=[(("device", "sw1"), "device 'sw1': no answer")])
     assert out.seen_links == [2]
     assert [s.id for s in out.stale_links] == [1]  # r1 answered and no longer sees sw1; #3 unjudged
     [device] = out.new_devices
-    assert (device.name, device.address, device.site, device.seen_by) == ("cpe-7", "10.9.9.9", "pop", "router:r1:e7")
+    assert (device.name, device.address, device.site, device.seen_by) == (
+        "cpe-7",
+        "10.9.9.9",
+        "pop",
+        "router:r1:e7",
+    )
     assert [(x.b_name, x.b_port) for x in out.new_links] == [("cpe-7", "ge-0/0/1")]
     assert out.errors == ["device 'sw1': no answer"]
     # the same unknown heard by two agents is one device with two links
-    twice = plan([R1, SW], [], [
-        Observation("router", "r1", "snmp", None, None, (_n("e7", unknown, "a", "cpe"),)),
-        Observation("device", "sw1", "snmp", None, None, (_n("p4", unknown, "b", "cpe"),)),
-    ])  # fmt: skip
+    twice = plan(
+        [R1, SW],
+        [],
+        [
+            Observation("router", "r1", "snmp", None, None, (_n("e7", unknown, "a", "cpe"),)),
+            Observation("device", "sw1", "snmp", None, None, (_n("p4", unknown, "b", "cpe"),)),
+        ],
+    )
     assert [d.name for d in twice.new_devices] == ["cpe"] and len(twice.new_links) == 2
