@@ -166,6 +166,10 @@ def _device_name(n: Neighbour) -> str | None:
     return None
 
 
+def _count(n: int) -> str:
+    return f"{n} neighbour" if n == 1 else f"{n} neighbours"
+
+
 def _same_port(stored: str | None, seen: str) -> bool:
     return stored is None or stored == seen
 
@@ -179,7 +183,7 @@ def plan(
     """The proposal for these polls (``errors``: agents that failed, with their one line)."""
     index = _Index(nodes, observations)
     out = Proposal(
-        polled=[f"{o.kind}:{o.name} ({o.via}, {len(o.neighbours)} neighbours)" for o in observations],
+        polled=[f"{o.kind}:{o.name} ({o.via}, {_count(len(o.neighbours))})" for o in observations],
         errors=[message for _, message in errors],
     )
     polled_ok = {(o.kind, o.name) for o in observations}

@@ -103,10 +103,10 @@ def netbox_sync(
             + (f" #{change.netbox_id}" if change.netbox_id else "")
             + (f": {shown}" if shown else "")
         )
-    verb = "would be" if dry_run else ""
     click.echo(
-        f"{data['create']} created, {data['update']} updated, {data['delete']} deleted {verb}".rstrip()
-        + f", {data['unchanged']} unchanged ({data['seconds']:.2f}s)"
+        f"{data['create']} created, {data['update']} updated, {data['delete']} deleted, "
+        f"{data['unchanged']} unchanged ({data['seconds']:.2f}s)"
+        + (" - dry run, nothing written" if dry_run else "")
     )
 
 
