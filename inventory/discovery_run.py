@@ -74,7 +74,7 @@ def _jobs(
                 "router", r.name, r.management_address or r.address, community=options.router_community
             )
             jobs.append(
-                (("router", r.name), lldp_snmp.poll(target, timeout=options.timeout, retries=options.retries))
+                (("router", r.name), lldp_snmp.poll(target, per_try=options.timeout, retries=options.retries))
             )
         else:
             skipped.append(f"router {r.name!r}: no RouterOS API credentials and no discovery_snmp_community")
@@ -103,7 +103,7 @@ def _jobs(
             d.snmp_priv_key,
         )
         jobs.append(
-            (("device", d.name), lldp_snmp.poll(target, timeout=options.timeout, retries=options.retries))
+            (("device", d.name), lldp_snmp.poll(target, per_try=options.timeout, retries=options.retries))
         )
     return jobs, skipped
 

@@ -216,6 +216,45 @@ def _int(value: Any, what: str) -> int:
     return value
 
 
+def _port_names(local_ports: Mapping[Oid, Any], if_names: Mapping[Oid, Any]) -> dict[int, str]:
+    """Local port number -> name: lldpLocPortDesc, else lldpLocPortId; LLDP-V2-MIB: ifName."""
+    names: dict[int, str] = {}
+    for oid, value in local_ports.items():  # lldpLocPortEntry.column.portNum
+        column, port_num = oid[len(LOC_PORT_TABLE)], oid[-1]
+        if column not in (3, 4):
+            continue
+        raw = _octets(value)
+        if column == 4 and raw:
+            names[port_num] = _text(raw, "lldpLocPortDesc")
+        elif column == 3 and port_num not in names and raw:
+            try:
+                names[port_num] = _text(raw, "lldpLocPortId")
+            except MalformedLldp:
+                names[port_num] = raw.hex(":")
+    for oid, value in if_names.items():
+        raw = _octets(value)
+        if raw:
+            names.setdefault(oid[-1], _text(raw, "ifName"))
+    return names
+
+
+def _management_addresses(addresses: Mapping[Oid, Any]) -> dict[Oid, list[str]]:
+    """Neighbour index (timeMark.port.remIndex) -> its IPv4/IPv6 management addresses."""
+    found: dict[Oid, list[str]] = {}
+    for oid in addresses:  # index: timeMark.port.remIndex.subtype.len.addr...
+        index = oid[len(REM_MAN_ADDR_TABLE) + 1 :]
+        key, family, length, addr = index[:3], index[3], index[4], bytes(index[5:])
+        if length != len(addr):
+            raise MalformedLldp(
+                f"lldpRemManAddr index {'.'.join(map(str, index))} has a length that disagrees"
+            )
+        if family == 1 and length == 4:
+            found.setdefault(key, []).append(str(ipaddress.IPv4Address(addr)))
+        elif family == 2 and length == 16:
+            found.setdefault(key, []).append(str(ipaddress.IPv6Address(addr)))
+    return found
+
+
 def from_mib(
     kind: str,
     name: str,
@@ -241,41 +280,14 @@ def from_mib(
             _int(scalars[subtype_oid], "lldpLocChassisIdSubtype"), _octets(scalars[chassis_oid]), port=False
         )
     own_name = _text(_octets(scalars[sysname_oid]), "lldpLocSysName") if sysname_oid in scalars else None
-    port_names: dict[int, str] = {}
-    for oid, value in local_ports.items():  # lldpLocPortEntry.column.portNum
-        column, port_num = oid[len(LOC_PORT_TABLE)], oid[-1]
-        if column not in (3, 4):
-            continue
-        raw = _octets(value)
-        if column == 4 and raw:
-            port_names[port_num] = _text(raw, "lldpLocPortDesc")
-        elif column == 3 and port_num not in port_names and raw:
-            try:
-                port_names[port_num] = _text(raw, "lldpLocPortId")
-            except MalformedLldp:
-                port_names[port_num] = raw.hex(":")
-    for oid, value in (if_names or {}).items():  # LLDP-V2-MIB: local ports are ifIndex (IF-MIB ifName)
-        raw = _octets(value)
-        if raw:
-            port_names.setdefault(oid[-1], _text(raw, "ifName"))
+    port_names = _port_names(local_ports, if_names or {})
     table, columns = (V2_REM_TABLE, V2_REM_COLUMNS) if v2 else (REM_TABLE, REM_COLUMNS)
     rows: dict[Oid, dict[str, Any]] = {}
     for oid, value in remote.items():
         column, index = oid[len(table)], oid[len(table) + 1 :]
         if column in columns:
             rows.setdefault(index, {})[columns[column]] = value
-    found: dict[Oid, list[str]] = {}
-    for oid, _value in addresses.items():  # index: timeMark.port.remIndex.subtype.len.addr...
-        index = oid[len(REM_MAN_ADDR_TABLE) + 1 :]
-        key, family, length, addr = index[:3], index[3], index[4], bytes(index[5:])
-        if length != len(addr):
-            raise MalformedLldp(
-                f"lldpRemManAddr index {'.'.join(map(str, index))} has a length that disagrees"
-            )
-        if family == 1 and length == 4:
-            found.setdefault(key, []).append(str(ipaddress.IPv4Address(addr)))
-        elif family == 2 and length == 16:
-            found.setdefault(key, []).append(str(ipaddress.IPv6Address(addr)))
+    found = _management_addresses(addresses)
     neighbours = []
     for index, row in sorted(rows.items()):
         where = f"neighbour {'.'.join(map(str, index))}"

@@ -175,9 +175,9 @@ class _Session:
             pass
 
 
-async def poll(target: SnmpTarget, *, timeout: float = TIMEOUT, retries: int = RETRIES) -> Observation:
+async def poll(target: SnmpTarget, *, per_try: float = TIMEOUT, retries: int = RETRIES) -> Observation:
     """The agent's LLDP view; :class:`PollError` when it cannot be had, nothing half-read."""
-    session = _Session(target, timeout, retries)
+    session = _Session(target, per_try, retries)
     try:
         await session.open()
         scalars = await session.get(lldp.LOC_CHASSIS_ID_SUBTYPE, lldp.LOC_CHASSIS_ID, lldp.LOC_SYS_NAME)

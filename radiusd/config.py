@@ -47,6 +47,18 @@ class Settings:
     api_concurrency: int = 4  # authenticated requests served at once (the rest wait)
     api_tls_cert: str = ""  # PEM certificate (chain): the API serves HTTPS when set with the key
     api_tls_key: str = ""  # PEM private key of api_tls_cert
+    #: RadSec (RADIUS over TLS, RFC 6614): a TLS listener on TCP ``radsec_port`` of every
+    #: ``radsec_bind`` address (empty: the ``bind`` addresses), for the NAS marked radsec
+    radsec: bool = False
+    radsec_bind: tuple[str, ...] = ()
+    radsec_port: int = 2083
+    radsec_cert: str = ""  # PEM certificate (chain) the server presents
+    radsec_key: str = ""  # PEM private key of radsec_cert (readable by the daemon only)
+    radsec_ca: str = ""  # PEM CA certificate(s) a client certificate must chain to
+    radsec_max_connections: int = 256  # TLS connections at once, all NAS together
+    radsec_max_per_nas: int = 4  # TLS connections at once from one NAS
+    radsec_idle_timeout: float = 600.0  # seconds a connection may stay silent before it is closed
+    radsec_handshake_timeout: float = 10.0  # seconds a TLS handshake may take
     dedupe_ttl: float = 30.0  # seconds a reply is kept for retransmissions (RFC 5080 §2.2.2)
     dedupe_max_entries: int = 200_000
     dedupe_max_bytes: int = 64 * 1024 * 1024  # per port kind: replies + ~440 bytes an entry
@@ -94,6 +106,16 @@ class Settings:
     discovery_apply: bool = False  # the periodic run writes what it finds (else only records it)
     #: SNMP v2c community for routers without RouterOS API credentials (devices use their own)
     discovery_snmp_community: str = ""
+    #: days each kind of accounting history is kept (radiusd.store.retention, docs/accounting-storage.md);
+    #: on PostgreSQL a day or month partition goes once all of it is older than this
+    interim_retention: int = 35  # the interim time series (a month of detail, and a few days' slack)
+    session_retention: int = 400  # closed session records (13 months: a year of billing disputes)
+    assignment_history_retention: int = 400  # who held which address, counted from its release
+    events_retention: int = 400  # non-session Accounting-Requests (RFC 2867 tunnel records among them)
+    #: days after which the interim detail is also kept as hourly sums per session (0: off)
+    interim_downsample_after: int = 0
+    #: the ``[eap]`` table as read (checked by radiusd.eap.settings.parse_eap); empty: no EAP
+    eap: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def effective_database_url(self) -> str:
@@ -170,16 +192,23 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {p}: {exc}") from None
         section = doc.get("radiusd", doc)
+        eap = doc.get("eap")
+        if eap is not None:
+            if not isinstance(eap, dict):
+                raise ConfigError(f"config file {p}: [eap] must be a table")
+            values["eap"] = _eap_paths(eap, p.parent)
         for key, value in section.items():
+            if key == "eap" and section is doc:
+                continue
             name = key.replace("-", "_")
-            if name not in _FIELD_TYPES or name == "extra":
+            if name not in _FIELD_TYPES or name in ("extra", "eap"):
                 raise ConfigError(f"config file {p}: unknown setting {key!r}")
             values[name] = _coerce(name, value)
         if "data_dir" in values and not values["data_dir"].is_absolute():
             values["data_dir"] = p.parent / values["data_dir"]
     for name in _FIELD_TYPES:
         env = os.environ.get(f"RADIUSD_{name.upper()}")
-        if env is not None and name != "extra":
+        if env is not None and name not in ("extra", "eap"):
             values[name] = _coerce(name, env)
     for name, value in overrides.items():
         if value is not None:
@@ -187,19 +216,55 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     return _checked(replace(Settings(), **values))
 
 
+def _eap_paths(section: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The ``[eap]`` table with its file names made absolute against the config file's folder
+    (a reload from another working directory finds the same files)."""
+    out = dict(section)
+    for key in ("cert", "key", "ca", "crl"):
+        value = out.get(key)
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            out[key] = str(base / value)
+    return out
+
+
 #: settings that must be greater than zero
 _POSITIVE = (
     "api_max_body", "api_header_timeout", "api_body_timeout", "api_concurrency",
     "db_connect_timeout", "db_command_timeout", "db_keepalives_idle",
+    "radsec_max_connections", "radsec_max_per_nas", "radsec_idle_timeout", "radsec_handshake_timeout",
 )  # fmt: skip
+
+
+#: the retention settings, in days (radiusd.store.retention)
+RETENTION_SETTINGS = (
+    "interim_retention",
+    "session_retention",
+    "assignment_history_retention",
+    "events_retention",
+)
 
 
 def _checked(settings: Settings) -> Settings:
     for name in _POSITIVE:
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name!r} must be greater than 0")
+    for name in RETENTION_SETTINGS:
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"setting {name!r} must be a whole number of days, at least 1")
+    after = settings.interim_downsample_after
+    if after < 0 or (after and after >= settings.interim_retention):
+        raise ConfigError(
+            "setting 'interim_downsample_after' must be 0 (off) or fewer days than 'interim_retention' "
+            f"({settings.interim_retention})"
+        )
     if bool(settings.api_tls_cert) != bool(settings.api_tls_key):
         raise ConfigError("settings 'api_tls_cert' and 'api_tls_key' go together: give both or neither")
+    if settings.radsec and not (settings.radsec_cert and settings.radsec_key and settings.radsec_ca):
+        raise ConfigError(
+            "setting 'radsec' needs 'radsec_cert', 'radsec_key' and 'radsec_ca' (mutual TLS, RFC 6614 §2.3)"
+        )
+    if not 0 <= settings.radsec_port <= 65535:
+        raise ConfigError("setting 'radsec_port' must be a TCP port (0 picks a free one)")
     return settings
 
 

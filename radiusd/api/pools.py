@@ -7,6 +7,7 @@ write reaches the running daemon through the change feed (topic ``pool``).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Query, Request, Response
@@ -85,6 +86,20 @@ class ReservationOut(BaseModel):
     pool: str
 
 
+class HistoryOut(BaseModel):
+    """One holder of an address (``radiusd lease history``): from the assignment history
+    (``source`` assignment) or from an accounting session that reported it (session)."""
+
+    address: str
+    username: str
+    source: str
+    started: dt.datetime
+    ended: dt.datetime | None
+    nas: str | None = None
+    session: str | None = None
+    pool: str | None = None
+
+
 def _out(info: pools.PoolInfo) -> PoolOut:
     return PoolOut.model_validate(info, from_attributes=True)
 
@@ -102,7 +117,7 @@ async def _edit(engine: Any, name: str, **kwargs: Any) -> PoolOut:
     return _out(await pool_edit.edit_pool(engine, name, **kwargs))
 
 
-def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends]) -> None:
+def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends]) -> None:  # noqa: C901  (route closures over engine and state: their branches count here, each is short)
     """Add the pool-writing and reservation routes."""
     engine = state.engine
     tags: list[str | Any] = ["ipam"]
@@ -214,6 +229,18 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
             return ReservationOut.model_validate(found)
 
         return await idempotent(request, response, idempotency_key, run)
+
+    @app.get("/ipam/history/{address:path}", tags=tags, dependencies=read, responses=READ_ERRORS)
+    async def address_history(
+        address: Address,
+        at: Annotated[
+            dt.datetime | None, Query(description="Only who held it at this time (with a time zone).")
+        ] = None,
+    ) -> list[HistoryOut]:
+        """Who held an address or prefix, newest first (``radiusd lease history IP --at``):
+        the assignment history is read by its partitions released after ``at`` only."""
+        entries = await pools.lease_history(engine, address, at=at)
+        return [HistoryOut.model_validate(e, from_attributes=True) for e in entries]
 
     @app.get("/ipam/reservations/{address:path}", tags=tags, dependencies=read, responses=READ_ERRORS)
     async def get_reservation(address: Address) -> ReservationOut:

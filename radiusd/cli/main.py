@@ -19,6 +19,7 @@ from radiusd.cli.cluster import cluster
 from radiusd.cli.context import CliContext
 from radiusd.cli.db import db
 from radiusd.cli.discover import COMMANDS as DISCOVER_COMMANDS
+from radiusd.cli.eap import eap
 from radiusd.cli.export import export, usage
 from radiusd.cli.help import help_command
 from radiusd.cli.importer import import_group
@@ -27,6 +28,7 @@ from radiusd.cli.leases import lease
 from radiusd.cli.loadtest import loadtest
 from radiusd.cli.nas import nas
 from radiusd.cli.netbox import COMMANDS as NETBOX_COMMANDS
+from radiusd.cli.operators import operator
 from radiusd.cli.output import EXIT_ERROR, PROG, print_error
 from radiusd.cli.plans import plan
 from radiusd.cli.pools import pool
@@ -148,8 +150,10 @@ cli.add_command(pool)
 cli.add_command(lease)
 cli.add_command(loadtest)
 cli.add_command(api_token)
+cli.add_command(operator)
 cli.add_command(import_group)
 cli.add_command(cluster)
+cli.add_command(eap)
 cli.add_command(help_command)
 for _command in DISCOVER_COMMANDS + NETBOX_COMMANDS:
     cli.add_command(_command)

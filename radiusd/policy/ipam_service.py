@@ -57,6 +57,7 @@ from ipam import AdoptStatus, Allocator, Change, Lease, LeaseError, LeaseState, 
 from ipam.lease import LIVE
 from ipam.utilisation import is_warning
 from radiusd.clock import ClockWatch
+from radiusd.codec.attributes_gen import DELEGATED_IPV6_PREFIX, FRAMED_IP_ADDRESS, FRAMED_IPV6_PREFIX
 from radiusd.config import Settings
 from radiusd.logs import get_logger
 from radiusd.server.handler import Request
@@ -92,9 +93,6 @@ log = get_logger("radiusd.ipam")
 #: is dropped unanswered (the NAS retransmits); each loss teaches memory the stored row
 MAX_CLAIM_ROUNDS = 32
 
-FRAMED_IP_ADDRESS = 8
-FRAMED_IPV6_PREFIX = 97
-DELEGATED_IPV6_PREFIX = 123
 _ATTR = {"ipv4": FRAMED_IP_ADDRESS, "ipv6-wan": FRAMED_IPV6_PREFIX, "ipv6-pd": DELEGATED_IPV6_PREFIX}
 
 
@@ -746,7 +744,10 @@ class IpamService:
         if self.engine.dialect.name != "postgresql":
             return
         self.feed = LeaseFeed(
-            asyncpg_dsn(self.engine.url), self.node, self._written_elsewhere, self._catch_up,
+            asyncpg_dsn(self.engine.url),
+            self.node,
+            self._written_elsewhere,
+            self._catch_up,
             poll_interval=self.settings.lease_feed_poll,
         )
         await self.feed.run()

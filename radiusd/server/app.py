@@ -26,6 +26,8 @@ from radiusd.codec import shared_secret
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.config import Settings, load_settings, redacted_url
+from radiusd.eap.engine import build_engine
+from radiusd.eap.settings import parse_eap
 from radiusd.logs import configure_logging, get_logger
 from radiusd.policy.access import AccessPolicy, StatusPolicy
 from radiusd.policy.accounting import AccountingPolicy
@@ -35,9 +37,11 @@ from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
 from radiusd.store.accounting_ops import SESSION_CHANNEL, AccountingEventOp, AccountingOp, SessionReloadOp
 from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SESSION, TOPIC_SUBSCRIBER, prune_changes
+from radiusd.store.db_stats import TableStats, storage_stats
 from radiusd.store.engine import create_engine, ensure_schema
 from radiusd.store.lease_feed import LeaseFeed, asyncpg_dsn
 from radiusd.store.pools import TOPIC_POOL
+from radiusd.store.retention import MAINTAIN_EVERY, MaintenanceReport, Retention, maintain
 from radiusd.store.sessions_load import load_sessions, load_sessions_by_id
 from radiusd.store.snapshot import (
     changes_since,
@@ -55,6 +59,7 @@ from .dispatcher import Dispatcher
 from .handler import Handler
 from .nas import NasClient, NasRegistry
 from .protocol import RadiusProtocol, bind_udp
+from .radsec import RadsecServer, reload_radsec, start_radsec
 from .reader import AgingReader
 from .stats import Stats
 
@@ -114,6 +119,7 @@ class Daemon:
             hashes=HashPool(settings.slow_hash_workers, settings.slow_hash_queue_max),
             log_accepts=settings.auth_log_accepts,
             log_rejects=settings.auth_log_rejects,
+            eap=build_engine(settings.eap),
         )
         self.auth_dispatcher = self._dispatcher(
             {Code.ACCESS_REQUEST: self.access, Code.STATUS_SERVER: StatusPolicy(Code.ACCESS_ACCEPT)}
@@ -128,7 +134,9 @@ class Daemon:
         self.transports: list[asyncio.DatagramTransport] = []
         self.readers: list[AgingReader] = []
         self.bound: dict[str, list[tuple[str, int]]] = {"auth": [], "acct": []}
+        self.radsec: RadsecServer | None = None
         self._change_id = 0
+        self.storage: list[TableStats] = []  # radiusd db stats figures, for /metrics
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self.api: ApiServer | None = None
@@ -194,8 +202,11 @@ class Daemon:
                     transport, _ = await loop.create_datagram_endpoint(_factory(dispatcher), sock=sock)
                     self.transports.append(transport)
                 self.bound[kind].append((name[0], name[1]))
+        if s.radsec:
+            await self._start_radsec()
         self._tasks.append(loop.create_task(self._poll_changes(), name="radiusd-change-poller"))
         if self.worker == 0:
+            self._tasks.append(loop.create_task(self._maintain_storage(), name="radiusd-storage"))
             self._tasks.append(
                 loop.create_task(self.accounting.run_sweeper(s.sweep_interval), name="radiusd-session-sweep")
             )
@@ -227,11 +238,18 @@ class Daemon:
             "server.ready",
             auth=[f"{h}:{p}" for h, p in self.bound["auth"]],
             acct=[f"{h}:{p}" for h, p in self.bound["acct"]],
+            radsec=[f"{h}:{p}" for h, p in self.bound.get("radsec", [])],
             nas=len(self.registry),
             subscribers=len(self.directory.subscribers),
         )
         if s.ready_file:
-            Path(s.ready_file).write_text(json.dumps(self.bound))
+            Path(s.ready_file).write_text(json.dumps(self.bound))  # noqa: ASYNC240  (once, at start, a few bytes)
+
+    async def _start_radsec(self) -> None:
+        """The RadSec (RADIUS over TLS) listeners, feeding the UDP ports' dispatchers."""
+        self.radsec, self.bound["radsec"] = await start_radsec(
+            self.settings, self.registry, self.auth_dispatcher, self.acct_dispatcher, self.stats, self.debug
+        )
 
     async def migrate(self) -> None:
         """Apply pending migrations on an engine of their own: without ``db_command_timeout``,
@@ -270,6 +288,8 @@ class Daemon:
         self.auth_dispatcher.accepting = False
         self.acct_dispatcher.accepting = False
         await asyncio.gather(self.auth_dispatcher.drain(), self.acct_dispatcher.drain())
+        if self.radsec is not None:  # after the drain: replies in flight reach their connections
+            await self.radsec.close()
         if self.api is not None:
             await self.api.stop()
         tasks = self._tasks + ([self._reload] if self._reload is not None else [])
@@ -279,6 +299,8 @@ class Daemon:
         await self.writer.close()
         await self.membership.leave()
         self.access.hashes.close()
+        if self.access.eap is not None:
+            self.access.eap.close()
         for transport in self.transports:
             transport.close()
         for reader in self.readers:
@@ -302,6 +324,8 @@ class Daemon:
             subscribers = await load_subscribers(conn)
         self._change_id = change_id
         self.registry.replace_all([NasClient.from_record(r) for r in nas.values()])
+        if self.radsec is not None:
+            self.radsec.recheck()
         self.directory.set_plans(plans.values())
         self.directory.set_subscribers(subscribers.values())
         log.info("tables.loaded", nas=len(nas), plans=len(plans), subscribers=len(subscribers))
@@ -324,6 +348,8 @@ class Daemon:
             if TOPIC_NAS in topics:
                 nas = await load_nas_all(conn)
                 self.registry.replace_all([NasClient.from_record(r) for r in nas.values()])
+                if self.radsec is not None:
+                    self.radsec.recheck()
             if TOPIC_PLAN in topics:
                 self.directory.set_plans((await load_plans(conn)).values())
             sub_keys = [key for topic, key in changes if topic == TOPIC_SUBSCRIBER]
@@ -359,6 +385,39 @@ class Daemon:
                     await self.prune_change_log()
             except Exception as exc:  # the database may be away; authentication goes on from memory
                 log.warning("tables.poll-failed", error=f"{type(exc).__name__}: {exc}"[:300])
+
+    async def _maintain_storage(self) -> None:
+        """Storage maintenance now and every MAINTAIN_EVERY seconds (radiusd.store.retention);
+        with several nodes, whichever takes the advisory lock does it."""
+        while True:
+            try:
+                await self.maintain_storage()
+            except Exception as exc:  # the database may be away: the next round tries again
+                log.warning("storage.maintenance-failed", error=f"{type(exc).__name__}: {exc}"[:300])
+            await asyncio.sleep(MAINTAIN_EVERY)
+
+    async def maintain_storage(self, now: dt.datetime | None = None) -> MaintenanceReport:
+        """One round, on an engine without the statement timeout (a day's roll-up or a
+        partition move may take longer than a request), then the figures for /metrics."""
+        s = self.settings
+        engine = create_engine(
+            s.effective_database_url(), connect_timeout=s.db_connect_timeout, pool_size=1
+        ) if self.engine.dialect.name == "postgresql" else self.engine  # fmt: skip
+        retention = Retention.from_settings(s)
+        try:
+            report = await maintain(engine, retention, now)
+            self.storage = await storage_stats(engine, retention)
+        finally:
+            if engine is not self.engine:
+                await engine.dispose()
+        if report.created or report.dropped or report.deleted or report.rolled_up:
+            log.info(
+                "storage.maintained", created=report.created, dropped=report.dropped,
+                deleted=report.deleted, rolled_up=[d.isoformat() for d in report.rolled_up],
+            )  # fmt: skip
+        for failure in report.failed:
+            log.warning("storage.maintenance-step-failed", step=failure)
+        return report
 
     async def prune_change_log(self, now: dt.datetime | None = None) -> int:
         """Delete change_log rows this daemon has read that are older than
@@ -418,8 +477,25 @@ class Daemon:
                 d.dedupe.max_bytes = fresh.dedupe_max_bytes  # the next insert evicts down to it
             configure_logging(fresh.log_format, fresh.log_level)
             self.ipam.settings = replace(self.ipam.settings, ipv6_exhausted=fresh.ipv6_exhausted)
+            self._reload_eap(fresh)
+        if self.radsec is not None or (fresh is not None and fresh.radsec):  # renewed certificate files
+            reload_radsec(self.radsec, fresh if fresh is not None else self.settings)
         log.info("config.reloaded")
         return True
+
+    def _reload_eap(self, fresh: Settings) -> None:
+        """The ``[eap]`` section and its certificate, key, CA and CRL files, read again (a
+        renewed certificate is served without a restart); a bad one leaves the old in force."""
+        try:
+            if self.access.eap is None:
+                self.access.eap = build_engine(fresh.eap)
+            else:
+                self.access.eap.reload(parse_eap(fresh.eap))
+        except ValueError as exc:
+            log.error("eap.reload-failed", error=str(exc))
+            return
+        if self.access.eap is not None:
+            log.info("eap.reloaded", methods=len(self.access.eap.settings.methods))
 
 
 def _short(exc: BaseException) -> str:

@@ -25,23 +25,26 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from radiusd.codec.attributes_gen import (
+    CHAP_CHALLENGE,
+    CHAP_PASSWORD,
+    EAP_MESSAGE,
+    PROXY_STATE,
+    USER_NAME,
+    USER_PASSWORD,
+    VENDOR_SPECIFIC,
+)
 from radiusd.codec.codes import Code, code_name
 from radiusd.codec.crypto import ZERO16, verify_hashed_request
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.errors import MalformedPacket
 from radiusd.codec.packet import (
-    EAP_MESSAGE,
-    PROXY_STATE,
-    USER_PASSWORD,
-    VENDOR_SPECIFIC,
     Packet,
-    Scanned,
     encode_reply,
     encode_reply_body,
     from_scan,
-    scan,
-    verify_message_authenticator,
 )
+from radiusd.codec.scanning import Scanned, scan, verify_message_authenticator
 from radiusd.logs import get_logger
 
 from .debug import DebugPrinter
@@ -82,10 +85,9 @@ _RESULT: dict[int, str] = {
     Code.ACCOUNTING_RESPONSE: "ok",
 }
 
-_USER_NAME = 1
 #: Attribute types that make an Access-Request something other than plain PAP: the general
 #: path decides (CHAP-Password, CHAP-Challenge, Proxy-State to echo, EAP-Message).
-_NOT_PLAIN = frozenset({3, 60, PROXY_STATE, EAP_MESSAGE})
+_NOT_PLAIN = frozenset({CHAP_PASSWORD, CHAP_CHALLENGE, PROXY_STATE, EAP_MESSAGE})
 
 
 def sheddable(data: bytes) -> bool:
@@ -133,6 +135,8 @@ class Dispatcher:
         #: shed as "overload" (the accounting port asks the writer: see Writer.admits)
         self.admits = admits
         self._overload_logged = -1e9
+        #: the reason of the latest drop by :meth:`_dropped` (a stream transport reads it)
+        self.last_drop = ""
         self.accepting = True
         self.in_flight = 0  # requests between begin and reply/abandon (drain() waits for 0)
         self._tasks: set[asyncio.Future[Packet | None]] = set()
@@ -148,14 +152,21 @@ class Dispatcher:
 
     # -- the path of a packet -------------------------------------------------------------
 
-    def datagram_received(self, data: bytes, addr: Any, send: Send) -> None:
+    def datagram_received(self, data: bytes, addr: Any, send: Send, nas: NasClient | None = None) -> None:
+        """One request from ``addr``; its reply goes to ``send(reply, addr)``. ``nas``: the client
+        the transport already knows (a RadSec connection, by its certificate); None: looked up
+        by the source address, and a RadSec client's UDP is refused."""
         if not self.accepting:
             self.stats.drop("shutting-down")
             return
-        nas = self.registry.get(addr[0])
         if nas is None:
-            self._drop_unknown(addr)
-            return
+            nas = self.registry.get(addr[0])
+            if nas is None:
+                self._drop_unknown(addr)
+                return
+            if nas.radsec:
+                self._dropped(addr, nas, "radsec-only", "this NAS is a RadSec client: UDP refused")
+                return
         admits = self.admits
         if admits is not None and not admits() and sheddable(data):
             self.shed()
@@ -196,7 +207,8 @@ class Dispatcher:
         seq = 0
         if self.debug is not None:
             seq = self.debug.packet_in(packet, addr, len(data))
-            trace = [f"  from NAS {nas.name!r} ({nas.address}, vendor {nas.vendor})"]
+            via = ", over RadSec" if nas.radsec else ""
+            trace = [f"  from NAS {nas.name!r} ({nas.address}, vendor {nas.vendor}{via})"]
         req = Request(packet, data, nas, addr, time.time(), trace)
         self.dedupe.begin(key, now)
         self.in_flight += 1
@@ -233,7 +245,7 @@ class Dispatcher:
         data, offs, types, ma_offset = scanned
         if not ma_offset or types.translate(None, self._plain_types):
             return False
-        k = types.find(_USER_NAME)
+        k = types.find(USER_NAME)
         j = types.find(USER_PASSWORD)
         if k < 0 or j < 0:
             return False
@@ -262,6 +274,7 @@ class Dispatcher:
         done = self.clock()
         self.dedupe.finish(key, reply, done)
         self.stats.observe("access", "accept", done - now)
+        self.stats.answered(nas.name)
         return True
 
     def _task_done(
@@ -306,12 +319,10 @@ class Dispatcher:
             return
         result = _RESULT.get(reply.code) or code_name(reply.code)
         if reply.code == _ACCESS_REJECT:
-            log.info(
-                "access.rejected",
-                nas=req.nas.name,
-                user=_printable(pkt.raw((1,))),
-                reason=req.reject_reason or "rejected",
-            )
+            user = _printable(pkt.raw((USER_NAME,)))
+            reason = req.reject_reason or "rejected"
+            log.info("access.rejected", nas=req.nas.name, user=user, reason=reason)
+            self.stats.rejected(req.nas.name, user, reason)
         if req.trace is not None and self.debug is not None:
             self.debug.decisions(seq, req.trace)
         delay = self.reject_delay if reply.code == _ACCESS_REJECT else 0.0
@@ -340,6 +351,7 @@ class Dispatcher:
         now = self.clock()
         self.dedupe.finish(key, data, now)
         self.stats.observe(kind, result, now - started - delay)
+        self.stats.answered(req.nas.name)
         if self.debug is not None:
             self.debug.packet_out(seq, reply, req.source, len(data), delay)
         self.in_flight -= 1
@@ -378,7 +390,9 @@ class Dispatcher:
         """Counted always; logged at most DROP_LOG_BURST times a minute per NAS and reason, as
         spoofed traffic from a known address must not fill the log either. The first line of
         the next minute says how many drops of that kind went unlogged (``suppressed``).
-        ``serve -X`` shows each one."""
+        ``serve -X`` shows each one. ``last_drop`` keeps the reason for a stream transport,
+        which closes its connection on it (RFC 6613 §2.6.4)."""
+        self.last_drop = reason
         self.stats.drop(reason)
         if self.debug is not None:
             self.debug.dropped(addr, reason, detail)
@@ -436,7 +450,7 @@ class Dispatcher:
         self.stats.drop(reason)
         self.in_flight -= 1
 
-    async def drain(self, timeout: float = 10.0, poll: float = 0.01) -> bool:
+    async def drain(self, timeout: float = 10.0, poll: float = 0.01) -> bool:  # noqa: ASYNC109  (returns False at timeout, nothing cancelled)
         """Stop taking requests and wait for those in flight (SIGTERM). True when all finished.
 
         Polls ``in_flight`` rather than keeping an Event in step with it: setting and clearing

@@ -46,6 +46,7 @@ SNMP_PRIV_PROTOCOLS = ("des", "aes", "aes192", "aes256")
 LINK_MEDIA = ("copper", "fibre", "wireless")
 COA_KINDS = ("disconnect", "coa")
 COA_OUTCOMES = ("pending", "ack", "nak", "timeout", "error")
+OPERATOR_ROLES = ("readonly", "helpdesk", "admin")
 
 
 def utcnow() -> dt.datetime:
@@ -102,7 +103,11 @@ class Router(TimestampMixin, Base):
     """A NAS (the routers table is the NAS list), placed at a site, with its wireless sectors."""
 
     __tablename__ = "routers"
-    __table_args__ = (sa.CheckConstraint(_in("vendor", VENDORS), name="vendor"),)
+    __table_args__ = (
+        sa.CheckConstraint(_in("vendor", VENDORS), name="vendor"),
+        sa.Index(None, "radsec_fingerprint", unique=True),  # a certificate names one NAS
+        sa.Index(None, "radsec_subject", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(128), unique=True)
@@ -122,6 +127,10 @@ class Router(TimestampMixin, Base):
     api_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
     #: the plain API (password in clear), chosen explicitly; warned at every use
     api_insecure_plain: Mapped[bool] = mapped_column(default=False)
+    #: a RadSec client (RFC 6614): identified by its TLS client certificate, its UDP refused
+    radsec: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    radsec_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))  # SHA-256 of the DER cert
+    radsec_subject: Mapped[str | None] = mapped_column(sa.String(512))  # RFC 4514 subject or a name
     description: Mapped[str | None] = mapped_column(sa.Text)
     site_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("network_sites.id", ondelete="RESTRICT"), index=True
@@ -378,12 +387,16 @@ class IPv6IP(_LeaseColumns, Base):
 
 
 class ServiceIPAssignment(Base):
-    """History: who held which address or prefix, and when (answers "who had X at time T")."""
+    """History: who held which address or prefix, and when (answers "who had X at time T").
+
+    On PostgreSQL partitioned by month of ``released_at`` (radiusd.store.partitions): open
+    assignments stay in the default partition; no primary key there (its key may be NULL)."""
 
     __tablename__ = "service_ip_assignments"
     __table_args__ = (
         sa.CheckConstraint("family IN (4, 6)", name="family"),
         sa.Index(None, "address", "assigned_at"),
+        sa.Index(None, "released_at"),  # retention; the partition key on PostgreSQL (migration 0016)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -418,12 +431,15 @@ class RadiusSession(Base):
     router_id: Mapped[int | None]
     nas_address: Mapped[str] = mapped_column(sa.String(64))
     nas_port: Mapped[int | None] = mapped_column(sa.BigInteger)  # 32-bit unsigned on the wire
-    nas_port_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # indexed for the web console's search by NAS port (never changes once written)
+    nas_port_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     nas_port_type: Mapped[str | None] = mapped_column(sa.String(32))
     framed_ip: Mapped[str | None] = mapped_column(sa.String(15))
     framed_ipv6_prefix: Mapped[str | None] = mapped_column(sa.String(64))
     delegated_ipv6_prefix: Mapped[str | None] = mapped_column(sa.String(64))
-    calling_station_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # indexed for the web console's search by MAC; it never changes once written, so updates
+    # of an open session stay HOT on PostgreSQL
+    calling_station_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     called_station_id: Mapped[str | None] = mapped_column(sa.String(255))
     class_: Mapped[str | None] = mapped_column("class", sa.Text)
     started_at: Mapped[dt.datetime]
@@ -481,8 +497,39 @@ class RadiusInterimUpdate(Base):
     output_packets: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
+class RadiusInterimHourly(Base):
+    """Hourly sums of a session's interim detail (``interim_downsample_after``): what stays of
+    the time series once its day is older than that, so a year of usage graphs reads little.
+    Deltas between consecutive updates, counted in the hour of the later one."""
+
+    __tablename__ = "radius_interim_hourly"
+    __table_args__ = (sa.UniqueConstraint("session_id", "hour"), sa.Index(None, "hour"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(sa.BigInteger)  # no foreign key: outlives the session row
+    acct_unique_id: Mapped[str] = mapped_column(sa.String(255))
+    hour: Mapped[dt.datetime]
+    input_octets: Mapped[int] = mapped_column(sa.BigInteger)
+    output_octets: Mapped[int] = mapped_column(sa.BigInteger)
+    session_time: Mapped[int] = mapped_column(sa.BigInteger)
+    samples: Mapped[int] = mapped_column(sa.Integer)
+
+
+class RadiusInterimRollup(Base):
+    """The UTC days already summed into ``radius_interim_hourly`` (each is summed once)."""
+
+    __tablename__ = "radius_interim_rollups"
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    rolled_at: Mapped[dt.datetime]
+    rows: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 class RadiusAccounting(Base):
-    """The closed record of a session, what billing and `export sessions` read."""
+    """The closed record of a session, what billing and `export sessions` read.
+
+    On PostgreSQL partitioned by month of ``started_at`` (radiusd.store.partitions), and unique
+    by (acct_unique_id, started_at): a session's start never changes, so that is the same key."""
 
     __tablename__ = "radius_accounting"
     __table_args__ = (sa.Index(None, "stopped_at"), sa.Index(None, "framed_ip", "started_at"))
@@ -622,6 +669,52 @@ class ClusterNode(Base):
     auth_requests: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     acct_requests: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     requests_per_second: Mapped[float] = mapped_column(default=0.0)  # over the last interval
+
+
+class Operator(Base):
+    """A person who logs in to the web console (radiusd.store.operators): bcrypt hash only."""
+
+    __tablename__ = "operators"
+    __table_args__ = (sa.CheckConstraint(_in("role", OPERATOR_ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    disabled: Mapped[bool] = mapped_column(default=False)
+    #: failed logins counted since ``failures_since`` (the lockout window)
+    failures: Mapped[int] = mapped_column(default=0)
+    failures_since: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[dt.datetime | None]
+
+
+class OperatorSession(Base):
+    """A web console login: only the SHA-256 of the cookie's value is kept."""
+
+    __tablename__ = "operator_sessions"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # hex SHA-256 of the cookie
+    operator_id: Mapped[int] = mapped_column(sa.ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime]
+    seen_at: Mapped[dt.datetime]
+
+
+class AuditEntry(Base):
+    """Who did what from the web console (and the operator CLI): appended, never changed."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index(None, "at"), sa.Index(None, "target", "at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    operator: Mapped[str] = mapped_column(sa.String(128))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    target: Mapped[str | None] = mapped_column(sa.String(255))
+    outcome: Mapped[str] = mapped_column(sa.String(16))  # ok | refused | failed
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+    source: Mapped[str | None] = mapped_column(sa.String(64))  # client address
 
 
 metadata = Base.metadata

@@ -69,221 +69,178 @@ def _site_wants(sites: list[inv.SiteRecord], need_no_site: bool) -> list[Want]:
     return wants
 
 
-async def wants(engine: AsyncEngine, *, only: tuple[str, ...] = GROUPS, leases: bool = False) -> list[Want]:
-    """Every object radiusd would have in NetBox, in creation order (referenced ones first)."""
-    sites = await inv.list_sites(engine)
-    routers = await inv.list_routers(engine)
-    devices = await inv.list_devices(engine)
-    links = await inv.list_links(engine)
-    sectors = await inv.list_sectors(engine)
-    site_ids = {s.name: s.id for s in sites}
-    need_no_site = any(r.site is None for r in routers) or any(d.site is None for d in devices)
+@dataclass(slots=True)
+class _Inventory:
+    sites: list[inv.SiteRecord]
+    routers: list[inv.RouterRecord]
+    devices: list[inv.DeviceRecord]
+    links: list[inv.LinkRecord]
+    sectors: list[inv.SectorRecord]
+
+    @property
+    def need_no_site(self) -> bool:
+        return any(r.site is None for r in self.routers) or any(d.site is None for d in self.devices)
+
+    def site_ref(self, name: str | None) -> str:
+        ids = {s.name: s.id for s in self.sites}
+        return f"site:{ids[name]}" if name else "site:none"
+
+
+def _text(value: str | None) -> str:
+    return (value or "")[:200]
+
+
+def _device_wants(data: _Inventory) -> list[Want]:
     out: list[Want] = []
-    if "sites" in only or "devices" in only or "cables" in only:
-        out += _site_wants(sites, need_no_site)
+    for maker in sorted({r.vendor for r in data.routers} | {"generic"}):
+        fields = {"name": maker, "slug": slug(maker)}
+        out.append(Want("dcim.manufacturers", f"manufacturer:{maker}", fields, group="devices", shared=True))
+    types = {(r.vendor, "router") for r in data.routers} | {("generic", d.kind) for d in data.devices}
+    for maker, kind in sorted(types):
+        model = f"{maker} {kind}"
+        refs = {"manufacturer": f"manufacturer:{maker}"}
+        fields = {"model": model, "slug": slug(model)}
+        out.append(Want("dcim.device-types", f"device-type:{maker}:{kind}", fields, refs, "devices", True))
+    for role in sorted({"router"} | {d.kind for d in data.devices}):
+        fields = {"name": role, "slug": slug(role), "color": "2196f3"}
+        out.append(Want("dcim.device-roles", f"role:{role}", fields, group="devices", shared=True))
+    for r in data.routers:
+        fields = {"name": r.name, "status": "active", "description": _text(r.description)}
+        refs = {
+            "device_type": f"device-type:{r.vendor}:router",
+            "role": "role:router",
+            "site": data.site_ref(r.site),
+        }
+        out.append(Want("dcim.devices", f"router:{r.id}", fields, refs, "devices"))
+    for d in data.devices:
+        fields = {"name": d.name, "status": "active", "description": _text(d.description)}
+        refs = {
+            "device_type": f"device-type:generic:{d.kind}",
+            "role": f"role:{d.kind}",
+            "site": data.site_ref(d.site),
+        }
+        out.append(Want("dcim.devices", f"device:{d.id}", fields, refs, "devices"))
+    return out
 
-    def site_ref(name: str | None) -> str:
-        return f"site:{site_ids[name]}" if name else "site:none"
 
-    if "devices" in only or "cables" in only:
-        makers = {r.vendor for r in routers} | {"generic"}
-        for maker in sorted(makers):
-            out.append(
-                Want(
-                    "dcim.manufacturers",
-                    f"manufacturer:{maker}",
-                    {"name": maker, "slug": slug(maker)},
-                    group="devices",
-                    shared=True,
+def _cable_wants(data: _Inventory) -> list[Want]:
+    ids = {("router", r.name): r.id for r in data.routers} | {("device", d.name): d.id for d in data.devices}
+    interfaces: dict[str, Want] = {}
+
+    def interface(kind: str, node_id: int, name: str, type_: str = "other") -> str:
+        our = f"interface:{kind}:{node_id}:{name}"
+        fields = {"name": name[:64], "type": type_}
+        interfaces.setdefault(
+            our, Want("dcim.interfaces", our, fields, {"device": f"{kind}:{node_id}"}, "cables")
+        )
+        return our
+
+    for s in data.sectors:
+        interface("router", s.router_id, f"sector-{s.name}", "ieee802.11ac")
+    cables = []
+    for link in data.links:
+        a = interface(
+            link.from_kind, ids[(link.from_kind, link.from_name)], link.from_port or f"link-{link.id}"
+        )
+        b = interface(link.to_kind, ids[(link.to_kind, link.to_name)], link.to_port or f"link-{link.id}")
+        fields = {
+            "status": "connected",
+            "label": f"radiusd link {link.id}",
+            "description": _text(link.description),
+        }
+        cable_type = {"fibre": "smf", "copper": "cat6"}.get(link.medium)
+        if cable_type:
+            fields["type"] = cable_type
+        refs = {"a_terminations": a, "b_terminations": b}
+        cables.append(Want("dcim.cables", f"link:{link.id}", fields, refs, "cables"))
+    return list(interfaces.values()) + cables
+
+
+async def _prefix_wants(engine: AsyncEngine) -> list[Want]:
+    async with engine.connect() as conn:
+        query = sa.select(Prefix.id, Prefix.prefix, Prefix.role, Prefix.site_id, Prefix.description)
+        rows = (await conn.execute(query.order_by(Prefix.id))).all()
+    out = [
+        Want(
+            "ipam.roles",
+            f"prefix-role:{role}",
+            {"name": role, "slug": slug(role)},
+            group="prefixes",
+            shared=True,
+        )
+        for role in sorted({r.role for r in rows})
+    ]
+    for row in rows:
+        fields: dict[str, Any] = {
+            "prefix": row.prefix,
+            "status": PREFIX_STATUS.get(row.role, "active"),
+            "is_pool": row.role == "pool",
+            "description": _text(row.description),
+        }
+        refs = {"role": f"prefix-role:{row.role}"}
+        if row.site_id is not None:
+            fields["scope_type"] = "dcim.site"
+            refs["scope_id"] = f"site:{row.site_id}"
+        out.append(Want("ipam.prefixes", f"prefix:{row.id}", fields, refs, "prefixes"))
+    return out
+
+
+def _host(address: str) -> str:
+    return address if "/" in address else f"{address}/{ipaddress.ip_address(address).max_prefixlen}"
+
+
+async def _address_wants(engine: AsyncEngine, leases: bool) -> list[Want]:
+    async with engine.connect() as conn:
+        statics = (
+            await conn.execute(
+                sa.select(Subscriber.id, Subscriber.username, Subscriber.static_ipv4).where(
+                    Subscriber.static_ipv4.is_not(None)
                 )
             )
-        types = {(r.vendor, "router") for r in routers} | {("generic", d.kind) for d in devices}
-        for maker, kind in sorted(types):
-            model = f"{maker} {kind}"
-            out.append(
-                Want(
-                    "dcim.device-types",
-                    f"device-type:{maker}:{kind}",
-                    {"model": model, "slug": slug(model)},
-                    {"manufacturer": f"manufacturer:{maker}"},
-                    group="devices",
-                    shared=True,
-                )
+        ).all()
+        assigned = (
+            await conn.execute(
+                sa.select(AddressAssignment.id, AddressAssignment.address, AddressAssignment.description)
             )
-        for role in sorted({"router"} | {d.kind for d in devices}):
-            out.append(
-                Want(
-                    "dcim.device-roles",
-                    f"role:{role}",
-                    {"name": role, "slug": slug(role), "color": "2196f3"},
-                    group="devices",
-                    shared=True,
-                )
-            )
-        for r in routers:
-            out.append(
-                Want(
-                    "dcim.devices",
-                    f"router:{r.id}",
-                    {"name": r.name, "status": "active", "description": (r.description or "")[:200]},
-                    {
-                        "device_type": f"device-type:{r.vendor}:router",
-                        "role": "role:router",
-                        "site": site_ref(r.site),
-                    },
-                    group="devices",
-                )
-            )
-        for d in devices:
-            out.append(
-                Want(
-                    "dcim.devices",
-                    f"device:{d.id}",
-                    {"name": d.name, "status": "active", "description": (d.description or "")[:200]},
-                    {
-                        "device_type": f"device-type:generic:{d.kind}",
-                        "role": f"role:{d.kind}",
-                        "site": site_ref(d.site),
-                    },
-                    group="devices",
-                )
-            )
+        ).all()
+    out = []
+    for sub in statics:
+        fields = {"address": _host(sub.static_ipv4), "status": "reserved",
+                  "description": _text(f"static address of subscriber {sub.username}")}  # fmt: skip
+        out.append(Want("ipam.ip-addresses", f"static:{sub.id}", fields, group="addresses"))
+    for one in assigned:
+        fields = {"address": _host(one.address), "status": "active", "description": _text(one.description)}
+        out.append(Want("ipam.ip-addresses", f"assignment:{one.id}", fields, group="addresses"))
+    if leases:
+        from .pools import list_leases
+
+        for lease in await list_leases(engine, state="leased"):
+            text = f"lease of {lease.username or '?'} in pool {lease.pool}"
+            fields = {"address": _host(lease.address), "status": "dhcp", "description": _text(text)}
+            out.append(Want("ipam.ip-addresses", f"lease:{lease.address}", fields, group="addresses"))
+    return out
+
+
+async def wants(engine: AsyncEngine, *, only: tuple[str, ...] = GROUPS, leases: bool = False) -> list[Want]:
+    """Every object radiusd would have in NetBox, in creation order (referenced ones first).
+    The sites come whenever anything refers to them, always the same set (so none is deleted)."""
+    data = _Inventory(
+        await inv.list_sites(engine),
+        await inv.list_routers(engine),
+        await inv.list_devices(engine),
+        await inv.list_links(engine),
+        await inv.list_sectors(engine),
+    )
+    out: list[Want] = []
+    prefixes = await _prefix_wants(engine) if "prefixes" in only else []
+    scoped = any("scope_id" in w.refs for w in prefixes)
+    if {"sites", "devices", "cables"} & set(only) or scoped:
+        out += _site_wants(data.sites, data.need_no_site)
+    if {"devices", "cables"} & set(only):
+        out += _device_wants(data)
     if "cables" in only:
-        ids = {("router", r.name): r.id for r in routers} | {("device", d.name): d.id for d in devices}
-        interfaces: dict[str, Want] = {}
-
-        def interface(kind: str, node_id: int, name: str, kind_of: str = "other") -> str:
-            our = f"interface:{kind}:{node_id}:{name}"
-            interfaces.setdefault(
-                our,
-                Want(
-                    "dcim.interfaces",
-                    our,
-                    {"name": name[:64], "type": kind_of},
-                    {"device": f"{kind}:{node_id}"},
-                    group="cables",
-                ),
-            )
-            return our
-
-        for s in sectors:
-            interface("router", s.router_id, f"sector-{s.name}", "ieee802.11ac")
-        cables = []
-        for link in links:
-            a_id, b_id = ids[(link.from_kind, link.from_name)], ids[(link.to_kind, link.to_name)]
-            a = interface(link.from_kind, a_id, link.from_port or f"link-{link.id}")
-            b = interface(link.to_kind, b_id, link.to_port or f"link-{link.id}")
-            cable_type = {"fibre": "smf", "copper": "cat6", "wireless": ""}.get(link.medium, "")
-            fields = {
-                "status": "connected",
-                "label": f"radiusd link {link.id}",
-                "description": (link.description or "")[:200],
-            }
-            if cable_type:
-                fields["type"] = cable_type
-            cables.append(
-                Want(
-                    "dcim.cables",
-                    f"link:{link.id}",
-                    fields,
-                    {"a_terminations": a, "b_terminations": b},
-                    group="cables",
-                )
-            )
-        out += list(interfaces.values()) + cables
-    if "prefixes" in only:
-        async with engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(
-                        Prefix.id, Prefix.prefix, Prefix.role, Prefix.site_id, Prefix.description
-                    ).order_by(Prefix.id)
-                )
-            ).all()
-        for role in sorted({r.role for r in rows}):
-            out.append(
-                Want(
-                    "ipam.roles",
-                    f"prefix-role:{role}",
-                    {"name": role, "slug": slug(role)},
-                    group="prefixes",
-                    shared=True,
-                )
-            )
-        for row in rows:
-            fields = {
-                "prefix": row.prefix,
-                "status": PREFIX_STATUS.get(row.role, "active"),
-                "is_pool": row.role == "pool",
-                "description": (row.description or "")[:200],
-            }
-            refs = {"role": f"prefix-role:{row.role}"}
-            if row.site_id is not None:
-                fields["scope_type"] = "dcim.site"
-                refs["scope_id"] = f"site:{row.site_id}"
-            out.append(Want("ipam.prefixes", f"prefix:{row.id}", fields, refs, group="prefixes"))
-        if any("scope_id" in w.refs for w in out if w.endpoint == "ipam.prefixes") and "sites" not in only:
-            out = _site_wants(sites, need_no_site) + out  # the same site set: none is deleted
+        out += _cable_wants(data)
+    out += prefixes
     if "addresses" in only:
-        async with engine.connect() as conn:
-            statics = (
-                await conn.execute(
-                    sa.select(Subscriber.id, Subscriber.username, Subscriber.static_ipv4).where(
-                        Subscriber.static_ipv4.is_not(None)
-                    )
-                )
-            ).all()
-            assigned = (
-                await conn.execute(
-                    sa.select(AddressAssignment.id, AddressAssignment.address, AddressAssignment.description)
-                )
-            ).all()
-        for sub in statics:
-            out.append(
-                Want(
-                    "ipam.ip-addresses",
-                    f"static:{sub.id}",
-                    {
-                        "address": f"{sub.static_ipv4}/32",
-                        "status": "reserved",
-                        "description": f"static address of subscriber {sub.username}"[:200],
-                    },
-                    group="addresses",
-                )
-            )
-        for one in assigned:
-            bits = ipaddress.ip_address(one.address).max_prefixlen
-            out.append(
-                Want(
-                    "ipam.ip-addresses",
-                    f"assignment:{one.id}",
-                    {
-                        "address": f"{one.address}/{bits}",
-                        "status": "active",
-                        "description": (one.description or "")[:200],
-                    },
-                    group="addresses",
-                )
-            )
-        if leases:
-            from .pools import list_leases
-
-            for lease in await list_leases(engine, state="leased"):
-                text = (
-                    lease.address
-                    if "/" in lease.address
-                    else f"{lease.address}/{ipaddress.ip_address(lease.address).max_prefixlen}"
-                )
-                out.append(
-                    Want(
-                        "ipam.ip-addresses",
-                        f"lease:{lease.address}",
-                        {
-                            "address": text,
-                            "status": "dhcp",
-                            "description": f"lease of {lease.username or '?'} in pool {lease.pool}"[:200],
-                        },
-                        group="addresses",
-                    )
-                )
+        out += await _address_wants(engine, leases)
     return out

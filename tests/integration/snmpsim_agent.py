@@ -102,7 +102,7 @@ def main() -> int:
     import snmpsim.daemon
     from snmpsim.commands import responder
 
-    snmpsim.daemon.PrivilegesOf = _KeepUser  # type: ignore[misc,assignment]
+    snmpsim.daemon.PrivilegesOf = _KeepUser
     with contextlib.suppress(KeyboardInterrupt):
         return int(responder.main() or 0)
     return 0

@@ -152,7 +152,7 @@ async def test_a_wrong_community_and_a_silent_agent_time_out_with_one_line() -> 
         silent.bind(("127.0.0.1", 0))
         target = SnmpTarget("device", "mute", "127.0.0.1", silent.getsockname()[1], "v2c", "s3cret-comm")
         with pytest.raises(PollError) as caught:
-            await poll(target, timeout=0.3, retries=0)
+            await poll(target, per_try=0.3, retries=0)
     assert "no answer within 0.3s x 1" in str(caught.value) and "s3cret-comm" not in str(caught.value)
 
 

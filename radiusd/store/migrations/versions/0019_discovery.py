@@ -1,7 +1,7 @@
 """managed_devices and device_connections: what LLDP discovery found, and when
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-07
 
 ``source`` says who made a row: ``manual`` (typed in; every existing row) or ``lldp``
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016"
-down_revision: str | None = "0015"
+revision: str = "0019"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
