@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from radiusd.cli.context import get_context, run_store
-from radiusd.cli.output import EXIT_ERROR, json_option, print_json
+from radiusd.cli.output import EXIT_ERROR, PROG, json_option, print_json
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -34,6 +34,8 @@ def _community(path: str | None) -> str | None:
         return sys.stdin.readline().strip() or None
     if path:
         try:
+            if os.stat(path).st_mode & 0o044:
+                click.echo(f"{PROG}: warning: {path} is readable by other users (chmod 600 it)", err=True)
             with open(path, encoding="utf-8") as handle:
                 return handle.readline().strip() or None
         except OSError as exc:
