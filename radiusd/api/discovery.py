@@ -23,8 +23,8 @@ class LldpIn(Body):
     apply: bool = Field(
         default=False, description="Write new devices and links, drop stale discovered links."
     )
-    timeout: Annotated[float, Field(ge=0.1, le=30)] = Field(default=2.0, description="Seconds per SNMP try.")
-    retries: Annotated[int, Field(ge=0, le=5)] = 1
+    timeout: Annotated[float, Field(ge=0.1, le=5)] = Field(default=2.0, description="Seconds per SNMP try.")
+    retries: Annotated[int, Field(ge=0, le=2)] = 1
 
 
 class NewLinkOut(BaseModel):

@@ -2,7 +2,8 @@
 
 The token travels in the body (write-only: never echoed, never logged). pynetbox is blocking,
 so the run goes to a worker thread; the event loop keeps serving RADIUS meanwhile. NetBox's
-refusals (bad token, validation error, timeout) are 502 with one line in ``detail``.
+refusals (bad token, validation error, timeout) are 424 (Failed Dependency) with one line in
+``detail``: the request was valid, the NetBox it named failed it.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         tags=["netbox"],
         dependencies=write,
         responses={
-            502: {"model": Problem, "description": "NetBox refused the token or an object, or timed out"}
+            424: {"model": Problem, "description": "NetBox refused the token or an object, or timed out"}
         },
     )
     async def netbox_sync(body: NetBoxSyncIn) -> NetBoxSyncOut:
@@ -70,5 +71,5 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
         try:
             report = await asyncio.to_thread(sync.run, desired, dry_run=body.dry_run, keep=keep)
         except NetBoxError as exc:
-            raise HTTPException(502, str(exc)) from None
+            raise HTTPException(424, str(exc)) from None
         return NetBoxSyncOut.model_validate(report.to_json())

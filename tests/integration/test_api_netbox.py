@@ -1,5 +1,5 @@
 """``POST /netbox/sync`` on SQLite and PostgreSQL against the NetBox API stand-in: dry run,
-sync, a second sync writing nothing; the token never echoed; NetBox's refusals as 502 with
+sync, a second sync writing nothing; the token never echoed; NetBox's refusals as 424 with
 one line; bad bodies 422; read-only tokens refused; the OpenAPI schemas present."""
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ async def test_dry_run_sync_and_idempotence(
 async def test_refusals(client: httpx.AsyncClient, tokens: dict[str, str], nb: NetBoxServer) -> None:
     h = auth(tokens["admin"])
     r = await client.post("/netbox/sync", json={"url": nb.url, "token": "wrong-token-777"}, headers=h)
-    assert r.status_code == 502 and r.json()["detail"].endswith("refused the token (403 Invalid token)")
+    assert r.status_code == 424 and r.json()["detail"].endswith("refused the token (403 Invalid token)")
     assert "wrong-token-777" not in r.text
     r = await client.post("/netbox/sync", json={"url": "file:///etc/passwd", "token": "x"}, headers=h)
     assert r.status_code == 422 and "url" in r.text
