@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from radiusd.server.app import Daemon
+from radiusd.daemon import Daemon
 from radiusd.store.inventory import add_router, add_site, list_devices, list_links
 from tests.integration import test_api_app as base
 from tests.integration.routeros_standin import RouterOS, RouterOSServer, SelfSigned
