@@ -1,7 +1,7 @@
 """Table ``discovery_runs``: one row per LLDP discovery run (radiusd.store.discovery).
 
-On the one metadata of radiusd.store.models (imported at its end). A daemon's periodic run
-first claims a row here (:func:`radiusd.store.discovery.claim_run`), so several nodes sharing
+On the declarative base of radiusd.store.models (radiusd.store.schema gathers every table).
+A daemon's periodic run first claims a row here (:func:`radiusd.store.discovery.claim_run`), so several nodes sharing
 one database run discovery once per interval between them, not once each.
 """
 

@@ -716,7 +716,3 @@ class AuditEntry(Base):
     detail: Mapped[str | None] = mapped_column(sa.Text)
     source: Mapped[str | None] = mapped_column(sa.String(64))  # client address
 
-
-metadata = Base.metadata
-
-from . import discovery_models, prefix_models  # noqa: E402, F401  their tables join this metadata
