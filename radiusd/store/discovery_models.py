@@ -1,8 +1,8 @@
 """Table ``discovery_runs``: one row per LLDP discovery run (radiusd.store.discovery).
 
-On the declarative base of radiusd.store.models (radiusd.store.schema gathers every table).
-A daemon's periodic run first claims a row here (:func:`radiusd.store.discovery.claim_run`), so several nodes sharing
-one database run discovery once per interval between them, not once each.
+On the declarative base of radiusd.store.models (radiusd.store.schema gathers every table). A
+daemon's periodic run first claims a row here (:func:`radiusd.store.discovery.claim_run`), so
+several nodes sharing one database run discovery once per interval between them, not once each.
 """
 
 from __future__ import annotations
