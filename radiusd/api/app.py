@@ -20,6 +20,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ipam.groups import group_of
+from ipam.report import pool_info
 from radiusd.config import Settings
 from radiusd.logs import get_logger
 from radiusd.policy.directory import Directory
@@ -28,7 +30,6 @@ from radiusd.policy.sessions import SessionTable
 from radiusd.server.nas import NasRegistry
 from radiusd.server.stats import Stats
 from radiusd.store.errors import Conflict, InvalidInput, NotFound
-from radiusd.store.pools import group_of, pool_info
 from radiusd.store.writer import Writer
 
 from . import cluster, docs, nas, network, network_edit, plans, pools, queries, subscribers

@@ -14,13 +14,14 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ipam.groups import PoolConfig, group_of
+from ipam.owners import username_of
 from radiusd.policy.ipam_service import IpamService
 from radiusd.server.nas import NasRegistry
 from radiusd.store import inventory as inv
 from radiusd.store import session_view
 from radiusd.store.lease_ops import V4, V6, lease_state, ts
 from radiusd.store.models import IPPool, ManagedDevice, RadiusSession, Router, RouterSector, Subscriber
-from radiusd.store.pools import PoolConfig, group_of, username_of
 from radiusd.store.snapshot import SUBSCRIBER_SELECT
 
 _S: sa.Table = RadiusSession.__table__  # type: ignore[assignment]

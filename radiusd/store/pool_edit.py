@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipam import PoolError
 from ipam.errors import IpamError
+from ipam.groups import group_of
 from ipam.ranges import ItemRange, check_overlaps, parse_range
+from ipam.report import PoolInfo, RangeInfo
 
 from . import pools, validate
 from .errors import Conflict, InvalidInput, NotFound, StoreError
@@ -32,7 +34,7 @@ __all__ = ["edit_pool", "get_reservation", "reservations_page", "reserve_for"]
 KINDS = ("ipv4", "ipv6-wan", "ipv6-pd")
 
 
-def _plen(r: pools.RangeInfo) -> int | None:
+def _plen(r: RangeInfo) -> int | None:
     return None if r.kind == "ipv4" else int(r.range.rsplit("/", 1)[1])
 
 
@@ -43,7 +45,7 @@ def _kind(spec: str, kind: str | None) -> str:
 
 
 def check_new_ranges(
-    all_pools: Sequence[pools.PoolInfo],
+    all_pools: Sequence[PoolInfo],
     name: str,
     specs: Sequence[tuple[str, str]],
     removing: Sequence[str] = (),
@@ -76,7 +78,7 @@ def check_new_ranges(
         raise Conflict(str(exc)) from None
 
 
-def has_range(pool: pools.PoolInfo, spec: str) -> bool:
+def has_range(pool: PoolInfo, spec: str) -> bool:
     """Is ``spec`` (any spelling ``pool show`` would print the same way) one of the pool's ranges?"""
     for r in pool.ranges:
         try:
@@ -87,10 +89,10 @@ def has_range(pool: pools.PoolInfo, spec: str) -> bool:
     return False
 
 
-def ranges_to_remove(pool: pools.PoolInfo, specs: Sequence[str]) -> list[pools.RangeInfo]:
+def ranges_to_remove(pool: PoolInfo, specs: Sequence[str]) -> list[RangeInfo]:
     """The stored ranges ``specs`` name; NotFound for one not in the pool, Conflict for one
     with offered, leased or reserved items."""
-    found: list[pools.RangeInfo] = []
+    found: list[RangeInfo] = []
     for spec in specs:
         for r in pool.ranges:
             try:
@@ -110,9 +112,7 @@ def ranges_to_remove(pool: pools.PoolInfo, specs: Sequence[str]) -> list[pools.R
     return found
 
 
-def _gateway(
-    pool: pools.PoolInfo, gateway: str, removed: Sequence[str], added: Sequence[tuple[str, str]]
-) -> str:
+def _gateway(pool: PoolInfo, gateway: str, removed: Sequence[str], added: Sequence[tuple[str, str]]) -> str:
     """The gateway's canonical text when it is an IPv4 address inside the pool's ranges after the edit."""
     try:
         value = int(ipaddress.IPv4Address(gateway.strip()))
@@ -135,7 +135,7 @@ async def edit_pool(
     fallback: str | Unset | None = UNSET,
     warning_pct: float | Unset | None = UNSET,
     gateway: str | None = None,
-) -> pools.PoolInfo:
+) -> PoolInfo:
     """Apply every change to pool ``name`` or none: ``add_ranges`` ``(kind or None, spec)``,
     ``remove_ranges`` (as shown by ``pool show``), NAS scope, fallback, warning threshold
     (None clears), and ``gateway``: an address of the pool reserved for nobody (never handed out)."""
@@ -225,7 +225,7 @@ def _reservations(pool: str | None = None, user: str | None = None) -> sa.Select
 
 
 def _reservation(row: Any) -> dict[str, Any]:
-    return {"address": row.address, "username": row.username, "pool": pools.group_of(row.pool)}
+    return {"address": row.address, "username": row.username, "pool": group_of(row.pool)}
 
 
 async def reservations_page(

@@ -1,18 +1,15 @@
 """IP pools and leases for the CLI and the admin API; every write also appends to the
 change feed (topic ``pool``) in the same transaction, so a running daemon picks it up.
 
-A *pool* as the operator names it may hold up to three kinds of items, each stored as one
-``ip_pools`` row: IPv4 addresses (row ``NAME``, kind ``ipv4``, always present, possibly with
-no range), IPv6 WAN prefixes for Framed-IPv6-Prefix (row ``NAME:wan``, kind ``ipv6-wan``)
-and delegated prefixes for Delegated-IPv6-Prefix (row ``NAME:pd``, kind ``ipv6-pd``). Pool
-names may therefore not contain ``:``. The NAS scope, fallback pool and warning threshold are
-kept on every row of the pool.
+A *pool* as the operator names it is stored as up to three ``ip_pools`` rows, one per family
+of items (see :mod:`ipam.groups`).
 
-Rules are those of the IPAM core (ipam/): each write loads the stored pools and leases into an
-:class:`ipam.Allocator` inside its transaction (PostgreSQL: under an advisory lock, SQLite:
-``BEGIN IMMEDIATE``), applies the change there and writes the result, so overlapping ranges,
-a reservation of a leased address or the removal of a range with live leases are refused
-with the core's message. Unique ``cidr``/``prefix``/``address`` columns back this up.
+Rules are those of the IPAM domain (ipam/): each write loads the stored pools and leases into
+an :class:`ipam.Allocator` (:func:`ipam.groups.load_allocator`) inside its transaction
+(PostgreSQL: under an advisory lock, SQLite: ``BEGIN IMMEDIATE``), applies the change there
+and writes the result, so overlapping ranges, a reservation of a leased address or the
+removal of a range with live leases are refused with the core's message. Unique
+``cidr``/``prefix``/``address`` columns back this up.
 
 Functions (``engine`` is an AsyncEngine; errors: InvalidInput, NotFound, Conflict)::
 
@@ -38,28 +35,40 @@ Functions (``engine`` is an AsyncEngine; errors: InvalidInput, NotFound, Conflic
         who held an address or prefix (from service_ip_assignments and radius_sessions),
         newest first; ``at`` (aware datetime) keeps only the holders at that instant.
 
-Records have ``to_json()`` (datetimes as ISO 8601). The daemon uses :func:`load_configs`,
-:func:`load_leases` and :func:`build_allocator` to build its in-memory allocator.
+Records have ``to_json()`` (datetimes as ISO 8601). The rules are the IPAM domain's: pool groups,
+:func:`ipam.groups.load_allocator`, owner slots (:mod:`ipam.owners`) and the utilisation report
+(:func:`ipam.report.pool_info`); this module reads and writes their rows. The daemon uses
+:func:`load_configs` and :func:`load_leases` to feed its in-memory allocator.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ipam import Allocator, Lease, LeaseState, Pool, PoolError
+from ipam import Allocator, Lease, LeaseState, PoolError
+from ipam.groups import (
+    DEFAULT_PLEN,
+    SUFFIX,
+    PoolConfig,
+    build_allocator,
+    group_of,
+    load_allocator,
+    operator_text,
+    rows_of,
+)
 from ipam.lease import LIVE
+from ipam.owners import username_of
 from ipam.ranges import parse_range
-from ipam.utilisation import Usage, combine, is_warning, utilisation, worst
+from ipam.report import PoolInfo, pool_info
 
 from . import validate
 from .changes import record_change
@@ -80,33 +89,10 @@ from .models import IPPool, IPv4Network, IPv6Network, RadiusSession, Router, Ser
 from .records import _Record
 
 TOPIC_POOL = "pool"
-SUFFIX = {"ipv4": "", "ipv6-wan": ":wan", "ipv6-pd": ":pd"}
-DEFAULT_PLEN = {"ipv6-wan": 64, "ipv6-pd": 56}
 _POOL_LOCK = 0x72697061  # "ripa": serialises pool writes on PostgreSQL
 _POOLS: sa.Table = IPPool.__table__  # type: ignore[assignment]
 _NETS4: sa.Table = IPv4Network.__table__  # type: ignore[assignment]
 _NETS6: sa.Table = IPv6Network.__table__  # type: ignore[assignment]
-SLOT_SEP = "\x1f"  # owner key of a Simultaneous-Use slot: username + SLOT_SEP + n
-
-
-def username_of(owner: str | None) -> str | None:
-    """The username in an owner key (a slot key ``user<US>2`` -> ``user``)."""
-    return None if owner is None else owner.split(SLOT_SEP, 1)[0]
-
-
-def group_of(row_name: str) -> str:
-    """Operator pool name of an ``ip_pools`` row name (``NAME:wan`` -> ``NAME``)."""
-    return row_name.rsplit(":", 1)[0] if ":" in row_name else row_name
-
-
-_ROW_NAME = re.compile(r"'([^':]+):(wan|pd)'")
-_ROW_SIDE = {"wan": "IPv6 WAN prefixes", "pd": "delegated prefixes"}
-
-
-def operator_text(text: str) -> str:
-    """A message of the IPAM core in the operator's words: ``pool 'home:wan'`` (a row name)
-    becomes ``pool 'home' (IPv6 WAN prefixes)``, the pool the operator made."""
-    return _ROW_NAME.sub(lambda m: f"'{m[1]}' ({_ROW_SIDE[m[2]]})", text)
 
 
 def refusal(exc: Exception) -> Conflict:
@@ -115,43 +101,6 @@ def refusal(exc: Exception) -> Conflict:
 
 
 # -- records ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RangeInfo(_Record):
-    kind: str
-    range: str
-    total: int
-    allocated: int
-    reserved: int
-    free: int
-    percent_used: float
-    warning: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class PoolInfo(_Record):
-    """A pool with its ranges and utilisation, per family (``ipv4``, ``ipv6_wan``, ``ipv6_pd``:
-    ``{total, allocated, reserved, free, held, used, percent_used, warning}`` or None when the
-    pool has no such items). ``total``..``held`` add up items of every family (kept for old
-    readers); ``percent_used`` and ``warning`` are those of the fullest family."""
-
-    name: str
-    nas: str | None
-    fallback: str | None
-    warning_pct: float | None
-    ranges: tuple[RangeInfo, ...]
-    total: int
-    allocated: int
-    reserved: int
-    free: int
-    held: int
-    percent_used: float
-    warning: bool
-    warn_at: float | None = None
-    ipv4: dict[str, Any] | None = None
-    ipv6_wan: dict[str, Any] | None = None
-    ipv6_pd: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,26 +128,6 @@ class HistoryEntry(_Record):
     nas: str | None = None
     session: str | None = None
     pool: str | None = None
-
-
-@dataclass(slots=True)
-class PoolConfig:
-    """One ``ip_pools`` row as the allocator needs it (``name`` is the row name)."""
-
-    id: int
-    name: str
-    kind: str
-    router_id: int | None
-    nas: str | None
-    fallback: str | None  # operator pool name
-    warning_pct: float | None
-    item_prefixlen: int | None
-    ranges: list[str] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=list)
-
-    @property
-    def group(self) -> str:
-        return group_of(self.name)
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -245,43 +174,13 @@ async def load_lease_rows(engine: AsyncEngine, addresses: Iterable[str]) -> dict
         return await read_leases(conn, addresses)
 
 
-def build_allocator(
-    configs: Iterable[PoolConfig], *, offer_ttl: float = 60.0, sticky_ttl: float = 3600.0
-) -> Allocator:
-    """An allocator with one ipam Pool per row; fallbacks point at the same kind's row of the
-    fallback pool (none if that pool has no such kind). Raises PoolError (overlaps, bad text)."""
-    cfgs = list(configs)
-    names = {c.name for c in cfgs}
-    alloc = Allocator()
-    for c in cfgs:
-        fb = None
-        if c.fallback is not None and c.fallback + SUFFIX[c.kind] in names:
-            fb = c.fallback + SUFFIX[c.kind]
-        alloc.add_pool(
-            Pool(
-                c.name,
-                c.kind,
-                c.ranges,
-                exclude=c.exclude,
-                item_prefixlen=c.item_prefixlen,
-                offer_ttl=offer_ttl,
-                sticky_ttl=sticky_ttl,
-                fallback=fb,
-            )
-        )
-    for c in cfgs:
-        alloc.chain(c.name)  # fallback cycles and kind mismatches refused here
-    return alloc
-
-
 async def _state(conn: AsyncConnection) -> tuple[dict[str, PoolConfig], Allocator]:
     configs = await load_configs(conn)
     try:
-        alloc = build_allocator(configs.values())
+        alloc, _orphans = load_allocator(configs.values(), await load_leases(conn))
     except PoolError as exc:
         raise refusal(exc) from None
-    orphans = alloc.load(await load_leases(conn))
-    del orphans  # rows outside every range: reported by the daemon, ignored here
+    # orphans (rows outside every range) are reported by the daemon, ignored here
     return configs, alloc
 
 
@@ -348,7 +247,7 @@ async def _nas_id(conn: AsyncConnection, nas: str | None) -> int | None:
 
 
 def _group(configs: dict[str, PoolConfig], name: str) -> list[PoolConfig]:
-    rows = [configs[name + s] for s in SUFFIX.values() if name + s in configs]
+    rows = rows_of(configs, name)
     if not rows:
         raise NotFound(f"pool {name!r} does not exist")
     return rows
@@ -782,51 +681,8 @@ async def lease_history(
 
 async def _info(conn: AsyncConnection, name: str, default_pct: float | None = None) -> PoolInfo:
     configs, alloc = await _state(conn)
+    _group(configs, name)
     return pool_info(configs, alloc, name, default_pct)
-
-
-def pool_info(
-    configs: dict[str, PoolConfig], alloc: Allocator, name: str, default_pct: float | None
-) -> PoolInfo:
-    """Operator pool ``name`` with its figures per family and per range, from ``alloc`` (the
-    store's own, or the daemon's live one for the admin API and metrics)."""
-    rows = _group(configs, name)
-    base = rows[0]
-    threshold = base.warning_pct if base.warning_pct is not None else default_pct
-    ranges: list[RangeInfo] = []
-    usages: list[tuple[str, Usage]] = []
-    for cfg in rows:
-        pool = alloc.pool(cfg.name)
-        for spec, u in pool.range_usage().items():
-            pct_r = round(u.percent_used, 2)
-            ranges.append(
-                RangeInfo(
-                    cfg.kind, spec, u.total, u.allocated, u.reserved, u.free, pct_r, is_warning(u, threshold)
-                )
-            )
-        if pool.ranges:
-            usages.append((cfg.kind, pool.usage()))
-    per_family = utilisation(usages, threshold)
-    pct, warning = worst(per_family)
-    every = combine(u for _, u in usages)
-    return PoolInfo(
-        name=name,
-        nas=base.nas,
-        fallback=base.fallback,
-        warning_pct=base.warning_pct,
-        ranges=tuple(ranges),
-        total=every.total,
-        allocated=every.allocated,
-        reserved=every.reserved,
-        free=every.free,
-        held=every.held,
-        percent_used=pct,
-        warning=warning,
-        warn_at=threshold,
-        ipv4=per_family.get("ipv4"),
-        ipv6_wan=per_family.get("ipv6-wan"),
-        ipv6_pd=per_family.get("ipv6-pd"),
-    )
 
 
 async def list_pools(engine: AsyncEngine, *, default_warning_pct: float | None = 90.0) -> list[PoolInfo]:
@@ -840,4 +696,5 @@ async def list_pools(engine: AsyncEngine, *, default_warning_pct: float | None =
 async def get_pool(engine: AsyncEngine, name: str, *, default_warning_pct: float | None = 90.0) -> PoolInfo:
     async with engine.connect() as conn:
         configs, alloc = await _state(conn)
+    _group(configs, name)
     return pool_info(configs, alloc, name, default_warning_pct)

@@ -35,7 +35,7 @@ def total_octets(direction: str, table: sa.Table = _S) -> sa.ColumnElement[int]:
     return (table.c[f"{direction}_base"] + table.c[f"{direction}_octets"]).label(f"{direction}_octets")
 
 
-def octets(row: Mapping[str, Any], direction: str) -> int:
+def octets(row: Mapping[str, Any] | sa.RowMapping, direction: str) -> int:
     """The session's usage in one direction from a row read with its base and counter columns."""
     return int(row[f"{direction}_base"]) + int(row[f"{direction}_octets"])
 

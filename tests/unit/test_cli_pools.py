@@ -88,8 +88,9 @@ def stored(
     default: float | None = None,
 ) -> dict[str, Any]:
     """``pool show --json`` data of a pool as the store computes it (ranges: (kind, spec))."""
+    from ipam.groups import PoolConfig, build_allocator
+    from ipam.report import pool_info
     from radiusd.cli.pools import plain
-    from radiusd.store.pools import PoolConfig, build_allocator, pool_info
 
     configs: dict[str, PoolConfig] = {}
     for i, (kind, spec) in enumerate(ranges):
