@@ -166,7 +166,7 @@ async def free_address(engine: AsyncEngine, pool: str, owner: str) -> str:
     """An address of ``pool``'s IPv4 ranges that ``owner`` may reserve (its own sticky or
     static one first), found on the stored state; not reserved yet (reserve_address does it,
     re-checking under the pool lock)."""
-    from radiusd.store.pools import load_configs, load_leases
+    from radiusd.store.pool_rows import load_configs, load_leases
 
     async with engine.connect() as conn:
         configs = await load_configs(conn)

@@ -44,7 +44,7 @@ from radiusd.store.models import (
     Subscriber,
     utcnow,
 )
-from radiusd.store.pools import TOPIC_POOL, load_configs, load_leases
+from radiusd.store.pool_rows import TOPIC_POOL, load_configs, load_leases
 
 from .fit import misfit, shown
 from .model import ImportData, LeaseItem, Report

@@ -27,7 +27,8 @@ from radiusd.config import Settings
 from radiusd.logs import get_logger
 from radiusd.store.lease_feed import LeaseFeed
 from radiusd.store.lease_ops import LeaseOp
-from radiusd.store.pools import lease_row, load_configs, load_leases
+from radiusd.store.leases import lease_row
+from radiusd.store.pool_rows import load_configs, load_leases
 from radiusd.store.writer import WriterBusy, WriterClosed
 
 from .directory import Directory

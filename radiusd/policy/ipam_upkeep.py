@@ -30,7 +30,8 @@ from ipam.utilisation import is_warning
 from radiusd.logs import get_logger
 from radiusd.store.lease_feed import LeaseFeed, LeaseReadOp, asyncpg_dsn
 from radiusd.store.lease_ops import LeaseOp
-from radiusd.store.pools import lease_row, load_configs, load_lease_rows
+from radiusd.store.leases import lease_row
+from radiusd.store.pool_rows import load_configs, load_lease_rows
 from radiusd.store.writer import WriterBusy, WriterClosed
 
 from .ipam_base import IpamBase

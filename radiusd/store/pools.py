@@ -43,30 +43,21 @@ Records have ``to_json()`` (datetimes as ISO 8601). The rules are the IPAM domai
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
-import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ipam import Allocator, Lease, LeaseState, PoolError
+from ipam import PoolError
 from ipam.groups import (
     DEFAULT_PLEN,
     SUFFIX,
     PoolConfig,
     build_allocator,
-    group_of,
-    load_allocator,
-    operator_text,
-    rows_of,
 )
-from ipam.lease import LIVE
-from ipam.owners import username_of
 from ipam.ranges import parse_range
 from ipam.report import PoolInfo, pool_info
 
@@ -77,117 +68,56 @@ from .errors import Conflict, InvalidInput, NotFound
 from .lease_ops import (
     V4,
     V6,
-    lease_of,
-    lease_select,
-    read_leases,
-    row_state,
-    ts,
-    upsert_rows,
-    write_history,
 )
-from .models import IPPool, IPv4Network, IPv6Network, RadiusSession, Router, ServiceIPAssignment, utcnow
-from .records import _Record
+from .leases import (
+    HistoryEntry,
+    LeaseInfo,
+    lease_history,
+    lease_row,
+    list_leases,
+    release_lease,
+    reserve_address,
+    unreserve_address,
+)
+from .models import Router, utcnow
+from .pool_rows import (
+    _NETS4,
+    _NETS6,
+    _POOLS,
+    TOPIC_POOL,
+    _group,
+    _lock,
+    _state,
+    load_configs,
+    load_lease_rows,
+    load_leases,
+    refusal,
+)
 
-TOPIC_POOL = "pool"
-_POOL_LOCK = 0x72697061  # "ripa": serialises pool writes on PostgreSQL
-_POOLS: sa.Table = IPPool.__table__  # type: ignore[assignment]
-_NETS4: sa.Table = IPv4Network.__table__  # type: ignore[assignment]
-_NETS6: sa.Table = IPv6Network.__table__  # type: ignore[assignment]
-
-
-def refusal(exc: Exception) -> Conflict:
-    """A Conflict carrying an IPAM refusal in the operator's words."""
-    return Conflict(operator_text(str(exc)))
-
-
-# -- records ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseInfo(_Record):
-    address: str
-    pool: str
-    kind: str
-    state: str
-    username: str | None
-    nas: str | None
-    session: str | None
-    expires: dt.datetime | None
-    updated: dt.datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry(_Record):
-    """One holder of an address: from the assignment history or from an accounting session."""
-
-    address: str
-    username: str
-    source: str  # "assignment" | "session"
-    started: dt.datetime
-    ended: dt.datetime | None
-    nas: str | None = None
-    session: str | None = None
-    pool: str | None = None
-
-
-# -- loading ----------------------------------------------------------------------------------
-
-
-async def load_configs(conn: AsyncConnection) -> dict[str, PoolConfig]:
-    """Every ``ip_pools`` row with its ranges, keyed by row name."""
-    q = sa.select(_POOLS, Router.name.label("nas_name")).outerjoin(Router, Router.id == _POOLS.c.router_id)
-    out: dict[str, PoolConfig] = {}
-    by_id: dict[int, PoolConfig] = {}
-    for r in (await conn.execute(q.order_by(_POOLS.c.name))).mappings():
-        cfg = PoolConfig(
-            r["id"],
-            r["name"],
-            r["kind"],
-            r["router_id"],
-            r["nas_name"],
-            r["fallback_pool"],
-            r["utilisation_warning_pct"],
-            r["prefix_length"],
-        )
-        out[cfg.name] = by_id[cfg.id] = cfg
-    for r in (await conn.execute(sa.select(_NETS4).order_by(_NETS4.c.id))).mappings():
-        cfg = by_id[r["pool_id"]]
-        cfg.ranges.append(r["cidr"])
-        cfg.exclude += [x for x in [r["gateway"], *(r["excluded"] or [])] if x]
-    for r in (await conn.execute(sa.select(_NETS6).order_by(_NETS6.c.id))).mappings():
-        by_id[r["pool_id"]].ranges.append(f"{r['prefix']}/{r['assign_length']}")
-    return out
-
-
-async def load_leases(conn: AsyncConnection) -> list[Lease]:
-    """Every stored lease row as an ipam Lease (``nas`` is the router id as text)."""
-    out: list[Lease] = []
-    for table, key in ((V4, "address"), (V6, "prefix")):
-        rows = await conn.execute(lease_select(table).order_by(table.c.updated_at, table.c.id))
-        out.extend(lease_of(r, key) for r in rows.mappings())
-    return out
-
-
-async def load_lease_rows(engine: AsyncEngine, addresses: Iterable[str]) -> dict[str, Lease]:
-    """The stored lease rows of ``addresses`` (IPv4 addresses or IPv6 prefixes), by address."""
-    async with engine.connect() as conn:
-        return await read_leases(conn, addresses)
-
-
-async def _state(conn: AsyncConnection) -> tuple[dict[str, PoolConfig], Allocator]:
-    configs = await load_configs(conn)
-    try:
-        alloc, _orphans = load_allocator(configs.values(), await load_leases(conn))
-    except PoolError as exc:
-        raise refusal(exc) from None
-    # orphans (rows outside every range) are reported by the daemon, ignored here
-    return configs, alloc
-
-
-async def _lock(conn: AsyncConnection) -> None:
-    if conn.dialect.name == "postgresql":
-        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_POOL_LOCK)))
-
+__all__ = [
+    "TOPIC_POOL",
+    "HistoryEntry",
+    "LeaseInfo",
+    "PoolConfig",
+    "PoolInfo",
+    "add_pool",
+    "add_range",
+    "get_pool",
+    "lease_history",
+    "lease_row",
+    "list_leases",
+    "list_pools",
+    "load_configs",
+    "load_lease_rows",
+    "load_leases",
+    "refusal",
+    "release_lease",
+    "remove_pool",
+    "remove_range",
+    "reserve_address",
+    "set_pool",
+    "unreserve_address",
+]
 
 # -- input ------------------------------------------------------------------------------------
 
@@ -244,13 +174,6 @@ async def _nas_id(conn: AsyncConnection, nas: str | None) -> int | None:
     if rid is None:
         raise InvalidInput(f"NAS {nas!r} does not exist")
     return int(rid)
-
-
-def _group(configs: dict[str, PoolConfig], name: str) -> list[PoolConfig]:
-    rows = rows_of(configs, name)
-    if not rows:
-        raise NotFound(f"pool {name!r} does not exist")
-    return rows
 
 
 async def _insert_row(
@@ -482,198 +405,6 @@ async def set_pool(
             )
             await record_change(conn, TOPIC_POOL, name)
         return await _info(conn, name)
-
-
-# -- leases -----------------------------------------------------------------------------------
-
-
-def lease_row(lease: Lease, cfg: PoolConfig, now: dt.datetime) -> tuple[str, dict[str, Any]]:
-    """``("v4"|"v6", row dict)`` of a lease for :func:`radiusd.store.lease_ops.upsert_rows`."""
-    row: dict[str, Any] = {
-        "pool_id": cfg.id,
-        "state": row_state(lease.state, lease.expires),
-        "owner": lease.owner,
-        "router_id": int(lease.nas) if lease.nas and lease.nas.isdigit() else None,
-        "session_key": lease.session,
-        "expires_at": ts(lease.expires),
-        "updated_at": now,
-    }
-    if cfg.kind == "ipv4":
-        row["address"] = lease.address
-        return "v4", row
-    row["prefix"] = lease.address
-    row["kind"] = "wan" if cfg.kind == "ipv6-wan" else "pd"
-    return "v6", row
-
-
-async def _write_lease(conn: AsyncConnection, lease: Lease, configs: dict[str, PoolConfig]) -> None:
-    which, row = lease_row(lease, configs[lease.pool], utcnow())
-    await upsert_rows(conn, [row] if which == "v4" else [], [row] if which == "v6" else [])
-    await record_change(conn, TOPIC_POOL, f"lease:{lease.address}")
-
-
-def _info_of(
-    lease: Lease, configs: dict[str, PoolConfig], nas_names: dict[int, str] | None = None
-) -> LeaseInfo:
-    cfg = configs.get(lease.pool)
-    nas = lease.nas
-    if nas_names is not None and nas is not None and nas.isdigit():
-        nas = nas_names.get(int(nas), nas)
-    return LeaseInfo(
-        address=lease.address,
-        pool=group_of(lease.pool),
-        kind=cfg.kind if cfg else "",
-        state=str(lease.state),
-        username=username_of(lease.owner),
-        nas=nas,
-        session=lease.session,
-        expires=ts(lease.expires),
-    )
-
-
-def _canonical(address: str) -> str:
-    text = address.strip()
-    try:
-        if "/" in text:
-            return str(ipaddress.ip_network(text, strict=True))
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise InvalidInput(f"malformed address or prefix {address!r}") from None
-
-
-async def reserve_address(engine: AsyncEngine, address: str, owner: str | None = None) -> LeaseInfo:
-    """Reserve an address (a subscriber's static one when ``owner`` is given); Conflict when it
-    is live for, or reserved for, someone else."""
-    address = _canonical(address)
-    owner = validate.blank_to_none(owner)
-    async with begin_write(engine) as conn:
-        await _lock(conn)
-        configs, alloc = await _state(conn)
-        try:
-            change = alloc.reserve(address, owner)
-        except PoolError as exc:
-            raise refusal(exc) from None
-        await _write_lease(conn, change.lease, configs)
-        return _info_of(change.lease, configs)
-
-
-async def unreserve_address(engine: AsyncEngine, address: str) -> LeaseInfo:
-    """Lift a reservation; NotFound when the address is not reserved."""
-    address = _canonical(address)
-    async with begin_write(engine) as conn:
-        await _lock(conn)
-        configs, alloc = await _state(conn)
-        change = alloc.unreserve(address)
-        if change is None:
-            raise NotFound(f"{address} is not reserved")
-        await _write_lease(conn, change.lease, configs)
-        return _info_of(change.lease, configs)
-
-
-async def release_lease(engine: AsyncEngine, address: str) -> LeaseInfo:
-    """End the live lease of an address now (it is sticky-held for its holder); NotFound when
-    it is not leased. The running daemon applies it to its memory through the change feed."""
-    address = _canonical(address)
-    async with begin_write(engine) as conn:
-        await _lock(conn)
-        configs, alloc = await _state(conn)
-        current = alloc.lookup(address)
-        if current is None or current.state not in LIVE or current.owner is None:
-            raise NotFound(f"{address} has no live lease")
-        now = time.time()
-        change = alloc.release(address, current.owner, now)
-        assert change is not None
-        await _write_lease(conn, change.lease, configs)
-        await write_history(conn, [{"a": change.lease.address, "t": ts(now)}], [])
-        return _info_of(change.lease, configs)
-
-
-async def list_leases(
-    engine: AsyncEngine, *, pool: str | None = None, user: str | None = None, state: str | None = None
-) -> list[LeaseInfo]:
-    """Leases (every touched item except plain free ones), by address; filters combine."""
-    async with engine.connect() as conn:
-        configs = await load_configs(conn)
-        if pool is not None:
-            _group(configs, pool)
-        names = {int(r.id): str(r.name) for r in await conn.execute(sa.select(Router.id, Router.name))}
-        out = []
-        for lease in await load_leases(conn):
-            info = _info_of(lease, configs, names)
-            if lease.state is LeaseState.FREE:
-                continue
-            if pool is not None and info.pool != pool:
-                continue
-            if user is not None and info.username != user:
-                continue
-            if state is not None and info.state != state:
-                continue
-            out.append(info)
-    out.sort(key=lambda i: _sort_key(i.address))
-    return out
-
-
-def _sort_key(address: str) -> tuple[int, int]:
-    net = ipaddress.ip_network(address, strict=False)
-    return net.version, int(net.network_address)
-
-
-async def lease_history(
-    engine: AsyncEngine, address: str, *, at: dt.datetime | None = None
-) -> list[HistoryEntry]:
-    """Who held ``address`` (an IPv4 address or an IPv6 prefix) and when, newest first.
-
-    Both sources are read: the assignment history written at every allocation, and the
-    accounting sessions that reported the address (a NAS may use an address it chose itself).
-    """
-    address = _canonical(address)
-    if at is not None and at.tzinfo is None:
-        raise InvalidInput("--at needs a time zone (e.g. 2026-01-31T12:00:00Z)")
-    h = ServiceIPAssignment
-    s = RadiusSession
-    names: dict[int, str]
-    async with engine.connect() as conn:
-        names = {int(r.id): str(r.name) for r in await conn.execute(sa.select(Router.id, Router.name))}
-        q1 = sa.select(h).where(h.address == address)
-        if at is not None:
-            q1 = q1.where(h.assigned_at <= at, sa.or_(h.released_at.is_(None), h.released_at > at))
-        col = s.framed_ip if ":" not in address else None
-        cond = (
-            col == address
-            if col is not None
-            else sa.or_(s.framed_ipv6_prefix == address, s.delegated_ipv6_prefix == address)
-        )
-        q2 = sa.select(s).where(cond)
-        if at is not None:
-            q2 = q2.where(s.started_at <= at, sa.or_(s.stopped_at.is_(None), s.stopped_at > at))
-        out = [
-            HistoryEntry(
-                address,
-                r.username,
-                "assignment",
-                r.assigned_at,
-                r.released_at,
-                names.get(r.router_id) if r.router_id is not None else None,
-                r.session_key,
-                r.pool_name,
-            )
-            for r in (await conn.execute(q1)).all()
-        ]
-        out += [
-            HistoryEntry(
-                address,
-                r.username,
-                "session",
-                r.started_at,
-                r.stopped_at,
-                names.get(r.router_id, r.nas_address) if r.router_id is not None else r.nas_address,
-                r.acct_unique_id,
-                None,
-            )
-            for r in (await conn.execute(q2)).all()
-        ]
-    out.sort(key=lambda e: e.started, reverse=True)
-    return out
 
 
 # -- reads ------------------------------------------------------------------------------------
