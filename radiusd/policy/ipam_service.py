@@ -126,7 +126,9 @@ class IpamService(IpamHooks, IpamUpkeep):
             if sub.simultaneous_use is not None
             else (plan.simultaneous_use if plan else None)
         )
-        return slot_owner(sub.username, limit, self.alloc.pool(row) if row is not None else None)
+        if limit is None or limit <= 1 or row is None:
+            return sub.username  # one session allowed: no slot to look up (the common case)
+        return slot_owner(sub.username, limit, self.alloc.pool(row))
 
     def _rows(self, group: str) -> list[str]:
         """The ``ip_pools`` rows of ``group`` that can hand something out (cached per allocator)."""
