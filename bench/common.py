@@ -310,9 +310,12 @@ def daemon(
     log_level: str = "warning",
     extra_args: Sequence[str] = (),
     log_name: str = "daemon.log",
+    launcher: Sequence[str] = ("radiusd",),
+    start_timeout: float = 60.0,
 ) -> Iterator[Daemon]:
     """``radiusd serve`` on 127.0.0.1 with ephemeral ports, learned from RADIUSD_READY_FILE
-    (``extra_args`` appended to ``serve``'s; output to ``workdir / log_name``)."""
+    (``extra_args`` appended to ``serve``'s; output to ``workdir / log_name``; ``launcher``
+    replaces the ``radiusd`` command, e.g. with bench/traced_radiusd.py)."""
     ready = workdir / f"ready-{uuid.uuid4().hex[:6]}.json"
     env = dict(os.environ, RADIUSD_READY_FILE=str(ready), RADIUSD_LOG_LEVEL=log_level)
     log = (workdir / log_name).open("ab")
@@ -320,13 +323,13 @@ def daemon(
     serve = ["serve", "--bind", "127.0.0.1", "--auth-port", "0", "--acct-port", "0", "--workers", "1"]
     serve += extra_args
     proc = subprocess.Popen(
-        ["radiusd", "--database", url, *serve],
+        [*launcher, "--database", url, *serve],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         while not ready.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"daemon did not start; see {workdir / log_name}")

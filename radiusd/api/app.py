@@ -32,7 +32,7 @@ from radiusd.server.stats import Stats
 from radiusd.store.errors import Conflict, InvalidInput, NotFound
 from radiusd.store.writer import Writer
 
-from . import cluster, docs, nas, network, network_edit, plans, pools, queries, subscribers
+from . import cluster, docs, nas, network, network_edit, plans, pools, prefixes, queries, subscribers
 from .guard import RequestGuard
 from .jobs import Job, Jobs, TooManyJobs
 from .metrics import make_registry
@@ -199,6 +199,7 @@ def create_app(
     nas.install(app, state, read, write)
     plans.install(app, state, read, write)
     pools.install(app, state, read, write)
+    prefixes.install(app, state, read, write)
     subscribers.install(app, state, read, write, send)
 
     # -- ipam -------------------------------------------------------------------------------

@@ -111,6 +111,14 @@ def _show(data: Mapping[str, Any], as_json: bool, masked: tuple[str, ...] = ()) 
     print_record(shown)
 
 
+def _addressed(data: dict[str, Any], target: str, as_json: bool) -> dict[str, Any]:
+    """``data`` with what the object holds from the prefix tree (``addressing``)."""
+    from radiusd.cli.prefixes import addressing, addressing_text
+
+    held = addressing(target)
+    return {**data, "addressing": held if as_json else addressing_text(held)}
+
+
 def _list(records: list[dict[str, Any]], columns: tuple[str, ...], as_json: bool, empty: str) -> None:
     render(records, columns, as_json=as_json, empty=empty)
 
@@ -367,7 +375,11 @@ def router_show(name: str, as_json: bool) -> None:
     """Show one router (the RADIUS secret and the API password are masked)."""
     from radiusd.store.inventory import get_router
 
-    _show(_store(get_router, name).to_json(), as_json, ("secret", "api_password"))
+    _show(
+        _addressed(_store(get_router, name).to_json(), f"router:{name}", as_json),
+        as_json,
+        ("secret", "api_password"),
+    )
 
 
 @router.command("remove")
@@ -542,7 +554,7 @@ def device_show(name: str, as_json: bool) -> None:
     from radiusd.store.inventory import get_device
 
     _show(
-        _store(get_device, name).to_json(),
+        _addressed(_store(get_device, name).to_json(), f"device:{name}", as_json),
         as_json,
         ("snmp_community", "snmp_auth_key", "snmp_priv_key"),
     )
@@ -619,7 +631,7 @@ def link_show(link_id: int, as_json: bool) -> None:
     """Show link ID."""
     from radiusd.store.inventory import get_link
 
-    _show(_store(get_link, link_id).to_json(), as_json)
+    _show(_addressed(_store(get_link, link_id).to_json(), f"link:{link_id}", as_json), as_json)
 
 
 @link.command("remove")

@@ -28,6 +28,7 @@ from radiusd.cli.nas import nas
 from radiusd.cli.output import EXIT_ERROR, PROG, print_error
 from radiusd.cli.plans import plan
 from radiusd.cli.pools import pool
+from radiusd.cli.prefixes import COMMANDS as PREFIX_COMMANDS
 from radiusd.cli.serve import serve
 from radiusd.cli.sessions import session
 from radiusd.cli.subscribers import subscriber
@@ -149,6 +150,8 @@ cli.add_command(import_group)
 cli.add_command(cluster)
 cli.add_command(help_command)
 for _command in INVENTORY_COMMANDS:  # site, router, sector, device, link
+    cli.add_command(_command)
+for _command in PREFIX_COMMANDS:  # prefix, address, pd
     cli.add_command(_command)
 
 import radiusd.cli.coa  # noqa: E402, F401  adds `session disconnect` and `subscriber provision`

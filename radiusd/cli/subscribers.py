@@ -181,6 +181,10 @@ def subscriber_show(username: str, as_json: bool) -> None:
         return await get_subscriber(engine, username)
 
     data = _with_store(run_store(go))
+    from radiusd.cli.prefixes import addressing, addressing_text
+
+    held = addressing(f"subscriber:{data['username']}")
+    data["addressing"] = held if as_json else addressing_text(held)
     if as_json:
         print_json(data)
     else:
@@ -293,6 +297,14 @@ def _remove(username: str, disconnect: bool) -> None:
 @click.option(
     "--simultaneous-use", metavar="N|none", help="Sessions allowed at once ('none': the plan's limit)."
 )
+@click.option(
+    "--routed-subnet",
+    "routed",
+    multiple=True,
+    metavar="PREFIX|none",
+    help="Static block routed to the subscriber (Framed-Route / Framed-IPv6-Route); repeatable; "
+    "replaces the ones it has ('none' removes them).",
+)
 @json_option
 def subscriber_set(
     username: str,
@@ -303,6 +315,7 @@ def subscriber_set(
     static_ip: str | None,
     status: str | None,
     simultaneous_use: str | None,
+    routed: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Change USERNAME; the running daemon applies it within a second. A new plan reaches open
@@ -310,12 +323,18 @@ def subscriber_set(
     if password is not None and credential is not None:
         raise click.UsageError("give --password or --credential, not both")
     changes = _set_changes(password, credential, plan, pool, static_ip, status, simultaneous_use)
-    if not changes:
+    if not changes and not routed:
         raise click.UsageError("nothing to change: give at least one option")
     from radiusd.store.subscribers import get_subscriber, update_subscriber
 
     async def go(engine: AsyncEngine) -> Any:
         before = await get_subscriber(engine, username)
+        if routed:  # radiusd.store.prefixes: customer prefixes of the tree, sent as Framed-Route
+            from radiusd.store.prefixes import set_routed_subnets
+
+            await set_routed_subnets(engine, username, [r for r in routed if _none(r) is not None])
+        if not changes:
+            return before, before
         return before, await update_subscriber(engine, username, **changes, store=_store(None))
 
     before, record = run_store(go)

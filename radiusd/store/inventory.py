@@ -122,6 +122,7 @@ from .inventory_refs import (
 )
 from .models import IPPool, ManagedDevice, NetworkSite, RadiusSession, Router, RouterSector, utcnow
 from .nas import add_nas
+from .prefixes import release_holdings  # what the object held in the prefix tree
 from .records import NasRecord
 from .snapshot import NAS_SELECT
 
@@ -247,6 +248,7 @@ async def remove_site(engine: AsyncEngine, name: str) -> None:
                     left.append(f"{what} {rules.names(names)}")
             if left:
                 raise Conflict(f"site {name!r} still has {'; '.join(left)}")
+            await release_holdings(conn, "site", site.id)
             await conn.execute(sa.delete(NetworkSite).where(NetworkSite.id == site.id))
             await record_change(conn, TOPIC_INVENTORY, f"site:{name}")
     except IntegrityError:
@@ -412,6 +414,7 @@ async def remove_router(engine: AsyncEngine, name: str) -> None:
             if left:
                 raise Conflict(f"router {name!r} still has {'; '.join(left)}")
             await conn.execute(sa.delete(RouterSector).where(RouterSector.router_id == router.id))
+            await release_holdings(conn, "router", router.id)
             await conn.execute(sa.delete(Router).where(Router.id == router.id))
             await record_change(conn, TOPIC_NAS, name)
     except IntegrityError:

@@ -26,6 +26,7 @@ from .inventory_refs import (
     _resolve,
 )
 from .models import LINK_MEDIA, DeviceConnection, utcnow
+from .prefixes import release_holdings  # what the object held in the prefix tree
 
 
 async def add_link(
@@ -111,5 +112,6 @@ async def get_link(engine: AsyncEngine, link_id: int) -> LinkRecord:
 async def remove_link(engine: AsyncEngine, link_id: int) -> None:
     async with begin_write(engine) as conn:
         link = await _link(conn, link_id)
+        await release_holdings(conn, "link", link.id)
         await conn.execute(sa.delete(DeviceConnection).where(DeviceConnection.id == link.id))
         await record_change(conn, TOPIC_INVENTORY, f"link:{link.id}")

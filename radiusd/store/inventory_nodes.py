@@ -19,6 +19,7 @@ from .engine import begin_write
 from .errors import Conflict, NotFound
 from .inventory_refs import TOPIC_INVENTORY, _describe_links, _links_of, _router_id, _site_id
 from .models import ManagedDevice, NetworkSite, Router, RouterSector, utcnow
+from .prefixes import release_holdings  # what the object held in the prefix tree
 
 _SECTOR_SELECT = (
     sa.select(RouterSector.__table__, Router.name.label("router_name"))
@@ -175,6 +176,7 @@ async def remove_device(engine: AsyncEngine, name: str) -> None:
             links = await _links_of(conn, "device", device.id)
             if links:
                 raise Conflict(f"device {name!r} still has link(s) {_describe_links(links)}")
+            await release_holdings(conn, "device", device.id)
             await conn.execute(sa.delete(ManagedDevice).where(ManagedDevice.id == device.id))
             await record_change(conn, TOPIC_INVENTORY, f"device:{name}")
     except IntegrityError:

@@ -619,3 +619,5 @@ class ClusterNode(Base):
 
 
 metadata = Base.metadata
+
+from . import prefix_models  # noqa: E402, F401  the prefix tables join this metadata

@@ -273,10 +273,18 @@ async def add_pool(
             )
             configs[name] = PoolConfig(pid, name, "ipv4", rid, nas, fallback, warning_pct, None)
             await _add_ranges(conn, configs, name, specs, excl)
+            await _ranges_changed(conn)
             await record_change(conn, TOPIC_POOL, name)
             return await _info(conn, name, default_warning_pct)
     except IntegrityError as exc:
         raise Conflict(f"pool {name!r}: {_first_line(exc)}") from None
+
+
+async def _ranges_changed(conn: AsyncConnection) -> None:
+    """The hook of the prefix tree: pool ranges are ``pool`` prefixes in it."""
+    from .prefixes import sync_pool_prefixes
+
+    await sync_pool_prefixes(conn)
 
 
 def _check_pct(pct: float | None) -> None:
@@ -297,6 +305,7 @@ async def add_range(engine: AsyncEngine, name: str, spec: str, kind: str | None 
             configs = await load_configs(conn)
             _group(configs, name)
             await _add_ranges(conn, configs, name, [(kind, spec)])
+            await _ranges_changed(conn)
             await record_change(conn, TOPIC_POOL, name)
             return await _info(conn, name)
     except IntegrityError as exc:
@@ -333,6 +342,7 @@ async def remove_range(engine: AsyncEngine, name: str, spec: str) -> PoolInfo:
                     await conn.execute(
                         sa.delete(_NETS6).where(_NETS6.c.pool_id == cfg.id, _NETS6.c.prefix == prefix)
                     )
+                await _ranges_changed(conn)
                 await record_change(conn, TOPIC_POOL, name)
                 return await _info(conn, name)
         raise NotFound(f"pool {name!r} has no range {spec}")

@@ -59,13 +59,17 @@ async def load_subscribers(
 
     A requested username missing from the result was removed: the daemon drops it from memory.
     """
+    from .prefixes import with_routes  # routed subnets as Framed-Route / Framed-IPv6-Route
+
     if usernames is None:
         result = await conn.execute(SUBSCRIBER_SELECT)
-        return {row["username"]: SubscriberRecord.from_row(row) for row in result.mappings()}
+        return await with_routes(
+            conn, {row["username"]: SubscriberRecord.from_row(row) for row in result.mappings()}
+        )
     wanted = list(dict.fromkeys(usernames))
     out: dict[str, SubscriberRecord] = {}
     for start in range(0, len(wanted), IN_CHUNK):
         chunk = wanted[start : start + IN_CHUNK]
         result = await conn.execute(SUBSCRIBER_SELECT.where(Subscriber.username.in_(chunk)))
         out.update((row["username"], SubscriberRecord.from_row(row)) for row in result.mappings())
-    return out
+    return await with_routes(conn, out)

@@ -20,6 +20,7 @@ from .changes import TOPIC_SUBSCRIBER, record_change
 from .engine import begin_write
 from .errors import Conflict, InvalidInput, NotFound
 from .models import IPPool, Plan, Subscriber, utcnow
+from .prefixes import release_holdings
 from .records import SubscriberRecord
 from .refs import open_session_ids, require_pool
 from .snapshot import IN_CHUNK, SUBSCRIBER_SELECT
@@ -349,7 +350,9 @@ async def remove_subscriber(engine: AsyncEngine, username: str, *, open_sessions
                 raise Conflict(
                     f"subscriber {username!r} is online (session {shown}): disconnect first (--disconnect)"
                 )
-        result = await conn.execute(sa.delete(Subscriber).where(Subscriber.username == username))
-        if result.rowcount == 0:
+        sub_id = await conn.scalar(sa.select(Subscriber.id).where(Subscriber.username == username))
+        if sub_id is None:
             raise NotFound(f"subscriber {username!r} does not exist")
+        await release_holdings(conn, "subscriber", int(sub_id))  # routed subnets go back
+        await conn.execute(sa.delete(Subscriber).where(Subscriber.id == sub_id))
         await record_change(conn, TOPIC_SUBSCRIBER, username)

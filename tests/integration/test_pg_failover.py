@@ -12,13 +12,8 @@ and the daemon serves again without a restart.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pwd
 import shutil
-import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,61 +27,20 @@ from radiusd.store.pools import add_pool
 from radiusd.store.subscribers import import_subscribers
 from tests.conftest import _run
 from tests.integration.conftest import HOST, DaemonProcess, stop_and_check, unavailable
+from tests.integration.pgserver import PG_BIN, Server, free_port, private_root, run_as_postgres
 from tests.integration.test_accounting_daemon import query
 from tests.integration.test_ipam_daemon import SECRET, parse_replies, requests_file
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """One PostgreSQL server of the test's cluster, run as the postgres user."""
-
-    def __init__(self, data: Path, port: int) -> None:
-        self.data, self.port = data, port
-
-    def ctl(self, *args: str) -> None:
-        run_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-t", "60", *args])
-
-    def start(self) -> None:
-        self.ctl("-l", str(self.data / "server.log"), "-o", f"-p {self.port} -k {self.data}", "start")
-
-    def stop(self, mode: str = "fast") -> None:
-        with contextlib.suppress(AssertionError):  # already stopped
-            self.ctl("-m", mode, "stop")
-
-
-def run_as_postgres(cmd: list[str]) -> None:
-    account = pwd.getpwnam("postgres")
-
-    def demote() -> None:
-        os.setgid(account.pw_gid)
-        os.setuid(account.pw_uid)
-
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
-                          preexec_fn=demote if os.getuid() == 0 else None)  # fmt: skip
-    if done.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} exited {done.returncode}: {done.stderr[-2000:]}")
-
 
 @pytest.fixture
 def cluster() -> Iterator[tuple[Server, Server]]:
-    if not (PG_BIN / "initdb").exists():
-        unavailable(f"PostgreSQL server binaries are not in {PG_BIN}")
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        unavailable("no postgres user to run the test's PostgreSQL servers")
-    root = Path(tempfile.mkdtemp(prefix="radiusd-pgcluster-"))  # pytest's folders are root's alone
-    account = pwd.getpwnam("postgres")
-    os.chown(root, account.pw_uid, account.pw_gid)
+    with private_root() as root:
+        yield from _cluster(root)
+
+
+def _cluster(root: Path) -> Iterator[tuple[Server, Server]]:
     primary = Server(root / "primary", free_port())
     standby = Server(root / "standby", free_port())
     run_as_postgres([str(PG_BIN / "initdb"), "-D", str(primary.data), "-U", "postgres", "--auth=trust"])
@@ -108,7 +62,6 @@ def cluster() -> Iterator[tuple[Server, Server]]:
     finally:
         standby.stop("immediate")
         primary.stop("immediate")
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def seed(url: str, users: int) -> None:

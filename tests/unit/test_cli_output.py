@@ -135,7 +135,7 @@ def test_one_table_style_for_lists_and_streams(capsys: pytest.CaptureFixture[str
 
 # Commands that print no data, only a confirmation sentence (or run the daemon).
 NO_DATA = {"remove", "revoke", "suspend", "resume", "disable", "set-plan", "add-range", "remove-range"}
-NO_DATA |= {"serve", "help"}
+NO_DATA |= {"serve", "help", "unassign"}
 
 
 def test_every_command_that_prints_data_takes_json() -> None:
