@@ -47,6 +47,18 @@ class Settings:
     api_concurrency: int = 4  # authenticated requests served at once (the rest wait)
     api_tls_cert: str = ""  # PEM certificate (chain): the API serves HTTPS when set with the key
     api_tls_key: str = ""  # PEM private key of api_tls_cert
+    #: RadSec (RADIUS over TLS, RFC 6614): a TLS listener on TCP ``radsec_port`` of every
+    #: ``radsec_bind`` address (empty: the ``bind`` addresses), for the NAS marked radsec
+    radsec: bool = False
+    radsec_bind: tuple[str, ...] = ()
+    radsec_port: int = 2083
+    radsec_cert: str = ""  # PEM certificate (chain) the server presents
+    radsec_key: str = ""  # PEM private key of radsec_cert (readable by the daemon only)
+    radsec_ca: str = ""  # PEM CA certificate(s) a client certificate must chain to
+    radsec_max_connections: int = 256  # TLS connections at once, all NAS together
+    radsec_max_per_nas: int = 4  # TLS connections at once from one NAS
+    radsec_idle_timeout: float = 600.0  # seconds a connection may stay silent before it is closed
+    radsec_handshake_timeout: float = 10.0  # seconds a TLS handshake may take
     dedupe_ttl: float = 30.0  # seconds a reply is kept for retransmissions (RFC 5080 §2.2.2)
     dedupe_max_entries: int = 200_000
     dedupe_max_bytes: int = 64 * 1024 * 1024  # per port kind: replies + ~440 bytes an entry
@@ -89,6 +101,14 @@ class Settings:
     workers: int = 1
     node_heartbeat_interval: float = 2.0  # seconds between heartbeats in radiusd_nodes
     node_prune_after: float = 86_400.0  # seconds a stopped or dead node's row is kept
+    #: days each kind of accounting history is kept (radiusd.store.retention, docs/accounting-storage.md);
+    #: on PostgreSQL a day or month partition goes once all of it is older than this
+    interim_retention: int = 35  # the interim time series (a month of detail, and a few days' slack)
+    session_retention: int = 400  # closed session records (13 months: a year of billing disputes)
+    assignment_history_retention: int = 400  # who held which address, counted from its release
+    events_retention: int = 400  # non-session Accounting-Requests (RFC 2867 tunnel records among them)
+    #: days after which the interim detail is also kept as hourly sums per session (0: off)
+    interim_downsample_after: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def effective_database_url(self) -> str:
@@ -186,15 +206,40 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
 _POSITIVE = (
     "api_max_body", "api_header_timeout", "api_body_timeout", "api_concurrency",
     "db_connect_timeout", "db_command_timeout", "db_keepalives_idle",
+    "radsec_max_connections", "radsec_max_per_nas", "radsec_idle_timeout", "radsec_handshake_timeout",
 )  # fmt: skip
+
+
+#: the retention settings, in days (radiusd.store.retention)
+RETENTION_SETTINGS = (
+    "interim_retention",
+    "session_retention",
+    "assignment_history_retention",
+    "events_retention",
+)
 
 
 def _checked(settings: Settings) -> Settings:
     for name in _POSITIVE:
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name!r} must be greater than 0")
+    for name in RETENTION_SETTINGS:
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"setting {name!r} must be a whole number of days, at least 1")
+    after = settings.interim_downsample_after
+    if after < 0 or (after and after >= settings.interim_retention):
+        raise ConfigError(
+            "setting 'interim_downsample_after' must be 0 (off) or fewer days than 'interim_retention' "
+            f"({settings.interim_retention})"
+        )
     if bool(settings.api_tls_cert) != bool(settings.api_tls_key):
         raise ConfigError("settings 'api_tls_cert' and 'api_tls_key' go together: give both or neither")
+    if settings.radsec and not (settings.radsec_cert and settings.radsec_key and settings.radsec_ca):
+        raise ConfigError(
+            "setting 'radsec' needs 'radsec_cert', 'radsec_key' and 'radsec_ca' (mutual TLS, RFC 6614 §2.3)"
+        )
+    if not 0 <= settings.radsec_port <= 65535:
+        raise ConfigError("setting 'radsec_port' must be a TCP port (0 picks a free one)")
     return settings
 
 

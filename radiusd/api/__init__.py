@@ -29,7 +29,8 @@ Routes:
 - ``GET|POST /plans``, ``GET|PATCH|DELETE /plans/{name}`` (``?replace=`` / ``?force=true``);
   ``GET|POST /nas``, ``GET|PATCH|DELETE /nas/{name}`` (secret write-only)
 - ``POST /ipam/pools``, ``PATCH|DELETE /ipam/pools/{name}``, ``POST|DELETE /ipam/pools/{name}/ranges``,
-  ``GET|POST /ipam/reservations``, ``GET|DELETE /ipam/reservations/{address}``
+  ``GET|POST /ipam/reservations``, ``GET|DELETE /ipam/reservations/{address}``,
+  ``GET /ipam/history/{address}?at=`` (who held it, and when)
 - ``PATCH|DELETE`` for ``/network/sites|routers|devices/{name}``, ``/network/sectors/{router}/{name}``,
   ``/network/connections/{id}``
 

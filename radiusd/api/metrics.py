@@ -29,7 +29,22 @@ radiusd_writer_healthy                 gauge      1 while the last commit succee
 radiusd_nas_clients                    gauge      NAS known to the daemon
 radiusd_nas_weak_secrets               gauge      NAS whose shared secret is under 16 characters
 radiusd_subscribers                    gauge      subscribers in memory
+radiusd_radsec_connections             gauge      nas: RadSec (TLS) connections open
+radiusd_radsec_accepted_total          counter    RadSec connections mapped to a NAS
+radiusd_radsec_refused_total           counter    reason (unknown-certificate, handshake-failed, limits)
+radiusd_radsec_closed_total            counter    reason (idle-timeout, bad-length, dropped, peer-closed)
+radiusd_db_table_rows                  gauge      table: history rows (PostgreSQL: estimate)
+radiusd_db_table_bytes                 gauge      table: data + indexes
+radiusd_db_table_oldest_seconds        gauge      table: Unix time of the oldest row
+radiusd_db_table_newest_seconds        gauge      table: Unix time of the newest row
+radiusd_db_table_retention_days        gauge      table: retention in force
+radiusd_db_table_expected_bytes        gauge      table: size under retention at the current rate
+radiusd_db_partition_rows              gauge      table, partition (PostgreSQL)
+radiusd_db_partition_bytes             gauge      table, partition (PostgreSQL)
 =====================================  =========  ==============================================
+
+The ``radiusd_db_*`` figures are those of ``radiusd db stats`` as of the last storage
+maintenance round (radiusd.store.retention, hourly), never queried at scrape time.
 """
 
 from __future__ import annotations
@@ -43,7 +58,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from ipam.groups import group_of
 from ipam.report import pool_info
 from radiusd.codec import shared_secret
-from radiusd.server.stats import LATENCY_BUCKETS
+from radiusd.server.stats import LATENCY_BUCKETS, Stats
 
 if TYPE_CHECKING:
     from .app import LiveState
@@ -80,6 +95,7 @@ class DaemonCollector(Collector):
         hist.add_metric([], buckets, sum_value=stats.latency_sum)
         yield hist
         yield from self._pools()
+        yield from self._storage()
         ipam = s.ipam
         yield CounterMetricFamily("radiusd_ipam_allocations", "Addresses handed out", value=ipam.allocated)
         yield CounterMetricFamily(
@@ -120,6 +136,44 @@ class DaemonCollector(Collector):
         yield GaugeMetricFamily(
             "radiusd_subscribers", "Subscribers in memory", value=len(s.directory.subscribers)
         )
+        yield from _radsec(stats)
+
+    def _storage(self) -> Iterator[Metric]:
+        tables = getattr(self.state, "storage", None) or []
+        families = {
+            name: GaugeMetricFamily(f"radiusd_db_table_{name}", help_, labels=["table"])
+            for name, help_ in (
+                ("rows", "History rows (PostgreSQL: the planner's estimate)"),
+                ("bytes", "Bytes of the table, its partitions and indexes"),
+                ("oldest_seconds", "Unix time of the oldest row"),
+                ("newest_seconds", "Unix time of the newest row"),
+                ("retention_days", "Days the table's rows are kept"),
+                ("expected_bytes", "Bytes the table settles at under its retention, at the current rate"),
+            )
+        }
+        part_rows = GaugeMetricFamily("radiusd_db_partition_rows", "Rows of a partition (estimate)",
+                                      labels=["table", "partition"])  # fmt: skip
+        part_bytes = GaugeMetricFamily("radiusd_db_partition_bytes", "Bytes of a partition with its indexes",
+                                       labels=["table", "partition"])  # fmt: skip
+        for t in tables:
+            values = {
+                "rows": t.rows,
+                "bytes": t.bytes,
+                "oldest_seconds": t.oldest.timestamp() if t.oldest else None,
+                "newest_seconds": t.newest.timestamp() if t.newest else None,
+                "retention_days": t.retention_days,
+                "expected_bytes": t.expected_bytes,
+            }
+            for name, value in values.items():
+                if value is not None:
+                    families[name].add_metric([t.table], value)
+            for p in t.partitions:
+                part_rows.add_metric([t.table, p.name], p.rows)
+                if p.bytes is not None:
+                    part_bytes.add_metric([t.table, p.name], p.bytes)
+        yield from families.values()
+        yield part_rows
+        yield part_bytes
 
     def _pools(self) -> Iterator[Metric]:
         ipam = self.state.ipam
@@ -166,3 +220,24 @@ def make_registry(state: LiveState) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DaemonCollector(state))
     return registry
+
+
+def _radsec(stats: Stats) -> Iterator[Metric]:
+    """RadSec connections (radiusd.server.radsec); their packets' drops are in radiusd_drops."""
+    open_ = GaugeMetricFamily("radiusd_radsec_connections", "RadSec (TLS) connections open", labels=["nas"])
+    for nas, n in sorted(stats.radsec_open.items()):
+        open_.add_metric([nas], n)
+    yield open_
+    yield CounterMetricFamily(
+        "radiusd_radsec_accepted",
+        "RadSec connections whose certificate named a NAS",
+        value=stats.radsec_accepted,
+    )
+    for name, doc, counts in (
+        ("radiusd_radsec_refused", "RadSec connections refused before reaching a NAS", stats.radsec_refused),
+        ("radiusd_radsec_closed", "RadSec connections closed, by reason", stats.radsec_closed),
+    ):
+        family = CounterMetricFamily(name, doc, labels=["reason"])
+        for reason, n in sorted(counts.items()):
+            family.add_metric([reason], n)
+        yield family

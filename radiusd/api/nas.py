@@ -44,6 +44,9 @@ class NasIn(BaseModel):
     require_message_authenticator: bool = True
     coa_port: Port = 3799
     description: Text | None = None
+    radsec: bool = Field(False, description="A RadSec (RADIUS over TLS) client; its UDP is refused.")
+    radsec_fingerprint: Text | None = Field(None, description="SHA-256 of its TLS client certificate.")
+    radsec_subject: Text | None = Field(None, description="Its certificate's subject, or CN/DNS name.")
 
 
 class NasPatch(BaseModel):
@@ -56,6 +59,9 @@ class NasPatch(BaseModel):
     require_message_authenticator: bool | None = None
     coa_port: Port | None = None
     description: Text | None = None
+    radsec: bool | None = None
+    radsec_fingerprint: Text | None = None
+    radsec_subject: Text | None = None
 
 
 class NasOut(BaseModel):
@@ -67,6 +73,9 @@ class NasOut(BaseModel):
     require_message_authenticator: bool
     coa_port: int
     description: str | None
+    radsec: bool = False
+    radsec_fingerprint: str | None = None
+    radsec_subject: str | None = None
     site_id: int | None = None
     created_at: str | None
     updated_at: str | None
@@ -79,12 +88,17 @@ def _out(record: NasRecord) -> NasOut:
 def _same(record: NasRecord, body: NasIn) -> bool:
     try:
         address = validate.nas_address(body.address)
+        fingerprint = (
+            validate.certificate_fingerprint(body.radsec_fingerprint) if body.radsec_fingerprint else None
+        )
     except InvalidInput:
         return False
     return (record.address, record.secret, record.vendor, record.require_message_authenticator,
-            record.coa_port, record.description) == (
+            record.coa_port, record.description, record.radsec, record.radsec_fingerprint,
+            record.radsec_subject) == (
         address, body.secret, body.vendor, body.require_message_authenticator, body.coa_port,
-        validate.blank_to_none(body.description),
+        validate.blank_to_none(body.description), body.radsec, fingerprint,
+        validate.blank_to_none(body.radsec_subject),
     )  # fmt: skip
 
 
@@ -134,7 +148,8 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
     @app.patch("/nas/{name}", tags=tags, dependencies=write, responses=WRITE_ERRORS)
     async def patch_nas(name: NasName, body: NasPatch) -> NasOut:
         """Change the fields given (also the secret, never shown); the daemon applies it at once."""
-        fields = {k: v for k, v in changes(body).items() if v is not None or k == "description"}
+        nullable = ("description", "radsec_fingerprint", "radsec_subject")
+        fields = {k: v for k, v in changes(body).items() if v is not None or k in nullable}
         return _out(await nas.update_nas(engine, name, **fields))
 
     @app.delete("/nas/{name}", tags=tags, dependencies=write, status_code=204, responses=DELETE_ERRORS)

@@ -7,6 +7,7 @@ write reaches the running daemon through the change feed (topic ``pool``).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Query, Request, Response
@@ -84,6 +85,20 @@ class ReservationOut(BaseModel):
     address: str
     username: str | None
     pool: str
+
+
+class HistoryOut(BaseModel):
+    """One holder of an address (``radiusd lease history``): from the assignment history
+    (``source`` assignment) or from an accounting session that reported it (session)."""
+
+    address: str
+    username: str
+    source: str
+    started: dt.datetime
+    ended: dt.datetime | None
+    nas: str | None = None
+    session: str | None = None
+    pool: str | None = None
 
 
 def _out(info: PoolInfo) -> PoolOut:
@@ -215,6 +230,18 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
             return ReservationOut.model_validate(found)
 
         return await idempotent(request, response, idempotency_key, run)
+
+    @app.get("/ipam/history/{address:path}", tags=tags, dependencies=read, responses=READ_ERRORS)
+    async def address_history(
+        address: Address,
+        at: Annotated[
+            dt.datetime | None, Query(description="Only who held it at this time (with a time zone).")
+        ] = None,
+    ) -> list[HistoryOut]:
+        """Who held an address or prefix, newest first (``radiusd lease history IP --at``):
+        the assignment history is read by its partitions released after ``at`` only."""
+        entries = await pools.lease_history(engine, address, at=at)
+        return [HistoryOut.model_validate(e, from_attributes=True) for e in entries]
 
     @app.get("/ipam/reservations/{address:path}", tags=tags, dependencies=read, responses=READ_ERRORS)
     async def get_reservation(address: Address) -> ReservationOut:

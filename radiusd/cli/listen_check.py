@@ -1,6 +1,7 @@
 """Check, before ``radiusd serve`` starts, that it can listen where it is told to.
 
-Each RADIUS address/port pair (UDP) and the admin API's (TCP) is bound once and released. A
+Each RADIUS address/port pair (UDP), RadSec's and the admin API's (TCP) is bound once and
+released. A
 failure becomes one line that names the address, the port and what to do, instead of the
 traceback the daemon's start-up would print half-way through. Port 0 (any free port) is not
 checked. The daemon still binds for real afterwards; this only makes the common mistakes
@@ -40,6 +41,9 @@ def endpoints(settings: Settings) -> list[Endpoint]:
             found.append(Endpoint(host, settings.auth_port, "udp", "--auth-port", "RADIUS server"))
         if settings.acct_port:
             found.append(Endpoint(host, settings.acct_port, "udp", "--acct-port", "RADIUS server"))
+    if settings.radsec and settings.radsec_port:
+        for host in settings.radsec_bind or settings.bind:
+            found.append(Endpoint(host, settings.radsec_port, "tcp", "radsec_port", "RadSec server"))
     if settings.api_bind:
         host, _, port = settings.api_bind.rpartition(":")
         host = host[1:-1] if host.startswith("[") else host

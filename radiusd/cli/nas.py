@@ -56,6 +56,19 @@ def nas() -> None:
     help="UDP port for CoA/Disconnect requests.",
 )
 @click.option("--description", default=None, help="Free text.")
+@click.option(
+    "--radsec-fingerprint",
+    metavar="SHA256",
+    default=None,
+    help="A RadSec (RADIUS over TLS) client: the SHA-256 fingerprint of its TLS client certificate "
+    "(colons allowed). Its UDP requests are refused. See docs/radsec.md.",
+)
+@click.option(
+    "--radsec-subject",
+    metavar="SUBJECT",
+    default=None,
+    help="A RadSec client known by its certificate's subject (CN=pop1,O=ISP) or CN/DNS name.",
+)
 @json_option
 def nas_add(
     name: str,
@@ -66,6 +79,8 @@ def nas_add(
     no_message_authenticator: bool,
     coa_port: int,
     description: str | None,
+    radsec_fingerprint: str | None,
+    radsec_subject: str | None,
     as_json: bool,
 ) -> None:
     """Add a NAS NAME that sends requests from --address with --secret (or --generate-secret)."""
@@ -88,6 +103,9 @@ def nas_add(
             require_message_authenticator=not no_message_authenticator,
             coa_port=coa_port,
             description=description,
+            radsec=bool(radsec_fingerprint or radsec_subject),
+            radsec_fingerprint=radsec_fingerprint,
+            radsec_subject=radsec_subject,
         )
 
     record = run_store(go)
@@ -98,6 +116,8 @@ def nas_add(
         print_json(data)
     else:
         click.echo(f"added NAS {record.name!r} ({record.address}, {record.vendor})")
+        if record.radsec:
+            click.echo(f"RadSec client: TLS only (the secret serves CoA/Disconnect to {record.address})")
         if generate_secret:
             click.echo(f"secret (shown this once; set it on the NAS): {chosen}")
     if shared_secret.is_weak(chosen):
@@ -173,6 +193,20 @@ def nas_remove(name: str) -> None:
 )
 @click.option("--coa-port", type=click.IntRange(1, 65535), metavar="N", help="UDP port for CoA/Disconnect.")
 @click.option("--description", default=None, help="Free text ('' clears it).")
+@click.option(
+    "--radsec/--no-radsec",
+    "radsec",
+    default=None,
+    help="Make it a RadSec (TLS) client, its UDP refused; or back to UDP.",
+)
+@click.option(
+    "--radsec-fingerprint", metavar="SHA256", default=None,
+    help="SHA-256 of its TLS client certificate ('' clears it); implies --radsec.",
+)  # fmt: skip
+@click.option(
+    "--radsec-subject", metavar="SUBJECT", default=None,
+    help="Its certificate's subject or CN/DNS name ('' clears it); implies --radsec.",
+)  # fmt: skip
 @json_option
 def nas_set(
     name: str,
@@ -182,12 +216,18 @@ def nas_set(
     message_authenticator: bool | None,
     coa_port: int | None,
     description: str | None,
+    radsec: bool | None,
+    radsec_fingerprint: str | None,
+    radsec_subject: str | None,
     as_json: bool,
 ) -> None:
     """Change NAS NAME; the running daemon applies it within a second (no restart)."""
+    if radsec is None and (radsec_fingerprint or radsec_subject):
+        radsec = True
     changes: dict[str, Any] = {
         "secret": secret, "address": address, "vendor": vendor, "coa_port": coa_port,
         "require_message_authenticator": message_authenticator, "description": description,
+        "radsec": radsec, "radsec_fingerprint": radsec_fingerprint, "radsec_subject": radsec_subject,
     }  # fmt: skip
     changes = {key: value for key, value in changes.items() if value is not None}
     if not changes:

@@ -35,9 +35,11 @@ from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
 from radiusd.store.accounting_ops import SESSION_CHANNEL, AccountingEventOp, AccountingOp, SessionReloadOp
 from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SESSION, TOPIC_SUBSCRIBER, prune_changes
+from radiusd.store.db_stats import TableStats, storage_stats
 from radiusd.store.engine import create_engine, ensure_schema
 from radiusd.store.lease_feed import LeaseFeed, asyncpg_dsn
 from radiusd.store.pools import TOPIC_POOL
+from radiusd.store.retention import MAINTAIN_EVERY, MaintenanceReport, Retention, maintain
 from radiusd.store.sessions_load import load_sessions, load_sessions_by_id
 from radiusd.store.snapshot import (
     changes_since,
@@ -55,6 +57,7 @@ from .dispatcher import Dispatcher
 from .handler import Handler
 from .nas import NasClient, NasRegistry
 from .protocol import RadiusProtocol, bind_udp
+from .radsec import RadsecServer, reload_radsec, start_radsec
 from .reader import AgingReader
 from .stats import Stats
 
@@ -128,7 +131,9 @@ class Daemon:
         self.transports: list[asyncio.DatagramTransport] = []
         self.readers: list[AgingReader] = []
         self.bound: dict[str, list[tuple[str, int]]] = {"auth": [], "acct": []}
+        self.radsec: RadsecServer | None = None
         self._change_id = 0
+        self.storage: list[TableStats] = []  # radiusd db stats figures, for /metrics
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self.api: ApiServer | None = None
@@ -194,8 +199,11 @@ class Daemon:
                     transport, _ = await loop.create_datagram_endpoint(_factory(dispatcher), sock=sock)
                     self.transports.append(transport)
                 self.bound[kind].append((name[0], name[1]))
+        if s.radsec:
+            await self._start_radsec()
         self._tasks.append(loop.create_task(self._poll_changes(), name="radiusd-change-poller"))
         if self.worker == 0:
+            self._tasks.append(loop.create_task(self._maintain_storage(), name="radiusd-storage"))
             self._tasks.append(
                 loop.create_task(self.accounting.run_sweeper(s.sweep_interval), name="radiusd-session-sweep")
             )
@@ -219,11 +227,18 @@ class Daemon:
             "server.ready",
             auth=[f"{h}:{p}" for h, p in self.bound["auth"]],
             acct=[f"{h}:{p}" for h, p in self.bound["acct"]],
+            radsec=[f"{h}:{p}" for h, p in self.bound.get("radsec", [])],
             nas=len(self.registry),
             subscribers=len(self.directory.subscribers),
         )
         if s.ready_file:
             Path(s.ready_file).write_text(json.dumps(self.bound))
+
+    async def _start_radsec(self) -> None:
+        """The RadSec (RADIUS over TLS) listeners, feeding the UDP ports' dispatchers."""
+        self.radsec, self.bound["radsec"] = await start_radsec(
+            self.settings, self.registry, self.auth_dispatcher, self.acct_dispatcher, self.stats, self.debug
+        )
 
     async def migrate(self) -> None:
         """Apply pending migrations on an engine of their own: without ``db_command_timeout``,
@@ -262,6 +277,8 @@ class Daemon:
         self.auth_dispatcher.accepting = False
         self.acct_dispatcher.accepting = False
         await asyncio.gather(self.auth_dispatcher.drain(), self.acct_dispatcher.drain())
+        if self.radsec is not None:  # after the drain: replies in flight reach their connections
+            await self.radsec.close()
         if self.api is not None:
             await self.api.stop()
         tasks = self._tasks + ([self._reload] if self._reload is not None else [])
@@ -294,6 +311,8 @@ class Daemon:
             subscribers = await load_subscribers(conn)
         self._change_id = change_id
         self.registry.replace_all([NasClient.from_record(r) for r in nas.values()])
+        if self.radsec is not None:
+            self.radsec.recheck()
         self.directory.set_plans(plans.values())
         self.directory.set_subscribers(subscribers.values())
         log.info("tables.loaded", nas=len(nas), plans=len(plans), subscribers=len(subscribers))
@@ -316,6 +335,8 @@ class Daemon:
             if TOPIC_NAS in topics:
                 nas = await load_nas_all(conn)
                 self.registry.replace_all([NasClient.from_record(r) for r in nas.values()])
+                if self.radsec is not None:
+                    self.radsec.recheck()
             if TOPIC_PLAN in topics:
                 self.directory.set_plans((await load_plans(conn)).values())
             sub_keys = [key for topic, key in changes if topic == TOPIC_SUBSCRIBER]
@@ -351,6 +372,39 @@ class Daemon:
                     await self.prune_change_log()
             except Exception as exc:  # the database may be away; authentication goes on from memory
                 log.warning("tables.poll-failed", error=f"{type(exc).__name__}: {exc}"[:300])
+
+    async def _maintain_storage(self) -> None:
+        """Storage maintenance now and every MAINTAIN_EVERY seconds (radiusd.store.retention);
+        with several nodes, whichever takes the advisory lock does it."""
+        while True:
+            try:
+                await self.maintain_storage()
+            except Exception as exc:  # the database may be away: the next round tries again
+                log.warning("storage.maintenance-failed", error=f"{type(exc).__name__}: {exc}"[:300])
+            await asyncio.sleep(MAINTAIN_EVERY)
+
+    async def maintain_storage(self, now: dt.datetime | None = None) -> MaintenanceReport:
+        """One round, on an engine without the statement timeout (a day's roll-up or a
+        partition move may take longer than a request), then the figures for /metrics."""
+        s = self.settings
+        engine = create_engine(
+            s.effective_database_url(), connect_timeout=s.db_connect_timeout, pool_size=1
+        ) if self.engine.dialect.name == "postgresql" else self.engine  # fmt: skip
+        retention = Retention.from_settings(s)
+        try:
+            report = await maintain(engine, retention, now)
+            self.storage = await storage_stats(engine, retention)
+        finally:
+            if engine is not self.engine:
+                await engine.dispose()
+        if report.created or report.dropped or report.deleted or report.rolled_up:
+            log.info(
+                "storage.maintained", created=report.created, dropped=report.dropped,
+                deleted=report.deleted, rolled_up=[d.isoformat() for d in report.rolled_up],
+            )  # fmt: skip
+        for failure in report.failed:
+            log.warning("storage.maintenance-step-failed", step=failure)
+        return report
 
     async def prune_change_log(self, now: dt.datetime | None = None) -> int:
         """Delete change_log rows this daemon has read that are older than
@@ -410,6 +464,8 @@ class Daemon:
                 d.dedupe.max_bytes = fresh.dedupe_max_bytes  # the next insert evicts down to it
             configure_logging(fresh.log_format, fresh.log_level)
             self.ipam.settings = replace(self.ipam.settings, ipv6_exhausted=fresh.ipv6_exhausted)
+        if self.radsec is not None or (fresh is not None and fresh.radsec):  # renewed certificate files
+            reload_radsec(self.radsec, fresh if fresh is not None else self.settings)
         log.info("config.reloaded")
         return True
 

@@ -85,5 +85,10 @@ class DebugPrinter:
         extra = f": {detail}" if detail else ""
         self._emit(self.seq, f"Dropped packet from {source[0]}:{source[1]}: {reason}{extra}")
 
+    def note(self, text: str) -> None:
+        """An event that is not a packet (a RadSec connection opened or refused)."""
+        self.seq += 1
+        self._emit(self.seq, text)
+
     def _emit(self, n: int, text: str) -> None:
         print(f"({n}) {text}", file=self.out, flush=True)

@@ -133,6 +133,8 @@ class Dispatcher:
         #: shed as "overload" (the accounting port asks the writer: see Writer.admits)
         self.admits = admits
         self._overload_logged = -1e9
+        #: the reason of the latest drop by :meth:`_dropped` (a stream transport reads it)
+        self.last_drop = ""
         self.accepting = True
         self.in_flight = 0  # requests between begin and reply/abandon (drain() waits for 0)
         self._tasks: set[asyncio.Future[Packet | None]] = set()
@@ -148,14 +150,21 @@ class Dispatcher:
 
     # -- the path of a packet -------------------------------------------------------------
 
-    def datagram_received(self, data: bytes, addr: Any, send: Send) -> None:
+    def datagram_received(self, data: bytes, addr: Any, send: Send, nas: NasClient | None = None) -> None:
+        """One request from ``addr``; its reply goes to ``send(reply, addr)``. ``nas``: the client
+        the transport already knows (a RadSec connection, by its certificate); None: looked up
+        by the source address, and a RadSec client's UDP is refused."""
         if not self.accepting:
             self.stats.drop("shutting-down")
             return
-        nas = self.registry.get(addr[0])
         if nas is None:
-            self._drop_unknown(addr)
-            return
+            nas = self.registry.get(addr[0])
+            if nas is None:
+                self._drop_unknown(addr)
+                return
+            if nas.radsec:
+                self._dropped(addr, nas, "radsec-only", "this NAS is a RadSec client: UDP refused")
+                return
         admits = self.admits
         if admits is not None and not admits() and sheddable(data):
             self.shed()
@@ -196,7 +205,8 @@ class Dispatcher:
         seq = 0
         if self.debug is not None:
             seq = self.debug.packet_in(packet, addr, len(data))
-            trace = [f"  from NAS {nas.name!r} ({nas.address}, vendor {nas.vendor})"]
+            via = ", over RadSec" if nas.radsec else ""
+            trace = [f"  from NAS {nas.name!r} ({nas.address}, vendor {nas.vendor}{via})"]
         req = Request(packet, data, nas, addr, time.time(), trace)
         self.dedupe.begin(key, now)
         self.in_flight += 1
@@ -378,7 +388,9 @@ class Dispatcher:
         """Counted always; logged at most DROP_LOG_BURST times a minute per NAS and reason, as
         spoofed traffic from a known address must not fill the log either. The first line of
         the next minute says how many drops of that kind went unlogged (``suppressed``).
-        ``serve -X`` shows each one."""
+        ``serve -X`` shows each one. ``last_drop`` keeps the reason for a stream transport,
+        which closes its connection on it (RFC 6613 §2.6.4)."""
+        self.last_drop = reason
         self.stats.drop(reason)
         if self.debug is not None:
             self.debug.dropped(addr, reason, detail)

@@ -36,6 +36,12 @@ class NasSource(Protocol):
     def require_message_authenticator(self) -> bool: ...
     @property
     def coa_port(self) -> int: ...
+    @property
+    def radsec(self) -> bool: ...
+    @property
+    def radsec_fingerprint(self) -> str | None: ...
+    @property
+    def radsec_subject(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,10 @@ class NasClient:
     coa_port: int = 3799
     #: the NAS's subnet when it was matched by one (``address`` is then the source address)
     network: str | None = None
+    #: a RadSec client (RFC 6614): known by its TLS certificate; its UDP requests are refused
+    radsec: bool = False
+    radsec_fingerprint: str | None = None  # SHA-256 of the certificate (DER), 64 hex digits
+    radsec_subject: str | None = None  # as stored (radiusd.store.validate.certificate_subject)
 
     @property
     def is_subnet(self) -> bool:
@@ -65,6 +75,9 @@ class NasClient:
             vendor=rec.vendor,
             require_message_authenticator=rec.require_message_authenticator,
             coa_port=rec.coa_port,
+            radsec=rec.radsec,
+            radsec_fingerprint=rec.radsec_fingerprint,
+            radsec_subject=rec.radsec_subject,
         )
 
 
@@ -78,6 +91,9 @@ class NasRegistry:
         # (version, prefix length) -> {network int: client}, longest prefixes first
         self._subnets: list[tuple[int, int, dict[int, NasClient]]] = []
         self._matched: dict[str, NasClient | None] = {}
+        #: RadSec clients by certificate fingerprint, and by subject key (:func:`subject_key`)
+        self._by_fingerprint: dict[str, NasClient] = {}
+        self._by_subject: dict[frozenset[tuple[str, str]], NasClient] = {}
         self.replace_all(clients or [])
 
     def __len__(self) -> int:
@@ -131,6 +147,43 @@ class NasRegistry:
                 groups.setdefault((net.version, net.prefixlen), {})[int(net.network_address)] = c
         self._subnets = sorted(((v, p, nets) for (v, p), nets in groups.items()), key=lambda t: -t[1])
         self._matched = {}
+        self._by_fingerprint = {c.radsec_fingerprint: c for c in clients if c.radsec and c.radsec_fingerprint}
+        self._by_subject = {
+            subject_key(c.radsec_subject): c for c in clients if c.radsec and c.radsec_subject
+        }
+
+    def by_certificate(
+        self, fingerprint: str, subjects: list[frozenset[tuple[str, str]]]
+    ) -> NasClient | None:
+        """The RadSec client a TLS peer's certificate names: by its SHA-256 fingerprint first,
+        else by the first of ``subjects`` (the whole subject, then each CN and DNS name, as
+        :func:`radiusd.server.radsec_tls.certificate_identity` lists them) that a NAS has."""
+        nas = self._by_fingerprint.get(fingerprint)
+        if nas is not None:
+            return nas
+        for key in subjects:
+            nas = self._by_subject.get(key)
+            if nas is not None:
+                # a NAS that also pins a fingerprint accepts only that certificate
+                return nas if nas.radsec_fingerprint in (None, fingerprint) else None
+        return None
+
+    def radsec_count(self) -> int:
+        return sum(1 for c in self._by_address.values() if c.radsec)
 
     def all(self) -> list[NasClient]:
         return list(self._by_address.values())
+
+
+def subject_key(subject: str) -> frozenset[tuple[str, str]]:
+    """What a stored subject matches, order and case aside: ``CN=a,O=b`` and ``/O=b/CN=a``
+    give the same key; a bare name ``a`` is ``CN=a`` (the certificate side also offers each
+    DNS subjectAltName as a CN key)."""
+    text = subject.strip()
+    if "=" not in text:
+        return frozenset({("cn", text.lower())})
+    pairs = []
+    for part in text.strip("/").replace("/", ",").split(","):
+        key, _, value = part.partition("=")
+        pairs.append((key.strip().lower(), value.strip().lower()))
+    return frozenset(pairs)

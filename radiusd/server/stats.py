@@ -20,6 +20,12 @@ class Stats:
     duplicates: int = 0
     latency_counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
     latency_sum: float = 0.0
+    #: RadSec (radiusd.server.radsec): TLS connections open now by NAS name, accepted (mapped to a
+    #: NAS), refused before that and closed after it, by reason
+    radsec_open: Counter[str] = field(default_factory=Counter)
+    radsec_accepted: int = 0
+    radsec_refused: Counter[str] = field(default_factory=Counter)
+    radsec_closed: Counter[str] = field(default_factory=Counter)
 
     def drop(self, reason: str) -> None:
         self.drops[reason] += 1

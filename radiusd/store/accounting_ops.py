@@ -354,7 +354,8 @@ def _pg_batch_sql() -> str:
         f"SELECT {', '.join(sql for _, sql in _PG_CLOSED_COLS)} "
         "FROM unnest($3::INT4[]) WITH ORDINALITY AS c(sn, k) JOIN r ON r.n = c.sn "
         "WHERE r.acct_unique_id NOT IN (SELECT acct_unique_id FROM lost) ORDER BY c.k "
-        f"ON CONFLICT (acct_unique_id) DO UPDATE SET {a_updates}), "
+        # the key of the partitioned table (migration 0016): a session's start never changes
+        f"ON CONFLICT (acct_unique_id, started_at) DO UPDATE SET {a_updates}), "
         "u AS (INSERT INTO service_usage "
         "(username, day, input_octets, output_octets, session_time, sessions) "
         "SELECT d.username, d.day, sum(d.input_octets), sum(d.output_octets), sum(d.session_time), "
@@ -536,7 +537,8 @@ class AccountingEventOp:
     async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[AccountingEventOp]) -> None:
         rows = {op.event.digest: op.event for op in ops}  # a retransmission within the batch
         names = [f.name for f in _EVENTS.c if f.name != "id"]
-        stmt = _insert(conn.dialect.name, _EVENTS).on_conflict_do_nothing(index_elements=["digest"])
+        # no conflict target: on PostgreSQL the digest is unique per partition (migration 0016)
+        stmt = _insert(conn.dialect.name, _EVENTS).on_conflict_do_nothing()
         await conn.execute(stmt, [{n: getattr(e, n) for n in names} for e in rows.values()])
 
 

@@ -191,6 +191,29 @@ def _sort_key(address: str) -> tuple[int, int]:
     return net.version, int(net.network_address)
 
 
+def history_queries(address: str, at: dt.datetime | None) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The assignment history and the sessions that held ``address`` (canonical), at ``at``.
+
+    On PostgreSQL the history is partitioned by ``released_at`` (radiusd.store.partitions):
+    ``released_at IS NULL OR released_at > at`` leaves out every partition released before
+    ``at``, and each remaining one is probed by its (address, assigned_at) index."""
+    h = ServiceIPAssignment
+    s = RadiusSession
+    q1 = sa.select(h).where(h.address == address)
+    if at is not None:
+        q1 = q1.where(h.assigned_at <= at, sa.or_(h.released_at.is_(None), h.released_at > at))
+    col = s.framed_ip if ":" not in address else None
+    cond = (
+        col == address
+        if col is not None
+        else sa.or_(s.framed_ipv6_prefix == address, s.delegated_ipv6_prefix == address)
+    )
+    q2 = sa.select(s).where(cond)
+    if at is not None:
+        q2 = q2.where(s.started_at <= at, sa.or_(s.stopped_at.is_(None), s.stopped_at > at))
+    return q1, q2
+
+
 async def lease_history(
     engine: AsyncEngine, address: str, *, at: dt.datetime | None = None
 ) -> list[HistoryEntry]:
@@ -202,23 +225,10 @@ async def lease_history(
     address = _canonical(address)
     if at is not None and at.tzinfo is None:
         raise InvalidInput("--at needs a time zone (e.g. 2026-01-31T12:00:00Z)")
-    h = ServiceIPAssignment
-    s = RadiusSession
     names: dict[int, str]
+    q1, q2 = history_queries(address, at)
     async with engine.connect() as conn:
         names = {int(r.id): str(r.name) for r in await conn.execute(sa.select(Router.id, Router.name))}
-        q1 = sa.select(h).where(h.address == address)
-        if at is not None:
-            q1 = q1.where(h.assigned_at <= at, sa.or_(h.released_at.is_(None), h.released_at > at))
-        col = s.framed_ip if ":" not in address else None
-        cond = (
-            col == address
-            if col is not None
-            else sa.or_(s.framed_ipv6_prefix == address, s.delegated_ipv6_prefix == address)
-        )
-        q2 = sa.select(s).where(cond)
-        if at is not None:
-            q2 = q2.where(s.started_at <= at, sa.or_(s.stopped_at.is_(None), s.stopped_at > at))
         out = [
             HistoryEntry(
                 address,

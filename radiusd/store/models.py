@@ -102,7 +102,11 @@ class Router(TimestampMixin, Base):
     """A NAS (the routers table is the NAS list), placed at a site, with its wireless sectors."""
 
     __tablename__ = "routers"
-    __table_args__ = (sa.CheckConstraint(_in("vendor", VENDORS), name="vendor"),)
+    __table_args__ = (
+        sa.CheckConstraint(_in("vendor", VENDORS), name="vendor"),
+        sa.Index(None, "radsec_fingerprint", unique=True),  # a certificate names one NAS
+        sa.Index(None, "radsec_subject", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(128), unique=True)
@@ -122,6 +126,10 @@ class Router(TimestampMixin, Base):
     api_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
     #: the plain API (password in clear), chosen explicitly; warned at every use
     api_insecure_plain: Mapped[bool] = mapped_column(default=False)
+    #: a RadSec client (RFC 6614): identified by its TLS client certificate, its UDP refused
+    radsec: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    radsec_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))  # SHA-256 of the DER cert
+    radsec_subject: Mapped[str | None] = mapped_column(sa.String(512))  # RFC 4514 subject or a name
     description: Mapped[str | None] = mapped_column(sa.Text)
     site_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("network_sites.id", ondelete="RESTRICT"), index=True
@@ -372,12 +380,16 @@ class IPv6IP(_LeaseColumns, Base):
 
 
 class ServiceIPAssignment(Base):
-    """History: who held which address or prefix, and when (answers "who had X at time T")."""
+    """History: who held which address or prefix, and when (answers "who had X at time T").
+
+    On PostgreSQL partitioned by month of ``released_at`` (radiusd.store.partitions): open
+    assignments stay in the default partition; no primary key there (its key may be NULL)."""
 
     __tablename__ = "service_ip_assignments"
     __table_args__ = (
         sa.CheckConstraint("family IN (4, 6)", name="family"),
         sa.Index(None, "address", "assigned_at"),
+        sa.Index(None, "released_at"),  # retention; the partition key on PostgreSQL (migration 0016)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -475,8 +487,39 @@ class RadiusInterimUpdate(Base):
     output_packets: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
+class RadiusInterimHourly(Base):
+    """Hourly sums of a session's interim detail (``interim_downsample_after``): what stays of
+    the time series once its day is older than that, so a year of usage graphs reads little.
+    Deltas between consecutive updates, counted in the hour of the later one."""
+
+    __tablename__ = "radius_interim_hourly"
+    __table_args__ = (sa.UniqueConstraint("session_id", "hour"), sa.Index(None, "hour"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(sa.BigInteger)  # no foreign key: outlives the session row
+    acct_unique_id: Mapped[str] = mapped_column(sa.String(255))
+    hour: Mapped[dt.datetime]
+    input_octets: Mapped[int] = mapped_column(sa.BigInteger)
+    output_octets: Mapped[int] = mapped_column(sa.BigInteger)
+    session_time: Mapped[int] = mapped_column(sa.BigInteger)
+    samples: Mapped[int] = mapped_column(sa.Integer)
+
+
+class RadiusInterimRollup(Base):
+    """The UTC days already summed into ``radius_interim_hourly`` (each is summed once)."""
+
+    __tablename__ = "radius_interim_rollups"
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    rolled_at: Mapped[dt.datetime]
+    rows: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 class RadiusAccounting(Base):
-    """The closed record of a session, what billing and `export sessions` read."""
+    """The closed record of a session, what billing and `export sessions` read.
+
+    On PostgreSQL partitioned by month of ``started_at`` (radiusd.store.partitions), and unique
+    by (acct_unique_id, started_at): a session's start never changes, so that is the same key."""
 
     __tablename__ = "radius_accounting"
     __table_args__ = (sa.Index(None, "stopped_at"), sa.Index(None, "framed_ip", "started_at"))

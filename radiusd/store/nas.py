@@ -33,17 +33,24 @@ async def add_nas(
     require_message_authenticator: bool = True,
     coa_port: int = 3799,
     description: str | None = None,
+    radsec: bool = False,
+    radsec_fingerprint: str | None = None,
+    radsec_subject: str | None = None,
 ) -> NasRecord:
     """Register a NAS; Conflict when the name or the address is taken. ``address`` may be a
-    subnet (``10.0.0.0/24``): the NAS then accepts requests from any address in it."""
+    subnet (``10.0.0.0/24``): the NAS then accepts requests from any address in it. ``radsec``:
+    a RadSec client (RFC 6614) known by its certificate's fingerprint and/or subject, whose
+    UDP requests are refused."""
     name = validate.name(name, "NAS name")
     address = validate.nas_client_address(address)
     secret = _secret(name, secret)
     vendor = validate.vendor(vendor)
     coa_port = validate.port(coa_port, "CoA port")
+    tls = _radsec_values(name, radsec, radsec_fingerprint, radsec_subject)
     now = utcnow()
     try:
         async with begin_write(engine) as conn:
+            await _certificate_free(conn, None, tls)
             taken = (
                 await conn.execute(
                     sa.select(Router.name, Router.nas_address).where(
@@ -65,6 +72,7 @@ async def add_nas(
                     coa_port=coa_port,
                     description=description,
                     api_tls=False,
+                    **tls,
                     created_at=now,
                     updated_at=now,
                 )
@@ -73,6 +81,37 @@ async def add_nas(
             return await _fetch(conn, name)
     except IntegrityError:  # lost a race with a concurrent add
         raise Conflict(f"NAS {name!r} or address {address} already exists") from None
+
+
+def _radsec_values(
+    name: str, radsec: object, fingerprint: str | None, subject: str | None
+) -> dict[str, object]:
+    """The RadSec columns, checked: a RadSec client needs a certificate identity."""
+    values: dict[str, object] = {
+        "radsec": bool(radsec),
+        "radsec_fingerprint": None if not fingerprint else validate.certificate_fingerprint(fingerprint),
+        "radsec_subject": None if not subject else validate.certificate_subject(subject),
+    }
+    if values["radsec"] and values["radsec_fingerprint"] is None and values["radsec_subject"] is None:
+        raise InvalidInput(
+            f"NAS {name!r}: a RadSec client needs --radsec-fingerprint or --radsec-subject "
+            "(how its TLS client certificate is recognised)"
+        )
+    return values
+
+
+async def _certificate_free(conn: AsyncConnection, own_id: int | None, values: dict[str, object]) -> None:
+    """Conflict when another NAS has this fingerprint or subject: a certificate names one NAS."""
+    for column, label in ((Router.radsec_fingerprint, "fingerprint"), (Router.radsec_subject, "subject")):
+        value = values.get(column.key)
+        if value is None:
+            continue
+        query = sa.select(Router.name).where(column == value)
+        if own_id is not None:
+            query = query.where(Router.id != own_id)
+        taken = (await conn.execute(query)).scalar()
+        if taken is not None:
+            raise Conflict(f"RadSec {label} {value!r} already belongs to NAS {taken!r}")
 
 
 def _secret(name: str, secret: object) -> str:
@@ -92,6 +131,9 @@ async def update_nas(
     require_message_authenticator: bool | Unset = UNSET,
     coa_port: int | Unset = UNSET,
     description: str | Unset | None = UNSET,
+    radsec: bool | Unset = UNSET,
+    radsec_fingerprint: str | Unset | None = UNSET,
+    radsec_subject: str | Unset | None = UNSET,
 ) -> NasRecord:
     """Change the fields given and rename to ``new_name``; the checks of :func:`add_nas`
     (Conflict when the new name or address belongs to another NAS). Nothing is written on error."""
@@ -114,6 +156,15 @@ async def update_nas(
     try:
         async with begin_write(engine) as conn:
             current = await _fetch(conn, name)
+            if given(radsec) or given(radsec_fingerprint) or given(radsec_subject):
+                tls = _radsec_values(
+                    name,
+                    radsec if isinstance(radsec, bool) else current.radsec,
+                    current.radsec_fingerprint if not given(radsec_fingerprint) else radsec_fingerprint,
+                    current.radsec_subject if not given(radsec_subject) else radsec_subject,
+                )
+                await _certificate_free(conn, current.id, tls)
+                values.update(tls)
             clash = []
             if target != name:
                 clash.append(Router.name == target)

@@ -72,6 +72,7 @@ from .lease_ops import (
 from .leases import (
     HistoryEntry,
     LeaseInfo,
+    history_queries,
     lease_history,
     lease_row,
     list_leases,
@@ -103,6 +104,7 @@ __all__ = [
     "add_pool",
     "add_range",
     "get_pool",
+    "history_queries",
     "lease_history",
     "lease_row",
     "list_leases",

@@ -60,6 +60,9 @@ class NasRecord(_Record):
     api_ca_file: str | None = None
     api_fingerprint: str | None = None
     api_insecure_plain: bool = False
+    radsec: bool = False
+    radsec_fingerprint: str | None = None
+    radsec_subject: str | None = None
     site_id: int | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
@@ -83,6 +86,9 @@ class NasRecord(_Record):
             api_ca_file=row["api_ca_file"],
             api_fingerprint=row["api_fingerprint"],
             api_insecure_plain=bool(row["api_insecure_plain"]),
+            radsec=bool(row["radsec"]),
+            radsec_fingerprint=row["radsec_fingerprint"],
+            radsec_subject=row["radsec_subject"],
             site_id=row["site_id"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],

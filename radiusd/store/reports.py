@@ -305,7 +305,9 @@ def _deltas(period: Period) -> sa.Subquery:
             over(sa.func.lag(_u.c.session_time)).label("prev_time"),
             over(sa.func.row_number()).label("seq"),
         )
-        .where(_u.c.session_id.in_(touched))
+        # later updates change no delta in the period: bounding the time lets PostgreSQL skip
+        # the partitions after it (radiusd.store.partitions)
+        .where(_u.c.session_id.in_(touched), _u.c.event_time < period.end)
         .subquery("lagged")
     )
     return (

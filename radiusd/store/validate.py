@@ -156,3 +156,28 @@ def known_reply_attributes(pairs: Iterable[object]) -> list[list[str]]:
             ) from None
         out.append([definition.name, val])
     return out
+
+
+def certificate_fingerprint(value: str, what: str = "RadSec fingerprint") -> str:
+    """A certificate's SHA-256 fingerprint as 64 lower-case hex digits (colons, spaces and a
+    ``sha256:`` prefix accepted, as ``openssl x509 -fingerprint -sha256`` and RouterOS print it)."""
+    digits = value.strip().lower().removeprefix("sha256:").removeprefix("sha256 fingerprint=")
+    digits = digits.replace(":", "").replace(" ", "")
+    if len(digits) != 64 or any(c not in "0123456789abcdef" for c in digits):
+        raise InvalidInput(f"{what}: expected a SHA-256 (64 hex digits, colons allowed)")
+    return digits
+
+
+def certificate_subject(value: str, what: str = "RadSec subject") -> str:
+    """A certificate subject to match: ``CN=pop1.example.net,O=ISP`` (RFC 4514; the order of
+    the parts does not matter, nor does ``/CN=.../O=...`` as OpenSSL prints it), or a bare name
+    that matches the certificate's CN or a DNS subjectAltName."""
+    text = value.strip()
+    if not text or len(text) > 512 or any(ord(c) < 32 for c in text):
+        raise InvalidInput(f"{what}: expected a subject such as CN=pop1.example.net,O=ISP, or a name")
+    if "=" in text:
+        for part in text.strip("/").replace("/", ",").split(","):
+            key, sep, val = part.partition("=")
+            if not sep or not key.strip() or not val.strip():
+                raise InvalidInput(f"{what}: {part.strip()!r} is not TYPE=value (e.g. CN=pop1)")
+    return text

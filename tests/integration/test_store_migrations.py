@@ -22,13 +22,17 @@ from radiusd.store.engine import (
     upgrade_database,
 )
 from radiusd.store.models import metadata
+from radiusd.store.partitions import include_object_for
 
 
 async def _diff(engine: AsyncEngine) -> list[Any]:
     async with engine.connect() as conn:
 
         def compare(sync_conn: sa.Connection) -> list[Any]:
-            context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+            include = include_object_for(sync_conn.dialect.name)  # partitions are not models
+            context = MigrationContext.configure(
+                sync_conn, opts={"compare_type": True, "include_object": include}
+            )
             return list(compare_metadata(context, metadata))
 
         return await conn.run_sync(compare)

@@ -14,6 +14,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from radiusd.store.models import metadata
+from radiusd.store.partitions import include_object_for
 
 config = context.config
 
@@ -32,6 +33,7 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=metadata,
         compare_type=True,
+        include_object=include_object_for(connection.dialect.name),
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
