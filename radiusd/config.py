@@ -109,6 +109,8 @@ class Settings:
     events_retention: int = 400  # non-session Accounting-Requests (RFC 2867 tunnel records among them)
     #: days after which the interim detail is also kept as hourly sums per session (0: off)
     interim_downsample_after: int = 0
+    #: the ``[eap]`` table as read (checked by radiusd.eap.settings.parse_eap); empty: no EAP
+    eap: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def effective_database_url(self) -> str:
@@ -185,21 +187,39 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {p}: {exc}") from None
         section = doc.get("radiusd", doc)
+        eap = doc.get("eap")
+        if eap is not None:
+            if not isinstance(eap, dict):
+                raise ConfigError(f"config file {p}: [eap] must be a table")
+            values["eap"] = _eap_paths(eap, p.parent)
         for key, value in section.items():
+            if key == "eap" and section is doc:
+                continue
             name = key.replace("-", "_")
-            if name not in _FIELD_TYPES or name == "extra":
+            if name not in _FIELD_TYPES or name in ("extra", "eap"):
                 raise ConfigError(f"config file {p}: unknown setting {key!r}")
             values[name] = _coerce(name, value)
         if "data_dir" in values and not values["data_dir"].is_absolute():
             values["data_dir"] = p.parent / values["data_dir"]
     for name in _FIELD_TYPES:
         env = os.environ.get(f"RADIUSD_{name.upper()}")
-        if env is not None and name != "extra":
+        if env is not None and name not in ("extra", "eap"):
             values[name] = _coerce(name, env)
     for name, value in overrides.items():
         if value is not None:
             values[name] = _coerce(name, value)
     return _checked(replace(Settings(), **values))
+
+
+def _eap_paths(section: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The ``[eap]`` table with its file names made absolute against the config file's folder
+    (a reload from another working directory finds the same files)."""
+    out = dict(section)
+    for key in ("cert", "key", "ca", "crl"):
+        value = out.get(key)
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            out[key] = str(base / value)
+    return out
 
 
 #: settings that must be greater than zero

@@ -18,6 +18,7 @@ from radiusd.cli.api_tokens import api_token
 from radiusd.cli.cluster import cluster
 from radiusd.cli.context import CliContext
 from radiusd.cli.db import db
+from radiusd.cli.eap import eap
 from radiusd.cli.export import export, usage
 from radiusd.cli.help import help_command
 from radiusd.cli.importer import import_group
@@ -148,6 +149,7 @@ cli.add_command(loadtest)
 cli.add_command(api_token)
 cli.add_command(import_group)
 cli.add_command(cluster)
+cli.add_command(eap)
 cli.add_command(help_command)
 for _command in INVENTORY_COMMANDS:  # site, router, sector, device, link
     cli.add_command(_command)

@@ -12,9 +12,14 @@ The authentication log (settings ``auth_log_rejects``, on by default, and
 user, NAS, NAS port, Calling-Station-Id and the reason: never a password or a credential.
 Logging accepts sends PAP logins down the general path (the fast path answers without us).
 
-EAP is not supported: an Access-Request with EAP-Message gets an Access-Reject (RFC 3579
-§2.1) that carries an EAP-Failure (RFC 3579 §2.6.3: an Access-Reject without EAP-Message
-leaves the peer unaware of the outcome), whatever else the request holds.
+EAP (RFC 3579: PEAP, EAP-TTLS, EAP-TLS; radiusd.eap) runs its conversation through
+Access-Challenges; once the inner method proves the inner identity, that subscriber goes
+through the same checks and the same Access-Accept as a PAP login (status, expiry, plan,
+pool, Simultaneous-Use), with the MPPE keys from the MSK, the EAP-Success and the inner
+User-Name (the NAS accounts under it). Without an ``[eap]`` section an Access-Request with
+EAP-Message gets an Access-Reject carrying an EAP-Failure (RFC 3579 §2.6.3: an Access-Reject
+without EAP-Message leaves the peer unaware of the outcome). Every Access-Reject to an EAP
+request carries one.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from radiusd.codec.crypto import hide_user_password, recover_user_password, salt
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.errors import MalformedPacket
 from radiusd.codec.packet import Packet
+from radiusd.eap.engine import EapEngine
 from radiusd.logs import get_logger
 from radiusd.server.handler import HandlerResult, Request
 from radiusd.server.nas import NasClient
@@ -37,6 +43,7 @@ from radiusd.server.nas import NasClient
 from . import mschap
 from .credentials import Credential, VerifyResult, verify_chap, verify_mschap1, verify_mschap2, verify_pap
 from .directory import Directory, PlanView, SubscriberView
+from .eap_access import EapAccess
 from .hash_pool import DROP_REASON as SLOW_HASH_BUSY
 from .hash_pool import HashPool
 from .seams import AddressAssigner, Assignment, NoSessions, SessionCounter
@@ -49,6 +56,7 @@ FRAMED_IP_ADDRESS = 8
 CALLING_STATION_ID = 31
 NAS_PORT_ID = 87
 CHAP_CHALLENGE = 60
+FRAMED_MTU = 12
 EAP_MESSAGE = 79
 EAP_FAILURE = 4  # RFC 3748 §4.2
 MICROSOFT = 311
@@ -57,6 +65,7 @@ MS_CHAP_CHALLENGE = (26, MICROSOFT, 11)
 MS_CHAP2_RESPONSE = (26, MICROSOFT, 25)
 _ACCESS_ACCEPT = int(Code.ACCESS_ACCEPT)  # a plain int: no enum lookup per request
 _ACCESS_REJECT = int(Code.ACCESS_REJECT)
+_ACCESS_CHALLENGE = int(Code.ACCESS_CHALLENGE)
 
 log = get_logger("radiusd.auth")
 
@@ -116,7 +125,11 @@ class AccessPolicy:
         hashes: HashPool | None = None,
         log_accepts: bool = False,
         log_rejects: bool = True,
+        eap: EapEngine | None = None,
     ) -> None:
+        #: EAP conversations (None: EAP requests are rejected with an EAP-Failure)
+        self.eap = eap
+        self._eap_side = EapAccess(directory, self._reject, self._authorise)
         #: the authentication log: a line per Access-Accept / Access-Reject (never a password)
         self.log_accepts = log_accepts
         self.log_rejects = log_rejects
@@ -135,7 +148,11 @@ class AccessPolicy:
         pkt = req.packet
         eap = pkt.raw((EAP_MESSAGE,))
         if eap is not None:
-            return self._reject(req, "EAP is not supported", [(EAP_MESSAGE, eap_failure(eap))])
+            if self.eap is None or not self.eap.settings.enabled:
+                return self._reject(
+                    req, "EAP is not enabled (no [eap] section)", [(EAP_MESSAGE, eap_failure(eap))]
+                )
+            return self._eap_side.handle(req, self.eap)
         raw_user = pkt.raw((USER_NAME,))
         if raw_user is None:
             return self._reject(req, "the request has no User-Name")
@@ -402,6 +419,10 @@ class AccessPolicy:
     def _reject(self, req: Request, reason: str, extra: list[tuple[int, bytes]] | None = None) -> Packet:
         req.reject_reason = reason
         req.note(f"  reject: {reason}")
+        if extra is None or all(t != EAP_MESSAGE for t, _ in extra):
+            eap = req.packet.raw((EAP_MESSAGE,))
+            if eap is not None:  # an EAP peer learns the outcome only from an EAP-Failure
+                extra = [*(extra or ()), (EAP_MESSAGE, eap_failure(eap))]
         if self.log_rejects:
             log.info("auth.reject", **auth_fields(req), reason=reason)
         reply = req.packet.reply(_ACCESS_REJECT)

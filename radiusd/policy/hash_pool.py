@@ -32,7 +32,8 @@ class HashPool:
     """``workers`` threads (at least 1); ``max_pending`` checks running or queued at most
     (at least ``workers``)."""
 
-    def __init__(self, workers: int = 2, max_pending: int = 64) -> None:
+    def __init__(self, workers: int = 2, max_pending: int = 64, name: str = "hash") -> None:
+        self.name = name
         self.workers = max(1, workers)
         self.max_pending = max(self.workers, max_pending)
         self.pending = 0
@@ -48,14 +49,14 @@ class HashPool:
             if now - self._warned >= WARN_EVERY:  # a burst must not fill the log
                 self._warned = now
                 log.warning(
-                    "slow-hash.busy",
+                    "slow-hash.busy" if self.name == "hash" else f"{self.name}.busy",
                     pending=self.pending,
                     hint="logins against slow password hashes are dropped until checks finish "
                     "(slow_hash_workers, slow_hash_queue_max)",
                 )
             return None
         if self._executor is None:  # threads only once a slow hash is met
-            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="radiusd-hash")
+            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=f"radiusd-{self.name}")
         self.pending += 1
         future = asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
         future.add_done_callback(self._finished)

@@ -26,6 +26,8 @@ from radiusd.codec import shared_secret
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.config import Settings, load_settings, redacted_url
+from radiusd.eap.engine import build_engine
+from radiusd.eap.settings import parse_eap
 from radiusd.logs import configure_logging, get_logger
 from radiusd.policy.access import AccessPolicy, StatusPolicy
 from radiusd.policy.accounting import AccountingPolicy
@@ -117,6 +119,7 @@ class Daemon:
             hashes=HashPool(settings.slow_hash_workers, settings.slow_hash_queue_max),
             log_accepts=settings.auth_log_accepts,
             log_rejects=settings.auth_log_rejects,
+            eap=build_engine(settings.eap),
         )
         self.auth_dispatcher = self._dispatcher(
             {Code.ACCESS_REQUEST: self.access, Code.STATUS_SERVER: StatusPolicy(Code.ACCESS_ACCEPT)}
@@ -288,6 +291,8 @@ class Daemon:
         await self.writer.close()
         await self.membership.leave()
         self.access.hashes.close()
+        if self.access.eap is not None:
+            self.access.eap.close()
         for transport in self.transports:
             transport.close()
         for reader in self.readers:
@@ -464,10 +469,25 @@ class Daemon:
                 d.dedupe.max_bytes = fresh.dedupe_max_bytes  # the next insert evicts down to it
             configure_logging(fresh.log_format, fresh.log_level)
             self.ipam.settings = replace(self.ipam.settings, ipv6_exhausted=fresh.ipv6_exhausted)
+            self._reload_eap(fresh)
         if self.radsec is not None or (fresh is not None and fresh.radsec):  # renewed certificate files
             reload_radsec(self.radsec, fresh if fresh is not None else self.settings)
         log.info("config.reloaded")
         return True
+
+    def _reload_eap(self, fresh: Settings) -> None:
+        """The ``[eap]`` section and its certificate, key, CA and CRL files, read again (a
+        renewed certificate is served without a restart); a bad one leaves the old in force."""
+        try:
+            if self.access.eap is None:
+                self.access.eap = build_engine(fresh.eap)
+            else:
+                self.access.eap.reload(parse_eap(fresh.eap))
+        except ValueError as exc:
+            log.error("eap.reload-failed", error=str(exc))
+            return
+        if self.access.eap is not None:
+            log.info("eap.reloaded", methods=len(self.access.eap.settings.methods))
 
 
 def _short(exc: BaseException) -> str:

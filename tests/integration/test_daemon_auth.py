@@ -178,7 +178,7 @@ def test_radclient_rejects_with_a_logged_reason(
 def test_eap_request_is_rejected_with_an_eap_failure(
     daemon: DaemonProcess, radclient: str, password: str | None
 ) -> None:
-    """EAP is not supported: the Access-Reject carries EAP-Failure (RFC 3579 §2.6.3; RFC 3748
+    """EAP without an [eap] section: the Access-Reject carries EAP-Failure (RFC 3579 §2.6.3; RFC 3748
     §4.2: code 4, the Response's Identifier), even when a right PAP password rides along."""
     before = len(daemon.events("access.rejected", user="alice"))
     pap = f', User-Password = "{password}"' if password else ""
@@ -188,7 +188,7 @@ def test_eap_request_is_rejected_with_an_eap_failure(
     assert "Received Access-Reject" in out, out
     assert re.search(r"EAP-Message = 0x042a0004\b", out), out
     events = daemon.wait_event("access.rejected", count=before + 1, user="alice")
-    assert events[-1]["reason"] == "EAP is not supported"
+    assert events[-1]["reason"] == "EAP is not enabled (no [eap] section)"
 
 
 # -- pyrad: the exact reply bytes ------------------------------------------------------------------

@@ -438,4 +438,4 @@ def test_eap_is_rejected_with_an_eap_failure(
     reply = decide(policy, req)
     assert reply.code == Code.ACCESS_REJECT
     assert reply.raw_all("EAP-Message") == [failure]
-    assert req.reject_reason == "EAP is not supported"
+    assert req.reject_reason == "EAP is not enabled (no [eap] section)"

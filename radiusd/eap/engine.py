@@ -1,0 +1,303 @@
+"""EAP conversations over RADIUS (RFC 3579): one state machine per authentication, keyed by
+the State attribute, from the peer's Identity to the EAP-Success or EAP-Failure.
+
+- A conversation starts with an EAP-Response/Identity and no State (RFC 3579 §2.1); the
+  default method is offered and the peer may Nak to another allowed one (RFC 3748 §5.3.1).
+- Each Access-Challenge carries the next EAP-Request and the conversation's State; a
+  response whose Identifier is not the last request's is stale and gets no answer
+  (RFC 3748 §4.1). A State we do not hold (unknown, finished, expired) gets an
+  Access-Reject with an EAP-Failure.
+- At most ``max_conversations`` at once; one idle for ``timeout`` seconds (the peer walked
+  away halfway) is forgotten, and its TLS state with it.
+- TLS steps (handshakes: the private-key operation costs milliseconds) run on a bounded
+  thread pool, so a storm of handshakes does not stall PAP and accounting on the event loop;
+  when the pool is full the request is dropped (``eap-busy``) and the NAS retransmits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from radiusd.logs import get_logger
+from radiusd.policy.credentials import Credential
+from radiusd.policy.hash_pool import HashPool
+
+from . import packet as eap
+from .methods import EapTlsMethod, Md5Method, Method, MethodContext, Step
+from .settings import EapSettings, parse_eap
+from .tls import TlsContexts
+from .tunnels import PeapMethod, TtlsMethod
+
+log = get_logger("radiusd.eap")
+
+METHODS: dict[int, type[Method]] = {
+    eap.PEAP: PeapMethod,
+    eap.TTLS: TtlsMethod,
+    eap.TLS: EapTlsMethod,
+    eap.MD5_CHALLENGE: Md5Method,
+}
+#: the drop reason of a request whose TLS step found the pool full
+BUSY = "eap-busy"
+#: octets of EAP and 802.1X framing around the TLS data in one frame of Framed-MTU
+FRAMING = 14
+#: TLS octets per EAP packet at most, whatever Framed-MTU says (a RADIUS packet stays < 1500)
+MAX_FRAGMENT = 1386
+
+
+@dataclass(slots=True)
+class Outcome:
+    """``challenge``, ``accept`` (``username``: the inner identity, ``msk``), ``reject`` or
+    ``drop`` (no reply); ``attributes`` are the reply's EAP-Message(s) and State."""
+
+    kind: str
+    attributes: list[tuple[int, bytes]] = field(default_factory=list)
+    reason: str = ""
+    username: str = ""
+    msk: bytes | None = None
+    method: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True, eq=False)
+class Conversation:
+    state: bytes
+    outer: str
+    ctx: MethodContext
+    method: Method
+    identifier: int
+    last: float
+    allowed: tuple[int, ...] = ()  # the methods this conversation may use (per NAS)
+    started: bool = False  # the peer answered the method (a Nak is no longer allowed)
+    busy: bool = False
+
+
+class EapEngine:
+    """The conversations of one daemon process."""
+
+    def __init__(
+        self, settings: EapSettings, pool: HashPool | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.settings = settings
+        files = settings.tls_files()
+        self.tls = TlsContexts(files) if files is not None else None
+        if files is not None:
+            _warn_if_readable(files.key)
+        self.pool = pool if pool is not None else HashPool(settings.workers, settings.queue_max, name="eap")
+        self.clock = clock
+        self.conversations: OrderedDict[bytes, Conversation] = OrderedDict()
+        self.counts = {"started": 0, "accepted": 0, "rejected": 0, "expired": 0, "busy": 0}
+
+    def reload(self, settings: EapSettings) -> None:
+        """New settings and certificate files (SIGHUP); conversations under way keep their TLS.
+        Raises (and keeps the old ones) when a file is missing or does not load."""
+        files = settings.tls_files()
+        if files is not None and self.tls is not None:
+            self.tls.reload(files)
+        elif files is not None:
+            self.tls = TlsContexts(files)
+        self.settings = settings
+
+    # -- entry ----------------------------------------------------------------------------
+
+    def handle(
+        self,
+        attributes: list[tuple[int, bytes]],
+        credential: Callable[[str], Credential | None],
+        known: Callable[[str], bool],
+        framed_mtu: int | None = None,
+        nas: str | None = None,
+    ) -> Outcome | asyncio.Future[Outcome]:
+        raw = eap.join_eap_messages(attributes) or b""
+        fail_id = raw[1] if len(raw) > 1 else 0
+        try:
+            pkt = eap.decode(raw)
+        except eap.EapError as exc:
+            return self._reject(None, fail_id, f"malformed EAP-Message: {exc}")
+        notes = [f"  EAP in: {pkt.describe()}"]
+        if pkt.code != eap.RESPONSE:
+            return self._reject(None, fail_id, "EAP packet from the peer is not a Response", notes)
+        self._expire()
+        state = next((v for t, v in attributes if t == eap.STATE), None)
+        if state is None:
+            return self._begin(pkt, credential, known, framed_mtu, notes, nas)
+        conv = self.conversations.get(state)
+        if conv is None:
+            return self._reject(None, pkt.identifier, "unknown or expired EAP conversation (State)", notes)
+        if conv.busy or pkt.identifier != conv.identifier:
+            notes.append(f"  stale EAP response (Identifier {pkt.identifier}, expected {conv.identifier})")
+            return Outcome("drop", reason="stale EAP response", notes=notes)
+        conv.last = self.clock()
+        self.conversations.move_to_end(state)
+        if pkt.type == eap.NAK and not conv.started:
+            return self._nak(conv, pkt, notes)
+        if pkt.type != conv.method.type:
+            return self._reject(
+                conv,
+                pkt.identifier,
+                f"the peer answered {eap.METHOD_NAMES.get(pkt.type, pkt.type)} to {conv.method.name}",
+                notes,
+            )
+        conv.started = True
+        if not conv.method.heavy_step(pkt.data):
+            return self._outcome(conv, pkt.identifier, self._step(conv, pkt), notes)
+        future = self.pool.submit(self._step, conv, pkt)
+        if future is None:
+            self.counts["busy"] += 1
+            return Outcome("drop", reason=BUSY, notes=[*notes, "  not answered: the EAP TLS pool is full"])
+        conv.busy = True
+        out: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+
+        def done(f: asyncio.Future[Step]) -> None:  # a callback, not a task: cheaper per step
+            conv.busy = False
+            if out.cancelled():
+                return
+            if f.cancelled():
+                out.cancel()
+            elif (exc := f.exception()) is not None:
+                out.set_exception(exc)
+            else:
+                out.set_result(self._outcome(conv, pkt.identifier, f.result(), notes))
+
+        future.add_done_callback(done)
+        return out
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _begin(
+        self,
+        pkt: eap.EapPacket,
+        credential: Callable[[str], Credential | None],
+        known: Callable[[str], bool],
+        framed_mtu: int | None,
+        notes: list[str],
+        nas: str | None = None,
+    ) -> Outcome:
+        if pkt.type != eap.IDENTITY:
+            return self._reject(
+                None, pkt.identifier, "an EAP conversation must begin with an Identity response", notes
+            )
+        if len(self.conversations) >= self.settings.max_conversations:
+            return self._reject(
+                None,
+                pkt.identifier,
+                f"{len(self.conversations)} EAP conversations under way (max_conversations)",
+                notes,
+            )
+        outer = pkt.data.decode("utf-8", "replace")
+        fragment = self.settings.fragment_size
+        if framed_mtu:  # the access point says what fits in its frames (RFC 3579 §2.4)
+            fragment = max(64, min(MAX_FRAGMENT, framed_mtu - FRAMING))
+        ctx = MethodContext(credential, known, self.tls, fragment)
+        state = os.urandom(16)
+        allowed = self.settings.methods if nas is None else self.settings.methods_for_nas(nas)
+        first = self.settings.default_method if self.settings.default_method in allowed else allowed[0]
+        method = METHODS[first](ctx, outer)
+        conv = Conversation(state, outer, ctx, method, pkt.identifier, self.clock(), allowed)
+        self.conversations[state] = conv
+        self.counts["started"] += 1
+        notes.append(f"  EAP: outer identity {outer!r}, offering {method.name}")
+        return self._outcome(conv, pkt.identifier, method.start(), notes)
+
+    def _nak(self, conv: Conversation, pkt: eap.EapPacket, notes: list[str]) -> Outcome:
+        wanted = eap.nak_types(pkt.data)
+        names = ", ".join(eap.METHOD_NAMES.get(t, str(t)) for t in wanted) or "none"
+        choice = next((t for t in wanted if t in conv.allowed and t in METHODS), None)
+        if choice is None:
+            return self._reject(
+                conv,
+                pkt.identifier,
+                f"the peer refused {conv.method.name} and wants {names}: not allowed",
+                notes,
+            )
+        conv.method = METHODS[choice](conv.ctx, conv.outer)
+        notes.append(f"  EAP: the peer asks for {names}: switching to {conv.method.name}")
+        return self._outcome(conv, pkt.identifier, conv.method.start(), notes)
+
+    @staticmethod
+    def _step(conv: Conversation, pkt: eap.EapPacket) -> Step:
+        """One peer response through the method; runs on a pool thread for TLS methods."""
+        try:
+            return conv.method.process(pkt.identifier, pkt.data)
+        except eap.EapError as exc:
+            return Step("failure", reason=f"{conv.method.name}: {exc}")
+        except Exception:  # a bug must not leave the peer hanging: reject, and say where
+            log.exception("eap.method-failed", method=conv.method.name)
+            return Step("failure", reason=f"{conv.method.name}: internal error (see the log)")
+
+    def _outcome(self, conv: Conversation, identifier: int, step: Step, notes: list[str]) -> Outcome:
+        notes += (f"  {n}" for n in conv.ctx.notes)
+        conv.ctx.notes.clear()
+        if step.kind == "request":
+            conv.identifier = (identifier + 1) & 0xFF
+            req = eap.EapPacket(eap.REQUEST, conv.identifier, conv.method.type, step.data)
+            notes.append(f"  EAP out: {req.describe()}")
+            return Outcome(
+                "challenge", [*eap.split_eap_message(req.encode()), (eap.STATE, conv.state)], notes=notes
+            )
+        if step.kind == "success":
+            self.conversations.pop(conv.state, None)
+            self.counts["accepted"] += 1
+            notes.append(f"  EAP: {conv.method.name} succeeded for {step.username!r}")
+            return Outcome(
+                "accept",
+                eap.split_eap_message(eap.success(identifier)),
+                username=step.username,
+                msk=step.msk,
+                method=conv.method.name,
+                notes=notes,
+            )
+        return self._reject(conv, identifier, step.reason, notes)
+
+    def _reject(
+        self, conv: Conversation | None, identifier: int, reason: str, notes: list[str] | None = None
+    ) -> Outcome:
+        if conv is not None:
+            self.conversations.pop(conv.state, None)
+        self.counts["rejected"] += 1
+        return Outcome(
+            "reject",
+            eap.split_eap_message(eap.failure(identifier)),
+            reason=reason,
+            method=conv.method.name if conv is not None else "",
+            notes=notes or [],
+        )
+
+    def _expire(self) -> None:
+        """Forget conversations idle beyond ``timeout`` (oldest first: the dict is in use order)."""
+        cutoff = self.clock() - self.settings.timeout
+        convs = self.conversations
+        while convs:
+            state, conv = next(iter(convs.items()))
+            if conv.last > cutoff or conv.busy:
+                break
+            del convs[state]
+            self.counts["expired"] += 1
+
+    def close(self) -> None:
+        self.pool.close()
+        self.conversations.clear()
+
+
+def _warn_if_readable(key: str) -> None:
+    """A private key others may read is logged at start (the daemon still starts: the
+    operator's deployment may rely on a group, as with ssl-cert on Debian)."""
+    try:
+        mode = os.stat(key).st_mode
+    except OSError:
+        return
+    if mode & 0o007:
+        log.warning("eap.key-readable", file=key, mode=oct(mode & 0o777), hint="chmod 600 it")
+
+
+def build_engine(section: dict[str, object]) -> EapEngine | None:
+    """The engine of an ``[eap]`` table (None when there is none); ValueError (with the
+    setting or file at fault) when it is invalid or a certificate does not load."""
+    settings = parse_eap(dict(section))
+    if not settings.enabled:
+        return None
+    return EapEngine(settings)

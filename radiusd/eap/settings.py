@@ -1,0 +1,169 @@
+"""The ``[eap]`` section of the config file, checked once at start and on SIGHUP.
+
+```toml
+[eap]
+cert = "/etc/radiusd/eap/server.pem"   # server certificate (chain), PEM
+key = "/etc/radiusd/eap/server.key"    # its private key, PEM (mode 0600)
+ca = "/etc/radiusd/eap/ca.pem"         # EAP-TLS: the CA that issues client certificates
+crl = ""                               # EAP-TLS: a CRL file (PEM or DER) of that CA
+methods = ["peap", "ttls", "tls"]      # allowed (default: these, tls only with a ca); "md5"
+                                       # only with allow_md5 = true
+default_method = "peap"                # offered first; the peer may Nak to another allowed one
+
+[eap.plan_methods]                     # optional, per plan: checked once the subscriber is known
+iot = ["tls"]
+[eap.nas_methods]                      # optional, per NAS name: what is offered and allowed
+lobby-ap = ["peap"]
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import packet as eap
+from .tls import TlsFiles
+
+_KEYS = {
+    "cert", "key", "ca", "crl", "methods", "default_method", "allow_md5", "fragment_size",
+    "max_conversations", "timeout", "workers", "queue_max", "tls_min_version", "tls_max_version",
+    "plan_methods", "nas_methods",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class EapSettings:
+    cert: str = ""
+    key: str = ""
+    ca: str = ""
+    crl: str = ""
+    methods: tuple[int, ...] = (eap.PEAP, eap.TTLS, eap.TLS)
+    default_method: int = eap.PEAP
+    allow_md5: bool = False
+    #: TLS octets per EAP-Request when the request has no Framed-MTU (with one: Framed-MTU - 14,
+    #: at most 1386)
+    fragment_size: int = 1000
+    #: conversations under way at once; beyond, new ones are rejected (with EAP-Failure)
+    max_conversations: int = 4096
+    #: seconds a conversation may wait for the peer's next response before it is forgotten
+    timeout: float = 30.0
+    #: threads doing TLS work, and TLS steps running or waiting before requests are dropped
+    workers: int = 2
+    queue_max: int = 256
+    tls_min_version: str = "1.2"
+    tls_max_version: str = "1.3"
+    #: per plan, the methods allowed (``{ "residential" = ["peap"] }``); plans not named: all
+    plan_methods: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    #: per NAS (its name), the methods offered and allowed; NAS not named: all of ``methods``
+    nas_methods: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.methods)
+
+    def tls_files(self) -> TlsFiles | None:
+        if not self.cert:
+            return None
+        return TlsFiles(self.cert, self.key, self.ca, self.crl, self.tls_min_version, self.tls_max_version)
+
+    def methods_for_nas(self, nas: str) -> tuple[int, ...]:
+        for name, methods in self.nas_methods:
+            if name == nas:
+                return methods
+        return self.methods
+
+    def methods_for_plan(self, plan: str | None) -> tuple[int, ...]:
+        for name, methods in self.plan_methods:
+            if name == plan:
+                return methods
+        return self.methods
+
+
+def _methods(value: Any, where: str, allow_md5: bool) -> tuple[int, ...]:
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    out = []
+    for name in value:
+        code = eap.METHOD_BY_NAME.get(str(name).lower())
+        if code is None:
+            raise ValueError(f"{where}: unknown EAP method {name!r} (peap, ttls, tls, md5)")
+        if code == eap.MD5_CHALLENGE and not allow_md5:
+            raise ValueError(
+                f"{where}: md5 sends no keys and protects nothing; set allow_md5 = true to use it"
+            )
+        out.append(code)
+    return tuple(out)
+
+
+def parse_eap(section: dict[str, Any]) -> EapSettings:
+    """EapSettings from the ``[eap]`` table; ValueError with the setting's name when invalid.
+    An empty section disables EAP (every EAP request is rejected, as before)."""
+    if not section:
+        return EapSettings(methods=())
+    unknown = set(section) - _KEYS
+    if unknown:
+        raise ValueError(f"[eap]: unknown setting {sorted(unknown)[0]!r}")
+    allow_md5 = bool(section.get("allow_md5", False))
+    default_methods = ["peap", "ttls", "tls"] if section.get("ca") else ["peap", "ttls"]
+    methods = _methods(section.get("methods", default_methods), "[eap] methods", allow_md5)
+    default_name = str(section.get("default_method", "")).lower()
+    default = (
+        eap.METHOD_BY_NAME.get(default_name, methods[0] if methods else 0)
+        if default_name
+        else (methods[0] if methods else 0)
+    )
+    if methods and default not in methods:
+        raise ValueError(f"[eap] default_method {default_name!r} is not among the allowed methods")
+    cert, key = str(section.get("cert", "")), str(section.get("key", ""))
+    if any(m in methods for m in (eap.PEAP, eap.TTLS, eap.TLS)) and not (cert and key):
+        raise ValueError("[eap] cert and key are needed for peap, ttls and tls")
+    if eap.TLS in methods and not section.get("ca"):
+        raise ValueError("[eap] ca is needed for tls (the CA of the client certificates)")
+    plans = section.get("plan_methods", {}) or {}
+    nases = section.get("nas_methods", {}) or {}
+    if not isinstance(plans, dict) or not isinstance(nases, dict):
+        raise ValueError("[eap] plan_methods and nas_methods are tables: name = [methods]")
+    versions = ("1.2", "1.3")
+    low, high = str(section.get("tls_min_version", "1.2")), str(section.get("tls_max_version", "1.3"))
+    if low not in versions or high not in versions or low > high:
+        raise ValueError("[eap] tls_min_version / tls_max_version: 1.2 or 1.3, min <= max")
+    try:
+        settings = EapSettings(
+            cert=cert,
+            key=key,
+            ca=str(section.get("ca", "")),
+            crl=str(section.get("crl", "")),
+            methods=methods,
+            default_method=default,
+            allow_md5=allow_md5,
+            fragment_size=int(section.get("fragment_size", 1000)),
+            max_conversations=int(section.get("max_conversations", 4096)),
+            timeout=float(section.get("timeout", 30.0)),
+            workers=int(section.get("workers", 2)),
+            queue_max=int(section.get("queue_max", 256)),
+            tls_min_version=low,
+            tls_max_version=high,
+            plan_methods=tuple(
+                (str(p), _methods(m, f"[eap] plan_methods.{p}", allow_md5)) for p, m in plans.items()
+            ),
+            nas_methods=tuple(
+                (str(n), _methods(m, f"[eap] nas_methods.{n}", allow_md5)) for n, m in nases.items()
+            ),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"[eap]: {exc}") from None
+    for kind, table in (("plan_methods", settings.plan_methods), ("nas_methods", settings.nas_methods)):
+        for name, listed in table:
+            if not listed or not set(listed) <= set(methods):
+                raise ValueError(f"[eap] {kind}.{name}: one or more of the allowed methods (methods = ...)")
+    if not 64 <= settings.fragment_size <= 4000:
+        raise ValueError("[eap] fragment_size: 64 to 4000 octets")
+    if (
+        settings.max_conversations < 1
+        or settings.timeout <= 0
+        or settings.workers < 1
+        or settings.queue_max < 1
+    ):
+        raise ValueError("[eap] max_conversations, timeout, workers and queue_max must be greater than 0")
+    return settings
