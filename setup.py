@@ -20,6 +20,8 @@ setup(
             "store/migrations/versions/*.py",
             "store/alembic.ini",
             "cli/topics/*.txt",  # radiusd help TOPIC
+            "web/templates/*.html",  # the web console (/ui)
+            "web/static/*",
         ],
         **{package: ["*", "**/*"] for package in DATA_FOLDERS},
     },

@@ -2,7 +2,7 @@
 
 Usage: python3 bench/codec_bench.py [--repeat N] [--quick]
 
-The scenario is the daemon's hot path for PAP (issue 2, "Performance"): decode an
+The scenario is the daemon's hot path for PAP (what every login costs): decode an
 Access-Request of 10 attributes (User-Name, User-Password, NAS-IP-Address, NAS-Port,
 NAS-Port-Type, Service-Type, Framed-Protocol, Calling-Station-Id, Called-Station-Id,
 Message-Authenticator), verify its Message-Authenticator (RFC 3579 §3.2), recover the
@@ -39,7 +39,7 @@ import pyrad.packet
 
 from radiusd.codec import Packet, decode, encode_reply, encode_request
 from radiusd.codec.dictionary import default_dictionary
-from radiusd.codec.packet import verify_message_authenticator
+from radiusd.codec.scanning import verify_message_authenticator
 
 SECRET = b"bench-secret-0123"
 D = default_dictionary()

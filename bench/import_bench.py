@@ -1,5 +1,6 @@
-"""Import benchmark (issue 9): 100,000 FreeRADIUS subscribers and a /16 pool with 50,000 live
-leases, from a SQLite (default) or PostgreSQL FreeRADIUS database into SQLite or PostgreSQL.
+"""Import benchmark (a mid-size ISP moving off FreeRADIUS): 100,000 FreeRADIUS subscribers and a
+/16 pool with 50,000 live leases, from a SQLite (default) or PostgreSQL FreeRADIUS database into
+SQLite or PostgreSQL.
 
     python bench/import_bench.py [--users 100000] [--leases 50000] [--target URL] [--source pg]
 

@@ -1,5 +1,5 @@
-"""PAP logins with address allocation from a /16 pool, PostgreSQL backend (issue 4; several
-daemons sharing the pool, and stock FreeRADIUS + rlm_sqlippool beside them).
+"""PAP logins with address allocation from a /16 pool, PostgreSQL backend (one
+daemon, several daemons sharing the pool, and stock FreeRADIUS + rlm_sqlippool beside them).
 
 Usage: python3 bench/ipam_login_bench.py [--subscribers 10000] [--parallel 128]
                                          [--daemons 1[,2...]] [--freeradius] [--repeat 1]

@@ -1,4 +1,4 @@
-"""The benchmark suite (issue 8): one command, every workload, both backends, one table and chart.
+"""The benchmark suite: one command, every workload, both backends, one table and chart.
 
 Usage: python3 bench/suite.py [--quick] [--backends sqlite,postgres] [--freeradius]
                               [--requests N] [--concurrency 128] [--output DIR]

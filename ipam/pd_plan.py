@@ -102,7 +102,7 @@ def nibble_rounded(bits: int) -> int:
     return -(-bits // 4) * 4
 
 
-def plan_pd(
+def plan_pd(  # noqa: C901  (one refusal per rule of a plan, each with its own message)
     aggregate: str,
     per_site: str | int,
     delegate: str | int,

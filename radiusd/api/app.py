@@ -111,7 +111,7 @@ def docs_are_public(path: str) -> bool:
     return path in DOC_PATHS or path.startswith("/docs/")
 
 
-def create_app(
+def create_app(  # noqa: C901  (the routes are closures over the state: their branches count here, each route is short)
     state: LiveState, *, disconnect: DisconnectFn | None = None, concurrency: int | None = None
 ) -> FastAPI:
     """The admin API over ``state`` (a running Daemon). ``disconnect`` overrides the CoA client;
@@ -151,10 +151,15 @@ def create_app(
     )
     docs.install(app)
     app.state.live = state
+    from radiusd.web import install as install_console
+    from radiusd.web import is_console
+
+    docs_public = settings.api_public_docs
     app.add_middleware(
         RequestGuard,
         check=tokens.check,
-        public=docs_are_public if settings.api_public_docs else lambda path: False,
+        # the console checks its own session cookie (radiusd.web.auth)
+        public=lambda path: is_console(path) or (docs_public and docs_are_public(path)),
         max_body=settings.api_max_body,
         body_timeout=settings.api_body_timeout,
         concurrency=concurrency or settings.api_concurrency,
@@ -201,6 +206,7 @@ def create_app(
     pools.install(app, state, read, write)
     prefixes.install(app, state, read, write)
     subscribers.install(app, state, read, write, send)
+    install_console(app, state, send)
 
     # -- ipam -------------------------------------------------------------------------------
 

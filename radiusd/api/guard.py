@@ -102,6 +102,9 @@ class RequestGuard:
         self.max_body = max_body
         self.body_timeout = body_timeout
         self.slots = asyncio.Semaphore(concurrency)
+        #: slots of the paths that need no token (the web console, public docs): a flood of
+        #: console logins (each a bcrypt check) cannot take the API clients' slots
+        self.public_slots = asyncio.Semaphore(concurrency)
         #: token lookups in the database at once (a flood of made-up tokens queues here)
         self.lookups = asyncio.Semaphore(concurrency)
 
@@ -113,7 +116,8 @@ class RequestGuard:
         has_body = _header(headers, b"content-length") not in (None, b"0") or (
             _header(headers, b"transfer-encoding") is not None
         )
-        if not self.public(scope["path"]) and not await self._authenticated(headers, send, has_body):
+        public = self.public(scope["path"])
+        if not public and not await self._authenticated(headers, send, has_body):
             return
         length = _header(headers, b"content-length")
         if length is not None:
@@ -134,7 +138,7 @@ class RequestGuard:
             return
         except _Disconnected:
             return
-        async with self.slots:
+        async with self.public_slots if public else self.slots:
             await self.app(scope, _replay(body, receive), send)
 
     async def _authenticated(self, headers: list[tuple[bytes, bytes]], send: Send, has_body: bool) -> bool:

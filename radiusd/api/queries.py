@@ -23,10 +23,11 @@ from radiusd.store import session_view
 from radiusd.store.lease_ops import V4, V6, lease_state, ts
 from radiusd.store.models import IPPool, ManagedDevice, RadiusSession, Router, RouterSector, Subscriber
 from radiusd.store.snapshot import SUBSCRIBER_SELECT
+from radiusd.store.tables import core_table
 
-_S: sa.Table = RadiusSession.__table__  # type: ignore[assignment]
-_R: sa.Table = Router.__table__  # type: ignore[assignment]
-_P: sa.Table = IPPool.__table__  # type: ignore[assignment]
+_S = core_table(RadiusSession)
+_R = core_table(Router)
+_P = core_table(IPPool)
 
 
 def _page(rows: list[Any], limit: int, key: Any) -> tuple[list[Any], str | None]:

@@ -115,7 +115,7 @@ def _same(record: SubscriberRecord, body: SubscriberIn) -> bool:
     ) == (body.plan, body.pool, static, body.status, body.simultaneous_use)
 
 
-def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends], send: Any) -> None:
+def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends], send: Any) -> None:  # noqa: C901  (route closures over engine and state: their branches count here, each is short)
     """Add the subscriber routes; ``send(state, session_id)`` disconnects one session."""
     engine = state.engine
     tags: list[str | Any] = ["subscribers"]

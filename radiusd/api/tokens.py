@@ -27,9 +27,10 @@ from radiusd.store.engine import begin_write
 from radiusd.store.errors import Conflict, NotFound
 from radiusd.store.models import ApiToken, utcnow
 from radiusd.store.records import _Record
+from radiusd.store.tables import core_table
 
 PREFIX = "rad_"
-_T: sa.Table = ApiToken.__table__  # type: ignore[assignment]
+_T = core_table(ApiToken)
 
 
 def new_token() -> str:

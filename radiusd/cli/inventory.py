@@ -300,7 +300,7 @@ def router_add(
 @api_tls_options
 @click.option("--clear-api", is_flag=True, help="Forget the router-API credentials.")
 @json_option
-def router_set(
+def router_set(  # noqa: C901  (one plain branch per optional flag of the command)
     name: str,
     site: str | None,
     no_site: bool,

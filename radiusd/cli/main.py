@@ -26,6 +26,7 @@ from radiusd.cli.inventory import COMMANDS as INVENTORY_COMMANDS
 from radiusd.cli.leases import lease
 from radiusd.cli.loadtest import loadtest
 from radiusd.cli.nas import nas
+from radiusd.cli.operators import operator
 from radiusd.cli.output import EXIT_ERROR, PROG, print_error
 from radiusd.cli.plans import plan
 from radiusd.cli.pools import pool
@@ -147,6 +148,7 @@ cli.add_command(pool)
 cli.add_command(lease)
 cli.add_command(loadtest)
 cli.add_command(api_token)
+cli.add_command(operator)
 cli.add_command(import_group)
 cli.add_command(cluster)
 cli.add_command(eap)

@@ -22,6 +22,7 @@ from radiusd.store.changes import TOPIC_SESSION, record_change
 from radiusd.store.engine import begin_write
 from radiusd.store.errors import NotFound
 from radiusd.store.models import RadiusAccounting, RadiusSession, utcnow
+from radiusd.store.tables import core_table
 
 #: Acct-Terminate-Cause recorded when the NAS says it has no such session (as the sweep does).
 CLOSED_BY_NAS_CAUSE = "Lost-Service"
@@ -126,7 +127,7 @@ async def close_session(engine: AsyncEngine, session_id: int, cause: str = CLOSE
             "output_octets": session_view.octets(row, "output"),
             "terminate_cause": cause,
         }
-        table: sa.Table = RadiusAccounting.__table__  # type: ignore[assignment]
+        table = core_table(RadiusAccounting)
         await conn.execute(_insert(conn, table).values(record).on_conflict_do_nothing())
         await record_change(conn, TOPIC_SESSION, str(row["acct_unique_id"]))
     return True

@@ -8,8 +8,8 @@ from .packet import (
     encode_reply,
     encode_reply_body,
     encode_request,
-    verify_message_authenticator,
 )
+from .scanning import verify_message_authenticator
 
 __all__ = [
     "Code",

@@ -8,49 +8,38 @@ A :class:`Packet` keeps its top-level attributes as ``(type, raw value)`` pairs 
 order (repeats kept); values are decoded only when read, through the dictionary.
 Vendor-Specific attributes (RFC 2865 §5.26) are split into sub-attributes once, at decode
 time, because that is where a malformed one must be noticed.
+
+The strict walk over a datagram is :mod:`.scanning` (the PAP fast path uses it alone);
+turning values into attributes and back is :mod:`.attr_encoding`, with the one
+Vendor-Specific encoder in :mod:`.vsa`.
 """
 
 from __future__ import annotations
 
-import hmac
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from . import rulesets, tlv, vsa
-from .codes import HASHED_AUTHENTICATOR_REQUESTS, RANDOM_AUTHENTICATOR_REQUESTS, code_name
-from .crypto import (
-    ZERO16,
-    hide_user_password,
-    hmac_md5,
-    md5,
-    message_authenticator,
-    random_authenticator,
-    recover_user_password,
+from .attr_encoding import (
+    EXTENDED_TYPES,
+    FILTER_RULE_KEY,
+    LONG_EXTENDED_TYPES,
+    attribute_encoder,
+    decode_value,
+    describe,
+    encode_value,
+    extended_values,
 )
+from .attributes_gen import MESSAGE_AUTHENTICATOR, PROXY_STATE, USER_PASSWORD, VENDOR_SPECIFIC
+from .codes import HASHED_AUTHENTICATOR_REQUESTS, RANDOM_AUTHENTICATOR_REQUESTS, code_name
+from .crypto import ZERO16, hide_user_password, hmac_md5, md5, random_authenticator, recover_user_password
 from .dictionary import AttributeDef, AttrKey, Dictionary
-from .errors import MalformedPacket
-from .values import INTEGER_TYPES, codec_for
+from .scanning import MAX_PACKET_LENGTH, Scanned, scan
 from .vsa import VendorAttr
-
-MAX_PACKET_LENGTH = 4096  # RFC 2865 §3
-MIN_PACKET_LENGTH = 20
-MESSAGE_AUTHENTICATOR = 80  # RFC 3579 §3.2
-VENDOR_SPECIFIC = 26
-USER_PASSWORD = 2
-EAP_MESSAGE = 79  # RFC 3579 §3.1
-PROXY_STATE = 33
-EXTENDED_TYPES = frozenset({241, 242, 243, 244})  # RFC 6929 §2.1
-LONG_EXTENDED_TYPES = frozenset({245, 246})  # RFC 6929 §2.2
-_FILTER_RULE_KEY = (rulesets.NAS_FILTER_RULE,)
-#: keys whose encoding needs more than the fast closures of :func:`attribute_encoder`
-_SPECIAL_KEYS = frozenset({(VENDOR_SPECIFIC,), _FILTER_RULE_KEY})
 
 _HEADER = struct.Struct("!BBH")
 _MA_ZERO = b"\x50\x12" + ZERO16  # a Message-Authenticator attribute, value zeroed
-
-#: Encodes one value of a given attribute into top-level ``(type, raw)`` attributes.
-AttributeEncoder = Callable[[Any], list[tuple[int, bytes]]]
 
 
 class Packet:
@@ -207,9 +196,9 @@ class Packet:
             vid, vt = k[1], k[2]
             return [v for (a, b, v, _) in self.vendor_attributes() if a == vid and b == vt]
         if first in EXTENDED_TYPES:
-            return _extended_values(self.attributes, k, self.invalid, long=False)
+            return extended_values(self.attributes, k, self.invalid, long=False)
         if first in LONG_EXTENDED_TYPES:
-            return _extended_values(self.attributes, k, self.invalid, long=True)
+            return extended_values(self.attributes, k, self.invalid, long=True)
         return []
 
     def raw(self, key: str | AttrKey | AttributeDef) -> bytes | None:
@@ -242,7 +231,7 @@ class Packet:
         if d.concat:
             parts = self.raw_all(d)
             return b"".join(parts) if parts else default
-        if d.key == _FILTER_RULE_KEY:
+        if d.key == FILTER_RULE_KEY:
             rules = rulesets.split(self.raw_all(d))
             return rules[0] if rules else default
         raw = self.raw(d.key)
@@ -256,7 +245,7 @@ class Packet:
     def get_all(self, name: str | AttributeDef) -> list[Any]:
         """Every decoded value, in wire order; NAS-Filter-Rule gives its rules (RFC 4849 §2)."""
         d = self._def(name)
-        if d.key == _FILTER_RULE_KEY:
+        if d.key == FILTER_RULE_KEY:
             return list(rulesets.split(self.raw_all(d)))
         out = []
         for raw in self.raw_all(d):
@@ -296,13 +285,13 @@ class Packet:
         if tag or d is None or type(name) is not str:
             definition = self._def(name)
             encoded = encode_value(definition, value, tag, d)
-            if definition.key == _FILTER_RULE_KEY:
+            if definition.key == FILTER_RULE_KEY:
                 return self._add_rules(encoded)
         else:
             encode = d.encoders.get(name)
             if encode is None:
                 definition = self._def(name)
-                if definition.key == _FILTER_RULE_KEY:  # never cached: needs the packet's rules
+                if definition.key == FILTER_RULE_KEY:  # never cached: needs the packet's rules
                     return self._add_rules(encode_value(definition, value, 0, d))
                 encode = d.encoders[name] = attribute_encoder(definition, d)
             encoded = encode(value)
@@ -354,7 +343,7 @@ class Packet:
             if t == VENDOR_SPECIFIC:
                 for vid, vt, vv, _ in vsas_by_index.get(i, []):
                     ad = d.lookup((VENDOR_SPECIFIC, vid, vt)) if d else None
-                    yield _describe(ad, f"Vendor-{vid}-Attr-{vt}", vv)
+                    yield describe(ad, f"Vendor-{vid}-Attr-{vt}", vv)
                 continue
             key: AttrKey = (t,)
             if t in EXTENDED_TYPES or t in LONG_EXTENDED_TYPES:
@@ -364,7 +353,7 @@ class Packet:
                 key = (t, v[0])
                 v = v[1:] if t in EXTENDED_TYPES else v[2:]
             ad = d.lookup(key) if d else None
-            yield _describe(ad, f"Attr-{'.'.join(map(str, key))}", v)
+            yield describe(ad, f"Attr-{'.'.join(map(str, key))}", v)
 
     def to_bytes(self) -> bytes:
         """The packet as it stands, authenticator and all attributes unchanged (no crypto)."""
@@ -399,258 +388,6 @@ class EncodedAttributes:
         self.types = bytes(t for t, _ in attributes if t != MESSAGE_AUTHENTICATOR)
 
 
-def _describe(ad: AttributeDef | None, fallback: str, raw: bytes) -> tuple[str, Any, AttributeDef | None]:
-    if ad is None:
-        return fallback, raw, None
-    try:
-        tag, value = decode_value(ad, raw)
-    except ValueError:
-        return ad.name, raw, ad
-    if ad.type in INTEGER_TYPES and isinstance(value, int) and value in ad.value_names:
-        value = ad.value_names[value]
-    if tag:
-        return f"{ad.name}:{tag}", value, ad
-    return ad.name, value, ad
-
-
-def decode_value(d: AttributeDef, raw: bytes) -> tuple[int, Any]:
-    """``(tag, value)`` of a raw attribute value; ValueError when it has the wrong shape.
-
-    Encrypted attributes are returned as raw octets: recovering them needs the secret.
-    """
-    tag = 0
-    if d.has_tag:
-        if d.type in INTEGER_TYPES:  # RFC 2868 §3.1: the tag replaces the first octet
-            if len(raw) != 4:
-                raise ValueError("tagged integer must be 4 octets")
-            return raw[0], int.from_bytes(raw[1:], "big")
-        if raw and raw[0] <= 0x1F:
-            tag, raw = raw[0], raw[1:]
-    if d.encrypt:
-        return tag, raw
-    return tag, codec_for(d.type)[0](raw)
-
-
-def _integer_value(d: AttributeDef, value: str) -> int:
-    """A VALUE name or a number in text, for an integer-typed attribute."""
-    number = d.values.get(value)
-    if number is not None:
-        return number
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{d.name}: {value!r} is neither a number nor a VALUE name") from None
-
-
-def attribute_encoder(d: AttributeDef, dictionary: Dictionary | None = None) -> AttributeEncoder:
-    """``value -> [(type, raw)]`` for untagged values of ``d``: the same bytes and errors as
-    :func:`encode_value`, with the type dispatch and the VSA header worked out once.
-
-    Plain standard attributes and VSAs get a specialised closure; tagged, concatenated,
-    RFC 6929, TLV, continued-vendor, Vendor-Specific and NAS-Filter-Rule use
-    :func:`encode_value` itself.
-    """
-    k = d.key
-    vd = (
-        dictionary.vendors_by_id.get(k[1])
-        if dictionary is not None and k[0] == VENDOR_SPECIFIC and len(k) > 1
-        else None
-    )
-    special = (
-        d.has_tag
-        or d.concat
-        or not (len(k) == 1 or (k[0] == VENDOR_SPECIFIC and len(k) == 3))
-        or k in _SPECIAL_KEYS
-        or (vd is not None and vd.continuation)
-    )
-    if special:
-        return lambda value: encode_value(d, value, 0, dictionary)
-    to_raw = codec_for(d.type)[1]
-    integer = d.type in INTEGER_TYPES
-    if len(k) == 1:
-        code = k[0]
-
-        def encode_standard(value: Any) -> list[tuple[int, bytes]]:
-            if integer and isinstance(value, str):
-                value = _integer_value(d, value)
-            raw = to_raw(value)
-            if not raw:  # RFC 2865 §5: an attribute of Length 2 MUST NOT be sent
-                return []
-            if len(raw) > 253:
-                raise ValueError(f"{d.name}: value of {len(raw)} octets exceeds 253")
-            return [(code, raw)]
-
-        return encode_standard
-    vid, vt = k[1], k[2]
-    tl, ll = 1, 1
-    if vd is not None:
-        tl, ll = vd.type_len, vd.len_len
-    header = vid.to_bytes(4, "big") + vt.to_bytes(tl, "big")
-    extra = tl + ll
-
-    def encode_vsa(value: Any) -> list[tuple[int, bytes]]:
-        if integer and isinstance(value, str):
-            value = _integer_value(d, value)
-        raw = to_raw(value)
-        n = len(raw)
-        if not n:  # RFC 2865 §5.26: the String field is one or more octets
-            return []
-        if n + 4 + extra > 253:
-            raise ValueError(f"{d.name}: value of {n} octets does not fit a Vendor-Specific")
-        if ll == 1:
-            return [(VENDOR_SPECIFIC, header + bytes((n + extra,)) + raw)]
-        return [(VENDOR_SPECIFIC, header + ((n + extra).to_bytes(ll, "big") if ll else b"") + raw)]
-
-    return encode_vsa
-
-
-def encode_value(
-    d: AttributeDef, value: Any, tag: int = 0, dictionary: Dictionary | None = None
-) -> list[tuple[int, bytes]]:
-    """Encode ``value`` for ``d`` into one or more top-level ``(type, raw)`` attributes."""
-    if isinstance(value, str) and d.type in INTEGER_TYPES:
-        value = _integer_value(d, value)
-    raw = codec_for(d.type)[1](value)
-    if d.has_tag:
-        if d.type in INTEGER_TYPES:
-            raw = bytes((tag,)) + raw[1:]
-        elif tag or d.encrypt:
-            raw = bytes((tag,)) + raw
-    return wrap(d, raw, dictionary)
-
-
-def wrap(d: AttributeDef, raw: bytes, dictionary: Dictionary | None = None) -> list[tuple[int, bytes]]:
-    """Place an encoded value at its key: top level, inside a VSA, or an RFC 6929 container,
-    through the TLVs of its path (RFC 6929 §2.3). An empty value gives no attribute: RFC 2865
-    §5 forbids Length 2, RFC 2865 §5.26 an empty VSA String, RFC 6929 §2.1 an empty Value."""
-    if not raw:
-        return []
-    k = d.key
-    first = k[0]
-    if len(k) > 1:
-        top = tlv.container_length(k)
-        if top < len(k):
-            raw = tlv.pack(k[top:], raw)
-            k = k[:top]
-    if len(k) == 1:
-        if first == VENDOR_SPECIFIC:
-            vsa.check(raw, dictionary)
-        if len(raw) <= 253:
-            return [(first, raw)]
-        if d.concat or k == _FILTER_RULE_KEY:  # RFC 4849 §2: a rule continues in the next
-            return [(first, raw[i : i + 253]) for i in range(0, len(raw), 253)]
-        raise ValueError(f"{d.name}: value of {len(raw)} octets exceeds 253")
-    if first == VENDOR_SPECIFIC:
-        return vsa.build(d.name, k[1], k[2], raw, dictionary)
-    if first in EXTENDED_TYPES:
-        if len(k) == 4:  # Extended-Vendor-Specific, RFC 6929 §2.4
-            value = bytes((k[1],)) + k[2].to_bytes(4, "big") + bytes((k[3],)) + raw
-        else:
-            value = bytes((k[1],)) + raw
-        if len(value) > 253:
-            raise ValueError(f"{d.name}: value too long for an extended attribute")
-        return [(first, value)]
-    if first in LONG_EXTENDED_TYPES:
-        prefix = bytes((k[1],)) + (k[2].to_bytes(4, "big") + bytes((k[3],)) if len(k) == 4 else b"")
-        payload = prefix[1:] + raw
-        chunks = [payload[i : i + 251] for i in range(0, len(payload), 251)] or [b""]
-        out = []
-        for n, chunk in enumerate(chunks):
-            more = 0x80 if n < len(chunks) - 1 else 0
-            out.append((first, bytes((k[1], more)) + chunk))
-        return out
-    raise ValueError(f"{d.name}: cannot place key {k}")
-
-
-def _extended_values(
-    attributes: list[tuple[int, bytes]], k: AttrKey, invalid: dict[int, str], long: bool
-) -> list[bytes]:
-    first, ext = k[0], k[1]
-    evs = len(k) == 4
-    out: list[bytes] = []
-    pending: bytearray | None = None
-    for i, (t, v) in enumerate(attributes):
-        if t != first or i in invalid or not v or v[0] != ext:
-            continue
-        if len(v) < (3 if long else 2):  # RFC 6929 §2.1/§2.2: Length 2..3 (4 long) is invalid
-            invalid[i] = f"extended attribute {t} of {len(v) + 2} octets"
-            continue
-        data = v[2:] if long else v[1:]
-        if long and pending is not None:
-            pending += data
-        elif long:
-            pending = bytearray(data)
-        if long:
-            assert pending is not None
-            if v[1] & 0x80:  # More flag: the value continues in the next attribute
-                continue
-            data, pending = bytes(pending), None
-        if evs:  # RFC 6929 §2.4: Vendor-Id, EVS-Type, then at least one octet of EVS-Value
-            if len(data) < 6 or int.from_bytes(data[:4], "big") != k[2] or data[4] != k[3]:
-                continue
-            data = data[5:]
-        out.append(data)
-    return out
-
-
-#: what :func:`scan` returns: (datagram cut to Length, offsets, types, M-A value offset or 0)
-Scanned = tuple[bytes, list[int], bytes, int]
-
-
-def scan(data: bytes) -> Scanned:
-    """The strict walk over a datagram, without building a :class:`Packet`.
-
-    Returns the datagram cut to its Length, the offset of each attribute, one octet per
-    attribute with its type, and the offset of the Message-Authenticator value (0 when
-    absent). Raises :class:`MalformedPacket` for anything that must be dropped (RFC 2865 §3,
-    §5; RFC 3579 §3.2): Length within 20..4096 and not beyond the datagram (octets after
-    Length are padding and ignored); every attribute at least 2 octets and inside Length;
-    at most one Message-Authenticator, of exactly 18 octets. :func:`decode` is this plus
-    the packet object; the dispatcher's PAP fast path uses it alone. The walk is bounded
-    by Length: every step advances at least 2 octets.
-    """
-    n = len(data)
-    if n < MIN_PACKET_LENGTH:
-        raise MalformedPacket("too-short", f"datagram of {n} octets")
-    length = (data[2] << 8) | data[3]
-    if length < MIN_PACKET_LENGTH or length > MAX_PACKET_LENGTH:
-        raise MalformedPacket("bad-length", f"Length field {length}")
-    if length > n:
-        raise MalformedPacket("truncated", f"Length field {length} but datagram of {n} octets")
-    if length < n:
-        data = data[:length]
-    offs: list[int] = []
-    add_off = offs.append
-    tbuf = bytearray()
-    add_type = tbuf.append
-    i = 20
-    try:
-        while i < length:
-            al = data[i + 1]
-            if al < 2:
-                raise MalformedPacket("bad-attribute-length", f"attribute {data[i]} with length {al}")
-            add_off(i)
-            add_type(data[i])
-            i += al
-    except IndexError:
-        raise MalformedPacket("attribute-overrun", f"attribute header at offset {i} past Length") from None
-    if i != length:
-        raise MalformedPacket("attribute-overrun", f"attribute {data[offs[-1]]} overruns the packet")
-    types = bytes(tbuf)
-    ma_offset = 0
-    k = types.find(MESSAGE_AUTHENTICATOR)
-    if k >= 0:
-        o = offs[k]
-        if data[o + 1] != 18:
-            raise MalformedPacket(
-                "bad-message-authenticator", f"Message-Authenticator of {data[o + 1]} octets"
-            )
-        if types.find(MESSAGE_AUTHENTICATOR, k + 1) >= 0:
-            raise MalformedPacket("bad-message-authenticator", "Message-Authenticator present twice")
-        ma_offset = o + 2
-    return data, offs, types, ma_offset
-
-
 def decode(data: bytes, dictionary: Dictionary | None = None) -> Packet:
     """Parse one datagram. Raises :class:`MalformedPacket` for anything that must be dropped.
 
@@ -681,48 +418,6 @@ def from_scan(scanned: Scanned, dictionary: Dictionary | None = None) -> Packet:
         if invalid:
             p.invalid.update(invalid)
     return p
-
-
-def message_authenticator_offset(data: bytes) -> int | None:
-    """Offset of the Message-Authenticator value, or None.
-
-    Meant for packets :func:`decode` accepted, but bounded on any input: the walk stops at
-    an attribute of length < 2 or one that overruns the packet (it used to loop forever on
-    a zero length, and ``verify_message_authenticator`` is public).
-    """
-    length = min((data[2] << 8) | data[3], len(data))
-    i = 20
-    while i + 1 < length:
-        al = data[i + 1]
-        if al < 2 or i + al > length:
-            return None
-        if data[i] == MESSAGE_AUTHENTICATOR:
-            return i + 2
-        i += al
-    return None
-
-
-def verify_message_authenticator(
-    data: bytes, secret: bytes, authenticator: bytes | None = None, offset: int | None = None
-) -> bool | None:
-    """Check a received packet's Message-Authenticator; None when it carries none.
-
-    ``authenticator`` is the one the HMAC is computed with (see
-    :func:`radiusd.codec.crypto.message_authenticator`): None means "this packet's own",
-    right for Access-Request and Status-Server; pass ZERO16 for Accounting/CoA/Disconnect
-    requests and the request's authenticator for replies.
-    """
-    off = message_authenticator_offset(data) if offset is None else offset
-    if not off:
-        return None
-    length = (data[2] << 8) | data[3]
-    if len(data) != length:
-        data = data[:length]
-    if authenticator is None:  # the packet's own authenticator is already in place
-        expected = hmac_md5(secret, b"".join((data[:off], ZERO16, data[off + 16 :])))
-    else:
-        expected = message_authenticator(data, off, authenticator, secret)
-    return hmac.compare_digest(expected, data[off : off + 16])
 
 
 def _attribute_body(attributes: list[tuple[int, bytes]]) -> bytes:

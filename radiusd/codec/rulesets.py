@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-NAS_FILTER_RULE = 92
+from .attributes_gen import NAS_FILTER_RULE
+
 _MAX = 253
 
 

@@ -8,9 +8,9 @@ Children of the same TLV may sit in one container or in several; a reader gather
 
 from __future__ import annotations
 
+from .attributes_gen import VENDOR_SPECIFIC
 from .dictionary import AttrKey
 
-VENDOR_SPECIFIC = 26
 _EXTENDED = range(241, 247)
 
 

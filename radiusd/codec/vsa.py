@@ -8,14 +8,14 @@ reader joins those fragments; a writer cuts a long value into them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from .attributes_gen import VENDOR_SPECIFIC
 from .dictionary import Dictionary
 
 #: One vendor sub-attribute: (vendor id, vendor type, value, index of its type-26 attribute).
 VendorAttr = tuple[int, int, bytes, int]
 
-VENDOR_SPECIFIC = 26
 MORE = 0x80  # the continuation octet's More bit
 #: Octets of one Vendor-Specific value: 253 minus Vendor-Id (4), type, length, continuation.
 CONTINUED_CHUNK = 253 - 4 - 3
@@ -109,23 +109,56 @@ def split_all(
     return vsas, invalid
 
 
-def build(name: str, vid: int, vt: int, raw: bytes, dictionary: Dictionary | None) -> list[tuple[int, bytes]]:
-    """``raw`` as Vendor-Specific attributes of vendor ``vid``, type ``vt``: one, or for a
-    continuation vendor as many as the value needs. ValueError when it cannot fit."""
+#: ``raw value -> [(26, Vendor-Specific value), ...]`` for one vendor attribute.
+VsaEncoder = Callable[[bytes], list[tuple[int, bytes]]]
+
+
+def encoder(name: str, vid: int, vt: int, dictionary: Dictionary | None) -> VsaEncoder:
+    """The one Vendor-Specific encoder: ``raw`` as attributes of vendor ``vid``, type ``vt``.
+
+    The header (Vendor-Id, then the vendor's type and length fields, RFC 2865 §5.26) is
+    worked out once per attribute; the returned function adds the length and the value.
+    A continuation vendor's value is cut into as many VSAs as it needs; any other gives
+    one, or ValueError (naming ``name``) when it cannot fit. Empty ``raw`` gives no VSA
+    (RFC 2865 §5.26: the String field is one or more octets).
+    """
     tl, ll, cont = _format(vid, dictionary)
     head = vid.to_bytes(4, "big") + vt.to_bytes(tl, "big")
+    extra = tl + ll
+
     if cont:
-        pieces = [raw[i : i + CONTINUED_CHUNK] for i in range(0, len(raw), CONTINUED_CHUNK)]
-        last = len(pieces) - 1
-        return [
-            (VENDOR_SPECIFIC, head + bytes((len(p) + 3, MORE if k < last else 0)) + p)
-            for k, p in enumerate(pieces)
-        ]
-    if len(raw) + 4 + tl + ll > 253:  # before packing a length that may not fit its field
-        raise ValueError(f"{name}: value of {len(raw)} octets does not fit a Vendor-Specific")
-    if ll:
-        head += (len(raw) + tl + ll).to_bytes(ll, "big")
-    return [(VENDOR_SPECIFIC, head + raw)]
+
+        def encode_continued(raw: bytes) -> list[tuple[int, bytes]]:
+            pieces = [raw[i : i + CONTINUED_CHUNK] for i in range(0, len(raw), CONTINUED_CHUNK)]
+            last = len(pieces) - 1
+            return [
+                (VENDOR_SPECIFIC, head + bytes((len(p) + 3, MORE if k < last else 0)) + p)
+                for k, p in enumerate(pieces)
+            ]
+
+        return encode_continued
+
+    def encode(raw: bytes) -> list[tuple[int, bytes]]:
+        n = len(raw)
+        if not n:
+            return []
+        if n + 4 + extra > 253:  # before packing a length that may not fit its field
+            raise ValueError(f"{name}: value of {n} octets does not fit a Vendor-Specific")
+        if ll == 1:  # the common format (1,1): no to_bytes call
+            return [(VENDOR_SPECIFIC, head + bytes((n + extra,)) + raw)]
+        return [(VENDOR_SPECIFIC, head + ((n + extra).to_bytes(ll, "big") if ll else b"") + raw)]
+
+    return encode
+
+
+def build(name: str, vid: int, vt: int, raw: bytes, dictionary: Dictionary | None) -> list[tuple[int, bytes]]:
+    """``raw`` through :func:`encoder` once (for callers that encode one value)."""
+    return encoder(name, vid, vt, dictionary)(raw)
+
+
+def evs_prefix(vid: int, evs_type: int) -> bytes:
+    """Vendor-Id and EVS-Type of an Extended-Vendor-Specific value (RFC 6929 §2.4)."""
+    return vid.to_bytes(4, "big") + bytes((evs_type,))
 
 
 def check(raw: bytes, dictionary: Dictionary | None) -> None:

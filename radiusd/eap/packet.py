@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# re-exported: the EAP modules read them as eap.EAP_MESSAGE (RFC 3579 §3.1), eap.STATE (RFC 2865 §5.24)
+from radiusd.codec.attributes_gen import EAP_MESSAGE as EAP_MESSAGE
+from radiusd.codec.attributes_gen import STATE as STATE
+
 # RFC 3748 §4: codes
 REQUEST = 1
 RESPONSE = 2
@@ -38,8 +42,6 @@ METHOD_NAMES = {
 #: names accepted in the ``[eap] methods`` setting
 METHOD_BY_NAME = {"md5": MD5_CHALLENGE, "tls": TLS, "ttls": TTLS, "peap": PEAP}
 
-EAP_MESSAGE = 79  # RFC 3579 §3.1
-STATE = 24  # RFC 2865 §5.24
 MAX_ATTR = 253
 
 

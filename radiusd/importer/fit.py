@@ -15,12 +15,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from radiusd.store.models import IPPool, Plan, RadiusSession, Router, Subscriber
+from radiusd.store.tables import core_table
 
-ROUTERS: sa.Table = Router.__table__  # type: ignore[assignment]
-PLANS: sa.Table = Plan.__table__  # type: ignore[assignment]
-SUBSCRIBERS: sa.Table = Subscriber.__table__  # type: ignore[assignment]
-POOLS: sa.Table = IPPool.__table__  # type: ignore[assignment]
-SESSIONS: sa.Table = RadiusSession.__table__  # type: ignore[assignment]
+ROUTERS = core_table(Router)
+PLANS = core_table(Plan)
+SUBSCRIBERS = core_table(Subscriber)
+POOLS = core_table(IPPool)
+SESSIONS = core_table(RadiusSession)
 
 INT32_MAX = 2**31 - 1
 _LIMITS = ((sa.SmallInteger, 2**15 - 1), (sa.BigInteger, 2**63 - 1), (sa.Integer, INT32_MAX))

@@ -46,7 +46,7 @@ def _span(lo: int, hi: int) -> str:
     return _text(lo) if lo == hi else f"{_text(lo)}-{_text(hi)}"
 
 
-def cover(pools: Mapping[str, Sequence[int]], obstacles: Sequence[tuple[int, int]] = ()) -> Cover:
+def cover(pools: Mapping[str, Sequence[int]], obstacles: Sequence[tuple[int, int]] = ()) -> Cover:  # noqa: C901  (one sweep over sorted addresses and obstacles; its invariants read best together)
     """Blocks per pool covering exactly the listed addresses (see the module docstring).
 
     ``pools``: pool name -> listed addresses (ints, any order, no address in two pools);

@@ -45,18 +45,19 @@ from radiusd.store.models import (
     utcnow,
 )
 from radiusd.store.pool_rows import TOPIC_POOL, load_configs, load_leases
+from radiusd.store.tables import core_table
 
 from .fit import misfit, shown
 from .model import ImportData, LeaseItem, Report
 from .ranges import Cover, cover
 
 CHUNK = 1000
-_R: sa.Table = Router.__table__  # type: ignore[assignment]
-_P: sa.Table = Plan.__table__  # type: ignore[assignment]
-_S: sa.Table = Subscriber.__table__  # type: ignore[assignment]
-_POOLS: sa.Table = IPPool.__table__  # type: ignore[assignment]
-_NETS: sa.Table = IPv4Network.__table__  # type: ignore[assignment]
-_SESS: sa.Table = RadiusSession.__table__  # type: ignore[assignment]
+_R = core_table(Router)
+_P = core_table(Plan)
+_S = core_table(Subscriber)
+_POOLS = core_table(IPPool)
+_NETS = core_table(IPv4Network)
+_SESS = core_table(RadiusSession)
 
 
 class _DryRun(Exception):

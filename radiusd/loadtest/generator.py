@@ -466,7 +466,7 @@ class Interrupted(Exception):
     """SIGINT before every worker was ready: nothing was measured."""
 
 
-def run_workers(
+def run_workers(  # noqa: C901  (start, progress and SIGINT of the workers together, so their clean-up order shows)
     config: LoadConfig, workers: int, on_progress: Callable[[tuple[int, int, int, int], float], None] | None
 ) -> RunStats:
     """Run ``config`` split over ``workers`` processes; their statistics merged.

@@ -25,8 +25,37 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from hashlib import md5
 
+from radiusd.codec import vsa as codec_vsa
+from radiusd.codec.attributes_gen import (
+    ACCT_INPUT_GIGAWORDS,
+    ACCT_INPUT_OCTETS,
+    ACCT_INPUT_PACKETS,
+    ACCT_OUTPUT_GIGAWORDS,
+    ACCT_OUTPUT_OCTETS,
+    ACCT_OUTPUT_PACKETS,
+    ACCT_SESSION_ID,
+    ACCT_SESSION_TIME,
+    ACCT_STATUS_TYPE,
+    ACCT_TERMINATE_CAUSE,
+    CALLING_STATION_ID,
+    CHAP_PASSWORD,
+    CLASS,
+    EVENT_TIMESTAMP,
+    FRAMED_IP_ADDRESS,
+    FRAMED_PROTOCOL,
+    MS_CHAP2_RESPONSE,
+    MS_CHAP_CHALLENGE,
+    NAS_IDENTIFIER,
+    NAS_IP_ADDRESS,
+    NAS_PORT,
+    NAS_PORT_TYPE,
+    SERVICE_TYPE,
+    USER_NAME,
+    USER_PASSWORD,
+    VENDOR_MICROSOFT,
+)
 from radiusd.codec.crypto import ZERO16, hide_user_password, hmac_md5, verify_response
-from radiusd.codec.packet import verify_message_authenticator
+from radiusd.codec.scanning import verify_message_authenticator
 from radiusd.policy import mschap
 from radiusd.store.reports import LOADTEST_SESSION_PREFIX
 
@@ -36,12 +65,7 @@ STATUS_START, STATUS_STOP, STATUS_INTERIM = 1, 2, 3
 
 AUTH_METHODS = ("pap", "chap", "mschapv2")
 
-USER_NAME, USER_PASSWORD, CHAP_PASSWORD, NAS_IP_ADDRESS, NAS_PORT = 1, 2, 3, 4, 5
-SERVICE_TYPE, FRAMED_PROTOCOL, FRAMED_IP_ADDRESS, CLASS, VENDOR_SPECIFIC = 6, 7, 8, 25, 26
-CALLING_STATION_ID, NAS_IDENTIFIER, ACCT_SESSION_ID = 31, 32, 44
-NAS_PORT_TYPE, MESSAGE_AUTHENTICATOR = 61, 80
-MICROSOFT = 311
-MS_CHAP_CHALLENGE, MS_CHAP2_RESPONSE = 11, 25
+MICROSOFT = VENDOR_MICROSOFT
 
 _HEADER = struct.Struct("!BBH")
 _U32 = struct.Struct("!BBI")
@@ -49,7 +73,7 @@ _MA_ZERO = b"\x50\x12" + ZERO16
 # Acct-Status-Type, Acct-Session-Time, Acct-Input/Output-Octets, -Packets, -Gigawords,
 # Event-Timestamp: one pack call per accounting datagram.
 _ACCT_COUNTERS = struct.Struct("!" + "BBI" * 9)
-_TERMINATE_USER_REQUEST = _U32.pack(49, 6, 1)  # Acct-Terminate-Cause = User-Request
+_TERMINATE_USER_REQUEST = _U32.pack(ACCT_TERMINATE_CAUSE, 6, 1)  # Acct-Terminate-Cause = User-Request
 
 INTERIM_SECONDS = 60  # simulated time between updates (Acct-Session-Time grows by this)
 #: Acct-Session-Id prefix that marks simulated sessions (exports leave them out by default)
@@ -91,9 +115,9 @@ def attr(type_code: int, value: bytes) -> bytes:
     return bytes((type_code, len(value) + 2)) + value
 
 
-def vsa(vendor: int, vendor_type: int, value: bytes) -> bytes:
-    """One Vendor-Specific attribute holding one sub-attribute (RFC 2865 §5.26)."""
-    return attr(VENDOR_SPECIFIC, vendor.to_bytes(4, "big") + bytes((vendor_type, len(value) + 2)) + value)
+# MS-CHAPv2 request attributes (RFC 2548 §2.1.2, §2.3.2), through the codec's one VSA encoder
+_MS_CHAP_CHALLENGE = codec_vsa.encoder("MS-CHAP-Challenge", MICROSOFT, MS_CHAP_CHALLENGE, None)
+_MS_CHAP2_RESPONSE = codec_vsa.encoder("MS-CHAP2-Response", MICROSOFT, MS_CHAP2_RESPONSE, None)
 
 
 def synthetic_ip(index: int) -> bytes:
@@ -211,7 +235,9 @@ class SessionBuilder:
         peer = md5(auth).digest()
         nt_response = mschap.generate_nt_response(challenge, peer, keys.name, keys.nt_hash)
         response = b"\x01\x00" + peer + bytes(8) + nt_response  # ident, flags, peer, reserved, NT
-        return vsa(MICROSOFT, MS_CHAP_CHALLENGE, challenge) + vsa(MICROSOFT, MS_CHAP2_RESPONSE, response)
+        (challenge_vsa,) = _MS_CHAP_CHALLENGE(challenge)
+        (response_vsa,) = _MS_CHAP2_RESPONSE(response)
+        return attr(*challenge_vsa) + attr(*response_vsa)
 
     def accept(self, session: Session, reply: bytes) -> None:
         """Take the Framed-IP-Address and Class values of an Access-Accept into the session."""
@@ -257,15 +283,15 @@ class SessionBuilder:
         out = OCTETS_OUT_PER_STEP * k
         pkts = PACKETS_PER_STEP * k
         counters = _ACCT_COUNTERS.pack(
-            40, 6, status,
-            46, 6, INTERIM_SECONDS * k,
-            42, 6, inp & 0xFFFFFFFF,
-            43, 6, out & 0xFFFFFFFF,
-            52, 6, inp >> 32,
-            53, 6, out >> 32,
-            47, 6, pkts & 0xFFFFFFFF,
-            48, 6, pkts & 0xFFFFFFFF,
-            55, 6, session.started_at + INTERIM_SECONDS * k,
+            ACCT_STATUS_TYPE, 6, status,
+            ACCT_SESSION_TIME, 6, INTERIM_SECONDS * k,
+            ACCT_INPUT_OCTETS, 6, inp & 0xFFFFFFFF,
+            ACCT_OUTPUT_OCTETS, 6, out & 0xFFFFFFFF,
+            ACCT_INPUT_GIGAWORDS, 6, inp >> 32,
+            ACCT_OUTPUT_GIGAWORDS, 6, out >> 32,
+            ACCT_INPUT_PACKETS, 6, pkts & 0xFFFFFFFF,
+            ACCT_OUTPUT_PACKETS, 6, pkts & 0xFFFFFFFF,
+            EVENT_TIMESTAMP, 6, session.started_at + INTERIM_SECONDS * k,
         )  # fmt: skip
         body = counters + session.acct_attrs
         if status == STATUS_STOP:

@@ -29,7 +29,20 @@ import os
 from collections.abc import Awaitable
 from typing import Protocol, runtime_checkable
 
-from radiusd.codec import rulesets
+from radiusd.codec import attributes_gen as attrs
+from radiusd.codec import rulesets, vsa
+from radiusd.codec.attributes_gen import (
+    CALLING_STATION_ID,
+    CHAP_CHALLENGE,
+    CHAP_PASSWORD,
+    EAP_MESSAGE,
+    FRAMED_IP_ADDRESS,
+    NAS_PORT,
+    NAS_PORT_ID,
+    USER_NAME,
+    USER_PASSWORD,
+    VENDOR_SPECIFIC,
+)
 from radiusd.codec.codes import Code
 from radiusd.codec.crypto import hide_user_password, recover_user_password, salt_encrypt
 from radiusd.codec.dictionary import Dictionary
@@ -48,21 +61,11 @@ from .hash_pool import DROP_REASON as SLOW_HASH_BUSY
 from .hash_pool import HashPool
 from .seams import AddressAssigner, Assignment, NoSessions, SessionCounter
 
-USER_NAME = 1
-USER_PASSWORD = 2
-CHAP_PASSWORD = 3
-NAS_PORT = 5
-FRAMED_IP_ADDRESS = 8
-CALLING_STATION_ID = 31
-NAS_PORT_ID = 87
-CHAP_CHALLENGE = 60
-FRAMED_MTU = 12
-EAP_MESSAGE = 79
-EAP_FAILURE = 4  # RFC 3748 §4.2
-MICROSOFT = 311
-MS_CHAP_RESPONSE = (26, MICROSOFT, 1)
-MS_CHAP_CHALLENGE = (26, MICROSOFT, 11)
-MS_CHAP2_RESPONSE = (26, MICROSOFT, 25)
+EAP_FAILURE = 4  # RFC 3748 §4.2 (an EAP Code, not an attribute)
+MICROSOFT = attrs.VENDOR_MICROSOFT
+MS_CHAP_RESPONSE = (VENDOR_SPECIFIC, MICROSOFT, attrs.MS_CHAP_RESPONSE)
+MS_CHAP_CHALLENGE = (VENDOR_SPECIFIC, MICROSOFT, attrs.MS_CHAP_CHALLENGE)
+MS_CHAP2_RESPONSE = (VENDOR_SPECIFIC, MICROSOFT, attrs.MS_CHAP2_RESPONSE)
 _ACCESS_ACCEPT = int(Code.ACCESS_ACCEPT)  # a plain int: no enum lookup per request
 _ACCESS_REJECT = int(Code.ACCESS_REJECT)
 _ACCESS_CHALLENGE = int(Code.ACCESS_CHALLENGE)
@@ -108,8 +111,18 @@ class NowaitAssigner(AddressAssigner, Protocol):
         ...
 
 
-def _vsa(vendor: int, vtype: int, value: bytes) -> tuple[int, bytes]:
-    return 26, vendor.to_bytes(4, "big") + bytes((vtype, len(value) + 2)) + value
+# RFC 2548 reply attributes, through the codec's one Vendor-Specific encoder (format 1,1)
+_MS_CHAP_ERROR = vsa.encoder("MS-CHAP-Error", MICROSOFT, attrs.MS_CHAP_ERROR, None)
+_MS_CHAP_MPPE_KEYS = vsa.encoder("MS-CHAP-MPPE-Keys", MICROSOFT, attrs.MS_CHAP_MPPE_KEYS, None)
+_MS_CHAP2_SUCCESS = vsa.encoder("MS-CHAP2-Success", MICROSOFT, attrs.MS_CHAP2_SUCCESS, None)
+_MS_MPPE_SEND_KEY = vsa.encoder("MS-MPPE-Send-Key", MICROSOFT, attrs.MS_MPPE_SEND_KEY, None)
+_MS_MPPE_RECV_KEY = vsa.encoder("MS-MPPE-Recv-Key", MICROSOFT, attrs.MS_MPPE_RECV_KEY, None)
+_MS_MPPE_ENCRYPTION_POLICY = vsa.encoder(
+    "MS-MPPE-Encryption-Policy", MICROSOFT, attrs.MS_MPPE_ENCRYPTION_POLICY, None
+)
+_MS_MPPE_ENCRYPTION_TYPES = vsa.encoder(
+    "MS-MPPE-Encryption-Types", MICROSOFT, attrs.MS_MPPE_ENCRYPTION_TYPES, None
+)
 
 
 class AccessPolicy:
@@ -144,7 +157,7 @@ class AccessPolicy:
 
     # -- entry point ----------------------------------------------------------------------
 
-    def handle(self, req: Request) -> HandlerResult:
+    def handle(self, req: Request) -> HandlerResult:  # noqa: C901  (the order of the checks is the policy; on the hot path a call per step costs)
         pkt = req.packet
         eap = pkt.raw((EAP_MESSAGE,))
         if eap is not None:
@@ -207,19 +220,18 @@ class AccessPolicy:
                     )
                     extra += self._mschap2_accept_attrs(req, r2.success_value, r2.send_key, r2.recv_key)
                 else:
-                    extra.append(
-                        _vsa(MICROSOFT, 2, mschap.mschap_error_value(r2.ident, 691, challenge=os.urandom(16)))
-                    )
+                    error = mschap.mschap_error_value(r2.ident, 691, challenge=os.urandom(16))
+                    extra += _MS_CHAP_ERROR(error)
             elif challenge_ms is not None and resp1 is not None:
                 method = "MS-CHAPv1"
                 r1 = verify_mschap1(cred, challenge_ms, resp1)
                 result = r1
                 if r1.ok and r1.mppe_keys is not None:
                     hidden = hide_user_password(r1.mppe_keys, req.nas.secret, pkt.authenticator)
-                    extra.append(_vsa(MICROSOFT, 12, hidden))
+                    extra += _MS_CHAP_MPPE_KEYS(hidden)
                     extra += self._mppe_policy_attrs()
                 elif not r1.ok:
-                    extra.append(_vsa(MICROSOFT, 2, mschap.mschap_error_value(r1.ident, 691, version=2)))
+                    extra += _MS_CHAP_ERROR(mschap.mschap_error_value(r1.ident, 691, version=2))
             else:
                 return self._reject(
                     req, "the request carries no credentials (no User-Password, CHAP-Password or MS-CHAP)"
@@ -405,16 +417,19 @@ class AccessPolicy:
     ) -> list[tuple[int, bytes]]:
         secret, auth = req.nas.secret, req.packet.authenticator
         return [
-            _vsa(MICROSOFT, 26, success),
-            _vsa(MICROSOFT, 16, salt_encrypt(send_key, secret, auth)),
-            _vsa(MICROSOFT, 17, salt_encrypt(recv_key, secret, auth)),
+            *_MS_CHAP2_SUCCESS(success),
+            *_MS_MPPE_SEND_KEY(salt_encrypt(send_key, secret, auth)),
+            *_MS_MPPE_RECV_KEY(salt_encrypt(recv_key, secret, auth)),
             *self._mppe_policy_attrs(),
         ]
 
     @staticmethod
     def _mppe_policy_attrs() -> list[tuple[int, bytes]]:
         # MS-MPPE-Encryption-Policy = Encryption-Allowed (1), -Types = RC4 40 and 128 bit (6)
-        return [_vsa(MICROSOFT, 7, (1).to_bytes(4, "big")), _vsa(MICROSOFT, 8, (6).to_bytes(4, "big"))]
+        return [
+            *_MS_MPPE_ENCRYPTION_POLICY((1).to_bytes(4, "big")),
+            *_MS_MPPE_ENCRYPTION_TYPES((6).to_bytes(4, "big")),
+        ]
 
     def _reject(self, req: Request, reason: str, extra: list[tuple[int, bytes]] | None = None) -> Packet:
         req.reject_reason = reason

@@ -92,6 +92,31 @@ from operator import attrgetter
 from typing import Any, Protocol
 
 from radiusd.clock import ClockWatch
+from radiusd.codec.attributes_gen import (
+    ACCT_DELAY_TIME,
+    ACCT_INPUT_GIGAWORDS,
+    ACCT_INPUT_OCTETS,
+    ACCT_INPUT_PACKETS,
+    ACCT_INTERIM_INTERVAL,
+    ACCT_OUTPUT_GIGAWORDS,
+    ACCT_OUTPUT_OCTETS,
+    ACCT_OUTPUT_PACKETS,
+    ACCT_SESSION_ID,
+    ACCT_SESSION_TIME,
+    ACCT_STATUS_TYPE,
+    ACCT_TERMINATE_CAUSE,
+    CALLED_STATION_ID,
+    CALLING_STATION_ID,
+    CLASS,
+    DELEGATED_IPV6_PREFIX,
+    EVENT_TIMESTAMP,
+    FRAMED_IP_ADDRESS,
+    FRAMED_IPV6_PREFIX,
+    NAS_PORT,
+    NAS_PORT_ID,
+    NAS_PORT_TYPE,
+    USER_NAME,
+)
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.packet import Packet
@@ -105,29 +130,6 @@ from .sessions import CLOSED, Change, InterimPoint, LiveSession, SessionTable, U
 
 log = get_logger("radiusd.accounting")
 
-USER_NAME = 1
-NAS_PORT = 5
-FRAMED_IP_ADDRESS = 8
-CLASS = 25
-CALLED_STATION_ID = 30
-CALLING_STATION_ID = 31
-ACCT_STATUS_TYPE = 40
-ACCT_DELAY_TIME = 41
-ACCT_INPUT_OCTETS = 42
-ACCT_OUTPUT_OCTETS = 43
-ACCT_SESSION_ID = 44
-ACCT_SESSION_TIME = 46
-ACCT_INPUT_PACKETS = 47
-ACCT_OUTPUT_PACKETS = 48
-ACCT_TERMINATE_CAUSE = 49
-ACCT_INPUT_GIGAWORDS = 52
-ACCT_OUTPUT_GIGAWORDS = 53
-EVENT_TIMESTAMP = 55
-NAS_PORT_TYPE = 61
-ACCT_INTERIM_INTERVAL = 85
-NAS_PORT_ID = 87
-FRAMED_IPV6_PREFIX = 97
-DELEGATED_IPV6_PREFIX = 123
 
 NAS_REBOOT = "NAS-Reboot"
 LOST_SERVICE = "Lost-Service"

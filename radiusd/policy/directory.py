@@ -16,8 +16,10 @@ from typing import Any, Protocol
 from inventory.plugins.base import PluginError
 from inventory.plugins.registry import rate_limit_attributes
 from radiusd.codec import rulesets
+from radiusd.codec.attr_encoding import encode_value
+from radiusd.codec.attributes_gen import NAS_FILTER_RULE
 from radiusd.codec.dictionary import Dictionary
-from radiusd.codec.packet import EncodedAttributes, encode_value
+from radiusd.codec.packet import EncodedAttributes
 from radiusd.logs import get_logger
 
 from .credentials import Credential, parse_credential
@@ -164,7 +166,7 @@ def encode_reply_attributes(
         if not encoded:
             log.warning("reply-attribute.skipped", owner=owner, attribute=name, error="empty value")
             continue
-        if d.key == (rulesets.NAS_FILTER_RULE,):
+        if d.key == (NAS_FILTER_RULE,):
             rules_at = len(items) if rules_at < 0 else rules_at
             rules.append(b"".join(raw for _, raw in encoded))
         else:

@@ -12,6 +12,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from radiusd.codec import vsa
+from radiusd.codec.attributes_gen import (
+    EAP_MESSAGE,
+    FRAMED_MTU,
+    MS_MPPE_RECV_KEY,
+    MS_MPPE_SEND_KEY,
+    USER_NAME,
+    VENDOR_MICROSOFT,
+)
 from radiusd.codec.codes import Code
 from radiusd.codec.crypto import salt_encrypt
 from radiusd.codec.packet import Packet
@@ -21,10 +30,6 @@ from radiusd.server.handler import HandlerResult, Request
 from .credentials import Credential
 from .directory import Directory, PlanView, SubscriberView
 
-USER_NAME = 1
-FRAMED_MTU = 12
-EAP_MESSAGE = 79
-MICROSOFT = 311
 _ACCESS_CHALLENGE = int(Code.ACCESS_CHALLENGE)
 _METHOD_NAMES = {4: "EAP-MD5", 13: "EAP-TLS", 21: "TTLS", 25: "PEAP"}
 
@@ -32,8 +37,9 @@ Reject = Callable[[Request, str, list[tuple[int, bytes]] | None], Packet]
 Authorise = Callable[[Request, SubscriberView, PlanView | None, list[tuple[int, bytes]]], HandlerResult]
 
 
-def _vsa(vendor: int, vtype: int, value: bytes) -> tuple[int, bytes]:
-    return 26, vendor.to_bytes(4, "big") + bytes((vtype, len(value) + 2)) + value
+# RFC 2548 §2.4.2-3, through the codec's one Vendor-Specific encoder (format 1,1)
+_MS_MPPE_SEND_KEY = vsa.encoder("MS-MPPE-Send-Key", VENDOR_MICROSOFT, MS_MPPE_SEND_KEY, None)
+_MS_MPPE_RECV_KEY = vsa.encoder("MS-MPPE-Recv-Key", VENDOR_MICROSOFT, MS_MPPE_RECV_KEY, None)
 
 
 class EapAccess:
@@ -124,8 +130,8 @@ class EapAccess:
             secret, auth = req.nas.secret, req.packet.authenticator
             # RFC 5216 §2.3 / RFC 2548 §2.4.2-3: Recv-Key = MSK[0:32], Send-Key = MSK[32:64]
             extra += [
-                _vsa(MICROSOFT, 17, salt_encrypt(outcome.msk[:32], secret, auth)),
-                _vsa(MICROSOFT, 16, salt_encrypt(outcome.msk[32:64], secret, auth)),
+                *_MS_MPPE_RECV_KEY(salt_encrypt(outcome.msk[:32], secret, auth)),
+                *_MS_MPPE_SEND_KEY(salt_encrypt(outcome.msk[32:64], secret, auth)),
             ]
         req.note(f"  EAP {method}: subscriber {username!r}, plan {sub.plan or '-'}")
         return self.authorise(req, sub, plan, extra)

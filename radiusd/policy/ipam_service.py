@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING
 from ipam import Change
 from ipam.groups import SUFFIX, group_of
 from ipam.owners import slot_owner
+from radiusd.codec.attributes_gen import DELEGATED_IPV6_PREFIX, FRAMED_IP_ADDRESS, FRAMED_IPV6_PREFIX
 from radiusd.logs import get_logger
 from radiusd.server.handler import Request
 from radiusd.store.lease_ops import LeaseOp
@@ -76,9 +77,6 @@ log = get_logger("radiusd.ipam")
 #: is dropped unanswered (the NAS retransmits); each loss teaches memory the stored row
 MAX_CLAIM_ROUNDS = 32
 
-FRAMED_IP_ADDRESS = 8
-FRAMED_IPV6_PREFIX = 97
-DELEGATED_IPV6_PREFIX = 123
 _ATTR = {"ipv4": FRAMED_IP_ADDRESS, "ipv6-wan": FRAMED_IPV6_PREFIX, "ipv6-pd": DELEGATED_IPV6_PREFIX}
 
 

@@ -235,7 +235,7 @@ class Daemon:
             subscribers=len(self.directory.subscribers),
         )
         if s.ready_file:
-            Path(s.ready_file).write_text(json.dumps(self.bound))
+            Path(s.ready_file).write_text(json.dumps(self.bound))  # noqa: ASYNC240  (once, at start, a few bytes)
 
     async def _start_radsec(self) -> None:
         """The RadSec (RADIUS over TLS) listeners, feeding the UDP ports' dispatchers."""

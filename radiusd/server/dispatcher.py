@@ -25,23 +25,26 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from radiusd.codec.attributes_gen import (
+    CHAP_CHALLENGE,
+    CHAP_PASSWORD,
+    EAP_MESSAGE,
+    PROXY_STATE,
+    USER_NAME,
+    USER_PASSWORD,
+    VENDOR_SPECIFIC,
+)
 from radiusd.codec.codes import Code, code_name
 from radiusd.codec.crypto import ZERO16, verify_hashed_request
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.errors import MalformedPacket
 from radiusd.codec.packet import (
-    EAP_MESSAGE,
-    PROXY_STATE,
-    USER_PASSWORD,
-    VENDOR_SPECIFIC,
     Packet,
-    Scanned,
     encode_reply,
     encode_reply_body,
     from_scan,
-    scan,
-    verify_message_authenticator,
 )
+from radiusd.codec.scanning import Scanned, scan, verify_message_authenticator
 from radiusd.logs import get_logger
 
 from .debug import DebugPrinter
@@ -82,10 +85,9 @@ _RESULT: dict[int, str] = {
     Code.ACCOUNTING_RESPONSE: "ok",
 }
 
-_USER_NAME = 1
 #: Attribute types that make an Access-Request something other than plain PAP: the general
 #: path decides (CHAP-Password, CHAP-Challenge, Proxy-State to echo, EAP-Message).
-_NOT_PLAIN = frozenset({3, 60, PROXY_STATE, EAP_MESSAGE})
+_NOT_PLAIN = frozenset({CHAP_PASSWORD, CHAP_CHALLENGE, PROXY_STATE, EAP_MESSAGE})
 
 
 def sheddable(data: bytes) -> bool:
@@ -243,7 +245,7 @@ class Dispatcher:
         data, offs, types, ma_offset = scanned
         if not ma_offset or types.translate(None, self._plain_types):
             return False
-        k = types.find(_USER_NAME)
+        k = types.find(USER_NAME)
         j = types.find(USER_PASSWORD)
         if k < 0 or j < 0:
             return False
@@ -272,6 +274,7 @@ class Dispatcher:
         done = self.clock()
         self.dedupe.finish(key, reply, done)
         self.stats.observe("access", "accept", done - now)
+        self.stats.answered(nas.name)
         return True
 
     def _task_done(
@@ -316,12 +319,10 @@ class Dispatcher:
             return
         result = _RESULT.get(reply.code) or code_name(reply.code)
         if reply.code == _ACCESS_REJECT:
-            log.info(
-                "access.rejected",
-                nas=req.nas.name,
-                user=_printable(pkt.raw((1,))),
-                reason=req.reject_reason or "rejected",
-            )
+            user = _printable(pkt.raw((USER_NAME,)))
+            reason = req.reject_reason or "rejected"
+            log.info("access.rejected", nas=req.nas.name, user=user, reason=reason)
+            self.stats.rejected(req.nas.name, user, reason)
         if req.trace is not None and self.debug is not None:
             self.debug.decisions(seq, req.trace)
         delay = self.reject_delay if reply.code == _ACCESS_REJECT else 0.0
@@ -350,6 +351,7 @@ class Dispatcher:
         now = self.clock()
         self.dedupe.finish(key, data, now)
         self.stats.observe(kind, result, now - started - delay)
+        self.stats.answered(req.nas.name)
         if self.debug is not None:
             self.debug.packet_out(seq, reply, req.source, len(data), delay)
         self.in_flight -= 1
@@ -448,7 +450,7 @@ class Dispatcher:
         self.stats.drop(reason)
         self.in_flight -= 1
 
-    async def drain(self, timeout: float = 10.0, poll: float = 0.01) -> bool:
+    async def drain(self, timeout: float = 10.0, poll: float = 0.01) -> bool:  # noqa: ASYNC109  (returns False at timeout, nothing cancelled)
         """Stop taking requests and wait for those in flight (SIGTERM). True when all finished.
 
         Polls ``in_flight`` rather than keeping an Event in step with it: setting and clearing

@@ -8,7 +8,7 @@ group-commit writer, a password hash run off the loop). ``None`` means: send not
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from radiusd.codec.packet import Packet
@@ -34,15 +34,6 @@ class Request:
     reject_reason: str = ""
     #: when the handler sends no reply: the drop reason counted in /metrics ("no-reply" if unset)
     drop_reason: str = ""
-    _extra: dict[str, object] | None = field(default=None, init=False, repr=False)
-
-    @property
-    def extra(self) -> dict[str, object]:
-        """Scratch space for handlers, created on first use: most requests never need it,
-        and a dict per request is measurable on the PAP path."""
-        if self._extra is None:
-            self._extra = {}
-        return self._extra
 
     def note(self, message: str) -> None:
         if self.trace is not None:

@@ -50,12 +50,13 @@ from .models import (
     UTCDateTime,
 )
 from .sessions_load import load_sessions_by_id
+from .tables import core_table
 
-_SESSIONS: sa.Table = RadiusSession.__table__  # type: ignore[assignment]
-_ACCOUNTING: sa.Table = RadiusAccounting.__table__  # type: ignore[assignment]
-_USAGE: sa.Table = ServiceUsageTracking.__table__  # type: ignore[assignment]
-_INTERIMS: sa.Table = RadiusInterimUpdate.__table__  # type: ignore[assignment]
-_EVENTS: sa.Table = RadiusAccountingEvent.__table__  # type: ignore[assignment]
+_SESSIONS = core_table(RadiusSession)
+_ACCOUNTING = core_table(RadiusAccounting)
+_USAGE = core_table(ServiceUsageTracking)
+_INTERIMS = core_table(RadiusInterimUpdate)
+_EVENTS = core_table(RadiusAccountingEvent)
 _CHUNK = 500  # points per lookup: well under SQLite's and asyncpg's bound-parameter limits
 PointKey = tuple[str, str, int, int, int]
 
@@ -460,7 +461,7 @@ class AccountingOp:
         self.change.rollback()
 
     @classmethod
-    async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[AccountingOp]) -> None:
+    async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[AccountingOp]) -> None:  # noqa: C901  (one group commit: each kind of operation collected, then written once)
         sessions: dict[str, LiveSession] = {}
         closed: dict[str, LiveSession] = {}
         interims: list[InterimPoint] = []

@@ -60,11 +60,12 @@ from ipam import Lease, LeaseState
 
 from . import rawpg
 from .models import IPPool, IPv4IP, IPv6IP, ServiceIPAssignment
+from .tables import core_table
 
-V4: sa.Table = IPv4IP.__table__  # type: ignore[assignment]
-V6: sa.Table = IPv6IP.__table__  # type: ignore[assignment]
-HISTORY: sa.Table = ServiceIPAssignment.__table__  # type: ignore[assignment]
-POOLS: sa.Table = IPPool.__table__  # type: ignore[assignment]
+V4 = core_table(IPv4IP)
+V6 = core_table(IPv6IP)
+HISTORY = core_table(ServiceIPAssignment)
+POOLS = core_table(IPPool)
 
 _LEASE_COLUMNS = ("pool_id", "state", "owner", "router_id", "session_key", "expires_at", "updated_at")
 

@@ -46,6 +46,7 @@ SNMP_PRIV_PROTOCOLS = ("des", "aes", "aes192", "aes256")
 LINK_MEDIA = ("copper", "fibre", "wireless")
 COA_KINDS = ("disconnect", "coa")
 COA_OUTCOMES = ("pending", "ack", "nak", "timeout", "error")
+OPERATOR_ROLES = ("readonly", "helpdesk", "admin")
 
 
 def utcnow() -> dt.datetime:
@@ -424,12 +425,15 @@ class RadiusSession(Base):
     router_id: Mapped[int | None]
     nas_address: Mapped[str] = mapped_column(sa.String(64))
     nas_port: Mapped[int | None] = mapped_column(sa.BigInteger)  # 32-bit unsigned on the wire
-    nas_port_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # indexed for the web console's search by NAS port (never changes once written)
+    nas_port_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     nas_port_type: Mapped[str | None] = mapped_column(sa.String(32))
     framed_ip: Mapped[str | None] = mapped_column(sa.String(15))
     framed_ipv6_prefix: Mapped[str | None] = mapped_column(sa.String(64))
     delegated_ipv6_prefix: Mapped[str | None] = mapped_column(sa.String(64))
-    calling_station_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # indexed for the web console's search by MAC; it never changes once written, so updates
+    # of an open session stay HOT on PostgreSQL
+    calling_station_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     called_station_id: Mapped[str | None] = mapped_column(sa.String(255))
     class_: Mapped[str | None] = mapped_column("class", sa.Text)
     started_at: Mapped[dt.datetime]
@@ -659,6 +663,52 @@ class ClusterNode(Base):
     auth_requests: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     acct_requests: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     requests_per_second: Mapped[float] = mapped_column(default=0.0)  # over the last interval
+
+
+class Operator(Base):
+    """A person who logs in to the web console (radiusd.store.operators): bcrypt hash only."""
+
+    __tablename__ = "operators"
+    __table_args__ = (sa.CheckConstraint(_in("role", OPERATOR_ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    disabled: Mapped[bool] = mapped_column(default=False)
+    #: failed logins counted since ``failures_since`` (the lockout window)
+    failures: Mapped[int] = mapped_column(default=0)
+    failures_since: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[dt.datetime | None]
+
+
+class OperatorSession(Base):
+    """A web console login: only the SHA-256 of the cookie's value is kept."""
+
+    __tablename__ = "operator_sessions"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # hex SHA-256 of the cookie
+    operator_id: Mapped[int] = mapped_column(sa.ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime]
+    seen_at: Mapped[dt.datetime]
+
+
+class AuditEntry(Base):
+    """Who did what from the web console (and the operator CLI): appended, never changed."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index(None, "at"), sa.Index(None, "target", "at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    operator: Mapped[str] = mapped_column(sa.String(128))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    target: Mapped[str | None] = mapped_column(sa.String(255))
+    outcome: Mapped[str] = mapped_column(sa.String(16))  # ok | refused | failed
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+    source: Mapped[str | None] = mapped_column(sa.String(64))  # client address
 
 
 metadata = Base.metadata

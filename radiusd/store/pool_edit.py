@@ -54,6 +54,27 @@ def has_range(pool: PoolInfo, spec: str) -> bool:
     return find_range(pool, spec) is not None
 
 
+def _checked(
+    current: PoolInfo,
+    all_pools: Sequence[PoolInfo],
+    added: Sequence[tuple[str, str]],
+    remove_ranges: Sequence[str],
+    gateway: str | None,
+) -> tuple[list[str], str | None]:
+    """The domain's checks of an edit (:mod:`ipam.edits`) before its first write: the ranges
+    removed, and the gateway's canonical text (None without one)."""
+    try:
+        removed = [r.range for r in ranges_to_remove(current, remove_ranges)]
+        check_new_ranges(all_pools, current.name, added, removed)
+        if gateway is None:
+            return removed, None
+        specs = [r.range for r in current.ranges if r.kind == "ipv4" and r.range not in removed]
+        specs += [spec for kind, spec in added if kind == "ipv4"]
+        return removed, gateway_address(gateway, specs, f"any IPv4 range of pool {current.name!r}")
+    except PoolError as exc:
+        raise refused(exc) from None
+
+
 async def edit_pool(
     engine: AsyncEngine,
     name: str,
@@ -70,11 +91,7 @@ async def edit_pool(
     (None clears), and ``gateway``: an address of the pool reserved for nobody (never handed out)."""
     current = await pools.get_pool(engine, name)
     added = [(_kind(spec, kind), spec.strip()) for kind, spec in add_ranges]
-    try:
-        removed = [r.range for r in ranges_to_remove(current, remove_ranges)]
-        check_new_ranges(await pools.list_pools(engine), name, added, removed)
-    except PoolError as exc:
-        raise refused(exc) from None
+    removed, address = _checked(current, await pools.list_pools(engine), added, remove_ranges, gateway)
     meta: dict[str, Any] = {}
     async with engine.connect() as conn:
         if given(fallback):
@@ -94,14 +111,6 @@ async def edit_pool(
         if warning_pct is not None and (isinstance(warning_pct, bool) or not 0 < float(warning_pct) <= 100):
             raise InvalidInput(f"warning threshold must be a percentage in (0, 100], not {warning_pct!r}")
         meta["warning_pct"] = warning_pct
-    address = None
-    if gateway is not None:
-        specs = [r.range for r in current.ranges if r.kind == "ipv4" and r.range not in removed]
-        specs += [spec for kind, spec in added if kind == "ipv4"]
-        try:
-            address = gateway_address(gateway, specs, f"any IPv4 range of pool {name!r}")
-        except PoolError as exc:
-            raise refused(exc) from None
     undo: list[Callable[[], Awaitable[Any]]] = []
     try:
         if meta:

@@ -19,12 +19,13 @@ from ipam.groups import PoolConfig, load_allocator, operator_text, rows_of
 from .errors import Conflict, NotFound
 from .lease_ops import V4, V6, lease_of, lease_select, read_leases
 from .models import IPPool, IPv4Network, IPv6Network, Router
+from .tables import core_table
 
 TOPIC_POOL = "pool"
 _POOL_LOCK = 0x72697061  # "ripa": serialises pool writes on PostgreSQL
-_POOLS: sa.Table = IPPool.__table__  # type: ignore[assignment]
-_NETS4: sa.Table = IPv4Network.__table__  # type: ignore[assignment]
-_NETS6: sa.Table = IPv6Network.__table__  # type: ignore[assignment]
+_POOLS = core_table(IPPool)
+_NETS4 = core_table(IPv4Network)
+_NETS6 = core_table(IPv6Network)
 
 
 def refusal(exc: Exception) -> Conflict:

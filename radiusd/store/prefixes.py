@@ -70,9 +70,10 @@ from .models import (
 )
 from .pool_rows import _POOL_LOCK, _state
 from .prefix_models import AddressAssignment, Prefix
+from .tables import core_table
 
-P: sa.Table = Prefix.__table__  # type: ignore[assignment]
-A: sa.Table = AddressAssignment.__table__  # type: ignore[assignment]
+P = core_table(Prefix)
+A = core_table(AddressAssignment)
 #: role a prefix allocated for a purpose gets unless told
 DEFAULT_ROLE = {"subscriber": "customer", "site": "container", "link": "infrastructure"}
 _NAMED = {

@@ -50,24 +50,19 @@ from .models import (
     Router,
     ServiceUsageTracking,
 )
+from .tables import core_table
 
 CHUNK = 2_000
 UsageBy = Literal["subscriber", "day", "session"]
 USAGE_BY: tuple[UsageBy, ...] = ("subscriber", "day", "session")
 
 
-def _table(model: type[Any]) -> sa.Table:
-    table = model.__table__
-    assert isinstance(table, sa.Table)
-    return table
-
-
-_s = _table(RadiusSession)
-_u = _table(RadiusInterimUpdate)
-_a = _table(RadiusAccounting)
-_r = _table(Router)
-_su = _table(ServiceUsageTracking)
-_e = _table(RadiusAccountingEvent)
+_s = core_table(RadiusSession)
+_u = core_table(RadiusInterimUpdate)
+_a = core_table(RadiusAccounting)
+_r = core_table(Router)
+_su = core_table(ServiceUsageTracking)
+_e = core_table(RadiusAccountingEvent)
 
 #: Field order of a session as listed (``session list``); JSON and CSV keys.
 SESSION_FIELDS = session_view.FIELDS

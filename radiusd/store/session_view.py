@@ -17,9 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from .models import RadiusSession, Router
+from .tables import core_table
 
-_S: sa.Table = RadiusSession.__table__  # type: ignore[assignment]
-_R: sa.Table = Router.__table__  # type: ignore[assignment]
+_S = core_table(RadiusSession)
+_R = core_table(Router)
 
 #: Every field of the read model, in listing order (``session list`` JSON and CSV keys).
 FIELDS = (

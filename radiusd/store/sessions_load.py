@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from radiusd.policy.sessions import LiveSession
 
 from .models import RadiusSession
+from .tables import core_table
 
-_T: sa.Table = RadiusSession.__table__  # type: ignore[assignment]
+_T = core_table(RadiusSession)
 
 
 def session_from_row(row: Any) -> LiveSession:

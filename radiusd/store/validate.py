@@ -134,8 +134,8 @@ def known_reply_attributes(pairs: Iterable[object]) -> list[list[str]]:
     attribute must exist and its value must encode for the attribute's type (a number or VALUE
     name for integers, an address for ipaddr, ...). The name is stored as the dictionary spells it.
     """
+    from radiusd.codec.attr_encoding import encode_value
     from radiusd.codec.dictionary import default_dictionary
-    from radiusd.codec.packet import encode_value
 
     dictionary = default_dictionary()
     out: list[list[str]] = []

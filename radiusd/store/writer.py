@@ -150,7 +150,7 @@ class Writer:
         futs = [self.submit(op) for op in ops]
         await asyncio.gather(*futs)
 
-    async def close(self, timeout: float = 10.0) -> None:
+    async def close(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109  (at timeout the queue is rolled back and failed first)
         """Finish what is queued (up to ``timeout`` seconds), then stop."""
         self._closing = True
         self._wake.set()

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -99,7 +99,7 @@ class DaemonProcess:
         workdir: Path,
         *,
         args: tuple[str, ...] = (),
-        env: dict[str, str | None] | None = None,
+        env: Mapping[str, str | None] | None = None,
     ) -> None:
         self.url = url
         self.workdir = workdir
@@ -310,7 +310,7 @@ def daemon_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
         url: str,
         *,
         args: tuple[str, ...] = (),
-        env: dict[str, str | None] | None = None,
+        env: Mapping[str, str | None] | None = None,
         seed: Callable[[DaemonProcess], None] | None = None,
     ) -> DaemonProcess:
         d = DaemonProcess(url, tmp_path_factory.mktemp("radiusd"), args=args, env=env)

@@ -115,7 +115,7 @@ def read_length(sock: socket.socket) -> int:
 
 
 def read_sentence(sock: socket.socket) -> list[str]:
-    words = []
+    words: list[str] = []
     while True:
         n = read_length(sock)
         if n == 0:

@@ -1,4 +1,4 @@
-"""A COMMIT whose connection drops before its answer (issue 5: never count a record twice).
+"""A COMMIT whose connection drops before its answer: a record is never counted twice.
 
 PostgreSQL committed, the daemon cannot know it: it sends no reply and rolls its memory back,
 as for any failed commit. A newer Interim-Update of the same session must then not be computed

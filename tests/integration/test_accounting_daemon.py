@@ -1,7 +1,8 @@
 """Accounting end to end: FreeRADIUS radclient and pyrad against ``radiusd serve``, SQLite and PostgreSQL.
 
 Each test uses its own usernames and session ids on the module's daemon and reads the rows
-back from the database: every edge case of issue 5, a retransmission storm (new Identifier
+back from the database: every accounting edge case (Start/Interim/Stop in any order, duplicates, missing
+Start, NAS reboots), a retransmission storm (new Identifier
 and Acct-Delay-Time each time) giving one row per session, gigawords, Simultaneous-Use from
 live sessions. The PostgreSQL outage test is in test_accounting_outage.py.
 """

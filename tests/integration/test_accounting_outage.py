@@ -1,4 +1,4 @@
-"""A PostgreSQL outage in the middle of an accounting storm (issue 5).
+"""A PostgreSQL outage in the middle of an accounting storm: no record lost, none counted twice.
 
 The daemon's database URL points at a small asyncio TCP proxy (run in a thread here) in front
 of PostgreSQL. While the proxy is cut (connections reset, new ones refused) no

@@ -1,4 +1,4 @@
-"""Bad input over a real socket to ``radiusd serve`` (issue 8, "Fuzzing and bad input").
+"""Bad input over a real socket to ``radiusd serve``: dropped and counted, nothing written.
 
 One test per class of bad input, on SQLite and PostgreSQL. Every bad request is aimed where
 it would write something if it were taken: a login of a subscriber whose plan allocates an
@@ -16,6 +16,7 @@ from /proc before and after.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import socket
@@ -86,8 +87,9 @@ def metrics(d: DaemonProcess) -> dict[str, float]:
     """``{'drops:REASON': n, 'requests:TYPE:RESULT': n, 'duplicates': n}`` from /metrics."""
     host, port = d.bound["api"][0][:2]
     req = urllib.request.Request(
-        f"http://{host}:{port}/metrics", headers={"Authorization": f"Bearer {d.token}"}
-    )  # type: ignore[attr-defined]
+        f"http://{host}:{port}/metrics",
+        headers={"Authorization": f"Bearer {d.token}"},  # type: ignore[attr-defined]
+    )
     with urllib.request.urlopen(req, timeout=5) as resp:
         text = resp.read().decode()
     out: dict[str, float] = {}
@@ -154,7 +156,7 @@ def resign_ma(data: bytes) -> bytes:
     """Recompute an Access-Request's Message-Authenticator after an edit (so only the edit is bad)."""
     import hmac
 
-    from radiusd.codec.packet import message_authenticator_offset
+    from radiusd.codec.scanning import message_authenticator_offset
 
     off = message_authenticator_offset(data)
     assert off
@@ -174,6 +176,14 @@ class Probe:
         self.writes = writes(d)
         self.peer = UdpPeer()
 
+    def _grew(self, key: str, n: int) -> bool:
+        """Whether the counter ``key`` of /metrics went up by at least ``n`` since the start."""
+        return metrics(self.d).get(key, 0) - self.before.get(key, 0) >= n
+
+    def _logged(self, field: str, text: str) -> list[dict[str, Any]]:
+        """The daemon's log events whose ``field`` contains ``text``."""
+        return [e for e in self.d.events() if text in str(e.get(field, ""))]
+
     def port(self, which: str) -> int:
         return self.d.auth_port if which == "auth" else self.d.acct_port
 
@@ -192,7 +202,7 @@ class Probe:
         d = self.d
         for reason, n in (drops or {}).items():
             key = f"drops:{reason}"
-            got = wait_until(lambda k=key, n=n: metrics(d).get(k, 0) - self.before.get(k, 0) >= n and True, 3)
+            got = wait_until(functools.partial(self._grew, key, n), 3)
             after = metrics(d)
             assert got, f"drops {reason}: +{after.get(key, 0) - self.before.get(key, 0)}, expected +{n}"
             assert after.get(key, 0) - self.before.get(key, 0) == n, (reason, after, self.before)
@@ -201,7 +211,7 @@ class Probe:
             key = "requests:access:reject"
             assert wait_until(lambda: metrics(d).get(key, 0) - self.before.get(key, 0) == rejects, 3)
         for field, text in (log or {}).items():
-            found = wait_until(lambda f=field, t=text: [e for e in d.events() if t in str(e.get(f, ""))], 3)
+            found = wait_until(functools.partial(self._logged, field, text), 3)
             assert found, f"no log event with {field} containing {text!r}"
         after = metrics(d)
         answered = {k: v - self.before.get(k, 0) for k, v in after.items() if k.startswith("requests:")}

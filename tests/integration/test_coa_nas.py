@@ -196,7 +196,7 @@ async def test_coa_nak_carries_error_cause(nas_standin: PyradNas) -> None:
 
 def _forged(request: pp.CoAPacket, secret: bytes = b"not-the-secret") -> bytes:
     fake = pp.CoAPacket(pp.DisconnectACK, request.id, secret, request.authenticator, dict=request.dict)
-    return fake.ReplyPacket()
+    return bytes(fake.ReplyPacket())
 
 
 async def test_forged_and_stray_replies_are_ignored(nas_standin: PyradNas) -> None:

@@ -1,4 +1,5 @@
-"""Faults under load (issue 8, "Faults"), against ``radiusd serve`` on PostgreSQL.
+"""Faults under load (kills, database loss: no lease or record lost or doubled), against
+``radiusd serve`` on PostgreSQL.
 
 (a) SIGKILL at random moments of a mixed load: client threads (our codec over raw UDP
     sockets, retransmitting as a NAS does) log in subscribers with pool allocation and send

@@ -14,6 +14,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -210,7 +211,7 @@ def cli(url: str, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def query(url: str, sql: str) -> list[tuple[object, ...]]:
+def query(url: str, sql: str) -> list[tuple[Any, ...]]:
     from radiusd.store.engine import create_engine
 
     async def go() -> list[tuple[object, ...]]:

@@ -1,4 +1,4 @@
-"""IPAM through the running daemon (issue 4), on SQLite and PostgreSQL.
+"""IPAM through the running daemon (every Accept's address committed first), on SQLite and PostgreSQL.
 
 ``radiusd serve`` is started as users start it (DaemonProcess); FreeRADIUS ``radclient -p 128``
 sends storms of PAP logins. Each request carries Proxy-State = its username, which the server

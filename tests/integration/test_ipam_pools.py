@@ -1,4 +1,4 @@
-"""Pool and lease CRUD (radiusd.store.pools, issue 4) on SQLite and PostgreSQL: refusals,
+"""Pool and lease CRUD (radiusd.store.pools) on SQLite and PostgreSQL: refusals,
 change feed, utilisation, lease history."""
 
 from __future__ import annotations

@@ -140,7 +140,7 @@ async def test_change_plan_is_a_coa_with_mikrotik_rate_limit() -> None:
         nas.close()
 
 
-async def _plan_record(name: str, rate: str) -> object:
+async def _plan_record(name: str, rate: str) -> Any:
     from radiusd.store.records import PlanRecord
 
     return PlanRecord(id=1, name=name, rate_limit=rate)

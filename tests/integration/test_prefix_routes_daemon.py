@@ -71,7 +71,7 @@ def test_accept_carries_framed_route_and_framed_ipv6_route(daemon: DaemonProcess
 
 def test_routed_subnet_change_reaches_the_running_daemon(daemon: DaemonProcess, dictionary: Any) -> None:
     daemon.cli("prefix", "allocate", "--from", "203.0.113.0/24", "--length", "29", "--for", "subscriber:home")
-    expected = (["203.0.113.8/29 0.0.0.0 1"], [])
+    expected: tuple[list[str], list[str]] = (["203.0.113.8/29 0.0.0.0 1"], [])
     assert wait_until(lambda: routes(daemon, dictionary, "home") == expected, 5.0, interval=0.1)
     daemon.cli("subscriber", "set", "home", "--routed-subnet", "none")
     assert wait_until(lambda: routes(daemon, dictionary, "home") == ([], []), 5.0, interval=0.1)

@@ -41,6 +41,12 @@ def test_wheel_installed_outside_the_source_tree_serves_a_login(tmp_path: Path) 
     probe += "print(radiusd.__file__, d.default_dictionary_path())"
     where = run(python, "-c", probe, cwd=work).split()
     assert all(Path(p).is_relative_to(venv) for p in where), where
+    # the web console's templates and static files are package data
+    probe = "import radiusd.web.render as r\n"
+    probe += "names = r._env.list_templates()\n"
+    probe += "print(r.__file__, len(names), 'login.html' in names, r.static('console.css').status_code)"
+    module, count, login, status = run(python, "-c", probe, cwd=work).split()
+    assert Path(module).is_relative_to(venv) and int(count) >= 10 and login == "True" and status == "200"
     smoke = ROOT / "scripts" / "serve_login.py"
     radiusd = venv / "bin" / "radiusd"
     out = run(sys.executable, smoke, "--radiusd", radiusd, "--workdir", work / "run", cwd=work)

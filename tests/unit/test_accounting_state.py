@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import pytest
 
@@ -320,7 +321,20 @@ class FakeWriter:
                 f.set_exception(ConnectionError("database away"))
 
 
-class Op:
+class _FakeOp:
+    """An Operation (radiusd.store.writer) for the fake writer, which never applies a batch."""
+
+    order: ClassVar[int] = 0
+
+    @classmethod
+    async def apply_batch(cls, conn: Any, ops: Sequence[Any]) -> None:
+        raise AssertionError("the fake writer never applies a batch")
+
+    def rolled_back(self) -> None:
+        pass
+
+
+class Op(_FakeOp):
     order = 50
 
     def __init__(self, change: Change) -> None:
@@ -419,7 +433,7 @@ def test_other_status_digest_ignores_only_what_a_retransmission_changes() -> Non
     assert recorded(request(Acct_Status_Type=9999, User_Name="bob")).status_name == "9999"
 
 
-class EventOp:
+class EventOp(_FakeOp):
     order = 60
 
     def __init__(self, event: OtherEvent) -> None:
@@ -457,7 +471,7 @@ def test_other_status_is_recorded_then_answered_and_dropped_without_a_writer_for
 # -- commits whose outcome is unknown ------------------------------------------------------------
 
 
-class Reload:
+class Reload(_FakeOp):
     order = 0
 
     def __init__(self, unique_ids: list[str], xids: list[int]) -> None:
@@ -487,6 +501,7 @@ def test_sessions_in_doubt_wait_for_what_the_database_holds() -> None:
         lost = asyncio.ensure_future(policy.handle(first))  # type: ignore[arg-type]
         await asyncio.sleep(0)
         committed = policy.table.get(uid)  # what the lost commit wrote
+        assert committed is not None
         batch = len(w.ops)
         policy.commit_in_doubt(w.ops[-1:])  # as Writer.on_in_doubt, before the rollback
         w.fail_all(upto=batch)

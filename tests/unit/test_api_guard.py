@@ -142,6 +142,33 @@ async def test_slots_are_taken_only_after_the_token_and_the_body() -> None:
     assert busy.status == 200 and slow.status == 200 and app.calls == [b"", b"ab"]
 
 
+async def test_public_paths_have_slots_of_their_own() -> None:
+    """The web console (a public path for the guard: it checks its own cookie) cannot take
+    the slots of token-bearing API clients, nor they its."""
+
+    class PathApp(App):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["path"] == "/docs":
+                await super().__call__(scope, receive, send)
+                return
+            await receive()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+    app = PathApp()
+    app.release.clear()
+    g = guard(app, concurrency=1)
+    held = Exchange([b""])
+    console = asyncio.create_task(g(scope("/docs"), held.receive, held.send))  # holds the public slot
+    await asyncio.sleep(0.01)
+    ex = Exchange([b""])
+    await asyncio.wait_for(g(scope(token=GOOD), ex.receive, ex.send), 1.0)
+    assert ex.status == 200 and not console.done()
+    app.release.set()
+    await asyncio.wait_for(console, 1.0)
+    assert held.status == 200
+
+
 async def test_jobs_wait_keep_and_bound() -> None:
     jobs = Jobs(keep=2)
     gate = asyncio.Event()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -32,7 +33,7 @@ def test_pick_columns() -> None:
 
 
 def test_render_json_and_table(capsys: pytest.CaptureFixture[str]) -> None:
-    records = [{"name": "r1", "address": "10.0.0.1"}, {"name": "r2", "address": None}]
+    records: list[dict[str, Any]] = [{"name": "r1", "address": "10.0.0.1"}, {"name": "r2", "address": None}]
     render(records, ["name", "address"], as_json=True, empty="none")
     assert json.loads(capsys.readouterr().out) == records
     render(records, ["name", "address"], as_json=False, empty="none")
@@ -120,7 +121,10 @@ def test_one_table_style_for_lists_and_streams(capsys: pytest.CaptureFixture[str
 
     from radiusd.cli.export import write_table
 
-    records = [{"name": "r1", "address": "10.0.0.1"}, {"name": "router-two", "address": None}]
+    records: list[dict[str, Any]] = [
+        {"name": "r1", "address": "10.0.0.1"},
+        {"name": "router-two", "address": None},
+    ]
     render(records, ["name", "address"], as_json=False, empty="none")
     held = capsys.readouterr().out
 

@@ -4,6 +4,7 @@ rows) and the refusals that happen before any database is opened."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +71,8 @@ def test_check_address() -> None:
 def stored(
     name: str,
     ranges: list[tuple[str, str]],
-    reserve: list[str] = (),
-    warning_pct: float | None = None,  # type: ignore[assignment]
+    reserve: Sequence[str] = (),
+    warning_pct: float | None = None,
     default: float | None = None,
 ) -> dict[str, Any]:
     """``pool show --json`` data of a pool as the store computes it (ranges: (kind, spec))."""

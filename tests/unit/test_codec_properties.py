@@ -1,7 +1,7 @@
 """Hypothesis properties of radiusd.codec, and a cross-check against pyrad.
 
-pyrad is an independent codec (DESIGN.md): packets it builds must decode to the same
-values here, and packets we build must decode and verify there.
+pyrad is an independent codec (written apart from ours, so it shares none of our mistakes):
+packets it builds must decode to the same values here, and packets we build must decode and verify there.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from radiusd.codec import MalformedPacket, Packet, decode, encode_reply, encode_request
 from radiusd.codec.crypto import ZERO16, verify_hashed_request, verify_response
 from radiusd.codec.dictionary import default_dictionary
-from radiusd.codec.packet import verify_message_authenticator
+from radiusd.codec.scanning import verify_message_authenticator
 
 D = default_dictionary()
 SECRET = b"testing123"

@@ -1,5 +1,6 @@
-"""Strictness rules of the codec (issue 2): bad input gives a clear error, never a crash,
-a hang or a truncated value. One test per rule; each checks the reason it reports.
+"""Strictness rules of the codec (it reads datagrams from the network): bad input gives a
+clear error, never a crash, a hang or a truncated value. One test per rule; each checks the
+reason it reports.
 
 Packet-level faults raise MalformedPacket (RFC 2865 §3: "silently discarded"); a
 malformed attribute *value* makes only that attribute invalid (RFC 6929 §2.8).
@@ -13,7 +14,7 @@ import pytest
 
 from radiusd.codec import MalformedPacket, Packet, decode, encode_reply
 from radiusd.codec.dictionary import default_dictionary
-from radiusd.codec.packet import verify_message_authenticator
+from radiusd.codec.scanning import verify_message_authenticator
 
 D = default_dictionary()
 AUTH = bytes(range(16))

@@ -25,7 +25,7 @@ from radiusd.codec.crypto import (
     verify_response,
 )
 from radiusd.codec.dictionary import Dictionary, default_dictionary, default_dictionary_path
-from radiusd.codec.packet import verify_message_authenticator
+from radiusd.codec.scanning import verify_message_authenticator
 
 D = default_dictionary()
 SECRET = b"xyzzy5461"

@@ -16,7 +16,8 @@ import pytest
 from radiusd.codec.codes import Code
 from radiusd.codec.crypto import verify_response
 from radiusd.codec.dictionary import Dictionary, default_dictionary
-from radiusd.codec.packet import Packet, decode, encode_request, verify_message_authenticator
+from radiusd.codec.packet import Packet, decode, encode_request
+from radiusd.codec.scanning import verify_message_authenticator
 from radiusd.policy.access import StatusPolicy
 from radiusd.server.debug import DebugPrinter
 from radiusd.server.dedupe import DedupeCache
@@ -211,7 +212,7 @@ def test_accounting_request_authenticator_is_checked(dictionary: Dictionary) -> 
 
 
 def test_accounting_is_shed_before_decoding_while_the_writer_cannot_keep_up(dictionary: Dictionary) -> None:
-    """Overload (issue 8): while ``admits`` says no, requests cost a counter, not a parse;
+    """Overload (the database cannot keep up): while ``admits`` says no, requests cost a counter, not a parse;
     Status-Server is still answered (it is how a NAS tells a live server from a dead one)."""
     handler, wire = Recorder(Code.ACCOUNTING_RESPONSE), Wire()
     admitting = [False]

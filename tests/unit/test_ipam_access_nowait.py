@@ -1,4 +1,4 @@
-"""AccessPolicy + IpamService on the no-task path (issue 4): the Accept is a future that the
+"""AccessPolicy + IpamService on the no-task path (no coroutine per login): the Accept is a future that the
 writer's commit resolves; a failed commit fails it (no reply) with the address back in the pool;
 a reject needs no commit and comes back at once."""
 

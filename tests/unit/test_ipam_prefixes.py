@@ -24,6 +24,7 @@ from ipam.prefixes import (
 )
 
 N = ipaddress.ip_network
+AnyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def entries(*specs: tuple[int, str, str, int | None]) -> list[Entry]:
@@ -85,7 +86,7 @@ def test_next_free_address_keeps_network_broadcast_and_anycast() -> None:
 @given(st.lists(st.tuples(st.integers(20, 32), st.booleans()), min_size=1, max_size=60))
 def test_allocate_never_overlaps_and_stays_inside(steps: list[tuple[int, bool]]) -> None:
     """Random allocations (prefixes and single addresses) in a /20: never an overlap."""
-    container = N("10.0.0.0/20")
+    container = ipaddress.IPv4Network("10.0.0.0/20")
     taken: list[ipaddress.IPv4Network | ipaddress.IPv4Address] = []
     for length, as_address in steps:
         if as_address:
@@ -101,6 +102,7 @@ def test_allocate_never_overlaps_and_stays_inside(steps: list[tuple[int, bool]])
             blocks = container.subnets(new_prefix=length)
             assert all(any(_hit(b, t) for t in taken) for b in blocks)
             continue
+        assert isinstance(got, ipaddress.IPv4Network)  # an IPv4 container gives IPv4 blocks
         assert got.subnet_of(container) and got.prefixlen == length
         assert not any(_hit(got, t) for t in taken)
         taken.append(got)
@@ -129,6 +131,15 @@ def trees(draw: st.DrawFn) -> tuple[list[Entry], dict[int, int]]:
     return out, own
 
 
+def _subnet_of(a: AnyNetwork, b: AnyNetwork) -> bool:
+    """``a.subnet_of(b)`` for networks of either family (False across families)."""
+    if isinstance(a, ipaddress.IPv4Network) and isinstance(b, ipaddress.IPv4Network):
+        return a.subnet_of(b)
+    if isinstance(a, ipaddress.IPv6Network) and isinstance(b, ipaddress.IPv6Network):
+        return a.subnet_of(b)
+    return False
+
+
 @settings(max_examples=150, deadline=None)
 @given(trees())
 def test_rollup_equals_the_sum(tree: tuple[list[Entry], dict[int, int]]) -> None:
@@ -138,7 +149,7 @@ def test_rollup_equals_the_sum(tree: tuple[list[Entry], dict[int, int]]) -> None
         kids = [c for c in entries_ if c.parent_id == e.id]
         assert figures[e.id].used == own[e.id] + sum(figures[c.id].used for c in kids)
         for a in kids:  # siblings never overlap, children lie inside
-            assert a.prefix.subnet_of(e.prefix)
+            assert _subnet_of(a.prefix, e.prefix)
             assert not any(a.prefix.overlaps(b.prefix) for b in kids if b is not a)
     roots = [e for e in entries_ if e.parent_id is None]
     if roots:

@@ -9,7 +9,7 @@ from ipam.ranges import format_value, parse_range, parse_value
 
 
 def usable(pool: Pool) -> list[str]:
-    out = []
+    out: list[str] = []
     while (c := pool.allocate(f"o{len(out)}", 0.0)) is not None:
         out.append(c.address)
     return out

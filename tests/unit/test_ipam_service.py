@@ -1,4 +1,4 @@
-"""IpamService without sockets or a database (issue 4): a fake writer decides whether each
+"""IpamService without sockets or a database: a fake writer decides whether each
 commit succeeds, so the rollback path, exhaustion and the accounting hooks are exercised."""
 
 from __future__ import annotations

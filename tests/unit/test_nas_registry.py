@@ -20,6 +20,13 @@ from radiusd.store.errors import InvalidInput
 from radiusd.store.validate import nas_client_address
 
 
+def found(reg: NasRegistry, address: str) -> NasClient:
+    """The client ``reg`` matches for ``address`` (the test expects one)."""
+    client = reg.get(address)
+    assert client is not None, address
+    return client
+
+
 def test_exact_then_longest_prefix() -> None:
     reg = NasRegistry(
         [
@@ -29,16 +36,16 @@ def test_exact_then_longest_prefix() -> None:
             NasClient(4, "v6", "2001:db8::/32", b"d"),
         ]
     )
-    assert reg.get("10.1.0.7").name == "edge"  # exact wins
-    hit = reg.get("10.1.0.9")
+    assert found(reg, "10.1.0.7").name == "edge"  # exact wins
+    hit = found(reg, "10.1.0.9")
     assert (hit.name, hit.address, hit.network) == ("bng", "10.1.0.9", "10.1.0.0/24")
-    assert reg.get("10.200.0.1").name == "wide"
-    assert reg.get("::ffff:10.1.0.9").name == "bng"
-    assert reg.get("2001:db8:5::1").name == "v6"
+    assert found(reg, "10.200.0.1").name == "wide"
+    assert found(reg, "::ffff:10.1.0.9").name == "bng"
+    assert found(reg, "2001:db8:5::1").name == "v6"
     assert reg.get("192.0.2.1") is None and reg.get("2001:db9::1") is None
     assert len(reg) == 4 and reg.get("10.1.0.9") is reg.get("10.1.0.9")  # cached
     reg.replace_all([NasClient(1, "wide", "10.0.0.0/8", b"a")])
-    assert reg.get("10.1.0.9").name == "wide"  # cache cleared on reload
+    assert found(reg, "10.1.0.9").name == "wide"  # cache cleared on reload
 
 
 def test_subnet_text_is_checked() -> None:

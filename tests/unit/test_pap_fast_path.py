@@ -22,7 +22,8 @@ import pytest
 from radiusd.codec.codes import Code
 from radiusd.codec.crypto import verify_response
 from radiusd.codec.dictionary import Dictionary, default_dictionary
-from radiusd.codec.packet import Packet, encode_request, verify_message_authenticator
+from radiusd.codec.packet import Packet, encode_request
+from radiusd.codec.scanning import verify_message_authenticator
 from radiusd.policy.access import AccessPolicy
 from radiusd.policy.credentials import make_credential
 from radiusd.policy.directory import Directory, PlanView, SubscriberView

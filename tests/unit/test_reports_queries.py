@@ -28,6 +28,7 @@ from radiusd.store.models import (
     ServiceUsageTracking,
 )
 from radiusd.store.reports import Period
+from radiusd.store.tables import core_table
 
 UTC = dt.UTC
 
@@ -111,9 +112,9 @@ class Accounting:
             totals = [0, 0, 0]
             prev: Update | None = None
             for u in s.updates:
-                totals[0] += step(prev and prev.input_octets, u.input_octets)
-                totals[1] += step(prev and prev.output_octets, u.output_octets)
-                totals[2] += step(prev and prev.session_time, u.session_time)
+                totals[0] += step(prev.input_octets if prev else None, u.input_octets)
+                totals[1] += step(prev.output_octets if prev else None, u.output_octets)
+                totals[2] += step(prev.session_time if prev else None, u.session_time)
                 prev = u
             first, last = s.updates[0], s.updates[-1]
             stopped = last.event_time if last.status_type == "Stop" else None
@@ -180,11 +181,11 @@ class Accounting:
     async def write(self, engine: AsyncEngine, *, chunk: int = 20_000) -> None:
         async with engine.begin() as conn:
             if self.routers:
-                await conn.execute(sa.insert(Router.__table__), self.routers)
+                await conn.execute(sa.insert(core_table(Router)), self.routers)
             for table, rows in (
-                (RadiusSession.__table__, self.session_rows()),
-                (RadiusInterimUpdate.__table__, self.update_rows()),
-                (RadiusAccounting.__table__, self.accounting_rows()),
+                (core_table(RadiusSession), self.session_rows()),
+                (core_table(RadiusInterimUpdate), self.update_rows()),
+                (core_table(RadiusAccounting), self.accounting_rows()),
             ):
                 for i in range(0, len(rows), chunk):
                     if rows[i : i + chunk]:
@@ -204,9 +205,9 @@ def reference_rollup(sessions: Sequence[Session], period: Period) -> dict[tuple[
         for i, u in enumerate(s.updates):
             if period.start <= u.event_time < period.end:
                 acc = out[(s.username, u.event_time.date().isoformat())]
-                acc["input_octets"] += step(prev and prev.input_octets, u.input_octets)
-                acc["output_octets"] += step(prev and prev.output_octets, u.output_octets)
-                acc["session_time"] += step(prev and prev.session_time, u.session_time)
+                acc["input_octets"] += step(prev.input_octets if prev else None, u.input_octets)
+                acc["output_octets"] += step(prev.output_octets if prev else None, u.output_octets)
+                acc["session_time"] += step(prev.session_time if prev else None, u.session_time)
                 acc["sessions"] += i == 0
             prev = u
     return {key: totals for key, totals in out.items() if any(totals.values())}
@@ -436,10 +437,16 @@ async def test_rebuild_gives_the_hand_computed_rollup(store_engine: AsyncEngine)
 async def test_rebuild_replaces_only_its_days_and_is_idempotent(store_engine: AsyncEngine) -> None:
     acct = random_accounting(7)
     await acct.write(store_engine)
-    outside = {"username": "zed", "input_octets": 1, "output_octets": 2, "session_time": 3, "sessions": 4}
+    outside: dict[str, Any] = {
+        "username": "zed",
+        "input_octets": 1,
+        "output_octets": 2,
+        "session_time": 3,
+        "sessions": 4,
+    }
     async with store_engine.begin() as conn:
         await conn.execute(
-            sa.insert(ServiceUsageTracking.__table__),
+            sa.insert(core_table(ServiceUsageTracking)),
             [
                 {**outside, "day": dt.date(2024, 3, 1)},  # before the rebuilt days: kept
                 {**outside, "day": dt.date(2024, 3, 10)},  # wrong, inside: replaced

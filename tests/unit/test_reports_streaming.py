@@ -21,6 +21,7 @@ from radiusd.cli.export import write_csv, write_json_array
 from radiusd.store import reports
 from radiusd.store.models import RadiusInterimUpdate, RadiusSession
 from radiusd.store.reports import Period
+from radiusd.store.tables import core_table
 
 pytestmark = pytest.mark.slow
 
@@ -83,10 +84,10 @@ async def populate(engine: AsyncEngine) -> None:
         ]  # fmt: skip
 
     async with engine.begin() as conn:
-        await conn.execute(sa.insert(RadiusSession.__table__), sessions)
+        await conn.execute(sa.insert(core_table(RadiusSession)), sessions)
         for rows in (heavy(), light()):
             for i in range(0, len(rows), 20_000):
-                await conn.execute(sa.insert(RadiusInterimUpdate.__table__), rows[i : i + 20_000])
+                await conn.execute(sa.insert(core_table(RadiusInterimUpdate)), rows[i : i + 20_000])
 
 
 async def measure(rows: AsyncIterator[dict[str, Any]], *, warm: int = 10_000) -> tuple[int, int, int]:

@@ -1,4 +1,4 @@
-"""The group-commit writer (DESIGN.md "The writer"): batching, failure handling, bounds.
+"""The group-commit writer (many requests, one transaction): batching, failure handling, bounds.
 
 Runs against a real SQLite file with a scratch table, so commits and rollbacks are real.
 """
