@@ -25,18 +25,19 @@ from ipam.owners import username_of
 from radiusd.clock import ClockWatch
 from radiusd.config import Settings
 from radiusd.logs import get_logger
+from radiusd.model.writes import WriterBusy, WriterClosed
 from radiusd.store.lease_feed import LeaseFeed
 from radiusd.store.lease_ops import LeaseOp
 from radiusd.store.leases import lease_row
 from radiusd.store.pool_rows import load_configs, load_leases
-from radiusd.store.writer import WriterBusy, WriterClosed
 
 from .directory import Directory
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from radiusd.store.writer import Operation, Writer
+    from radiusd.model.writes import Operation
+    from radiusd.store.writer import Writer
 
 log = get_logger("radiusd.ipam")
 

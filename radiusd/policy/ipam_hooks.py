@@ -21,9 +21,8 @@ from radiusd.logs import get_logger
 from .ipam_base import IpamBase
 
 if TYPE_CHECKING:
-    from radiusd.store.writer import Operation
-
-    from .accounting import AcctEvent
+    from radiusd.model.events import AcctEvent
+    from radiusd.model.writes import Operation
 
 log = get_logger("radiusd.ipam")
 

@@ -58,9 +58,9 @@ from ipam.groups import SUFFIX, group_of
 from ipam.owners import slot_owner
 from radiusd.codec.attributes_gen import DELEGATED_IPV6_PREFIX, FRAMED_IP_ADDRESS, FRAMED_IPV6_PREFIX
 from radiusd.logs import get_logger
-from radiusd.server.handler import Request
+from radiusd.model.request import Request
+from radiusd.model.writes import WriterBusy, WriterClosed
 from radiusd.store.lease_ops import LeaseOp
-from radiusd.store.writer import WriterBusy, WriterClosed
 
 from .directory import PlanView, SubscriberView
 from .ipam_hooks import IpamHooks

@@ -28,11 +28,11 @@ from ipam.groups import group_of, threshold_of
 from ipam.lease import LIVE
 from ipam.utilisation import is_warning
 from radiusd.logs import get_logger
+from radiusd.model.writes import WriterBusy, WriterClosed
 from radiusd.store.lease_feed import LeaseFeed, LeaseReadOp, asyncpg_dsn
 from radiusd.store.lease_ops import LeaseOp
 from radiusd.store.leases import lease_row
 from radiusd.store.pool_rows import load_configs, load_lease_rows
-from radiusd.store.writer import WriterBusy, WriterClosed
 
 from .ipam_base import IpamBase
 

@@ -168,6 +168,7 @@ __all__ = [
     "parse_link_end",
     "remove_device",
     "remove_link",
+    "remove_nas",
     "remove_router",
     "remove_sector",
     "remove_site",
@@ -419,3 +420,13 @@ async def remove_router(engine: AsyncEngine, name: str) -> None:
             await record_change(conn, TOPIC_NAS, name)
     except IntegrityError:
         raise Conflict(f"router {name!r} is still referenced") from None
+
+
+async def remove_nas(engine: AsyncEngine, name: str) -> None:
+    """Remove a NAS. A NAS is a router row, so this is :func:`remove_router` (here, not in
+    radiusd.store.nas, which this module builds on): Conflict while pools, open sessions or
+    links refer to it (history is kept)."""
+    try:
+        await remove_router(engine, name)
+    except NotFound:
+        raise NotFound(f"NAS {name!r} does not exist") from None

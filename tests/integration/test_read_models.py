@@ -21,11 +21,11 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from radiusd.api.app import create_app
-from radiusd.api.tokens import create_token
 from radiusd.cli.main import cli
 from radiusd.config import load_settings
-from radiusd.server.app import Daemon
+from radiusd.daemon import Daemon
 from radiusd.store import inventory as inv
+from radiusd.store.api_tokens import create_token
 from radiusd.store.engine import ensure_schema
 from radiusd.store.models import RadiusSession
 from radiusd.store.pools import add_pool, reserve_address
