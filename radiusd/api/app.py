@@ -20,11 +20,12 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from inventory.actions import disconnect_sessions
+from ipam.groups import group_of
+from ipam.report import pool_info
 from radiusd.coa.service import CoaService
 from radiusd.coa.sessions import find_open_session
 from radiusd.logs import get_logger
 from radiusd.store.errors import Conflict, InvalidInput, NotFound
-from radiusd.store.pools import group_of, pool_info
 from radiusd.web import install as install_console
 from radiusd.web import is_console
 
