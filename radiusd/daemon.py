@@ -221,6 +221,14 @@ class Daemon:
                 lambda _since: None, poll_interval=s.lease_feed_poll, channel=SESSION_CHANNEL,
             )  # fmt: skip
             self._tasks.append(loop.create_task(sessions.run(), name="radiusd-session-feed"))
+        if s.discovery_interval > 0 and self.worker == 0:  # one node of a cluster claims each run
+            from inventory.discovery_run import run_periodic
+
+            discovery = run_periodic(
+                self.engine, s.discovery_interval, node=self.membership.node_id, apply=s.discovery_apply,
+                router_community=s.discovery_snmp_community or None,
+            )  # fmt: skip
+            self._tasks.append(loop.create_task(discovery, name="radiusd-lldp-discovery"))
         self._warn_unsafe()
         settle_garbage_collector()
         if s.api_bind and self.worker == 0:  # the HTTP admin API, in this event loop
