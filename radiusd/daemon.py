@@ -64,6 +64,7 @@ from radiusd.store.snapshot import (
     load_subscribers,
 )
 from radiusd.store.writer import Writer
+from radiusd.tasks import reraise_if_cancelled
 
 if TYPE_CHECKING:
     from radiusd.api.server import ApiServer
@@ -393,6 +394,7 @@ class Daemon:
                     next_prune = loop.time() + PRUNE_EVERY
                     await self.prune_change_log()
             except Exception as exc:  # the database may be away; authentication goes on from memory
+                reraise_if_cancelled(exc)
                 log.warning("tables.poll-failed", error=f"{type(exc).__name__}: {exc}"[:300])
 
     async def _maintain_storage(self) -> None:
@@ -402,6 +404,7 @@ class Daemon:
             try:
                 await self.maintain_storage()
             except Exception as exc:  # the database may be away: the next round tries again
+                reraise_if_cancelled(exc)
                 log.warning("storage.maintenance-failed", error=f"{type(exc).__name__}: {exc}"[:300])
             await asyncio.sleep(MAINTAIN_EVERY)
 

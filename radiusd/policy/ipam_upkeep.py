@@ -33,6 +33,7 @@ from radiusd.store.lease_feed import LeaseFeed, LeaseReadOp, asyncpg_dsn
 from radiusd.store.lease_ops import LeaseOp
 from radiusd.store.leases import lease_row
 from radiusd.store.pool_rows import load_configs, load_lease_rows
+from radiusd.tasks import reraise_if_cancelled
 
 from .ipam_base import IpamBase
 
@@ -125,7 +126,8 @@ class IpamUpkeep(IpamBase):
             await asyncio.sleep(every)
             try:
                 await self.sweep_once()
-            except Exception:  # keep sweeping; the next round retries
+            except Exception as exc:  # keep sweeping; the next round retries
+                reraise_if_cancelled(exc)
                 log.exception("ipam.sweep-error")
 
     # -- other nodes' writes ----------------------------------------------------------------
