@@ -55,9 +55,10 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from ipam.groups import group_of
+from ipam.report import pool_info
 from radiusd.codec import shared_secret
 from radiusd.server.stats import LATENCY_BUCKETS, Stats
-from radiusd.store.pools import group_of, pool_info
 
 if TYPE_CHECKING:
     from .state import LiveState

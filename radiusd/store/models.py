@@ -214,6 +214,10 @@ class ManagedDevice(TimestampMixin, Base):
     snmp_priv_protocol: Mapped[str | None] = mapped_column(sa.String(8))
     snmp_priv_key: Mapped[str | None] = mapped_column(sa.Text)
     description: Mapped[str | None] = mapped_column(sa.Text)
+    # LLDP discovery (radiusd.store.discovery): who made the row, when, the chassis ID it matches
+    source: Mapped[str] = mapped_column(sa.String(16), default="manual", server_default="manual")
+    discovered_at: Mapped[dt.datetime | None] = mapped_column()
+    chassis_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
 
 
 class DeviceConnection(TimestampMixin, Base):
@@ -249,6 +253,8 @@ class DeviceConnection(TimestampMixin, Base):
     medium: Mapped[str] = mapped_column(sa.String(16))
     capacity_mbps: Mapped[int | None] = mapped_column(sa.BigInteger)
     description: Mapped[str | None] = mapped_column(sa.Text)
+    source: Mapped[str] = mapped_column(sa.String(16), default="manual", server_default="manual")
+    discovered_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class Plan(TimestampMixin, Base):
@@ -715,7 +721,3 @@ class AuditEntry(Base):
     detail: Mapped[str | None] = mapped_column(sa.Text)
     source: Mapped[str | None] = mapped_column(sa.String(64))  # client address
 
-
-metadata = Base.metadata
-
-from . import prefix_models  # noqa: E402, F401  the prefix tables join this metadata
