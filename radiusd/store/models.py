@@ -486,7 +486,7 @@ class RadiusInterimUpdate(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    # declared for SQLite (which does not enforce it); PostgreSQL has no such key (migration 0019):
+    # declared for SQLite (which does not enforce it); PostgreSQL has no such key (migration 0020):
     # the writer takes the id from the session row it writes in the same statement, and a check
     # per row cost ~10 µs of every accounting request
     session_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("radius_sessions.id", ondelete="CASCADE"))
@@ -533,7 +533,7 @@ class RadiusAccounting(Base):
 
     On PostgreSQL partitioned by month of ``started_at`` (radiusd.store.partitions), and unique
     by (acct_unique_id, started_at): a session's start never changes, so that is the same key.
-    Every Stop inserts a row, so it has only the indexes a query reads (migration 0019): the
+    Every Stop inserts a row, so it has only the indexes a query reads (migration 0020): the
     upsert key and ``stopped_at`` (``export sessions``, retention on SQLite)."""
 
     __tablename__ = "radius_accounting"

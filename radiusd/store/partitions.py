@@ -178,11 +178,11 @@ def is_partition_name(name: str) -> bool:
 
 #: what the PostgreSQL schema holds differently from the models on purpose (the models describe
 #: SQLite): unique keys per partition, or widened by the partition key; the time series' foreign
-#: key, which PostgreSQL would check per row (migration 0019; SQLite does not enforce it)
+#: key, which PostgreSQL would check per row (migration 0020; SQLite does not enforce it)
 PG_ONLY_DIFFERENCES = {
     ("radius_interim_updates", "fk_radius_interim_updates_session_id_radius_sessions"),
     # partitions by released_at are dropped whole; the index made closing history rows scan
-    # every open assignment (migration 0019)
+    # every open assignment (migration 0020)
     ("service_ip_assignments", "ix_service_ip_assignments_released_at"),
     ("radius_interim_updates", "uq_radius_interim_updates_retransmit"),
     ("radius_accounting", "uq_radius_accounting_acct_unique_id"),

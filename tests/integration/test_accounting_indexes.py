@@ -1,4 +1,4 @@
-"""The accounting tables carry only the indexes a query reads (migration 0019).
+"""The accounting tables carry only the indexes a query reads (migration 0020).
 
 Every accounting request writes its time-series row and its session row, every Stop a closed
 record: each index of these tables is paid on the write path. The expected sets below name the
@@ -80,7 +80,7 @@ async def test_each_accounting_index_names_the_query_that_reads_it(store_engine:
         allowed = set(expected)
         if table == "radius_accounting":
             # SQLite: the id primary key (the rowid) and the unique acct_unique_id; PostgreSQL:
-            # neither (migration 0016 widened the key by started_at, 0019 dropped the id key)
+            # neither (migration 0016 widened the key by started_at, 0020 dropped the id key)
             allowed -= {("acct_unique_id", "started_at")} if not postgresql else {("acct_unique_id",)}
             if not postgresql:
                 allowed.add(("id",))
@@ -88,7 +88,7 @@ async def test_each_accounting_index_names_the_query_that_reads_it(store_engine:
             allowed.add(("id",))  # the rowid
         if table == "service_ip_assignments":
             # SQLite: the id primary key; PostgreSQL: no key (released_at, its partition key, is
-            # NULL while held) and no released_at index (migration 0019)
+            # NULL while held) and no released_at index (migration 0020)
             allowed ^= {("released_at",)} if postgresql else {("id",)}
         assert found == allowed, f"{table}: unexpected {found - allowed}, missing {allowed - found}"
 

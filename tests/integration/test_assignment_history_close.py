@@ -4,7 +4,7 @@
 plain ``UPDATE ... FROM unnest(...)`` PostgreSQL joined the batch against every open assignment
 (a hash join over the default partition, or a nested loop over all of it with statistics older
 than the table), so a batch holding Stops cost more with every subscriber online. On PostgreSQL
-it goes through ``radiusd_end_assignments()`` (migration 0019), whose plan is checked here with
+it goes through ``radiusd_end_assignments()`` (migration 0020), whose plan is checked here with
 auto_explain: a nested loop probing ``(address, assigned_at)``, whatever the statistics say.
 """
 

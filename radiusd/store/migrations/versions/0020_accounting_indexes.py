@@ -1,8 +1,8 @@
 """Accounting write path: only the indexes a query reads, no foreign-key check per interim row,
 closing assignment history by index, room for HOT updates of lease rows
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-07
 
 Every index of a table that grows with traffic is written by every row: a Stop inserted its
@@ -61,8 +61,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
