@@ -2,7 +2,7 @@
 
 Usage: python3 bench/acct_bench.py [--sessions 10000] [--parallel 128] [--repeat 1]
                                    [--sqlite] [--no-postgres] [--freeradius]
-                                   [--output bench/results/acct.md]
+                                   [--pg-setting NAME=VALUE] [--output bench/results/acct.md]
 
 Per backend and repetition: a fresh database (PostgreSQL: created on 127.0.0.1:5432 and
 dropped afterwards) with a plan, a NAS at 127.0.0.1 and one subscriber per session, added
@@ -17,7 +17,11 @@ Reported per phase and overall: requests/s, the daemon's CPU per request (/proc/
 utime+stime delta; the schedstat figure beside it), PostgreSQL's CPU per request (sum of the
 CPU-time deltas of every process named ``postgres``, via psutil; the share of this
 database's own backends beside it, since other clients of the same server add noise) and
-the split, radclient's CPU, and the writer's mean batch size. The batch size is read from
+the split, radclient's CPU, the writer's mean batch size, and PostgreSQL's WAL bytes per
+request (``pg_current_wal_lsn()`` before and after each phase: server-wide, so other
+databases' writes count too). ``--pg-setting NAME=VALUE`` applies ALTER DATABASE ... SET to
+both servers' databases (e.g. ``wal_compression=lz4``). With ``--freeradius``, each phase's
+same-run ratio of FreeRADIUS's CPU to radiusd's is listed. The batch size is read from
 the database: every group commit is one transaction, so the number of distinct ``xmin`` of a
 phase's time-series rows (inserted once, never updated) is the phase's Writer.batches
 (PostgreSQL only). Afterwards the database is checked: N sessions (all closed), N closed
