@@ -83,6 +83,10 @@ class Writer:
         self.stall_limit = stall_limit
         #: seconds of transaction per operation of recent batches (a few ops or more)
         self._op_costs: deque[float] = deque(maxlen=_COST_SAMPLES)
+        #: batches slower than ``slow_batch`` so far; the last logged one (one line a second)
+        self.slow_batches = 0
+        self._slow_counted = 0
+        self._slow_logged = -1e9
         self.clock = clock
         #: when the oldest operation still in the queue was queued (None: the queue is empty)
         self._queued_since: float | None = None
@@ -298,13 +302,20 @@ class Writer:
         if len(batch) >= _COST_MIN_BATCH:
             self._op_costs.append(took / len(batch))
         if took > self.slow_batch:
+            self.slow_batches += 1
+            now = time.monotonic()
+            if now - self._slow_logged < 1.0:
+                return  # at most one line a second; ``since_last`` counts the others
+            self._slow_logged = now
             log.warning(
                 "writer.slow-batch",
                 size=len(batch),
                 ms=round(took * 1000, 1),
+                since_last=self.slow_batches - self._slow_counted,
                 **{f"{name}_ms": round(t * 1000, 1) for name, t in spent.items()},
                 **{f"{cls.__name__}_ops": len(ops) for cls, ops in groups.items()},
             )
+            self._slow_counted = self.slow_batches
 
     async def _connection(self) -> AsyncConnection:
         """The writer's own connection, kept between batches: checking one out of the pool

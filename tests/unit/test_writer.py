@@ -325,3 +325,15 @@ async def test_a_connection_lost_during_one_by_one_retries_gives_up_the_rest(eng
     assert all(op.undone for op in ops)
     assert writer.failures_in_a_row >= 1
     await writer.close()
+
+
+async def test_slow_batches_are_counted_and_logged_at_most_once_a_second(engine: AsyncEngine) -> None:
+    """``writer.slow-batch`` names where a slow transaction spent its time; under sustained
+    slowness one line a second, the others counted."""
+    writer = Writer(engine, slow_batch=0.0)  # every batch is "slow"
+    writer.start()
+    for k in range(3):
+        await writer.write(Insert(k))
+    await writer.close()
+    assert writer.slow_batches == 3
+    assert writer._slow_counted == 1  # logged once (the first), two within the same second
