@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipam.groups import PoolConfig, group_of
 from ipam.owners import username_of
+from radiusd.model.credentials import password_store
 from radiusd.policy.ipam_service import IpamService
 from radiusd.server.nas import NasRegistry
 from radiusd.store import session_view
@@ -65,6 +66,7 @@ async def subscribers_page(
             "id": r["id"],
             "username": r["username"],
             "status": r["status"],
+            "password_store": password_store(r["credential"]),
             "plan": r["plan_name"],
             "pool": r["pool_name"],
             "static_ip": r["static_ipv4"],

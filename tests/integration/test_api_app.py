@@ -438,7 +438,8 @@ async def test_subscribers_paginated(client: httpx.AsyncClient, tokens: dict[str
     assert seen == [f"user{i}" for i in range(5)]
     one = (await client.get("/subscribers?limit=1&offset=4", headers=h)).json()["items"][0]
     assert one["username"] == "user4" and one["plan"] == "basic"
-    assert "credential" not in one and "password" not in str(one)
+    assert "credential" not in one and "pw4" not in str(one)  # how it is kept, never the password
+    assert one["password_store"] == "cleartext"
     assert (await client.get("/subscribers?status=suspended", headers=h)).json()["items"] == []
     assert len((await client.get("/subscribers?plan=basic", headers=h)).json()["items"]) == 5
     assert (await client.get("/subscribers?status=odd", headers=h)).status_code == 422
