@@ -22,13 +22,12 @@ from click.testing import CliRunner
 
 from radiusd.api.app import create_app
 from radiusd.cli.main import cli
-from radiusd.config import load_settings
 from radiusd.daemon import Daemon
 from radiusd.store import inventory as inv
 from radiusd.store.api_tokens import create_token
-from radiusd.store.engine import ensure_schema
 from radiusd.store.models import RadiusSession
 from radiusd.store.pools import add_pool, reserve_address
+from tests.integration.test_api_app import seeded_daemon
 
 T0 = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
 GIGA = 2**32
@@ -67,16 +66,8 @@ async def _seed(engine: Any) -> None:
 
 @pytest.fixture
 async def daemon(db_url: str, migrated_db: None, tmp_path: Path) -> AsyncIterator[Daemon]:
-    d = Daemon(load_settings(database_url=db_url, data_dir=tmp_path))
-    await ensure_schema(d.engine)
-    await _seed(d.engine)
-    await d.reload_all()
-    await d.load_sessions()
-    d.writer.start()
-    await d.ipam.start()
-    yield d
-    await d.writer.close()
-    await d.engine.dispose()
+    async with seeded_daemon(db_url, tmp_path, _seed) as d:
+        yield d
 
 
 @pytest.fixture
