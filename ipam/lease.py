@@ -13,7 +13,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from ipam.pool import Pool, _Item
+    from ipam.pool import Pool
+    from ipam.pool_items import _Item
 
 
 class LeaseState(StrEnum):
