@@ -59,6 +59,9 @@ class Settings:
     radsec_max_per_nas: int = 4  # TLS connections at once from one NAS
     radsec_idle_timeout: float = 600.0  # seconds a connection may stay silent before it is closed
     radsec_handshake_timeout: float = 10.0  # seconds a TLS handshake may take
+    #: a Disconnect/CoA for a RadSec NAS with no TLS connection to this node goes over UDP to
+    #: its stored address and UDP secret (off: it fails with a clear error instead)
+    radsec_coa_udp_fallback: bool = False
     dedupe_ttl: float = 30.0  # seconds a reply is kept for retransmissions (RFC 5080 §2.2.2)
     dedupe_max_entries: int = 200_000
     dedupe_max_bytes: int = 64 * 1024 * 1024  # per port kind: replies + ~440 bytes an entry

@@ -387,11 +387,13 @@ def plugin_disconnect(coa: Any = None) -> DisconnectFn:
     from radiusd.coa.service import CoaService
     from radiusd.coa.sessions import find_open_session
 
+    from .coa import daemon_coa
+
     services: list[CoaService] = [] if coa is None else [coa]
 
     async def send(state: LiveState, key: str) -> dict[str, Any]:
         if not services:
-            services.append(CoaService(state.engine))
+            services.append(daemon_coa(state))  # radiusd.api.coa
         ref = await find_open_session(state.engine, key)
         [action] = await disconnect_sessions(state.engine, [ref], services[0])
         return action.to_json()

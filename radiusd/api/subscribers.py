@@ -198,16 +198,17 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends],
         """Move to another plan (422 if it does not exist); open sessions get it through their
         NAS's plugin (CoA, or a disconnect where the vendor cannot change it live)."""
         from inventory.actions import apply_plan
-        from radiusd.coa.service import CoaService
         from radiusd.coa.sessions import open_sessions_of
         from radiusd.store.plans import get_plan
+
+        from .coa import daemon_coa
 
         record = await subs.set_subscriber_plan(engine, username, body.plan)
         done: list[dict[str, Any]] = []
         sessions = await open_sessions_of(engine, username)
         if record.plan and sessions:
             plan = await get_plan(engine, record.plan)
-            done = [a.to_json() for a in await apply_plan(engine, sessions, plan, CoaService(engine))]
+            done = [a.to_json() for a in await apply_plan(engine, sessions, plan, daemon_coa(state))]
         return ActionOut(subscriber=_out(record), sessions=[DisconnectOut.model_validate(d) for d in done])
 
     @app.post(
@@ -228,12 +229,13 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends],
         async def run() -> ProvisionOut:
             from inventory.actions import ProvisionError
             from inventory.actions import provision as provision_flow
-            from radiusd.coa.service import CoaService
+
+            from .coa import daemon_coa
 
             try:
                 done = await provision_flow(
                     engine, body.username, body.password, plan=body.plan, pool=body.pool, nas=body.nas,
-                    coa=CoaService(engine),
+                    coa=daemon_coa(state),
                 )  # fmt: skip
             except ProvisionError as exc:
                 try:
