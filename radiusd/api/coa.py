@@ -13,6 +13,7 @@ def daemon_coa(state: Any) -> CoaService:
     (radiusd_coa_requests_total)."""
     return CoaService(
         state.engine,
+        timeout=state.settings.coa_timeout,
         radsec=getattr(state, "radsec", None),
         udp_fallback=state.settings.radsec_coa_udp_fallback,
         observe=state.stats.coa_result,

@@ -111,6 +111,8 @@ async def send_over(
         if channel is None:
             if attempts:
                 detail = "the RadSec connection closed before the answer and no other is open"
+                if ignored:
+                    detail += f"; {ignored} discarded, the last: {last_ignored}"
                 return CoaResult(Outcome.TIMEOUT, None, attempts, ignored, detail)
             return CoaResult(Outcome.ERROR, detail=no_connection(nas_name))
         tried.append(channel)

@@ -1,0 +1,269 @@
+"""Disconnect-Requests (RFC 5176) down a NAS's own RadSec connection (RFC 6614 §2.4: the TLS
+client receives Disconnect-Request on the connection it opened, the server sends it on the
+connection it accepted; secret ``radsec``, RFC 6614 §2.3).
+
+The NAS is a Python TLS client on the ``ssl`` module (radsec_helpers): it logs a subscriber in
+and starts accounting over TLS, then the daemon's API (``POST /radius/sessions/ID/disconnect``)
+sends the Disconnect-Request on that connection; the client checks its Request Authenticator
+with ``radsec`` by hand (hashlib) and answers ACK, NAK with Error-Cause, a forged reply, or
+nothing. Without a connection the request is not sent and the error says why; the CLI, a
+process of its own that holds no connection, says so too.
+
+radsecproxy cannot stand between here and a UDP NAS for this: the Debian radsecproxy (1.9)
+forwards no Disconnect/CoA at all (its dynamic-authorization and reverse-CoA support are
+unmerged pull requests upstream), so the TLS client here is the NAS itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import HOST, DaemonProcess, wait_until
+from .radsec_helpers import (
+    CertificateAuthority,
+    TlsClient,
+    access_request,
+    accounting_request,
+    free_port,
+    status_server,
+)
+
+SECRET = b"radsec"
+PASSWORD = "alice-Pw-51x"
+COA_TIMEOUT = 2.0
+TOKENS: dict[str, str] = {}
+DISCONNECT_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK = 40, 41, 42
+USER_NAME, ACCT_SESSION_ID, MESSAGE_AUTHENTICATOR, ERROR_CAUSE = 1, 44, 80, 101
+
+
+class Pki:
+    def __init__(self, root: Path) -> None:
+        self.ca = CertificateAuthority(root / "ca")
+        self.server = self.ca.issue("radiusd.test", server=True, dns=("radiusd.test",), ips=("127.0.0.1",))
+        self.pop3 = self.ca.issue("pop3.example.net")
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return Pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def api_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def daemon(
+    pki: Pki,
+    api_port: int,
+    daemon_factory: Callable[..., DaemonProcess],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[DaemonProcess]:
+    url = f"sqlite+aiosqlite:///{(tmp_path_factory.mktemp('db') / 'radiusd.sqlite3').as_posix()}"
+
+    def seed(d: DaemonProcess) -> None:
+        # 127.0.0.3:3799 (UDP) is where a Disconnect would go without RadSec: nothing listens
+        d.cli(
+            "nas", "add", "pop3", "--address", "127.0.0.3", "--secret", "coa-Secr3t-pop3-xx",
+            "--radsec-fingerprint", pki.pop3.fingerprint,
+        )  # fmt: skip
+        csv = d.workdir / "subs.csv"
+        csv.write_text(f"username,password\nalice,{PASSWORD}\n")
+        d.cli("subscriber", "import", str(csv))
+        TOKENS["admin"] = d.cli("api-token", "create", "noc").stdout.split()[0]
+
+    env = {
+        "RADIUSD_RADSEC": "true",
+        "RADIUSD_RADSEC_PORT": "0",
+        "RADIUSD_RADSEC_CERT": str(pki.server.cert),
+        "RADIUSD_RADSEC_KEY": str(pki.server.key),
+        "RADIUSD_RADSEC_CA": str(pki.ca.path),
+        "RADIUSD_COA_TIMEOUT": str(COA_TIMEOUT),
+    }
+    yield daemon_factory(url, env=env, seed=seed, args=("--api-bind", f"{HOST}:{api_port}"))
+
+
+def nas(d: DaemonProcess, pki: Pki) -> TlsClient:
+    return TlsClient(int(d.bound["radsec"][0][1]), pki.ca.path, pki.pop3)
+
+
+def login(c: TlsClient, d: DaemonProcess, session: str) -> str:
+    """Access-Request and Accounting-Start over TLS; the session's id in radiusd."""
+    c.send(access_request(1, "alice", PASSWORD))
+    reply = c.recv_packet()
+    assert reply is not None and reply[0] == 2, "Access-Accept"
+    c.send(accounting_request(2, "alice", session))
+    reply = c.recv_packet()
+    assert reply is not None and reply[0] == 5, "Accounting-Response"
+
+    def open_id() -> str | None:
+        rows = json.loads(d.cli("session", "list", "--online", "--json").stdout)
+        return next((str(r["id"]) for r in rows if r["acct_session_id"] == session), None)
+
+    found = wait_until(open_id, 5.0)
+    assert found, f"session {session} not recorded"
+    return str(found)
+
+
+class ApiCall(threading.Thread):
+    """``POST /radius/sessions/ID/disconnect`` in the background, timed."""
+
+    def __init__(self, api_port: int, session_id: str) -> None:
+        super().__init__(daemon=True)
+        self.url = f"http://{HOST}:{api_port}/radius/sessions/{session_id}/disconnect?wait=15"
+        self.response: httpx.Response | None = None
+        self.seconds = 0.0
+
+    def run(self) -> None:
+        started = time.monotonic()
+        self.response = httpx.post(self.url, headers={"Authorization": f"Bearer {TOKENS['admin']}"}, timeout=30)
+        self.seconds = time.monotonic() - started
+
+    def result(self) -> tuple[int, dict[str, Any]]:
+        self.join(30)
+        assert self.response is not None, "the API did not answer"
+        return self.response.status_code, self.response.json()
+
+
+def attributes(packet: bytes) -> dict[int, list[bytes]]:
+    out: dict[int, list[bytes]] = {}
+    i = 20
+    while i < len(packet):
+        t, n = packet[i], packet[i + 1]
+        out.setdefault(t, []).append(packet[i + 2 : i + n])
+        i += n
+    return out
+
+
+def request_authentic(packet: bytes) -> bool:
+    """RFC 5176 §2.3 (as RFC 2866 §3): MD5(Code+ID+Length+16 zero octets+Attributes+secret)."""
+    return packet[4:20] == hashlib.md5(packet[:4] + b"\0" * 16 + packet[20:] + SECRET).digest()
+
+
+def answer(code: int, request: bytes, attrs: bytes = b"", secret: bytes = SECRET) -> bytes:
+    """A reply with its Response Authenticator (RFC 5176 §2.3 points to RFC 2865 §3)."""
+    head = struct.pack("!BBH", code, request[1], 20 + len(attrs))
+    return head + hashlib.md5(head + request[4:20] + attrs + secret).digest() + attrs
+
+
+def metric(d: DaemonProcess, api_port: int, **labels: str) -> float:
+    text = httpx.get(
+        f"http://{HOST}:{api_port}/metrics", headers={"Authorization": f"Bearer {TOKENS['admin']}"}
+    ).text
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(f"radiusd_coa_requests_total{{{inner}}} "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_disconnect_goes_down_the_tls_connection(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    with nas(daemon, pki) as c:
+        sid = login(c, daemon, "rs-coa-1")
+        call = ApiCall(api_port, sid)
+        call.start()
+        request = c.recv_packet()
+        assert request is not None and request[0] == DISCONNECT_REQUEST
+        assert request_authentic(request), "Request Authenticator made with the secret 'radsec'"
+        attrs = attributes(request)
+        assert attrs[USER_NAME] == [b"alice"] and attrs[ACCT_SESSION_ID] == [b"rs-coa-1"]
+        assert request[1] != 0, "ID 0 stays free for Status-Server (RFC 6613 §2.6.5)"
+        c.send(answer(DISCONNECT_ACK, request))
+        status, body = call.result()
+        assert status == 200, body
+        assert body["outcome"] == "ack" and body["ok"] and body["attempts"] == 1
+        assert "RadSec" in (body["detail"] or ""), body
+        print(f"\ndisconnect over TLS: API call to verified ACK in {call.seconds * 1000:.1f} ms")
+        ping = status_server(0)
+        c.send(ping)
+        reply = c.recv_packet()
+        assert reply is not None and reply[0] == 2, "the connection carries on"
+    assert metric(daemon, api_port, kind="disconnect", outcome="ack", transport="radsec") >= 1
+
+
+def test_nak_with_error_cause_is_reported(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    with nas(daemon, pki) as c:
+        sid = login(c, daemon, "rs-coa-2")
+        call = ApiCall(api_port, sid)
+        call.start()
+        request = c.recv_packet()
+        assert request is not None and request_authentic(request)
+        cause = bytes([ERROR_CAUSE, 6]) + (506).to_bytes(4, "big")  # Resources Unavailable
+        c.send(answer(DISCONNECT_NAK, request, cause))
+        status, body = call.result()
+    assert status == 502
+    assert body["outcome"] == "nak" and body["error_cause"] == 506 and not body["ok"]
+    assert body["error_cause_name"] == "Resources-Unavailable"
+    assert metric(daemon, api_port, kind="disconnect", outcome="nak", transport="radsec") >= 1
+
+
+def test_no_answer_times_out_without_retransmission(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    """RFC 6613 §2.6.1: never retransmitted on the same connection; ``coa_timeout`` later it
+    is a timeout, and the one request was all the NAS saw."""
+    with nas(daemon, pki) as c:
+        sid = login(c, daemon, "rs-coa-3")
+        call = ApiCall(api_port, sid)
+        call.start()
+        request = c.recv_packet()
+        assert request is not None and request[0] == DISCONNECT_REQUEST
+        status, body = call.result()
+        assert status == 502 and body["outcome"] == "timeout" and body["attempts"] == 1, body
+        assert COA_TIMEOUT - 0.2 <= call.seconds < COA_TIMEOUT + 3
+        c.sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            c.sock.recv(1)  # no retransmission arrived
+        c.sock.settimeout(5)
+        late = answer(DISCONNECT_ACK, request)  # answers nothing outstanding now: discarded
+        c.send(late)
+        ping = status_server(0)
+        c.send(ping)
+        reply = c.recv_packet()
+        assert reply is not None and reply[0] == 2, "a stray reply leaves the connection open (RFC 6613 §2.6.4)"
+    assert metric(daemon, api_port, kind="disconnect", outcome="timeout", transport="radsec") >= 1
+
+
+def test_forged_reply_closes_the_connection(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    """RFC 6613 §2.6.4: a reply whose Response Authenticator fails closes the connection."""
+    with nas(daemon, pki) as c:
+        sid = login(c, daemon, "rs-coa-4")
+        call = ApiCall(api_port, sid)
+        call.start()
+        request = c.recv_packet()
+        assert request is not None
+        c.send(answer(DISCONNECT_ACK, request, secret=b"coa-Secr3t-pop3-xx"))  # the UDP secret
+        assert c.closed_by_server()
+        status, body = call.result()
+    assert status == 502 and body["outcome"] == "timeout", body
+    assert "closed before the answer" in body["detail"] and "bad Response Authenticator" in body["detail"]
+
+
+def test_no_connection_is_a_clear_error(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    closed = len(daemon.events("radsec.closed"))
+    with nas(daemon, pki) as c:
+        sid = login(c, daemon, "rs-coa-5")
+    daemon.wait_event("radsec.closed", count=closed + 1)
+    call = ApiCall(api_port, sid)
+    call.start()
+    status, body = call.result()
+    assert status == 502 and body["outcome"] == "error", body
+    assert "NAS pop3 is a RadSec client with no connection to this node" in body["detail"]
+    assert call.seconds < 2, "nothing was sent over UDP, nothing awaited"
+    assert metric(daemon, api_port, kind="disconnect", outcome="error", transport="udp") >= 1
+    # the CLI is a process of its own: it holds no connection, and says where to go
+    out = daemon.cli("session", "disconnect", sid, check=False)
+    assert out.returncode == 1
+    assert "NAS pop3 is a RadSec client with no connection to this node" in out.stdout
+    assert "use its API" in out.stdout
+    assert "Traceback" not in out.stdout + out.stderr
+    assert "coa-Secr3t" not in out.stdout + out.stderr + daemon.stderr()
