@@ -127,7 +127,8 @@ class ApiCall(threading.Thread):
 
     def run(self) -> None:
         started = time.monotonic()
-        self.response = httpx.post(self.url, headers={"Authorization": f"Bearer {TOKENS['admin']}"}, timeout=30)
+        headers = {"Authorization": f"Bearer {TOKENS['admin']}"}
+        self.response = httpx.post(self.url, headers=headers, timeout=30)
         self.seconds = time.monotonic() - started
 
     def result(self) -> tuple[int, dict[str, Any]]:
@@ -172,8 +173,10 @@ def test_disconnect_goes_down_the_tls_connection(daemon: DaemonProcess, pki: Pki
     with nas(daemon, pki) as c:
         sid = login(c, daemon, "rs-coa-1")
         call = ApiCall(api_port, sid)
+        started = time.monotonic()
         call.start()
         request = c.recv_packet()
+        arrived = time.monotonic()
         assert request is not None and request[0] == DISCONNECT_REQUEST
         assert request_authentic(request), "Request Authenticator made with the secret 'radsec'"
         attrs = attributes(request)
@@ -184,7 +187,10 @@ def test_disconnect_goes_down_the_tls_connection(daemon: DaemonProcess, pki: Pki
         assert status == 200, body
         assert body["outcome"] == "ack" and body["ok"] and body["attempts"] == 1
         assert "RadSec" in (body["detail"] or ""), body
-        print(f"\ndisconnect over TLS: API call to verified ACK in {call.seconds * 1000:.1f} ms")
+        print(
+            f"\ndisconnect over TLS: API call to verified ACK {call.seconds * 1000:.1f} ms "
+            f"(request at the NAS after {(arrived - started) * 1000:.1f} ms)"
+        )
         ping = status_server(0)
         c.send(ping)
         reply = c.recv_packet()
@@ -229,7 +235,7 @@ def test_no_answer_times_out_without_retransmission(daemon: DaemonProcess, pki: 
         ping = status_server(0)
         c.send(ping)
         reply = c.recv_packet()
-        assert reply is not None and reply[0] == 2, "a stray reply leaves the connection open (RFC 6613 §2.6.4)"
+        assert reply is not None and reply[0] == 2, "a stray reply leaves it open (RFC 6613 §2.6.4)"
     assert metric(daemon, api_port, kind="disconnect", outcome="timeout", transport="radsec") >= 1
 
 
@@ -246,6 +252,31 @@ def test_forged_reply_closes_the_connection(daemon: DaemonProcess, pki: Pki, api
         status, body = call.result()
     assert status == 502 and body["outcome"] == "timeout", body
     assert "closed before the answer" in body["detail"] and "bad Response Authenticator" in body["detail"]
+
+
+def test_a_closed_connection_hands_the_request_to_another(
+    daemon: DaemonProcess, pki: Pki, api_port: int
+) -> None:
+    """RFC 6613 §2.6.1: a request unanswered when its connection closes may go again over
+    another connection, with a new Identifier; the one that spoke last is tried first."""
+    with nas(daemon, pki) as spare, nas(daemon, pki) as busy:
+        sid = login(busy, daemon, "rs-coa-6")
+        ping = status_server(0)
+        spare.send(ping)
+        assert spare.recv_packet() is not None
+        busy.send(status_server(0))  # busy spoke last
+        assert busy.recv_packet() is not None
+        call = ApiCall(api_port, sid)
+        call.start()
+        first = busy.recv_packet()
+        assert first is not None and first[0] == DISCONNECT_REQUEST
+        busy.close()  # gone without an answer
+        second = spare.recv_packet()
+        assert second is not None and second[0] == DISCONNECT_REQUEST and request_authentic(second)
+        assert attributes(second)[ACCT_SESSION_ID] == [b"rs-coa-6"]
+        spare.send(answer(DISCONNECT_ACK, second))
+        status, body = call.result()
+    assert status == 200 and body["outcome"] == "ack" and body["attempts"] == 2, body
 
 
 def test_no_connection_is_a_clear_error(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
