@@ -31,6 +31,7 @@ import pytest
 from .conftest import HOST, DaemonProcess, wait_until
 from .radsec_helpers import (
     CertificateAuthority,
+    Issued,
     TlsClient,
     access_request,
     accounting_request,
@@ -42,8 +43,8 @@ SECRET = b"radsec"
 PASSWORD = "alice-Pw-51x"
 COA_TIMEOUT = 2.0
 TOKENS: dict[str, str] = {}
-DISCONNECT_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK = 40, 41, 42
-USER_NAME, ACCT_SESSION_ID, MESSAGE_AUTHENTICATOR, ERROR_CAUSE = 1, 44, 80, 101
+DISCONNECT_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK, COA_REQUEST, COA_ACK = 40, 41, 42, 43, 44
+USER_NAME, VENDOR_SPECIFIC, ACCT_SESSION_ID, ERROR_CAUSE = 1, 26, 44, 101
 
 
 class Pki:
@@ -51,6 +52,7 @@ class Pki:
         self.ca = CertificateAuthority(root / "ca")
         self.server = self.ca.issue("radiusd.test", server=True, dns=("radiusd.test",), ips=("127.0.0.1",))
         self.pop3 = self.ca.issue("pop3.example.net")
+        self.pop4 = self.ca.issue("pop4.example.net")
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +80,14 @@ def daemon(
             "nas", "add", "pop3", "--address", "127.0.0.3", "--secret", "coa-Secr3t-pop3-xx",
             "--radsec-fingerprint", pki.pop3.fingerprint,
         )  # fmt: skip
+        d.cli(
+            "nas", "add", "pop4", "--address", "127.0.0.4", "--secret", "coa-Secr3t-pop4-xx",
+            "--vendor", "mikrotik", "--radsec-fingerprint", pki.pop4.fingerprint,
+        )  # fmt: skip
+        d.cli("plan", "add", "gold", "--rate-limit", "10M/20M")
+        d.cli("plan", "add", "silver", "--rate-limit", "5M/10M")
         csv = d.workdir / "subs.csv"
-        csv.write_text(f"username,password\nalice,{PASSWORD}\n")
+        csv.write_text(f"username,password,plan\nalice,{PASSWORD},gold\n")
         d.cli("subscriber", "import", str(csv))
         TOKENS["admin"] = d.cli("api-token", "create", "noc").stdout.split()[0]
 
@@ -94,8 +102,8 @@ def daemon(
     yield daemon_factory(url, env=env, seed=seed, args=("--api-bind", f"{HOST}:{api_port}"))
 
 
-def nas(d: DaemonProcess, pki: Pki) -> TlsClient:
-    return TlsClient(int(d.bound["radsec"][0][1]), pki.ca.path, pki.pop3)
+def nas(d: DaemonProcess, pki: Pki, cert: Issued | None = None) -> TlsClient:
+    return TlsClient(int(d.bound["radsec"][0][1]), pki.ca.path, cert or pki.pop3)
 
 
 def login(c: TlsClient, d: DaemonProcess, session: str) -> str:
@@ -277,6 +285,35 @@ def test_a_closed_connection_hands_the_request_to_another(
         spare.send(answer(DISCONNECT_ACK, second))
         status, body = call.result()
     assert status == 200 and body["outcome"] == "ack" and body["attempts"] == 2, body
+
+
+def test_plan_change_is_a_coa_over_the_connection(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    """A plan change on a MikroTik reached over RadSec: CoA-Request with Mikrotik-Rate-Limit
+    (vendor 14988, type 8) down the connection, CoA-ACK back."""
+    with nas(daemon, pki, pki.pop4) as c:
+        login(c, daemon, "rs-coa-7")
+        headers = {"Authorization": f"Bearer {TOKENS['admin']}"}
+        done: dict[str, httpx.Response] = {}
+
+        def call() -> None:
+            done["r"] = httpx.post(
+                f"http://{HOST}:{api_port}/subscribers/alice/set-plan",
+                json={"plan": "silver"}, headers=headers, timeout=30,
+            )  # fmt: skip
+
+        thread = threading.Thread(target=call, daemon=True)
+        thread.start()
+        request = c.recv_packet()
+        assert request is not None and request[0] == COA_REQUEST and request_authentic(request)
+        vsa = attributes(request)[VENDOR_SPECIFIC]
+        assert struct.pack("!I", 14988) + bytes([8, 2 + len(b"5M/10M")]) + b"5M/10M" in vsa
+        c.send(answer(COA_ACK, request))
+        thread.join(30)
+    body = done["r"].json()
+    assert done["r"].status_code == 200, body
+    [session] = [s for s in body["sessions"] if s["acct_session_id"] == "rs-coa-7"]
+    assert session["action"] == "change-plan" and session["outcome"] == "ack", session
+    assert metric(daemon, api_port, kind="coa", outcome="ack", transport="radsec") >= 1
 
 
 def test_no_connection_is_a_clear_error(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
