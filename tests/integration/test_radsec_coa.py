@@ -10,8 +10,8 @@ nothing. Without a connection the request is not sent and the error says why; th
 process of its own that holds no connection, says so too.
 
 radsecproxy cannot stand between here and a UDP NAS for this: the Debian radsecproxy (1.9)
-forwards no Disconnect/CoA at all (its dynamic-authorization and reverse-CoA support are
-unmerged pull requests upstream), so the TLS client here is the NAS itself.
+has no dynamic authorization at all (reverse CoA is still under review upstream), so the TLS
+client here is the NAS itself.
 """
 
 from __future__ import annotations
