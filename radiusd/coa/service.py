@@ -16,7 +16,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from radiusd.codec import Code
+from radiusd.codec import Code, Packet
 from radiusd.store.engine import begin_write
 from radiusd.store.models import CoaAudit, utcnow
 from radiusd.store.records import NasRecord
@@ -117,7 +117,8 @@ class CoaService:
         if nas.require_message_authenticator and not over_tls:
             names.append("Message-Authenticator")
         audit_id = await self._start(nas, kind, session, names)
-        transport = "radsec" if over_tls else "udp"
+        # a RadSec NAS the request could not reach counts under radsec, unless UDP was tried
+        transport = "radsec" if over_tls or (nas.radsec and not self.udp_fallback) else "udp"
         try:
             if over_tls:
                 assert self.radsec is not None
@@ -140,7 +141,7 @@ class CoaService:
             self.closed_sessions.append(session.id)
         return result
 
-    async def _udp(self, nas: NasRecord, session: SessionRef, packet: Any) -> CoaResult:
+    async def _udp(self, nas: NasRecord, session: SessionRef, packet: Packet) -> CoaResult:
         """Over UDP to the NAS's stored address; for a RadSec NAS only with ``udp_fallback``."""
         if nas.radsec and not self.udp_fallback:
             hint = "" if self.radsec is not None else " (this process is not the daemon: use its API)"

@@ -458,7 +458,7 @@ async def test_radsec_nas_without_connection_fails_or_falls_back_to_udp(
     )
     assert result.outcome is Outcome.ERROR and not nas_standin.received
     assert "NAS pop9 is a RadSec client with no connection to this node" in result.describe()
-    assert seen == [("disconnect", "udp", "error")]
+    assert seen == [("disconnect", "radsec", "error")]
 
     fallback = CoaService(store_engine, udp_fallback=True, observe=lambda *k: seen.append(k))
     result = await fallback.send(nas, "disconnect", ref, IDENTITY)

@@ -99,21 +99,49 @@ def daemon(
         "RADIUSD_RADSEC_CA": str(pki.ca.path),
         "RADIUSD_COA_TIMEOUT": str(COA_TIMEOUT),
     }
-    yield daemon_factory(url, env=env, seed=seed, args=("--api-bind", f"{HOST}:{api_port}"))
+    d = daemon_factory(url, env=env, seed=seed, args=("--api-bind", f"{HOST}:{api_port}"))
+    settle(d, pki)
+    yield d
+
+
+def settle(d: DaemonProcess, pki: Pki) -> None:
+    """One Accounting-Start answered before the tests start (see :func:`account`)."""
+    with nas(d, pki) as c:
+        account(c, d, pki, accounting_request(1, "alice", "rs-settle"), nas_cert=pki.pop3)
+
+
+def account(c: TlsClient, d: DaemonProcess, pki: Pki, request: bytes, nas_cert: Issued) -> None:
+    """Send an Accounting-Request on ``c`` and wait for its Accounting-Response. Under load a
+    SQLite commit sometimes fails ("database is locked", writer.commit-failed): no reply, and
+    over TCP a NAS does not retransmit on the same connection (RFC 6613 §2.6.1); it may over a
+    new one, which this does, up to three times."""
+    c.send(request)
+    try:
+        reply = c.recv_packet()
+    except TimeoutError:
+        reply = None
+    for _ in range(3):
+        if reply is not None:
+            break
+        with nas(d, pki, nas_cert) as again:
+            again.send(request)
+            try:
+                reply = again.recv_packet()
+            except TimeoutError:
+                reply = None
+    assert reply is not None and reply[0] == 5, f"no Accounting-Response:\n{d.stderr()[-2000:]}"
 
 
 def nas(d: DaemonProcess, pki: Pki, cert: Issued | None = None) -> TlsClient:
     return TlsClient(int(d.bound["radsec"][0][1]), pki.ca.path, cert or pki.pop3)
 
 
-def login(c: TlsClient, d: DaemonProcess, session: str) -> str:
+def login(c: TlsClient, d: DaemonProcess, session: str, pki: Pki, cert: Issued | None = None) -> str:
     """Access-Request and Accounting-Start over TLS; the session's id in radiusd."""
     c.send(access_request(1, "alice", PASSWORD))
     reply = c.recv_packet()
     assert reply is not None and reply[0] == 2, "Access-Accept"
-    c.send(accounting_request(2, "alice", session))
-    reply = c.recv_packet()
-    assert reply is not None and reply[0] == 5, "Accounting-Response"
+    account(c, d, pki, accounting_request(2, "alice", session), cert or pki.pop3)
 
     def open_id() -> str | None:
         rows = json.loads(d.cli("session", "list", "--online", "--json").stdout)
@@ -122,6 +150,16 @@ def login(c: TlsClient, d: DaemonProcess, session: str) -> str:
     found = wait_until(open_id, 5.0)
     assert found, f"session {session} not recorded"
     return str(found)
+
+
+def await_request(c: TlsClient) -> bytes | None:
+    """The daemon's next request on ``c``: the first API disconnect of a daemon imports the
+    plugins, which takes seconds on a loaded machine."""
+    c.sock.settimeout(20)
+    try:
+        return c.recv_packet()
+    finally:
+        c.sock.settimeout(5)
 
 
 class ApiCall(threading.Thread):
@@ -166,24 +204,33 @@ def answer(code: int, request: bytes, attrs: bytes = b"", secret: bytes = SECRET
     return head + hashlib.md5(head + request[4:20] + attrs + secret).digest() + attrs
 
 
-def metric(d: DaemonProcess, api_port: int, **labels: str) -> float:
+def sample(api_port: int, name: str, **labels: str) -> float:
+    """One sample of the daemon's /metrics (0 when absent)."""
     text = httpx.get(
         f"http://{HOST}:{api_port}/metrics", headers={"Authorization": f"Bearer {TOKENS['admin']}"}
     ).text
     inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     for line in text.splitlines():
-        if line.startswith(f"radiusd_coa_requests_total{{{inner}}} "):
+        if line.startswith(f"{name}{{{inner}}} "):
             return float(line.split()[-1])
     return 0.0
 
 
+def metric(d: DaemonProcess, api_port: int, **labels: str) -> float:
+    return sample(api_port, "radiusd_coa_requests_total", **labels)
+
+
+def open_connections(api_port: int, nas_name: str) -> float:
+    return sample(api_port, "radiusd_radsec_connections", nas=nas_name)
+
+
 def test_disconnect_goes_down_the_tls_connection(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
     with nas(daemon, pki) as c:
-        sid = login(c, daemon, "rs-coa-1")
+        sid = login(c, daemon, "rs-coa-1", pki)
         call = ApiCall(api_port, sid)
         started = time.monotonic()
         call.start()
-        request = c.recv_packet()
+        request = await_request(c)
         arrived = time.monotonic()
         assert request is not None and request[0] == DISCONNECT_REQUEST
         assert request_authentic(request), "Request Authenticator made with the secret 'radsec'"
@@ -208,10 +255,10 @@ def test_disconnect_goes_down_the_tls_connection(daemon: DaemonProcess, pki: Pki
 
 def test_nak_with_error_cause_is_reported(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
     with nas(daemon, pki) as c:
-        sid = login(c, daemon, "rs-coa-2")
+        sid = login(c, daemon, "rs-coa-2", pki)
         call = ApiCall(api_port, sid)
         call.start()
-        request = c.recv_packet()
+        request = await_request(c)
         assert request is not None and request_authentic(request)
         cause = bytes([ERROR_CAUSE, 6]) + (506).to_bytes(4, "big")  # Resources Unavailable
         c.send(answer(DISCONNECT_NAK, request, cause))
@@ -226,10 +273,10 @@ def test_no_answer_times_out_without_retransmission(daemon: DaemonProcess, pki: 
     """RFC 6613 §2.6.1: never retransmitted on the same connection; ``coa_timeout`` later it
     is a timeout, and the one request was all the NAS saw."""
     with nas(daemon, pki) as c:
-        sid = login(c, daemon, "rs-coa-3")
+        sid = login(c, daemon, "rs-coa-3", pki)
         call = ApiCall(api_port, sid)
         call.start()
-        request = c.recv_packet()
+        request = await_request(c)
         assert request is not None and request[0] == DISCONNECT_REQUEST
         status, body = call.result()
         assert status == 502 and body["outcome"] == "timeout" and body["attempts"] == 1, body
@@ -250,10 +297,10 @@ def test_no_answer_times_out_without_retransmission(daemon: DaemonProcess, pki: 
 def test_forged_reply_closes_the_connection(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
     """RFC 6613 §2.6.4: a reply whose Response Authenticator fails closes the connection."""
     with nas(daemon, pki) as c:
-        sid = login(c, daemon, "rs-coa-4")
+        sid = login(c, daemon, "rs-coa-4", pki)
         call = ApiCall(api_port, sid)
         call.start()
-        request = c.recv_packet()
+        request = await_request(c)
         assert request is not None
         c.send(answer(DISCONNECT_ACK, request, secret=b"coa-Secr3t-pop3-xx"))  # the UDP secret
         assert c.closed_by_server()
@@ -268,7 +315,7 @@ def test_a_closed_connection_hands_the_request_to_another(
     """RFC 6613 §2.6.1: a request unanswered when its connection closes may go again over
     another connection, with a new Identifier; the one that spoke last is tried first."""
     with nas(daemon, pki) as spare, nas(daemon, pki) as busy:
-        sid = login(busy, daemon, "rs-coa-6")
+        sid = login(busy, daemon, "rs-coa-6", pki)
         ping = status_server(0)
         spare.send(ping)
         assert spare.recv_packet() is not None
@@ -276,10 +323,10 @@ def test_a_closed_connection_hands_the_request_to_another(
         assert busy.recv_packet() is not None
         call = ApiCall(api_port, sid)
         call.start()
-        first = busy.recv_packet()
+        first = await_request(busy)
         assert first is not None and first[0] == DISCONNECT_REQUEST
         busy.close()  # gone without an answer
-        second = spare.recv_packet()
+        second = await_request(spare)
         assert second is not None and second[0] == DISCONNECT_REQUEST and request_authentic(second)
         assert attributes(second)[ACCT_SESSION_ID] == [b"rs-coa-6"]
         spare.send(answer(DISCONNECT_ACK, second))
@@ -291,7 +338,7 @@ def test_plan_change_is_a_coa_over_the_connection(daemon: DaemonProcess, pki: Pk
     """A plan change on a MikroTik reached over RadSec: CoA-Request with Mikrotik-Rate-Limit
     (vendor 14988, type 8) down the connection, CoA-ACK back."""
     with nas(daemon, pki, pki.pop4) as c:
-        login(c, daemon, "rs-coa-7")
+        login(c, daemon, "rs-coa-7", pki, pki.pop4)
         headers = {"Authorization": f"Bearer {TOKENS['admin']}"}
         done: dict[str, httpx.Response] = {}
 
@@ -303,7 +350,7 @@ def test_plan_change_is_a_coa_over_the_connection(daemon: DaemonProcess, pki: Pk
 
         thread = threading.Thread(target=call, daemon=True)
         thread.start()
-        request = c.recv_packet()
+        request = await_request(c)
         assert request is not None and request[0] == COA_REQUEST and request_authentic(request)
         vsa = attributes(request)[VENDOR_SPECIFIC]
         assert struct.pack("!I", 14988) + bytes([8, 2 + len(b"5M/10M")]) + b"5M/10M" in vsa
@@ -317,17 +364,16 @@ def test_plan_change_is_a_coa_over_the_connection(daemon: DaemonProcess, pki: Pk
 
 
 def test_no_connection_is_a_clear_error(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
-    closed = len(daemon.events("radsec.closed"))
     with nas(daemon, pki) as c:
-        sid = login(c, daemon, "rs-coa-5")
-    daemon.wait_event("radsec.closed", count=closed + 1)
+        sid = login(c, daemon, "rs-coa-5", pki)
+    assert wait_until(lambda: open_connections(api_port, "pop3") == 0, 5), "the daemon saw the close"
     call = ApiCall(api_port, sid)
     call.start()
     status, body = call.result()
     assert status == 502 and body["outcome"] == "error", body
     assert "NAS pop3 is a RadSec client with no connection to this node" in body["detail"]
     assert call.seconds < 2, "nothing was sent over UDP, nothing awaited"
-    assert metric(daemon, api_port, kind="disconnect", outcome="error", transport="udp") >= 1
+    assert metric(daemon, api_port, kind="disconnect", outcome="error", transport="radsec") >= 1
     # the CLI is a process of its own: it holds no connection, and says where to go
     out = daemon.cli("session", "disconnect", sid, check=False)
     assert out.returncode == 1
