@@ -131,7 +131,7 @@ class RadsecServer:
             for c in self.connections
             if c.alive and c.nas is not None and c.nas.name == nas_name and id(c) not in skip
         ]
-        return max(found, key=lambda c: c.last_seen, default=None)
+        return max(found, key=lambda c: c.activity, default=None)
 
 
 async def start_radsec(

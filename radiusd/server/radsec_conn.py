@@ -9,6 +9,7 @@ ACK/NAK routed back by Identifier to the request waiting for it."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import ssl
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
@@ -31,6 +32,9 @@ MIN_LENGTH, MAX_LENGTH = 20, 4096
 _ACCOUNTING_REQUEST = 4
 #: CoA-Request -> CoA-NAK, Disconnect-Request -> Disconnect-NAK (RFC 5176 §2.3)
 _NAK = {43: 45, 40: 42}
+#: orders connections by when they last received a packet: the loop's clock (uvloop's is in
+#: milliseconds) cannot tell two round trips in the same millisecond apart
+_ACTIVITY = itertools.count(1)
 #: Disconnect-ACK/NAK, CoA-ACK/NAK: answers to our requests (RFC 5176 §2.3)
 _DYNAUTH_REPLIES = frozenset({41, 42, 44, 45})
 _ERROR_CAUSE = 101
@@ -74,6 +78,7 @@ class RadsecConnection(asyncio.Protocol):
         self._tls: ssl.SSLObject | None = None
         self._buffer = b""
         self._last_seen = 0.0
+        self._activity = 0  # _ACTIVITY when a packet last arrived
         self._timer: asyncio.TimerHandle | None = None
         self._counted = False  # in server.connections (the total limit)
         #: identifier -> dedupe key of the latest request with it, forgotten at close
@@ -202,6 +207,7 @@ class RadsecConnection(asyncio.Protocol):
         self._flush()  # TLS 1.3 post-handshake messages, key updates
         if chunks:
             self._last_seen = self._loop.time()
+            self._activity = next(_ACTIVITY)
             self._frames(chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
     def _flush(self) -> None:
@@ -292,8 +298,9 @@ class RadsecConnection(asyncio.Protocol):
         return f"RadSec {self._peer_text()}"
 
     @property
-    def last_seen(self) -> float:
-        return self._last_seen
+    def activity(self) -> int:
+        """Larger for a connection that received a packet more recently."""
+        return self._activity
 
     @property
     def alive(self) -> bool:
@@ -317,8 +324,9 @@ class RadsecConnection(asyncio.Protocol):
         self._waiting.pop(identifier, None)
 
     def write_request(self, data: bytes) -> bool:
-        if not self.alive:
+        if not self.alive or self.nas is None:
             return False
+        log.info("radsec.dynauth-sent", peer=self._peer_text(), nas=self.nas.name, code=data[0], id=data[1])
         self._send(data, self.peer)
         return True
 

@@ -323,7 +323,14 @@ def test_a_closed_connection_hands_the_request_to_another(
         assert busy.recv_packet() is not None
         call = ApiCall(api_port, sid)
         call.start()
-        first = await_request(busy)
+        busy.sock.settimeout(20)
+        try:
+            first = busy.recv_packet()
+        except TimeoutError:
+            call.join(20)
+            response = call.response.text if call.response is not None else None
+            ports = f"busy {busy.sock.getsockname()[1]}, spare {spare.sock.getsockname()[1]}"
+            raise AssertionError(f"no request on the last connection ({ports}); the API said {response}") from None
         assert first is not None and first[0] == DISCONNECT_REQUEST
         busy.close()  # gone without an answer
         second = await_request(spare)
