@@ -107,6 +107,11 @@ class Settings:
     workers: int = 1
     node_heartbeat_interval: float = 2.0  # seconds between heartbeats in radiusd_nodes
     node_prune_after: float = 86_400.0  # seconds a stopped or dead node's row is kept
+    #: seconds between LLDP discovery runs of the daemon (one node of a cluster runs it); 0: off
+    discovery_interval: float = 0.0
+    discovery_apply: bool = False  # the periodic run writes what it finds (else only records it)
+    #: SNMP v2c community for routers without RouterOS API credentials (devices use their own)
+    discovery_snmp_community: str = ""
     #: days each kind of accounting history is kept (radiusd.store.retention, docs/accounting-storage.md);
     #: on PostgreSQL a day or month partition goes once all of it is older than this
     interim_retention: int = 35  # the interim time series (a month of detail, and a few days' slack)

@@ -9,17 +9,19 @@ convenience, ``offset`` pages; the database does the skipping either way.
 from __future__ import annotations
 
 import socket
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ipam.groups import PoolConfig, group_of
+from ipam.owners import username_of
+from radiusd.model.credentials import password_store
 from radiusd.policy.ipam_service import IpamService
 from radiusd.server.nas import NasRegistry
-from radiusd.store import inventory as inv
+from radiusd.store import session_view
 from radiusd.store.lease_ops import V4, V6, lease_state, ts
-from radiusd.store.models import IPPool, ManagedDevice, RadiusSession, Router, RouterSector, Subscriber
-from radiusd.store.pools import PoolConfig, group_of, username_of
+from radiusd.store.models import IPPool, RadiusSession, Router, Subscriber
 from radiusd.store.snapshot import SUBSCRIBER_SELECT
 from radiusd.store.tables import core_table
 
@@ -64,6 +66,7 @@ async def subscribers_page(
             "id": r["id"],
             "username": r["username"],
             "status": r["status"],
+            "password_store": password_store(r["credential"]),
             "plan": r["plan_name"],
             "pool": r["pool_name"],
             "static_ip": r["static_ipv4"],
@@ -79,22 +82,16 @@ async def subscribers_page(
 # -- sessions --------------------------------------------------------------------------------------
 
 
-def _session_select() -> sa.Select[Any]:
-    return sa.select(
-        _S.c.id, _S.c.acct_unique_id, _S.c.acct_session_id, _S.c.username,
-        sa.func.coalesce(_R.c.name, _S.c.nas_address).label("nas"), _S.c.nas_address, _S.c.nas_port,
-        _S.c.nas_port_id, _S.c.framed_ip.label("address"), _S.c.framed_ipv6_prefix,
-        _S.c.delegated_ipv6_prefix, _S.c.calling_station_id, _S.c.started_at.label("started"),
-        _S.c.updated_at.label("updated"), _S.c.session_time, _S.c.input_octets, _S.c.output_octets,
-        _S.c.input_base, _S.c.output_base,
-    ).select_from(_S.outerjoin(_R, _R.c.id == _S.c.router_id))  # fmt: skip
+#: The fields of a session in the API (``SessionOut``), from the one read model.
+SESSION_FIELDS = (
+    "id", "acct_unique_id", "acct_session_id", "username", "nas", "nas_address", "nas_port",
+    "nas_port_id", "address", "framed_ipv6_prefix", "delegated_ipv6_prefix", "calling_station_id",
+    "started", "updated", "session_time", "input_octets", "output_octets",
+)  # fmt: skip
 
 
 def _session(row: sa.RowMapping) -> dict[str, Any]:
-    out = dict(row)
-    out["input_octets"] = out.pop("input_base") + row["input_octets"]  # session totals
-    out["output_octets"] = out.pop("output_base") + row["output_octets"]
-    return out
+    return {name: row[name] for name in SESSION_FIELDS}
 
 
 async def online_sessions_page(
@@ -111,7 +108,7 @@ async def online_sessions_page(
 
     None when ``nas`` names no known NAS (the caller answers 404).
     """
-    q = _session_select().where(_S.c.status == "open")
+    q = session_view.session_select().where(_S.c.status == "open")
     if nas is not None:
         client = registry.by_name(nas) or registry.get(nas)
         if client is not None:
@@ -138,7 +135,7 @@ async def find_session(engine: AsyncEngine, key: str) -> dict[str, Any] | None:
         conditions.insert(0, _S.c.id == int(key))
     async with engine.connect() as conn:
         for condition in conditions:
-            q = _session_select().add_columns(_S.c.status, _S.c.router_id).where(condition)
+            q = session_view.session_select().where(condition)
             row = (await conn.execute(q)).mappings().first()
             if row is not None:
                 return _session(row) | {"status": row["status"], "router_id": row["router_id"]}
@@ -247,47 +244,3 @@ def _lease(
 #: the largest ``offset`` a list route takes (422 beyond): deeper pages are reached by filters,
 #: and the database would still walk every skipped row
 MAX_OFFSET = 100_000
-
-
-async def inventory_page(
-    engine: AsyncEngine,
-    kind: Literal["sites", "routers", "sectors", "devices", "links"],
-    *,
-    limit: int,
-    offset: int = 0,
-    site: str | None = None,
-    router: str | None = None,
-    node: str | None = None,
-) -> tuple[list[Any], bool]:
-    """One page of inventory records, in the store's list order, skipped and limited by the
-    database (``LIMIT limit + 1 OFFSET offset``); the records and whether more follow.
-
-    The filters are the store's list filters (a site, router or node that does not exist:
-    NotFound). The queries are radiusd.store.inventory's own, so a page holds the same records
-    its list functions return.
-    """
-    async with engine.connect() as conn:
-        query: sa.Select[Any]
-        build: Any
-        if kind == "sites":
-            query, build = inv._SITE_SELECT, inv.SiteRecord.from_row
-        elif kind == "routers":
-            query, build = inv._ROUTER_SELECT, inv._router_from_row
-            if site is not None:
-                query = query.where(Router.site_id == await inv._site_id(conn, site))
-        elif kind == "sectors":
-            query, build = inv._SECTOR_SELECT, inv.SectorRecord.from_row
-            if router is not None:
-                query = query.where(RouterSector.router_id == await inv._router_id(conn, router))
-        elif kind == "devices":
-            query, build = inv._DEVICE_SELECT, inv.DeviceRecord.from_row
-            if site is not None:
-                query = query.where(ManagedDevice.site_id == await inv._site_id(conn, site))
-        else:
-            query, build = inv._LINK_SELECT, inv._link_from_row
-            if node is not None:
-                end_kind, node_id = await inv._resolve(conn, inv._end(node))
-                from_col, to_col = inv._link_end_sql(end_kind)
-                query = query.where(sa.or_(from_col == node_id, to_col == node_id))
-        rows = list((await conn.execute(query.offset(offset).limit(limit + 1))).mappings())
-    return [build(r) for r in rows[:limit]], len(rows) > limit

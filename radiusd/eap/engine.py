@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from radiusd.logs import get_logger
-from radiusd.policy.credentials import Credential
+from radiusd.model.credentials import Credential
 from radiusd.policy.hash_pool import HashPool
 
 from . import packet as eap

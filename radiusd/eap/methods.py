@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from radiusd.policy.credentials import Credential
+from radiusd.model.credentials import Credential
 
 from . import packet as eap
 from .packet import EapError

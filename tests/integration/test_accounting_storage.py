@@ -297,13 +297,13 @@ async def test_history_at_a_time_prunes_partitions_and_uses_an_index(store_engin
 
 async def test_online_sessions_and_export_do_not_scan_history(store_engine: AsyncEngine) -> None:
     _pg_only(store_engine)
-    from radiusd.api.queries import _session_select
     from radiusd.store.models import RadiusSession
     from radiusd.store.reports import usage_query
+    from radiusd.store.session_view import session_select
 
     await maintain(store_engine, Retention(), at(2031, 10, 15))
     s = RadiusSession.__table__
-    online = _session_select().where(s.c.status == "open").order_by(s.c.id.desc()).limit(100)
+    online = session_select().where(s.c.status == "open").order_by(s.c.id.desc()).limit(100)
     plan = await _plan(store_engine, online)
     for table in TABLES:
         assert table.name not in plan
@@ -414,9 +414,9 @@ async def test_daemon_round_feeds_metrics(db_url: str, migrated_db: None, tmp_pa
     import httpx
 
     from radiusd.api.app import create_app
-    from radiusd.api.tokens import create_token
     from radiusd.config import load_settings
-    from radiusd.server.app import Daemon
+    from radiusd.daemon import Daemon
+    from radiusd.store.api_tokens import create_token
 
     d = Daemon(load_settings(database_url=db_url, data_dir=tmp_path, interim_retention=20))
     try:
@@ -446,9 +446,9 @@ async def test_history_api_answers_as_the_cli(db_url: str, migrated_db: None, tm
     import httpx
 
     from radiusd.api.app import create_app
-    from radiusd.api.tokens import create_token
     from radiusd.config import load_settings
-    from radiusd.server.app import Daemon
+    from radiusd.daemon import Daemon
+    from radiusd.store.api_tokens import create_token
 
     today = dt.datetime.now(UTC).replace(microsecond=0)
     d = Daemon(load_settings(database_url=db_url, data_dir=tmp_path))

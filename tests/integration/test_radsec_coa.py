@@ -330,7 +330,8 @@ def test_a_closed_connection_hands_the_request_to_another(
             call.join(20)
             response = call.response.text if call.response is not None else None
             ports = f"busy {busy.sock.getsockname()[1]}, spare {spare.sock.getsockname()[1]}"
-            raise AssertionError(f"no request on the last connection ({ports}); the API said {response}") from None
+            said = f"no request on the last connection ({ports}); the API said {response}"
+            raise AssertionError(said) from None
         assert first is not None and first[0] == DISCONNECT_REQUEST
         busy.close()  # gone without an answer
         second = await_request(spare)
