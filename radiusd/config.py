@@ -59,6 +59,12 @@ class Settings:
     radsec_max_per_nas: int = 4  # TLS connections at once from one NAS
     radsec_idle_timeout: float = 600.0  # seconds a connection may stay silent before it is closed
     radsec_handshake_timeout: float = 10.0  # seconds a TLS handshake may take
+    #: a Disconnect/CoA for a RadSec NAS with no TLS connection to this node goes over UDP to
+    #: its stored address and UDP secret (off: it fails with a clear error instead)
+    radsec_coa_udp_fallback: bool = False
+    #: seconds a Disconnect/CoA the daemon sends (API, web console) waits for its NAS, with
+    #: RFC 5080 §2.2.1 retransmissions over UDP (over RadSec: sent once, RFC 6613 §2.6.1)
+    coa_timeout: float = 30.0
     dedupe_ttl: float = 30.0  # seconds a reply is kept for retransmissions (RFC 5080 §2.2.2)
     dedupe_max_entries: int = 200_000
     dedupe_max_bytes: int = 64 * 1024 * 1024  # per port kind: replies + ~440 bytes an entry
@@ -232,6 +238,7 @@ _POSITIVE = (
     "api_max_body", "api_header_timeout", "api_body_timeout", "api_concurrency",
     "db_connect_timeout", "db_command_timeout", "db_keepalives_idle",
     "radsec_max_connections", "radsec_max_per_nas", "radsec_idle_timeout", "radsec_handshake_timeout",
+    "coa_timeout",
 )  # fmt: skip
 
 

@@ -43,6 +43,7 @@ from . import (
     queries,
     subscribers,
 )
+from .coa import daemon_coa
 from .guard import RequestGuard
 from .jobs import Job, Jobs, TooManyJobs
 from .metrics import make_registry
@@ -386,7 +387,7 @@ def plugin_disconnect(coa: Any = None) -> DisconnectFn:
 
     async def send(state: LiveState, key: str) -> dict[str, Any]:
         if not services:
-            services.append(CoaService(state.engine))
+            services.append(daemon_coa(state))  # radiusd.api.coa
         ref = await find_open_session(state.engine, key)
         [action] = await disconnect_sessions(state.engine, [ref], services[0])
         return action.to_json()

@@ -33,6 +33,7 @@ radiusd_radsec_connections             gauge      nas: RadSec (TLS) connections 
 radiusd_radsec_accepted_total          counter    RadSec connections mapped to a NAS
 radiusd_radsec_refused_total           counter    reason (unknown-certificate, handshake-failed, limits)
 radiusd_radsec_closed_total            counter    reason (idle-timeout, bad-length, dropped, peer-closed)
+radiusd_coa_requests_total             counter    kind (disconnect/coa), transport (udp/radsec), outcome
 radiusd_db_table_rows                  gauge      table: history rows (PostgreSQL: estimate)
 radiusd_db_table_bytes                 gauge      table: data + indexes
 radiusd_db_table_oldest_seconds        gauge      table: Unix time of the oldest row
@@ -137,6 +138,7 @@ class DaemonCollector(Collector):
             "radiusd_subscribers", "Subscribers in memory", value=len(s.directory.subscribers)
         )
         yield from _radsec(stats)
+        yield from _coa(stats)
 
     def _storage(self) -> Iterator[Metric]:
         tables = getattr(self.state, "storage", None) or []
@@ -218,6 +220,18 @@ def make_registry(state: LiveState) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DaemonCollector(state))
     return registry
+
+
+def _coa(stats: Stats) -> Iterator[Metric]:
+    """Disconnect-/CoA-Requests this daemon sent (API, console), UDP and RadSec alike."""
+    family = CounterMetricFamily(
+        "radiusd_coa_requests",
+        "Disconnect-/CoA-Requests sent by this daemon, by outcome (ack, nak, timeout, error)",
+        labels=["kind", "transport", "outcome"],
+    )
+    for (kind, transport, outcome), n in sorted(stats.coa.items()):
+        family.add_metric([kind, transport, outcome], n)
+    yield family
 
 
 def _radsec(stats: Stats) -> Iterator[Metric]:

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from radiusd.coa.stream import ChannelRoutes
 from radiusd.config import Settings
 from radiusd.policy.directory import Directory
 from radiusd.policy.ipam_service import IpamService
@@ -54,3 +55,6 @@ class DaemonState:
     membership: NodeMembership | None = None
     #: the history tables' figures (radiusd db stats), refreshed in place by the daemon
     storage: list[TableStats] = field(default_factory=list)
+    #: the RadSec connections (radiusd.server.radsec), down which Disconnect/CoA reach a RadSec
+    #: NAS (radiusd.api.coa); None when RadSec is off
+    radsec: ChannelRoutes | None = None

@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 from inventory.actions import ProvisionError, apply_plan
 from inventory.actions import provision as provision_flow
 from inventory.offboard import remove_online_subscriber
-from radiusd.coa.service import CoaService
 from radiusd.coa.sessions import open_sessions_of
 from radiusd.model.credentials import parse_credential, password_store
 from radiusd.policy.credentials import verify_pap
@@ -26,6 +25,7 @@ from radiusd.store.errors import Conflict, InvalidInput, NotFound
 from radiusd.store.plans import get_plan
 from radiusd.store.records import SubscriberRecord
 
+from .coa import daemon_coa
 from .crud import (
     DELETE_ERRORS,
     READ_ERRORS,
@@ -243,7 +243,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends],
         sessions = await open_sessions_of(engine, username)
         if record.plan and sessions:
             plan = await get_plan(engine, record.plan)
-            done = [a.to_json() for a in await apply_plan(engine, sessions, plan, CoaService(engine))]
+            done = [a.to_json() for a in await apply_plan(engine, sessions, plan, daemon_coa(state))]
         return ActionOut(subscriber=_out(record), sessions=[DisconnectOut.model_validate(d) for d in done])
 
     @app.post(
@@ -265,7 +265,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends],
             try:
                 done = await provision_flow(
                     engine, body.username, body.password, plan=body.plan, pool=body.pool, nas=body.nas,
-                    coa=CoaService(engine),
+                    coa=daemon_coa(state),
                 )  # fmt: skip
             except ProvisionError as exc:
                 try:
