@@ -26,7 +26,7 @@ Owners are opaque strings chosen by the caller. Because an owner's live item is 
 again (so a retransmitted Access-Request gets the same address), a subscriber allowed several
 simultaneous sessions needs one owner key per session slot (e.g. ``alice#2``).
 
-Every mutation returns a :class:`~ipam.lease.Change` that must be settled with
+Every mutation returns a :class:`~ipam.pool_items.Change` that must be settled with
 :meth:`Pool.commit` or :meth:`Pool.rollback` (see there). Nothing here reads a clock: ``now``
 is passed in, so tests and the daemon drive time explicitly.
 """
@@ -37,8 +37,8 @@ import heapq
 from collections.abc import Iterable, Iterator, Sequence
 
 from ipam.errors import LeaseError, PoolError
-from ipam.lease import LIVE, TIMED, Adoption, AdoptStatus, Change, Lease, LeaseState
-from ipam.pool_items import _RANK, FREE, LEASED, OFFERED, RELEASED, RESERVED, _Item
+from ipam.lease import LIVE, TIMED, AdoptStatus, Lease, LeaseState
+from ipam.pool_items import _RANK, FREE, LEASED, OFFERED, RELEASED, RESERVED, Adoption, Change, _Item
 from ipam.pool_state import PoolState
 from ipam.ranges import AddressLike, check_overlaps
 from ipam.utilisation import Usage, combine

@@ -1,10 +1,14 @@
 """The per-item records of a :class:`~ipam.pool.Pool`: one block per range (cursor and counts)
-and one state record per touched item; the states' short names.
+and one state record per touched item; the states' short names; the :class:`Change` of one
+item that every mutating call returns (typed against :class:`_Settles`, not the pool, so that
+this module and :mod:`ipam.lease` import nothing above them).
 """
 
 from __future__ import annotations
 
-from ipam.lease import Lease, LeaseState
+from typing import NamedTuple, Protocol
+
+from ipam.lease import AdoptStatus, Lease, LeaseState
 from ipam.ranges import ItemRange
 from ipam.utilisation import Usage
 
@@ -74,3 +78,57 @@ class _Item:
         self.pending = 0
         self.last: Lease | None = None  # cached snapshot of the current state
         block.counts[FREE] += 1
+
+
+class _Settles(Protocol):
+    """What a :class:`Change` is settled with: its :class:`~ipam.pool.Pool`."""
+
+    def commit(self, change: Change) -> None: ...
+
+    def rollback(self, change: Change) -> bool: ...
+
+
+class Change:
+    """One in-memory state change, pending until the writer settles it.
+
+    Every Change must be passed exactly once to ``commit()`` (the transaction that persisted
+    ``lease`` succeeded) or ``rollback()`` (it failed: restore ``before``). While any change
+    of an item is unsettled the item is *pending*: the expiry sweep skips it, so an address
+    whose offer has not reached the database is never handed to anyone else.
+    """
+
+    __slots__ = ("_item", "_pool", "_settled", "_slot", "_version", "before", "lease")
+
+    def __init__(self, pool: _Settles, item: _Item, before: Lease, lease: Lease, slot: bool = False) -> None:
+        self._pool = pool
+        self._item = item
+        self._slot = slot  # the previous owner's slot pointed at this item: restore it on rollback
+        self._version = item.version
+        self._settled = False
+        self.before = before
+        self.lease = lease
+
+    @property
+    def address(self) -> str:
+        return self.lease.address
+
+    @property
+    def pool(self) -> str:
+        return self.lease.pool
+
+    @property
+    def settled(self) -> bool:
+        return self._settled
+
+    def __repr__(self) -> str:
+        b, a = self.before, self.lease
+        return f"<Change {a.pool} {a.address} {b.state}({b.owner}) -> {a.state}({a.owner})>"
+
+
+class Adoption(NamedTuple):
+    status: AdoptStatus
+    change: Change | None = None  # set for ADOPTED and OWN
+    holder: Lease | None = None  # for CONFLICT: who holds it
+    #: ADOPTED while the owner had another live item in the pool (an offer the NAS did not
+    #: use): that item was ended, and this change must be persisted and settled too.
+    replaced: Change | None = None
