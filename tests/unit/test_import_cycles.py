@@ -98,6 +98,14 @@ def test_no_import_cycle_inside_radiusd() -> None:
     assert cycles == [], "import cycles: " + " | ".join(details)
 
 
+@pytest.mark.parametrize("package", ["ipam", "inventory"])
+def test_no_import_cycle_inside_the_domains(package: str) -> None:
+    """The IPAM and inventory domains sit below the store: no cycle there either, none known."""
+    g = grimp.build_graph(package, cache_dir=None)
+    graph = {m: set(g.find_modules_directly_imported_by(m)) for m in g.modules}
+    assert strongly_connected(graph) == []
+
+
 def test_the_floors_hold(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The contracts of [tool.importlinter] in pyproject.toml, as lint-imports checks them."""
     monkeypatch.chdir(ROOT)
