@@ -74,6 +74,7 @@ class Conversation:
     allowed: tuple[int, ...] = ()  # the methods this conversation may use (per NAS)
     started: bool = False  # the peer answered the method (a Nak is no longer allowed)
     busy: bool = False
+    counted: bool = False  # its TLS handshake is in EapEngine.handshakes
 
 
 class EapEngine:
@@ -90,7 +91,11 @@ class EapEngine:
         self.pool = pool if pool is not None else HashPool(settings.workers, settings.queue_max, name="eap")
         self.clock = clock
         self.conversations: OrderedDict[bytes, Conversation] = OrderedDict()
+        #: conversations started, accepted (the method proved an identity), rejected (an
+        #: EAP-Failure, with or without a conversation), expired; steps dropped (pool full)
         self.counts = {"started": 0, "accepted": 0, "rejected": 0, "expired": 0, "busy": 0}
+        #: TLS handshakes done, by (method name, TLS version, resumed)
+        self.handshakes: dict[tuple[str, str, bool], int] = {}
 
     def reload(self, settings: EapSettings) -> None:
         """New settings and certificate files (SIGHUP); conversations under way keep their TLS.
@@ -111,14 +116,17 @@ class EapEngine:
         known: Callable[[str], bool],
         framed_mtu: int | None = None,
         nas: str | None = None,
+        trace: bool = True,
     ) -> Outcome | asyncio.Future[Outcome]:
+        """One peer response; ``trace`` False (``serve`` without -X) leaves out the notes,
+        whose formatting is a good part of a round trip's Python."""
         raw = eap.join_eap_messages(attributes) or b""
         fail_id = raw[1] if len(raw) > 1 else 0
         try:
             pkt = eap.decode(raw)
         except eap.EapError as exc:
             return self._reject(None, fail_id, f"malformed EAP-Message: {exc}")
-        notes = [f"  EAP in: {pkt.describe()}"]
+        notes = [f"  EAP in: {pkt.describe()}"] if trace else []
         if pkt.code != eap.RESPONSE:
             return self._reject(None, fail_id, "EAP packet from the peer is not a Response", notes)
         self._expire()
@@ -144,7 +152,7 @@ class EapEngine:
             )
         conv.started = True
         if not conv.method.heavy_step(pkt.data):
-            return self._outcome(conv, pkt.identifier, self._step(conv, pkt), notes)
+            return self._outcome(conv, pkt.identifier, self._step(conv, pkt), notes, trace)
         future = self.pool.submit(self._step, conv, pkt)
         if future is None:
             self.counts["busy"] += 1
@@ -161,7 +169,7 @@ class EapEngine:
             elif (exc := f.exception()) is not None:
                 out.set_exception(exc)
             else:
-                out.set_result(self._outcome(conv, pkt.identifier, f.result(), notes))
+                out.set_result(self._outcome(conv, pkt.identifier, f.result(), notes, trace))
 
         future.add_done_callback(done)
         return out
@@ -229,13 +237,22 @@ class EapEngine:
             log.exception("eap.method-failed", method=conv.method.name)
             return Step("failure", reason=f"{conv.method.name}: internal error (see the log)")
 
-    def _outcome(self, conv: Conversation, identifier: int, step: Step, notes: list[str]) -> Outcome:
-        notes += (f"  {n}" for n in conv.ctx.notes)
+    def _outcome(
+        self, conv: Conversation, identifier: int, step: Step, notes: list[str], trace: bool = True
+    ) -> Outcome:
+        if trace:
+            notes += (f"  {n}" for n in conv.ctx.notes)
         conv.ctx.notes.clear()
+        method = conv.method
+        if method.handshake is not None and not conv.counted:
+            conv.counted = True
+            key = (method.name, *method.handshake)
+            self.handshakes[key] = self.handshakes.get(key, 0) + 1
         if step.kind == "request":
             conv.identifier = (identifier + 1) & 0xFF
             req = eap.EapPacket(eap.REQUEST, conv.identifier, conv.method.type, step.data)
-            notes.append(f"  EAP out: {req.describe()}")
+            if trace:
+                notes.append(f"  EAP out: {req.describe()}")
             return Outcome(
                 "challenge", [*eap.split_eap_message(req.encode()), (eap.STATE, conv.state)], notes=notes
             )

@@ -64,6 +64,8 @@ class Method:
 
     type = 0
     name = ""
+    #: (TLS version, resumed) once a TLS method's handshake is done (the /metrics count)
+    handshake: tuple[str, bool] | None = None
 
     def heavy_step(self, data: bytes) -> bool:
         """Whether answering ``data`` costs a TLS handshake step (a private-key operation, a
@@ -122,8 +124,13 @@ class TlsBased(Method):
     context = "tunnel"
 
     def heavy_step(self, data: bytes) -> bool:
+        """Only the ClientHello of a handshake: the server's answer to it holds the private-key
+        operation (the ServerKeyExchange signature of TLS 1.2 ECDHE, the CertificateVerify of
+        TLS 1.3), hundreds of microseconds of RSA. The client's second flight (key exchange,
+        Finished, an EAP-TLS client chain) costs tens of microseconds: a hop to a pool thread
+        and back, with the GIL handed over twice, costs more CPU than that, so it runs at once."""
         t = self.tunnel
-        return not t.handshake_done and len(data) > 1 and not data[0] & 0x40  # the M bit: a fragment
+        return not t.handshake_done and t.completes_client_hello(data)
 
     def start(self) -> Step:
         if self.ctx.tls is None:
@@ -154,7 +161,10 @@ class TlsBased(Method):
             return self.send(out)
         if not was_done:
             cipher = t.conn.get_cipher_name() or "?"
-            self.note(f"TLS handshake done: {t.version} {cipher}{', session resumed' if t.resumed() else ''}")
+            self.handshake = (t.version, t.resumed())
+            self.note(
+                f"TLS handshake done: {t.version} {cipher}{', session resumed' if self.handshake[1] else ''}"
+            )
         step = self.after_handshake(first=not was_done, records=bool(records))
         if step.kind == "success":
             t.keep_session()

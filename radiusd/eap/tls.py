@@ -191,6 +191,16 @@ class TlsTunnel:
             raise EapError("the peer's fragments exceed the announced TLS Message Length")
         return not flags & FLAG_M
 
+    def completes_client_hello(self, data: bytes) -> bool:
+        """Whether ``data`` (a peer's Type-Data, not yet taken) is the last fragment of a TLS
+        message whose first record is a handshake record holding a ClientHello (RFC 5246
+        §6.2.1, §7.4: content type 22, handshake type 1)."""
+        if len(data) < 2 or data[0] & FLAG_M:
+            return False
+        body = data[5:] if data[0] & FLAG_L else data[1:]
+        head = bytes(self._in[:6]) + body[:6] if self._in else body[:6]
+        return len(head) >= 6 and head[0] == 22 and head[5] == 1
+
     def ack(self) -> bytes:
         """Type-Data acknowledging a fragment (RFC 5216 §3.2: no data, Flags only)."""
         return bytes((self.version_bits,))
