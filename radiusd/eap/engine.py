@@ -22,6 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from radiusd.logs import get_logger
 from radiusd.policy.credentials import Credential
@@ -34,6 +35,7 @@ from .tls import TlsContexts
 from .tunnels import PeapMethod, TtlsMethod
 
 log = get_logger("radiusd.eap")
+_S = TypeVar("_S", Step, Step | None)
 
 METHODS: dict[int, type[Method]] = {
     eap.PEAP: PeapMethod,
@@ -151,16 +153,24 @@ class EapEngine:
                 notes,
             )
         conv.started = True
-        if not conv.method.heavy_step(pkt.data):
-            return self._outcome(conv, pkt.identifier, self._step(conv, pkt), notes, trace)
-        future = self.pool.submit(self._step, conv, pkt)
-        if future is None:
+        method = conv.method
+        if not method.heavy_step(pkt.data):
+            return self._outcome(
+                conv, pkt.identifier, self._step(conv, method.process, pkt.identifier, pkt.data), notes, trace
+            )
+        if self.pool.pending >= self.pool.max_pending:  # before prepare: a retransmission starts afresh
+            self.pool.submit(method.blocking)  # refused: counted and warned about by the pool
             self.counts["busy"] += 1
             return Outcome("drop", reason=BUSY, notes=[*notes, "  not answered: the EAP TLS pool is full"])
+        early = self._step(conv, method.prepare, pkt.identifier, pkt.data)
+        if early is not None:
+            return self._outcome(conv, pkt.identifier, early, notes, trace)
+        future = self.pool.submit(method.blocking)
+        assert future is not None  # room was checked above, and nothing ran since
         conv.busy = True
         out: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
 
-        def done(f: asyncio.Future[Step]) -> None:  # a callback, not a task: cheaper per step
+        def done(f: asyncio.Future[object]) -> None:  # a callback, not a task: cheaper per step
             conv.busy = False
             if out.cancelled():
                 return
@@ -169,7 +179,8 @@ class EapEngine:
             elif (exc := f.exception()) is not None:
                 out.set_exception(exc)
             else:
-                out.set_result(self._outcome(conv, pkt.identifier, f.result(), notes, trace))
+                step = self._step(conv, method.finish, f.result())
+                out.set_result(self._outcome(conv, pkt.identifier, step, notes, trace))
 
         future.add_done_callback(done)
         return out
@@ -227,10 +238,10 @@ class EapEngine:
         return self._outcome(conv, pkt.identifier, conv.method.start(), notes)
 
     @staticmethod
-    def _step(conv: Conversation, pkt: eap.EapPacket) -> Step:
-        """One peer response through the method; runs on a pool thread for TLS methods."""
+    def _step(conv: Conversation, part: Callable[..., _S], *args: object) -> _S | Step:
+        """One peer response (or part of one) through the method; its errors as a failure."""
         try:
-            return conv.method.process(pkt.identifier, pkt.data)
+            return part(*args)
         except eap.EapError as exc:
             return Step("failure", reason=f"{conv.method.name}: {exc}")
         except Exception:  # a bug must not leave the peer hanging: reject, and say where

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from OpenSSL import SSL
 
 from radiusd.policy.credentials import Credential
 
@@ -83,6 +84,17 @@ class Method:
     def process(self, identifier: int, data: bytes) -> Step:
         raise NotImplementedError
 
+    # A heavy step (:meth:`heavy_step`) is split in three, so that the pool thread runs only
+    # the expensive call: ``prepare`` and ``finish`` on the event loop, ``blocking`` between.
+    def prepare(self, identifier: int, data: bytes) -> Step | None:
+        return self.process(identifier, data)
+
+    def blocking(self) -> object:
+        return None
+
+    def finish(self, result: object) -> Step:
+        raise NotImplementedError
+
     def note(self, text: str) -> None:
         self.ctx.notes.append(f"{self.name}: {text}")
 
@@ -143,17 +155,41 @@ class TlsBased(Method):
         return request(self.tunnel.flight())
 
     def process(self, identifier: int, data: bytes) -> Step:
+        early = self.prepare(identifier, data)
+        if early is not None:
+            return early
+        return self.finish(self.blocking())
+
+    def prepare(self, identifier: int, data: bytes) -> Step | None:
+        """The event loop's part before the handshake step: the framing, and the peer's
+        records written into OpenSSL. A Step when there is no handshake step to take (an
+        ACK, our next fragment)."""
         t = self.tunnel
         if not t.receive(data):
             return request(t.ack())
         records = t.take_input()
         if t.sending:
             return request(t.flight())  # the peer acknowledged a fragment of ours
-        was_done = t.handshake_done
-        try:
-            t.feed(records)
-        except EapError as exc:
-            return failed(str(exc))
+        self._was_done = t.handshake_done
+        self._records = bool(records)
+        if records:
+            t.conn.bio_write(records)
+        return None
+
+    def blocking(self) -> object:
+        """The handshake step alone (:meth:`TlsTunnel.handshake`): what a pool thread runs,
+        so that it holds the GIL for as short a time as can be."""
+        return self.tunnel.handshake()
+
+    def finish(self, result: object) -> Step:
+        """The event loop's part after the handshake step: our next flight, or the method."""
+        t = self.tunnel
+        was_done, records = self._was_done, self._records
+        if isinstance(result, SSL.Error):
+            try:
+                t.failed(result)
+            except EapError as exc:
+                return failed(str(exc))
         if not t.handshake_done:
             out = t.pending()
             if not out:
@@ -165,7 +201,7 @@ class TlsBased(Method):
             self.note(
                 f"TLS handshake done: {t.version} {cipher}{', session resumed' if self.handshake[1] else ''}"
             )
-        step = self.after_handshake(first=not was_done, records=bool(records))
+        step = self.after_handshake(first=not was_done, records=records)
         if step.kind == "success":
             t.keep_session()
         return step

@@ -235,17 +235,30 @@ class TlsTunnel:
         EapError (with OpenSSL's or the certificate check's reason) when it fails."""
         if records:
             self.conn.bio_write(records)
+        failure = self.handshake()
+        if failure is not None:
+            self.failed(failure)
+
+    def handshake(self) -> SSL.Error | None:
+        """Advance the handshake over what :meth:`feed` or ``conn.bio_write`` gave OpenSSL:
+        one call into OpenSSL (the one a pool thread runs: the GIL is released throughout,
+        and taken back once); the error, if it failed (see :meth:`failed`)."""
         if self.handshake_done:
-            return
+            return None
         try:
             self.conn.do_handshake()
         except SSL.WantReadError:
-            return
+            return None
         except SSL.Error as exc:
-            reason = self.conn.get_app_data() or _ssl_reason(exc)
-            self._out, self._out_pos = self.pending(), 0  # the alert, if any
-            raise EapError(f"TLS handshake failed: {reason}") from None
+            return exc
         self.handshake_done = True
+        return None
+
+    def failed(self, exc: SSL.Error) -> None:
+        """Queue the alert OpenSSL wrote, if any; EapError with the reason."""
+        reason = self.conn.get_app_data() or _ssl_reason(exc)
+        self._out, self._out_pos = self.pending(), 0
+        raise EapError(f"TLS handshake failed: {reason}") from None
 
     def pending(self) -> bytes:
         """Whatever OpenSSL wants sent (handshake flights, alerts, application records)."""
