@@ -29,10 +29,11 @@ from typing import Any
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import default_dictionary
 from radiusd.codec.packet import Packet, encode_request
+from radiusd.model.request import NasClient
 from radiusd.policy.access import AccessPolicy
 from radiusd.policy.directory import Directory
 from radiusd.server.dispatcher import Dispatcher
-from radiusd.server.nas import NasClient, NasRegistry
+from radiusd.server.nas import NasRegistry
 from radiusd.store.records import PlanRecord, SubscriberRecord
 
 SECRET = b"benchsecret"

@@ -13,6 +13,7 @@ python3 -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[t
 
 echo "== ruff"; python3 -m ruff check .
 echo "== mypy"; python3 -m mypy  # radiusd ipam inventory tests ([tool.mypy] files)
+echo "== lint-imports"; lint-imports --no-cache  # the floors ([tool.importlinter] in pyproject.toml)
 echo "== deptry"; python3 -m deptry .  # exceptions: [tool.deptry] in pyproject.toml
 # The whole suite (no arguments): tests/browser (headless Chromium) runs as a step of its own
 # after the rest, one browser at a time.

@@ -33,7 +33,7 @@ from radiusd.coa.client import CoaResult, Outcome
 from radiusd.coa.service import CoaService
 from radiusd.coa.sessions import SessionRef
 from radiusd.logs import get_logger
-from radiusd.policy.credentials import parse_credential
+from radiusd.model.credentials import parse_credential
 from radiusd.store.records import NasRecord, PlanRecord, SubscriberRecord
 
 from . import rates

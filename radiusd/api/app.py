@@ -10,7 +10,7 @@ NotFound 404, Conflict 409, database unreachable 503; no route answers 500 on an
 
 import importlib
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -18,18 +18,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from radiusd.config import Settings
+from inventory.actions import disconnect_sessions
+from radiusd.coa.service import CoaService
+from radiusd.coa.sessions import find_open_session
 from radiusd.logs import get_logger
-from radiusd.policy.directory import Directory
-from radiusd.policy.ipam_service import IpamService
-from radiusd.policy.sessions import SessionTable
-from radiusd.server.nas import NasRegistry
-from radiusd.server.stats import Stats
 from radiusd.store.errors import Conflict, InvalidInput, NotFound
 from radiusd.store.pools import group_of, pool_info
-from radiusd.store.writer import Writer
+from radiusd.web import install as install_console
+from radiusd.web import is_console
 
 from . import cluster, docs, nas, network, network_edit, plans, pools, prefixes, queries, subscribers
 from .guard import RequestGuard
@@ -47,22 +44,10 @@ from .schemas import (
     SessionOut,
     SubscriberOut,
 )
+from .state import LiveState
 from .tokens import Principal, TokenCache
 
 log = get_logger("radiusd.api")
-
-
-class LiveState(Protocol):
-    """What the API reads from the daemon (radiusd.server.app.Daemon has all of it)."""
-
-    settings: Settings
-    engine: AsyncEngine
-    stats: Stats
-    writer: Writer
-    ipam: IpamService
-    sessions: SessionTable
-    registry: NasRegistry
-    directory: Directory
 
 
 #: ``(state, session id) -> SessionAction.to_json()`` (inventory.actions), replaceable in tests
@@ -150,8 +135,6 @@ def create_app(  # noqa: C901  (the routes are closures over the state: their br
     )
     docs.install(app)
     app.state.live = state
-    from radiusd.web import install as install_console
-    from radiusd.web import is_console
 
     docs_public = settings.api_public_docs
     app.add_middleware(
@@ -383,10 +366,6 @@ def create_app(  # noqa: C901  (the routes are closures over the state: their br
 def plugin_disconnect(coa: Any = None) -> DisconnectFn:
     """Disconnect through the session's NAS plugin (inventory.actions), audited by ``coa`` (a
     radiusd.coa CoaService; default: one on the daemon's engine, created at first use)."""
-    from inventory.actions import disconnect_sessions
-    from radiusd.coa.service import CoaService
-    from radiusd.coa.sessions import find_open_session
-
     services: list[CoaService] = [] if coa is None else [coa]
 
     async def send(state: LiveState, key: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from radiusd.store.nodes import STATES, list_nodes
 if TYPE_CHECKING:
     from radiusd.server.cluster import NodeMembership
 
-    from .app import LiveState
+    from .state import LiveState
 
 
 class NodeOut(BaseModel):

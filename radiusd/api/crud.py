@@ -20,6 +20,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict
 
 from radiusd.store.errors import Conflict
+from radiusd.store.idempotency import recall, remember
 
 from .schemas import MAX_LIMIT, Problem
 
@@ -95,7 +96,6 @@ async def idempotent(
     route's model so that the route keeps its response model in the OpenAPI schema."""
     if key is None:
         return await run()
-    from radiusd.store.idempotency import recall, remember
 
     engine = request.app.state.live.engine
     token = request.headers.get("authorization", "").partition(" ")[2].strip()

@@ -68,7 +68,7 @@ from radiusd.server.stats import LATENCY_BUCKETS, Stats
 from radiusd.store.pools import group_of, pool_info
 
 if TYPE_CHECKING:
-    from .app import LiveState
+    from .state import LiveState
 
 
 class DaemonCollector(Collector):
@@ -219,11 +219,9 @@ class DaemonCollector(Collector):
     def _sessions(self) -> Iterator[Metric]:
         s = self.state
         opened = GaugeMetricFamily("radiusd_sessions_open", "Open accounting sessions", labels=["nas"])
-        # per-NAS sets of the session table: len() each, no iteration over sessions
-        by_nas: dict[str, set[str]] = s.sessions._by_nas
-        for address, ids in sorted(by_nas.items()):
+        for address, count in sorted(s.sessions.open_by_nas().items()):
             client = s.registry.get(address)
-            opened.add_metric([client.name if client is not None else address], len(ids))
+            opened.add_metric([client.name if client is not None else address], count)
         yield opened
 
 

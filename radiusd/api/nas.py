@@ -12,7 +12,7 @@ from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.params import Depends
 from pydantic import BaseModel, Field
 
-from radiusd.store import nas, validate
+from radiusd.store import inventory, nas, validate
 from radiusd.store.errors import InvalidInput, NotFound
 from radiusd.store.records import NasRecord
 
@@ -155,5 +155,5 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
     @app.delete("/nas/{name}", tags=tags, dependencies=write, status_code=204, responses=DELETE_ERRORS)
     async def delete_nas(name: NasName) -> Response:
         """Remove a NAS: 409 while pools, open sessions or links refer to it."""
-        await nas.remove_nas(engine, name)
+        await inventory.remove_nas(engine, name)
         return Response(status_code=204)

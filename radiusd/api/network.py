@@ -15,6 +15,7 @@ from fastapi.params import Depends
 from pydantic import BaseModel, Field
 
 from radiusd.store import inventory as inv
+from radiusd.store.inventory_pages import inventory_page
 
 from . import queries
 from .schemas import DEFAULT_LIMIT, MAX_LIMIT, Body, Name, Page, Port, Problem, Secret, Text
@@ -202,8 +203,8 @@ def _page(model: type[T], records: Sequence[Any], limit: int, offset: int) -> Pa
 async def _db_page(
     model: type[T], engine: Any, kind: Any, limit: int, offset: int, **filters: str | None
 ) -> Page[T]:
-    """A page read with LIMIT/OFFSET in the database (radiusd.api.queries.inventory_page)."""
-    records, more = await queries.inventory_page(engine, kind, limit=limit, offset=offset, **filters)
+    """A page read with LIMIT/OFFSET in the database (radiusd.store.inventory_pages.inventory_page)."""
+    records, more = await inventory_page(engine, kind, limit=limit, offset=offset, **filters)
     nxt = str(offset + limit) if more else None
     return Page[model](  # type: ignore[valid-type]
         items=[model.model_validate(_json(r)) for r in records], limit=limit, offset=offset, next_cursor=nxt

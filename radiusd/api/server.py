@@ -22,7 +22,7 @@ from .app import create_app
 from .guard import guarded_protocol
 
 if TYPE_CHECKING:
-    from .app import LiveState
+    from .state import LiveState
 
 log = get_logger("radiusd.api")
 

@@ -14,8 +14,14 @@ from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.params import Depends
 from pydantic import BaseModel, Field
 
+from inventory.actions import ProvisionError, apply_plan
+from inventory.actions import provision as provision_flow
+from inventory.offboard import remove_online_subscriber
+from radiusd.coa.service import CoaService
+from radiusd.coa.sessions import open_sessions_of
 from radiusd.store import subscribers as subs
 from radiusd.store.errors import Conflict, InvalidInput, NotFound
+from radiusd.store.plans import get_plan
 from radiusd.store.records import SubscriberRecord
 
 from .crud import (
@@ -171,14 +177,10 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends],
     ) -> Response:
         """Remove a subscriber: 409 naming its session while it is online, unless
         ``?disconnect=true`` (then 409 if a session could not be disconnected)."""
-        from inventory.offboard import remove_online_subscriber
-
         await remove_online_subscriber(engine, username, disconnect=disconnect_first, send=disconnect)
         return Response(status_code=204)
 
     async def _status(username: str, status: str, cut: bool) -> ActionOut:
-        from radiusd.coa.sessions import open_sessions_of
-
         record = await subs.set_subscriber_status(engine, username, status)
         done = await disconnect(await open_sessions_of(engine, username)) if cut else []
         return ActionOut(subscriber=_out(record), sessions=[DisconnectOut.model_validate(d) for d in done])
@@ -197,11 +199,6 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends],
     async def set_plan(username: Username, body: PlanChange) -> ActionOut:
         """Move to another plan (422 if it does not exist); open sessions get it through their
         NAS's plugin (CoA, or a disconnect where the vendor cannot change it live)."""
-        from inventory.actions import apply_plan
-        from radiusd.coa.service import CoaService
-        from radiusd.coa.sessions import open_sessions_of
-        from radiusd.store.plans import get_plan
-
         record = await subs.set_subscriber_plan(engine, username, body.plan)
         done: list[dict[str, Any]] = []
         sessions = await open_sessions_of(engine, username)
@@ -226,10 +223,6 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends],
         already exists with this plan, pool and a static address."""
 
         async def run() -> ProvisionOut:
-            from inventory.actions import ProvisionError
-            from inventory.actions import provision as provision_flow
-            from radiusd.coa.service import CoaService
-
             try:
                 done = await provision_flow(
                     engine, body.username, body.password, plan=body.plan, pool=body.pool, nas=body.nas,

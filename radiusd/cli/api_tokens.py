@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import json_option, print_json, render
+from radiusd.cli.listing import render
+from radiusd.cli.output import json_option, print_json
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,7 +27,7 @@ def api_token() -> None:
 @json_option
 def token_create(name: str, read_only: bool, as_json: bool) -> None:
     """Create a token NAME and print it once: it cannot be shown again."""
-    from radiusd.api.tokens import create_token
+    from radiusd.store.api_tokens import create_token
 
     async def go(engine: AsyncEngine) -> Any:
         return await create_token(engine, name, read_only=read_only)
@@ -48,7 +49,7 @@ def token_create(name: str, read_only: bool, as_json: bool) -> None:
 @json_option
 def token_list(as_json: bool) -> None:
     """List the tokens (names and use, never the tokens)."""
-    from radiusd.api.tokens import list_tokens
+    from radiusd.store.api_tokens import list_tokens
 
     records = [t.to_json() for t in run_store(list_tokens)]
     render(records, COLUMNS, as_json=as_json, empty="no API tokens")
@@ -58,7 +59,7 @@ def token_list(as_json: bool) -> None:
 @click.argument("name")
 def token_revoke(name: str) -> None:
     """Revoke token NAME (a running daemon refuses it within 5 seconds)."""
-    from radiusd.api.tokens import revoke_token
+    from radiusd.store.api_tokens import revoke_token
 
     async def go(engine: AsyncEngine) -> None:
         await revoke_token(engine, name)

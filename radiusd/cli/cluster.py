@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import json_option, render
+from radiusd.cli.listing import render
+from radiusd.cli.output import json_option
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine

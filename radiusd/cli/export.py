@@ -21,7 +21,8 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import TableWriter, empty_in_database, plural, print_json
+from radiusd.cli.listing import empty_in_database
+from radiusd.cli.output import TableWriter, plural, print_json
 from radiusd.cli.progress import QUIET, Tick, progress
 
 if TYPE_CHECKING:

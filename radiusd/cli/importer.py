@@ -106,7 +106,11 @@ def freeradius(
 
         async def go(engine: AsyncEngine) -> Report:
             return await import_freeradius_sql(
-                engine, source, dry_run=dry_run, pool_map=pool_map, source_password=source_password,
+                engine,
+                source,
+                dry_run=dry_run,
+                pool_map=pool_map,
+                source_password=source_password,
                 step=bar.step,
             )
 

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import MASK, json_flag, print_json, print_record, render
+from radiusd.cli.listing import render
+from radiusd.cli.output import MASK, json_flag, print_json, print_record
 from radiusd.cli.secrets import secret_option
 
 if TYPE_CHECKING:

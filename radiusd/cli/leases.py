@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from radiusd.cli.export import when_callback
-from radiusd.cli.output import json_option, print_json, render
+from radiusd.cli.listing import render
+from radiusd.cli.output import json_option, print_json
 from radiusd.cli.pools import check_address, checked, run
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ import click
 
 from radiusd.cli.api_tokens import api_token
 from radiusd.cli.cluster import cluster
+from radiusd.cli.coa import session_disconnect, subscriber_provision  # noqa: F401  (registers them)
 from radiusd.cli.context import CliContext
 from radiusd.cli.db import db
 from radiusd.cli.eap import eap
@@ -157,8 +158,6 @@ for _command in INVENTORY_COMMANDS:  # site, router, sector, device, link
     cli.add_command(_command)
 for _command in PREFIX_COMMANDS:  # prefix, address, pd
     cli.add_command(_command)
-
-import radiusd.cli.coa  # noqa: E402, F401  adds `session disconnect` and `subscriber provision`
 
 
 def main(argv: Sequence[str] | None = None) -> None:

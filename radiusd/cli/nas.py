@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import MASK, json_option, pick_columns, print_json, print_record, render
+from radiusd.cli.listing import render
+from radiusd.cli.output import MASK, json_option, pick_columns, print_json, print_record
 from radiusd.cli.secrets import secret_option
 
 if TYPE_CHECKING:
@@ -171,7 +172,7 @@ def nas_show(name: str, as_json: bool) -> None:
 @click.argument("name")
 def nas_remove(name: str) -> None:
     """Remove a NAS; its requests are dropped from then on."""
-    from radiusd.store.nas import remove_nas
+    from radiusd.store.inventory import remove_nas
 
     async def go(engine: AsyncEngine) -> None:
         await remove_nas(engine, name)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import json_option, print_json, render
+from radiusd.cli.listing import render
+from radiusd.cli.output import json_option, print_json
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine

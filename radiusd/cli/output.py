@@ -149,26 +149,6 @@ def print_record(record: Mapping[str, Any], *, extra: Iterable[tuple[str, str]] 
         click.echo(f"{key + ':':<{width + 1}} {value}")
 
 
-def empty_in_database(empty: str) -> str:
-    """``empty`` naming the database that was read (``no plans in sqlite:///...``), in a command."""
-    if click.get_current_context(silent=True) is None:
-        return empty
-    from radiusd.cli.context import in_database
-
-    return in_database(empty)
-
-
-def render(
-    records: Sequence[Mapping[str, Any]], columns: Sequence[str], *, as_json: bool, empty: str
-) -> None:
-    """A list command's output: a JSON list with ``--json``, else a table (``empty``, naming
-    the database, when there are no records)."""
-    if as_json:
-        print_json(list(records))
-    else:
-        print_table(records, columns, empty=empty_in_database(empty) if not records else empty)
-
-
 def pick_columns(records: Sequence[Mapping[str, Any]], preferred: Sequence[str]) -> list[str]:
     """The ``preferred`` columns the records actually have (all keys if none of them match)."""
     if not records:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from radiusd.cli.context import run_store
-from radiusd.cli.output import json_option, pick_columns, print_json, print_record, render
+from radiusd.cli.listing import render
+from radiusd.cli.output import json_option, pick_columns, print_json, print_record
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine

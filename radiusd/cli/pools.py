@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from radiusd.cli.context import get_context, run_store
+from radiusd.cli.listing import empty_in_database
 from radiusd.cli.output import (
-    empty_in_database,
     fail,
     json_option,
     plural,

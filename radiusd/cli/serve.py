@@ -1,4 +1,4 @@
-"""``radiusd serve``: parse the daemon's flags into Settings and hand over to radiusd.server.app.
+"""``radiusd serve``: parse the daemon's flags into Settings and hand over to radiusd.daemon.
 
 The daemon module is imported only here, when the command runs, so the admin commands do not pay
 for it (and still work in a build without it).
@@ -20,7 +20,7 @@ from radiusd.cli.listen_check import check_listen
 from radiusd.cli.output import fail
 from radiusd.config import Settings, find_config, load_settings
 
-APP_MODULE = "radiusd.server.app"
+APP_MODULE = "radiusd.daemon"
 
 
 def _check_binds(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
@@ -58,11 +58,11 @@ def _check_workers(ctx: click.Context, param: click.Parameter, value: str | None
 
 
 def load_app_runner() -> Callable[..., Any]:
-    """``radiusd.server.app.run``, imported only when the daemon starts."""
+    """``radiusd.daemon.run``, imported only when the daemon starts."""
     try:
         module = importlib.import_module(APP_MODULE)
     except ModuleNotFoundError as exc:
-        if exc.name not in (APP_MODULE, "radiusd.server"):
+        if exc.name not in (APP_MODULE, APP_MODULE.rpartition(".")[0]):
             raise
         fail(f"the daemon ({APP_MODULE}) is not part of this build yet")
     run = getattr(module, "run", None)

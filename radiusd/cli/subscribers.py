@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from radiusd.cli.context import get_context, run_store
-from radiusd.cli.csvio import STATUSES, CsvError, read_subscriber_rows
-from radiusd.cli.output import fail, json_option, pick_columns, plural, print_json, print_record, render
+from radiusd.cli.listing import render
+from radiusd.cli.nas_actions import apply_plan_live, disconnect_user
+from radiusd.cli.output import fail, json_option, pick_columns, plural, print_json, print_record
 from radiusd.cli.progress import progress
 from radiusd.cli.secrets import secret_option
+from radiusd.store.subscriber_csv import STATUSES, CsvError, read_subscriber_rows
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,7 +32,7 @@ store_option = click.option(
 
 def _with_store(record: Any) -> dict[str, Any]:
     """A subscriber as JSON, with how its password is kept (``password_store``)."""
-    from radiusd.policy.credentials import password_store
+    from radiusd.model.credentials import password_store
 
     return {**record.to_json(), "password_store": password_store(record.credential)}
 
@@ -215,8 +217,6 @@ def _set_status(username: str, status: str) -> None:
 def subscriber_suspend(username: str, timeout: float, no_wait: bool) -> None:
     """Suspend a subscriber (rejected, or walled garden if the plan has one) and disconnect
     its open sessions through their NAS's plugin (RFC 5176 Disconnect-Request)."""
-    from radiusd.cli.coa import disconnect_user
-
     _set_status(username, "suspended")
     disconnect_user(username, timeout=timeout, no_wait=no_wait)
 
@@ -257,8 +257,6 @@ def subscriber_set_plan(username: str, plan: str | None, no_plan: bool) -> None:
         else f"subscriber {record.username!r} has no plan"
     )
     if record.plan:  # open sessions get the new plan now: CoA, or a disconnect where it cannot
-        from radiusd.cli.coa import apply_plan_live
-
         apply_plan_live(record.username, record.plan)
 
 
@@ -343,12 +341,8 @@ def subscriber_set(
     else:
         click.echo(f"updated subscriber {record.username!r}")
     if record.status == "suspended" and before.status != "suspended":
-        from radiusd.cli.coa import disconnect_user
-
         disconnect_user(record.username)
     elif record.plan and record.plan != before.plan:
-        from radiusd.cli.coa import apply_plan_live
-
         apply_plan_live(record.username, record.plan)
 
 

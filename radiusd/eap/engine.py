@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from radiusd.logs import get_logger
-from radiusd.policy.credentials import Credential
+from radiusd.model.credentials import Credential
 from radiusd.policy.hash_pool import HashPool
 
 from . import packet as eap

@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
 
-from radiusd.policy.credentials import Credential
+from radiusd.model.credentials import Credential
 
 from . import packet as eap
 from .packet import EapError

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from radiusd.policy.sessions import LiveSession
+from radiusd.model.sessions import LiveSession
 
 from .mask import mask_text
 
@@ -119,5 +119,5 @@ class ImportData:
     pools: list[PoolItem] = field(default_factory=list)
     leases: list[LeaseItem] = field(default_factory=list)
     #: open accounting sessions, in the daemon's own shape and keyed as it keys them
-    #: (Acct-Unique-Session-Id, :func:`radiusd.policy.accounting.unique_session_id`)
+    #: (Acct-Unique-Session-Id, :func:`radiusd.model.events.unique_session_id`)
     sessions: list[LiveSession] = field(default_factory=list)

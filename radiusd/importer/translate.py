@@ -44,9 +44,9 @@ from typing import Any
 
 from radiusd.codec.attr_encoding import encode_value
 from radiusd.codec.dictionary import Dictionary
-from radiusd.policy.accounting import unique_session_id
-from radiusd.policy.credentials import parse_credential
-from radiusd.policy.sessions import LiveSession
+from radiusd.model.credentials import parse_credential
+from radiusd.model.events import unique_session_id
+from radiusd.model.sessions import LiveSession
 from radiusd.store.accounting_ops import session_row
 from radiusd.store.errors import InvalidInput
 from radiusd.store.validate import nas_client_address

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from hashlib import md5
 
+from radiusd.codec import mschap
 from radiusd.codec import vsa as codec_vsa
 from radiusd.codec.attributes_gen import (
     ACCT_INPUT_GIGAWORDS,
@@ -56,8 +57,8 @@ from radiusd.codec.attributes_gen import (
 )
 from radiusd.codec.crypto import ZERO16, hide_user_password, hmac_md5, verify_response
 from radiusd.codec.scanning import verify_message_authenticator
-from radiusd.policy import mschap
 from radiusd.store.reports import LOADTEST_SESSION_PREFIX
+from radiusd.store.subscriber_csv import CsvError, read_subscriber_rows
 
 ACCESS_REQUEST, ACCESS_ACCEPT, ACCESS_REJECT = 1, 2, 3
 ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE = 4, 5
@@ -97,8 +98,6 @@ class User:
 
 def read_users(lines: Iterable[str]) -> list[User]:
     """Users from CSV ``lines`` with the columns of ``radiusd subscriber import``."""
-    from radiusd.cli.csvio import CsvError, read_subscriber_rows
-
     try:
         rows = read_subscriber_rows(lines)
     except CsvError as exc:

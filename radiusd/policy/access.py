@@ -30,7 +30,7 @@ from collections.abc import Awaitable
 from typing import Protocol, runtime_checkable
 
 from radiusd.codec import attributes_gen as attrs
-from radiusd.codec import rulesets, vsa
+from radiusd.codec import mschap, rulesets, vsa
 from radiusd.codec.attributes_gen import (
     CALLING_STATION_ID,
     CHAP_CHALLENGE,
@@ -50,11 +50,10 @@ from radiusd.codec.errors import MalformedPacket
 from radiusd.codec.packet import Packet
 from radiusd.eap.engine import EapEngine
 from radiusd.logs import get_logger
-from radiusd.server.handler import HandlerResult, Request
-from radiusd.server.nas import NasClient
+from radiusd.model.credentials import Credential
+from radiusd.model.request import HandlerResult, NasClient, Request
 
-from . import mschap
-from .credentials import Credential, VerifyResult, verify_chap, verify_mschap1, verify_mschap2, verify_pap
+from .credentials import VerifyResult, verify_chap, verify_mschap1, verify_mschap2, verify_pap
 from .directory import Directory, PlanView, SubscriberView
 from .eap_access import EapAccess
 from .hash_pool import DROP_REASON as SLOW_HASH_BUSY

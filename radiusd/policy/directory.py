@@ -21,8 +21,7 @@ from radiusd.codec.attributes_gen import NAS_FILTER_RULE
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.packet import EncodedAttributes
 from radiusd.logs import get_logger
-
-from .credentials import Credential, parse_credential
+from radiusd.model.credentials import Credential, parse_credential
 
 log = get_logger("radiusd.policy")
 

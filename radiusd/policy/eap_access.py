@@ -25,9 +25,9 @@ from radiusd.codec.codes import Code
 from radiusd.codec.crypto import salt_encrypt
 from radiusd.codec.packet import Packet
 from radiusd.eap.engine import BUSY, EapEngine, Outcome
-from radiusd.server.handler import HandlerResult, Request
+from radiusd.model.credentials import Credential
+from radiusd.model.request import HandlerResult, Request
 
-from .credentials import Credential
 from .directory import Directory, PlanView, SubscriberView
 
 _ACCESS_CHALLENGE = int(Code.ACCESS_CHALLENGE)

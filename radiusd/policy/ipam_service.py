@@ -60,7 +60,8 @@ from radiusd.clock import ClockWatch
 from radiusd.codec.attributes_gen import DELEGATED_IPV6_PREFIX, FRAMED_IP_ADDRESS, FRAMED_IPV6_PREFIX
 from radiusd.config import Settings
 from radiusd.logs import get_logger
-from radiusd.server.handler import Request
+from radiusd.model.request import Request
+from radiusd.model.writes import WriterBusy, WriterClosed
 from radiusd.store.lease_feed import LeaseFeed, LeaseReadOp, asyncpg_dsn
 from radiusd.store.lease_ops import LeaseOp
 from radiusd.store.pools import (
@@ -75,7 +76,6 @@ from radiusd.store.pools import (
     load_leases,
     username_of,
 )
-from radiusd.store.writer import WriterBusy, WriterClosed
 
 from .directory import Directory, PlanView, SubscriberView
 from .seams import Assignment
@@ -83,9 +83,9 @@ from .seams import Assignment
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from radiusd.store.writer import Operation, Writer
-
-    from .accounting import AcctEvent
+    from radiusd.model.events import AcctEvent
+    from radiusd.model.writes import Operation
+    from radiusd.store.writer import Writer
 
 log = get_logger("radiusd.ipam")
 

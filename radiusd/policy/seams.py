@@ -11,14 +11,13 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from radiusd.server.handler import Request
+from radiusd.model.request import Request
 
 from .directory import PlanView, SubscriberView
 
 if TYPE_CHECKING:
-    from radiusd.store.writer import Operation
-
-    from .accounting import AcctEvent
+    from radiusd.model.events import AcctEvent
+    from radiusd.model.writes import Operation
 
 
 @dataclass(slots=True)
@@ -56,7 +55,7 @@ class LeaseHooks(Protocol):
     """What accounting tells IPAM: confirm, renew, release leases.
 
     Each hook returns writer operations that go into the same batch as the accounting write
-    (radiusd.store.writer.Operation); an empty list when there is nothing to persist. Hooks
+    (radiusd.model.writes.Operation); an empty list when there is nothing to persist. Hooks
     are called again for a retransmitted request, so they must be idempotent.
     """
 

@@ -8,43 +8,11 @@ as ``********`` and NAS secrets are never printed at all.
 from __future__ import annotations
 
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 from radiusd.codec.codes import code_name
+from radiusd.codec.masking import describe_packet
 from radiusd.codec.packet import Packet
-
-MASKED_ATTRIBUTES = frozenset(
-    {
-        "user-password",
-        "chap-password",
-        "tunnel-password",
-        "ms-chap-response",
-        "ms-chap2-response",
-        "ms-mppe-send-key",
-        "ms-mppe-recv-key",
-        "ms-chap-mppe-keys",
-        "arap-password",
-    }
-)
-
-
-def format_value(value: Any) -> str:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, str):
-        return '"' + value.replace('"', '\\"') + '"'
-    return str(value)
-
-
-def describe_packet(packet: Packet) -> list[str]:
-    """One line per attribute, ``Name = value``, secrets masked."""
-    lines = []
-    for name, value, d in packet.items():
-        if name.lower().split(":")[0] in MASKED_ATTRIBUTES or (d is not None and d.encrypt):
-            lines.append(f"  {name} = ********")
-        else:
-            lines.append(f"  {name} = {format_value(value)}")
-    return lines
 
 
 class DebugPrinter:

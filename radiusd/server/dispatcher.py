@@ -46,11 +46,12 @@ from radiusd.codec.packet import (
 )
 from radiusd.codec.scanning import Scanned, scan, verify_message_authenticator
 from radiusd.logs import get_logger
+from radiusd.model.request import HandlerResult, NasClient, Request
 
 from .debug import DebugPrinter
 from .dedupe import DedupeCache
-from .handler import Handler, HandlerResult, PlainPapHandler, Request
-from .nas import NasClient, NasRegistry
+from .handler import Handler, PlainPapHandler
+from .nas import NasRegistry
 from .stats import Stats
 
 log = get_logger("radiusd.server")

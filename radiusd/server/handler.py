@@ -7,37 +7,10 @@ group-commit writer, a password hash run off the loop). ``None`` means: send not
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from radiusd.codec.packet import Packet
-
-from .nas import NasClient
-
-if TYPE_CHECKING:
-    from radiusd.policy.credentials import Credential
-
-HandlerResult = Packet | None | Awaitable[Packet | None]
-
-
-@dataclass(slots=True)
-class Request:
-    packet: Packet
-    raw: bytes
-    nas: NasClient
-    source: tuple[str, int]
-    received: float  # wall clock (time.time()) when the datagram arrived
-    #: plain-words decisions for ``serve -X``; None when debug is off (no cost then)
-    trace: list[str] | None = None
-    #: why the request was rejected, for the log (never contains a secret)
-    reject_reason: str = ""
-    #: when the handler sends no reply: the drop reason counted in /metrics ("no-reply" if unset)
-    drop_reason: str = ""
-
-    def note(self, message: str) -> None:
-        if self.trace is not None:
-            self.trace.append(message)
+from radiusd.model.credentials import Credential
+from radiusd.model.request import HandlerResult, NasClient, Request
 
 
 class Handler(Protocol):

@@ -15,71 +15,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from dataclasses import replace
 
-
-class NasSource(Protocol):
-    """What the registry needs of a stored NAS record (radiusd.store.records.NasRecord)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def address(self) -> str: ...
-    @property
-    def secret(self) -> str: ...
-    @property
-    def vendor(self) -> str: ...
-    @property
-    def require_message_authenticator(self) -> bool: ...
-    @property
-    def coa_port(self) -> int: ...
-    @property
-    def radsec(self) -> bool: ...
-    @property
-    def radsec_fingerprint(self) -> str | None: ...
-    @property
-    def radsec_subject(self) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class NasClient:
-    id: int
-    name: str
-    address: str
-    secret: bytes = field(repr=False)
-    vendor: str = "generic"
-    require_message_authenticator: bool = True
-    coa_port: int = 3799
-    #: the NAS's subnet when it was matched by one (``address`` is then the source address)
-    network: str | None = None
-    #: a RadSec client (RFC 6614): known by its TLS certificate; its UDP requests are refused
-    radsec: bool = False
-    radsec_fingerprint: str | None = None  # SHA-256 of the certificate (DER), 64 hex digits
-    radsec_subject: str | None = None  # as stored (radiusd.store.validate.certificate_subject)
-
-    @property
-    def is_subnet(self) -> bool:
-        """True for a subnet entry itself (``address`` is a CIDR network)."""
-        return "/" in self.address
-
-    @classmethod
-    def from_record(cls, rec: NasSource) -> NasClient:
-        return cls(
-            id=rec.id,
-            name=rec.name,
-            address=rec.address,  # normalised when written (radiusd.store.validate.nas_address)
-            secret=rec.secret.encode("utf-8"),
-            vendor=rec.vendor,
-            require_message_authenticator=rec.require_message_authenticator,
-            coa_port=rec.coa_port,
-            radsec=rec.radsec,
-            radsec_fingerprint=rec.radsec_fingerprint,
-            radsec_subject=rec.radsec_subject,
-        )
-
+from radiusd.model.request import NasClient
 
 #: Most source addresses matched through subnets remembered (a cache, cleared on reload).
 MATCH_CACHE = 65536

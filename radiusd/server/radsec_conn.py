@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from radiusd.codec.crypto import response_authenticator, verify_hashed_request
 from radiusd.logs import get_logger
+from radiusd.model.request import NasClient
 
-from .nas import NasClient
 from .radsec_tls import PeerIdentity, peer_identity
 
 if TYPE_CHECKING:

@@ -41,7 +41,7 @@ from .protocol import bind_udp
 
 log = get_logger("radiusd.supervisor")
 
-Runner = Callable[..., Any]  # radiusd.server.app.run(settings, config_path=..., worker=...)
+Runner = Callable[..., Any]  # radiusd.daemon.run(settings, config_path=..., worker=...)
 
 EXIT_REFUSED = 3  # a worker's start was refused: restarting it would be refused again
 STOP_GRACE = 20.0  # seconds workers get after SIGTERM before SIGKILL

@@ -21,7 +21,7 @@ are four executemany statements:
 
 Deltas are computed by the policy against the in-memory state at submit time, and a change
 whose commit fails is undone in memory (:meth:`AccountingOp.rolled_back`), so the same usage
-is never added twice. The meaning of every column is documented in radiusd.policy.accounting.
+is never added twice. The meaning of every column is documented in radiusd.policy.accounting_state.
 A change cancelled in memory (an earlier write of its session failed) writes nothing.
 """
 
@@ -36,8 +36,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from radiusd.policy.accounting import OtherEvent
-from radiusd.policy.sessions import Change, InterimPoint, LiveSession, UsageDelta
+from radiusd.model.events import OtherEvent
+from radiusd.model.sessions import Change, InterimPoint, LiveSession, UsageDelta
 
 from . import rawpg
 from .lease_ops import announce
@@ -522,7 +522,7 @@ class AccountingOp:
 
 
 class AccountingEventOp:
-    """One Accounting-Request that is not a session event (radiusd.policy.accounting.OtherEvent),
+    """One Accounting-Request that is not a session event (radiusd.model.events.OtherEvent),
     written with the rest of its batch; a retransmission (same digest) adds nothing."""
 
     order: ClassVar[int] = 60
@@ -546,7 +546,7 @@ class AccountingEventOp:
 class SessionReloadOp:
     """Reads back sessions whose last commit lost its connection (outcome unknown): what the
     database holds is the truth the state machine must continue from
-    (radiusd.policy.accounting, "Commit outcome unknown"). First in its transaction.
+    (radiusd.policy.accounting_doubt). First in its transaction.
 
     On PostgreSQL it first asks ``txid_status()`` of the lost transactions (``xids``): while one
     is still ``in progress`` (its backend has not finished the COMMIT it received), reading now

@@ -134,6 +134,7 @@ __all__ = [
     "parse_link_end",
     "remove_device",
     "remove_link",
+    "remove_nas",
     "remove_router",
     "remove_sector",
     "remove_site",
@@ -1115,3 +1116,13 @@ async def remove_link(engine: AsyncEngine, link_id: int) -> None:
         await release_holdings(conn, "link", link.id)
         await conn.execute(sa.delete(DeviceConnection).where(DeviceConnection.id == link.id))
         await record_change(conn, TOPIC_INVENTORY, f"link:{link.id}")
+
+
+async def remove_nas(engine: AsyncEngine, name: str) -> None:
+    """Remove a NAS. A NAS is a router row, so this is :func:`remove_router` (here, not in
+    radiusd.store.nas, which this module builds on): Conflict while pools, open sessions or
+    links refer to it (history is kept)."""
+    try:
+        await remove_router(engine, name)
+    except NotFound:
+        raise NotFound(f"NAS {name!r} does not exist") from None

@@ -213,14 +213,3 @@ async def page_nas(
 async def get_nas(engine: AsyncEngine, name: str) -> NasRecord:
     async with engine.connect() as conn:
         return await _fetch(conn, name)
-
-
-async def remove_nas(engine: AsyncEngine, name: str) -> None:
-    """Remove a NAS. A NAS is a router row, so this is :func:`radiusd.store.inventory.remove_router`:
-    Conflict while pools, open sessions or links refer to it (history is kept)."""
-    from .inventory import remove_router  # inventory builds on this module
-
-    try:
-        await remove_router(engine, name)
-    except NotFound:
-        raise NotFound(f"NAS {name!r} does not exist") from None

@@ -21,7 +21,7 @@ roll-up into ``service_usage`` follows):
 * A group (subscriber, day or session) whose sums are all zero is left out, as the live
   roll-up writes no row for it.
 
-The accounting policy (radiusd.policy.accounting) stores cumulative session totals in the
+The accounting policy (radiusd.policy.accounting_state) stores cumulative session totals in the
 time series (monotonic across counter resets), so the reset rule above never fires on its
 rows; it is there for rows holding raw NAS counters (imports, older data).
 

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from radiusd.policy.sessions import LiveSession
+from radiusd.model.sessions import LiveSession
 
 from .models import RadiusSession
 from .tables import core_table

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from radiusd.policy import credentials
+from radiusd.model import credentials
 
 from . import validate
 from .changes import TOPIC_SUBSCRIBER, record_change

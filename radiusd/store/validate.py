@@ -7,6 +7,9 @@ import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final, TypeVar
 
+from radiusd.codec.attr_encoding import encode_value
+from radiusd.codec.dictionary import default_dictionary
+
 from .errors import InvalidInput
 from .models import SUBSCRIBER_STATUSES, VENDORS
 
@@ -134,9 +137,6 @@ def known_reply_attributes(pairs: Iterable[object]) -> list[list[str]]:
     attribute must exist and its value must encode for the attribute's type (a number or VALUE
     name for integers, an address for ipaddr, ...). The name is stored as the dictionary spells it.
     """
-    from radiusd.codec.attr_encoding import encode_value
-    from radiusd.codec.dictionary import default_dictionary
-
     dictionary = default_dictionary()
     out: list[list[str]] = []
     for attr, val in reply_attributes(pairs):

@@ -11,7 +11,7 @@ When the transaction fails, every future of the batch fails and each operation's
 its pool); no reply is sent and the NAS retransmits. When the connection was lost during the
 COMMIT itself, the transaction may have committed after all: the batch is failed and rolled
 back in memory just the same, and ``on_in_doubt`` is told its operations first, so that the
-owner of that memory can reread what the database holds (radiusd.policy.accounting). A
+owner of that memory can reread what the database holds (radiusd.policy.accounting_doubt). A
 batch that fails for a reason other than a lost connection is retried one operation at a
 time, so one poisonous request cannot keep its neighbours from being answered (when the
 connection is lost during those retries, the rest of the batch is failed at once). After a
@@ -30,38 +30,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Protocol
+from collections.abc import Callable
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from radiusd.logs import get_logger
+from radiusd.model.writes import Operation, WriterBusy, WriterClosed
 
 log = get_logger("radiusd.writer")
-
-
-class WriterBusy(RuntimeError):
-    """The writer's queue is full: the request is dropped (and counted), not half-written."""
-
-
-class WriterClosed(RuntimeError):
-    """The writer is shutting down and takes no new work."""
-
-
-class Operation(Protocol):
-    """One unit of durable work. Operations of one class are applied together."""
-
-    #: Operation classes run in ascending ``order`` within a transaction (e.g. leases before
-    #: the sessions that refer to them); ties keep first-arrival order.
-    order: ClassVar[int]
-
-    @classmethod
-    async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[Any]) -> None:
-        """Write every operation of the batch with as few statements as possible."""
-
-    def rolled_back(self) -> None:
-        """Undo in-memory effects after the transaction that held this operation failed."""
 
 
 class Writer:

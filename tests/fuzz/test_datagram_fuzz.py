@@ -48,11 +48,11 @@ from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.codec.packet import Packet, encode_request
 from radiusd.codec.scanning import message_authenticator_offset
 from radiusd.config import Settings
-from radiusd.server.app import Daemon
+from radiusd.daemon import Daemon
+from radiusd.model.request import NasClient, Request
 from radiusd.server.dedupe import DedupeCache
 from radiusd.server.dispatcher import Dispatcher
-from radiusd.server.handler import Request
-from radiusd.server.nas import NasClient, NasRegistry
+from radiusd.server.nas import NasRegistry
 from radiusd.store.nas import add_nas
 from radiusd.store.plans import add_plan
 from radiusd.store.pools import add_pool

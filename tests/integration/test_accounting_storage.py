@@ -414,9 +414,9 @@ async def test_daemon_round_feeds_metrics(db_url: str, migrated_db: None, tmp_pa
     import httpx
 
     from radiusd.api.app import create_app
-    from radiusd.api.tokens import create_token
     from radiusd.config import load_settings
-    from radiusd.server.app import Daemon
+    from radiusd.daemon import Daemon
+    from radiusd.store.api_tokens import create_token
 
     d = Daemon(load_settings(database_url=db_url, data_dir=tmp_path, interim_retention=20))
     try:
@@ -446,9 +446,9 @@ async def test_history_api_answers_as_the_cli(db_url: str, migrated_db: None, tm
     import httpx
 
     from radiusd.api.app import create_app
-    from radiusd.api.tokens import create_token
     from radiusd.config import load_settings
-    from radiusd.server.app import Daemon
+    from radiusd.daemon import Daemon
+    from radiusd.store.api_tokens import create_token
 
     today = dt.datetime.now(UTC).replace(microsecond=0)
     d = Daemon(load_settings(database_url=db_url, data_dir=tmp_path))

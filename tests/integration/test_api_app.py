@@ -17,10 +17,10 @@ import pytest
 import sqlalchemy as sa
 
 from radiusd.api.app import create_app
-from radiusd.api.tokens import create_token, revoke_token
 from radiusd.config import load_settings
-from radiusd.server.app import Daemon
+from radiusd.daemon import Daemon
 from radiusd.store import inventory as inv
+from radiusd.store.api_tokens import create_token, revoke_token
 from radiusd.store.engine import ensure_schema
 from radiusd.store.models import RadiusSession
 from radiusd.store.plans import add_plan
@@ -151,7 +151,7 @@ async def test_revoked_token_is_refused(daemon: Daemon, tokens: dict[str, str]) 
 async def test_last_used_is_recorded(
     daemon: Daemon, client: httpx.AsyncClient, tokens: dict[str, str]
 ) -> None:
-    from radiusd.api.tokens import list_tokens
+    from radiusd.store.api_tokens import list_tokens
 
     await client.get("/ipam/pools", headers=auth(tokens["admin"]))
     used = {t.name: t.last_used_at for t in await list_tokens(daemon.engine)}

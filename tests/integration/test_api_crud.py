@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from radiusd.api.tokens import create_token
-from radiusd.server.app import Daemon
+from radiusd.daemon import Daemon
+from radiusd.store.api_tokens import create_token
 from radiusd.store.subscribers import get_subscriber
 from tests.integration import test_api_app as base
 from tests.integration.test_api_app import DISCONNECTS, auth

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 
-from radiusd.server.app import Daemon
+from radiusd.daemon import Daemon
 from radiusd.store.inventory import add_router, add_site
 from tests.integration import test_api_app as base
 from tests.integration.test_api_app import auth

@@ -1,4 +1,4 @@
-"""The daemon prunes the change feed it has read (radiusd.server.app.Daemon.prune_change_log).
+"""The daemon prunes the change feed it has read (radiusd.daemon.Daemon.prune_change_log).
 
 Every CLI write appends a change_log row; without pruning the table grows forever. A row goes
 only when this daemon has read it and it is older than ``change_log_retention`` (other daemons
@@ -13,7 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from radiusd.config import load_settings
-from radiusd.server.app import Daemon
+from radiusd.daemon import Daemon
 from radiusd.store import plans
 from radiusd.store.engine import ensure_schema
 from radiusd.store.models import ChangeLog

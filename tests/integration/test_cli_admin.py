@@ -359,7 +359,8 @@ def test_secrets_read_from_stdin_stay_off_the_command_line(radiusd: Cli) -> None
     """A secret option given as '-' reads its value from standard input (one line each, in the
     order given), so it never shows in ps or shell history; an empty input is a usage error
     that writes nothing."""
-    from radiusd.policy.credentials import parse_credential, verify_pap
+    from radiusd.model.credentials import parse_credential
+    from radiusd.policy.credentials import verify_pap
     from radiusd.store.engine import create_engine
     from radiusd.store.nas import get_nas
     from radiusd.store.subscribers import get_subscriber

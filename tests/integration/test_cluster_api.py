@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from radiusd.api.app import create_app
-from radiusd.api.tokens import create_token
 from radiusd.config import load_settings
-from radiusd.server.app import Daemon
+from radiusd.daemon import Daemon
 from radiusd.server.cluster import NodeMembership
+from radiusd.store.api_tokens import create_token
 from radiusd.store.engine import ensure_schema
 
 

@@ -22,8 +22,8 @@ import pytest
 from pyrad import packet as pyrad_packet
 from pyrad.client import Timeout
 
+from radiusd.codec import mschap
 from radiusd.codec.crypto import salt_decrypt
-from radiusd.policy import mschap
 
 from .conftest import (
     DaemonProcess,

@@ -3,7 +3,7 @@
 Random accounting traffic (sessions across midnight, NAS counter resets, gigawords-sized
 counters, Interim without Start, Stop without Start, late and reordered updates,
 retransmissions, Interim after Stop, Accounting-On) goes through
-``radiusd.policy.accounting.apply_event`` and ``AccountingOp.apply_batch`` in group-commit
+``radiusd.policy.accounting_state.apply_event`` and ``AccountingOp.apply_batch`` in group-commit
 batches, exactly as the daemon writes it. The live ``service_usage`` roll-up must then equal
 what ``rebuild_usage`` recomputes from the time series, and what ``export usage --by day`` and
 ``--by subscriber`` report.
@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from radiusd.policy.accounting import AcctEvent, StatusType, apply_event, unique_session_id
+from radiusd.model.events import AcctEvent, StatusType, unique_session_id
+from radiusd.policy.accounting_state import apply_event
 from radiusd.policy.sessions import SessionTable
 from radiusd.store import reports
 from radiusd.store.accounting_ops import AccountingOp

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from radiusd.store import inventory as inv
 from radiusd.store.errors import Conflict, InvalidInput, NotFound
+from radiusd.store.inventory import remove_nas
 from radiusd.store.models import DeviceConnection, IPPool, RadiusSession, RouterSector, utcnow
-from radiusd.store.nas import add_nas, get_nas, list_nas, remove_nas
+from radiusd.store.nas import add_nas, get_nas, list_nas
 
 SECRETS = ("radius-s3cret", "api-pa55word", "c0mmunity-x", "auth-key-123", "priv-key-456")
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)

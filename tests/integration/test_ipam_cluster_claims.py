@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipam import LeaseState
 from radiusd.config import Settings
-from radiusd.policy.accounting import AcctEvent, StatusType
+from radiusd.model.events import AcctEvent, StatusType
 from radiusd.policy.ipam_service import IpamService
 from radiusd.store.engine import create_engine, ensure_schema
 from radiusd.store.pools import add_pool

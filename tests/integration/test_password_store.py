@@ -20,15 +20,16 @@ from click.testing import CliRunner, Result
 from radiusd.cli.main import cli
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import default_dictionary
+from radiusd.codec.mschap import nt_password_hash
 from radiusd.codec.packet import Packet, encode_request
 from radiusd.logs import configure_logging
+from radiusd.model.request import NasClient
 from radiusd.policy.access import AccessPolicy
 from radiusd.policy.directory import Directory
-from radiusd.policy.mschap import nt_password_hash
 from radiusd.server import dispatcher as dispatcher_module
 from radiusd.server.dedupe import DedupeCache
 from radiusd.server.dispatcher import Dispatcher
-from radiusd.server.nas import NasClient, NasRegistry
+from radiusd.server.nas import NasRegistry
 from radiusd.store.engine import create_engine
 from radiusd.store.snapshot import load_subscribers
 

@@ -25,9 +25,9 @@ def run(url: str, *args: str) -> str:
 
 def api_pools(url: str, tmp_path: Path) -> list[dict[str, Any]]:
     from radiusd.api.app import create_app
-    from radiusd.api.tokens import create_token
     from radiusd.config import load_settings
-    from radiusd.server.app import Daemon
+    from radiusd.daemon import Daemon
+    from radiusd.store.api_tokens import create_token
 
     async def main() -> list[dict[str, Any]]:
         d = Daemon(load_settings(database_url=url, data_dir=tmp_path))

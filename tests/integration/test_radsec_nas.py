@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from radiusd.cli.main import cli
-from radiusd.server.app import Daemon
+from radiusd.daemon import Daemon
 from radiusd.store import nas
 from radiusd.store.errors import Conflict, InvalidInput
 from tests.integration import test_api_app as base

@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from radiusd.store import nas, plans, subscribers
+from radiusd.store import inventory, nas, plans, subscribers
 from radiusd.store.changes import changes_since, current_change_id
 from radiusd.store.errors import Conflict, InvalidInput, NotFound
 from radiusd.store.pools import add_pool
@@ -31,11 +31,11 @@ async def test_nas_add_list_get_remove(store_engine: AsyncEngine) -> None:
     assert [n.name for n in await nas.list_nas(store_engine)] == ["core-1", "edge-6"]
     got = await nas.get_nas(store_engine, "edge-6")
     assert (got.address, got.require_message_authenticator) == ("2001:db8::1", False)
-    await nas.remove_nas(store_engine, "core-1")
+    await inventory.remove_nas(store_engine, "core-1")
     with pytest.raises(NotFound, match="core-1"):
         await nas.get_nas(store_engine, "core-1")
     with pytest.raises(NotFound, match="core-1"):
-        await nas.remove_nas(store_engine, "core-1")
+        await inventory.remove_nas(store_engine, "core-1")
     assert await _changes(store_engine) == [("nas", "core-1"), ("nas", "edge-6"), ("nas", "core-1")]
 
 

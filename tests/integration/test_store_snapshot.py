@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from radiusd.store import nas, plans, subscribers
+from radiusd.store import inventory, nas, plans, subscribers
 from radiusd.store.changes import prune_changes
 from radiusd.store.pools import add_pool
 from radiusd.store.snapshot import (
@@ -54,7 +54,7 @@ async def test_change_feed_start_poll_and_prune(store_engine: AsyncEngine) -> No
     await subscribers.set_subscriber_status(store_engine, "alice", "disabled")
     await subscribers.import_subscribers(store_engine, [{"username": "bob", "password": "x"}])
     await subscribers.remove_subscriber(store_engine, "alice")
-    await nas.remove_nas(store_engine, "core")
+    await inventory.remove_nas(store_engine, "core")
     async with store_engine.connect() as conn:
         last, changes = await changes_since(conn, start)
         assert changes == [

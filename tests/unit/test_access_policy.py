@@ -15,17 +15,16 @@ from typing import Any
 
 import pytest
 
+from radiusd.codec import mschap
 from radiusd.codec.codes import Code
 from radiusd.codec.crypto import recover_user_password, salt_decrypt
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.codec.packet import Packet, decode, encode_request
-from radiusd.policy import mschap
+from radiusd.model.credentials import make_credential
+from radiusd.model.request import NasClient, Request
 from radiusd.policy.access import AccessPolicy, StatusPolicy
-from radiusd.policy.credentials import make_credential
 from radiusd.policy.directory import Directory, PlanView, SubscriberView
 from radiusd.policy.seams import Assignment
-from radiusd.server.handler import Request
-from radiusd.server.nas import NasClient
 from radiusd.store.records import PlanRecord, SubscriberRecord
 
 SECRET = b"policy-Secr3t-p5"

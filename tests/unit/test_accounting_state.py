@@ -14,21 +14,14 @@ from radiusd.clock import ClockWatch
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import default_dictionary
 from radiusd.codec.packet import Packet
-from radiusd.policy.accounting import (
-    AccountingPolicy,
-    AcctEvent,
-    OtherEvent,
-    OtherStatusType,
-    StatusType,
-    apply_event,
-    other_event,
-    parse_event,
-    unique_session_id,
-)
-from radiusd.policy.sessions import Change, LiveSession, SessionTable
-from radiusd.server.handler import Request
-from radiusd.server.nas import NasClient
-from radiusd.store.writer import WriterBusy
+from radiusd.model.events import AcctEvent, OtherEvent, StatusType, unique_session_id
+from radiusd.model.request import NasClient, Request
+from radiusd.model.sessions import Change, LiveSession
+from radiusd.model.writes import WriterBusy
+from radiusd.policy.accounting import AccountingPolicy
+from radiusd.policy.accounting_events import OtherStatusType, other_event, parse_event
+from radiusd.policy.accounting_state import apply_event
+from radiusd.policy.sessions import SessionTable
 
 D = default_dictionary()
 NAS = NasClient(id=7, name="bras-1", address="192.0.2.1", secret=b"s3cret")

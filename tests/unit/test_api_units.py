@@ -17,10 +17,12 @@ from ipam import Allocator, Pool
 from radiusd.api.metrics import make_registry
 from radiusd.api.schemas import Page
 from radiusd.api.server import parse_bind
-from radiusd.api.tokens import PREFIX, hash_token, new_token
-from radiusd.policy.sessions import LiveSession, SessionTable
-from radiusd.server.nas import NasClient, NasRegistry
+from radiusd.model.request import NasClient
+from radiusd.model.sessions import LiveSession
+from radiusd.policy.sessions import SessionTable
+from radiusd.server.nas import NasRegistry
 from radiusd.server.stats import Stats
+from radiusd.store.api_tokens import PREFIX, hash_token, new_token
 from radiusd.store.pools import PoolConfig
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from radiusd.cli.csvio import CsvError, read_subscriber_rows
+from radiusd.store.subscriber_csv import CsvError, read_subscriber_rows
 
 
 def rows(text: str) -> list[dict[str, str]]:

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from radiusd.cli.listing import render
 from radiusd.cli.main import cli
-from radiusd.cli.output import format_value, one_line, pick_columns, print_record, render
+from radiusd.cli.output import format_value, one_line, pick_columns, print_record
 
 
 def test_format_value() -> None:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from radiusd.policy import mschap
-from radiusd.policy.credentials import (
+from radiusd.codec import mschap
+from radiusd.model.credentials import (
     DEFAULT_PBKDF2_ITERATIONS,
     MAX_PBKDF2_ITERATIONS,
     AuthMethod,
@@ -19,11 +19,8 @@ from radiusd.policy.credentials import (
     CredentialKind,
     make_credential,
     parse_credential,
-    verify_chap,
-    verify_mschap1,
-    verify_mschap2,
-    verify_pap,
 )
+from radiusd.policy.credentials import verify_chap, verify_mschap1, verify_mschap2, verify_pap
 
 SECRET = "s3cr3t-Pässword"
 FAST = 10  # PBKDF2 rounds for tests that are not about cost

@@ -18,12 +18,12 @@ from radiusd.codec.crypto import verify_response
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.codec.packet import Packet, decode, encode_request
 from radiusd.codec.scanning import verify_message_authenticator
+from radiusd.model.request import HandlerResult, NasClient, Request
 from radiusd.policy.access import StatusPolicy
 from radiusd.server.debug import DebugPrinter
 from radiusd.server.dedupe import DedupeCache
 from radiusd.server.dispatcher import Dispatcher
-from radiusd.server.handler import HandlerResult, Request
-from radiusd.server.nas import NasClient, NasRegistry
+from radiusd.server.nas import NasRegistry
 
 SECRET = b"unit-Secr3t-d1"
 LEGACY_SECRET = b"legacy-Secr3t-d2"

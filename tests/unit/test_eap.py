@@ -17,7 +17,7 @@ from radiusd.eap.engine import EapEngine, Outcome
 from radiusd.eap.settings import parse_eap
 from radiusd.eap.tls import FLAG_L, FLAG_M, FLAG_S
 from radiusd.eap.tunnels import decode_avps, encode_avp, result_tlv
-from radiusd.policy.credentials import Credential, make_credential
+from radiusd.model.credentials import Credential, make_credential
 
 # -- codec --------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """A hash that asks for more rounds than a check may cost is refused wherever it enters: the
-FreeRADIUS import, the daemon's load, and a login (radiusd.policy.unix_crypt)."""
+FreeRADIUS import, the daemon's load, and a login (radiusd.model.unix_crypt)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import default_dictionary
 from radiusd.codec.packet import Packet, decode, encode_request
 from radiusd.importer.translate import credential_of
+from radiusd.model.request import NasClient, Request
 from radiusd.policy.access import AccessPolicy
 from radiusd.policy.directory import Directory
-from radiusd.server.handler import Request
-from radiusd.server.nas import NasClient
 from radiusd.store.records import SubscriberRecord
 
 EXPENSIVE = "$6$rounds=999999999$saltsalt$" + "a" * 86

@@ -14,12 +14,11 @@ from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.codec.packet import Packet, decode, encode_request
 from radiusd.config import Settings
+from radiusd.model.credentials import make_credential
+from radiusd.model.request import NasClient, Request
 from radiusd.policy.access import AccessPolicy
-from radiusd.policy.credentials import make_credential
 from radiusd.policy.directory import Directory
 from radiusd.policy.ipam_service import IpamService
-from radiusd.server.handler import Request
-from radiusd.server.nas import NasClient
 from radiusd.store.pools import PoolConfig
 from radiusd.store.records import PlanRecord, SubscriberRecord
 
@@ -121,7 +120,7 @@ async def test_exhausted_pool_rejects_at_once(dictionary: Dictionary) -> None:
 
 
 async def test_writer_refusal_becomes_a_failed_reply(dictionary: Dictionary) -> None:
-    from radiusd.store.writer import WriterBusy
+    from radiusd.model.writes import WriterBusy
 
     policy, svc, writer = setup(dictionary, ["10.0.0.0/30"])
 

@@ -23,7 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from ipam import LeaseState
 from radiusd.config import Settings
-from radiusd.policy.accounting import AcctEvent, StatusType
+from radiusd.model.events import AcctEvent, StatusType
 from radiusd.policy.ipam_service import IpamService
 from radiusd.store.pools import PoolConfig
 from tests.ipam_db_model import IN_USE, Database, FakeNas, FakeRequest, ModelWriter, subscriber

@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from ipam import LeaseState
 from radiusd.clock import ClockWatch
 from radiusd.config import Settings
-from radiusd.policy.accounting import AcctEvent, StatusType
+from radiusd.model.events import AcctEvent, StatusType
 from radiusd.policy.directory import SubscriberView
 from radiusd.policy.ipam_service import IpamService, encode_item
 from radiusd.store.lease_ops import LeaseOp

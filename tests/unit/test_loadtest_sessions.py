@@ -23,7 +23,8 @@ from radiusd.loadtest.sessions import (
     reply_valid,
     synthetic_ip,
 )
-from radiusd.policy.credentials import make_credential, verify_chap, verify_mschap2
+from radiusd.model.credentials import make_credential
+from radiusd.policy.credentials import verify_chap, verify_mschap2
 
 SECRET = b"s3cret"
 USER = User("alice@isp", "correct horse")

@@ -16,14 +16,16 @@ from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.codec.packet import Packet, encode_request
 from radiusd.logs import configure_logging
+from radiusd.model.credentials import Credential, make_credential
+from radiusd.model.request import NasClient
 from radiusd.policy import access
 from radiusd.policy.access import AccessPolicy
-from radiusd.policy.credentials import Credential, VerifyResult, make_credential
+from radiusd.policy.credentials import VerifyResult
 from radiusd.policy.directory import Directory
 from radiusd.server import dispatcher as dispatcher_module
 from radiusd.server.dedupe import DedupeCache
 from radiusd.server.dispatcher import Dispatcher
-from radiusd.server.nas import NasClient, NasRegistry
+from radiusd.server.nas import NasRegistry
 from radiusd.store.records import SubscriberRecord
 
 SECRET = b"Nas-Secret-In-Scope-7f3a"

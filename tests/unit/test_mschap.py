@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from radiusd.policy import mschap
+from radiusd.codec import mschap
 
 
 def h(text: str) -> bytes:

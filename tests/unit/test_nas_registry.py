@@ -15,7 +15,8 @@ from radiusd.codec.dictionary import default_dictionary
 from radiusd.importer.files import read_clients
 from radiusd.importer.model import Report
 from radiusd.importer.translate import SourceTables, Translator
-from radiusd.server.nas import NasClient, NasRegistry
+from radiusd.model.request import NasClient
+from radiusd.server.nas import NasRegistry
 from radiusd.store.errors import InvalidInput
 from radiusd.store.validate import nas_client_address
 

@@ -24,15 +24,16 @@ from radiusd.codec.crypto import verify_response
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.codec.packet import Packet, encode_request
 from radiusd.codec.scanning import verify_message_authenticator
+from radiusd.model.credentials import make_credential
+from radiusd.model.request import HandlerResult, NasClient, Request
 from radiusd.policy.access import AccessPolicy
-from radiusd.policy.credentials import make_credential
 from radiusd.policy.directory import Directory, PlanView, SubscriberView
 from radiusd.policy.seams import Assignment
 from radiusd.server.debug import DebugPrinter
 from radiusd.server.dedupe import DedupeCache
 from radiusd.server.dispatcher import Dispatcher, plain_pap_types
-from radiusd.server.handler import HandlerResult, PlainPapHandler, Request
-from radiusd.server.nas import NasClient, NasRegistry
+from radiusd.server.handler import PlainPapHandler
+from radiusd.server.nas import NasRegistry
 from radiusd.store.records import PlanRecord, SubscriberRecord
 
 SECRET = b"fast-Secr3t-f1"

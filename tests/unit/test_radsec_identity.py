@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from radiusd.config import ConfigError, load_settings
-from radiusd.server.nas import NasClient, NasRegistry, subject_key
+from radiusd.model.request import NasClient
+from radiusd.server.nas import NasRegistry, subject_key
 from radiusd.server.radsec import RADSEC_SECRET, radsec_client
 from radiusd.server.radsec_tls import TlsConfigError, identity_of, server_context
 from radiusd.store.errors import InvalidInput

@@ -14,11 +14,11 @@ from radiusd.codec.codes import Code
 from radiusd.codec.crypto import verify_response
 from radiusd.codec.dictionary import default_dictionary
 from radiusd.codec.packet import Packet, encode_request
+from radiusd.model.request import HandlerResult, NasClient, Request
 from radiusd.policy.access import StatusPolicy
 from radiusd.server.dedupe import DedupeCache
 from radiusd.server.dispatcher import Dispatcher
-from radiusd.server.handler import HandlerResult, Request
-from radiusd.server.nas import NasClient, NasRegistry
+from radiusd.server.nas import NasRegistry
 from radiusd.server.protocol import bind_udp
 from radiusd.server.reader import AgingReader
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from radiusd import daemon as app
 from radiusd.codec import shared_secret
-from radiusd.server import app
-from radiusd.server.nas import NasClient, NasRegistry
+from radiusd.model.request import NasClient
+from radiusd.server.nas import NasRegistry
 
 
 def test_secrets_under_16_octets_are_weak() -> None:

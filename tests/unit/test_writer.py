@@ -13,8 +13,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from radiusd.model.writes import WriterBusy, WriterClosed
 from radiusd.store.engine import create_engine
-from radiusd.store.writer import Writer, WriterBusy, WriterClosed
+from radiusd.store.writer import Writer
 
 META = sa.MetaData()
 ROWS = sa.Table("rows", META, sa.Column("k", sa.Integer, primary_key=True), sa.Column("v", sa.Text))

@@ -1,4 +1,6 @@
-"""The daemon: wires storage, the in-memory tables, the policies and the sockets, and runs them.
+"""The daemon, the composition root: wires storage, the in-memory tables, the policies, the
+sockets and the HTTP API, and runs them. Nothing in the package imports it but the CLI
+(``radiusd serve`` loads :func:`run` when the daemon starts).
 
 Start-up: migrate the schema, read the change-feed position, load NAS devices, plans and
 subscribers into memory, start the group-commit writer, bind the sockets. While running:
@@ -29,12 +31,23 @@ from radiusd.config import Settings, load_settings, redacted_url
 from radiusd.eap.engine import build_engine
 from radiusd.eap.settings import parse_eap
 from radiusd.logs import configure_logging, get_logger
+from radiusd.model.request import NasClient
 from radiusd.policy.access import AccessPolicy, StatusPolicy
 from radiusd.policy.accounting import AccountingPolicy
 from radiusd.policy.directory import Directory
 from radiusd.policy.hash_pool import HashPool
 from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
+from radiusd.server.cluster import NodeMembership, StartRefused
+from radiusd.server.debug import DebugPrinter
+from radiusd.server.dedupe import DedupeCache
+from radiusd.server.dispatcher import Dispatcher
+from radiusd.server.handler import Handler
+from radiusd.server.nas import NasRegistry
+from radiusd.server.protocol import RadiusProtocol, bind_udp
+from radiusd.server.radsec import RadsecServer, reload_radsec, start_radsec
+from radiusd.server.reader import AgingReader
+from radiusd.server.stats import Stats
 from radiusd.store.accounting_ops import SESSION_CHANNEL, AccountingEventOp, AccountingOp, SessionReloadOp
 from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SESSION, TOPIC_SUBSCRIBER, prune_changes
 from radiusd.store.db_stats import TableStats, storage_stats
@@ -52,21 +65,10 @@ from radiusd.store.snapshot import (
 )
 from radiusd.store.writer import Writer
 
-from .cluster import NodeMembership, StartRefused
-from .debug import DebugPrinter
-from .dedupe import DedupeCache
-from .dispatcher import Dispatcher
-from .handler import Handler
-from .nas import NasClient, NasRegistry
-from .protocol import RadiusProtocol, bind_udp
-from .radsec import RadsecServer, reload_radsec, start_radsec
-from .reader import AgingReader
-from .stats import Stats
-
 if TYPE_CHECKING:
     from radiusd.api.server import ApiServer
 
-log = get_logger("radiusd.server")
+log = get_logger("radiusd.server")  # the name operators filter on; kept
 
 #: seconds between prunings of the change feed (radiusd.store.changes)
 PRUNE_EVERY = 3600.0
@@ -222,9 +224,16 @@ class Daemon:
         self._warn_unsafe()
         settle_garbage_collector()
         if s.api_bind and self.worker == 0:  # the HTTP admin API, in this event loop
+            # imported here: FastAPI and uvicorn take seconds to import and are not needed
+            # by a daemon without api_bind, nor by workers other than the first
             from radiusd.api.server import ApiServer
+            from radiusd.api.state import DaemonState
 
-            self.api = ApiServer(self, s.api_bind)
+            state = DaemonState(
+                self.settings, self.engine, self.stats, self.writer, self.ipam, self.sessions,
+                self.registry, self.directory, self.membership, self.storage,
+            )  # fmt: skip
+            self.api = ApiServer(state, s.api_bind)
             self.bound["api"] = [await self.api.start()]
         log.info(
             "server.ready",
@@ -398,7 +407,7 @@ class Daemon:
         retention = Retention.from_settings(s)
         try:
             report = await maintain(engine, retention, now)
-            self.storage = await storage_stats(engine, retention)
+            self.storage[:] = await storage_stats(engine, retention)  # the API holds this list
         finally:
             if engine is not self.engine:
                 await engine.dispose()
