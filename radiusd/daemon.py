@@ -232,6 +232,7 @@ class Daemon:
             state = DaemonState(
                 self.settings, self.engine, self.stats, self.writer, self.ipam, self.sessions,
                 self.registry, self.directory, self.membership, self.storage,
+                lambda: self.access.eap,
             )  # fmt: skip
             self.api = ApiServer(state, s.api_bind)
             self.bound["api"] = [await self.api.start()]

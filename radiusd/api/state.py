@@ -7,12 +7,14 @@ any object with these attributes). The API never holds the daemon itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from radiusd.config import Settings
+from radiusd.eap.engine import EapEngine
 from radiusd.policy.directory import Directory
 from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
@@ -21,6 +23,10 @@ from radiusd.server.nas import NasRegistry
 from radiusd.server.stats import Stats
 from radiusd.store.db_stats import TableStats
 from radiusd.store.writer import Writer
+
+
+def _no_eap() -> EapEngine | None:
+    return None
 
 
 class LiveState(Protocol):
@@ -54,3 +60,6 @@ class DaemonState:
     membership: NodeMembership | None = None
     #: the history tables' figures (radiusd db stats), refreshed in place by the daemon
     storage: list[TableStats] = field(default_factory=list)
+    #: the EAP engine in force (None without ``[eap]``; SIGHUP may create it): the
+    #: ``radiusd_eap_*`` metrics
+    eap: Callable[[], EapEngine | None] = _no_eap

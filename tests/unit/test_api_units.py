@@ -167,7 +167,7 @@ def test_collector_exports_the_eap_engine_counters() -> None:
     state = _state()
     text = generate_latest(make_registry(state)).decode()
     assert "radiusd_eap_" not in text  # a daemon without [eap] exports none
-    state.access = SimpleNamespace(eap=engine)
+    state.eap = lambda: engine
     identity = eap.EapPacket(eap.RESPONSE, 7, eap.IDENTITY, b"alice").encode()
     started = engine.handle([(eap.EAP_MESSAGE, identity)], lambda _u: None, lambda _u: False)
     assert getattr(started, "kind", None) == "challenge"
