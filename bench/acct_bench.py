@@ -2,7 +2,7 @@
 
 Usage: python3 bench/acct_bench.py [--sessions 10000] [--parallel 128] [--repeat 1]
                                    [--sqlite] [--no-postgres] [--freeradius]
-                                   [--output bench/results/acct.md]
+                                   [--pg-setting NAME=VALUE] [--output bench/results/acct.md]
 
 Per backend and repetition: a fresh database (PostgreSQL: created on 127.0.0.1:5432 and
 dropped afterwards) with a plan, a NAS at 127.0.0.1 and one subscriber per session, added
@@ -17,7 +17,11 @@ Reported per phase and overall: requests/s, the daemon's CPU per request (/proc/
 utime+stime delta; the schedstat figure beside it), PostgreSQL's CPU per request (sum of the
 CPU-time deltas of every process named ``postgres``, via psutil; the share of this
 database's own backends beside it, since other clients of the same server add noise) and
-the split, radclient's CPU, and the writer's mean batch size. The batch size is read from
+the split, radclient's CPU, the writer's mean batch size, and PostgreSQL's WAL bytes per
+request (``pg_current_wal_lsn()`` before and after each phase: server-wide, so other
+databases' writes count too). ``--pg-setting NAME=VALUE`` applies ALTER DATABASE ... SET to
+both servers' databases (e.g. ``wal_compression=lz4``). With ``--freeradius``, each phase's
+same-run ratio of FreeRADIUS's CPU to radiusd's is listed. The batch size is read from
 the database: every group commit is one transaction, so the number of distinct ``xmin`` of a
 phase's time-series rows (inserted once, never updated) is the phase's Writer.batches
 (PostgreSQL only). Afterwards the database is checked: N sessions (all closed), N closed
@@ -46,6 +50,7 @@ import asyncio
 import contextlib
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -63,6 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     FR_DRIVER,
     FR_SCHEMA,
+    PG_ADMIN_URL,
     RadclientRun,
     calling_station_id,
     daemon,
@@ -185,6 +191,7 @@ class Phase:
     run: RadclientRun
     pg: PgCpu
     batches: int | None = None
+    wal: int = 0  # PostgreSQL WAL bytes written during the phase (server-wide: pg_current_wal_lsn)
     load: float = 0.0  # 1-minute load average when the phase started (other work on the machine)
 
     @property
@@ -219,6 +226,15 @@ async def _query(url: str, sql: str) -> list[Any]:
 
 def query(url: str, sql: str) -> list[Any]:
     return asyncio.run(_query(url, sql))
+
+
+def wal_lsn() -> int:
+    """The server's current WAL position in bytes (every database's writes move it)."""
+    done = subprocess.run(
+        ["psql", PG_ADMIN_URL, "-AXqtc", "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return int(done.stdout.strip())
 
 
 def phase_batches(url: str, status_type: str) -> int:
@@ -305,9 +321,11 @@ def run_phases(
     for phase in PHASES:
         for path, count in files[phase]:
             load = os.getloadavg()[0]
+            lsn = wal_lsn() if dbname is not None else 0
             with pg_cpu(dbname) as pg:
                 r = run_radclient(path, count, port, pid, args.parallel, kind="acct")
-            ph = Phase(phase, r, pg, load=load)
+            wal = wal_lsn() - lsn if dbname is not None else 0
+            ph = Phase(phase, r, pg, wal=wal, load=load)
             if r.accepted != count:
                 raise SystemExit(f"[{name}] {phase}: {r.accepted}/{count} answered:\n{r.output}")
             phases.append(ph)
@@ -316,7 +334,8 @@ def run_phases(
         print(
             f"[{name}] {phase}: {r.rate:,.0f} req/s, server {r.daemon_us_stat:.0f} µs/req "
             f"(sched {r.daemon_us:.1f}), postgres {ph.pg_us:.1f} µs/req (own backends "
-            f"{ph.pg_own_us:.1f}), batches {ph.batches}, answered {r.accepted}/{count}, load {load:.1f}",
+            f"{ph.pg_own_us:.1f}), WAL {ph.wal / count:,.0f} B/req, batches {ph.batches}, "
+            f"answered {r.accepted}/{count}, load {load:.1f}",
             file=sys.stderr,
         )
     return phases
@@ -328,7 +347,20 @@ def print_checks(result: Result) -> None:
         print(f"[{result.backend}] check {check}: {found} (expected {expected}) {mark}", file=sys.stderr)
 
 
+def database_settings(url: str, args: argparse.Namespace) -> None:
+    """``--pg-setting NAME=VALUE``: ALTER DATABASE ... SET for the run's database (both servers'
+    databases get the same, so the comparison stays fair)."""
+    dbname = url.rsplit("/", 1)[1]
+    for item in args.pg_setting:
+        name, _, value = item.partition("=")
+        subprocess.run(
+            ["psql", PG_ADMIN_URL, "-qc", f"ALTER DATABASE {dbname} SET {name} = '{value}'"], check=True
+        )
+
+
 def bench_backend(name: str, url: str, dbname: str | None, workdir: Path, args: argparse.Namespace) -> Result:
+    if dbname is not None:
+        database_settings(url, args)
     seconds = seed(url, workdir, args.sessions)
     print(f"[{name}] seeded {args.sessions} subscribers and the NAS in {seconds:.2f} s", file=sys.stderr)
     files = write_files(workdir, args.sessions)
@@ -380,6 +412,7 @@ def bench_freeradius(exe: str, workdir: Path, args: argparse.Namespace) -> Resul
     result = Result(FREERADIUS)
     with postgres_database() as url:
         dbname = url.rsplit("/", 1)[1]
+        database_settings(url, args)
         load_sql(url, FR_SCHEMA)
         conf = workdir / "raddb"
         acct_port = free_udp_port()
@@ -415,9 +448,11 @@ def _row(label: str, phases: list[Phase]) -> str:
     batches = [p.batches for p in phases]
     mean = f"{reqs / sum(b for b in batches if b):,.0f}" if all(batches) else "n/a"
     load = max(p.load for p in phases)
+    wal = f"{sum(p.wal for p in phases) / reqs:,.0f}" if any(p.wal for p in phases) else "n/a"
     return (
         f"| {label} | {reqs:,} | {wall:.3f} | {reqs / wall:,.0f} | {d_us:.0f} ({d_sched:.0f}) | "
-        f"{pg_us:.0f} ({pg_own:.0f}) | **{total:.0f}** | {split} | {mean} | {rc_us:.0f} | {load:.1f} |"
+        f"{pg_us:.0f} ({pg_own:.0f}) | **{total:.0f}** | {split} | {mean} | {wal} | {rc_us:.0f} | "
+        f"{load:.1f} |"
     )
 
 
@@ -468,6 +503,23 @@ def ratio_lines(results: list[Result]) -> list[str]:
             f"{rate_a:,.0f} vs {rate_b:,.0f} req/s ({rate_a / rate_b:.2f}x); load "
             f"{max(p.load for p in a.phases):.1f} / {max(p.load for p in b.phases):.1f}"
         )
+        for phase in PHASES:
+            pa = [p for p in a.phases if p.name == phase]
+            pb = [p for p in b.phases if p.name == phase]
+            if not pa or not pb:
+                continue
+            ra = sum(p.run.requests for p in pa)
+            rb = sum(p.run.requests for p in pb)
+            da = sum(p.run.daemon_cpu_stat for p in pa) / ra * 1e6
+            ga = sum(p.pg.total for p in pa) / ra * 1e6
+            db = sum(p.run.daemon_cpu_stat for p in pb) / rb * 1e6
+            gb = sum(p.pg.total for p in pb) / rb * 1e6
+            lines.append(
+                f"  - {phase}: radiusd {da + ga:.0f} µs ({da:.0f} + {ga:.0f} PostgreSQL), "
+                f"{sum(p.wal for p in pa) / ra:,.0f} WAL B/req; FreeRADIUS {db + gb:.0f} µs "
+                f"({db:.0f} + {gb:.0f}), {sum(p.wal for p in pb) / rb:,.0f} WAL B/req: "
+                f"FreeRADIUS spends **{(db + gb) / (da + ga):.1f}x**"
+            )
     return lines
 
 
@@ -480,8 +532,8 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
         "",
         "| backend / phase | requests | wall s | req/s | daemon µs CPU/req (schedstat) | "
         "PostgreSQL µs CPU/req (own backends) | daemon + PG µs/req | split daemon / PG | "
-        "mean batch | radclient µs CPU/req | load avg |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "mean batch | WAL B/req | radclient µs CPU/req | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     seen: dict[str, int] = {}
     for res in results:
@@ -530,6 +582,13 @@ def main() -> None:
         "--freeradius",
         action="store_true",
         help="also run the same files against stock FreeRADIUS 3.2 + rlm_sql on PostgreSQL",
+    )
+    p.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a PostgreSQL setting for the run's databases (ALTER DATABASE SET), e.g. wal_compression=lz4",
     )
     p.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results" / "acct.md")
     args = p.parse_args()

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ipam.groups import load_allocator
 from radiusd.coa.client import CoaResult, Outcome
 from radiusd.coa.service import CoaService
 from radiusd.coa.sessions import SessionRef
@@ -165,15 +166,14 @@ async def free_address(engine: AsyncEngine, pool: str, owner: str) -> str:
     """An address of ``pool``'s IPv4 ranges that ``owner`` may reserve (its own sticky or
     static one first), found on the stored state; not reserved yet (reserve_address does it,
     re-checking under the pool lock)."""
-    from radiusd.store.pools import build_allocator, load_configs, load_leases
+    from radiusd.store.pool_rows import load_configs, load_leases
 
     async with engine.connect() as conn:
         configs = await load_configs(conn)
         cfg = configs.get(pool)
         if cfg is None or cfg.kind != "ipv4":
             raise NotFound(f"pool {pool!r} does not exist")
-        alloc = build_allocator(configs.values())
-        alloc.load(await load_leases(conn))
+        alloc, _orphans = load_allocator(configs.values(), await load_leases(conn))
     change = alloc.pool(pool).allocate(owner, time.time())
     if change is None:
         raise Conflict(f"pool {pool!r} has no free address")

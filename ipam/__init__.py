@@ -3,9 +3,13 @@
 Pure and synchronous: no database, no asyncio, no clock (``now`` is passed in). Modules:
 ``ranges`` (address arithmetic, overlap checks), ``pool`` (one pool's states and O(1)
 allocation), ``allocator`` (many pools, routing by address, fallback), ``lease`` (states,
-snapshots, changes), ``utilisation`` (counts), ``errors``. The store mirrors every
-:class:`Change` durably and settles it with ``commit``/``rollback``; start-up rebuilds the
-state with ``Allocator.load(rows)``.
+snapshots, changes), ``utilisation`` (counts and the one warning rule), ``groups`` (an
+operator's pool as up to three rows, one per family; :func:`~ipam.groups.load_allocator`,
+the one way an allocator is rebuilt from stored rows), ``owners`` (owner keys,
+Simultaneous-Use slots), ``report`` (a pool's utilisation report as the CLI, the API and
+metrics show it), ``errors``. The daemon mirrors every :class:`Change` durably and settles it
+with ``commit``/``rollback``. Nothing here imports radiusd: persistence and the service that
+runs the allocator sit above.
 """
 
 from ipam.allocator import Allocator

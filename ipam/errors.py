@@ -19,3 +19,11 @@ class PoolError(IpamError):
 class LeaseError(IpamError):
     """A lease operation does not apply to the item's current state (for example confirming
     an address that is not offered to that owner). The state is left unchanged."""
+
+
+class PoolInputError(PoolError):
+    """Text that names no pool item: a malformed range, address or gateway (the API's 422)."""
+
+
+class UnknownRange(PoolError):
+    """A range the pool does not have (the API's 404)."""

@@ -59,6 +59,12 @@ class Settings:
     radsec_max_per_nas: int = 4  # TLS connections at once from one NAS
     radsec_idle_timeout: float = 600.0  # seconds a connection may stay silent before it is closed
     radsec_handshake_timeout: float = 10.0  # seconds a TLS handshake may take
+    #: a Disconnect/CoA for a RadSec NAS with no TLS connection to this node goes over UDP to
+    #: its stored address and UDP secret (off: it fails with a clear error instead)
+    radsec_coa_udp_fallback: bool = False
+    #: seconds a Disconnect/CoA the daemon sends (API, web console) waits for its NAS, with
+    #: RFC 5080 §2.2.1 retransmissions over UDP (over RadSec: sent once, RFC 6613 §2.6.1)
+    coa_timeout: float = 30.0
     dedupe_ttl: float = 30.0  # seconds a reply is kept for retransmissions (RFC 5080 §2.2.2)
     dedupe_max_entries: int = 200_000
     dedupe_max_bytes: int = 64 * 1024 * 1024  # per port kind: replies + ~440 bytes an entry
@@ -101,6 +107,11 @@ class Settings:
     workers: int = 1
     node_heartbeat_interval: float = 2.0  # seconds between heartbeats in radiusd_nodes
     node_prune_after: float = 86_400.0  # seconds a stopped or dead node's row is kept
+    #: seconds between LLDP discovery runs of the daemon (one node of a cluster runs it); 0: off
+    discovery_interval: float = 0.0
+    discovery_apply: bool = False  # the periodic run writes what it finds (else only records it)
+    #: SNMP v2c community for routers without RouterOS API credentials (devices use their own)
+    discovery_snmp_community: str = ""
     #: days each kind of accounting history is kept (radiusd.store.retention, docs/accounting-storage.md);
     #: on PostgreSQL a day or month partition goes once all of it is older than this
     interim_retention: int = 35  # the interim time series (a month of detail, and a few days' slack)
@@ -227,6 +238,7 @@ _POSITIVE = (
     "api_max_body", "api_header_timeout", "api_body_timeout", "api_concurrency",
     "db_connect_timeout", "db_command_timeout", "db_keepalives_idle",
     "radsec_max_connections", "radsec_max_per_nas", "radsec_idle_timeout", "radsec_handshake_timeout",
+    "coa_timeout",
 )  # fmt: skip
 
 

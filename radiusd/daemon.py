@@ -64,6 +64,7 @@ from radiusd.store.snapshot import (
     load_subscribers,
 )
 from radiusd.store.writer import Writer
+from radiusd.tasks import reraise_if_cancelled
 
 if TYPE_CHECKING:
     from radiusd.api.server import ApiServer
@@ -221,6 +222,14 @@ class Daemon:
                 lambda _since: None, poll_interval=s.lease_feed_poll, channel=SESSION_CHANNEL,
             )  # fmt: skip
             self._tasks.append(loop.create_task(sessions.run(), name="radiusd-session-feed"))
+        if s.discovery_interval > 0 and self.worker == 0:  # one node of a cluster claims each run
+            from inventory.discovery_run import run_periodic
+
+            discovery = run_periodic(
+                self.engine, s.discovery_interval, node=self.membership.node_id, apply=s.discovery_apply,
+                router_community=s.discovery_snmp_community or None,
+            )  # fmt: skip
+            self._tasks.append(loop.create_task(discovery, name="radiusd-lldp-discovery"))
         self._warn_unsafe()
         settle_garbage_collector()
         if s.api_bind and self.worker == 0:  # the HTTP admin API, in this event loop
@@ -231,7 +240,7 @@ class Daemon:
 
             state = DaemonState(
                 self.settings, self.engine, self.stats, self.writer, self.ipam, self.sessions,
-                self.registry, self.directory, self.membership, self.storage,
+                self.registry, self.directory, self.membership, self.storage, self.radsec,
                 lambda: self.access.eap,
             )  # fmt: skip
             self.api = ApiServer(state, s.api_bind)
@@ -386,6 +395,7 @@ class Daemon:
                     next_prune = loop.time() + PRUNE_EVERY
                     await self.prune_change_log()
             except Exception as exc:  # the database may be away; authentication goes on from memory
+                reraise_if_cancelled(exc)
                 log.warning("tables.poll-failed", error=f"{type(exc).__name__}: {exc}"[:300])
 
     async def _maintain_storage(self) -> None:
@@ -395,6 +405,7 @@ class Daemon:
             try:
                 await self.maintain_storage()
             except Exception as exc:  # the database may be away: the next round tries again
+                reraise_if_cancelled(exc)
                 log.warning("storage.maintenance-failed", error=f"{type(exc).__name__}: {exc}"[:300])
             await asyncio.sleep(MAINTAIN_EVERY)
 

@@ -20,15 +20,30 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from inventory.actions import disconnect_sessions
+from ipam.groups import group_of
+from ipam.report import pool_info
 from radiusd.coa.service import CoaService
 from radiusd.coa.sessions import find_open_session
 from radiusd.logs import get_logger
 from radiusd.store.errors import Conflict, InvalidInput, NotFound
-from radiusd.store.pools import group_of, pool_info
 from radiusd.web import install as install_console
 from radiusd.web import is_console
 
-from . import cluster, docs, nas, network, network_edit, plans, pools, prefixes, queries, subscribers
+from . import (
+    cluster,
+    discovery,
+    docs,
+    nas,
+    netbox,
+    network,
+    network_edit,
+    plans,
+    pools,
+    prefixes,
+    queries,
+    subscribers,
+)
+from .coa import daemon_coa
 from .guard import RequestGuard
 from .jobs import Job, Jobs, TooManyJobs
 from .metrics import make_registry
@@ -187,6 +202,8 @@ def create_app(  # noqa: C901  (the routes are closures over the state: their br
     plans.install(app, state, read, write)
     pools.install(app, state, read, write)
     prefixes.install(app, state, read, write)
+    discovery.install(app, state, read, write)
+    netbox.install(app, state, read, write)
     subscribers.install(app, state, read, write, send)
     install_console(app, state, send)
 
@@ -370,7 +387,7 @@ def plugin_disconnect(coa: Any = None) -> DisconnectFn:
 
     async def send(state: LiveState, key: str) -> dict[str, Any]:
         if not services:
-            services.append(CoaService(state.engine))
+            services.append(daemon_coa(state))  # radiusd.api.coa
         ref = await find_open_session(state.engine, key)
         [action] = await disconnect_sessions(state.engine, [ref], services[0])
         return action.to_json()

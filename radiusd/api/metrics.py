@@ -33,6 +33,7 @@ radiusd_radsec_connections             gauge      nas: RadSec (TLS) connections 
 radiusd_radsec_accepted_total          counter    RadSec connections mapped to a NAS
 radiusd_radsec_refused_total           counter    reason (unknown-certificate, handshake-failed, limits)
 radiusd_radsec_closed_total            counter    reason (idle-timeout, bad-length, dropped, peer-closed)
+radiusd_coa_requests_total             counter    kind (disconnect/coa), transport (udp/radsec), outcome
 radiusd_eap_conversations_started_total  counter  EAP conversations begun (an Identity response)
 radiusd_eap_conversations_completed_total counter  the method proved an identity (EAP-Success path)
 radiusd_eap_conversations_failed_total   counter  answered with an EAP-Failure
@@ -62,10 +63,11 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from ipam.groups import group_of
+from ipam.report import pool_info
 from radiusd.codec import shared_secret
 from radiusd.eap.engine import EapEngine
 from radiusd.server.stats import LATENCY_BUCKETS, Stats
-from radiusd.store.pools import group_of, pool_info
 
 if TYPE_CHECKING:
     from .state import LiveState
@@ -144,6 +146,7 @@ class DaemonCollector(Collector):
             "radiusd_subscribers", "Subscribers in memory", value=len(s.directory.subscribers)
         )
         yield from _radsec(stats)
+        yield from _coa(stats)
         eap = getattr(s, "eap", None)  # DaemonState's (tests may pass states without it)
         engine = eap() if callable(eap) else None
         if isinstance(engine, EapEngine):
@@ -229,6 +232,18 @@ def make_registry(state: LiveState) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DaemonCollector(state))
     return registry
+
+
+def _coa(stats: Stats) -> Iterator[Metric]:
+    """Disconnect-/CoA-Requests this daemon sent (API, console), UDP and RadSec alike."""
+    family = CounterMetricFamily(
+        "radiusd_coa_requests",
+        "Disconnect-/CoA-Requests sent by this daemon, by outcome (ack, nak, timeout, error)",
+        labels=["kind", "transport", "outcome"],
+    )
+    for (kind, transport, outcome), n in sorted(stats.coa.items()):
+        family.add_metric([kind, transport, outcome], n)
+    yield family
 
 
 def _radsec(stats: Stats) -> Iterator[Metric]:

@@ -15,6 +15,7 @@ from fastapi.params import Depends
 from pydantic import BaseModel, Field
 
 from ipam.errors import IpamError
+from ipam.report import PoolInfo
 from radiusd.store import pool_edit, pools
 from radiusd.store.errors import Conflict, NotFound
 
@@ -100,11 +101,11 @@ class HistoryOut(BaseModel):
     pool: str | None = None
 
 
-def _out(info: pools.PoolInfo) -> PoolOut:
+def _out(info: PoolInfo) -> PoolOut:
     return PoolOut.model_validate(info, from_attributes=True)
 
 
-def _same(info: pools.PoolInfo, body: PoolIn) -> bool:
+def _same(info: PoolInfo, body: PoolIn) -> bool:
     given = sorted(body.ranges + body.ipv6_prefixes + body.delegated)
     return (
         sorted(r.range for r in info.ranges) == given
@@ -131,13 +132,13 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends])
 
         async def run() -> PoolOut:
 
-            async def existing() -> pools.PoolInfo | None:
+            async def existing() -> PoolInfo | None:
                 try:
                     return await pools.get_pool(engine, body.name)
                 except NotFound:
                     return None
 
-            async def create() -> pools.PoolInfo:
+            async def create() -> PoolInfo:
                 try:
                     return await pools.add_pool(engine, **body.model_dump())
                 except IpamError as exc:

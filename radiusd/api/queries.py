@@ -14,11 +14,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ipam.groups import PoolConfig, group_of
+from ipam.owners import username_of
+from radiusd.model.credentials import password_store
 from radiusd.policy.ipam_service import IpamService
 from radiusd.server.nas import NasRegistry
+from radiusd.store import session_view
 from radiusd.store.lease_ops import V4, V6, lease_state, ts
 from radiusd.store.models import IPPool, RadiusSession, Router, Subscriber
-from radiusd.store.pools import PoolConfig, group_of, username_of
 from radiusd.store.snapshot import SUBSCRIBER_SELECT
 from radiusd.store.tables import core_table
 
@@ -63,6 +66,7 @@ async def subscribers_page(
             "id": r["id"],
             "username": r["username"],
             "status": r["status"],
+            "password_store": password_store(r["credential"]),
             "plan": r["plan_name"],
             "pool": r["pool_name"],
             "static_ip": r["static_ipv4"],
@@ -78,22 +82,16 @@ async def subscribers_page(
 # -- sessions --------------------------------------------------------------------------------------
 
 
-def _session_select() -> sa.Select[Any]:
-    return sa.select(
-        _S.c.id, _S.c.acct_unique_id, _S.c.acct_session_id, _S.c.username,
-        sa.func.coalesce(_R.c.name, _S.c.nas_address).label("nas"), _S.c.nas_address, _S.c.nas_port,
-        _S.c.nas_port_id, _S.c.framed_ip.label("address"), _S.c.framed_ipv6_prefix,
-        _S.c.delegated_ipv6_prefix, _S.c.calling_station_id, _S.c.started_at.label("started"),
-        _S.c.updated_at.label("updated"), _S.c.session_time, _S.c.input_octets, _S.c.output_octets,
-        _S.c.input_base, _S.c.output_base,
-    ).select_from(_S.outerjoin(_R, _R.c.id == _S.c.router_id))  # fmt: skip
+#: The fields of a session in the API (``SessionOut``), from the one read model.
+SESSION_FIELDS = (
+    "id", "acct_unique_id", "acct_session_id", "username", "nas", "nas_address", "nas_port",
+    "nas_port_id", "address", "framed_ipv6_prefix", "delegated_ipv6_prefix", "calling_station_id",
+    "started", "updated", "session_time", "input_octets", "output_octets",
+)  # fmt: skip
 
 
 def _session(row: sa.RowMapping) -> dict[str, Any]:
-    out = dict(row)
-    out["input_octets"] = out.pop("input_base") + row["input_octets"]  # session totals
-    out["output_octets"] = out.pop("output_base") + row["output_octets"]
-    return out
+    return {name: row[name] for name in SESSION_FIELDS}
 
 
 async def online_sessions_page(
@@ -110,7 +108,7 @@ async def online_sessions_page(
 
     None when ``nas`` names no known NAS (the caller answers 404).
     """
-    q = _session_select().where(_S.c.status == "open")
+    q = session_view.session_select().where(_S.c.status == "open")
     if nas is not None:
         client = registry.by_name(nas) or registry.get(nas)
         if client is not None:
@@ -137,7 +135,7 @@ async def find_session(engine: AsyncEngine, key: str) -> dict[str, Any] | None:
         conditions.insert(0, _S.c.id == int(key))
     async with engine.connect() as conn:
         for condition in conditions:
-            q = _session_select().add_columns(_S.c.status, _S.c.router_id).where(condition)
+            q = session_view.session_select().where(condition)
             row = (await conn.execute(q)).mappings().first()
             if row is not None:
                 return _session(row) | {"status": row["status"], "router_id": row["router_id"]}

@@ -152,6 +152,10 @@ class SubscriberOut(BaseModel):
     id: int
     username: str
     status: str
+    password_store: str = Field(
+        description="How the password is kept: cleartext (PAP, CHAP, MS-CHAP), nt (PAP, MS-CHAP) "
+        "or hashed (PAP only); never the password itself."
+    )
     plan: str | None
     pool: str | None
     static_ip: str | None

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from radiusd.coa.stream import ChannelRoutes
 from radiusd.config import Settings
 from radiusd.eap.engine import EapEngine
 from radiusd.policy.directory import Directory
@@ -60,6 +61,9 @@ class DaemonState:
     membership: NodeMembership | None = None
     #: the history tables' figures (radiusd db stats), refreshed in place by the daemon
     storage: list[TableStats] = field(default_factory=list)
+    #: the RadSec connections (radiusd.server.radsec), down which Disconnect/CoA reach a RadSec
+    #: NAS (radiusd.api.coa); None when RadSec is off
+    radsec: ChannelRoutes | None = None
     #: the EAP engine in force (None without ``[eap]``; SIGHUP may create it): the
     #: ``radiusd_eap_*`` metrics
     eap: Callable[[], EapEngine | None] = _no_eap

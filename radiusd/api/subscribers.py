@@ -17,13 +17,15 @@ from pydantic import BaseModel, Field
 from inventory.actions import ProvisionError, apply_plan
 from inventory.actions import provision as provision_flow
 from inventory.offboard import remove_online_subscriber
-from radiusd.coa.service import CoaService
 from radiusd.coa.sessions import open_sessions_of
+from radiusd.model.credentials import parse_credential, password_store
+from radiusd.policy.credentials import verify_pap
 from radiusd.store import subscribers as subs
 from radiusd.store.errors import Conflict, InvalidInput, NotFound
 from radiusd.store.plans import get_plan
 from radiusd.store.records import SubscriberRecord
 
+from .coa import daemon_coa
 from .crud import (
     DELETE_ERRORS,
     READ_ERRORS,
@@ -37,6 +39,12 @@ from .crud import (
 from .schemas import DisconnectOut, Name, Secret, SubscriberOut
 
 Status = Literal["active", "suspended", "disabled"]
+PasswordStore = Literal["cleartext", "nt", "hashed"]
+STORE_FIELD = Field(
+    None,
+    description="What to keep of the password (as `subscriber add --store`): cleartext, nt or "
+    "hashed. Default: the password_store setting of the daemon.",
+)
 Count = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Username = Annotated[Name, Path(description="The subscriber's username.")]
 
@@ -49,6 +57,7 @@ class SubscriberIn(BaseModel):
     username: Annotated[str, Field(min_length=1, max_length=253)]
     password: Secret | None = None
     credential: Secret | None = Field(None, description="A stored credential instead of a password.")
+    password_store: PasswordStore | None = STORE_FIELD
     plan: Name | None = None
     pool: Name | None = None
     static_ip: Name | None = None
@@ -61,6 +70,7 @@ class SubscriberPatch(BaseModel):
 
     password: Secret | None = None
     credential: Secret | None = None
+    password_store: PasswordStore | None = STORE_FIELD
     plan: Name | None = None
     pool: Name | None = None
     static_ip: Name | None = None
@@ -100,19 +110,44 @@ class ActionOut(BaseModel):
 
 
 def _out(record: SubscriberRecord) -> SubscriberOut:
-    return SubscriberOut.model_validate(record.to_json())
+    return SubscriberOut.model_validate(
+        {**record.to_json(), "password_store": password_store(record.credential)}
+    )
+
+
+def _password_matches(stored: str, password: str) -> bool:
+    """Would ``password`` log in against the stored credential (a hashed one is salted, so the
+    stored strings of two identical POSTs differ)?"""
+    try:
+        return verify_pap(parse_credential(stored), password.encode()).ok
+    except ValueError:
+        return False
+
+
+def _store_for(body: SubscriberIn | SubscriberPatch, settings: Any) -> str:
+    """The password store a body asks for, else the daemon's setting; 422 when it names one
+    for a body without a password (a credential is kept as given)."""
+    if body.password_store is not None and body.password is None:
+        raise InvalidInput("password_store applies to a password (a credential is kept as given)")
+    return body.password_store or settings.password_store
 
 
 def _same(record: SubscriberRecord, body: SubscriberIn) -> bool:
     """Does the stored subscriber match the POSTed one (credential included)?"""
-    stored = body.credential if body.credential is not None else subs.make_credential(body.password or "")
+    if body.credential is not None:
+        credential_same = record.credential == body.credential
+    else:
+        wanted = body.password_store  # None: whatever the setting made of it
+        credential_same = _password_matches(record.credential, body.password or "") and (
+            wanted is None or password_store(record.credential) == wanted
+        )
     static = body.static_ip
     if static is not None:
         try:
             static = str(ipaddress.IPv4Address(static.strip()))
         except ValueError:
             return False
-    return record.credential == stored and (
+    return credential_same and (
         record.plan,
         record.pool,
         record.static_ip,
@@ -136,6 +171,8 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends],
         """Create a subscriber (its plan and pool must exist). Idempotent: 200 with the stored
         subscriber when an identical one exists, 409 when the username or static IP is taken."""
 
+        store = _store_for(body, state.settings)
+
         async def run() -> SubscriberOut:
 
             async def existing() -> SubscriberRecord | None:
@@ -148,7 +185,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends],
                 lambda: subs.add_subscriber(
                     engine, body.username, body.password, plan=body.plan, pool=body.pool,
                     static_ip=body.static_ip, status=body.status, simultaneous_use=body.simultaneous_use,
-                    credential=body.credential,
+                    credential=body.credential, store=store,
                 ),
                 existing, lambda r: _same(r, body), response,
             )  # fmt: skip
@@ -165,7 +202,9 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends],
     async def patch_subscriber(username: Username, body: SubscriberPatch) -> SubscriberOut:
         """Change the fields given (``null`` clears plan, pool, static IP or simultaneous use);
         the running daemon applies it within a second."""
-        return _out(await subs.update_subscriber(engine, username, **changes(body)))
+        store = _store_for(body, state.settings)
+        fields = {k: v for k, v in changes(body).items() if k != "password_store"}
+        return _out(await subs.update_subscriber(engine, username, **fields, store=store))
 
     @app.delete("/subscribers/{username}", tags=tags, dependencies=write, status_code=204,
                 responses=DELETE_ERRORS)  # fmt: skip
@@ -204,7 +243,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends],
         sessions = await open_sessions_of(engine, username)
         if record.plan and sessions:
             plan = await get_plan(engine, record.plan)
-            done = [a.to_json() for a in await apply_plan(engine, sessions, plan, CoaService(engine))]
+            done = [a.to_json() for a in await apply_plan(engine, sessions, plan, daemon_coa(state))]
         return ActionOut(subscriber=_out(record), sessions=[DisconnectOut.model_validate(d) for d in done])
 
     @app.post(
@@ -226,7 +265,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends],
             try:
                 done = await provision_flow(
                     engine, body.username, body.password, plan=body.plan, pool=body.pool, nas=body.nas,
-                    coa=CoaService(engine),
+                    coa=daemon_coa(state),
                 )  # fmt: skip
             except ProvisionError as exc:
                 try:
@@ -235,7 +274,7 @@ def install(app: FastAPI, state: Any, read: list[Depends], write: list[Depends],
                     have = None
                 if have is not None and exc.step == "check":
                     same = (have.plan, have.pool) == (body.plan, body.pool) and have.static_ip is not None
-                    if same and have.credential == subs.make_credential(body.password):
+                    if same and _password_matches(have.credential, body.password):
                         response.status_code = 200
                         return ProvisionOut(username=have.username, address=str(have.static_ip),
                                             plan=body.plan, pool=body.pool, nas=body.nas)  # fmt: skip

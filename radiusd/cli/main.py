@@ -19,6 +19,7 @@ from radiusd.cli.cluster import cluster
 from radiusd.cli.coa import session_disconnect, subscriber_provision  # noqa: F401  (registers them)
 from radiusd.cli.context import CliContext
 from radiusd.cli.db import db
+from radiusd.cli.discover import COMMANDS as DISCOVER_COMMANDS
 from radiusd.cli.eap import eap
 from radiusd.cli.export import export, usage
 from radiusd.cli.help import help_command
@@ -27,6 +28,7 @@ from radiusd.cli.inventory import COMMANDS as INVENTORY_COMMANDS
 from radiusd.cli.leases import lease
 from radiusd.cli.loadtest import loadtest
 from radiusd.cli.nas import nas
+from radiusd.cli.netbox import COMMANDS as NETBOX_COMMANDS
 from radiusd.cli.operators import operator
 from radiusd.cli.output import EXIT_ERROR, PROG, print_error
 from radiusd.cli.plans import plan
@@ -154,6 +156,8 @@ cli.add_command(import_group)
 cli.add_command(cluster)
 cli.add_command(eap)
 cli.add_command(help_command)
+for _command in DISCOVER_COMMANDS + NETBOX_COMMANDS:
+    cli.add_command(_command)
 for _command in INVENTORY_COMMANDS:  # site, router, sector, device, link
     cli.add_command(_command)
 for _command in PREFIX_COMMANDS:  # prefix, address, pd

@@ -66,7 +66,7 @@ def _line(a: SessionAction, waited: bool = True) -> str:
     text = f"{who}: {prefix}{a.action} {r.describe()}"
     if a.closed:
         text += ": the NAS has no such session, our record is closed"
-    elif r.detail:
+    elif r.detail and r.outcome != "error":  # describe() already holds an error's detail
         text += f" ({r.detail})"
     return text
 

@@ -13,7 +13,6 @@ them with :func:`ipam.utilisation.utilisation`, as the admin API and the metrics
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,7 +23,6 @@ from radiusd.cli.listing import empty_in_database
 from radiusd.cli.output import (
     fail,
     json_option,
-    plural,
     print_json,
     print_record,
     print_table,
@@ -40,8 +38,6 @@ LIST_COLUMNS = ("name", "kind", "ranges", "nas", "total", "allocated", "reserved
 RANGE_COLUMNS = ("range", "kind", "total", "allocated", "reserved", "free", "used", "warning")
 KIND_COLUMNS = ("kind", "total", "allocated", "reserved", "free", "used", "warning")
 WARNING_MARK = "WARNING"
-#: Largest ``--exclude`` span expanded into single addresses for the store.
-MAX_EXCLUDED = 4096
 
 range_help = "IPv4 prefix (10.64.0.0/16) or single address; repeatable."
 ipv6_help = "IPv6 WAN prefix cut into /64s (Framed-IPv6-Prefix): 2001:db8::/48 or 2001:db8::/48/64."
@@ -58,136 +54,44 @@ def run(func: Callable[[AsyncEngine], Awaitable[T]]) -> T:
         fail(str(exc))
 
 
-def checked(check: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+def checked(
+    check: Callable[..., T], *args: Any, message: Callable[[Exception], str] = str, **kwargs: Any
+) -> T:
     """``check(*args, **kwargs)``, an IPAM refusal becoming a one-line error (exit 1)."""
     from ipam.errors import IpamError
 
     try:
         return check(*args, **kwargs)
     except IpamError as exc:
-        fail(str(exc))
+        fail(message(exc))
 
 
-# --- input checks (pure: before the database is opened) ---------------------------------------
-
-
-def excluded_addresses(exclude: Sequence[str], gateway: str | None = None) -> list[str]:
-    """The IPv4 addresses the store is given as exclusions: the gateway, then every address
-    of each ``--exclude`` (an address, a prefix or an ``a-b`` span), without duplicates."""
-    from ipam.errors import PoolError
-    from ipam.ranges import format_value, parse_span
-
-    out: dict[str, None] = {}
-    for spec in ([gateway] if gateway else []) + list(exclude):
-        if ":" in spec:
-            raise PoolError(f"exclusion {spec!r}: only IPv4 addresses can be excluded")
-        lo, hi = parse_span(spec, 4)
-        if hi - lo + 1 > MAX_EXCLUDED:
-            raise PoolError(
-                f"exclusion {spec!r} covers {hi - lo + 1} addresses (at most {MAX_EXCLUDED}); "
-                "leave them out of the pool's ranges instead"
-            )
-        out.update(dict.fromkeys(format_value(4, v, 32) for v in range(lo, hi + 1)))
-    return list(out)
-
-
-def check_gateway(gateway: str | None, ranges: Sequence[str]) -> None:
-    """Refuse (PoolError) a gateway that is not one IPv4 address inside one of ``ranges``."""
-    from ipam.errors import PoolError
-    from ipam.ranges import parse_range
-
-    if gateway is None:
-        return
-    try:
-        value = int(ipaddress.IPv4Address(gateway.strip()))
-    except ValueError:
-        raise PoolError(f"gateway {gateway!r} is not an IPv4 address") from None
-    if not any(r.lo <= value <= r.hi for r in (parse_range(spec, "ipv4") for spec in ranges)):
-        raise PoolError(f"gateway {gateway} is not inside any --range of the pool")
-
-
-def check_ranges(ranges: Sequence[str], ipv6_prefixes: Sequence[str], delegated: Sequence[str]) -> None:
-    """Raise :class:`~ipam.errors.PoolError` for a malformed range or two given ranges overlapping."""
-    from ipam.ranges import ItemRange, check_overlaps, parse_range
-
-    labelled: list[tuple[str, ItemRange]] = []
-    for kind, specs in (("ipv6-wan", ipv6_prefixes), ("ipv6-pd", delegated)):
-        labelled.extend((f"range {spec}", parse_range(spec, kind)) for spec in specs)
-    for spec in ranges:
-        kind = "ipv6-wan" if ":" in spec else "ipv4"  # add-range: IPv6 text in --range is a WAN prefix
-        labelled.append((f"range {spec}", parse_range(spec, kind)))
-    check_overlaps(labelled)
-
-
-def _item_prefixlen(stored: Mapping[str, Any]) -> int | None:
-    """Item length of a stored range (``2001:db8::/48/64`` -> 64; IPv4 -> None)."""
-    return None if stored["kind"] == "ipv4" else int(str(stored["range"]).rsplit("/", 1)[1])
-
-
-def check_new_ranges(pools: Sequence[Mapping[str, Any]], name: str, specs: Sequence[tuple[str, str]]) -> None:
-    """Refuse (PoolError) ``(kind, spec)`` ranges to add to pool ``name`` that overlap a range
-    of any of ``pools`` (``pool list --json`` objects) or do not match the item length the
-    pool already hands out for that kind, so that no range is added unless all can be."""
-    from ipam.errors import PoolError
-    from ipam.ranges import ItemRange, check_overlaps, parse_range
-
-    labelled: list[tuple[str, ItemRange]] = []
-    lengths: dict[str, int] = {}
-    for p in pools:
-        for r in p["ranges"]:
-            plen = _item_prefixlen(r)
-            stored = parse_range(r["range"], r["kind"], plen)
-            labelled.append((f"pool {p['name']!r} range {r['range']}", stored))
-            if p["name"] == name and plen is not None:
-                lengths[r["kind"]] = plen
-    for kind, spec in specs:
-        new = parse_range(spec, kind)
-        if kind in lengths and new.item_prefixlen != lengths[kind]:
-            have, given = lengths[kind], new.item_prefixlen
-            raise PoolError(f"pool {name!r} hands out /{have} {kind} prefixes, not /{given}")
-        labelled.append((f"range {spec}", new))
-    check_overlaps(labelled)
-
-
-def ranges_to_remove(pool: Mapping[str, Any], specs: Sequence[str]) -> list[str]:
-    """The stored ranges of ``pool`` (a ``pool show --json`` object) that ``specs`` name, in
-    order; PoolError if one is not in the pool or still has offered, leased or reserved items."""
-    from ipam.errors import PoolError
-    from ipam.ranges import parse_range
-
-    found: list[str] = []
-    for spec in specs:
-        for r in pool["ranges"]:
-            try:
-                same = parse_range(spec, r["kind"], _item_prefixlen(r)).spec == r["range"]
-            except PoolError:
-                same = spec.strip() == r["range"]
-            if same:
-                break
-        else:
-            raise PoolError(f"pool {pool['name']!r} has no range {spec}")
-        if r["allocated"] or r["reserved"]:
-            raise PoolError(
-                f"range {r['range']} of pool {pool['name']!r} still has "
-                f"{plural(r['allocated'], 'live lease')} "
-                f"and {plural(r['reserved'], 'reservation')}: release or unreserve them first "
-                f"(radiusd lease list --pool {pool['name']})"
-            )
-        found.append(str(r["range"]))
-    return found
+# --- input checks: the domain's (ipam.edits), run before the database is opened -------------------
 
 
 def check_address(text: str) -> str:
-    """Canonical text of one IPv4 address or IPv6 address/prefix (PoolError if malformed)."""
-    from ipam.errors import PoolError
+    """Canonical text of one IPv4 address or IPv6 address/prefix (:func:`ipam.edits.canonical_address`)."""
+    from ipam.edits import canonical_address
 
-    text = text.strip()
-    try:
-        if "/" in text:
-            return str(ipaddress.ip_network(text, strict=True))
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise PoolError(f"not an IP address or prefix: {text!r}") from None
+    return canonical_address(text)
+
+
+def check_gateway(gateway: str | None, ranges: Sequence[str]) -> None:
+    """Refuse a gateway that is not one IPv4 address inside one of ``ranges``."""
+    from ipam.edits import gateway_address
+
+    if gateway is not None:
+        gateway_address(gateway, ranges, "any --range of the pool")
+
+
+def remove_hint(name: str) -> Callable[[Exception], str]:
+    """A refused range removal's message with where to look (the ranges' leases)."""
+    from ipam.errors import UnknownRange
+
+    def message(exc: Exception) -> str:
+        return str(exc) if isinstance(exc, UnknownRange) else f"{exc} (radiusd lease list --pool {name})"
+
+    return message
 
 
 # --- utilisation figures -----------------------------------------------------------------------
@@ -310,6 +214,8 @@ def pool_add(
         raise click.UsageError("give at least one --range, --ipv6-prefix or --delegated")
     if any(":" in spec for spec in ranges):
         fail("--range takes IPv4 ranges; use --ipv6-prefix or --delegated for IPv6")
+    from ipam.edits import check_ranges, excluded_addresses
+
     checked(check_ranges, ranges, ipv6_prefixes, delegated)
     checked(check_gateway, gateway, ranges)
     excluded = checked(excluded_addresses, exclude, gateway)
@@ -426,6 +332,8 @@ def pool_add_range(
     specs += [("ipv6-pd", s) for s in delegated]
     if not specs:
         raise click.UsageError("give at least one --range, --ipv6-prefix or --delegated")
+    from ipam.edits import check_new_ranges, check_ranges
+
     checked(check_ranges, ranges, ipv6_prefixes, delegated)
 
     async def go(engine: AsyncEngine) -> None:
@@ -433,7 +341,7 @@ def pool_add_range(
 
         await get_pool(engine, name)  # unknown pool: refused before anything is written
         # all ranges checked together first, so that none is added unless all can be
-        checked(check_new_ranges, [plain(p) for p in await list_pools(engine)], name, specs)
+        checked(check_new_ranges, await list_pools(engine), name, specs)
         for kind, spec in specs:
             await add_range(engine, name, spec, kind)
 
@@ -451,12 +359,13 @@ def pool_remove_range(name: str, ranges: tuple[str, ...]) -> None:
     """
 
     async def go(engine: AsyncEngine) -> None:
+        from ipam.edits import ranges_to_remove
         from radiusd.store.pools import get_pool, remove_range
 
         # all ranges checked together first, so that none is removed unless all can be
-        found = checked(ranges_to_remove, plain(await get_pool(engine, name)), ranges)
-        for spec in found:
-            await remove_range(engine, name, spec)
+        found = checked(ranges_to_remove, await get_pool(engine, name), ranges, message=remove_hint(name))
+        for r in found:
+            await remove_range(engine, name, r.range)
 
     run(go)
     click.echo(f"removed {', '.join(ranges)} from pool {name!r}")

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from radiusd.store import session_view
 from radiusd.store.changes import TOPIC_SESSION, record_change
 from radiusd.store.engine import begin_write
 from radiusd.store.errors import NotFound
@@ -122,8 +123,8 @@ async def close_session(engine: AsyncEngine, session_id: int, cause: str = CLOSE
             "started_at": row["started_at"],
             "stopped_at": now,
             "session_time": row["session_time"],
-            "input_octets": row["input_base"] + row["input_octets"],
-            "output_octets": row["output_base"] + row["output_octets"],
+            "input_octets": session_view.octets(row, "input"),
+            "output_octets": session_view.octets(row, "output"),
             "terminate_cause": cause,
         }
         table = core_table(RadiusAccounting)

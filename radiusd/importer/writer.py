@@ -26,7 +26,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ipam import LeaseState, PoolError
+from ipam.groups import build_allocator, group_of, load_allocator
 from ipam.lease import LIVE
+from ipam.owners import username_of
 from ipam.ranges import parse_range
 from radiusd.store.accounting_ops import session_row
 from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SUBSCRIBER, record_change
@@ -42,14 +44,7 @@ from radiusd.store.models import (
     Subscriber,
     utcnow,
 )
-from radiusd.store.pools import (
-    TOPIC_POOL,
-    build_allocator,
-    group_of,
-    load_configs,
-    load_leases,
-    username_of,
-)
+from radiusd.store.pool_rows import TOPIC_POOL, load_configs, load_leases
 from radiusd.store.tables import core_table
 
 from .fit import misfit, shown
@@ -287,7 +282,7 @@ async def _subscribers(conn: AsyncConnection, data: ImportData, report: Report, 
 async def _pools(conn: AsyncConnection, data: ImportData, report: Report, now: dt.datetime) -> bool:
     configs = await load_configs(conn)
     try:
-        alloc = build_allocator(configs.values())
+        alloc, _ = load_allocator(configs.values(), ())
     except PoolError as exc:
         raise InvalidInput(f"the existing pools are inconsistent: {exc}") from None
     obstacles: list[tuple[int, int]] = []
@@ -371,8 +366,7 @@ def _take_statics(data: ImportData, todo: dict[str, list[int]], placed: Cover, r
 
 async def _leases(conn: AsyncConnection, data: ImportData, report: Report, now: dt.datetime) -> bool:
     configs = await load_configs(conn)
-    alloc = build_allocator(configs.values())
-    alloc.load(await load_leases(conn))
+    alloc, _orphans = load_allocator(configs.values(), await load_leases(conn))
     routers = {a: i for a, i in (await conn.execute(sa.select(_R.c.nas_address, _R.c.id))).all()}
     rows: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []

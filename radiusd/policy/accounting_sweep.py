@@ -20,6 +20,7 @@ from radiusd.logs import get_logger
 from radiusd.model.events import LOST_SERVICE, StatusType
 from radiusd.model.sessions import Change, LiveSession
 from radiusd.model.writes import Operation, WriterBusy, WriterClosed
+from radiusd.tasks import reraise_if_cancelled
 
 from .accounting_doubt import DoubtTracker, OpSink
 from .accounting_state import event_of, lost_service, stale_sessions
@@ -114,5 +115,6 @@ class Sweeper:
             await asyncio.sleep(interval)
             try:
                 await self.sweep_once()
-            except Exception:  # keep sweeping; the next round retries
+            except Exception as exc:  # keep sweeping; the next round retries
+                reraise_if_cancelled(exc)
                 log.exception("sessions.sweep-error")

@@ -42,6 +42,7 @@ from radiusd.store.nodes import (
     prune_nodes,
     register_node,
 )
+from radiusd.tasks import reraise_if_cancelled
 
 from .stats import Stats
 
@@ -218,6 +219,7 @@ class NodeMembership:
                     next_prune = loop.time() + PRUNE_EVERY
                     await self.prune()
             except Exception as exc:  # the database may be away; RADIUS goes on from memory
+                reraise_if_cancelled(exc)
                 log.warning("cluster.heartbeat-failed", error=f"{type(exc).__name__}: {exc}"[:300])
 
     async def beat(self) -> None:

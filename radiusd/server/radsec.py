@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from collections.abc import Iterable
 
 from radiusd.config import Settings
 from radiusd.logs import get_logger
@@ -118,6 +119,19 @@ class RadsecServer:
 
     def open_count(self, nas_name: str) -> int:
         return self.stats.radsec_open[nas_name]
+
+    def channel_for(self, nas_name: str, exclude: Iterable[object] = ()) -> RadsecConnection | None:
+        """The live connection of NAS ``nas_name`` a Disconnect-/CoA-Request goes down (the one
+        that spoke last), ``exclude`` left out (radiusd.coa.stream); None when it has none here."""
+        if not self.stats.radsec_open[nas_name]:
+            return None
+        skip = {id(c) for c in exclude}
+        found = [
+            c
+            for c in self.connections
+            if c.alive and c.nas is not None and c.nas.name == nas_name and id(c) not in skip
+        ]
+        return max(found, key=lambda c: c.activity, default=None)
 
 
 async def start_radsec(

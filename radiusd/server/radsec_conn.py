@@ -1,14 +1,20 @@
 """One RadSec connection (radiusd.server.radsec): TLS on memory BIOs over a TCP transport,
 the certificate mapped to a NAS, RADIUS packets framed by their Length field and handed to the
-dispatchers, replies written back on the connection."""
+dispatchers, replies written back on the connection.
+
+The other direction too: Disconnect-/CoA-Requests of radiusd.coa.stream written down the
+connection (RFC 6614 §2.4: the TLS client receives them on the connection it opened), their
+ACK/NAK routed back by Identifier to the request waiting for it."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import ssl
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
+from radiusd.coa.stream import RADSEC_SECRET, Waiter
 from radiusd.codec.crypto import response_authenticator, verify_hashed_request
 from radiusd.logs import get_logger
 from radiusd.model.request import NasClient
@@ -20,12 +26,17 @@ if TYPE_CHECKING:
 
 log = get_logger("radiusd.radsec")
 
-#: RFC 6614 §2.3 step 4: the shared secret of every RADIUS/TLS packet
-RADSEC_SECRET = b"radsec"
+__all__ = ["RADSEC_SECRET", "RadsecConnection", "radsec_client"]
+
 MIN_LENGTH, MAX_LENGTH = 20, 4096
 _ACCOUNTING_REQUEST = 4
 #: CoA-Request -> CoA-NAK, Disconnect-Request -> Disconnect-NAK (RFC 5176 §2.3)
 _NAK = {43: 45, 40: 42}
+#: orders connections by when they last received a packet: the loop's clock (uvloop's is in
+#: milliseconds) cannot tell two round trips in the same millisecond apart
+_ACTIVITY = itertools.count(1)
+#: Disconnect-ACK/NAK, CoA-ACK/NAK: answers to our requests (RFC 5176 §2.3)
+_DYNAUTH_REPLIES = frozenset({41, 42, 44, 45})
 _ERROR_CAUSE = 101
 _UNSUPPORTED_EXTENSION = 406
 #: dispatcher drop reasons after which the connection stays open (RFC 6613 §2.6.4: "invalid
@@ -67,6 +78,7 @@ class RadsecConnection(asyncio.Protocol):
         self._tls: ssl.SSLObject | None = None
         self._buffer = b""
         self._last_seen = 0.0
+        self._activity = 0  # _ACTIVITY when a packet last arrived
         self._timer: asyncio.TimerHandle | None = None
         self._counted = False  # in server.connections (the total limit)
         #: identifier -> dedupe key of the latest request with it, forgotten at close
@@ -74,6 +86,9 @@ class RadsecConnection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         #: replies to send together at the end of the current read (None: send at once)
         self._held: list[bytes] | None = None
+        #: our Disconnect-/CoA-Requests awaiting their answer, by Identifier
+        self._waiting: dict[int, Waiter] = {}
+        self._next_id = 1
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -192,6 +207,7 @@ class RadsecConnection(asyncio.Protocol):
         self._flush()  # TLS 1.3 post-handshake messages, key updates
         if chunks:
             self._last_seen = self._loop.time()
+            self._activity = next(_ACTIVITY)
             self._frames(chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
     def _flush(self) -> None:
@@ -243,6 +259,9 @@ class RadsecConnection(asyncio.Protocol):
 
     def _packet(self, packet: bytes, nas: NasClient) -> None:
         code = packet[0]
+        if code in _DYNAUTH_REPLIES:
+            self._dynauth_reply(packet, nas)
+            return
         nak = _NAK.get(code)
         if nak is not None:
             self._unsupported(packet, nak, nas)
@@ -271,6 +290,67 @@ class RadsecConnection(asyncio.Protocol):
         auth = response_authenticator(head + packet[4:20] + body, RADSEC_SECRET)
         log.info("radsec.coa-refused", peer=self._peer_text(), nas=nas.name, code=packet[0])
         self._send(head + auth + body, self.peer)
+
+    # -- our Disconnect-/CoA-Requests (radiusd.coa.stream) --------------------------------
+
+    @property
+    def label(self) -> str:
+        return f"RadSec {self._peer_text()}"
+
+    @property
+    def activity(self) -> int:
+        """Larger for a connection that received a packet more recently."""
+        return self._activity
+
+    @property
+    def alive(self) -> bool:
+        t = self.transport
+        return self.nas is not None and not self.reason and t is not None and not t.is_closing()
+
+    def reserve(self, waiter: Waiter) -> int | None:
+        """A free Identifier for a request of ours (ID 0 left aside, as RFC 6613 §2.6.5 keeps
+        it for Status-Server), bound to ``waiter``; None when busy or closing."""
+        if not self.alive:
+            return None
+        for _ in range(255):
+            ident = self._next_id
+            self._next_id = ident % 255 + 1
+            if ident not in self._waiting:
+                self._waiting[ident] = waiter
+                return ident
+        return None
+
+    def release(self, identifier: int) -> None:
+        self._waiting.pop(identifier, None)
+
+    def write_request(self, data: bytes) -> bool:
+        if not self.alive or self.nas is None:
+            return False
+        log.info("radsec.dynauth-sent", peer=self._peer_text(), nas=self.nas.name, code=data[0], id=data[1])
+        self._send(data, self.peer)
+        return True
+
+    def _dynauth_reply(self, packet: bytes, nas: NasClient) -> None:
+        """An ACK/NAK: to the request waiting on its Identifier. One that answers nothing
+        outstanding is discarded (RFC 6613 §2.6.4 lets the connection stay open); one whose
+        Response Authenticator fails closes it (same section)."""
+        waiter = self._waiting.get(packet[1])
+        if waiter is None:
+            self.stats.drop("radsec-unexpected-reply")
+            log.info("radsec.unexpected-reply", peer=self._peer_text(), nas=nas.name, code=packet[0],
+                     id=packet[1])  # fmt: skip
+            return
+        if waiter.reply(packet):
+            self._waiting.pop(packet[1], None)
+            return
+        self.stats.drop("radsec-bad-reply")
+        self.close("dropped:bad-reply")
+
+    def _abandon(self) -> None:
+        """The connection is going: every request waiting on it hears so."""
+        waiting, self._waiting = self._waiting, {}
+        for waiter in waiting.values():
+            waiter.lost()
 
     def _send(self, data: bytes, _addr: Any) -> None:
         """Where the dispatchers send replies: this connection, if it is still open (RFC 6613
@@ -323,11 +403,13 @@ class RadsecConnection(asyncio.Protocol):
         if reason != "tls-error":
             self._close_notify()
         self.transport.close()
+        self._abandon()
 
     def eof_received(self) -> bool:
         return False  # the peer half-closed: close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._abandon()
         if self.nas is not None:
             self.stats.radsec_closed[self.reason.split(":")[0] or "peer-closed"] += 1
             name = self.nas.name

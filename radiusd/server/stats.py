@@ -43,6 +43,11 @@ class Stats:
     radsec_accepted: int = 0
     radsec_refused: Counter[str] = field(default_factory=Counter)
     radsec_closed: Counter[str] = field(default_factory=Counter)
+    #: Disconnect-/CoA-Requests this process sent: (kind, transport udp|radsec, outcome)
+    coa: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+
+    def coa_result(self, kind: str, transport: str, outcome: str) -> None:
+        self.coa[(kind, transport, outcome)] += 1
 
     def drop(self, reason: str) -> None:
         self.drops[reason] += 1

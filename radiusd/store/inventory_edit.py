@@ -15,10 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inventory import rules
+
 from . import validate
 from .changes import record_change
 from .engine import begin_write
-from .errors import Conflict, InvalidInput, StoreError
+from .errors import Conflict, StoreError
 from .inventory import (
     TOPIC_INVENTORY,
     DeviceRecord,
@@ -26,22 +28,16 @@ from .inventory import (
     RouterRecord,
     SectorRecord,
     SiteRecord,
-    _coordinate,
     _device,
-    _host,
-    _int_range,
     _link,
     _sector,
     _site,
     _site_id,
-    _snmp,
     get_router,
     update_router,
 )
 from .models import (
-    DEVICE_KINDS,
     LINK_MEDIA,
-    SITE_KINDS,
     DeviceConnection,
     ManagedDevice,
     NetworkSite,
@@ -84,16 +80,7 @@ async def update_site(
                  "description": description},
                 current,
             )  # fmt: skip
-            values = {
-                "name": target,
-                "kind": validate.choice(m["kind"], SITE_KINDS, "site kind"),
-                "address": validate.blank_to_none(m["address"]),
-                "latitude": _coordinate(m["latitude"], "latitude", 90),
-                "longitude": _coordinate(m["longitude"], "longitude", 180),
-                "description": validate.blank_to_none(m["description"]),
-            }
-            if (values["latitude"] is None) != (values["longitude"] is None):
-                raise InvalidInput(f"site {name!r}: give both latitude and longitude, or neither")
+            values = {"name": target, **rules.site_fields(name, **m)}
             if target != name and await conn.scalar(
                 sa.select(NetworkSite.id).where(NetworkSite.name == target)
             ):
@@ -133,16 +120,7 @@ async def update_sector(
                  "ssid": ssid, "description": description},
                 current,
             )  # fmt: skip
-            values = {
-                "name": target,
-                "frequency_mhz": _int_range(m["frequency_mhz"], "frequency (MHz)", 1, 1_000_000),
-                "azimuth_deg": _int_range(m["azimuth_deg"], "azimuth (degrees)", 0, 359),
-                "beamwidth_deg": _int_range(m["beamwidth_deg"], "beamwidth (degrees)", 1, 360),
-                "ssid": validate.blank_to_none(m["ssid"]),
-                "description": validate.blank_to_none(m["description"]),
-            }
-            if values["ssid"] is not None and len(str(values["ssid"]).encode()) > 32:
-                raise InvalidInput(f"SSID {values['ssid']!r} is longer than 32 bytes")
+            values = {"name": target, **rules.sector_fields(**m)}
             if target != name:
                 taken = await conn.scalar(
                     sa.select(RouterSector.id).where(
@@ -208,11 +186,11 @@ async def update_device(
                         m[key] = None
             values: dict[str, Any] = {
                 "name": target,
-                "kind": validate.choice(m["kind"], DEVICE_KINDS, "device kind"),
-                "address": _host(m["address"], "device address"),
+                "kind": rules.device_kind(m["kind"]),
+                "address": rules.host(m["address"], "device address"),
                 "snmp_port": validate.port(m["snmp_port"], "SNMP port"),
                 "description": validate.blank_to_none(m["description"]),
-                **_snmp(
+                **rules.snmp(
                     target, m["snmp_version"], m["snmp_community"], m["snmp_user"], m["snmp_auth_protocol"],
                     m["snmp_auth_key"], m["snmp_priv_protocol"], m["snmp_priv_key"],
                 ),

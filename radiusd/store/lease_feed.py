@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ipam import Lease
 from radiusd.logs import get_logger
+from radiusd.tasks import reraise_if_cancelled
 
 from .lease_ops import NOTIFY_CHANNEL, V4, V6, lease_of, lease_select, read_leases
 
@@ -104,6 +105,7 @@ class LeaseFeed:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # reconnect: the database restarted, failed over or is away
+                reraise_if_cancelled(exc)
                 if self.connected:
                     error = f"{type(exc).__name__}: {exc}"[:200]
                     log.warning("lease-feed.lost", channel=self.channel, error=error)

@@ -118,11 +118,10 @@ NOTIFY_CHANNEL = "radiusd_leases"
 _NOTIFY = "SELECT pg_notify($1, $2)"
 _NOTIFY_MAX = 7900  # PostgreSQL's payload limit is 8000 bytes
 #: the open history row of each address is closed (at most one is open: rows are appended
-#: only after the previous holder's row was closed, and the first closing time wins)
-_END_PG = """
-UPDATE service_ip_assignments AS h SET released_at = e.t
-FROM unnest($1::varchar[], $2::timestamptz[]) AS e(a, t)
-WHERE h.address = e.a AND h.released_at IS NULL"""
+#: only after the previous holder's row was closed, and the first closing time wins). On
+#: PostgreSQL through radiusd_end_assignments() (migration 0020): one index probe per address,
+#: never a scan of every open assignment (see there)
+_END_PG = "SELECT radiusd_end_assignments($1::varchar[], $2::timestamptz[])"
 _HISTORY_COLUMNS = (
     "username",
     "subscriber_id",

@@ -214,6 +214,10 @@ class ManagedDevice(TimestampMixin, Base):
     snmp_priv_protocol: Mapped[str | None] = mapped_column(sa.String(8))
     snmp_priv_key: Mapped[str | None] = mapped_column(sa.Text)
     description: Mapped[str | None] = mapped_column(sa.Text)
+    # LLDP discovery (radiusd.store.discovery): who made the row, when, the chassis ID it matches
+    source: Mapped[str] = mapped_column(sa.String(16), default="manual", server_default="manual")
+    discovered_at: Mapped[dt.datetime | None] = mapped_column()
+    chassis_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
 
 
 class DeviceConnection(TimestampMixin, Base):
@@ -249,6 +253,8 @@ class DeviceConnection(TimestampMixin, Base):
     medium: Mapped[str] = mapped_column(sa.String(16))
     capacity_mbps: Mapped[int | None] = mapped_column(sa.BigInteger)
     description: Mapped[str | None] = mapped_column(sa.Text)
+    source: Mapped[str] = mapped_column(sa.String(16), default="manual", server_default="manual")
+    discovered_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class Plan(TimestampMixin, Base):
@@ -394,7 +400,7 @@ class ServiceIPAssignment(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(sa.String(253), index=True)
+    username: Mapped[str] = mapped_column(sa.String(253))  # not indexed: no query selects by it
     subscriber_id: Mapped[int | None]
     address: Mapped[str] = mapped_column(sa.String(64))  # IPv4 address or IPv6 prefix
     family: Mapped[int] = mapped_column(sa.SmallInteger)
@@ -480,6 +486,9 @@ class RadiusInterimUpdate(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # declared for SQLite (which does not enforce it); PostgreSQL has no such key (migration 0020):
+    # the writer takes the id from the session row it writes in the same statement, and a check
+    # per row cost ~10 µs of every accounting request
     session_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("radius_sessions.id", ondelete="CASCADE"))
     acct_unique_id: Mapped[str] = mapped_column(sa.String(255))
     event_time: Mapped[dt.datetime]
@@ -523,15 +532,17 @@ class RadiusAccounting(Base):
     """The closed record of a session, what billing and `export sessions` read.
 
     On PostgreSQL partitioned by month of ``started_at`` (radiusd.store.partitions), and unique
-    by (acct_unique_id, started_at): a session's start never changes, so that is the same key."""
+    by (acct_unique_id, started_at): a session's start never changes, so that is the same key.
+    Every Stop inserts a row, so it has only the indexes a query reads (migration 0020): the
+    upsert key and ``stopped_at`` (``export sessions``, retention on SQLite)."""
 
     __tablename__ = "radius_accounting"
-    __table_args__ = (sa.Index(None, "stopped_at"), sa.Index(None, "framed_ip", "started_at"))
+    __table_args__ = (sa.Index(None, "stopped_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     acct_unique_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
     acct_session_id: Mapped[str | None] = mapped_column(sa.String(255))
-    username: Mapped[str] = mapped_column(sa.String(253), index=True)
+    username: Mapped[str] = mapped_column(sa.String(253))
     router_id: Mapped[int | None]
     nas_address: Mapped[str] = mapped_column(sa.String(64))
     framed_ip: Mapped[str | None] = mapped_column(sa.String(15))
@@ -710,7 +721,3 @@ class AuditEntry(Base):
     detail: Mapped[str | None] = mapped_column(sa.Text)
     source: Mapped[str | None] = mapped_column(sa.String(64))  # client address
 
-
-metadata = Base.metadata
-
-from . import prefix_models  # noqa: E402, F401  the prefix tables join this metadata

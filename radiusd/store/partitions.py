@@ -177,8 +177,13 @@ def is_partition_name(name: str) -> bool:
 
 
 #: what the PostgreSQL schema holds differently from the models on purpose (the models describe
-#: SQLite): unique keys per partition, or widened by the partition key
+#: SQLite): unique keys per partition, or widened by the partition key; the time series' foreign
+#: key, which PostgreSQL would check per row (migration 0020; SQLite does not enforce it)
 PG_ONLY_DIFFERENCES = {
+    ("radius_interim_updates", "fk_radius_interim_updates_session_id_radius_sessions"),
+    # partitions by released_at are dropped whole; the index made closing history rows scan
+    # every open assignment (migration 0020)
+    ("service_ip_assignments", "ix_service_ip_assignments_released_at"),
     ("radius_interim_updates", "uq_radius_interim_updates_retransmit"),
     ("radius_accounting", "uq_radius_accounting_acct_unique_id"),
     ("radius_accounting", "uq_radius_accounting_acct_unique_id_started_at"),
@@ -193,7 +198,8 @@ def include_object_for(dialect: str) -> Callable[[Any, str | None, str, bool, An
     def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         if type_ == "table" and name is not None and is_partition_name(name):
             return False
-        if dialect == "postgresql" and type_ in ("unique_constraint", "index") and name is not None:
+        kinds = ("unique_constraint", "index", "foreign_key_constraint")
+        if dialect == "postgresql" and type_ in kinds and name is not None:
             table = getattr(getattr(obj, "table", None), "name", None)
             return (table, name) not in PG_ONLY_DIFFERENCES
         return True

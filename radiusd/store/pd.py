@@ -25,13 +25,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ipam.errors import IpamError
+from ipam.groups import group_of
 from ipam.pd_plan import Existing, PdPlan, PlanRefused, plan_pd
 from ipam.prefixes import contains
 
 from .engine import begin_write
 from .errors import Conflict, InvalidInput
 from .models import IPPool, NetworkSite, ServiceIPAssignment
-from .pools import add_pool, add_range, group_of, list_pools
+from .pools import add_pool, add_range, list_pools
 from .prefixes import P, _insert, _lock, _read
 
 WINDOW_DAYS = 30

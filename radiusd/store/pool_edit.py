@@ -1,9 +1,10 @@
 """Editing a pool in one call, for ``pool set`` and ``PATCH /ipam/pools/{name}``, built on the
 public functions of :mod:`radiusd.store.pools` (each appends topic ``pool`` to the change feed).
 
-Everything is checked before the first write (ranges parse, do not overlap any pool nor each
-other, ranges to remove exist and are empty, the fallback and NAS exist, the gateway lies in
-the pool); a write refused after that (a lease taken meanwhile) undoes the earlier steps.
+Everything is checked before the first write (the domain's checks, :mod:`ipam.edits`: ranges
+parse, do not overlap any pool nor each other, ranges to remove exist and are empty, the
+gateway lies in the pool; here: the fallback and NAS exist); a write refused after that (a
+lease taken meanwhile) undoes the earlier steps.
 Also :func:`reserve_for`, a reservation whose owner must be an existing subscriber.
 """
 
@@ -16,9 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ipam import PoolError
-from ipam.errors import IpamError
-from ipam.ranges import ItemRange, check_overlaps, parse_range
+from ipam.edits import check_new_ranges, find_range, gateway_address, kind_of, ranges_to_remove
+from ipam.errors import IpamError, PoolError, PoolInputError, UnknownRange
+from ipam.groups import group_of
+from ipam.report import PoolInfo
 
 from . import pools, validate
 from .errors import Conflict, InvalidInput, NotFound, StoreError
@@ -32,97 +34,45 @@ __all__ = ["edit_pool", "get_reservation", "reservations_page", "reserve_for"]
 KINDS = ("ipv4", "ipv6-wan", "ipv6-pd")
 
 
-def _plen(r: pools.RangeInfo) -> int | None:
-    return None if r.kind == "ipv4" else int(r.range.rsplit("/", 1)[1])
-
-
 def _kind(spec: str, kind: str | None) -> str:
     if kind is None:
-        return "ipv6-wan" if ":" in spec else "ipv4"
+        return kind_of(spec)
     return validate.choice(kind, KINDS, "range kind")
 
 
-def check_new_ranges(
-    all_pools: Sequence[pools.PoolInfo],
-    name: str,
-    specs: Sequence[tuple[str, str]],
-    removing: Sequence[str] = (),
-) -> None:
-    """Refuse ``(kind, spec)`` ranges for pool ``name`` that are malformed (InvalidInput),
-    overlap any pool's range (but the ``removing`` ones of ``name``) or each other, or differ
-    from the pool's item length (Conflict)."""
-    labelled: list[tuple[str, ItemRange]] = []
-    lengths: dict[str, int] = {}
-    for p in all_pools:
-        for r in p.ranges:
-            if p.name == name and r.range in removing:
-                continue
-            labelled.append((f"pool {p.name!r} range {r.range}", parse_range(r.range, r.kind, _plen(r))))
-            if p.name == name and _plen(r) is not None:
-                lengths[r.kind] = int(r.range.rsplit("/", 1)[1])
-    for kind, spec in specs:
-        try:
-            new = parse_range(spec, kind)
-        except PoolError as exc:
-            raise InvalidInput(str(exc)) from None
-        if kind in lengths and new.item_prefixlen != lengths[kind]:
-            raise Conflict(
-                f"pool {name!r} hands out /{lengths[kind]} {kind} prefixes, not /{new.item_prefixlen}"
-            )
-        labelled.append((f"range {spec}", new))
-    try:
-        check_overlaps(labelled)
-    except PoolError as exc:
-        raise Conflict(str(exc)) from None
+def refused(exc: PoolError) -> StoreError:
+    """An IPAM refusal as the store's error: malformed text 422, unknown range 404, else 409."""
+    if isinstance(exc, PoolInputError):
+        return InvalidInput(str(exc))
+    if isinstance(exc, UnknownRange):
+        return NotFound(str(exc))
+    return Conflict(str(exc))
 
 
-def has_range(pool: pools.PoolInfo, spec: str) -> bool:
+def has_range(pool: PoolInfo, spec: str) -> bool:
     """Is ``spec`` (any spelling ``pool show`` would print the same way) one of the pool's ranges?"""
-    for r in pool.ranges:
-        try:
-            if parse_range(spec, r.kind, _plen(r)).spec == r.range:
-                return True
-        except PoolError:
-            continue
-    return False
+    return find_range(pool, spec) is not None
 
 
-def ranges_to_remove(pool: pools.PoolInfo, specs: Sequence[str]) -> list[pools.RangeInfo]:
-    """The stored ranges ``specs`` name; NotFound for one not in the pool, Conflict for one
-    with offered, leased or reserved items."""
-    found: list[pools.RangeInfo] = []
-    for spec in specs:
-        for r in pool.ranges:
-            try:
-                same = parse_range(spec, r.kind, _plen(r)).spec == r.range
-            except PoolError:
-                same = spec.strip() == r.range
-            if same:
-                break
-        else:
-            raise NotFound(f"pool {pool.name!r} has no range {spec}")
-        if r.allocated or r.reserved:
-            raise Conflict(
-                f"range {r.range} of pool {pool.name!r} still has {r.allocated} live lease(s) "
-                f"and {r.reserved} reservation(s): release or unreserve them first"
-            )
-        found.append(r)
-    return found
-
-
-def _gateway(
-    pool: pools.PoolInfo, gateway: str, removed: Sequence[str], added: Sequence[tuple[str, str]]
-) -> str:
-    """The gateway's canonical text when it is an IPv4 address inside the pool's ranges after the edit."""
+def _checked(
+    current: PoolInfo,
+    all_pools: Sequence[PoolInfo],
+    added: Sequence[tuple[str, str]],
+    remove_ranges: Sequence[str],
+    gateway: str | None,
+) -> tuple[list[str], str | None]:
+    """The domain's checks of an edit (:mod:`ipam.edits`) before its first write: the ranges
+    removed, and the gateway's canonical text (None without one)."""
     try:
-        value = int(ipaddress.IPv4Address(gateway.strip()))
-    except ValueError:
-        raise InvalidInput(f"gateway {gateway!r} is not an IPv4 address") from None
-    specs = [r.range for r in pool.ranges if r.kind == "ipv4" and r.range not in removed]
-    specs += [spec for kind, spec in added if kind == "ipv4"]
-    if not any(r.lo <= value <= r.hi for r in (parse_range(s, "ipv4") for s in specs)):
-        raise InvalidInput(f"gateway {gateway.strip()} is not inside any IPv4 range of pool {pool.name!r}")
-    return str(ipaddress.IPv4Address(value))
+        removed = [r.range for r in ranges_to_remove(current, remove_ranges)]
+        check_new_ranges(all_pools, current.name, added, removed)
+        if gateway is None:
+            return removed, None
+        specs = [r.range for r in current.ranges if r.kind == "ipv4" and r.range not in removed]
+        specs += [spec for kind, spec in added if kind == "ipv4"]
+        return removed, gateway_address(gateway, specs, f"any IPv4 range of pool {current.name!r}")
+    except PoolError as exc:
+        raise refused(exc) from None
 
 
 async def edit_pool(
@@ -135,14 +85,13 @@ async def edit_pool(
     fallback: str | Unset | None = UNSET,
     warning_pct: float | Unset | None = UNSET,
     gateway: str | None = None,
-) -> pools.PoolInfo:
+) -> PoolInfo:
     """Apply every change to pool ``name`` or none: ``add_ranges`` ``(kind or None, spec)``,
     ``remove_ranges`` (as shown by ``pool show``), NAS scope, fallback, warning threshold
     (None clears), and ``gateway``: an address of the pool reserved for nobody (never handed out)."""
     current = await pools.get_pool(engine, name)
     added = [(_kind(spec, kind), spec.strip()) for kind, spec in add_ranges]
-    removed = [r.range for r in ranges_to_remove(current, remove_ranges)]
-    check_new_ranges(await pools.list_pools(engine), name, added, removed)
+    removed, address = _checked(current, await pools.list_pools(engine), added, remove_ranges, gateway)
     meta: dict[str, Any] = {}
     async with engine.connect() as conn:
         if given(fallback):
@@ -162,7 +111,6 @@ async def edit_pool(
         if warning_pct is not None and (isinstance(warning_pct, bool) or not 0 < float(warning_pct) <= 100):
             raise InvalidInput(f"warning threshold must be a percentage in (0, 100], not {warning_pct!r}")
         meta["warning_pct"] = warning_pct
-    address = _gateway(current, gateway, removed, added) if gateway is not None else None
     undo: list[Callable[[], Awaitable[Any]]] = []
     try:
         if meta:
@@ -225,7 +173,7 @@ def _reservations(pool: str | None = None, user: str | None = None) -> sa.Select
 
 
 def _reservation(row: Any) -> dict[str, Any]:
-    return {"address": row.address, "username": row.username, "pool": pools.group_of(row.pool)}
+    return {"address": row.address, "username": row.username, "pool": group_of(row.pool)}
 
 
 async def reservations_page(

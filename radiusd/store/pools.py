@@ -1,18 +1,15 @@
 """IP pools and leases for the CLI and the admin API; every write also appends to the
 change feed (topic ``pool``) in the same transaction, so a running daemon picks it up.
 
-A *pool* as the operator names it may hold up to three kinds of items, each stored as one
-``ip_pools`` row: IPv4 addresses (row ``NAME``, kind ``ipv4``, always present, possibly with
-no range), IPv6 WAN prefixes for Framed-IPv6-Prefix (row ``NAME:wan``, kind ``ipv6-wan``)
-and delegated prefixes for Delegated-IPv6-Prefix (row ``NAME:pd``, kind ``ipv6-pd``). Pool
-names may therefore not contain ``:``. The NAS scope, fallback pool and warning threshold are
-kept on every row of the pool.
+A *pool* as the operator names it is stored as up to three ``ip_pools`` rows, one per family
+of items (see :mod:`ipam.groups`).
 
-Rules are those of the IPAM core (ipam/): each write loads the stored pools and leases into an
-:class:`ipam.Allocator` inside its transaction (PostgreSQL: under an advisory lock, SQLite:
-``BEGIN IMMEDIATE``), applies the change there and writes the result, so overlapping ranges,
-a reservation of a leased address or the removal of a range with live leases are refused
-with the core's message. Unique ``cidr``/``prefix``/``address`` columns back this up.
+Rules are those of the IPAM domain (ipam/): each write loads the stored pools and leases into
+an :class:`ipam.Allocator` (:func:`ipam.groups.load_allocator`) inside its transaction
+(PostgreSQL: under an advisory lock, SQLite: ``BEGIN IMMEDIATE``), applies the change there
+and writes the result, so overlapping ranges, a reservation of a leased address or the
+removal of a range with live leases are refused with the core's message. Unique
+``cidr``/``prefix``/``address`` columns back this up.
 
 Functions (``engine`` is an AsyncEngine; errors: InvalidInput, NotFound, Conflict)::
 
@@ -38,28 +35,31 @@ Functions (``engine`` is an AsyncEngine; errors: InvalidInput, NotFound, Conflic
         who held an address or prefix (from service_ip_assignments and radius_sessions),
         newest first; ``at`` (aware datetime) keeps only the holders at that instant.
 
-Records have ``to_json()`` (datetimes as ISO 8601). The daemon uses :func:`load_configs`,
-:func:`load_leases` and :func:`build_allocator` to build its in-memory allocator.
+Records have ``to_json()`` (datetimes as ISO 8601). The rules are the IPAM domain's: pool groups,
+:func:`ipam.groups.load_allocator`, owner slots (:mod:`ipam.owners`) and the utilisation report
+(:func:`ipam.report.pool_info`); this module reads and writes their rows. The daemon uses
+:func:`load_configs` and :func:`load_leases` to feed its in-memory allocator.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
-import re
-import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ipam import Allocator, Lease, LeaseState, Pool, PoolError
-from ipam.lease import LIVE
+from ipam import PoolError
+from ipam.groups import (
+    DEFAULT_PLEN,
+    SUFFIX,
+    PoolConfig,
+    build_allocator,
+)
 from ipam.ranges import parse_range
-from ipam.utilisation import Usage, combine, is_warning, utilisation, worst
+from ipam.report import PoolInfo, pool_info
 
 from . import validate
 from .changes import record_change
@@ -68,228 +68,58 @@ from .errors import Conflict, InvalidInput, NotFound
 from .lease_ops import (
     V4,
     V6,
-    lease_of,
-    lease_select,
-    read_leases,
-    row_state,
-    ts,
-    upsert_rows,
-    write_history,
 )
-from .models import IPPool, IPv4Network, IPv6Network, RadiusSession, Router, ServiceIPAssignment, utcnow
-from .records import _Record
-from .tables import core_table
+from .leases import (
+    HistoryEntry,
+    LeaseInfo,
+    history_queries,
+    lease_history,
+    lease_row,
+    list_leases,
+    release_lease,
+    reserve_address,
+    unreserve_address,
+)
+from .models import Router, utcnow
+from .pool_rows import (
+    _NETS4,
+    _NETS6,
+    _POOLS,
+    TOPIC_POOL,
+    _group,
+    _lock,
+    _state,
+    load_configs,
+    load_lease_rows,
+    load_leases,
+    refusal,
+)
 
-TOPIC_POOL = "pool"
-SUFFIX = {"ipv4": "", "ipv6-wan": ":wan", "ipv6-pd": ":pd"}
-DEFAULT_PLEN = {"ipv6-wan": 64, "ipv6-pd": 56}
-_POOL_LOCK = 0x72697061  # "ripa": serialises pool writes on PostgreSQL
-_POOLS = core_table(IPPool)
-_NETS4 = core_table(IPv4Network)
-_NETS6 = core_table(IPv6Network)
-SLOT_SEP = "\x1f"  # owner key of a Simultaneous-Use slot: username + SLOT_SEP + n
-
-
-def username_of(owner: str | None) -> str | None:
-    """The username in an owner key (a slot key ``user<US>2`` -> ``user``)."""
-    return None if owner is None else owner.split(SLOT_SEP, 1)[0]
-
-
-def group_of(row_name: str) -> str:
-    """Operator pool name of an ``ip_pools`` row name (``NAME:wan`` -> ``NAME``)."""
-    return row_name.rsplit(":", 1)[0] if ":" in row_name else row_name
-
-
-_ROW_NAME = re.compile(r"'([^':]+):(wan|pd)'")
-_ROW_SIDE = {"wan": "IPv6 WAN prefixes", "pd": "delegated prefixes"}
-
-
-def operator_text(text: str) -> str:
-    """A message of the IPAM core in the operator's words: ``pool 'home:wan'`` (a row name)
-    becomes ``pool 'home' (IPv6 WAN prefixes)``, the pool the operator made."""
-    return _ROW_NAME.sub(lambda m: f"'{m[1]}' ({_ROW_SIDE[m[2]]})", text)
-
-
-def refusal(exc: Exception) -> Conflict:
-    """A Conflict carrying an IPAM refusal in the operator's words."""
-    return Conflict(operator_text(str(exc)))
-
-
-# -- records ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RangeInfo(_Record):
-    kind: str
-    range: str
-    total: int
-    allocated: int
-    reserved: int
-    free: int
-    percent_used: float
-    warning: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class PoolInfo(_Record):
-    """A pool with its ranges and utilisation, per family (``ipv4``, ``ipv6_wan``, ``ipv6_pd``:
-    ``{total, allocated, reserved, free, held, used, percent_used, warning}`` or None when the
-    pool has no such items). ``total``..``held`` add up items of every family (kept for old
-    readers); ``percent_used`` and ``warning`` are those of the fullest family."""
-
-    name: str
-    nas: str | None
-    fallback: str | None
-    warning_pct: float | None
-    ranges: tuple[RangeInfo, ...]
-    total: int
-    allocated: int
-    reserved: int
-    free: int
-    held: int
-    percent_used: float
-    warning: bool
-    warn_at: float | None = None
-    ipv4: dict[str, Any] | None = None
-    ipv6_wan: dict[str, Any] | None = None
-    ipv6_pd: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseInfo(_Record):
-    address: str
-    pool: str
-    kind: str
-    state: str
-    username: str | None
-    nas: str | None
-    session: str | None
-    expires: dt.datetime | None
-    updated: dt.datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry(_Record):
-    """One holder of an address: from the assignment history or from an accounting session."""
-
-    address: str
-    username: str
-    source: str  # "assignment" | "session"
-    started: dt.datetime
-    ended: dt.datetime | None
-    nas: str | None = None
-    session: str | None = None
-    pool: str | None = None
-
-
-@dataclass(slots=True)
-class PoolConfig:
-    """One ``ip_pools`` row as the allocator needs it (``name`` is the row name)."""
-
-    id: int
-    name: str
-    kind: str
-    router_id: int | None
-    nas: str | None
-    fallback: str | None  # operator pool name
-    warning_pct: float | None
-    item_prefixlen: int | None
-    ranges: list[str] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=list)
-
-    @property
-    def group(self) -> str:
-        return group_of(self.name)
-
-
-# -- loading ----------------------------------------------------------------------------------
-
-
-async def load_configs(conn: AsyncConnection) -> dict[str, PoolConfig]:
-    """Every ``ip_pools`` row with its ranges, keyed by row name."""
-    q = sa.select(_POOLS, Router.name.label("nas_name")).outerjoin(Router, Router.id == _POOLS.c.router_id)
-    out: dict[str, PoolConfig] = {}
-    by_id: dict[int, PoolConfig] = {}
-    for r in (await conn.execute(q.order_by(_POOLS.c.name))).mappings():
-        cfg = PoolConfig(
-            r["id"],
-            r["name"],
-            r["kind"],
-            r["router_id"],
-            r["nas_name"],
-            r["fallback_pool"],
-            r["utilisation_warning_pct"],
-            r["prefix_length"],
-        )
-        out[cfg.name] = by_id[cfg.id] = cfg
-    for r in (await conn.execute(sa.select(_NETS4).order_by(_NETS4.c.id))).mappings():
-        cfg = by_id[r["pool_id"]]
-        cfg.ranges.append(r["cidr"])
-        cfg.exclude += [x for x in [r["gateway"], *(r["excluded"] or [])] if x]
-    for r in (await conn.execute(sa.select(_NETS6).order_by(_NETS6.c.id))).mappings():
-        by_id[r["pool_id"]].ranges.append(f"{r['prefix']}/{r['assign_length']}")
-    return out
-
-
-async def load_leases(conn: AsyncConnection) -> list[Lease]:
-    """Every stored lease row as an ipam Lease (``nas`` is the router id as text)."""
-    out: list[Lease] = []
-    for table, key in ((V4, "address"), (V6, "prefix")):
-        rows = await conn.execute(lease_select(table).order_by(table.c.updated_at, table.c.id))
-        out.extend(lease_of(r, key) for r in rows.mappings())
-    return out
-
-
-async def load_lease_rows(engine: AsyncEngine, addresses: Iterable[str]) -> dict[str, Lease]:
-    """The stored lease rows of ``addresses`` (IPv4 addresses or IPv6 prefixes), by address."""
-    async with engine.connect() as conn:
-        return await read_leases(conn, addresses)
-
-
-def build_allocator(
-    configs: Iterable[PoolConfig], *, offer_ttl: float = 60.0, sticky_ttl: float = 3600.0
-) -> Allocator:
-    """An allocator with one ipam Pool per row; fallbacks point at the same kind's row of the
-    fallback pool (none if that pool has no such kind). Raises PoolError (overlaps, bad text)."""
-    cfgs = list(configs)
-    names = {c.name for c in cfgs}
-    alloc = Allocator()
-    for c in cfgs:
-        fb = None
-        if c.fallback is not None and c.fallback + SUFFIX[c.kind] in names:
-            fb = c.fallback + SUFFIX[c.kind]
-        alloc.add_pool(
-            Pool(
-                c.name,
-                c.kind,
-                c.ranges,
-                exclude=c.exclude,
-                item_prefixlen=c.item_prefixlen,
-                offer_ttl=offer_ttl,
-                sticky_ttl=sticky_ttl,
-                fallback=fb,
-            )
-        )
-    for c in cfgs:
-        alloc.chain(c.name)  # fallback cycles and kind mismatches refused here
-    return alloc
-
-
-async def _state(conn: AsyncConnection) -> tuple[dict[str, PoolConfig], Allocator]:
-    configs = await load_configs(conn)
-    try:
-        alloc = build_allocator(configs.values())
-    except PoolError as exc:
-        raise refusal(exc) from None
-    orphans = alloc.load(await load_leases(conn))
-    del orphans  # rows outside every range: reported by the daemon, ignored here
-    return configs, alloc
-
-
-async def _lock(conn: AsyncConnection) -> None:
-    if conn.dialect.name == "postgresql":
-        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_POOL_LOCK)))
-
+__all__ = [
+    "TOPIC_POOL",
+    "HistoryEntry",
+    "LeaseInfo",
+    "PoolConfig",
+    "PoolInfo",
+    "add_pool",
+    "add_range",
+    "get_pool",
+    "history_queries",
+    "lease_history",
+    "lease_row",
+    "list_leases",
+    "list_pools",
+    "load_configs",
+    "load_lease_rows",
+    "load_leases",
+    "refusal",
+    "release_lease",
+    "remove_pool",
+    "remove_range",
+    "reserve_address",
+    "set_pool",
+    "unreserve_address",
+]
 
 # -- input ------------------------------------------------------------------------------------
 
@@ -346,13 +176,6 @@ async def _nas_id(conn: AsyncConnection, nas: str | None) -> int | None:
     if rid is None:
         raise InvalidInput(f"NAS {nas!r} does not exist")
     return int(rid)
-
-
-def _group(configs: dict[str, PoolConfig], name: str) -> list[PoolConfig]:
-    rows = [configs[name + s] for s in SUFFIX.values() if name + s in configs]
-    if not rows:
-        raise NotFound(f"pool {name!r} does not exist")
-    return rows
 
 
 async def _insert_row(
@@ -596,258 +419,13 @@ async def set_pool(
         return await _info(conn, name)
 
 
-# -- leases -----------------------------------------------------------------------------------
-
-
-def lease_row(lease: Lease, cfg: PoolConfig, now: dt.datetime) -> tuple[str, dict[str, Any]]:
-    """``("v4"|"v6", row dict)`` of a lease for :func:`radiusd.store.lease_ops.upsert_rows`."""
-    row: dict[str, Any] = {
-        "pool_id": cfg.id,
-        "state": row_state(lease.state, lease.expires),
-        "owner": lease.owner,
-        "router_id": int(lease.nas) if lease.nas and lease.nas.isdigit() else None,
-        "session_key": lease.session,
-        "expires_at": ts(lease.expires),
-        "updated_at": now,
-    }
-    if cfg.kind == "ipv4":
-        row["address"] = lease.address
-        return "v4", row
-    row["prefix"] = lease.address
-    row["kind"] = "wan" if cfg.kind == "ipv6-wan" else "pd"
-    return "v6", row
-
-
-async def _write_lease(conn: AsyncConnection, lease: Lease, configs: dict[str, PoolConfig]) -> None:
-    which, row = lease_row(lease, configs[lease.pool], utcnow())
-    await upsert_rows(conn, [row] if which == "v4" else [], [row] if which == "v6" else [])
-    await record_change(conn, TOPIC_POOL, f"lease:{lease.address}")
-
-
-def _info_of(
-    lease: Lease, configs: dict[str, PoolConfig], nas_names: dict[int, str] | None = None
-) -> LeaseInfo:
-    cfg = configs.get(lease.pool)
-    nas = lease.nas
-    if nas_names is not None and nas is not None and nas.isdigit():
-        nas = nas_names.get(int(nas), nas)
-    return LeaseInfo(
-        address=lease.address,
-        pool=group_of(lease.pool),
-        kind=cfg.kind if cfg else "",
-        state=str(lease.state),
-        username=username_of(lease.owner),
-        nas=nas,
-        session=lease.session,
-        expires=ts(lease.expires),
-    )
-
-
-def _canonical(address: str) -> str:
-    text = address.strip()
-    try:
-        if "/" in text:
-            return str(ipaddress.ip_network(text, strict=True))
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise InvalidInput(f"malformed address or prefix {address!r}") from None
-
-
-async def reserve_address(engine: AsyncEngine, address: str, owner: str | None = None) -> LeaseInfo:
-    """Reserve an address (a subscriber's static one when ``owner`` is given); Conflict when it
-    is live for, or reserved for, someone else."""
-    address = _canonical(address)
-    owner = validate.blank_to_none(owner)
-    async with begin_write(engine) as conn:
-        await _lock(conn)
-        configs, alloc = await _state(conn)
-        try:
-            change = alloc.reserve(address, owner)
-        except PoolError as exc:
-            raise refusal(exc) from None
-        await _write_lease(conn, change.lease, configs)
-        return _info_of(change.lease, configs)
-
-
-async def unreserve_address(engine: AsyncEngine, address: str) -> LeaseInfo:
-    """Lift a reservation; NotFound when the address is not reserved."""
-    address = _canonical(address)
-    async with begin_write(engine) as conn:
-        await _lock(conn)
-        configs, alloc = await _state(conn)
-        change = alloc.unreserve(address)
-        if change is None:
-            raise NotFound(f"{address} is not reserved")
-        await _write_lease(conn, change.lease, configs)
-        return _info_of(change.lease, configs)
-
-
-async def release_lease(engine: AsyncEngine, address: str) -> LeaseInfo:
-    """End the live lease of an address now (it is sticky-held for its holder); NotFound when
-    it is not leased. The running daemon applies it to its memory through the change feed."""
-    address = _canonical(address)
-    async with begin_write(engine) as conn:
-        await _lock(conn)
-        configs, alloc = await _state(conn)
-        current = alloc.lookup(address)
-        if current is None or current.state not in LIVE or current.owner is None:
-            raise NotFound(f"{address} has no live lease")
-        now = time.time()
-        change = alloc.release(address, current.owner, now)
-        assert change is not None
-        await _write_lease(conn, change.lease, configs)
-        await write_history(conn, [{"a": change.lease.address, "t": ts(now)}], [])
-        return _info_of(change.lease, configs)
-
-
-async def list_leases(
-    engine: AsyncEngine, *, pool: str | None = None, user: str | None = None, state: str | None = None
-) -> list[LeaseInfo]:
-    """Leases (every touched item except plain free ones), by address; filters combine."""
-    async with engine.connect() as conn:
-        configs = await load_configs(conn)
-        if pool is not None:
-            _group(configs, pool)
-        names = {int(r.id): str(r.name) for r in await conn.execute(sa.select(Router.id, Router.name))}
-        out = []
-        for lease in await load_leases(conn):
-            info = _info_of(lease, configs, names)
-            if lease.state is LeaseState.FREE:
-                continue
-            if pool is not None and info.pool != pool:
-                continue
-            if user is not None and info.username != user:
-                continue
-            if state is not None and info.state != state:
-                continue
-            out.append(info)
-    out.sort(key=lambda i: _sort_key(i.address))
-    return out
-
-
-def _sort_key(address: str) -> tuple[int, int]:
-    net = ipaddress.ip_network(address, strict=False)
-    return net.version, int(net.network_address)
-
-
-def history_queries(address: str, at: dt.datetime | None) -> tuple[sa.Select[Any], sa.Select[Any]]:
-    """The assignment history and the sessions that held ``address`` (canonical), at ``at``.
-
-    On PostgreSQL the history is partitioned by ``released_at`` (radiusd.store.partitions):
-    ``released_at IS NULL OR released_at > at`` leaves out every partition released before
-    ``at``, and each remaining one is probed by its (address, assigned_at) index."""
-    h = ServiceIPAssignment
-    s = RadiusSession
-    q1 = sa.select(h).where(h.address == address)
-    if at is not None:
-        q1 = q1.where(h.assigned_at <= at, sa.or_(h.released_at.is_(None), h.released_at > at))
-    col = s.framed_ip if ":" not in address else None
-    cond = (
-        col == address
-        if col is not None
-        else sa.or_(s.framed_ipv6_prefix == address, s.delegated_ipv6_prefix == address)
-    )
-    q2 = sa.select(s).where(cond)
-    if at is not None:
-        q2 = q2.where(s.started_at <= at, sa.or_(s.stopped_at.is_(None), s.stopped_at > at))
-    return q1, q2
-
-
-async def lease_history(
-    engine: AsyncEngine, address: str, *, at: dt.datetime | None = None
-) -> list[HistoryEntry]:
-    """Who held ``address`` (an IPv4 address or an IPv6 prefix) and when, newest first.
-
-    Both sources are read: the assignment history written at every allocation, and the
-    accounting sessions that reported the address (a NAS may use an address it chose itself).
-    """
-    address = _canonical(address)
-    if at is not None and at.tzinfo is None:
-        raise InvalidInput("--at needs a time zone (e.g. 2026-01-31T12:00:00Z)")
-    names: dict[int, str]
-    q1, q2 = history_queries(address, at)
-    async with engine.connect() as conn:
-        names = {int(r.id): str(r.name) for r in await conn.execute(sa.select(Router.id, Router.name))}
-        out = [
-            HistoryEntry(
-                address,
-                r.username,
-                "assignment",
-                r.assigned_at,
-                r.released_at,
-                names.get(r.router_id) if r.router_id is not None else None,
-                r.session_key,
-                r.pool_name,
-            )
-            for r in (await conn.execute(q1)).all()
-        ]
-        out += [
-            HistoryEntry(
-                address,
-                r.username,
-                "session",
-                r.started_at,
-                r.stopped_at,
-                names.get(r.router_id, r.nas_address) if r.router_id is not None else r.nas_address,
-                r.acct_unique_id,
-                None,
-            )
-            for r in (await conn.execute(q2)).all()
-        ]
-    out.sort(key=lambda e: e.started, reverse=True)
-    return out
-
-
 # -- reads ------------------------------------------------------------------------------------
 
 
 async def _info(conn: AsyncConnection, name: str, default_pct: float | None = None) -> PoolInfo:
     configs, alloc = await _state(conn)
+    _group(configs, name)
     return pool_info(configs, alloc, name, default_pct)
-
-
-def pool_info(
-    configs: dict[str, PoolConfig], alloc: Allocator, name: str, default_pct: float | None
-) -> PoolInfo:
-    """Operator pool ``name`` with its figures per family and per range, from ``alloc`` (the
-    store's own, or the daemon's live one for the admin API and metrics)."""
-    rows = _group(configs, name)
-    base = rows[0]
-    threshold = base.warning_pct if base.warning_pct is not None else default_pct
-    ranges: list[RangeInfo] = []
-    usages: list[tuple[str, Usage]] = []
-    for cfg in rows:
-        pool = alloc.pool(cfg.name)
-        for spec, u in pool.range_usage().items():
-            pct_r = round(u.percent_used, 2)
-            ranges.append(
-                RangeInfo(
-                    cfg.kind, spec, u.total, u.allocated, u.reserved, u.free, pct_r, is_warning(u, threshold)
-                )
-            )
-        if pool.ranges:
-            usages.append((cfg.kind, pool.usage()))
-    per_family = utilisation(usages, threshold)
-    pct, warning = worst(per_family)
-    every = combine(u for _, u in usages)
-    return PoolInfo(
-        name=name,
-        nas=base.nas,
-        fallback=base.fallback,
-        warning_pct=base.warning_pct,
-        ranges=tuple(ranges),
-        total=every.total,
-        allocated=every.allocated,
-        reserved=every.reserved,
-        free=every.free,
-        held=every.held,
-        percent_used=pct,
-        warning=warning,
-        warn_at=threshold,
-        ipv4=per_family.get("ipv4"),
-        ipv6_wan=per_family.get("ipv6-wan"),
-        ipv6_pd=per_family.get("ipv6-pd"),
-    )
 
 
 async def list_pools(engine: AsyncEngine, *, default_warning_pct: float | None = 90.0) -> list[PoolInfo]:
@@ -861,4 +439,5 @@ async def list_pools(engine: AsyncEngine, *, default_warning_pct: float | None =
 async def get_pool(engine: AsyncEngine, name: str, *, default_warning_pct: float | None = 90.0) -> PoolInfo:
     async with engine.connect() as conn:
         configs, alloc = await _state(conn)
+    _group(configs, name)
     return pool_info(configs, alloc, name, default_warning_pct)

@@ -1,9 +1,10 @@
 """Tables of the prefix hierarchy (radiusd.store.prefixes): prefixes and address assignments.
 
-On the one metadata of radiusd.store.models (imported at its end), in a module of their own so
-the prefix domain keeps to its files. ``assigned_kind``/``assigned_id`` name what a prefix or
-an address is for (a link, router, device, subscriber or site) without a foreign key, like the
-history tables: removing a router must not silently drop the record of its addressing.
+On the declarative base of radiusd.store.models (radiusd.store.schema gathers every table), in a
+module of their own so the prefix domain keeps to its files. ``assigned_kind``/``assigned_id``
+name what a prefix or an address is for (a link, router, device, subscriber or site) without a
+foreign key, like the history tables: removing a router must not silently drop the record of its
+addressing.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ipam.errors import IpamError
+from ipam.groups import group_of
 from ipam.prefixes import (
     ROLES,
     Entry,
@@ -50,6 +51,7 @@ from ipam.prefixes import (
     place,
     rollup,
 )
+from ipam.report import pool_info
 
 from .changes import TOPIC_SUBSCRIBER, record_change
 from .engine import begin_write
@@ -66,7 +68,7 @@ from .models import (
     Subscriber,
     utcnow,
 )
-from .pools import _POOL_LOCK, group_of
+from .pool_rows import _POOL_LOCK, _state
 from .prefix_models import AddressAssignment, Prefix
 from .tables import core_table
 
@@ -615,8 +617,6 @@ async def _own_usage(conn: AsyncConnection, tree: _Tree) -> dict[int, int]:
     for a in tree.addresses:
         own[a["prefix_id"]] = own.get(a["prefix_id"], 0) + 1
     if any(r["role"] == "pool" for r in tree.rows.values()):
-        from .pools import _state, pool_info
-
         configs, alloc = await _state(conn)
         for group in sorted({c.group for c in configs.values()}):
             for r in pool_info(configs, alloc, group, None).ranges:

@@ -39,6 +39,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from . import session_view
 from .engine import begin_write
 from .errors import InvalidInput, NotFound
 from .models import (
@@ -64,12 +65,7 @@ _su = core_table(ServiceUsageTracking)
 _e = core_table(RadiusAccountingEvent)
 
 #: Field order of a session as listed (``session list``); JSON and CSV keys.
-SESSION_FIELDS = (
-    "id", "acct_unique_id", "acct_session_id", "username", "nas", "nas_address", "nas_port",
-    "nas_port_id", "address", "framed_ipv6_prefix", "delegated_ipv6_prefix", "calling_station_id",
-    "status", "started", "updated", "stopped", "session_time", "input_octets", "output_octets",
-    "input_packets", "output_packets", "terminate_cause",
-)  # fmt: skip
+SESSION_FIELDS = session_view.FIELDS
 UPDATE_FIELDS = (
     "id", "event_time", "status_type", "session_time", "input_octets", "output_octets",
     "input_packets", "output_packets",
@@ -177,17 +173,6 @@ def _nas_label() -> sa.ColumnElement[str]:
 # --- sessions ---------------------------------------------------------------------------------
 
 
-def _session_select() -> sa.Select[Any]:
-    return sa.select(
-        _s.c.id, _s.c.acct_unique_id, _s.c.acct_session_id, _s.c.username, _nas_label(),
-        _s.c.nas_address, _s.c.nas_port, _s.c.nas_port_id, _s.c.framed_ip.label("address"),
-        _s.c.framed_ipv6_prefix, _s.c.delegated_ipv6_prefix, _s.c.calling_station_id, _s.c.status,
-        _s.c.started_at.label("started"), _s.c.updated_at.label("updated"),
-        _s.c.stopped_at.label("stopped"), _s.c.session_time, _s.c.input_octets, _s.c.output_octets,
-        _s.c.input_packets, _s.c.output_packets, _s.c.terminate_cause,
-    ).select_from(_s.outerjoin(_r, _r.c.id == _s.c.router_id))  # fmt: skip
-
-
 def _session_json(row: sa.RowMapping) -> dict[str, Any]:
     return {name: _iso(row[name]) for name in SESSION_FIELDS}
 
@@ -235,7 +220,7 @@ async def iter_sessions(
     chunk: int = CHUNK,
 ) -> AsyncIterator[dict[str, Any]]:
     """Sessions, newest first: only open ones with ``online``; ``nas`` is a NAS name or address."""
-    stmt = _session_select()
+    stmt = session_view.session_select()
     if online:
         stmt = stmt.where(_s.c.status == "open")
     stmt = await _newest_first(engine, stmt, _s, _s.c.started_at, username=username, nas=nas, limit=limit)
@@ -251,7 +236,7 @@ async def get_session(engine: AsyncEngine, key: str | int) -> dict[str, Any]:
         conditions.insert(0, _s.c.id == int(text))
     async with engine.connect() as conn:
         for condition in conditions:
-            row = (await conn.execute(_session_select().where(condition))).mappings().first()
+            row = (await conn.execute(session_view.session_select().where(condition))).mappings().first()
             if row is not None:
                 return _session_json(row)
     raise NotFound(f"no session {text!r}")

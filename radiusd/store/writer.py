@@ -20,16 +20,25 @@ failure in a row up to ``max_retry_pause``, so a database that is away is not ha
 bounded: when full, new work is refused (:class:`WriterBusy`), never half-written.
 
 The writer also knows how long its oldest unfinished operation has waited
-(:meth:`Writer.admits`): past ``max_wait`` a new request could not be answered in time, so the
+(:meth:`Writer.admits`): past ``max_wait`` a new request may not be answered in time, so the
 accounting port stops admitting work before decoding it (shedding is then ~1 µs a datagram
 instead of a full parse, which is what keeps the kernel's receive queue short under overload).
+A late writer is not always an overloaded one: one transaction that stalls for a few hundred
+milliseconds (a checkpoint's fsync, a CPU shared with other work) makes the oldest operation
+late although the writer commits far faster than work arrives. So past ``max_wait`` work is
+still admitted while what is queued could be committed within ``max_wait`` at the measured
+cost per operation (the median of recent batches), up to ``stall_limit`` times ``max_wait``:
+a stall is absorbed by the next, larger batch instead of turning into retransmissions 3 s
+later, and a writer that really falls behind (the queue grows with every batch) still sheds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 
 from sqlalchemy.exc import DBAPIError
@@ -39,6 +48,14 @@ from radiusd.logs import get_logger
 from radiusd.model.writes import Operation, WriterBusy, WriterClosed
 
 log = get_logger("radiusd.writer")
+
+
+#: recent batches whose cost per operation is kept (:meth:`Writer.op_cost`)
+_COST_SAMPLES = 32
+#: smaller batches are mostly the fixed cost of a transaction
+_COST_MIN_BATCH = 4
+#: the cost per operation assumed before a batch was measured (1,000 operations/s)
+_DEFAULT_OP_COST = 0.001
 
 
 class Writer:
@@ -51,11 +68,25 @@ class Writer:
         retry_pause: float = 0.5,
         max_retry_pause: float = 2.0,
         max_wait: float = 0.25,
+        slow_batch: float = 0.1,
+        stall_limit: float = 4.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.max_queue = max_queue
         self.max_wait = max_wait
+        #: a batch whose transaction takes longer than this (seconds) is logged, with the time
+        #: of each operation class and of the COMMIT (writer.slow-batch)
+        self.slow_batch = slow_batch
+        #: past ``max_wait``, work is admitted only while what is queued can be committed in time,
+        #: and never past ``stall_limit`` x ``max_wait``
+        self.stall_limit = stall_limit
+        #: seconds of transaction per operation of recent batches (a few ops or more)
+        self._op_costs: deque[float] = deque(maxlen=_COST_SAMPLES)
+        #: batches slower than ``slow_batch`` so far; the last logged one (one line a second)
+        self.slow_batches = 0
+        self._slow_counted = 0
+        self._slow_logged = -1e9
         self.clock = clock
         #: when the oldest operation still in the queue was queued (None: the queue is empty)
         self._queued_since: float | None = None
@@ -95,14 +126,32 @@ class Writer:
         return 0.0 if since is None else self.clock() - since
 
     def admits(self) -> bool:
-        """Whether new work can still be answered in time: the queue has room and its oldest
-        unfinished operation has waited less than ``max_wait``. Cheap enough to ask per datagram.
+        """Whether new work can still be answered in time: the queue has room, and its oldest
+        unfinished operation has waited less than ``max_wait`` or, up to ``stall_limit`` x
+        ``max_wait``, what is queued can be committed within ``max_wait`` (a stalled
+        transaction, not a writer that falls behind). Cheap enough to ask per datagram.
         A batch taken partly (``max_batch``) leaves the rest dated by the batch's oldest: an
         overestimate, which sheds a little early rather than late."""
         since = self._batch_since if self._batch_since is not None else self._queued_since
         if since is None:
             return True
-        return len(self._queue) < self.max_queue and self.clock() - since < self.max_wait
+        if len(self._queue) >= self.max_queue:
+            return False
+        waited = self.clock() - since
+        if waited < self.max_wait:
+            return True
+        if waited >= self.max_wait * self.stall_limit:
+            return False
+        # late: a stalled transaction (admit: the next batch catches up) or a writer that falls
+        # behind (shed)? What is queued would take this long to commit:
+        return len(self._queue) * self.op_cost() < self.max_wait
+
+    def op_cost(self) -> float:
+        """Seconds of transaction per operation: the median of recent batches of at least
+        :data:`_COST_MIN_BATCH` operations (a median, so that a stalled batch does not count;
+        it includes each commit's fixed cost, so it errs on the high side)."""
+        costs = self._op_costs
+        return statistics.median(costs) if costs else _DEFAULT_OP_COST
 
     def start(self) -> None:
         if self._task is None:
@@ -234,14 +283,39 @@ class Writer:
             groups.setdefault(type(op), []).append(op)
         self._committing = False
         conn = await self._connection()
+        clock = time.perf_counter
+        started = clock()
+        spent: dict[str, float] = {}
         try:
             async with conn.begin():
                 for cls in sorted(groups, key=lambda c: c.order):
+                    t0 = clock()
                     await cls.apply_batch(conn, groups[cls])
+                    spent[cls.__name__] = clock() - t0
                 self._committing = True  # what fails from here on failed in the COMMIT
+                t0 = clock()
+            spent["COMMIT"] = clock() - t0
         except BaseException:
             await self._discard_connection()  # a failed connection is not reused
             raise
+        took = clock() - started
+        if len(batch) >= _COST_MIN_BATCH:
+            self._op_costs.append(took / len(batch))
+        if took > self.slow_batch:
+            self.slow_batches += 1
+            now = time.monotonic()
+            if now - self._slow_logged < 1.0:
+                return  # at most one line a second; ``since_last`` counts the others
+            self._slow_logged = now
+            log.warning(
+                "writer.slow-batch",
+                size=len(batch),
+                ms=round(took * 1000, 1),
+                since_last=self.slow_batches - self._slow_counted,
+                **{f"{name}_ms": round(t * 1000, 1) for name, t in spent.items()},
+                **{f"{cls.__name__}_ops": len(ops) for cls, ops in groups.items()},
+            )
+            self._slow_counted = self.slow_batches
 
     async def _connection(self) -> AsyncConnection:
         """The writer's own connection, kept between batches: checking one out of the pool

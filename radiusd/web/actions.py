@@ -127,7 +127,7 @@ class Actions:
     async def _set_plan(self, username: str, plan: str | None, out: Outcome) -> None:
         """As POST /subscribers/{u}/set-plan: open sessions get the plan through their NAS."""
         from inventory.actions import apply_plan
-        from radiusd.coa.service import CoaService
+        from radiusd.api.coa import daemon_coa
         from radiusd.coa.sessions import open_sessions_of
         from radiusd.store.plans import get_plan
 
@@ -136,7 +136,7 @@ class Actions:
         sessions = await open_sessions_of(self.engine, username)
         if record.plan and sessions:
             plan_record = await get_plan(self.engine, record.plan)
-            for action in await apply_plan(self.engine, sessions, plan_record, CoaService(self.engine)):
+            for action in await apply_plan(self.engine, sessions, plan_record, daemon_coa(self.state)):
                 done = action.to_json()
                 out.ok = out.ok and bool(done.get("ok"))
                 out.lines.append(f"session {done['session']}: {done['action']} {done['outcome']}")

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ipam.owners import SLOT_SEP
 from radiusd.store.errors import InvalidInput
 from radiusd.store.models import (
     IPPool,
@@ -28,7 +29,7 @@ from radiusd.store.models import (
     ServiceUsageTracking,
     Subscriber,
 )
-from radiusd.store.pools import SLOT_SEP, lease_history
+from radiusd.store.pools import lease_history
 from radiusd.store.reports import parse_when
 
 _S: sa.Table = RadiusSession.__table__  # type: ignore[assignment]
@@ -226,9 +227,10 @@ async def sessions_behind(
 ) -> list[dict[str, Any]]:
     """Open sessions on any of ``router_ids`` (every router when empty and ``pool`` is given),
     newest first; ``pool``: only those whose address is a lease of that pool."""
-    from radiusd.api.queries import _session, _session_select
+    from radiusd.api.queries import _session
+    from radiusd.store.session_view import session_select
 
-    q = _session_select().where(_S.c.status == "open")
+    q = session_select().where(_S.c.status == "open")
     if router_ids:
         q = q.where(_S.c.router_id.in_(router_ids))
     if pool is not None:

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ipam.groups import group_of
+from ipam.report import pool_info
 from radiusd.api import queries
 from radiusd.store import inventory as inv
 from radiusd.store import subscribers as subs
@@ -22,7 +24,7 @@ from radiusd.store.models import CoaAudit
 from radiusd.store.nodes import list_nodes
 from radiusd.store.operators import WebSession, audit_page, list_operators
 from radiusd.store.plans import list_plans
-from radiusd.store.pools import group_of, lease_history, pool_info
+from radiusd.store.pools import lease_history
 
 from . import charts, lookup
 from .auth import WebError, current

@@ -135,7 +135,12 @@ class RouterOS:
     commands: list[Command] = field(default_factory=list)
     logins: list[dict[str, str]] = field(default_factory=list)
     tables: dict[str, dict[str, dict[str, str]]] = field(
-        default_factory=lambda: {"/ppp/secret": {}, "/ppp/active": {}}
+        default_factory=lambda: {
+            "/ppp/secret": {},
+            "/ppp/active": {},
+            "/ip/neighbor": {},
+            "/system/identity": {},
+        }
     )
     fail: dict[str, str] = field(default_factory=dict)
     _next_id: int = 1

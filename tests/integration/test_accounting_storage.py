@@ -297,13 +297,13 @@ async def test_history_at_a_time_prunes_partitions_and_uses_an_index(store_engin
 
 async def test_online_sessions_and_export_do_not_scan_history(store_engine: AsyncEngine) -> None:
     _pg_only(store_engine)
-    from radiusd.api.queries import _session_select
     from radiusd.store.models import RadiusSession
     from radiusd.store.reports import usage_query
+    from radiusd.store.session_view import session_select
 
     await maintain(store_engine, Retention(), at(2031, 10, 15))
     s = RadiusSession.__table__
-    online = _session_select().where(s.c.status == "open").order_by(s.c.id.desc()).limit(100)
+    online = session_select().where(s.c.status == "open").order_by(s.c.id.desc()).limit(100)
     plan = await _plan(store_engine, online)
     for table in TABLES:
         assert table.name not in plan

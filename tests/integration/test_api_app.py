@@ -4,10 +4,11 @@ PostgreSQL: authentication, every endpoint, 404/409/422, pagination, metrics."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -58,18 +59,30 @@ async def _seed(engine: Any) -> None:
         await conn.execute(sa.insert(RadiusSession), rows)
 
 
-@pytest.fixture
-async def daemon(db_url: str, migrated_db: None, tmp_path: Path) -> AsyncIterator[Daemon]:
+@contextlib.asynccontextmanager
+async def seeded_daemon(
+    db_url: str, tmp_path: Path, seed: Callable[[Any], Awaitable[None]]
+) -> AsyncIterator[Daemon]:
+    """A Daemon in this process (no sockets): schema, ``seed``, its tables loaded, writer and
+    IPAM started; what the API tests drive through ``create_app``."""
     d = Daemon(load_settings(database_url=db_url, data_dir=tmp_path))
     await ensure_schema(d.engine)
-    await _seed(d.engine)
+    await seed(d.engine)
     await d.reload_all()
     await d.load_sessions()
     d.writer.start()
     await d.ipam.start()
-    yield d
-    await d.writer.close()
-    await d.engine.dispose()
+    try:
+        yield d
+    finally:
+        await d.writer.close()
+        await d.engine.dispose()
+
+
+@pytest.fixture
+async def daemon(db_url: str, migrated_db: None, tmp_path: Path) -> AsyncIterator[Daemon]:
+    async with seeded_daemon(db_url, tmp_path, _seed) as d:
+        yield d
 
 
 @pytest.fixture
@@ -438,7 +451,8 @@ async def test_subscribers_paginated(client: httpx.AsyncClient, tokens: dict[str
     assert seen == [f"user{i}" for i in range(5)]
     one = (await client.get("/subscribers?limit=1&offset=4", headers=h)).json()["items"][0]
     assert one["username"] == "user4" and one["plan"] == "basic"
-    assert "credential" not in one and "password" not in str(one)
+    assert "credential" not in one and "pw4" not in str(one)  # how it is kept, never the password
+    assert one["password_store"] == "cleartext"
     assert (await client.get("/subscribers?status=suspended", headers=h)).json()["items"] == []
     assert len((await client.get("/subscribers?plan=basic", headers=h)).json()["items"]) == 5
     assert (await client.get("/subscribers?status=odd", headers=h)).status_code == 422

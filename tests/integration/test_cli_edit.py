@@ -244,7 +244,7 @@ def test_pool_set(radiusd: Cli) -> None:
     for args, message in (
         (["--add-range", "10.65.0.0/25"], "overlaps pool 'spare'"),
         (["--remove-range", "10.99.0.0/24"], "has no range 10.99.0.0/24"),
-        (["--remove-range", "10.64.1.0/24"], "1 reservation(s)"),
+        (["--remove-range", "10.64.1.0/24"], "1 reservation"),
         (["--fallback", "nopool"], "fallback pool 'nopool' does not exist"),
         (["--nas", "nonas"], "NAS 'nonas' does not exist"),
         (["--gateway", "10.70.0.1"], "not inside any IPv4 range"),

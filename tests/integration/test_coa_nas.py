@@ -433,3 +433,40 @@ async def test_reply_without_message_authenticator_is_fine_when_the_request_had_
     result = await DynamicAuthClient().request(nas_standin.target(False), Code.COA_REQUEST, IDENTITY)
     assert nas_standin.received[0].message_authenticator is None
     assert result.outcome is Outcome.ACK and result.ignored == 0
+
+
+# -- a RadSec NAS with no TLS connection to this process (docs/radsec.md) -----------------------
+
+
+async def test_radsec_nas_without_connection_fails_or_falls_back_to_udp(
+    store_engine: AsyncEngine, nas_standin: PyradNas
+) -> None:
+    """A RadSec NAS's requests go down its TLS connection; this process holds none, so the
+    request is not sent (a clear error, audited) unless ``udp_fallback`` allows UDP to its
+    stored address with its UDP secret, which the pyrad NAS then verifies."""
+    fingerprint = "ab" * 32
+    nas = await add_nas(
+        store_engine, "pop9", "127.0.0.1", SECRET.decode(), coa_port=nas_standin.port,
+        radsec=True, radsec_fingerprint=fingerprint,
+    )  # fmt: skip
+    sid = await add_session(store_engine, "carol", nas.id)
+    ref = SessionRef("carol", sid, "81a00001")
+    seen: list[tuple[str, str, str]] = []
+
+    result = await CoaService(store_engine, observe=lambda *k: seen.append(k)).send(
+        nas, "disconnect", ref, IDENTITY
+    )
+    assert result.outcome is Outcome.ERROR and not nas_standin.received
+    assert "NAS pop9 is a RadSec client with no connection to this node" in result.describe()
+    assert seen == [("disconnect", "radsec", "error")]
+
+    fallback = CoaService(store_engine, udp_fallback=True, observe=lambda *k: seen.append(k))
+    result = await fallback.send(nas, "disconnect", ref, IDENTITY)
+    assert result.outcome is Outcome.ACK, result
+    assert "over UDP" in result.detail and "no RadSec connection to this node" in result.detail
+    [got] = nas_standin.received
+    assert got.authenticator_ok, "signed with the NAS's UDP secret, not 'radsec'"
+    assert seen[-1] == ("disconnect", "udp", "ack")
+    async with store_engine.connect() as conn:
+        outcomes = sorted((await conn.execute(sa.select(CoaAudit.outcome))).scalars())
+    assert outcomes == ["ack", "error"]

@@ -39,11 +39,11 @@ from typing import Any
 
 import pytest
 
+from ipam.owners import username_of
 from radiusd.codec.codes import Code
 from radiusd.codec.crypto import verify_response
 from radiusd.codec.dictionary import default_dictionary
 from radiusd.codec.packet import Packet, encode_request
-from radiusd.store.pools import username_of
 from tests.conftest import PG_HOST, PG_PORT
 from tests.integration.conftest import HOST, DaemonProcess, pg_database, rss_kb, wait_until
 from tests.integration.test_accounting_daemon import query

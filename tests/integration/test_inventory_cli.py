@@ -61,7 +61,7 @@ class Cli:
 
 async def _dump(url: str) -> list[Any]:
     from radiusd.store.engine import create_engine
-    from radiusd.store.models import metadata
+    from radiusd.store.schema import metadata
 
     engine = create_engine(url)
     try:

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ipam.groups import PoolConfig
 from radiusd.store import pools as P
 from radiusd.store.changes import changes_since
 from radiusd.store.errors import Conflict, InvalidInput, NotFound
@@ -158,6 +159,6 @@ async def test_lease_history_at_time(store_engine: AsyncEngine) -> None:
         await P.lease_history(store_engine, "10.0.0.5", at=dt.datetime(2026, 1, 1))
 
 
-async def _configs(engine: AsyncEngine) -> dict[str, P.PoolConfig]:
+async def _configs(engine: AsyncEngine) -> dict[str, PoolConfig]:
     async with engine.connect() as conn:
         return await P.load_configs(conn)

@@ -21,8 +21,8 @@ from radiusd.store.engine import (
     schema_revision,
     upgrade_database,
 )
-from radiusd.store.models import metadata
 from radiusd.store.partitions import include_object_for
+from radiusd.store.schema import metadata
 
 
 async def _diff(engine: AsyncEngine) -> list[Any]:

@@ -14,6 +14,7 @@ from prometheus_client import generate_latest
 from pydantic import ValidationError
 
 from ipam import Allocator, Pool
+from ipam.groups import PoolConfig
 from radiusd.api.metrics import make_registry
 from radiusd.api.schemas import Page
 from radiusd.api.server import parse_bind
@@ -23,7 +24,6 @@ from radiusd.policy.sessions import SessionTable
 from radiusd.server.nas import NasRegistry
 from radiusd.server.stats import Stats
 from radiusd.store.api_tokens import PREFIX, hash_token, new_token
-from radiusd.store.pools import PoolConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,36 +11,23 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from ipam.errors import PoolError
+from ipam.edits import check_new_ranges, check_ranges, excluded_addresses, ranges_to_remove
+from ipam.errors import PoolError, PoolInputError, UnknownRange
+from ipam.report import PoolInfo, RangeInfo
 from radiusd.cli.leases import LEASE_FIELDS, ordered
 from radiusd.cli.main import cli
-from radiusd.cli.pools import (
-    check_address,
-    check_gateway,
-    check_new_ranges,
-    check_ranges,
-    excluded_addresses,
-    list_rows,
-    pool_object,
-    ranges_to_remove,
-    warn_lines,
-)
+from radiusd.cli.pools import check_address, check_gateway, list_rows, pool_object, warn_lines
 
 
-def rng(kind: str, spec: str, total: int, allocated: int = 0, reserved: int = 0) -> dict[str, Any]:
+def rng(kind: str, spec: str, total: int, allocated: int = 0, reserved: int = 0) -> RangeInfo:
     used = allocated + reserved
-    return {
-        "kind": kind, "range": spec, "total": total, "allocated": allocated, "reserved": reserved,
-        "free": total - used, "percent_used": round(100.0 * used / total, 2) if total else 0.0,
-    }  # fmt: skip
+    pct = round(100.0 * used / total, 2) if total else 0.0
+    return RangeInfo(kind, spec, total, allocated, reserved, total - used, pct)
 
 
-def info(name: str, ranges: list[dict[str, Any]], warning_pct: float | None = None) -> dict[str, Any]:
-    return {
-        "name": name, "nas": None, "fallback": None, "warning_pct": warning_pct, "ranges": ranges,
-        "total": sum(r["total"] for r in ranges), "allocated": 0, "reserved": 0, "free": 0, "held": 0,
-        "percent_used": 0.0, "warning": False,
-    }  # fmt: skip
+def info(name: str, ranges: list[RangeInfo], warning_pct: float | None = None) -> PoolInfo:
+    total = sum(r.total for r in ranges)
+    return PoolInfo(name, None, None, warning_pct, tuple(ranges), total, 0, 0, 0, 0, 0.0, False)
 
 
 def test_check_ranges() -> None:
@@ -89,8 +76,9 @@ def stored(
     default: float | None = None,
 ) -> dict[str, Any]:
     """``pool show --json`` data of a pool as the store computes it (ranges: (kind, spec))."""
+    from ipam.groups import PoolConfig, build_allocator
+    from ipam.report import pool_info
     from radiusd.cli.pools import plain
-    from radiusd.store.pools import PoolConfig, build_allocator, pool_info
 
     configs: dict[str, PoolConfig] = {}
     for i, (kind, spec) in enumerate(ranges):
@@ -166,13 +154,15 @@ def test_ranges_to_remove() -> None:
         [rng("ipv4", "10.0.0.0/24", 254, allocated=1), rng("ipv4", "10.0.1.0/24", 254),
          rng("ipv6-pd", "2001:db8:100::/40/56", 65536)],
     )  # fmt: skip
-    assert ranges_to_remove(pool, ["10.0.1.0/24", "2001:db8:100::/40"]) == [
+    assert [r.range for r in ranges_to_remove(pool, ["10.0.1.0/24", "2001:db8:100::/40"])] == [
         "10.0.1.0/24", "2001:db8:100::/40/56",
     ]  # fmt: skip
-    with pytest.raises(PoolError, match="still has 1 live lease"):
+    with pytest.raises(PoolError, match="still has 1 live lease and 0 reservations: release"):
         ranges_to_remove(pool, ["10.0.1.0/24", "10.0.0.0/24"])
-    with pytest.raises(PoolError, match=re.escape("has no range 10.0.2.0/24")):
+    with pytest.raises(UnknownRange, match=re.escape("has no range 10.0.2.0/24")):
         ranges_to_remove(pool, ["10.0.2.0/24"])
+    with pytest.raises(PoolInputError):
+        check_new_ranges([pool], "a", [("ipv4", "10.0.9.0/33")])
 
 
 def test_ordered_lease_fields() -> None:

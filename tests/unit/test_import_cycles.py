@@ -75,8 +75,6 @@ def test_the_cycle_finder_finds_cycles() -> None:
 #: cycles that came with features merged after the floors were drawn; each is to be broken (and
 #: removed here), none may grow, and no other may appear
 KNOWN_CYCLES = [
-    # models imports prefix_models at its end so that the prefix tables join its metadata
-    ["radiusd.store.models", "radiusd.store.prefix_models"],
     # prefixes uses the pool lock and figures of pools; pools calls prefixes when ranges change
     ["radiusd.store.pools", "radiusd.store.prefixes"],
     # the connection is typed with its server (TYPE_CHECKING only)

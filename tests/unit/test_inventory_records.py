@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from inventory.records import DeviceRecord, LinkEnd, RouterRecord, parse_link_end
 from radiusd.cli import inventory as cli_inventory
 from radiusd.store import models
 from radiusd.store.errors import InvalidInput
-from radiusd.store.inventory import DeviceRecord, LinkEnd, RouterRecord, parse_link_end
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ipam.groups import PoolConfig
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.codec.packet import Packet, decode, encode_request
@@ -19,7 +20,6 @@ from radiusd.model.request import NasClient, Request
 from radiusd.policy.access import AccessPolicy
 from radiusd.policy.directory import Directory
 from radiusd.policy.ipam_service import IpamService
-from radiusd.store.pools import PoolConfig
 from radiusd.store.records import PlanRecord, SubscriberRecord
 
 SECRET = b"nowait-Secr3t-p5"
@@ -64,7 +64,7 @@ def setup(dictionary: Dictionary, ranges: list[str]) -> tuple[AccessPolicy, Ipam
     writer = HeldWriter()
     svc = IpamService(None, writer, Settings(offer_ttl=30, sticky_ttl=0), clock=lambda: 1000.0)  # type: ignore[arg-type]
     configs = {"p": PoolConfig(1, "p", "ipv4", None, None, None, None, None, ranges)}
-    svc.alloc = svc._build(configs)
+    svc.alloc, _ = svc._build(configs, ())
     svc._set_configs(configs)
     return AccessPolicy(directory, dictionary, assigner=svc), svc, writer
 

@@ -22,10 +22,10 @@ from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from ipam import LeaseState
+from ipam.groups import PoolConfig
 from radiusd.config import Settings
 from radiusd.model.events import AcctEvent, StatusType
 from radiusd.policy.ipam_service import IpamService
-from radiusd.store.pools import PoolConfig
 from tests.ipam_db_model import IN_USE, Database, FakeNas, FakeRequest, ModelWriter, subscriber
 
 USERS = [f"u{i}" for i in range(7)]
@@ -50,7 +50,7 @@ class ClusterMachine(RuleBasedStateMachine):
                         interim_grace_factor=1.0)  # fmt: skip
         svc = IpamService(None, ModelWriter(self.db), conf, clock=lambda: self.db.now + self.skews[index])  # type: ignore[arg-type]
         configs = {"p": POOL}
-        svc.alloc = svc._build(configs)
+        svc.alloc, _ = svc._build(configs, ())
         svc._set_configs(configs)
         svc.alloc.load(self.db.lease(a) for a in self.db.rows)
         return svc

@@ -12,13 +12,14 @@ import pytest
 from structlog.testing import capture_logs
 
 from ipam import LeaseState
+from ipam.groups import PoolConfig
+from ipam.owners import SLOT_SEP
 from radiusd.clock import ClockWatch
 from radiusd.config import Settings
 from radiusd.model.events import AcctEvent, StatusType
 from radiusd.policy.directory import SubscriberView
 from radiusd.policy.ipam_service import IpamService, encode_item
 from radiusd.store.lease_ops import LeaseOp
-from radiusd.store.pools import SLOT_SEP, PoolConfig
 
 
 class FakeWriter:
@@ -59,7 +60,7 @@ def service(
     configs = {"p": PoolConfig(1, "p", "ipv4", None, None, None, None, None, ranges)}
     if v6:
         configs["p:pd"] = PoolConfig(2, "p:pd", "ipv6-pd", None, None, None, None, 56, [v6_range])
-    svc.alloc = svc._build(configs)
+    svc.alloc, _ = svc._build(configs, ())
     svc._set_configs(configs)
     return svc, writer
 

@@ -189,24 +189,65 @@ class Slow(Insert):
 
 
 async def test_admits_until_the_oldest_pending_write_is_older_than_max_wait(engine: AsyncEngine) -> None:
+    """Past ``max_wait``, a backlog that the measured cost per operation cannot commit within
+    ``max_wait`` is refused: the writer is behind, a new request would not be answered in time."""
     now = [100.0]
-    writer = Writer(engine, max_queue=10, max_wait=0.25, clock=lambda: now[0])
+    writer = Writer(engine, max_queue=1000, max_wait=0.25, clock=lambda: now[0])
     assert writer.admits() and writer.oldest_wait() == 0.0  # nothing pending
+    assert writer.op_cost() == pytest.approx(0.001)  # nothing measured yet: 1 ms per operation
     Slow.release = asyncio.Event()
     first = writer.submit(Slow(1))
     now[0] += 0.2
     assert writer.admits() and writer.oldest_wait() == pytest.approx(0.2)
     writer.start()
     await asyncio.sleep(0.05)  # the writer takes the batch; its commit hangs on the event
-    second = writer.submit(Insert(2))  # queued behind the batch: the batch's age still counts
+    # queued behind the batch: the batch's age still counts; 300 ops x 1 ms > max_wait
+    queued = [writer.submit(Insert(k)) for k in range(2, 302)]
     now[0] += 0.1
     assert writer.oldest_wait() == pytest.approx(0.3)
     assert not writer.admits()
     Slow.release.set()
-    await asyncio.gather(first, second)
+    await asyncio.gather(first, *queued)
     assert writer.admits() and writer.oldest_wait() == 0.0  # all committed: the clock starts afresh
     await writer.close()
-    assert await stored(engine) == [1, 2]
+    assert await stored(engine) == list(range(1, 302))
+
+
+async def test_a_stalled_transaction_with_a_short_queue_does_not_shed(engine: AsyncEngine) -> None:
+    """One transaction that stalls (a checkpoint's fsync, a busy CPU) makes the oldest write
+    late although the writer keeps up: what is queued can be committed within ``max_wait``, so
+    work is still admitted (the next batch catches up) until ``stall_limit`` x ``max_wait``."""
+    now = [100.0]
+    writer = Writer(engine, max_queue=1000, max_wait=0.25, stall_limit=4.0, clock=lambda: now[0])
+    Slow.release = asyncio.Event()
+    first = writer.submit(Slow(1))
+    writer.start()
+    await asyncio.sleep(0.05)
+    queued = [writer.submit(Insert(k)) for k in range(2, 52)]  # 50 x 1 ms: 0.05 s of work
+    now[0] += 0.4
+    assert writer.oldest_wait() == pytest.approx(0.4) and writer.admits()
+    now[0] += 0.59
+    assert writer.admits()  # 0.99 s: still a stall
+    now[0] += 0.02
+    assert not writer.admits()  # 1.01 s: past stall_limit x max_wait, whatever the queue
+    Slow.release.set()
+    await asyncio.gather(first, *queued)
+    await writer.close()
+    assert await stored(engine) == list(range(1, 52))
+
+
+async def test_the_cost_per_operation_is_the_median_of_recent_batches(engine: AsyncEngine) -> None:
+    """Measured from committed batches of several operations; a median, so one stalled batch
+    does not make the writer look slow."""
+    writer = Writer(engine, max_wait=0.25)
+    writer.start()
+    for first in range(0, 40, 8):
+        await asyncio.gather(*[writer.submit(Insert(k)) for k in range(first, first + 8)])
+    cost = writer.op_cost()
+    assert 0.0 < cost < 0.001  # a SQLite insert of 8 rows takes well under 8 ms
+    writer._op_costs.append(5.0)  # one stalled batch
+    assert writer.op_cost() < 0.001
+    await writer.close()
 
 
 async def test_a_full_queue_is_not_admitting_either(engine: AsyncEngine) -> None:
@@ -284,3 +325,15 @@ async def test_a_connection_lost_during_one_by_one_retries_gives_up_the_rest(eng
     assert all(op.undone for op in ops)
     assert writer.failures_in_a_row >= 1
     await writer.close()
+
+
+async def test_slow_batches_are_counted_and_logged_at_most_once_a_second(engine: AsyncEngine) -> None:
+    """``writer.slow-batch`` names where a slow transaction spent its time; under sustained
+    slowness one line a second, the others counted."""
+    writer = Writer(engine, slow_batch=0.0)  # every batch is "slow"
+    writer.start()
+    for k in range(3):
+        await writer.write(Insert(k))
+    await writer.close()
+    assert writer.slow_batches == 3
+    assert writer._slow_counted == 1  # logged once (the first), two within the same second

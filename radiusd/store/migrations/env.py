@@ -13,8 +13,8 @@ import asyncio
 from alembic import context
 from sqlalchemy import Connection
 
-from radiusd.store.models import metadata
 from radiusd.store.partitions import include_object_for
+from radiusd.store.schema import metadata
 
 config = context.config
 

@@ -1,0 +1,391 @@
+"""Disconnect-Requests (RFC 5176) down a NAS's own RadSec connection (RFC 6614 §2.4: the TLS
+client receives Disconnect-Request on the connection it opened, the server sends it on the
+connection it accepted; secret ``radsec``, RFC 6614 §2.3).
+
+The NAS is a Python TLS client on the ``ssl`` module (radsec_helpers): it logs a subscriber in
+and starts accounting over TLS, then the daemon's API (``POST /radius/sessions/ID/disconnect``)
+sends the Disconnect-Request on that connection; the client checks its Request Authenticator
+with ``radsec`` by hand (hashlib) and answers ACK, NAK with Error-Cause, a forged reply, or
+nothing. Without a connection the request is not sent and the error says why; the CLI, a
+process of its own that holds no connection, says so too.
+
+radsecproxy cannot stand between here and a UDP NAS for this: the Debian radsecproxy (1.9)
+has no dynamic authorization at all (reverse CoA is still under review upstream), so the TLS
+client here is the NAS itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import HOST, DaemonProcess, wait_until
+from .radsec_helpers import (
+    CertificateAuthority,
+    Issued,
+    TlsClient,
+    access_request,
+    accounting_request,
+    free_port,
+    status_server,
+)
+
+SECRET = b"radsec"
+PASSWORD = "alice-Pw-51x"
+COA_TIMEOUT = 2.0
+TOKENS: dict[str, str] = {}
+DISCONNECT_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK, COA_REQUEST, COA_ACK = 40, 41, 42, 43, 44
+USER_NAME, VENDOR_SPECIFIC, ACCT_SESSION_ID, ERROR_CAUSE = 1, 26, 44, 101
+
+
+class Pki:
+    def __init__(self, root: Path) -> None:
+        self.ca = CertificateAuthority(root / "ca")
+        self.server = self.ca.issue("radiusd.test", server=True, dns=("radiusd.test",), ips=("127.0.0.1",))
+        self.pop3 = self.ca.issue("pop3.example.net")
+        self.pop4 = self.ca.issue("pop4.example.net")
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return Pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def api_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def daemon(
+    pki: Pki,
+    api_port: int,
+    daemon_factory: Callable[..., DaemonProcess],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[DaemonProcess]:
+    url = f"sqlite+aiosqlite:///{(tmp_path_factory.mktemp('db') / 'radiusd.sqlite3').as_posix()}"
+
+    def seed(d: DaemonProcess) -> None:
+        # 127.0.0.3:3799 (UDP) is where a Disconnect would go without RadSec: nothing listens
+        d.cli(
+            "nas", "add", "pop3", "--address", "127.0.0.3", "--secret", "coa-Secr3t-pop3-xx",
+            "--radsec-fingerprint", pki.pop3.fingerprint,
+        )  # fmt: skip
+        d.cli(
+            "nas", "add", "pop4", "--address", "127.0.0.4", "--secret", "coa-Secr3t-pop4-xx",
+            "--vendor", "mikrotik", "--radsec-fingerprint", pki.pop4.fingerprint,
+        )  # fmt: skip
+        d.cli("plan", "add", "gold", "--rate-limit", "10M/20M")
+        d.cli("plan", "add", "silver", "--rate-limit", "5M/10M")
+        csv = d.workdir / "subs.csv"
+        csv.write_text(f"username,password,plan\nalice,{PASSWORD},gold\n")
+        d.cli("subscriber", "import", str(csv))
+        TOKENS["admin"] = d.cli("api-token", "create", "noc").stdout.split()[0]
+
+    env = {
+        "RADIUSD_RADSEC": "true",
+        "RADIUSD_RADSEC_PORT": "0",
+        "RADIUSD_RADSEC_CERT": str(pki.server.cert),
+        "RADIUSD_RADSEC_KEY": str(pki.server.key),
+        "RADIUSD_RADSEC_CA": str(pki.ca.path),
+        "RADIUSD_COA_TIMEOUT": str(COA_TIMEOUT),
+    }
+    d = daemon_factory(url, env=env, seed=seed, args=("--api-bind", f"{HOST}:{api_port}"))
+    settle(d, pki)
+    yield d
+
+
+def settle(d: DaemonProcess, pki: Pki) -> None:
+    """One Accounting-Start answered before the tests start (see :func:`account`)."""
+    with nas(d, pki) as c:
+        account(c, d, pki, accounting_request(1, "alice", "rs-settle"), nas_cert=pki.pop3)
+
+
+def account(c: TlsClient, d: DaemonProcess, pki: Pki, request: bytes, nas_cert: Issued) -> None:
+    """Send an Accounting-Request on ``c`` and wait for its Accounting-Response. Under load a
+    SQLite commit sometimes fails ("database is locked", writer.commit-failed): no reply, and
+    over TCP a NAS does not retransmit on the same connection (RFC 6613 §2.6.1); it may over a
+    new one, which this does, up to three times."""
+    c.send(request)
+    try:
+        reply = c.recv_packet()
+    except TimeoutError:
+        reply = None
+    for _ in range(3):
+        if reply is not None:
+            break
+        with nas(d, pki, nas_cert) as again:
+            again.send(request)
+            try:
+                reply = again.recv_packet()
+            except TimeoutError:
+                reply = None
+    assert reply is not None and reply[0] == 5, f"no Accounting-Response:\n{d.stderr()[-2000:]}"
+
+
+def nas(d: DaemonProcess, pki: Pki, cert: Issued | None = None) -> TlsClient:
+    return TlsClient(int(d.bound["radsec"][0][1]), pki.ca.path, cert or pki.pop3)
+
+
+def login(c: TlsClient, d: DaemonProcess, session: str, pki: Pki, cert: Issued | None = None) -> str:
+    """Access-Request and Accounting-Start over TLS; the session's id in radiusd."""
+    c.send(access_request(1, "alice", PASSWORD))
+    reply = c.recv_packet()
+    assert reply is not None and reply[0] == 2, "Access-Accept"
+    account(c, d, pki, accounting_request(2, "alice", session), cert or pki.pop3)
+
+    def open_id() -> str | None:
+        rows = json.loads(d.cli("session", "list", "--online", "--json").stdout)
+        return next((str(r["id"]) for r in rows if r["acct_session_id"] == session), None)
+
+    found = wait_until(open_id, 5.0)
+    assert found, f"session {session} not recorded"
+    return str(found)
+
+
+def await_request(c: TlsClient) -> bytes | None:
+    """The daemon's next request on ``c``: the first API disconnect of a daemon imports the
+    plugins, which takes seconds on a loaded machine."""
+    c.sock.settimeout(20)
+    try:
+        return c.recv_packet()
+    finally:
+        c.sock.settimeout(5)
+
+
+class ApiCall(threading.Thread):
+    """``POST /radius/sessions/ID/disconnect`` in the background, timed."""
+
+    def __init__(self, api_port: int, session_id: str) -> None:
+        super().__init__(daemon=True)
+        self.url = f"http://{HOST}:{api_port}/radius/sessions/{session_id}/disconnect?wait=15"
+        self.response: httpx.Response | None = None
+        self.seconds = 0.0
+
+    def run(self) -> None:
+        started = time.monotonic()
+        headers = {"Authorization": f"Bearer {TOKENS['admin']}"}
+        self.response = httpx.post(self.url, headers=headers, timeout=30)
+        self.seconds = time.monotonic() - started
+
+    def result(self) -> tuple[int, dict[str, Any]]:
+        self.join(30)
+        assert self.response is not None, "the API did not answer"
+        return self.response.status_code, self.response.json()
+
+
+def attributes(packet: bytes) -> dict[int, list[bytes]]:
+    out: dict[int, list[bytes]] = {}
+    i = 20
+    while i < len(packet):
+        t, n = packet[i], packet[i + 1]
+        out.setdefault(t, []).append(packet[i + 2 : i + n])
+        i += n
+    return out
+
+
+def request_authentic(packet: bytes) -> bool:
+    """RFC 5176 §2.3 (as RFC 2866 §3): MD5(Code+ID+Length+16 zero octets+Attributes+secret)."""
+    return packet[4:20] == hashlib.md5(packet[:4] + b"\0" * 16 + packet[20:] + SECRET).digest()
+
+
+def answer(code: int, request: bytes, attrs: bytes = b"", secret: bytes = SECRET) -> bytes:
+    """A reply with its Response Authenticator (RFC 5176 §2.3 points to RFC 2865 §3)."""
+    head = struct.pack("!BBH", code, request[1], 20 + len(attrs))
+    return head + hashlib.md5(head + request[4:20] + attrs + secret).digest() + attrs
+
+
+def sample(api_port: int, name: str, **labels: str) -> float:
+    """One sample of the daemon's /metrics (0 when absent)."""
+    text = httpx.get(
+        f"http://{HOST}:{api_port}/metrics", headers={"Authorization": f"Bearer {TOKENS['admin']}"}
+    ).text
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{inner}}} "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def metric(d: DaemonProcess, api_port: int, **labels: str) -> float:
+    return sample(api_port, "radiusd_coa_requests_total", **labels)
+
+
+def open_connections(api_port: int, nas_name: str) -> float:
+    return sample(api_port, "radiusd_radsec_connections", nas=nas_name)
+
+
+def test_disconnect_goes_down_the_tls_connection(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    with nas(daemon, pki) as c:
+        sid = login(c, daemon, "rs-coa-1", pki)
+        call = ApiCall(api_port, sid)
+        started = time.monotonic()
+        call.start()
+        request = await_request(c)
+        arrived = time.monotonic()
+        assert request is not None and request[0] == DISCONNECT_REQUEST
+        assert request_authentic(request), "Request Authenticator made with the secret 'radsec'"
+        attrs = attributes(request)
+        assert attrs[USER_NAME] == [b"alice"] and attrs[ACCT_SESSION_ID] == [b"rs-coa-1"]
+        assert request[1] != 0, "ID 0 stays free for Status-Server (RFC 6613 §2.6.5)"
+        c.send(answer(DISCONNECT_ACK, request))
+        status, body = call.result()
+        assert status == 200, body
+        assert body["outcome"] == "ack" and body["ok"] and body["attempts"] == 1
+        assert "RadSec" in (body["detail"] or ""), body
+        print(
+            f"\ndisconnect over TLS: API call to verified ACK {call.seconds * 1000:.1f} ms "
+            f"(request at the NAS after {(arrived - started) * 1000:.1f} ms)"
+        )
+        ping = status_server(0)
+        c.send(ping)
+        reply = c.recv_packet()
+        assert reply is not None and reply[0] == 2, "the connection carries on"
+    assert metric(daemon, api_port, kind="disconnect", outcome="ack", transport="radsec") >= 1
+
+
+def test_nak_with_error_cause_is_reported(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    with nas(daemon, pki) as c:
+        sid = login(c, daemon, "rs-coa-2", pki)
+        call = ApiCall(api_port, sid)
+        call.start()
+        request = await_request(c)
+        assert request is not None and request_authentic(request)
+        cause = bytes([ERROR_CAUSE, 6]) + (506).to_bytes(4, "big")  # Resources Unavailable
+        c.send(answer(DISCONNECT_NAK, request, cause))
+        status, body = call.result()
+    assert status == 502
+    assert body["outcome"] == "nak" and body["error_cause"] == 506 and not body["ok"]
+    assert body["error_cause_name"] == "Resources-Unavailable"
+    assert metric(daemon, api_port, kind="disconnect", outcome="nak", transport="radsec") >= 1
+
+
+def test_no_answer_times_out_without_retransmission(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    """RFC 6613 §2.6.1: never retransmitted on the same connection; ``coa_timeout`` later it
+    is a timeout, and the one request was all the NAS saw."""
+    with nas(daemon, pki) as c:
+        sid = login(c, daemon, "rs-coa-3", pki)
+        call = ApiCall(api_port, sid)
+        call.start()
+        request = await_request(c)
+        assert request is not None and request[0] == DISCONNECT_REQUEST
+        status, body = call.result()
+        assert status == 502 and body["outcome"] == "timeout" and body["attempts"] == 1, body
+        assert COA_TIMEOUT - 0.2 <= call.seconds < COA_TIMEOUT + 3
+        c.sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            c.sock.recv(1)  # no retransmission arrived
+        c.sock.settimeout(5)
+        late = answer(DISCONNECT_ACK, request)  # answers nothing outstanding now: discarded
+        c.send(late)
+        ping = status_server(0)
+        c.send(ping)
+        reply = c.recv_packet()
+        assert reply is not None and reply[0] == 2, "a stray reply leaves it open (RFC 6613 §2.6.4)"
+    assert metric(daemon, api_port, kind="disconnect", outcome="timeout", transport="radsec") >= 1
+
+
+def test_forged_reply_closes_the_connection(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    """RFC 6613 §2.6.4: a reply whose Response Authenticator fails closes the connection."""
+    with nas(daemon, pki) as c:
+        sid = login(c, daemon, "rs-coa-4", pki)
+        call = ApiCall(api_port, sid)
+        call.start()
+        request = await_request(c)
+        assert request is not None
+        c.send(answer(DISCONNECT_ACK, request, secret=b"coa-Secr3t-pop3-xx"))  # the UDP secret
+        assert c.closed_by_server()
+        status, body = call.result()
+    assert status == 502 and body["outcome"] == "timeout", body
+    assert "closed before the answer" in body["detail"] and "bad Response Authenticator" in body["detail"]
+
+
+def test_a_closed_connection_hands_the_request_to_another(
+    daemon: DaemonProcess, pki: Pki, api_port: int
+) -> None:
+    """RFC 6613 §2.6.1: a request unanswered when its connection closes may go again over
+    another connection, with a new Identifier; the one that spoke last is tried first."""
+    with nas(daemon, pki) as spare, nas(daemon, pki) as busy:
+        sid = login(busy, daemon, "rs-coa-6", pki)
+        ping = status_server(0)
+        spare.send(ping)
+        assert spare.recv_packet() is not None
+        busy.send(status_server(0))  # busy spoke last
+        assert busy.recv_packet() is not None
+        call = ApiCall(api_port, sid)
+        call.start()
+        busy.sock.settimeout(20)
+        try:
+            first = busy.recv_packet()
+        except TimeoutError:
+            call.join(20)
+            response = call.response.text if call.response is not None else None
+            ports = f"busy {busy.sock.getsockname()[1]}, spare {spare.sock.getsockname()[1]}"
+            said = f"no request on the last connection ({ports}); the API said {response}"
+            raise AssertionError(said) from None
+        assert first is not None and first[0] == DISCONNECT_REQUEST
+        busy.close()  # gone without an answer
+        second = await_request(spare)
+        assert second is not None and second[0] == DISCONNECT_REQUEST and request_authentic(second)
+        assert attributes(second)[ACCT_SESSION_ID] == [b"rs-coa-6"]
+        spare.send(answer(DISCONNECT_ACK, second))
+        status, body = call.result()
+    assert status == 200 and body["outcome"] == "ack" and body["attempts"] == 2, body
+
+
+def test_plan_change_is_a_coa_over_the_connection(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    """A plan change on a MikroTik reached over RadSec: CoA-Request with Mikrotik-Rate-Limit
+    (vendor 14988, type 8) down the connection, CoA-ACK back."""
+    with nas(daemon, pki, pki.pop4) as c:
+        login(c, daemon, "rs-coa-7", pki, pki.pop4)
+        headers = {"Authorization": f"Bearer {TOKENS['admin']}"}
+        done: dict[str, httpx.Response] = {}
+
+        def call() -> None:
+            done["r"] = httpx.post(
+                f"http://{HOST}:{api_port}/subscribers/alice/set-plan",
+                json={"plan": "silver"}, headers=headers, timeout=30,
+            )  # fmt: skip
+
+        thread = threading.Thread(target=call, daemon=True)
+        thread.start()
+        request = await_request(c)
+        assert request is not None and request[0] == COA_REQUEST and request_authentic(request)
+        vsa = attributes(request)[VENDOR_SPECIFIC]
+        assert struct.pack("!I", 14988) + bytes([8, 2 + len(b"5M/10M")]) + b"5M/10M" in vsa
+        c.send(answer(COA_ACK, request))
+        thread.join(30)
+    body = done["r"].json()
+    assert done["r"].status_code == 200, body
+    [session] = [s for s in body["sessions"] if s["acct_session_id"] == "rs-coa-7"]
+    assert session["action"] == "change-plan" and session["outcome"] == "ack", session
+    assert metric(daemon, api_port, kind="coa", outcome="ack", transport="radsec") >= 1
+
+
+def test_no_connection_is_a_clear_error(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    with nas(daemon, pki) as c:
+        sid = login(c, daemon, "rs-coa-5", pki)
+    assert wait_until(lambda: open_connections(api_port, "pop3") == 0, 5), "the daemon saw the close"
+    call = ApiCall(api_port, sid)
+    call.start()
+    status, body = call.result()
+    assert status == 502 and body["outcome"] == "error", body
+    assert "NAS pop3 is a RadSec client with no connection to this node" in body["detail"]
+    assert call.seconds < 2, "nothing was sent over UDP, nothing awaited"
+    assert metric(daemon, api_port, kind="disconnect", outcome="error", transport="radsec") >= 1
+    # the CLI is a process of its own: it holds no connection, and says where to go
+    out = daemon.cli("session", "disconnect", sid, check=False)
+    assert out.returncode == 1
+    assert "NAS pop3 is a RadSec client with no connection to this node" in out.stdout
+    assert "use its API" in out.stdout
+    assert "Traceback" not in out.stdout + out.stderr
+    assert "coa-Secr3t" not in out.stdout + out.stderr + daemon.stderr()
