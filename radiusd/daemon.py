@@ -241,6 +241,7 @@ class Daemon:
             state = DaemonState(
                 self.settings, self.engine, self.stats, self.writer, self.ipam, self.sessions,
                 self.registry, self.directory, self.membership, self.storage, self.radsec,
+                lambda: self.access.eap,
             )  # fmt: skip
             self.api = ApiServer(state, s.api_bind)
             self.bound["api"] = [await self.api.start()]

@@ -34,6 +34,13 @@ radiusd_radsec_accepted_total          counter    RadSec connections mapped to a
 radiusd_radsec_refused_total           counter    reason (unknown-certificate, handshake-failed, limits)
 radiusd_radsec_closed_total            counter    reason (idle-timeout, bad-length, dropped, peer-closed)
 radiusd_coa_requests_total             counter    kind (disconnect/coa), transport (udp/radsec), outcome
+radiusd_eap_conversations_started_total  counter  EAP conversations begun (an Identity response)
+radiusd_eap_conversations_completed_total counter  the method proved an identity (EAP-Success path)
+radiusd_eap_conversations_failed_total   counter  answered with an EAP-Failure
+radiusd_eap_conversations_expired_total  counter  forgotten after ``[eap] timeout`` idle
+radiusd_eap_conversations_in_flight    gauge      conversations held now
+radiusd_eap_busy_total                 counter    steps dropped: the TLS pool was full
+radiusd_eap_handshakes_total           counter    method, version (TLSv1.2|TLSv1.3), resumed
 radiusd_db_table_rows                  gauge      table: history rows (PostgreSQL: estimate)
 radiusd_db_table_bytes                 gauge      table: data + indexes
 radiusd_db_table_oldest_seconds        gauge      table: Unix time of the oldest row
@@ -59,6 +66,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from ipam.groups import group_of
 from ipam.report import pool_info
 from radiusd.codec import shared_secret
+from radiusd.eap.engine import EapEngine
 from radiusd.server.stats import LATENCY_BUCKETS, Stats
 
 if TYPE_CHECKING:
@@ -139,6 +147,10 @@ class DaemonCollector(Collector):
         )
         yield from _radsec(stats)
         yield from _coa(stats)
+        eap = getattr(s, "eap", None)  # DaemonState's (tests may pass states without it)
+        engine = eap() if callable(eap) else None
+        if isinstance(engine, EapEngine):
+            yield from _eap(engine)
 
     def _storage(self) -> Iterator[Metric]:
         tables = getattr(self.state, "storage", None) or []
@@ -253,3 +265,29 @@ def _radsec(stats: Stats) -> Iterator[Metric]:
         for reason, n in sorted(counts.items()):
             family.add_metric([reason], n)
         yield family
+
+
+def _eap(engine: EapEngine) -> Iterator[Metric]:
+    """EAP conversations (radiusd.eap.engine); their Access-Rejects are also in radiusd_requests."""
+    counts = engine.counts
+    for name, key, doc in (
+        ("started", "started", "EAP conversations begun (an EAP-Response/Identity without State)"),
+        ("completed", "accepted", "EAP conversations whose method proved an identity"),
+        ("failed", "rejected", "EAP conversations (or stray EAP packets) answered with an EAP-Failure"),
+        ("expired", "expired", "EAP conversations forgotten after [eap] timeout without an answer"),
+    ):
+        yield CounterMetricFamily(f"radiusd_eap_conversations_{name}", doc, value=counts[key])
+    yield GaugeMetricFamily(
+        "radiusd_eap_conversations_in_flight", "EAP conversations held now", value=len(engine.conversations)
+    )
+    yield CounterMetricFamily(
+        "radiusd_eap_busy", "EAP steps dropped because the TLS thread pool was full", value=counts["busy"]
+    )
+    hs = CounterMetricFamily(
+        "radiusd_eap_handshakes",
+        "TLS handshakes done in EAP methods",
+        labels=["method", "version", "resumed"],
+    )
+    for (method, version, resumed), n in sorted(engine.handshakes.items()):
+        hs.add_metric([method, version, "true" if resumed else "false"], n)
+    yield hs

@@ -7,6 +7,7 @@ any object with these attributes). The API never holds the daemon itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from radiusd.coa.stream import ChannelRoutes
 from radiusd.config import Settings
+from radiusd.eap.engine import EapEngine
 from radiusd.policy.directory import Directory
 from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
@@ -22,6 +24,10 @@ from radiusd.server.nas import NasRegistry
 from radiusd.server.stats import Stats
 from radiusd.store.db_stats import TableStats
 from radiusd.store.writer import Writer
+
+
+def _no_eap() -> EapEngine | None:
+    return None
 
 
 class LiveState(Protocol):
@@ -58,3 +64,6 @@ class DaemonState:
     #: the RadSec connections (radiusd.server.radsec), down which Disconnect/CoA reach a RadSec
     #: NAS (radiusd.api.coa); None when RadSec is off
     radsec: ChannelRoutes | None = None
+    #: the EAP engine in force (None without ``[eap]``; SIGHUP may create it): the
+    #: ``radiusd_eap_*`` metrics
+    eap: Callable[[], EapEngine | None] = _no_eap

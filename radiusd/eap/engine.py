@@ -22,6 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from radiusd.logs import get_logger
 from radiusd.model.credentials import Credential
@@ -34,6 +35,7 @@ from .tls import TlsContexts
 from .tunnels import PeapMethod, TtlsMethod
 
 log = get_logger("radiusd.eap")
+_S = TypeVar("_S", Step, Step | None)
 
 METHODS: dict[int, type[Method]] = {
     eap.PEAP: PeapMethod,
@@ -74,6 +76,7 @@ class Conversation:
     allowed: tuple[int, ...] = ()  # the methods this conversation may use (per NAS)
     started: bool = False  # the peer answered the method (a Nak is no longer allowed)
     busy: bool = False
+    counted: bool = False  # its TLS handshake is in EapEngine.handshakes
 
 
 class EapEngine:
@@ -90,7 +93,11 @@ class EapEngine:
         self.pool = pool if pool is not None else HashPool(settings.workers, settings.queue_max, name="eap")
         self.clock = clock
         self.conversations: OrderedDict[bytes, Conversation] = OrderedDict()
+        #: conversations started, accepted (the method proved an identity), rejected (an
+        #: EAP-Failure, with or without a conversation), expired; steps dropped (pool full)
         self.counts = {"started": 0, "accepted": 0, "rejected": 0, "expired": 0, "busy": 0}
+        #: TLS handshakes done, by (method name, TLS version, resumed)
+        self.handshakes: dict[tuple[str, str, bool], int] = {}
 
     def reload(self, settings: EapSettings) -> None:
         """New settings and certificate files (SIGHUP); conversations under way keep their TLS.
@@ -111,14 +118,17 @@ class EapEngine:
         known: Callable[[str], bool],
         framed_mtu: int | None = None,
         nas: str | None = None,
+        trace: bool = True,
     ) -> Outcome | asyncio.Future[Outcome]:
+        """One peer response; ``trace`` False (``serve`` without -X) leaves out the notes,
+        whose formatting is a good part of a round trip's Python."""
         raw = eap.join_eap_messages(attributes) or b""
         fail_id = raw[1] if len(raw) > 1 else 0
         try:
             pkt = eap.decode(raw)
         except eap.EapError as exc:
             return self._reject(None, fail_id, f"malformed EAP-Message: {exc}")
-        notes = [f"  EAP in: {pkt.describe()}"]
+        notes = [f"  EAP in: {pkt.describe()}"] if trace else []
         if pkt.code != eap.RESPONSE:
             return self._reject(None, fail_id, "EAP packet from the peer is not a Response", notes)
         self._expire()
@@ -143,16 +153,24 @@ class EapEngine:
                 notes,
             )
         conv.started = True
-        if not conv.method.heavy_step(pkt.data):
-            return self._outcome(conv, pkt.identifier, self._step(conv, pkt), notes)
-        future = self.pool.submit(self._step, conv, pkt)
-        if future is None:
+        method = conv.method
+        if not method.heavy_step(pkt.data):
+            return self._outcome(
+                conv, pkt.identifier, self._step(conv, method.process, pkt.identifier, pkt.data), notes, trace
+            )
+        if self.pool.pending >= self.pool.max_pending:  # before prepare: a retransmission starts afresh
+            self.pool.submit(method.blocking)  # refused: counted and warned about by the pool
             self.counts["busy"] += 1
             return Outcome("drop", reason=BUSY, notes=[*notes, "  not answered: the EAP TLS pool is full"])
+        early = self._step(conv, method.prepare, pkt.identifier, pkt.data)
+        if early is not None:
+            return self._outcome(conv, pkt.identifier, early, notes, trace)
+        future = self.pool.submit(method.blocking)
+        assert future is not None  # room was checked above, and nothing ran since
         conv.busy = True
         out: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
 
-        def done(f: asyncio.Future[Step]) -> None:  # a callback, not a task: cheaper per step
+        def done(f: asyncio.Future[object]) -> None:  # a callback, not a task: cheaper per step
             conv.busy = False
             if out.cancelled():
                 return
@@ -161,7 +179,8 @@ class EapEngine:
             elif (exc := f.exception()) is not None:
                 out.set_exception(exc)
             else:
-                out.set_result(self._outcome(conv, pkt.identifier, f.result(), notes))
+                step = self._step(conv, method.finish, f.result())
+                out.set_result(self._outcome(conv, pkt.identifier, step, notes, trace))
 
         future.add_done_callback(done)
         return out
@@ -219,23 +238,32 @@ class EapEngine:
         return self._outcome(conv, pkt.identifier, conv.method.start(), notes)
 
     @staticmethod
-    def _step(conv: Conversation, pkt: eap.EapPacket) -> Step:
-        """One peer response through the method; runs on a pool thread for TLS methods."""
+    def _step(conv: Conversation, part: Callable[..., _S], *args: object) -> _S | Step:
+        """One peer response (or part of one) through the method; its errors as a failure."""
         try:
-            return conv.method.process(pkt.identifier, pkt.data)
+            return part(*args)
         except eap.EapError as exc:
             return Step("failure", reason=f"{conv.method.name}: {exc}")
         except Exception:  # a bug must not leave the peer hanging: reject, and say where
             log.exception("eap.method-failed", method=conv.method.name)
             return Step("failure", reason=f"{conv.method.name}: internal error (see the log)")
 
-    def _outcome(self, conv: Conversation, identifier: int, step: Step, notes: list[str]) -> Outcome:
-        notes += (f"  {n}" for n in conv.ctx.notes)
+    def _outcome(
+        self, conv: Conversation, identifier: int, step: Step, notes: list[str], trace: bool = True
+    ) -> Outcome:
+        if trace:
+            notes += (f"  {n}" for n in conv.ctx.notes)
         conv.ctx.notes.clear()
+        method = conv.method
+        if method.handshake is not None and not conv.counted:
+            conv.counted = True
+            key = (method.name, *method.handshake)
+            self.handshakes[key] = self.handshakes.get(key, 0) + 1
         if step.kind == "request":
             conv.identifier = (identifier + 1) & 0xFF
             req = eap.EapPacket(eap.REQUEST, conv.identifier, conv.method.type, step.data)
-            notes.append(f"  EAP out: {req.describe()}")
+            if trace:
+                notes.append(f"  EAP out: {req.describe()}")
             return Outcome(
                 "challenge", [*eap.split_eap_message(req.encode()), (eap.STATE, conv.state)], notes=notes
             )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from OpenSSL import SSL
 
 from radiusd.model.credentials import Credential
 
@@ -64,6 +65,8 @@ class Method:
 
     type = 0
     name = ""
+    #: (TLS version, resumed) once a TLS method's handshake is done (the /metrics count)
+    handshake: tuple[str, bool] | None = None
 
     def heavy_step(self, data: bytes) -> bool:
         """Whether answering ``data`` costs a TLS handshake step (a private-key operation, a
@@ -79,6 +82,17 @@ class Method:
         raise NotImplementedError
 
     def process(self, identifier: int, data: bytes) -> Step:
+        raise NotImplementedError
+
+    # A heavy step (:meth:`heavy_step`) is split in three, so that the pool thread runs only
+    # the expensive call: ``prepare`` and ``finish`` on the event loop, ``blocking`` between.
+    def prepare(self, identifier: int, data: bytes) -> Step | None:
+        return self.process(identifier, data)
+
+    def blocking(self) -> object:
+        return None
+
+    def finish(self, result: object) -> Step:
         raise NotImplementedError
 
     def note(self, text: str) -> None:
@@ -122,8 +136,13 @@ class TlsBased(Method):
     context = "tunnel"
 
     def heavy_step(self, data: bytes) -> bool:
+        """Only the ClientHello of a handshake: the server's answer to it holds the private-key
+        operation (the ServerKeyExchange signature of TLS 1.2 ECDHE, the CertificateVerify of
+        TLS 1.3), hundreds of microseconds of RSA. The client's second flight (key exchange,
+        Finished, an EAP-TLS client chain) costs tens of microseconds: a hop to a pool thread
+        and back, with the GIL handed over twice, costs more CPU than that, so it runs at once."""
         t = self.tunnel
-        return not t.handshake_done and len(data) > 1 and not data[0] & 0x40  # the M bit: a fragment
+        return not t.handshake_done and t.completes_client_hello(data)
 
     def start(self) -> Step:
         if self.ctx.tls is None:
@@ -136,17 +155,41 @@ class TlsBased(Method):
         return request(self.tunnel.flight())
 
     def process(self, identifier: int, data: bytes) -> Step:
+        early = self.prepare(identifier, data)
+        if early is not None:
+            return early
+        return self.finish(self.blocking())
+
+    def prepare(self, identifier: int, data: bytes) -> Step | None:
+        """The event loop's part before the handshake step: the framing, and the peer's
+        records written into OpenSSL. A Step when there is no handshake step to take (an
+        ACK, our next fragment)."""
         t = self.tunnel
         if not t.receive(data):
             return request(t.ack())
         records = t.take_input()
         if t.sending:
             return request(t.flight())  # the peer acknowledged a fragment of ours
-        was_done = t.handshake_done
-        try:
-            t.feed(records)
-        except EapError as exc:
-            return failed(str(exc))
+        self._was_done = t.handshake_done
+        self._records = bool(records)
+        if records:
+            t.conn.bio_write(records)
+        return None
+
+    def blocking(self) -> object:
+        """The handshake step alone (:meth:`TlsTunnel.handshake`): what a pool thread runs,
+        so that it holds the GIL for as short a time as can be."""
+        return self.tunnel.handshake()
+
+    def finish(self, result: object) -> Step:
+        """The event loop's part after the handshake step: our next flight, or the method."""
+        t = self.tunnel
+        was_done, records = self._was_done, self._records
+        if isinstance(result, SSL.Error):
+            try:
+                t.failed(result)
+            except EapError as exc:
+                return failed(str(exc))
         if not t.handshake_done:
             out = t.pending()
             if not out:
@@ -154,8 +197,11 @@ class TlsBased(Method):
             return self.send(out)
         if not was_done:
             cipher = t.conn.get_cipher_name() or "?"
-            self.note(f"TLS handshake done: {t.version} {cipher}{', session resumed' if t.resumed() else ''}")
-        step = self.after_handshake(first=not was_done, records=bool(records))
+            self.handshake = (t.version, t.resumed())
+            self.note(
+                f"TLS handshake done: {t.version} {cipher}{', session resumed' if self.handshake[1] else ''}"
+            )
+        step = self.after_handshake(first=not was_done, records=records)
         if step.kind == "success":
             t.keep_session()
         return step

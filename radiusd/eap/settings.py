@@ -48,8 +48,11 @@ class EapSettings:
     max_conversations: int = 4096
     #: seconds a conversation may wait for the peer's next response before it is forgotten
     timeout: float = 30.0
-    #: threads doing TLS work, and TLS steps running or waiting before requests are dropped
-    workers: int = 2
+    #: threads doing TLS work (the ClientHello's private-key operation), and TLS steps running
+    #: or waiting before requests are dropped. One: it signs ~3000 handshakes/s, more than the
+    #: event loop feeds it; a second thread only adds GIL hand-overs, which can stall the loop
+    #: (PAP) when the thread holding the GIL is preempted on a busy machine.
+    workers: int = 1
     queue_max: int = 256
     tls_min_version: str = "1.2"
     tls_max_version: str = "1.3"
@@ -140,7 +143,7 @@ def parse_eap(section: dict[str, Any]) -> EapSettings:
             fragment_size=int(section.get("fragment_size", 1000)),
             max_conversations=int(section.get("max_conversations", 4096)),
             timeout=float(section.get("timeout", 30.0)),
-            workers=int(section.get("workers", 2)),
+            workers=int(section.get("workers", 1)),
             queue_max=int(section.get("queue_max", 256)),
             tls_min_version=low,
             tls_max_version=high,

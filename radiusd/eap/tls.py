@@ -191,6 +191,16 @@ class TlsTunnel:
             raise EapError("the peer's fragments exceed the announced TLS Message Length")
         return not flags & FLAG_M
 
+    def completes_client_hello(self, data: bytes) -> bool:
+        """Whether ``data`` (a peer's Type-Data, not yet taken) is the last fragment of a TLS
+        message whose first record is a handshake record holding a ClientHello (RFC 5246
+        §6.2.1, §7.4: content type 22, handshake type 1)."""
+        if len(data) < 2 or data[0] & FLAG_M:
+            return False
+        body = data[5:] if data[0] & FLAG_L else data[1:]
+        head = bytes(self._in[:6]) + body[:6] if self._in else body[:6]
+        return len(head) >= 6 and head[0] == 22 and head[5] == 1
+
     def ack(self) -> bytes:
         """Type-Data acknowledging a fragment (RFC 5216 §3.2: no data, Flags only)."""
         return bytes((self.version_bits,))
@@ -225,17 +235,30 @@ class TlsTunnel:
         EapError (with OpenSSL's or the certificate check's reason) when it fails."""
         if records:
             self.conn.bio_write(records)
+        failure = self.handshake()
+        if failure is not None:
+            self.failed(failure)
+
+    def handshake(self) -> SSL.Error | None:
+        """Advance the handshake over what :meth:`feed` or ``conn.bio_write`` gave OpenSSL:
+        one call into OpenSSL (the one a pool thread runs: the GIL is released throughout,
+        and taken back once); the error, if it failed (see :meth:`failed`)."""
         if self.handshake_done:
-            return
+            return None
         try:
             self.conn.do_handshake()
         except SSL.WantReadError:
-            return
+            return None
         except SSL.Error as exc:
-            reason = self.conn.get_app_data() or _ssl_reason(exc)
-            self._out, self._out_pos = self.pending(), 0  # the alert, if any
-            raise EapError(f"TLS handshake failed: {reason}") from None
+            return exc
         self.handshake_done = True
+        return None
+
+    def failed(self, exc: SSL.Error) -> None:
+        """Queue the alert OpenSSL wrote, if any; EapError with the reason."""
+        reason = self.conn.get_app_data() or _ssl_reason(exc)
+        self._out, self._out_pos = self.pending(), 0
+        raise EapError(f"TLS handshake failed: {reason}") from None
 
     def pending(self) -> bytes:
         """Whatever OpenSSL wants sent (handshake flights, alerts, application records)."""

@@ -59,6 +59,7 @@ class EapAccess:
             self.directory.subscribers.__contains__,
             int.from_bytes(mtu, "big") if mtu is not None and len(mtu) == 4 else None,
             req.nas.name,
+            req.trace is not None,
         )
         if isinstance(result, Outcome):
             return self.answer(req, engine, result)

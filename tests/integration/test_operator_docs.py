@@ -121,8 +121,10 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         box = Sandbox(root, pg)
         state = root / "state"
         box.env = {
-            # the pages' own settings only; PYTHONPATH would shadow the install under /opt
-            **{k: v for k, v in os.environ.items() if not k.startswith("RADIUSD_") and k != "PYTHONPATH"},
+            # the pages' own settings only, and this tree's code for every `radiusd`, the one
+            # installed under /opt included (its files are checked with `python -I`)
+            **{k: v for k, v in os.environ.items() if not k.startswith("RADIUSD_")},
+            "PYTHONPATH": str(REPO),
             "PATH": f"{root}/shims:{root}/usr/local/bin:{os.environ['PATH']}",
             "PGHOST": str(pg.data),
             "PGPORT": str(pg.port),

@@ -154,3 +154,36 @@ def test_collector_counts_nas_with_weak_secrets() -> None:
     )
     text = generate_latest(make_registry(state)).decode()
     assert "radiusd_nas_weak_secrets 2.0" in text
+
+
+def test_collector_exports_the_eap_engine_counters() -> None:
+    """A conversation begun (EAP-Response/Identity, RFC 3748 §5.1) is started and in flight;
+    a response with a State the engine does not hold is failed (RFC 3579 §2.6.3)."""
+    from radiusd.eap import packet as eap
+    from radiusd.eap.engine import EapEngine
+    from radiusd.eap.settings import parse_eap
+
+    engine = EapEngine(parse_eap({"methods": ["md5"], "allow_md5": True}))
+    state = _state()
+    text = generate_latest(make_registry(state)).decode()
+    assert "radiusd_eap_" not in text  # a daemon without [eap] exports none
+    state.eap = lambda: engine
+    identity = eap.EapPacket(eap.RESPONSE, 7, eap.IDENTITY, b"alice").encode()
+    started = engine.handle([(eap.EAP_MESSAGE, identity)], lambda _u: None, lambda _u: False)
+    assert getattr(started, "kind", None) == "challenge"
+    md5 = eap.EapPacket(eap.RESPONSE, 8, eap.MD5_CHALLENGE, bytes(17)).encode()
+    stray = engine.handle(
+        [(eap.EAP_MESSAGE, md5), (eap.STATE, b"not-ours")], lambda _u: None, lambda _u: False
+    )
+    assert getattr(stray, "kind", None) == "reject"
+    text = generate_latest(make_registry(state)).decode()
+    for line in (
+        "radiusd_eap_conversations_started_total 1.0",
+        "radiusd_eap_conversations_in_flight 1.0",
+        "radiusd_eap_conversations_failed_total 1.0",
+        "radiusd_eap_conversations_completed_total 0.0",
+        "radiusd_eap_conversations_expired_total 0.0",
+        "radiusd_eap_busy_total 0.0",
+    ):
+        assert line in text, line
+    engine.close()

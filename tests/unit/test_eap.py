@@ -414,3 +414,49 @@ def test_a_private_key_others_may_read_is_logged(pki: dict[str, Path], tmp_path:
     assert [(e["event"], e["mode"]) for e in logs if e["event"] == "eap.key-readable"] == [
         ("eap.key-readable", "0o644")
     ]
+
+
+def test_only_the_client_hello_goes_to_the_pool_and_a_full_pool_drops_it_whole(pki: dict[str, Path]) -> None:
+    """The ClientHello's answer (the private-key operation) is the one step on the TLS pool;
+    when the pool is full it is dropped (``eap-busy``) before anything reaches OpenSSL, so
+    the access point's retransmission of the same packet starts the handshake afresh."""
+    import threading
+
+    from radiusd.eap.engine import BUSY
+
+    e = engine(pki, methods=["ttls"], workers=1, queue_max=1)
+    ctx = ssl.create_default_context(cafile=str(pki["ca.pem"]))
+    ctx.check_hostname = False
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = ctx.wrap_bio(incoming, outgoing, server_side=False)
+    with pytest.raises(ssl.SSLWantReadError):
+        client.do_handshake()
+    hello = outgoing.read()
+
+    async def run() -> None:
+        start = e.handle([(79, identity(1))], lookup, USERS.__contains__)
+        assert isinstance(start, Outcome)
+        state = state_of(start)
+        ident = request_of(start).identifier
+        response = eap.EapPacket(eap.RESPONSE, ident, eap.TTLS, b"\x00" + hello).encode()
+        attrs = [*eap.split_eap_message(response), (24, state)]
+        release = threading.Event()
+        blocker = e.pool.submit(release.wait)  # the one place in the queue is taken
+        assert blocker is not None
+        dropped = e.handle(attrs, lookup, USERS.__contains__)
+        assert isinstance(dropped, Outcome) and dropped.kind == "drop" and dropped.reason == BUSY
+        assert e.counts["busy"] == 1
+        release.set()
+        await blocker
+        answered = e.handle(attrs, lookup, USERS.__contains__)  # the retransmission
+        assert not isinstance(answered, Outcome)  # a future: the pool signs
+        out = await answered
+        flight = request_of(out).data
+        assert flight[0] & FLAG_L and flight[5] == 22 and flight[10] == 2  # a ServerHello record
+        # the ACK of the flight's first fragment is answered at once, on the loop
+        ack = eap.EapPacket(eap.RESPONSE, request_of(out).identifier, eap.TTLS, b"\x00").encode()
+        nxt = e.handle([(79, ack), (24, state)], lookup, USERS.__contains__)
+        assert isinstance(nxt, Outcome) and nxt.kind == "challenge"
+
+    asyncio.run(run())
+    e.close()
