@@ -14,8 +14,9 @@ runs the allocator sit above.
 
 from ipam.allocator import Allocator
 from ipam.errors import IpamError, LeaseError, PoolError
-from ipam.lease import Adoption, AdoptStatus, Change, Lease, LeaseState
+from ipam.lease import AdoptStatus, Lease, LeaseState
 from ipam.pool import Pool
+from ipam.pool_items import Adoption, Change
 from ipam.utilisation import Usage
 
 __all__ = [

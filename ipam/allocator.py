@@ -2,7 +2,7 @@
 
 The policy layer talks to an :class:`Allocator` only; it names a pool to allocate from and an
 address for everything else (the allocator finds the pool by binary search over every range).
-Each mutating call returns :class:`~ipam.lease.Change` objects for the group-commit writer,
+Each mutating call returns :class:`~ipam.pool_items.Change` objects for the group-commit writer,
 which persists ``change.lease`` and then calls :meth:`Allocator.commit` or
 :meth:`Allocator.rollback` (in reverse order for a failed batch).
 
@@ -18,8 +18,9 @@ import bisect
 from collections.abc import Iterable
 
 from ipam.errors import PoolError
-from ipam.lease import Adoption, AdoptStatus, Change, Lease
+from ipam.lease import AdoptStatus, Lease
 from ipam.pool import Pool, pools_overlap_check
+from ipam.pool_items import Adoption, Change
 from ipam.ranges import AddressLike, ItemRange, check_overlaps, parse_value
 from ipam.utilisation import Usage, over_threshold
 

@@ -2,7 +2,7 @@
 
 :class:`Lease` is both the snapshot returned by lookups and the row format the store keeps
 (``Allocator.dump()`` produces them, ``Allocator.load()`` consumes them), so one type crosses
-the ipam <-> storage seam. :class:`Change` is what every mutating call returns: the state
+the ipam <-> storage seam. :class:`~ipam.pool_items.Change` is what every mutating call returns: the state
 before and after, so the group-commit writer can persist ``change.lease`` and, if its
 transaction fails, hand the change back to ``rollback()`` to restore ``change.before``.
 """
@@ -10,10 +10,7 @@ transaction fails, hand the change back to ``rollback()`` to restore ``change.be
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple
-
-if TYPE_CHECKING:
-    from ipam.pool import Pool, _Item
+from typing import NamedTuple
 
 
 class LeaseState(StrEnum):
@@ -57,43 +54,6 @@ class Lease(NamedTuple):
     reserved: bool = False
 
 
-class Change:
-    """One in-memory state change, pending until the writer settles it.
-
-    Every Change must be passed exactly once to ``commit()`` (the transaction that persisted
-    ``lease`` succeeded) or ``rollback()`` (it failed: restore ``before``). While any change
-    of an item is unsettled the item is *pending*: the expiry sweep skips it, so an address
-    whose offer has not reached the database is never handed to anyone else.
-    """
-
-    __slots__ = ("_item", "_pool", "_settled", "_slot", "_version", "before", "lease")
-
-    def __init__(self, pool: Pool, item: _Item, before: Lease, lease: Lease, slot: bool = False) -> None:
-        self._pool = pool
-        self._item = item
-        self._slot = slot  # the previous owner's slot pointed at this item: restore it on rollback
-        self._version = item.version
-        self._settled = False
-        self.before = before
-        self.lease = lease
-
-    @property
-    def address(self) -> str:
-        return self.lease.address
-
-    @property
-    def pool(self) -> str:
-        return self.lease.pool
-
-    @property
-    def settled(self) -> bool:
-        return self._settled
-
-    def __repr__(self) -> str:
-        b, a = self.before, self.lease
-        return f"<Change {a.pool} {a.address} {b.state}({b.owner}) -> {a.state}({a.owner})>"
-
-
 class AdoptStatus(StrEnum):
     """Outcome of adopting an address a NAS reported in accounting."""
 
@@ -101,12 +61,3 @@ class AdoptStatus(StrEnum):
     OWN = "own"  # it was already offered/leased to that owner: confirmed
     CONFLICT = "conflict"  # in use by, or reserved for, someone else: nothing changed
     UNMANAGED = "unmanaged"  # not an allocatable item of any pool (or an excluded one)
-
-
-class Adoption(NamedTuple):
-    status: AdoptStatus
-    change: Change | None = None  # set for ADOPTED and OWN
-    holder: Lease | None = None  # for CONFLICT: who holds it
-    #: ADOPTED while the owner had another live item in the pool (an offer the NAS did not
-    #: use): that item was ended, and this change must be persisted and settled too.
-    replaced: Change | None = None

@@ -33,7 +33,7 @@ from .engine import begin_write
 from .errors import Conflict, InvalidInput
 from .models import IPPool, NetworkSite, ServiceIPAssignment
 from .pools import add_pool, add_range, list_pools
-from .prefixes import P, _insert, _lock, _read
+from .prefix_tree import P, _insert, _lock, _read
 
 WINDOW_DAYS = 30
 

@@ -94,6 +94,7 @@ from .pool_rows import (
     load_leases,
     refusal,
 )
+from .prefixes import sync_pool_prefixes
 
 __all__ = [
     "TOPIC_POOL",
@@ -284,8 +285,6 @@ async def add_pool(
 
 async def _ranges_changed(conn: AsyncConnection) -> None:
     """The hook of the prefix tree: pool ranges are ``pool`` prefixes in it."""
-    from .prefixes import sync_pool_prefixes
-
     await sync_pool_prefixes(conn)
 
 

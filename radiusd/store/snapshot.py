@@ -59,7 +59,7 @@ async def load_subscribers(
 
     A requested username missing from the result was removed: the daemon drops it from memory.
     """
-    from .prefixes import with_routes  # routed subnets as Framed-Route / Framed-IPv6-Route
+    from .prefix_routes import with_routes  # routed subnets as Framed-Route / Framed-IPv6-Route
 
     if usernames is None:
         result = await conn.execute(SUBSCRIBER_SELECT)

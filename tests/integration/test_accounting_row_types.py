@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from radiusd.store.accounting_ops import PG_ROW_TYPES
+from radiusd.store.accounting_pg import PG_ROW_TYPES
 from radiusd.store.engine import create_engine, ensure_schema
 
 _PG_NAME = {"TEXT": "text", "INT4": "integer", "INT8": "bigint", "FLOAT8": "double precision", "DATE": "date"}

@@ -11,7 +11,7 @@ import pytest
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import default_dictionary
 from radiusd.codec.packet import Packet, decode, encode_request
-from radiusd.importer.translate import credential_of
+from radiusd.importer.translate_values import credential_of
 from radiusd.model.request import NasClient, Request
 from radiusd.policy.access import AccessPolicy
 from radiusd.policy.directory import Directory

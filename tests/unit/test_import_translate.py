@@ -11,7 +11,8 @@ from radiusd.codec.dictionary import default_dictionary
 from radiusd.importer.files import read_clients, read_users
 from radiusd.importer.model import Report
 from radiusd.importer.ranges import cover
-from radiusd.importer.translate import SourceTables, credential_of, parse_expiration, translate
+from radiusd.importer.translate import SourceTables, translate
+from radiusd.importer.translate_values import credential_of, parse_expiration
 
 
 def ip(text: str) -> int:
@@ -113,7 +114,7 @@ def test_clients_conf_require_message_authenticator(tmp_path: Path) -> None:
 
 def test_out_of_range_values_are_errors_not_crashes() -> None:
     from radiusd.importer.fit import SUBSCRIBERS, misfit
-    from radiusd.importer.translate import aware
+    from radiusd.importer.translate_values import aware
 
     assert aware("0001-01-01T00:00:00+14:00") is None  # OverflowError moving it to UTC
     with pytest.raises(ValueError, match="out of range"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from inventory.records import DeviceRecord, LinkEnd, RouterRecord, parse_link_end
-from radiusd.cli import inventory as cli_inventory
+from radiusd.cli import inventory_common as cli_inventory
 from radiusd.store import models
 from radiusd.store.errors import InvalidInput
 
