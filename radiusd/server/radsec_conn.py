@@ -12,17 +12,37 @@ import asyncio
 import itertools
 import ssl
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from radiusd.coa.stream import RADSEC_SECRET, Waiter
 from radiusd.codec.crypto import response_authenticator, verify_hashed_request
 from radiusd.logs import get_logger
 from radiusd.model.request import NasClient
 
+from .debug import DebugPrinter
+from .dispatcher import Dispatcher
+from .nas import NasRegistry
 from .radsec_tls import PeerIdentity, peer_identity
+from .stats import Stats
 
-if TYPE_CHECKING:
-    from .radsec import RadsecServer
+
+class RadsecHost(Protocol):
+    """What a connection needs of the listener that accepted it (radiusd.server.radsec's
+    RadsecServer): its limits, context, dispatchers and the set of open connections."""
+
+    context: ssl.SSLContext
+    registry: NasRegistry
+    auth: Dispatcher
+    acct: Dispatcher
+    stats: Stats
+    max_connections: int
+    max_per_nas: int
+    idle_timeout: float
+    handshake_timeout: float
+    debug: DebugPrinter | None
+    connections: set[RadsecConnection]
+
+    def open_count(self, nas_name: str) -> int: ...
 
 log = get_logger("radiusd.radsec")
 
@@ -65,7 +85,7 @@ class RadsecConnection(asyncio.Protocol):
     works the same on uvloop (whose server-side start_tls never completed a handshake here)
     and on asyncio."""
 
-    def __init__(self, server: RadsecServer) -> None:
+    def __init__(self, server: RadsecHost) -> None:
         self.server = server
         self.stats = server.stats
         self.transport: asyncio.Transport | None = None
