@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable
-from typing import Protocol, runtime_checkable
 
 from radiusd.codec import attributes_gen as attrs
 from radiusd.codec import mschap, rulesets, vsa
@@ -93,21 +92,6 @@ def auth_fields(req: Request) -> dict[str, object]:
     }
 
 
-@runtime_checkable
-class NowaitAssigner(AddressAssigner, Protocol):
-    """An assigner that allocates and queues the lease without a coroutine (IpamService)."""
-
-    def assign_nowait(
-        self,
-        request: Request,
-        subscriber: SubscriberView,
-        plan: PlanView | None,
-        pool: str | None,
-        *,
-        notes: bool = True,
-    ) -> tuple[Assignment, asyncio.Future[None] | None]:
-        """The assignment and the future of its commit (None: nothing written, reply at once)."""
-        ...
 
 
 # RFC 2548 reply attributes, through the codec's one Vendor-Specific encoder (format 1,1)
@@ -150,8 +134,8 @@ class AccessPolicy:
         self.hashes = hashes if hashes is not None else HashPool()
         self.dictionary = dictionary
         self.assigner = assigner
-        #: the assigner's synchronous entry point, when it has one (see NowaitAssigner)
-        self._assign_nowait = assigner.assign_nowait if isinstance(assigner, NowaitAssigner) else None
+        #: bound once: the hot path calls it per login that needs an address
+        self._assign_nowait = assigner.assign_nowait if assigner is not None else None
         self.sessions: SessionCounter = sessions if sessions is not None else NoSessions()
 
     # -- entry point ----------------------------------------------------------------------
@@ -336,8 +320,7 @@ class AccessPolicy:
         """The Access-Accept once the assignment is durable: a Packet at once when nothing had to
         be written (a reject), else a future resolved by the commit (no task per login)."""
         nowait = self._assign_nowait
-        if nowait is None:
-            return self._await_assignment(req, reply, sub, plan, pool)
+        assert nowait is not None  # asked only when the assigner wants the login
         loop = asyncio.get_running_loop()
         try:
             assignment, commit = nowait(req, sub, plan, pool, notes=req.trace is not None)
@@ -361,12 +344,6 @@ class AccessPolicy:
 
         commit.add_done_callback(committed)
         return out
-
-    async def _await_assignment(
-        self, req: Request, reply: Packet, sub: SubscriberView, plan: PlanView | None, pool: str | None
-    ) -> Packet | None:
-        assert self.assigner is not None
-        return self._assigned(req, reply, await self.assigner.assign(req, sub, plan, pool))
 
     def _assigned(self, req: Request, reply: Packet, assignment: Assignment) -> Packet:
         for note in assignment.notes:

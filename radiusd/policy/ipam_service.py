@@ -4,7 +4,7 @@
   and fed to :meth:`ipam.Allocator.load`, so after a crash the allocator holds exactly the
   committed state: an address whose Access-Accept was sent is leased (its row was committed
   first), an offer whose commit never happened was never acknowledged.
-- Access-Request (:meth:`assign`, the AddressAssigner seam): allocate in memory (O(1)), put a
+- Access-Request (:meth:`assign_nowait`, the AddressAssigner seam): allocate in memory (O(1)), put a
   :class:`~radiusd.store.lease_ops.LeaseOp` (lease row upsert + assignment history row) on
   the group-commit writer and await the commit; only then is the Access-Accept built. If the
   transaction fails, the op's ``rolled_back()`` gives the address back (``Allocator.rollback``)
@@ -140,16 +140,6 @@ class IpamService(IpamHooks, IpamUpkeep):
             self._rows_cache[group] = rows
         return rows
 
-    async def assign(
-        self, request: Request, subscriber: SubscriberView, plan: PlanView | None, pool: str | None
-    ) -> Assignment:
-        """Allocate from ``pool`` (or the pool of the subscriber's static address, or the NAS's
-        pool) and return once the lease is committed; a reject reason when exhausted."""
-        out, claimed = self.assign_nowait(request, subscriber, plan, pool)
-        if claimed is not None:
-            await claimed  # a failed commit raises here (no reply); rolled_back() returned the addresses
-        return out
-
     def assign_nowait(
         self,
         request: Request,
@@ -159,7 +149,9 @@ class IpamService(IpamHooks, IpamUpkeep):
         *,
         notes: bool = True,
     ) -> tuple[Assignment, asyncio.Future[None] | None]:
-        """:meth:`assign` without a coroutine: allocate and queue the lease at once.
+        """Allocate from ``pool`` (or the pool of the subscriber's static address, or the NAS's
+        pool) at once and queue the lease (the AddressAssigner seam); a reject reason when
+        exhausted.
 
         Returns the assignment and a future resolved once every item of it is claimed in the
         database (None when nothing was written: a reject or an unpooled address). The

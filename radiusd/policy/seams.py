@@ -7,7 +7,7 @@ objects and without sockets or a database.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -33,10 +33,18 @@ class AddressAssigner(Protocol):
     def wants(self, subscriber: SubscriberView, plan: PlanView | None, pool: str | None) -> bool:
         """True when this login needs an address from a pool (decided without waiting)."""
 
-    def assign(
-        self, request: Request, subscriber: SubscriberView, plan: PlanView | None, pool: str | None
-    ) -> Awaitable[Assignment]:
-        """Allocate and make durable (the lease is committed before the reply is sent)."""
+    def assign_nowait(
+        self,
+        request: Request,
+        subscriber: SubscriberView,
+        plan: PlanView | None,
+        pool: str | None,
+        *,
+        notes: bool = True,
+    ) -> tuple[Assignment, asyncio.Future[None] | None]:
+        """Allocate at once and queue the lease: the assignment and the future of its commit
+        (None: nothing to write, reply at once). The Accept waits for that future, so the lease
+        is committed before the reply is sent; no coroutine or task per login."""
 
 
 class SessionCounter(Protocol):

@@ -25,6 +25,7 @@ from radiusd.store.engine import create_engine, ensure_schema
 from radiusd.store.pools import add_pool
 from radiusd.store.writer import Writer
 from tests.conftest import _migrated_pg_url
+from tests.ipam_assign import assign
 from tests.ipam_db_model import FakeNas, FakeRequest, subscriber
 
 pytestmark = pytest.mark.postgres
@@ -48,7 +49,7 @@ class Node:
         await self.svc.load()
 
     async def login(self, user: str) -> Any:
-        return await self.svc.assign(FakeRequest(FakeNas()), subscriber(user), None, "p")  # type: ignore[arg-type]
+        return await assign(self.svc, FakeRequest(FakeNas()), subscriber(user), None, "p")
 
     async def hook(self, ops: list[Any]) -> None:
         await asyncio.gather(*(self.writer.submit(op) for op in ops))

@@ -7,6 +7,7 @@ would hand it. MS-CHAPv2 uses the RFC 2759 §9.2 / RFC 3079 §3.5.3 vectors.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import os
@@ -259,13 +260,23 @@ class Assigner:
     def wants(self, subscriber: SubscriberView, plan: PlanView | None, pool: str | None) -> bool:
         return True
 
-    async def assign(
-        self, request: Request, subscriber: SubscriberView, plan: PlanView | None, pool: str | None
-    ) -> Assignment:
+    def assign_nowait(
+        self,
+        request: Request,
+        subscriber: SubscriberView,
+        plan: PlanView | None,
+        pool: str | None,
+        *,
+        notes: bool = True,
+    ) -> tuple[Assignment, asyncio.Future[None] | None]:
+        """A reject at once; an address with a commit that completes on the next loop turn."""
         self.pools.append(pool)
         if self.reject:
-            return Assignment(reject_reason=self.reject)
-        return Assignment(attributes=[(8, bytes((100, 64, 1, 2)))], notes=["address 100.64.1.2"])
+            return Assignment(reject_reason=self.reject), None
+        loop = asyncio.get_running_loop()
+        committed: asyncio.Future[None] = loop.create_future()
+        loop.call_soon(committed.set_result, None)
+        return Assignment(attributes=[(8, bytes((100, 64, 1, 2)))], notes=["address 100.64.1.2"]), committed
 
 
 async def test_address_assignment_is_awaited_before_the_accept(
@@ -281,7 +292,7 @@ async def test_address_assignment_is_awaited_before_the_accept(
 
     policy = AccessPolicy(directory, dictionary, assigner=Assigner(reject="pool 'wg' is exhausted"))
     req = request(dictionary, "gina")
-    reply = await decide_async(policy, req)
+    reply = decide(policy, req)  # nothing to commit: the reject goes at once, as IPAM's does
     assert reply.code == Code.ACCESS_REJECT and req.reject_reason == "pool 'wg' is exhausted"
 
 

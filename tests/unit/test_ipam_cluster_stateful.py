@@ -26,6 +26,7 @@ from ipam.groups import PoolConfig
 from radiusd.config import Settings
 from radiusd.model.events import AcctEvent, StatusType
 from radiusd.policy.ipam_service import IpamService
+from tests.ipam_assign import assign
 from tests.ipam_db_model import IN_USE, Database, FakeNas, FakeRequest, ModelWriter, subscriber
 
 USERS = [f"u{i}" for i in range(7)]
@@ -71,7 +72,7 @@ class ClusterMachine(RuleBasedStateMachine):
     @rule(node=st.integers(0, 2), user=st.sampled_from(USERS))
     def login(self, node: int, user: str) -> None:
         svc = self.nodes[node]
-        out = self.run(svc.assign(FakeRequest(FakeNas()), subscriber(user), None, "p"))  # type: ignore[arg-type]
+        out = self.run(assign(svc, FakeRequest(FakeNas()), subscriber(user), None, "p"))
         attrs = [v for code, v in out.attributes if code == 8]  # type: ignore[attr-defined]
         if out.reject_reason:  # type: ignore[attr-defined]
             assert not attrs

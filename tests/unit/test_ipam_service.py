@@ -20,6 +20,7 @@ from radiusd.model.events import AcctEvent, StatusType
 from radiusd.policy.directory import SubscriberView
 from radiusd.policy.ipam_service import IpamService, encode_item
 from radiusd.store.lease_ops import LeaseOp
+from tests.ipam_assign import assign
 
 
 class FakeWriter:
@@ -73,7 +74,7 @@ def event(status: StatusType, user: str, ip: str) -> AcctEvent:
 
 async def test_assign_waits_for_commit_and_writes_row_and_history() -> None:
     svc, writer = service(["10.0.0.0/30"], v6=True)
-    out = await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    out = await assign(svc, FakeRequest(), sub("alice"), None, "p")
     assert out.reject_reason == ""
     assert out.attributes[0] == (8, bytes([10, 0, 0, 1]))
     assert out.attributes[1] == (123, bytes([0, 56]) + bytes.fromhex("20010db8000000"))
@@ -87,26 +88,26 @@ async def test_failed_commit_gives_the_address_back() -> None:
     svc, writer = service(["10.0.0.0/30"])
     writer.fail = True
     with pytest.raises(RuntimeError):
-        await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+        await assign(svc, FakeRequest(), sub("alice"), None, "p")
     assert svc.alloc.usage()["p"].allocated == 0
     writer.fail = False
-    got = [await svc.assign(FakeRequest(), sub(u), None, "p") for u in ("bob", "carol")]  # type: ignore[arg-type]
+    got = [await assign(svc, FakeRequest(), sub(u), None, "p") for u in ("bob", "carol")]
     assert sorted(g.attributes[0][1][3] for g in got) == [1, 2]  # both addresses usable again
 
 
 async def test_exhaustion_is_a_reject_never_a_duplicate() -> None:
     svc, _ = service(["10.0.0.0/30"])  # two addresses
-    got = [await svc.assign(FakeRequest(), sub(u), None, "p") for u in ("a", "b", "c")]  # type: ignore[arg-type]
+    got = [await assign(svc, FakeRequest(), sub(u), None, "p") for u in ("a", "b", "c")]
     assert got[0].attributes != got[1].attributes
     assert "exhausted" in got[2].reject_reason
-    assert (await svc.assign(FakeRequest(), sub("x"), None, "nope")).reject_reason  # type: ignore[arg-type]
+    assert (await assign(svc, FakeRequest(), sub("x"), None, "nope")).reject_reason
 
 
 async def test_exhausted_ipv6_side_gives_ipv4_only_by_default() -> None:
     """A dual-stack pool whose prefixes are all out: the subscriber still gets its IPv4 address
     (counted and noted), never a prefix someone else holds."""
     svc, writer = service(["10.0.0.0/29"], v6=True, v6_range="2001:db8::/55/56")  # two /56
-    got = [await svc.assign(FakeRequest(), sub(u), None, "p") for u in ("a", "b", "c")]  # type: ignore[arg-type]
+    got = [await assign(svc, FakeRequest(), sub(u), None, "p") for u in ("a", "b", "c")]
     assert [len(g.attributes) for g in got] == [2, 2, 1] and got[2].reject_reason == ""
     assert got[2].attributes[0][0] == 8  # Framed-IP-Address only
     assert got[0].attributes[1] != got[1].attributes[1]
@@ -117,7 +118,7 @@ async def test_exhausted_ipv6_side_gives_ipv4_only_by_default() -> None:
 
 async def test_exhausted_ipv6_side_rejects_when_configured() -> None:
     svc, _ = service(["10.0.0.0/29"], v6=True, v6_range="2001:db8::/55/56", ipv6_exhausted="reject")
-    got = [await svc.assign(FakeRequest(), sub(u), None, "p") for u in ("a", "b", "c")]  # type: ignore[arg-type]
+    got = [await assign(svc, FakeRequest(), sub(u), None, "p") for u in ("a", "b", "c")]
     assert "exhausted" in got[2].reject_reason and svc.exhausted == 1 and svc.ipv6_exhausted == 0
     assert svc.alloc.usage()["p"].allocated == 2  # the third login's IPv4 address went back
 
@@ -133,8 +134,8 @@ def test_ipv6_exhausted_setting_takes_only_its_words(tmp_path: Any) -> None:
 
 async def test_simultaneous_use_slots_get_their_own_address() -> None:
     svc, _ = service(["10.0.0.0/29"])
-    one = await svc.assign(FakeRequest(), sub("alice", simultaneous=2), None, "p")  # type: ignore[arg-type]
-    two = await svc.assign(FakeRequest(), sub("alice", simultaneous=2), None, "p")  # type: ignore[arg-type]
+    one = await assign(svc, FakeRequest(), sub("alice", simultaneous=2), None, "p")
+    two = await assign(svc, FakeRequest(), sub("alice", simultaneous=2), None, "p")
     assert one.attributes != two.attributes
     owners = {lease.owner for lease in svc.alloc.dump() if lease.state is LeaseState.OFFERED}
     assert owners == {"alice", f"alice{SLOT_SEP}2"}
@@ -146,7 +147,7 @@ async def test_simultaneous_use_slots_get_their_own_address() -> None:
 
 async def test_hooks_confirm_renew_release_adopt_conflict() -> None:
     svc, _ = service(["10.0.0.0/29"])
-    await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    await assign(svc, FakeRequest(), sub("alice"), None, "p")
     (op,) = svc.on_start(event(StatusType.START, "alice", "10.0.0.1"))
     assert isinstance(op, LeaseOp) and op.v4[0]["state"] == "leased" and not op.started
     lease = svc.alloc.lookup("10.0.0.1")
@@ -168,7 +169,7 @@ async def test_hooks_confirm_renew_release_adopt_conflict() -> None:
 
 async def test_a_swept_session_releases_its_lease_only_if_no_node_renewed_it() -> None:
     svc, _ = service(["10.0.0.0/29"])
-    await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    await assign(svc, FakeRequest(), sub("alice"), None, "p")
     svc.on_start(event(StatusType.START, "alice", "10.0.0.1"))
     swept = dataclasses.replace(event(StatusType.STOP, "alice", "10.0.0.1"), swept=True)
     (op,) = svc.on_stop(swept)
@@ -179,7 +180,7 @@ async def test_a_swept_session_releases_its_lease_only_if_no_node_renewed_it() -
 
 async def test_failed_hook_write_is_rewritten_by_the_sweep() -> None:
     svc, writer = service(["10.0.0.0/29"])
-    await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    await assign(svc, FakeRequest(), sub("alice"), None, "p")
     (op,) = svc.on_start(event(StatusType.START, "alice", "10.0.0.1"))
     op.rolled_back()
     writer.ops.clear()
@@ -191,7 +192,7 @@ async def test_sweep_expires_unconfirmed_offers() -> None:
     now = [1000.0]
     svc, writer = service(["10.0.0.0/30"])
     svc.clock = lambda: now[0]
-    await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    await assign(svc, FakeRequest(), sub("alice"), None, "p")
     now[0] += 31
     assert await svc.sweep_once() == 1
     assert writer.ops[-1].v4[0]["state"] == "released" and writer.ops[-1].ended
@@ -220,7 +221,7 @@ async def test_a_wall_clock_step_expires_nothing() -> None:
     svc, _ = service(["10.0.0.0/29"])
     svc.clock = lambda: wall[0]
     svc.watch = ClockWatch(30.0, wall=lambda: wall[0], mono=lambda: mono[0])
-    await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    await assign(svc, FakeRequest(), sub("alice"), None, "p")
     svc.on_start(event(StatusType.START, "alice", "10.0.0.1"))  # leased for 3 x 300 + 120 s
     wall[0] += 1200  # NTP steps the clock; no time passed
     with capture_logs() as logs:
@@ -235,7 +236,7 @@ async def test_a_wall_clock_step_expires_nothing() -> None:
 
 async def test_start_without_ipv6_attributes_confirms_every_item_of_the_accept() -> None:
     svc, _ = service(["10.0.0.0/29"], v6=True)
-    out = await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    out = await assign(svc, FakeRequest(), sub("alice"), None, "p")
     assert len(out.attributes) == 2  # an address and a delegated prefix
     pd = next(lease for lease in svc.alloc.by_owner("alice") if lease.pool == "p:pd")
     (op,) = svc.on_start(event(StatusType.START, "alice", "10.0.0.1"))  # the NAS reports IPv4 only
@@ -247,7 +248,7 @@ async def test_start_without_ipv6_attributes_confirms_every_item_of_the_accept()
 
 async def test_a_nas_reporting_its_own_prefix_leaves_the_offered_one_alone() -> None:
     svc, _ = service(["10.0.0.0/29"], v6=True)
-    await svc.assign(FakeRequest(), sub("alice"), None, "p")  # type: ignore[arg-type]
+    await assign(svc, FakeRequest(), sub("alice"), None, "p")
     offered = next(lease for lease in svc.alloc.by_owner("alice") if lease.pool == "p:pd")
     other = "2001:db8:0:ff00::/56"
     ev = dataclasses.replace(event(StatusType.START, "alice", "10.0.0.1"), delegated_ipv6_prefix=other)

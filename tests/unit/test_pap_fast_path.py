@@ -365,10 +365,16 @@ class NasPoolAssigner:
         self.asked += 1
         return True
 
-    async def assign(
-        self, request: Request, subscriber: SubscriberView, plan: PlanView | None, pool: str | None
-    ) -> Assignment:
-        return Assignment(attributes=[(8, bytes((100, 64, 1, 2)))])
+    def assign_nowait(
+        self,
+        request: Request,
+        subscriber: SubscriberView,
+        plan: PlanView | None,
+        pool: str | None,
+        *,
+        notes: bool = True,
+    ) -> tuple[Assignment, asyncio.Future[None] | None]:
+        return Assignment(attributes=[(8, bytes((100, 64, 1, 2)))]), None
 
 
 async def test_an_assigner_that_wants_the_login_takes_it(
