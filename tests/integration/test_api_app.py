@@ -544,20 +544,21 @@ async def test_disconnect_waits_only_as_asked_then_answers_with_a_job(
                 nas_address="127.0.0.1", started_at=T0, updated_at=T0, status="open",
             )
         )  # fmt: skip
-    app = create_app(daemon, disconnect=plugin_disconnect(CoaService(daemon.engine, timeout=1.5)))
+    # the NAS gives up after 3 s; "at once" is judged against that, with room for a loaded machine
+    app = create_app(daemon, disconnect=plugin_disconnect(CoaService(daemon.engine, timeout=3.0)))
     h = auth(tokens["admin"])
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c:
             started = time.monotonic()
             r = await c.post("/radius/sessions/silent-1/disconnect?wait=0.3", headers=h)
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < 2.5
             assert r.status_code == 202, r.text
             job = r.json()
             assert job["status"] == "pending" and job["session"] == "silent-1"
             assert r.headers["location"] == job["result_url"] == f"/radius/disconnects/{job['job']}"
             pending = await c.get(job["result_url"], headers=auth(tokens["viewer"]))
             assert pending.status_code == 202 and pending.json()["job"] == job["job"]
-            await asyncio.sleep(1.6)
+            await asyncio.sleep(3.1)
             done = await c.get(job["result_url"], headers=auth(tokens["viewer"]))
             assert done.status_code == 502, done.text
             assert (done.json()["outcome"], done.json()["job"]) == ("timeout", job["job"])
@@ -565,7 +566,7 @@ async def test_disconnect_waits_only_as_asked_then_answers_with_a_job(
             # without ?wait the route waits (10 s at most): here the client gives up first
             started = time.monotonic()
             r = await c.post("/radius/sessions/silent-1/disconnect", headers=h)
-            assert r.status_code == 502 and 1.0 < time.monotonic() - started < 3.0
+            assert r.status_code == 502 and 2.5 < time.monotonic() - started < 6.0
             for bad in ("-1", "31", "x"):
                 r = await c.post(f"/radius/sessions/silent-1/disconnect?wait={bad}", headers=h)
                 assert r.status_code == 422, bad
