@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from radiusd.logs import get_logger
 from radiusd.store import discovery as store
 from radiusd.store.errors import StoreError
+from radiusd.tasks import reraise_if_cancelled
 
 from . import lldp_routeros, lldp_snmp
 from .discovery import NodeKey, Proposal, plan
@@ -178,4 +179,5 @@ async def run_periodic(
         except asyncio.CancelledError:
             raise
         except (OSError, StoreError, SQLAlchemyError) as exc:
+            reraise_if_cancelled(exc)  # a cancelled run's clean-up error is the cancellation
             log.warning("discovery.lldp-failed", node=node, error=" ".join(str(exc).split())[:300])
