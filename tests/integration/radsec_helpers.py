@@ -37,6 +37,19 @@ class Issued:
     subject: str
 
 
+def radsec_env(server: Issued, client_ca: Path, **settings: str) -> dict[str, str]:
+    """The daemon's environment for a RadSec listener on an ephemeral port with ``server``'s
+    certificate, trusting clients of ``client_ca``; ``settings`` add RADIUSD_* values."""
+    return {
+        "RADIUSD_RADSEC": "true",
+        "RADIUSD_RADSEC_PORT": "0",
+        "RADIUSD_RADSEC_CERT": str(server.cert),
+        "RADIUSD_RADSEC_KEY": str(server.key),
+        "RADIUSD_RADSEC_CA": str(client_ca),
+        **{f"RADIUSD_{name.upper()}": value for name, value in settings.items()},
+    }
+
+
 def _name(cn: str, org: str = "radiusd tests") -> x509.Name:
     return x509.Name(
         [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org), x509.NameAttribute(NameOID.COMMON_NAME, cn)]

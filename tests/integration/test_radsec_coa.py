@@ -36,6 +36,7 @@ from .radsec_helpers import (
     access_request,
     accounting_request,
     free_port,
+    radsec_env,
     status_server,
 )
 
@@ -91,14 +92,7 @@ def daemon(
         d.cli("subscriber", "import", str(csv))
         TOKENS["admin"] = d.cli("api-token", "create", "noc").stdout.split()[0]
 
-    env = {
-        "RADIUSD_RADSEC": "true",
-        "RADIUSD_RADSEC_PORT": "0",
-        "RADIUSD_RADSEC_CERT": str(pki.server.cert),
-        "RADIUSD_RADSEC_KEY": str(pki.server.key),
-        "RADIUSD_RADSEC_CA": str(pki.ca.path),
-        "RADIUSD_COA_TIMEOUT": str(COA_TIMEOUT),
-    }
+    env = radsec_env(pki.server, pki.ca.path, coa_timeout=str(COA_TIMEOUT))
     d = daemon_factory(url, env=env, seed=seed, args=("--api-bind", f"{HOST}:{api_port}"))
     settle(d, pki)
     yield d

@@ -30,6 +30,7 @@ from .radsec_helpers import (
     accounting_request,
     coa_request,
     free_port,
+    radsec_env,
     reply_ok,
     status_server,
 )
@@ -88,17 +89,10 @@ def daemon(
         d.cli("subscriber", "import", str(csv))
         TOKENS["metrics"] = d.cli("api-token", "create", "metrics", "--read-only").stdout.split()[0]
 
-    env = {
-        "RADIUSD_RADSEC": "true",
-        "RADIUSD_RADSEC_PORT": "0",
-        "RADIUSD_RADSEC_CERT": str(pki.server.cert),
-        "RADIUSD_RADSEC_KEY": str(pki.server.key),
-        "RADIUSD_RADSEC_CA": str(pki.server_ca),
-        "RADIUSD_RADSEC_IDLE_TIMEOUT": str(IDLE),
-        "RADIUSD_RADSEC_HANDSHAKE_TIMEOUT": "1.5",
-        "RADIUSD_RADSEC_MAX_CONNECTIONS": "5",
-        "RADIUSD_RADSEC_MAX_PER_NAS": "3",
-    }
+    env = radsec_env(
+        pki.server, pki.server_ca, radsec_idle_timeout=str(IDLE), radsec_handshake_timeout="1.5",
+        radsec_max_connections="5", radsec_max_per_nas="3",
+    )  # fmt: skip
     yield daemon_factory(url, env=env, seed=seed, args=("--api-bind", f"{HOST}:{api_port}"))
 
 
