@@ -16,7 +16,7 @@ import pytest
 from radiusd.eap.certs import make_test_pki
 
 from .conftest import DaemonProcess, stop_and_check, unavailable
-from .radsec_helpers import CertificateAuthority, RadsecProxy, free_port
+from .radsec_helpers import CertificateAuthority, RadsecProxy, free_port, radsec_env
 
 UDP_SECRET = "proxy-Secr3t-udp-eap"
 PASSWORD = "alice-Pw-eap-77"
@@ -51,14 +51,7 @@ def setup(
         d.cli("plan", "add", "wifi")
         d.cli("subscriber", "add", "alice", "--password", PASSWORD, "--plan", "wifi")
 
-    env = {
-        "RADIUSD_CONFIG": str(config),
-        "RADIUSD_RADSEC": "true",
-        "RADIUSD_RADSEC_PORT": str(tls_port),
-        "RADIUSD_RADSEC_CERT": str(server.cert),
-        "RADIUSD_RADSEC_KEY": str(server.key),
-        "RADIUSD_RADSEC_CA": str(radsec_ca.path),
-    }
+    env = radsec_env(server, radsec_ca.path, radsec_port=str(tls_port), config=str(config))
     d = daemon_factory(module_db_url, env=env, seed=seed)
     yield d, radsec_ca, eap_pki, tls_port, root
     problem = stop_and_check(d)  # before the next backend's daemon takes the same TLS port

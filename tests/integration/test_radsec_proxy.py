@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import DaemonProcess, run_radclient, stop_and_check, unavailable, wait_until
-from .radsec_helpers import CertificateAuthority, Issued, RadsecProxy, free_port
+from .radsec_helpers import CertificateAuthority, Issued, RadsecProxy, free_port, radsec_env
 
 UDP_SECRET = "proxy-Secr3t-udp-41"
 PASSWORD = "alice-Pw-51x"
@@ -69,13 +69,7 @@ def daemon(
         csv.write_text(f"username,password,plan\nalice,{PASSWORD},gold\n")
         d.cli("subscriber", "import", str(csv))
 
-    env = {
-        "RADIUSD_RADSEC": "true",
-        "RADIUSD_RADSEC_PORT": str(tls_port),
-        "RADIUSD_RADSEC_CERT": str(pki.server.cert),
-        "RADIUSD_RADSEC_KEY": str(pki.server.key),
-        "RADIUSD_RADSEC_CA": str(pki.ca.path),
-    }
+    env = radsec_env(pki.server, pki.ca.path, radsec_port=str(tls_port))
     d = daemon_factory(module_db_url, env=env, seed=seed)
     yield d
     problem = stop_and_check(d)  # before the next backend's daemon takes the same TLS port
