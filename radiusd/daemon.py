@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import gc
 import json
 import signal
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
 
+from radiusd import gcpacing
 from radiusd.codec import shared_secret
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary, default_dictionary
@@ -231,7 +231,11 @@ class Daemon:
             )  # fmt: skip
             self._tasks.append(loop.create_task(discovery, name="radiusd-lldp-discovery"))
         self._warn_unsafe()
-        settle_garbage_collector()
+        gcpacing.settle()
+        if s.gc_freeze_interval > 0:
+            self._tasks.append(
+                loop.create_task(gcpacing.run_freezer(s.gc_freeze_interval), name="radiusd-gc")
+            )
         if s.api_bind and self.worker == 0:  # the HTTP admin API, in this event loop
             # imported here: FastAPI and uvicorn take seconds to import and are not needed
             # by a daemon without api_bind, nor by workers other than the first
@@ -513,18 +517,6 @@ class Daemon:
 
 def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-
-
-def settle_garbage_collector() -> None:
-    """Move what start-up loaded (subscribers, sessions, leases: often millions of objects)
-    out of the collector's reach, and collect young objects less often.
-
-    Without this every full collection walks the whole in-memory tables; with them frozen a
-    collection costs only what requests allocated since. Reloads after start-up are not frozen
-    (they are rare and smaller)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
 
 
 def _factory(dispatcher: Dispatcher) -> Callable[[], RadiusProtocol]:

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
+from radiusd import gcpacing
 from radiusd.loadtest.sessions import (
     ACCESS_ACCEPT,
     Profile,
@@ -47,6 +48,7 @@ from radiusd.loadtest.stats import ACCESS, KINDS, RunStats
 IDENTIFIERS = 256
 PACER_TICK = 0.001
 PROGRESS_TICK = 0.25
+GC_FREEZE_INTERVAL = 1.0  # seconds (radiusd.gcpacing)
 START_TIMEOUT = 60.0  # seconds for worker processes to start
 
 
@@ -407,7 +409,13 @@ async def _run_engine(
         if ready is not None and not await loop.run_in_executor(None, ready):
             engine.close()
             return engine.stats
-        return await engine.run()
+        # the generator's own collector pauses would count as reply latency: paced as the daemon's
+        gcpacing.settle()
+        freezer = loop.create_task(gcpacing.run_freezer(GC_FREEZE_INTERVAL))
+        try:
+            return await engine.run()
+        finally:
+            freezer.cancel()
     finally:
         if installed:
             loop.remove_signal_handler(signal.SIGINT)
