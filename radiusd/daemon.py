@@ -43,6 +43,7 @@ from radiusd.server.debug import DebugPrinter
 from radiusd.server.dedupe import DedupeCache
 from radiusd.server.dispatcher import Dispatcher
 from radiusd.server.handler import Handler
+from radiusd.server.looplag import run_lag_probe
 from radiusd.server.nas import NasRegistry
 from radiusd.server.protocol import RadiusProtocol, bind_udp
 from radiusd.server.radsec import RadsecServer, reload_radsec, start_radsec
@@ -208,6 +209,7 @@ class Daemon:
         if s.radsec:
             await self._start_radsec()
         self._tasks.append(loop.create_task(self._poll_changes(), name="radiusd-change-poller"))
+        self._tasks.append(loop.create_task(run_lag_probe(self.stats), name="radiusd-loop-lag"))
         if self.worker == 0:
             self._tasks.append(loop.create_task(self._maintain_storage(), name="radiusd-storage"))
             self._tasks.append(

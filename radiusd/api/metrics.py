@@ -11,6 +11,7 @@ radiusd_requests_total                 counter    type, result (accept, reject, 
 radiusd_drops_total                    counter    reason (unknown NAS, bad authenticator, ...)
 radiusd_duplicates_total               counter    retransmissions answered from the cache
 radiusd_request_duration_seconds       histogram  reply latency
+radiusd_event_loop_lag_seconds         histogram  how late the event loop woke (radiusd.server.looplag)
 radiusd_ip_pool_addresses              gauge      pool, kind, state (allocated|reserved|free|held)
 radiusd_ip_pool_size                   gauge      pool, kind
 radiusd_ip_pool_utilisation_ratio      gauge      pool, kind (allocated + reserved) / size
@@ -95,14 +96,18 @@ class DaemonCollector(Collector):
         yield CounterMetricFamily(
             "radiusd_duplicates", "Retransmissions answered from the reply cache", value=stats.duplicates
         )
-        cumulative = 0
-        buckets: list[tuple[str, float]] = []
-        for bound, n in zip((*LATENCY_BUCKETS, float("inf")), stats.latency_counts, strict=True):
-            cumulative += n
-            buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
-        hist = HistogramMetricFamily("radiusd_request_duration_seconds", "Time from datagram to reply")
-        hist.add_metric([], buckets, sum_value=stats.latency_sum)
-        yield hist
+        yield _histogram(
+            "radiusd_request_duration_seconds",
+            "Time from datagram to reply",
+            stats.latency_counts,
+            stats.latency_sum,
+        )
+        yield _histogram(
+            "radiusd_event_loop_lag_seconds",
+            "How late the event loop woke for what was due (every datagram waited as long)",
+            stats.loop_lag_counts,
+            stats.loop_lag_sum,
+        )
         yield from self._pools()
         yield from self._storage()
         ipam = s.ipam
@@ -291,3 +296,15 @@ def _eap(engine: EapEngine) -> Iterator[Metric]:
     for (method, version, resumed), n in sorted(engine.handshakes.items()):
         hs.add_metric([method, version, "true" if resumed else "false"], n)
     yield hs
+
+
+def _histogram(name: str, doc: str, counts: list[int], total: float) -> HistogramMetricFamily:
+    """A histogram family from per-bucket counts in LATENCY_BUCKETS (+Inf last)."""
+    cumulative = 0
+    buckets: list[tuple[str, float]] = []
+    for bound, n in zip((*LATENCY_BUCKETS, float("inf")), counts, strict=True):
+        cumulative += n
+        buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+    hist = HistogramMetricFamily(name, doc)
+    hist.add_metric([], buckets, sum_value=total)
+    return hist

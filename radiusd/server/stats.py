@@ -33,6 +33,9 @@ class Stats:
     duplicates: int = 0
     latency_counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
     latency_sum: float = 0.0
+    #: the event loop's lag (radiusd.server.looplag), in LATENCY_BUCKETS
+    loop_lag_counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
+    loop_lag_sum: float = 0.0
     #: requests answered per NAS name, and when the last one was (time.time())
     nas_requests: Counter[str] = field(default_factory=Counter)
     nas_last: dict[str, float] = field(default_factory=dict)
@@ -58,6 +61,10 @@ class Stats:
 
     def rejected(self, nas: str, user: str, reason: str) -> None:
         self.rejects.append(Reject(time.time(), nas, user, reason))
+
+    def observe_loop_lag(self, seconds: float) -> None:
+        self.loop_lag_counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.loop_lag_sum += seconds
 
     def observe(self, kind: str, result: str, seconds: float) -> None:
         self.requests[(kind, result)] += 1

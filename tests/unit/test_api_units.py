@@ -55,6 +55,8 @@ def _state() -> Any:
     stats.observe("access", "accept", 0.02)
     stats.observe("accounting", "ok", 7.0)
     stats.drop("bad-authenticator")
+    stats.observe_loop_lag(0.0002)
+    stats.observe_loop_lag(0.15)
     alloc = Allocator([Pool("main", "ipv4", ["10.0.0.0/30"])])
     alloc.allocate("main", "alice", now=0.0)
     sessions = SessionTable()
@@ -93,6 +95,10 @@ def test_collector_reads_live_figures() -> None:
         'radiusd_request_duration_seconds_bucket{le="5.0"} 2.0',
         'radiusd_request_duration_seconds_bucket{le="+Inf"} 3.0',
         "radiusd_request_duration_seconds_count 3.0",
+        'radiusd_event_loop_lag_seconds_bucket{le="0.0005"} 1.0',
+        'radiusd_event_loop_lag_seconds_bucket{le="0.1"} 1.0',
+        'radiusd_event_loop_lag_seconds_bucket{le="0.25"} 2.0',
+        "radiusd_event_loop_lag_seconds_count 2.0",
         'radiusd_ip_pool_size{kind="ipv4",pool="main"} 2.0',
         'radiusd_ip_pool_addresses{kind="ipv4",pool="main",state="allocated"} 1.0',
         'radiusd_ip_pool_utilisation_ratio{kind="ipv4",pool="main"} 0.5',
