@@ -14,7 +14,10 @@ p95 / p99 / max reply latency, retransmissions and timeouts. A request the daemo
 (``overload``: the writer's oldest operation waited past ``max_wait``) is answered only on a
 retransmission, 3 s later: so "no retransmission and p99 under 100 ms" up to 70 % of capacity
 is the check (exit status 1 when it fails). Also reported: the daemon's drop counters (the
-``/metrics`` of its admin API) and PostgreSQL's WAL bytes and checkpoints during each run.
+``/metrics`` of its admin API) and PostgreSQL's WAL bytes and checkpoints during each run, and
+the daemon's CPU and its event loop's lag (``radiusd_event_loop_lag_seconds``: probes that woke
+over 25 / 50 / 100 ms late), which say whether a slow reply waited for the database or for the
+loop (the daemon's own work, or a CPU taken by other processes).
 """
 
 from __future__ import annotations
@@ -57,17 +60,40 @@ def checkpoints(url: str) -> int:
     return int(out or 0)
 
 
-def drops(api: str, token: str) -> dict[str, float]:
-    """The daemon's ``radiusd_drops`` counters by reason."""
+def scrape(api: str, token: str) -> tuple[dict[str, float], dict[float, float]]:
+    """The daemon's ``radiusd_drops`` counters by reason, and its event-loop lag histogram
+    (cumulative count by upper bound, ``radiusd_event_loop_lag_seconds``)."""
     req = urllib.request.Request(f"http://{api}/metrics", headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         text = resp.read().decode()
-    out: dict[str, float] = {}
+    drops: dict[str, float] = {}
+    lag: dict[float, float] = {}
     for line in text.splitlines():
         if line.startswith("radiusd_drops_total{"):
             reason = line.split('reason="', 1)[1].split('"', 1)[0]
-            out[reason] = float(line.rsplit(" ", 1)[1])
-    return out
+            drops[reason] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("radiusd_event_loop_lag_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            lag[float(bound)] = float(line.rsplit(" ", 1)[1])
+    return drops, lag
+
+
+def lag_summary(before: dict[float, float], after: dict[float, float]) -> str:
+    """Probes (every 10 ms) whose wake-up was over 25, 50 and 100 ms late during a run."""
+    if not after:
+        return "loop lag n/a"
+    probes = after[float("inf")] - before.get(float("inf"), 0.0)
+
+    def over(bound: float) -> float:
+        return probes - (after[bound] - before.get(bound, 0.0))
+
+    return f"loop lag >25/50/100 ms {over(0.025):.0f}/{over(0.05):.0f}/{over(0.1):.0f} of {probes:,.0f}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (/proc/PID/stat, clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def loadtest(
@@ -117,13 +143,15 @@ def one_run(work: Path, args: argparse.Namespace) -> list[str]:
             for frac in args.fractions:
                 rate = capacity * frac
                 sessions = max(1, int(rate * args.seconds / 4))
-                before = drops(api, token)
+                before, lag_before = scrape(api, token)
                 lsn, ckpt = wal_lsn(url), checkpoints(url)
                 load = os.getloadavg()[0]
+                cpu, began = cpu_seconds(d.pid), time.monotonic()
                 rep = loadtest(d.auth_port, d.acct_port, users, f"{rate:.0f}", sessions, None)
+                cpu_pct = (cpu_seconds(d.pid) - cpu) / (time.monotonic() - began) * 100
                 wal = wal_lsn(url) - lsn
                 ckpts = checkpoints(url) - ckpt
-                after = drops(api, token)
+                after, lag_after = scrape(api, token)
                 shed = {k: v - before.get(k, 0.0) for k, v in after.items() if v - before.get(k, 0.0)}
                 sent = sum(k["requests_per_second"] for k in rep.values())
                 requests = sum(k["requests"] for k in rep.values())
@@ -139,7 +167,8 @@ def one_run(work: Path, args: argparse.Namespace) -> list[str]:
                         ok = False
                 lines.append(
                     f"| {frac:.0%} | | drops {shed or 'none'}, WAL {wal / requests:,.0f} B/req, "
-                    f"checkpoints {ckpts}, load {load:.1f} | | | | | | | |"
+                    f"checkpoints {ckpts}, load {load:.1f}, daemon CPU {cpu_pct:.0f} %, "
+                    f"{lag_summary(lag_before, lag_after)} | | | | | | | |"
                 )
                 if frac <= 0.7 + 1e-9 and shed.get("overload"):
                     ok = False
