@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from asyncio import isfuture
 from collections.abc import Callable
 from typing import Any
 
@@ -222,7 +223,9 @@ class Dispatcher:
         if result is None or isinstance(result, Packet):
             self._complete(req, key, result, send, now, seq)
             return
-        task = asyncio.ensure_future(result)
+        # the accounting policy returns a plain future: no ensure_future (its coroutine checks
+        # go through an ABC isinstance per request)
+        task = result if isfuture(result) else asyncio.ensure_future(result)
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._task_done(t, req, key, send, now, seq))
 

@@ -176,29 +176,36 @@ def _pg_batch_sql() -> str:
 
 
 _PG_BATCH = _pg_batch_sql()
-_get_session = attrgetter(*(a for _, _, a in _PG_SESSION_COLS))
-_get_point = attrgetter(*(a for _, _, a in _PG_POINT_COLS))
 _S_STARTED, _S_UPDATED, _S_STOPPED = (
     [c for c, _, _ in _PG_SESSION_COLS].index(n) for n in ("started_at", "updated_at", "stopped_at")
 )
 _P_TIME = [c for c, _, _ in _PG_POINT_COLS].index("event_time")
 
 
+# the three times are neighbours, so a row is two slices around them (no list per row)
+assert _S_UPDATED == _S_STARTED + 1 and _S_STOPPED == _S_STARTED + 2
+_get_session_head = attrgetter(*(a for _, _, a in _PG_SESSION_COLS[:_S_STARTED]))
+_get_session_tail = attrgetter(*(a for _, _, a in _PG_SESSION_COLS[_S_STOPPED + 1 :]))
+assert _P_TIME == 1 and _PG_POINT_COLS[0][2] == "unique_id"  # (one attribute: attrgetter gives no tuple)
+_get_point_tail = attrgetter(*(a for _, _, a in _PG_POINT_COLS[_P_TIME + 1 :]))
+
+
 def _session_wire(s: LiveSession, rev_before: int) -> tuple[Any, ...]:
     """A radiusd_acct_session_row value. A tuple: asyncpg reads a list in an array as a
     sub-array, a tuple as a composite."""
-    row = [*_get_session(s), rev_before]
-    row[_S_STARTED] = s.started_at.timestamp()
-    row[_S_UPDATED] = s.updated_at.timestamp()
     stopped = s.stopped_at
-    row[_S_STOPPED] = None if stopped is None else stopped.timestamp()
-    return tuple(row)
+    return (
+        *_get_session_head(s),
+        s.started_at.timestamp(),
+        s.updated_at.timestamp(),
+        None if stopped is None else stopped.timestamp(),
+        *_get_session_tail(s),
+        rev_before,
+    )
 
 
 def _point_wire(p: InterimPoint) -> tuple[Any, ...]:
-    row = list(_get_point(p))
-    row[_P_TIME] = p.event_time.timestamp()
-    return tuple(row)
+    return (p.unique_id, p.event_time.timestamp(), *_get_point_tail(p))
 
 
 async def _apply_postgresql(
