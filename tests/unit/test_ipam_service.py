@@ -167,6 +167,24 @@ async def test_hooks_confirm_renew_release_adopt_conflict() -> None:
     assert [r["address"] for r in reset.v4] == ["10.0.0.5"]  # type: ignore[attr-defined]
 
 
+async def test_without_pools_the_hooks_return_nothing_and_a_new_pool_is_served() -> None:
+    """A NAS handing out its own addresses: no pool, no lease work per accounting request;
+    once a pool exists the same hooks adopt the address (the check is made per call)."""
+    svc, _ = service(["10.0.0.0/29"])
+    full = svc.alloc
+    svc.alloc, _ = svc._build({}, ())
+    assert not svc.alloc.has_pools() and full.has_pools()
+    for status in (StatusType.START, StatusType.INTERIM_UPDATE, StatusType.STOP):
+        hook = {StatusType.START: svc.on_start, StatusType.INTERIM_UPDATE: svc.on_interim}.get(
+            status, svc.on_stop
+        )
+        assert hook(event(status, "bob", "10.0.0.5")) == []
+    assert svc.conflicts == 0
+    svc.alloc = full
+    (adopted,) = svc.on_start(event(StatusType.START, "bob", "10.0.0.5"))
+    assert adopted.v4[0]["owner"] == "bob"  # type: ignore[attr-defined]
+
+
 async def test_a_swept_session_releases_its_lease_only_if_no_node_renewed_it() -> None:
     svc, _ = service(["10.0.0.0/29"])
     await assign(svc, FakeRequest(), sub("alice"), None, "p")
