@@ -121,6 +121,9 @@ async def bench(url: str, args: argparse.Namespace) -> list[tuple[str, int, floa
         else:
             gc_time[0] += time.process_time() - gc_time[1]
             gc_time[2] += 1
+            if os.environ.get("ACCT_PATH_GC_TRACE"):
+                ms = (time.process_time() - gc_time[1]) * 1e3
+                print(f"  gc generation {info['generation']}: {ms:.1f} ms, {info['collected']} collected")
 
     gc.callbacks.append(on_gc)
     prof = cProfile.Profile(time.process_time) if args.profile else None
