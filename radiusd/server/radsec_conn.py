@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import ssl
 from dataclasses import replace
 from typing import Any, Protocol, cast
 
 from radiusd.coa.stream import RADSEC_SECRET, Waiter
 from radiusd.codec.crypto import response_authenticator, verify_hashed_request
+from radiusd.codec.radius11 import ALPN_11, RESERVED_2
 from radiusd.logs import get_logger
 from radiusd.model.request import NasClient
 
 from .debug import DebugPrinter
 from .dispatcher import Dispatcher
 from .nas import NasRegistry
+from .radsec_alpn import ALERT_NO_APPLICATION_PROTOCOL, MAX_HELLO, NeedMore, acceptable, offered
 from .radsec_tls import PeerIdentity, peer_identity
 from .stats import Stats
 
@@ -41,8 +44,10 @@ class RadsecHost(Protocol):
     handshake_timeout: float
     debug: DebugPrinter | None
     connections: set[RadsecConnection]
+    alpn: str
 
     def open_count(self, nas_name: str) -> int: ...
+
 
 log = get_logger("radiusd.radsec")
 
@@ -64,15 +69,16 @@ _UNSUPPORTED_EXTENSION = 406
 _KEEP_OPEN = frozenset({"unexpected-code"})
 
 
-def radsec_client(nas: NasClient, peer: tuple[str, int]) -> NasClient:
+def radsec_client(nas: NasClient, peer: tuple[str, int], *, radius11: bool = False) -> NasClient:
     """The NAS as a RadSec connection speaks for it: the fixed secret ``radsec`` (RFC 6614
     §2.3), and no Message-Authenticator demanded of Access-Requests, as TLS already protects
     their integrity (the BlastRADIUS forgery needs an MD5 the attacker can see and alter).
-    A NAS stored as a subnet takes the peer's address, as a UDP one would."""
+    A NAS stored as a subnet takes the peer's address, as a UDP one would. ``radius11``: the
+    connection negotiated RADIUS/1.1 (RFC 9765), where the secret is never used."""
     address = peer[0] if nas.is_subnet else nas.address
     return replace(
         nas, secret=RADSEC_SECRET, require_message_authenticator=False, address=address,
-        network=nas.address if nas.is_subnet else None,
+        network=nas.address if nas.is_subnet else None, radius11=radius11,
     )  # fmt: skip
 
 
@@ -109,6 +115,11 @@ class RadsecConnection(asyncio.Protocol):
         #: our Disconnect-/CoA-Requests awaiting their answer, by Identifier
         self._waiting: dict[int, Waiter] = {}
         self._next_id = 1
+        #: RADIUS/1.1: the Token of our next request, a 32-bit counter from a random start
+        #: (RFC 9765 §4.2.1)
+        self._next_token = int.from_bytes(os.urandom(4), "big")
+        #: the ClientHello read so far, while ALPN is still to be checked (radsec_alpn)
+        self._hello: bytes | None = None
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -124,6 +135,8 @@ class RadsecConnection(asyncio.Protocol):
         server.connections.add(self)
         self._counted = True
         self._tls = server.context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+        if server.alpn != "off":
+            self._hello = b""
         self._timer = self._loop.call_later(server.handshake_timeout, self._handshake_expired)
 
     def _handshake_expired(self) -> None:
@@ -166,19 +179,31 @@ class RadsecConnection(asyncio.Protocol):
         if server.open_count(nas.name) >= server.max_per_nas:
             self._refuse("nas-connection-limit", nas=nas.name)
             return False
+        alpn = tls.selected_alpn_protocol() or ""
+        version = tls.version() or ""
+        radius11 = alpn == ALPN_11
+        if server.alpn == "1.1" and not radius11:  # a ClientHello too large to read got here
+            self._refuse("alpn-required", nas=nas.name, alpn=alpn or "(none)")
+            return False
+        if radius11 and version != "TLSv1.3":  # RFC 9765 §3.4: RADIUS/1.1 requires TLS 1.3
+            self._refuse("radius11-needs-tls13", nas=nas.name, tls=version)
+            return False
         self.identity = identity
-        self.nas = radsec_client(nas, self.peer)
+        self.nas = radsec_client(nas, self.peer, radius11=radius11)
         self.stats.radsec_open[nas.name] += 1
         self.stats.radsec_accepted += 1
-        version = tls.version() or ""
+        if radius11:
+            self.stats.radsec_radius11 += 1
         log.info(
-            "radsec.connected", peer=self._peer_text(), nas=nas.name, tls=version,
+            "radsec.connected", peer=self._peer_text(), nas=nas.name, tls=version, alpn=alpn,
             fingerprint=identity.fingerprint,
         )  # fmt: skip
         if server.debug is not None:
+            proto = f", ALPN {alpn}" if alpn else ""
             server.debug.note(
                 f"RadSec connection from {self._peer_text()}: NAS {nas.name!r} ({nas.address}), "
-                f"{version}, certificate {identity.subject or '(no subject)'} sha256 {identity.fingerprint}"
+                f"{version}{proto}, certificate {identity.subject or '(no subject)'} "
+                f"sha256 {identity.fingerprint}"
             )
         self._last_seen = self._loop.time()
         self._timer = self._loop.call_later(server.idle_timeout, self._idle_check)
@@ -204,6 +229,10 @@ class RadsecConnection(asyncio.Protocol):
         tls = self._tls
         if tls is None or self.reason:
             return
+        if self._hello is not None:
+            data = self._client_hello(data)
+            if not data:
+                return
         self._incoming.write(data)
         if self.nas is None and not self._handshake():
             return
@@ -229,6 +258,29 @@ class RadsecConnection(asyncio.Protocol):
             self._last_seen = self._loop.time()
             self._activity = next(_ACTIVITY)
             self._frames(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
+    def _client_hello(self, data: bytes) -> bytes:
+        """Hold the first flight until the ClientHello is whole, then check its ALPN names
+        against ``radsec_alpn`` (radiusd.server.radsec_alpn); what OpenSSL may read, or b""
+        (more to come, or refused with the no_application_protocol alert)."""
+        buf = self._hello + data if self._hello else data
+        try:
+            names = offered(buf)
+        except NeedMore:
+            if len(buf) < MAX_HELLO:
+                self._hello = buf
+                return b""
+            names = None  # OpenSSL judges it; "1.1" is enforced after the handshake
+            self._hello = None
+            return buf
+        self._hello = None
+        if not acceptable(self.server.alpn, names):
+            if self.transport is not None:
+                self.transport.write(ALERT_NO_APPLICATION_PROTOCOL)
+            offer = ",".join(names) if names else "(none)"
+            self._refuse("alpn-mismatch", alpn=offer, setting=self.server.alpn)
+            return b""
+        return buf
 
     def _flush(self) -> None:
         out = self._outgoing.read()
@@ -289,7 +341,8 @@ class RadsecConnection(asyncio.Protocol):
         # Access-Request and Status-Server (answered with Access-Accept, RFC 5997 §3) to the auth
         # side; anything else but Accounting-Request is dropped there as an unexpected code
         dispatcher = self.server.acct if code == _ACCOUNTING_REQUEST else self.server.auth
-        self._keys[packet[1]] = (self.peer, packet[1], packet[4:20])
+        # by Identifier; RADIUS/1.1 has none (Reserved-1), the Token's low octet stands in
+        self._keys[packet[7] if nas.radius11 else packet[1]] = (self.peer, packet[1], packet[4:20])
         dispatcher.last_drop = ""
         dispatcher.datagram_received(packet, self.peer, self._send, nas)
         reason = dispatcher.last_drop
@@ -300,14 +353,18 @@ class RadsecConnection(asyncio.Protocol):
         """RFC 6614 §2.4: a CoA- or Disconnect-Request on this connection gets its NAK with
         Error-Cause 406 "Unsupported Extension" (RFC 5176 §3.5): this server sends CoA, it does
         not take it. Unauthentic requests are dropped and close the connection, as others."""
-        if not verify_hashed_request(packet, RADSEC_SECRET):
+        if not nas.radius11 and not verify_hashed_request(packet, RADSEC_SECRET):
             self.stats.drop("bad-authenticator")
             self.close("dropped:bad-authenticator")
             return
         self.stats.drop("coa-on-radsec")
         body = bytes([_ERROR_CAUSE, 6]) + _UNSUPPORTED_EXTENSION.to_bytes(4, "big")
-        head = bytes([nak, packet[1]]) + (20 + len(body)).to_bytes(2, "big")
-        auth = response_authenticator(head + packet[4:20] + body, RADSEC_SECRET)
+        if nas.radius11:  # RFC 9765 §4.1: Reserved-1 zero, the request's Token, no MD5
+            head = bytes([nak, 0]) + (20 + len(body)).to_bytes(2, "big")
+            auth = packet[4:8] + RESERVED_2
+        else:
+            head = bytes([nak, packet[1]]) + (20 + len(body)).to_bytes(2, "big")
+            auth = response_authenticator(head + packet[4:20] + body, RADSEC_SECRET)
         log.info("radsec.coa-refused", peer=self._peer_text(), nas=nas.name, code=packet[0])
         self._send(head + auth + body, self.peer)
 
@@ -323,6 +380,11 @@ class RadsecConnection(asyncio.Protocol):
         return self._activity
 
     @property
+    def radius11(self) -> bool:
+        """The connection speaks RADIUS/1.1: our requests carry a Token (radiusd.coa.stream)."""
+        return self.nas is not None and self.nas.radius11
+
+    @property
     def alive(self) -> bool:
         t = self.transport
         return self.nas is not None and not self.reason and t is not None and not t.is_closing()
@@ -331,6 +393,14 @@ class RadsecConnection(asyncio.Protocol):
         """A free Identifier for a request of ours (ID 0 left aside, as RFC 6613 §2.6.5 keeps
         it for Status-Server), bound to ``waiter``; None when busy or closing."""
         if not self.alive:
+            return None
+        if self.radius11:  # a Token no request of ours awaits (RFC 9765 §4.2.1)
+            for _ in range(8):
+                token = self._next_token
+                self._next_token = (token + 1) & 0xFFFFFFFF
+                if token not in self._waiting:
+                    self._waiting[token] = waiter
+                    return token
             return None
         for _ in range(255):
             ident = self._next_id
@@ -354,14 +424,15 @@ class RadsecConnection(asyncio.Protocol):
         """An ACK/NAK: to the request waiting on its Identifier. One that answers nothing
         outstanding is discarded (RFC 6613 §2.6.4 lets the connection stay open); one whose
         Response Authenticator fails closes it (same section)."""
-        waiter = self._waiting.get(packet[1])
+        key = int.from_bytes(packet[4:8], "big") if nas.radius11 else packet[1]
+        waiter = self._waiting.get(key)
         if waiter is None:
             self.stats.drop("radsec-unexpected-reply")
             log.info("radsec.unexpected-reply", peer=self._peer_text(), nas=nas.name, code=packet[0],
-                     id=packet[1])  # fmt: skip
+                     id=key)  # fmt: skip
             return
         if waiter.reply(packet):
-            self._waiting.pop(packet[1], None)
+            self._waiting.pop(key, None)
             return
         self.stats.drop("radsec-bad-reply")
         self.close("dropped:bad-reply")

@@ -205,10 +205,13 @@ class TlsClient:
     """A blocking RadSec client: raw octets out, RADIUS packets (framed by Length) in."""
 
     def __init__(
-        self, port: int, ca: Path, client: Issued | None, host: str = "127.0.0.1", timeout: float = 5.0
-    ) -> None:
+        self, port: int, ca: Path, client: Issued | None, host: str = "127.0.0.1", timeout: float = 5.0,
+        alpn: tuple[str, ...] = (),
+    ) -> None:  # fmt: skip
         ctx = ssl.create_default_context(cafile=str(ca))
         ctx.check_hostname = False  # the test server certificate is for "radiusd.test"
+        if alpn:  # RFC 7301 names offered in the ClientHello (RFC 9765: radius/1.0, radius/1.1)
+            ctx.set_alpn_protocols(list(alpn))
         if client is not None:
             ctx.load_cert_chain(client.cert, client.key)
         raw = socket.create_connection((host, port), timeout=timeout)
