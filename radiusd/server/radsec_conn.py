@@ -237,6 +237,7 @@ class RadsecConnection(asyncio.Protocol):
         if self.nas is None and not self._handshake():
             return
         chunks = []
+        peer_done = False
         while True:
             try:
                 chunk = tls.read(65536)
@@ -250,7 +251,8 @@ class RadsecConnection(asyncio.Protocol):
                 log.info("radsec.tls-error", peer=self._peer_text(), error=_short(exc))
                 self.close("tls-error")
                 return
-            if not chunk:
+            if not chunk:  # the peer's close_notify: SSLObject.read returns b"" for it
+                peer_done = True
                 break
             chunks.append(chunk)
         self._flush()  # TLS 1.3 post-handshake messages, key updates
@@ -258,6 +260,8 @@ class RadsecConnection(asyncio.Protocol):
             self._last_seen = self._loop.time()
             self._activity = next(_ACTIVITY)
             self._frames(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        if peer_done:  # answered with ours, so the peer's TLS shutdown need not time out
+            self.close("peer-closed")
 
     def _client_hello(self, data: bytes) -> bytes:
         """Hold the first flight until the ClientHello is whole, then check its ALPN names

@@ -4,9 +4,11 @@ the RFC text (draft-ietf-radext-radiusv11-09 section numbers): a real TLS connec
 Reserved-1 zero, a 4-octet Token and 12 zero octets instead of the Authenticator (§4.1),
 User-Password in the clear (§5.1.1), no Message-Authenticator (§5.2).
 
-No third-party RADIUS/1.1 peer exists on this machine: Debian's radsecproxy 1.9.2 and
-FreeRADIUS 3.2 predate RFC 9765 (they send no ALPN; test_radsec_proxy.py covers that case
-against the default ``radsec_alpn = "both"``).
+Debian's radsecproxy 1.9.2 and FreeRADIUS 3.2 predate RFC 9765 (they send no ALPN;
+test_radsec_proxy.py covers that case against the default ``radsec_alpn = "both"``). The one
+third-party RADIUS/1.1 client found, pyrad2 3.2 (PyPI), needs Python 3.12: it runs in its own
+interpreter (tests/interop/pyrad2_radius11.py) when ``RADIUSD_PYRAD2_PYTHON`` names one that
+can import it; that check is opt-in, as the project's interpreter cannot install pyrad2.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import socket
 import ssl
 import struct
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -292,6 +295,23 @@ def test_disconnect_goes_down_a_radius11_connection(daemon: DaemonProcess, pki: 
         c.send(packet11(DISCONNECT_ACK, request[4:8], b""))
         thread.join(30)
         assert result.get("status") == 200 and result["body"]["outcome"] == "ack", result
+
+
+@pytest.mark.parametrize(("offer", "version"), [("1.0,1.1", 1), ("1.0", 0)])
+def test_pyrad2_interop(daemon: DaemonProcess, pki: Pki, offer: str, version: int) -> None:
+    """pyrad2 3.2 offering radius/1.0 and radius/1.1 (RADIUS/1.1 chosen), or radius/1.0 only:
+    PAP accepted and rejected, Accounting Start and Stop and Status-Server answered."""
+    python = os.environ.get("RADIUSD_PYRAD2_PYTHON")
+    if not python:
+        pytest.skip("opt-in: RADIUSD_PYRAD2_PYTHON names a Python 3.12+ that can import pyrad2")
+    script = Path(__file__).parents[1] / "interop" / "pyrad2_radius11.py"
+    port = str(daemon.bound["radsec"][0][1])
+    args = [python, str(script), port, str(pki.ca.path), str(pki.pop.cert), str(pki.pop.key)]
+    done = subprocess.run([*args, "alice", PASSWORD, offer], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["version"] == version, out  # pyrad2's RadiusVersion: 1 is RADIUS/1.1
+    assert (out["pap"], out["wrong"], out["start"], out["stop"], out["status_server"]) == (2, 3, 5, 5, 2), out
 
 
 # -- radsec_alpn = "1.1" -----------------------------------------------------------------------
