@@ -5,12 +5,14 @@ RADIUS/1.1 form (draft-ietf-radext-radiusv11-09 section numbers)."""
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 
 import pytest
 
 from radiusd.codec import Packet
 from radiusd.codec.errors import MalformedPacket
 from radiusd.codec.radius11 import clear_password, encode_reply11, encode_request11
+from radiusd.config import ConfigError, load_settings
 from radiusd.model.request import NasClient
 from radiusd.policy.hiding import mppe_key, user_password
 from radiusd.server.radsec_alpn import NeedMore, acceptable, offered
@@ -87,3 +89,13 @@ def test_password_is_plain_and_bounded() -> None:
     for bad in (b"", b"x" * 129):  # §5.1.1: 1 to 128 octets
         with pytest.raises(MalformedPacket):
             clear_password(bad)
+
+
+def test_radsec_alpn_setting_is_checked(tmp_path: Path) -> None:
+    conf = tmp_path / "radiusd.toml"
+    conf.write_text('radsec_alpn = "1.1"\n')
+    assert load_settings(conf).radsec_alpn == "1.1"
+    assert load_settings(conf, radsec_alpn="both").radsec_alpn == "both"
+    conf.write_text('radsec_alpn = "2.0"\n')
+    with pytest.raises(ConfigError, match=r"radsec_alpn.*both, 1\.0, 1\.1, off"):
+        load_settings(conf)
