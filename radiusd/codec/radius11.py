@@ -46,6 +46,12 @@ def encode_reply11(reply: Packet, token: bytes) -> bytes:
     return _encode(reply.code, token, reply_body(reply))
 
 
+def encode_reply11_body(code: int, token: bytes, body: bytes) -> bytes:
+    """:func:`encode_reply11` from attributes already on the wire (the PAP fast path's cached
+    plan attributes; ``body`` holds no Message-Authenticator)."""
+    return _encode(code, token, body)
+
+
 def encode_request11(packet: Packet, token: bytes) -> bytes:
     """A request in RADIUS/1.1 with ``token`` (4 octets); ``packet.authenticator`` becomes
     Token + Reserved-2 and ``packet.identifier`` 0, so a reply can be matched against it."""

@@ -44,7 +44,7 @@ from radiusd.codec.packet import (
     encode_reply_body,
     from_scan,
 )
-from radiusd.codec.radius11 import encode_reply11
+from radiusd.codec.radius11 import encode_reply11, encode_reply11_body
 from radiusd.codec.scanning import Scanned, scan, verify_message_authenticator
 from radiusd.logs import get_logger
 from radiusd.model.request import HandlerResult, NasClient, Request
@@ -243,10 +243,12 @@ class Dispatcher:
         static addresses, Simultaneous-Use, subscriber attributes, not active, expired,
         slow hashes); retransmissions; a bad Message-Authenticator; a wrong password
         (rejects are logged and delayed by the general path). ``serve -X`` turns it off.
+        Over RADIUS/1.1 (RFC 9765) there is no Message-Authenticator to require or check
+        (a received one is ignored, §5.2) and the reply carries the request's Token.
         """
         data, offs, types, ma_offset = scanned
-        if not ma_offset or types.translate(None, self._plain_types) or nas.radius11:
-            return False  # RADIUS/1.1 has no Message-Authenticator: the general path
+        if (not ma_offset and not nas.radius11) or types.translate(None, self._plain_types):
+            return False
         k = types.find(USER_NAME)
         j = types.find(USER_PASSWORD)
         if k < 0 or j < 0:
@@ -261,14 +263,18 @@ class Dispatcher:
         key = (addr, identifier, authenticator)
         if self.dedupe.lookup(key, now) is not None:
             return False
-        if not verify_message_authenticator(data, nas.secret, None, ma_offset):
+        radius11 = nas.radius11  # RFC 9765: TLS vouches for the request, no MD5 (§5.2)
+        if not radius11 and not verify_message_authenticator(data, nas.secret, None, ma_offset):
             return False
         cred, body = found
         o = offs[j]
         if not pap.pap_matches(cred, data[o + 2 : o + data[o + 1]], nas, authenticator):
             return False
         try:
-            reply = encode_reply_body(_ACCESS_ACCEPT, identifier, authenticator, body, nas.secret)
+            if radius11:
+                reply = encode_reply11_body(_ACCESS_ACCEPT, authenticator[:4], body)
+            else:
+                reply = encode_reply_body(_ACCESS_ACCEPT, identifier, authenticator, body, nas.secret)
         except ValueError:  # over 4096 octets: the general path drops it with the reason
             return False
         self.dedupe.begin(key, now)
