@@ -178,7 +178,7 @@ def measure(pid: int, run: object) -> tuple[float, float, Window]:
     """(requests/s, daemon µs/request, the window) of one coroutine run."""
     _, cpu0 = proc_cpu(pid)
     t0 = time.perf_counter()
-    w = uvloop.run(run)  # type: ignore[arg-type]
+    w: Window = uvloop.run(run)  # type: ignore[arg-type]
     wall = time.perf_counter() - t0
     _, cpu1 = proc_cpu(pid)
     n = w.accepts + w.others
