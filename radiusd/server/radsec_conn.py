@@ -3,8 +3,9 @@ the certificate mapped to a NAS, RADIUS packets framed by their Length field and
 dispatchers, replies written back on the connection.
 
 The other direction too: Disconnect-/CoA-Requests of radiusd.coa.stream written down the
-connection (RFC 6614 §2.4: the TLS client receives them on the connection it opened), their
-ACK/NAK routed back by Identifier to the request waiting for it."""
+connection (RFC 6614 §2.4), their ACK/NAK routed back to the request waiting for it: the
+mixin of radiusd.server.radsec_dynauth. RADIUS/1.1 (RFC 9765) is negotiated in the ClientHello
+(radiusd.server.radsec_alpn) and marks the connection's NasClient."""
 
 from __future__ import annotations
 
@@ -16,8 +17,7 @@ from dataclasses import replace
 from typing import Any, Protocol, cast
 
 from radiusd.coa.stream import RADSEC_SECRET, Waiter
-from radiusd.codec.crypto import response_authenticator, verify_hashed_request
-from radiusd.codec.radius11 import ALPN_11, RESERVED_2
+from radiusd.codec.radius11 import ALPN_11
 from radiusd.logs import get_logger
 from radiusd.model.request import NasClient
 
@@ -25,6 +25,7 @@ from .debug import DebugPrinter
 from .dispatcher import Dispatcher
 from .nas import NasRegistry
 from .radsec_alpn import ALERT_NO_APPLICATION_PROTOCOL, MAX_HELLO, NeedMore, acceptable, offered
+from .radsec_dynauth import DYNAUTH_REPLIES, NAK, DynAuthEnd
 from .radsec_tls import PeerIdentity, peer_identity
 from .stats import Stats
 
@@ -55,15 +56,9 @@ __all__ = ["RADSEC_SECRET", "RadsecConnection", "radsec_client"]
 
 MIN_LENGTH, MAX_LENGTH = 20, 4096
 _ACCOUNTING_REQUEST = 4
-#: CoA-Request -> CoA-NAK, Disconnect-Request -> Disconnect-NAK (RFC 5176 §2.3)
-_NAK = {43: 45, 40: 42}
 #: orders connections by when they last received a packet: the loop's clock (uvloop's is in
 #: milliseconds) cannot tell two round trips in the same millisecond apart
 _ACTIVITY = itertools.count(1)
-#: Disconnect-ACK/NAK, CoA-ACK/NAK: answers to our requests (RFC 5176 §2.3)
-_DYNAUTH_REPLIES = frozenset({41, 42, 44, 45})
-_ERROR_CAUSE = 101
-_UNSUPPORTED_EXTENSION = 406
 #: dispatcher drop reasons after which the connection stays open (RFC 6613 §2.6.4: "invalid
 #: code" may keep it); any other drop closes it
 _KEEP_OPEN = frozenset({"unexpected-code"})
@@ -82,7 +77,7 @@ def radsec_client(nas: NasClient, peer: tuple[str, int], *, radius11: bool = Fal
     )  # fmt: skip
 
 
-class RadsecConnection(asyncio.Protocol):
+class RadsecConnection(DynAuthEnd, asyncio.Protocol):
     """One TCP connection: TLS handshake, certificate to NAS, then packets in and replies out.
 
     TLS runs here on memory BIOs (``SSLContext.wrap_bio``) over the plain TCP transport, not
@@ -112,7 +107,7 @@ class RadsecConnection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         #: replies to send together at the end of the current read (None: send at once)
         self._held: list[bytes] | None = None
-        #: our Disconnect-/CoA-Requests awaiting their answer, by Identifier
+        #: our Disconnect-/CoA-Requests awaiting their answer, by Identifier (RADIUS/1.1: Token)
         self._waiting: dict[int, Waiter] = {}
         self._next_id = 1
         #: RADIUS/1.1: the Token of our next request, a 32-bit counter from a random start
@@ -335,10 +330,10 @@ class RadsecConnection(asyncio.Protocol):
 
     def _packet(self, packet: bytes, nas: NasClient) -> None:
         code = packet[0]
-        if code in _DYNAUTH_REPLIES:
+        if code in DYNAUTH_REPLIES:
             self._dynauth_reply(packet, nas)
             return
-        nak = _NAK.get(code)
+        nak = NAK.get(code)
         if nak is not None:
             self._unsupported(packet, nak, nas)
             return
@@ -352,100 +347,6 @@ class RadsecConnection(asyncio.Protocol):
         reason = dispatcher.last_drop
         if reason and reason not in _KEEP_OPEN:
             self.close(f"dropped:{reason}")
-
-    def _unsupported(self, packet: bytes, nak: int, nas: NasClient) -> None:
-        """RFC 6614 §2.4: a CoA- or Disconnect-Request on this connection gets its NAK with
-        Error-Cause 406 "Unsupported Extension" (RFC 5176 §3.5): this server sends CoA, it does
-        not take it. Unauthentic requests are dropped and close the connection, as others."""
-        if not nas.radius11 and not verify_hashed_request(packet, RADSEC_SECRET):
-            self.stats.drop("bad-authenticator")
-            self.close("dropped:bad-authenticator")
-            return
-        self.stats.drop("coa-on-radsec")
-        body = bytes([_ERROR_CAUSE, 6]) + _UNSUPPORTED_EXTENSION.to_bytes(4, "big")
-        if nas.radius11:  # RFC 9765 §4.1: Reserved-1 zero, the request's Token, no MD5
-            head = bytes([nak, 0]) + (20 + len(body)).to_bytes(2, "big")
-            auth = packet[4:8] + RESERVED_2
-        else:
-            head = bytes([nak, packet[1]]) + (20 + len(body)).to_bytes(2, "big")
-            auth = response_authenticator(head + packet[4:20] + body, RADSEC_SECRET)
-        log.info("radsec.coa-refused", peer=self._peer_text(), nas=nas.name, code=packet[0])
-        self._send(head + auth + body, self.peer)
-
-    # -- our Disconnect-/CoA-Requests (radiusd.coa.stream) --------------------------------
-
-    @property
-    def label(self) -> str:
-        return f"RadSec {self._peer_text()}"
-
-    @property
-    def activity(self) -> int:
-        """Larger for a connection that received a packet more recently."""
-        return self._activity
-
-    @property
-    def radius11(self) -> bool:
-        """The connection speaks RADIUS/1.1: our requests carry a Token (radiusd.coa.stream)."""
-        return self.nas is not None and self.nas.radius11
-
-    @property
-    def alive(self) -> bool:
-        t = self.transport
-        return self.nas is not None and not self.reason and t is not None and not t.is_closing()
-
-    def reserve(self, waiter: Waiter) -> int | None:
-        """A free Identifier for a request of ours (ID 0 left aside, as RFC 6613 §2.6.5 keeps
-        it for Status-Server), bound to ``waiter``; None when busy or closing."""
-        if not self.alive:
-            return None
-        if self.radius11:  # a Token no request of ours awaits (RFC 9765 §4.2.1)
-            for _ in range(8):
-                token = self._next_token
-                self._next_token = (token + 1) & 0xFFFFFFFF
-                if token not in self._waiting:
-                    self._waiting[token] = waiter
-                    return token
-            return None
-        for _ in range(255):
-            ident = self._next_id
-            self._next_id = ident % 255 + 1
-            if ident not in self._waiting:
-                self._waiting[ident] = waiter
-                return ident
-        return None
-
-    def release(self, identifier: int) -> None:
-        self._waiting.pop(identifier, None)
-
-    def write_request(self, data: bytes) -> bool:
-        if not self.alive or self.nas is None:
-            return False
-        log.info("radsec.dynauth-sent", peer=self._peer_text(), nas=self.nas.name, code=data[0], id=data[1])
-        self._send(data, self.peer)
-        return True
-
-    def _dynauth_reply(self, packet: bytes, nas: NasClient) -> None:
-        """An ACK/NAK: to the request waiting on its Identifier. One that answers nothing
-        outstanding is discarded (RFC 6613 §2.6.4 lets the connection stay open); one whose
-        Response Authenticator fails closes it (same section)."""
-        key = int.from_bytes(packet[4:8], "big") if nas.radius11 else packet[1]
-        waiter = self._waiting.get(key)
-        if waiter is None:
-            self.stats.drop("radsec-unexpected-reply")
-            log.info("radsec.unexpected-reply", peer=self._peer_text(), nas=nas.name, code=packet[0],
-                     id=key)  # fmt: skip
-            return
-        if waiter.reply(packet):
-            self._waiting.pop(key, None)
-            return
-        self.stats.drop("radsec-bad-reply")
-        self.close("dropped:bad-reply")
-
-    def _abandon(self) -> None:
-        """The connection is going: every request waiting on it hears so."""
-        waiting, self._waiting = self._waiting, {}
-        for waiter in waiting.values():
-            waiter.lost()
 
     def _send(self, data: bytes, _addr: Any) -> None:
         """Where the dispatchers send replies: this connection, if it is still open (RFC 6613
