@@ -303,7 +303,10 @@ def test_pyrad2_interop(daemon: DaemonProcess, pki: Pki, offer: str, version: in
     PAP accepted and rejected, Accounting Start and Stop and Status-Server answered."""
     python = os.environ.get("RADIUSD_PYRAD2_PYTHON")
     if not python:
-        pytest.skip("opt-in: RADIUSD_PYRAD2_PYTHON names a Python 3.12+ that can import pyrad2")
+        why = "RADIUSD_PYRAD2_PYTHON names a Python 3.12+ that can import pyrad2 (.ci/run makes one)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the third-party RADIUS/1.1 client is missing: {why}")
+        pytest.skip(f"opt-in: {why}")
     script = Path(__file__).parents[1] / "interop" / "pyrad2_radius11.py"
     port = str(daemon.bound["radsec"][0][1])
     args = [python, str(script), port, str(pki.ca.path), str(pki.pop.cert), str(pki.pop.key)]
