@@ -209,8 +209,7 @@ class Packet:
         d = self._data
         if d is not None and not self.invalid:
             # reversed: the first occurrence of a type is written last, so it wins
-            values = [d[o + 2 : o + d[o + 1]] for o in reversed(self._offs)]
-            return dict(zip(self._types[::-1], values, strict=True))
+            return {d[o]: d[o + 2 : o + d[o + 1]] for o in reversed(self._offs)}
         inv = self.invalid
         attrs = self.attributes
         if inv:
