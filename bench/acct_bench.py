@@ -304,7 +304,9 @@ def write_files(workdir: Path, sessions: int) -> dict[str, list[tuple[Path, int]
 
 
 #: the tables an accounting request writes (``--table-stats``)
-STAT_TABLES = ("radius_sessions", "radius_interim_updates", "radius_accounting", "service_usage", "ipv4_ips", "radacct")
+STAT_TABLES = (
+    "radius_sessions", "radius_interim_updates", "radius_accounting", "service_usage", "ipv4_ips", "radacct",
+)  # fmt: skip
 
 
 def table_stats(url: str) -> dict[str, tuple[int, int, int, int]]:

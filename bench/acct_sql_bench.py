@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -121,7 +120,8 @@ async def _explain(conn: AsyncConnection, ops: list[AccountingOp]) -> None:
         accounting_pg.rawpg.driver = real  # type: ignore[assignment]
     async with conn.begin() as tx:
         pg = await rawpg.driver(conn)
-        rows = await pg.fetch("EXPLAIN (ANALYZE, BUFFERS, WAL, COSTS OFF) " + captured["sql"], *captured["args"])
+        explain = "EXPLAIN (ANALYZE, BUFFERS, WAL, COSTS OFF) " + captured["sql"]
+        rows = await pg.fetch(explain, *captured["args"])
         print("\n".join(r[0] for r in rows), file=sys.stderr)
         await tx.rollback()
 
@@ -166,7 +166,8 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, tuple[float, floa
                 await conn.commit()
                 cpu0 = _schedstat(pid)
                 for first in range(0, args.sessions, args.batch):
-                    changes = [_change(table, i, phase) for i in range(first, min(first + args.batch, args.sessions))]
+                    last = min(first + args.batch, args.sessions)
+                    changes = [_change(table, i, phase) for i in range(first, last)]
                     async with conn.begin():  # one group commit
                         await AccountingOp.apply_batch(conn, [AccountingOp(c) for c in changes])
                     for c in changes:
@@ -174,13 +175,14 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, tuple[float, floa
                 cpu, wal = _schedstat(pid) - cpu0, await _wal(conn) - wal0
                 await conn.commit()
                 out[phase] = (cpu / args.sessions * 1e6, wal / args.sessions)
-                print(f"{phase}: PostgreSQL backend {out[phase][0]:.1f} µs/req, WAL {out[phase][1]:,.0f} B/req",
-                      file=sys.stderr)  # fmt: skip
-            time.sleep(1.5)  # the backend's table statistics reach pg_stat once it is idle
+                us, wal_b = out[phase]
+                print(f"{phase}: PostgreSQL backend {us:.1f} µs/req, WAL {wal_b:,.0f} B/req", file=sys.stderr)
+            await asyncio.sleep(1.5)  # the backend's table statistics reach pg_stat once it is idle
             rows = await conn.execute(
                 sa.text(
-                    "SELECT coalesce(i.inhparent::regclass::text, t.relname), sum(n_tup_ins), sum(n_tup_upd), "
-                    "sum(n_tup_hot_upd) FROM pg_stat_user_tables t LEFT JOIN pg_inherits i ON i.inhrelid = t.relid "
+                    "SELECT coalesce(i.inhparent::regclass::text, t.relname), sum(n_tup_ins), "
+                    "sum(n_tup_upd), sum(n_tup_hot_upd) FROM pg_stat_user_tables t "
+                    "LEFT JOIN pg_inherits i ON i.inhrelid = t.relid "
                     "GROUP BY 1 HAVING sum(n_tup_ins) + sum(n_tup_upd) > 0 ORDER BY 1"
                 )
             )
@@ -188,7 +190,7 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, tuple[float, floa
                 print(f"  {r[0]}: {r[1]} inserted, {r[2]} updated ({r[3]} HOT)", file=sys.stderr)
             await conn.commit()
             if args.keep:
-                input(f"database {url} kept: press Enter to drop it ")
+                await asyncio.to_thread(input, f"database {url} kept: press Enter to drop it ")
     finally:
         await engine.dispose()
     return out

@@ -142,7 +142,8 @@ def _pg_batch_sql() -> str:
         # one whose row is gone): INSERT, nothing on conflict. A row neither wrote is lost.
         f"su AS (UPDATE radius_sessions t SET {s_updates} FROM r CROSS JOIN LATERAL (SELECT x.ctid "
         "FROM radius_sessions x WHERE x.acct_unique_id = r.acct_unique_id LIMIT 1) k "
-        "WHERE r.rev_before >= 0 AND t.ctid = k.ctid AND t.rev = r.rev_before RETURNING t.id, t.acct_unique_id), "
+        "WHERE r.rev_before >= 0 AND t.ctid = k.ctid AND t.rev = r.rev_before "
+        "RETURNING t.id, t.acct_unique_id), "
         f"si AS (INSERT INTO radius_sessions ({quoted}) SELECT {', '.join('r.' + q(c) for c in s_cols)} "
         "FROM r WHERE NOT EXISTS (SELECT 1 FROM su WHERE su.acct_unique_id = r.acct_unique_id) "
         "ORDER BY r.n ON CONFLICT (acct_unique_id) DO NOTHING RETURNING id, acct_unique_id), "

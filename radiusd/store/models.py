@@ -729,4 +729,3 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(sa.String(16))  # ok | refused | failed
     detail: Mapped[str | None] = mapped_column(sa.Text)
     source: Mapped[str | None] = mapped_column(sa.String(64))  # client address
-

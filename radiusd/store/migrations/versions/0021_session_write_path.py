@@ -64,7 +64,8 @@ _FULL = (
 
 
 def _index_sql(name: str, cols: tuple[str, ...], where: str | None = None) -> str:
-    return f"CREATE INDEX {name} ON radius_sessions ({', '.join(cols)})" + (f" WHERE {where}" if where else "")
+    sql = f"CREATE INDEX {name} ON radius_sessions ({', '.join(cols)})"
+    return sql if where is None else f"{sql} WHERE {where}"
 
 
 def upgrade() -> None:
