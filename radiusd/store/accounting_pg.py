@@ -29,6 +29,12 @@ from . import rawpg
 #   record is its last state: checked, see _apply_postgresql);
 # - a usage delta names its time-series row by ordinal instead of repeating its key.
 #
+# A session already stored is written by UPDATE (the row found through its unique key, then by
+# its ctid, so even a generic plan cached while the table was small probes the index instead of
+# joining the batch against a scan of the table) only while it holds the revision this node
+# computed from; new sessions by INSERT ... ON CONFLICT DO NOTHING. Cheaper than the upsert it
+# replaces, whose revision check looked up each row's expected revision in the whole batch.
+#
 # The time-series insert RETURNs the rows it really added; usage deltas whose row was not added
 # (it existed before: a commit whose acknowledgement was lost) are left out in SQL, which
 # replaces the SELECT of stored points that the generic path needs.
