@@ -8,7 +8,8 @@ operation (radiusd.store.accounting_ops.AccountingOp.apply_batch, the code under
 in group commits of ``--batch`` requests, on a fresh database migrated by ``radiusd db
 upgrade``, and reports per phase the CPU of the PostgreSQL backend that ran them (its
 /proc/PID/schedstat, so no other client of the shared server is counted) and the WAL bytes
-per request (``pg_current_wal_lsn()``: server-wide). ``--explain`` prints EXPLAIN (ANALYZE,
+per request: ``pg_current_wal_lsn()`` (server-wide) and this database's records alone
+(pg_walinspect, with the share of full-page images). ``--explain`` prints EXPLAIN (ANALYZE,
 BUFFERS, WAL) of one batch per phase (rolled back), which names the node each row's cost is in.
 
 Sessions come in the order they started, as a NAS's interims do: a batch updates neighbouring
@@ -93,6 +94,24 @@ async def _wal(conn: AsyncConnection) -> int:
     return int((await conn.execute(sa.text("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))).scalar_one())
 
 
+async def _lsn(conn: AsyncConnection) -> str:
+    return str((await conn.execute(sa.text("SELECT pg_current_wal_lsn()::text"))).scalar_one())
+
+
+async def _own_wal(conn: AsyncConnection, start: str, end: str) -> tuple[int, int]:
+    """(bytes, of which full-page images) of the WAL records between ``start`` and ``end`` that
+    touch this database's blocks (pg_walinspect): the server-wide LSN difference counts every
+    other database's writes too. Commit records (no block) are left out: one per batch."""
+    sql = (
+        "SELECT coalesce(sum(record_length), 0), coalesce(sum(fpi_length), 0) "
+        "FROM pg_get_wal_records_info(CAST(CAST(:a AS text) AS pg_lsn), CAST(CAST(:b AS text) AS pg_lsn)) "
+        "WHERE block_ref LIKE '%/' || (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "|| '/%'"
+    )
+    row = (await conn.execute(sa.text(sql), {"a": start, "b": end})).one()
+    return int(row[0]), int(row[1])
+
+
 async def _explain(conn: AsyncConnection, ops: list[AccountingOp]) -> None:
     """EXPLAIN (ANALYZE, BUFFERS, WAL) of the batch statement ``ops`` would send (rolled back)."""
     captured: dict[str, Any] = {}
@@ -161,7 +180,7 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, tuple[float, floa
                     await _explain(conn, [AccountingOp(c) for c in changes])
                     for c in reversed(changes):
                         c.rollback()
-                wal0 = await _wal(conn)
+                wal0, lsn0 = await _wal(conn), await _lsn(conn)
                 await conn.commit()
                 cpu0 = _schedstat(pid)
                 for first in range(0, args.sessions, args.batch):
@@ -172,10 +191,16 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, tuple[float, floa
                     for c in changes:
                         c.committed()
                 cpu, wal = _schedstat(pid) - cpu0, await _wal(conn) - wal0
+                own, fpi = await _own_wal(conn, lsn0, await _lsn(conn))
                 await conn.commit()
                 out[phase] = (cpu / args.sessions * 1e6, wal / args.sessions)
                 us, wal_b = out[phase]
-                print(f"{phase}: PostgreSQL backend {us:.1f} µs/req, WAL {wal_b:,.0f} B/req", file=sys.stderr)
+                print(
+                    f"{phase}: PostgreSQL backend {us:.1f} µs/req, WAL {wal_b:,.0f} B/req (server-wide), "
+                    f"this database's {own / args.sessions:,.0f} B/req "
+                    f"({fpi / args.sessions:,.0f} in full-page images)",
+                    file=sys.stderr,
+                )
             await asyncio.sleep(1.5)  # the backend's table statistics reach pg_stat once it is idle
             rows = await conn.execute(
                 sa.text(
@@ -195,6 +220,18 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, tuple[float, floa
     return out
 
 
+def radiusd_sql(url: str, sql: str) -> None:
+    async def run_one() -> None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(sa.text(sql))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run_one())
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sessions", type=int, default=10_000)
@@ -209,6 +246,7 @@ def main() -> None:
     for _ in range(args.repeat):
         with postgres_database() as url:
             radiusd(url, "db", "upgrade")
+            radiusd_sql(url, "CREATE EXTENSION IF NOT EXISTS pg_walinspect")
             t = time.perf_counter()
             asyncio.run(run(url, args))
             print(f"({time.perf_counter() - t:.1f} s)", file=sys.stderr)
