@@ -313,8 +313,9 @@ def table_stats(url: str) -> dict[str, tuple[int, int, int, int]]:
     """Per written table (partitions summed into their parent): rows inserted, updated, updated
     HOT, index entries read (idx_tup_read is not what is written; the writes are counted from
     non-HOT updates and inserts times the index count, printed by :func:`print_table_stats`).
-    Cumulative statistics reach pg_stat at most once a second per backend: read after a pause."""
-    time.sleep(1.5)
+    A backend flushes its counts to pg_stat at most once a second, or 10 s after it goes
+    idle (PostgreSQL 15's PGSTAT_IDLE_INTERVAL): read after a pause that covers both."""
+    time.sleep(11)
     rows = query(
         url,
         "SELECT coalesce(i.inhparent::regclass::text, t.relname), sum(t.n_tup_ins), sum(t.n_tup_upd), "
