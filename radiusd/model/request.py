@@ -93,6 +93,9 @@ class Request:
     trace: list[str] | None = None
     #: why the request was rejected, for the log (never contains a secret)
     reject_reason: str = ""
+    #: the policy has taken care of the reject's log line (its ``auth.reject``, or none when
+    #: ``auth_log_rejects`` is off): the dispatcher then writes no ``access.rejected`` of its own
+    reject_logged: bool = False
     #: when the handler sends no reply: the drop reason counted in /metrics ("no-reply" if unset)
     drop_reason: str = ""
 

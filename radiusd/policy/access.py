@@ -416,6 +416,7 @@ class AccessPolicy:
                 extra = [*(extra or ()), (EAP_MESSAGE, eap_failure(eap))]
         if self.log_rejects:
             log.info("auth.reject", **auth_fields(req), reason=reason)
+        req.reject_logged = True  # one line per reject: the dispatcher adds none
         reply = req.packet.reply(_ACCESS_REJECT)
         if extra:
             reply.attributes += extra

@@ -322,7 +322,8 @@ class Dispatcher:
         if reply.code == _ACCESS_REJECT:
             user = _printable(pkt.raw((USER_NAME,)))
             reason = req.reject_reason or "rejected"
-            log.info("access.rejected", nas=req.nas.name, user=user, reason=reason)
+            if not req.reject_logged:  # a reject the access policy did not make (and log)
+                log.info("access.rejected", nas=req.nas.name, user=user, reason=reason)
             self.stats.rejected(req.nas.name, user, reason)
         if req.trace is not None and self.debug is not None:
             self.debug.decisions(seq, req.trace)
