@@ -358,3 +358,31 @@ async def test_migration_0021_up_and_down_on_a_filled_database(db_url: str) -> N
         assert await fillfactor() == ("fillfactor=70" if postgresql else None)
     finally:
         await engine.dispose()
+
+
+async def test_the_session_update_probes_the_index_even_in_a_generic_plan(pg_url: str) -> None:
+    """The writer's statement is prepared once per connection, and PostgreSQL keeps a generic
+    plan made with the statistics of that moment (remade only after ANALYZE): made on an empty
+    table, a plain ``UPDATE ... FROM batch`` join became a hash join over a scan of
+    radius_sessions, which a year of sessions later reads the whole table per batch. The
+    statement finds each row by its unique key whatever the statistics say."""
+    from radiusd.store.accounting_pg import _PG_BATCH
+
+    engine = create_engine(pg_url)
+    try:
+        await ensure_schema(engine)
+        async with engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            await raw.execute(
+                "PREPARE batch (radiusd_acct_session_row[], radiusd_acct_point_row[], INT4[], "
+                f"radiusd_acct_delta_row[]) AS {_PG_BATCH}"
+            )
+            await raw.execute("SET plan_cache_mode = force_generic_plan")
+            rows = await raw.fetch("EXPLAIN EXECUTE batch('{}', '{}', '{}', '{}')")
+            plan = "\n".join(r[0] for r in rows)
+        assert "Update on radius_sessions" in plan
+        assert "Seq Scan on radius_sessions" not in plan, plan
+        assert "Index Scan using uq_radius_sessions_acct_unique_id on radius_sessions x" in plan, plan
+    finally:
+        await engine.dispose()
