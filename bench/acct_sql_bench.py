@@ -201,6 +201,15 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, tuple[float, floa
                     f"({fpi / args.sessions:,.0f} in full-page images)",
                     file=sys.stderr,
                 )
+            plans = await conn.execute(
+                sa.text(
+                    "SELECT generic_plans, custom_plans, left(statement, 40) FROM pg_prepared_statements "
+                    "WHERE statement LIKE 'WITH r AS%'"
+                )
+            )
+            for generic, custom, text in plans:  # a custom plan is planned again at every batch
+                print(f"  prepared {text!r}...: {generic} generic, {custom} custom plans", file=sys.stderr)
+            await conn.commit()
             await asyncio.sleep(1.5)  # the backend's table statistics reach pg_stat once it is idle
             rows = await conn.execute(
                 sa.text(
