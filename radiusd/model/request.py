@@ -57,6 +57,9 @@ class NasClient:
     radsec: bool = False
     radsec_fingerprint: str | None = None  # SHA-256 of the certificate (DER), 64 hex digits
     radsec_subject: str | None = None  # as stored (radiusd.store.validate.certificate_subject)
+    #: the request came over a RadSec connection that negotiated RADIUS/1.1 (RFC 9765): no
+    #: shared secret, no MD5; the codec's radiusd.codec.radius11 encodes and reads its packets
+    radius11: bool = False
 
     @property
     def is_subnet(self) -> bool:
