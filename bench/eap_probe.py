@@ -88,7 +88,7 @@ def install(stats: dict[str, list[Any]]) -> None:
         finally:
             task.cancel()
 
-    daemon.serve = probed_serve  # type: ignore[assignment]
+    daemon.serve = probed_serve
     started: list[float] = []
 
     def collected(phase: str, info: dict[str, int]) -> None:
