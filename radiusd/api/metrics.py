@@ -31,6 +31,7 @@ radiusd_nas_weak_secrets               gauge      NAS whose shared secret is und
 radiusd_subscribers                    gauge      subscribers in memory
 radiusd_radsec_connections             gauge      nas: RadSec (TLS) connections open
 radiusd_radsec_accepted_total          counter    RadSec connections mapped to a NAS
+radiusd_radsec_radius11_total          counter    of those, connections that negotiated RADIUS/1.1 (ALPN)
 radiusd_radsec_refused_total           counter    reason (unknown-certificate, handshake-failed, limits)
 radiusd_radsec_closed_total            counter    reason (idle-timeout, bad-length, dropped, peer-closed)
 radiusd_coa_requests_total             counter    kind (disconnect/coa), transport (udp/radsec), outcome
@@ -257,6 +258,11 @@ def _radsec(stats: Stats) -> Iterator[Metric]:
         "radiusd_radsec_accepted",
         "RadSec connections whose certificate named a NAS",
         value=stats.radsec_accepted,
+    )
+    yield CounterMetricFamily(
+        "radiusd_radsec_radius11",
+        "RadSec connections that negotiated RADIUS/1.1 (RFC 9765, ALPN radius/1.1)",
+        value=stats.radsec_radius11,
     )
     for name, doc, counts in (
         ("radiusd_radsec_refused", "RadSec connections refused before reaching a NAS", stats.radsec_refused),
