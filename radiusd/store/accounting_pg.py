@@ -29,6 +29,12 @@ from . import rawpg
 #   record is its last state: checked, see _apply_postgresql);
 # - a usage delta names its time-series row by ordinal instead of repeating its key.
 #
+# A session already stored is written by UPDATE (the row found through its unique key, then by
+# its ctid, so even a generic plan cached while the table was small probes the index instead of
+# joining the batch against a scan of the table) only while it holds the revision this node
+# computed from; new sessions by INSERT ... ON CONFLICT DO NOTHING. Cheaper than the upsert it
+# replaces, whose revision check looked up each row's expected revision in the whole batch.
+#
 # The time-series insert RETURNs the rows it really added; usage deltas whose row was not added
 # (it existed before: a commit whose acknowledgement was lost) are left out in SQL, which
 # replaces the SELECT of stored points that the generic path needs.
@@ -130,7 +136,7 @@ def _pg_batch_sql() -> str:
 
     s_cols = [c for c, _, _ in _PG_SESSION_COLS]
     quoted = ", ".join(q(c) for c in s_cols)
-    s_updates = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in s_cols if c != "acct_unique_id")
+    s_updates = ", ".join(f"{q(c)} = r.{q(c)}" for c in s_cols if c != "acct_unique_id")
     p_cols = [c for c, _, _ in _PG_POINT_COLS]
     a_cols = [c for c, _ in _PG_CLOSED_COLS]
     a_updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in a_cols if c != "acct_unique_id")
@@ -138,10 +144,16 @@ def _pg_batch_sql() -> str:
     return (
         f"WITH r AS MATERIALIZED ({rows(1, 'radiusd_acct_session_row')}), "
         f"p AS MATERIALIZED ({rows(2, 'radiusd_acct_point_row')}), "
-        f"s AS (INSERT INTO radius_sessions ({quoted}) SELECT {', '.join('r.' + q(c) for c in s_cols)} "
-        f"FROM r ORDER BY r.n ON CONFLICT (acct_unique_id) DO UPDATE SET {s_updates} "
-        "WHERE radius_sessions.rev = (SELECT e.rev_before FROM r e WHERE e.acct_unique_id = "
-        "EXCLUDED.acct_unique_id) RETURNING id, acct_unique_id), "
+        # a stored session: UPDATE over the revision this node computed from; a new one (or
+        # one whose row is gone): INSERT, nothing on conflict. A row neither wrote is lost.
+        f"su AS (UPDATE radius_sessions t SET {s_updates} FROM r CROSS JOIN LATERAL (SELECT x.ctid "
+        "FROM radius_sessions x WHERE x.acct_unique_id = r.acct_unique_id LIMIT 1) k "
+        "WHERE r.rev_before >= 0 AND t.ctid = k.ctid AND t.rev = r.rev_before "
+        "RETURNING t.id, t.acct_unique_id), "
+        f"si AS (INSERT INTO radius_sessions ({quoted}) SELECT {', '.join('r.' + q(c) for c in s_cols)} "
+        "FROM r WHERE NOT EXISTS (SELECT 1 FROM su WHERE su.acct_unique_id = r.acct_unique_id) "
+        "ORDER BY r.n ON CONFLICT (acct_unique_id) DO NOTHING RETURNING id, acct_unique_id), "
+        "s AS (SELECT id, acct_unique_id FROM su UNION ALL SELECT id, acct_unique_id FROM si), "
         "lost AS (SELECT r.acct_unique_id FROM r WHERE NOT EXISTS "
         "(SELECT 1 FROM s WHERE s.acct_unique_id = r.acct_unique_id)), "
         f"i AS (INSERT INTO radius_interim_updates (session_id, {', '.join(p_cols)}) "
