@@ -44,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +81,18 @@ def eapol_conf(path: Path) -> Path:
     return path
 
 
-def storm(port: int, conf: Path, parallel: int, reauths: int, pid: int) -> dict[str, float]:
+def _niced(nice: int) -> Callable[[], None] | None:
+    """A preexec_fn lowering a storm client's priority by ``nice`` (None for 0)."""
+    if nice <= 0:
+        return None
+
+    def lower() -> None:
+        os.nice(nice)
+
+    return lower
+
+
+def storm(port: int, conf: Path, parallel: int, reauths: int, pid: int, nice: int = 0) -> dict[str, float]:
     """``parallel`` eapol_test processes of ``reauths`` + 1 authentications each; the figures."""
     exe = shutil.which("eapol_test")
     assert exe is not None
@@ -90,7 +101,10 @@ def storm(port: int, conf: Path, parallel: int, reauths: int, pid: int) -> dict[
     cpu0 = proc_cpu(pid)[1]
     t0 = time.perf_counter()
     pipe = subprocess.PIPE
-    procs = [subprocess.Popen(cmd, stdout=pipe, stderr=subprocess.STDOUT, text=True) for _ in range(parallel)]
+    procs = [
+        subprocess.Popen(cmd, stdout=pipe, stderr=subprocess.STDOUT, text=True, preexec_fn=_niced(nice))
+        for _ in range(parallel)
+    ]
     ok = 0
     failed = 0
     for proc in procs:
@@ -173,7 +187,9 @@ class StormCount:
 
 
 @contextlib.contextmanager
-def concurrent_storm(port: int, conf: Path, parallel: int, pid: int, mode: str) -> Iterator[StormCount]:
+def concurrent_storm(
+    port: int, conf: Path, parallel: int, pid: int, mode: str, nice: int = 0
+) -> Iterator[StormCount]:
     """An EAP storm while the block runs; the authentications done meanwhile.
 
     ``steady``: ``parallel`` eapol_test processes started 0.1 s apart, each authenticating again
@@ -181,9 +197,10 @@ def concurrent_storm(port: int, conf: Path, parallel: int, pid: int, mode: str) 
     here, eapol_test's pace). ``restart`` (this bench's earlier storm): from a thread, rounds of
     ``parallel`` processes started at once, three authentications each (~10-20 a second): each
     round's burst of process start-ups loads both CPUs for tens of milliseconds, which both
-    servers' PAP figures then show."""
+    servers' PAP figures then show. ``nice``: the storm's processes run that much nicer, so
+    they take the CPU the server leaves (as supplicants on other machines would)."""
     if mode == "restart":
-        with _restarting_storm(port, conf, parallel, pid) as count:
+        with _restarting_storm(port, conf, parallel, pid, nice) as count:
             yield count
         return
     exe = shutil.which("eapol_test")
@@ -209,7 +226,9 @@ def concurrent_storm(port: int, conf: Path, parallel: int, pid: int, mode: str) 
     try:
         for log in logs:
             with log.open("wb") as out:
-                procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT))
+                procs.append(
+                    subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_niced(nice))
+                )
             time.sleep(0.1)
         time.sleep(1.0)
         before = _storm_marks(logs)
@@ -240,7 +259,7 @@ def _storm_marks(logs: list[Path]) -> tuple[int, int, int]:
 
 
 @contextlib.contextmanager
-def _restarting_storm(port: int, conf: Path, parallel: int, pid: int) -> Iterator[StormCount]:
+def _restarting_storm(port: int, conf: Path, parallel: int, pid: int, nice: int) -> Iterator[StormCount]:
     import threading
 
     stop, inside = threading.Event(), threading.Event()
@@ -248,7 +267,7 @@ def _restarting_storm(port: int, conf: Path, parallel: int, pid: int) -> Iterato
 
     def loop() -> None:
         while not stop.is_set():
-            r = storm(port, conf, parallel, 2, pid)
+            r = storm(port, conf, parallel, 2, pid, nice)
             if inside.is_set():
                 count.auths += int(r["ok"])
                 count.failures += int(r["auths"] - r["ok"])
@@ -357,7 +376,7 @@ def run(args: argparse.Namespace, tmp: str) -> str:
             for mode in args.storm:
                 for name, (port, pid) in servers.items():
                     quiet = pap_client(port, args.pap_rate, args.pap_seconds)
-                    with concurrent_storm(port, conf, args.parallel, pid, mode) as count:
+                    with concurrent_storm(port, conf, args.parallel, pid, mode, args.storm_nice) as count:
                         busy = pap_client(port, args.pap_rate, args.pap_seconds)
                     pap.setdefault(f"{name}, {mode} storm", []).append((quiet, busy, count))
     lines = [
@@ -365,7 +384,8 @@ def run(args: argparse.Namespace, tmp: str) -> str:
         f"load average at the end {os.getloadavg()[0]:.1f}.",
         f"eapol_test: {args.parallel} processes x {args.reauths + 1} full PEAP-MSCHAPv2 authentications "
         "(TLS 1.2), "
-        f"{args.repeat} interleaved rounds; FreeRADIUS {freeradius_version(fr) if fr else 'not installed'}.",
+        f"{args.repeat} interleaved rounds; FreeRADIUS {freeradius_version(fr) if fr else 'not installed'}; "
+        f"storm clients during the PAP rounds at nice {args.storm_nice}.",
         "",
         "auth/s is bound by eapol_test (its state machine's timers), not by the servers. CPU: the",
         "server process over the round; 'minus idle' subtracts what it spends idle over the same",
@@ -463,6 +483,13 @@ def main() -> None:
         help="storms during PAP: steady (long-lived eapol_test), restart (rounds of new ones); default both",
     )  # fmt: skip
     p.add_argument("--pap-client", type=int, metavar="PORT", help=argparse.SUPPRESS)  # the PAP process
+    p.add_argument(
+        "--storm-nice",
+        type=int,
+        default=0,
+        help="nice value of the storm's eapol_test processes during the PAP rounds (19: they only "
+        "take CPU the servers leave, as supplicants on other machines would; default 0)",
+    )
     p.add_argument("--no-freeradius", action="store_true")
     p.add_argument(
         "--probe", action="store_true", help="radiusd under bench/eap_probe.py (its figures, not CPU)"
