@@ -40,6 +40,7 @@ radiusd_eap_conversations_completed_total counter  the method proved an identity
 radiusd_eap_conversations_failed_total   counter  answered with an EAP-Failure
 radiusd_eap_conversations_expired_total  counter  forgotten after ``[eap] timeout`` idle
 radiusd_eap_conversations_in_flight    gauge      conversations held now
+radiusd_eap_buffered_bytes             gauge      incoming fragments held (``[eap] max_buffered``)
 radiusd_eap_busy_total                 counter    steps dropped: the TLS pool was full
 radiusd_eap_handshakes_total           counter    method, version (TLSv1.2|TLSv1.3), resumed
 radiusd_db_table_rows                  gauge      table: history rows (PostgreSQL: estimate)
@@ -275,6 +276,7 @@ def _radsec(stats: Stats) -> Iterator[Metric]:
 
 def _eap(engine: EapEngine) -> Iterator[Metric]:
     """EAP conversations (radiusd.eap.engine); their Access-Rejects are also in radiusd_requests."""
+    engine.sweep()  # the idle ones go now, not at the next EAP packet (runs on the event loop)
     counts = engine.counts
     for name, key, doc in (
         ("started", "started", "EAP conversations begun (an EAP-Response/Identity without State)"),
@@ -285,6 +287,11 @@ def _eap(engine: EapEngine) -> Iterator[Metric]:
         yield CounterMetricFamily(f"radiusd_eap_conversations_{name}", doc, value=counts[key])
     yield GaugeMetricFamily(
         "radiusd_eap_conversations_in_flight", "EAP conversations held now", value=len(engine.conversations)
+    )
+    yield GaugeMetricFamily(
+        "radiusd_eap_buffered_bytes",
+        "octets of incoming EAP fragments held until their TLS message is whole ([eap] max_buffered)",
+        value=engine.buffered,
     )
     yield CounterMetricFamily(
         "radiusd_eap_busy", "EAP steps dropped because the TLS thread pool was full", value=counts["busy"]
