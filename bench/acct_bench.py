@@ -303,6 +303,45 @@ def write_files(workdir: Path, sessions: int) -> dict[str, list[tuple[Path, int]
     return files
 
 
+#: the tables an accounting request writes (``--table-stats``)
+STAT_TABLES = (
+    "radius_sessions", "radius_interim_updates", "radius_accounting", "service_usage", "ipv4_ips", "radacct",
+)  # fmt: skip
+
+
+def table_stats(url: str) -> dict[str, tuple[int, int, int, int]]:
+    """Per written table (partitions summed into their parent): rows inserted, updated, updated
+    HOT, index entries read (idx_tup_read is not what is written; the writes are counted from
+    non-HOT updates and inserts times the index count, printed by :func:`print_table_stats`).
+    A backend flushes its counts to pg_stat at most once a second, or 10 s after it goes
+    idle (PostgreSQL 15's PGSTAT_IDLE_INTERVAL): read after a pause that covers both."""
+    time.sleep(11)
+    rows = query(
+        url,
+        "SELECT coalesce(i.inhparent::regclass::text, t.relname), sum(t.n_tup_ins), sum(t.n_tup_upd), "
+        "sum(t.n_tup_hot_upd), max((SELECT count(*) FROM pg_index x WHERE x.indrelid = t.relid)) "
+        "FROM pg_stat_user_tables t LEFT JOIN pg_inherits i ON i.inhrelid = t.relid GROUP BY 1",
+    )
+    return {r[0]: (int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows if r[0] in STAT_TABLES}
+
+
+def print_table_stats(name: str, phase: str, before: dict[str, tuple[int, int, int, int]],
+                      after: dict[str, tuple[int, int, int, int]], requests: int) -> None:  # fmt: skip
+    """Per request of the phase: inserts, updates (HOT share) and index entries written
+    (inserts and non-HOT updates, times the table's indexes)."""
+    for table, (ins, upd, hot, nidx) in sorted(after.items()):
+        b = before.get(table, (0, 0, 0, nidx))
+        d_ins, d_upd, d_hot = ins - b[0], upd - b[1], hot - b[2]
+        if not (d_ins or d_upd):
+            continue
+        print(
+            f"[{name}] {phase} {table}: {d_ins / requests:.2f} ins, {d_upd / requests:.2f} upd "
+            f"({d_hot / requests:.2f} HOT) per request; <= {(d_ins + d_upd - d_hot) * nidx / requests:.1f} "
+            f"index entries/req ({nidx} indexes)",
+            file=sys.stderr,
+        )
+
+
 def run_phases(
     name: str,
     pid: int,
@@ -321,6 +360,7 @@ def run_phases(
     for phase in PHASES:
         for path, count in files[phase]:
             load = os.getloadavg()[0]
+            stats = table_stats(args.url) if args.table_stats and dbname is not None else None
             lsn = wal_lsn() if dbname is not None else 0
             with pg_cpu(dbname) as pg:
                 r = run_radclient(path, count, port, pid, args.parallel, kind="acct")
@@ -329,6 +369,8 @@ def run_phases(
             if r.accepted != count:
                 raise SystemExit(f"[{name}] {phase}: {r.accepted}/{count} answered:\n{r.output}")
             phases.append(ph)
+            if stats is not None:
+                print_table_stats(name, phase, stats, table_stats(args.url), count)
         if batches is not None:
             ph.batches = batches(phase)
         print(
@@ -361,6 +403,7 @@ def database_settings(url: str, args: argparse.Namespace) -> None:
 def bench_backend(name: str, url: str, dbname: str | None, workdir: Path, args: argparse.Namespace) -> Result:
     if dbname is not None:
         database_settings(url, args)
+    args.url = url
     seconds = seed(url, workdir, args.sessions)
     print(f"[{name}] seeded {args.sessions} subscribers and the NAS in {seconds:.2f} s", file=sys.stderr)
     files = write_files(workdir, args.sessions)
@@ -417,6 +460,7 @@ def bench_freeradius(exe: str, workdir: Path, args: argparse.Namespace) -> Resul
         conf = workdir / "raddb"
         acct_port = free_udp_port()
         freeradius_config(conf, dbname, acct_port)
+        args.url = url
         with freeradius_server(exe, conf) as pid:
             result.phases = run_phases(FREERADIUS, pid, acct_port, files, dbname, None, args)
         log = (conf / "log" / "radius.log").read_text(errors="replace").splitlines()
@@ -589,6 +633,11 @@ def main() -> None:
         default=[],
         metavar="NAME=VALUE",
         help="a PostgreSQL setting for the run's databases (ALTER DATABASE SET), e.g. wal_compression=lz4",
+    )
+    p.add_argument(
+        "--table-stats",
+        action="store_true",
+        help="per phase: rows inserted / updated / updated HOT per request in the written tables",
     )
     p.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results" / "acct.md")
     args = p.parse_args()

@@ -18,7 +18,15 @@ counts only when every ``eapol_test`` reports ``MPPE keys OK`` for all its authe
 CPU per authentication: the server process's CPU time from /proc/PID/task/*/schedstat (all threads,
 nanoseconds) over the
 run, divided by the authentications. PAP latency: PAP Access-Requests at a fixed rate from an
-asyncio client, p50/p99 with the EAP storm and without.
+asyncio client in a process of its own, p50/p99/p99.9 with the EAP storm and without, in
+``--pap-repeat`` interleaved rounds per server (quiet, then storm), each round's figures and
+all rounds' samples pooled, with the sample counts.
+
+The storms during PAP (``--storm``, see :func:`concurrent_storm`): ``steady``, eapol_test
+processes that authenticate again and again, and ``restart``, rounds of new eapol_test
+processes (this bench's only storm before). The PAP client runs in a process of its own, so
+that this process's handling of the storm (starting eapol_test, reading its output, under one
+GIL) cannot add to its figures.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import math
 import os
 import re
 import shutil
@@ -34,7 +44,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -70,7 +81,18 @@ def eapol_conf(path: Path) -> Path:
     return path
 
 
-def storm(port: int, conf: Path, parallel: int, reauths: int, pid: int) -> dict[str, float]:
+def _niced(nice: int) -> Callable[[], None] | None:
+    """A preexec_fn lowering a storm client's priority by ``nice`` (None for 0)."""
+    if nice <= 0:
+        return None
+
+    def lower() -> None:
+        os.nice(nice)
+
+    return lower
+
+
+def storm(port: int, conf: Path, parallel: int, reauths: int, pid: int, nice: int = 0) -> dict[str, float]:
     """``parallel`` eapol_test processes of ``reauths`` + 1 authentications each; the figures."""
     exe = shutil.which("eapol_test")
     assert exe is not None
@@ -79,7 +101,10 @@ def storm(port: int, conf: Path, parallel: int, reauths: int, pid: int) -> dict[
     cpu0 = proc_cpu(pid)[1]
     t0 = time.perf_counter()
     pipe = subprocess.PIPE
-    procs = [subprocess.Popen(cmd, stdout=pipe, stderr=subprocess.STDOUT, text=True) for _ in range(parallel)]
+    procs = [
+        subprocess.Popen(cmd, stdout=pipe, stderr=subprocess.STDOUT, text=True, preexec_fn=_niced(nice))
+        for _ in range(parallel)
+    ]
     ok = 0
     failed = 0
     for proc in procs:
@@ -139,16 +164,133 @@ async def pap_latencies(port: int, rate: float, seconds: float) -> list[float]:
     return lat + [float("inf")] * lost
 
 
+def pap_client(port: int, rate: float, seconds: float) -> list[float]:
+    """:func:`pap_latencies` run by a process of its own (this one starts and reads the storm's
+    eapol_test processes: under one GIL, that work would delay the PAP client's replies)."""
+    cmd = [sys.executable, __file__, "--pap-client", str(port), "--pap-rate", str(rate)]
+    out = subprocess.run([*cmd, "--pap-seconds", str(seconds)], capture_output=True, text=True, check=True)
+    return [math.inf if v is None else float(v) for v in json.loads(out.stdout)]
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] * 1e3
+
+
+@dataclass
+class StormCount:
+    """What the storm's eapol_test processes did while PAP was measured."""
+
+    auths: int = 0
+    failures: int = 0
+    seconds: float = 0.0
+
+
+@contextlib.contextmanager
+def concurrent_storm(
+    port: int, conf: Path, parallel: int, pid: int, mode: str, nice: int = 0
+) -> Iterator[StormCount]:
+    """An EAP storm while the block runs; the authentications done meanwhile.
+
+    ``steady``: ``parallel`` eapol_test processes started 0.1 s apart, each authenticating again
+    and again (``-r``) until the block ends: the storm is the authentications (~70 a second
+    here, eapol_test's pace). ``restart`` (this bench's earlier storm): from a thread, rounds of
+    ``parallel`` processes started at once, three authentications each (~10-20 a second): each
+    round's burst of process start-ups loads both CPUs for tens of milliseconds, which both
+    servers' PAP figures then show. ``nice``: the storm's processes run that much nicer, so
+    they take the CPU the server leaves (as supplicants on other machines would)."""
+    if mode == "restart":
+        with _restarting_storm(port, conf, parallel, pid, nice) as count:
+            yield count
+        return
+    exe = shutil.which("eapol_test")
+    assert exe is not None
+    cmd = [
+        exe,
+        "-c",
+        str(conf),
+        "-a",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-s",
+        SECRET,
+        "-t",
+        "3600",
+        "-r",
+        "1000000",
+    ]
+    logs = [conf.with_name(f"storm-{port}-{time.monotonic_ns()}-{i}.log") for i in range(parallel)]
+    procs: list[subprocess.Popen[bytes]] = []
+    count = StormCount()
+    try:
+        for log in logs:
+            with log.open("wb") as out:
+                procs.append(
+                    subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_niced(nice))
+                )
+            time.sleep(0.1)
+        time.sleep(1.0)
+        before = _storm_marks(logs)
+        t0 = time.perf_counter()
+        yield count
+        count.seconds = time.perf_counter() - t0
+        after = _storm_marks(logs)
+        count.auths, count.failures = after[0] - before[0], after[1] - before[1]
+        if after[2]:
+            raise RuntimeError("a TLS session was resumed: the storm would not be full handshakes")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
+        for log in logs:
+            log.unlink(missing_ok=True)
+
+
+def _storm_marks(logs: list[Path]) -> tuple[int, int, int]:
+    """Authentications succeeded and failed, sessions resumed, in eapol_test's output so far."""
+    text = "".join(log.read_text(errors="replace") for log in logs)
+    return (
+        text.count("CTRL-EVENT-EAP-SUCCESS"),
+        text.count("CTRL-EVENT-EAP-FAILURE"),
+        text.count("resumed=1"),
+    )
+
+
+@contextlib.contextmanager
+def _restarting_storm(port: int, conf: Path, parallel: int, pid: int, nice: int) -> Iterator[StormCount]:
+    import threading
+
+    stop, inside = threading.Event(), threading.Event()
+    count = StormCount()
+
+    def loop() -> None:
+        while not stop.is_set():
+            r = storm(port, conf, parallel, 2, pid, nice)
+            if inside.is_set():
+                count.auths += int(r["ok"])
+                count.failures += int(r["auths"] - r["ok"])
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    time.sleep(1.0)
+    inside.set()
+    t0 = time.perf_counter()
+    try:
+        yield count
+    finally:
+        count.seconds = time.perf_counter() - t0
+        inside.clear()
+        stop.set()
+        t.join()
 
 
 # -- the servers ---------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def radiusd_server(work: Path) -> Iterator[tuple[int, int]]:
+def radiusd_server(work: Path, probe: Path | None = None) -> Iterator[tuple[int, int]]:
     url = sqlite_url(work)
     radiusd(url, "db", "upgrade")
     radiusd(url, "nas", "add", "bench", "--address", "127.0.0.1", "--secret", SECRET)
@@ -164,7 +306,16 @@ def radiusd_server(work: Path) -> Iterator[tuple[int, int]]:
     os.environ["RADIUSD_CONFIG"] = str(conf)
     os.environ["RADIUSD_REJECT_DELAY"] = "0"
     try:
-        with daemon(url, work) as d:
+        launcher: tuple[str, ...] = ("radiusd",)
+        if probe is not None:  # bench/eap_probe.py: where the event loop's time goes
+            launcher = (
+                sys.executable,
+                str(Path(__file__).with_name("eap_probe.py")),
+                "--out",
+                str(probe),
+                "--",
+            )
+        with daemon(url, work, launcher=launcher) as d:
             yield d.auth_port, d.pid
     finally:
         os.environ.pop("RADIUSD_CONFIG", None)
@@ -207,10 +358,11 @@ def freeradius_server(exe: str, conf: Path) -> Iterator[tuple[int, int]]:
 def run(args: argparse.Namespace, tmp: str) -> str:
     conf = eapol_conf(Path(tmp) / "peap.conf")
     rows: dict[str, list[dict[str, float]]] = {"radiusd": [], "FreeRADIUS": []}
-    pap: dict[str, tuple[list[float], list[float]]] = {}
+    pap: dict[str, list[tuple[list[float], list[float], StormCount]]] = {}
     fr = freeradius_exe()
     with contextlib.ExitStack() as stack:
-        servers = {"radiusd": stack.enter_context(radiusd_server(new_workdir(tmp, "radiusd")))}
+        probe = Path(tmp) / "probe.json" if args.probe else None
+        servers = {"radiusd": stack.enter_context(radiusd_server(new_workdir(tmp, "radiusd"), probe))}
         if fr is not None and not args.no_freeradius:
             servers["FreeRADIUS"] = stack.enter_context(freeradius_server(fr, Path(tmp) / "freeradius"))
         idle: dict[str, float] = {}
@@ -220,17 +372,20 @@ def run(args: argparse.Namespace, tmp: str) -> str:
         for _ in range(args.repeat):  # interleaved: both see the same machine load
             for name, (port, pid) in servers.items():
                 rows[name].append(storm(port, conf, args.parallel, args.reauths, pid))
-        for name, (port, pid) in servers.items():
-            quiet = asyncio.run(pap_latencies(port, args.pap_rate, args.pap_seconds))
-            with concurrent_storm(port, conf, args.parallel, pid):
-                busy = asyncio.run(pap_latencies(port, args.pap_rate, args.pap_seconds))
-            pap[name] = (quiet, busy)
+        for _ in range(args.pap_repeat):  # interleaved, like the CPU rounds
+            for mode in args.storm:
+                for name, (port, pid) in servers.items():
+                    quiet = pap_client(port, args.pap_rate, args.pap_seconds)
+                    with concurrent_storm(port, conf, args.parallel, pid, mode, args.storm_nice) as count:
+                        busy = pap_client(port, args.pap_rate, args.pap_seconds)
+                    pap.setdefault(f"{name}, {mode} storm", []).append((quiet, busy, count))
     lines = [
         f"Machine: {os.cpu_count()} cores, shared with other work while this ran (figures are noisy); "
         f"load average at the end {os.getloadavg()[0]:.1f}.",
         f"eapol_test: {args.parallel} processes x {args.reauths + 1} full PEAP-MSCHAPv2 authentications "
         "(TLS 1.2), "
-        f"{args.repeat} interleaved rounds; FreeRADIUS {freeradius_version(fr) if fr else 'not installed'}.",
+        f"{args.repeat} interleaved rounds; FreeRADIUS {freeradius_version(fr) if fr else 'not installed'}; "
+        f"storm clients during the PAP rounds at nice {args.storm_nice}.",
         "",
         "auth/s is bound by eapol_test (its state machine's timers), not by the servers. CPU: the",
         "server process over the round; 'minus idle' subtracts what it spends idle over the same",
@@ -256,41 +411,63 @@ def run(args: argparse.Namespace, tmp: str) -> str:
             f"Median CPU per full authentication (minus idle): radiusd {med['radiusd']:.2f} ms, "
             f"FreeRADIUS {med['FreeRADIUS']:.2f} ms: ratio {ratio:.2f} (target at most 1.2).",
         ]
-    lines += [
-        "",
-        f"PAP at {args.pap_rate:.0f}/s for {args.pap_seconds:.0f} s, latency in ms (lost = inf):",
-        "",
-        "| server | quiet p50 | quiet p99 | storm p50 | storm p99 | lost during storm |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, (quiet, busy) in pap.items():
-        lost = sum(1 for v in busy if v == float("inf"))
-        lines.append(
-            f"| {name} | {pct(quiet, 0.5):.2f} | {pct(quiet, 0.99):.2f} "
-            f"| {pct(busy, 0.5):.2f} | {pct(busy, 0.99):.2f} | {lost} |"
-        )
+    lines += pap_report(args, pap)
+    if probe is not None:
+        from bench.eap_probe import summary
+
+        lines += [
+            "",
+            "radiusd under bench/eap_probe.py (the whole run: CPU rounds, quiet and storm PAP):",
+            "",
+        ]
+        lines += summary(probe)
     return "\n".join(lines) + "\n"
 
 
-@contextlib.contextmanager
-def concurrent_storm(port: int, conf: Path, parallel: int, pid: int) -> Iterator[None]:
-    """An EAP storm in a thread while the block runs (PAP measured meanwhile)."""
-    import threading
+def pap_report(
+    args: argparse.Namespace, pap: dict[str, list[tuple[list[float], list[float], StormCount]]]
+) -> list[str]:
+    lines = [
+        "",
+        f"PAP at {args.pap_rate:.0f}/s for {args.pap_seconds:.0f} s per measurement, from a process of "
+        f"its own; {args.pap_repeat} interleaved rounds per server (quiet, then with the storm); latency "
+        "in ms, lost = inf. Storm auth/s: the authentications the eapol_test processes completed "
+        "during the PAP measurement.",
+        "",
+        "| server | round | quiet n | quiet p50 | quiet p99 | quiet p99.9 | storm n | storm p50 | storm p99 "
+        "| storm p99.9 | lost | storm auth/s | storm failures |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, rounds in pap.items():
+        pooled: tuple[list[float], list[float]] = ([], [])
+        for i, (quiet, busy, count) in enumerate(rounds, 1):
+            pooled[0].extend(quiet)
+            pooled[1].extend(busy)
+            lines.append(_pap_row(name, str(i), quiet, busy, count))
+        total = StormCount(
+            sum(c.auths for _, _, c in rounds), sum(c.failures for _, _, c in rounds),
+            sum(c.seconds for _, _, c in rounds),
+        )  # fmt: skip
+        lines.append(_pap_row(name, "all", *pooled, total))
+    for name, rounds in pap.items():
+        quiet = [v for q, _, _ in rounds for v in q]
+        busy = [v for _, b, _ in rounds for v in b]
+        ratio = pct(busy, 0.99) / pct(quiet, 0.99)
+        lines.append(
+            f"\n{name}: PAP p99 during the storm / quiet, all rounds: {ratio:.2f} (target at most 2)."
+        )
+    return lines
 
-    stop = threading.Event()
 
-    def loop() -> None:
-        while not stop.is_set():
-            storm(port, conf, parallel, 2, pid)
-
-    t = threading.Thread(target=loop, daemon=True)
-    t.start()
-    time.sleep(1.0)
-    try:
-        yield
-    finally:
-        stop.set()
-        t.join()
+def _pap_row(name: str, label: str, quiet: list[float], busy: list[float], count: StormCount) -> str:
+    lost = sum(1 for v in busy if v == math.inf)
+    rate = count.auths / count.seconds if count.seconds else 0.0
+    return (
+        f"| {name} | {label} | {len(quiet)} | {pct(quiet, 0.5):.2f} | {pct(quiet, 0.99):.2f} "
+        f"| {pct(quiet, 0.999):.2f} "
+        f"| {len(busy)} | {pct(busy, 0.5):.2f} | {pct(busy, 0.99):.2f} | {pct(busy, 0.999):.2f} | {lost} "
+        f"| {rate:.1f} | {count.failures} |"
+    )
 
 
 def main() -> None:
@@ -298,11 +475,31 @@ def main() -> None:
     p.add_argument("--parallel", type=int, default=8, help="eapol_test processes at once (default 8)")
     p.add_argument("--reauths", type=int, default=24, help="eapol_test -r: authentications after the first")
     p.add_argument("--repeat", type=int, default=3, help="interleaved rounds per server")
-    p.add_argument("--pap-rate", type=float, default=200.0)
-    p.add_argument("--pap-seconds", type=float, default=5.0)
+    p.add_argument("--pap-rate", type=float, default=200.0, help="PAP requests per second (default 200)")
+    p.add_argument("--pap-seconds", type=float, default=20.0, help="seconds per PAP measurement (default 20)")
+    p.add_argument("--pap-repeat", type=int, default=3, help="interleaved PAP rounds per server (default 3)")
+    p.add_argument(
+        "--storm", type=lambda v: v.split(","), default=["steady", "restart"],
+        help="storms during PAP: steady (long-lived eapol_test), restart (rounds of new ones); default both",
+    )  # fmt: skip
+    p.add_argument("--pap-client", type=int, metavar="PORT", help=argparse.SUPPRESS)  # the PAP process
+    p.add_argument(
+        "--storm-nice",
+        type=int,
+        default=0,
+        help="nice value of the storm's eapol_test processes during the PAP rounds (19: they only "
+        "take CPU the servers leave, as supplicants on other machines would; default 0)",
+    )
     p.add_argument("--no-freeradius", action="store_true")
+    p.add_argument(
+        "--probe", action="store_true", help="radiusd under bench/eap_probe.py (its figures, not CPU)"
+    )
     p.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results" / "eap.md")
     args = p.parse_args()
+    if args.pap_client:
+        lat = asyncio.run(pap_latencies(args.pap_client, args.pap_rate, args.pap_seconds))
+        print(json.dumps([None if v == math.inf else v for v in lat]))
+        return
     if shutil.which("eapol_test") is None:
         sys.exit("bench/eap.py: eapol_test is not installed (Debian package eapoltest)")
     with tempfile.TemporaryDirectory(prefix="radiusd-bench-eap-") as tmp:

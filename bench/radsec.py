@@ -1,4 +1,5 @@
-"""PAP logins over RadSec (RADIUS over TLS, RFC 6614) against PAP over UDP, in the same run.
+"""PAP logins over RadSec (RADIUS over TLS, RFC 6614), over RADIUS/1.1 (RFC 9765, the same TLS
+with ALPN radius/1.1: no MD5) and over UDP, in the same run.
 
 Usage: python3 bench/radsec.py [--requests 20000] [--window 200] [--subscribers 2000]
                                [--rounds 3] [--output bench/results/radsec.md]
@@ -48,7 +49,11 @@ from common import (  # noqa: E402
     username,
 )
 
-from tests.integration.radsec_helpers import CertificateAuthority, access_request  # noqa: E402
+from tests.integration.radsec_helpers import (  # noqa: E402
+    CertificateAuthority,
+    access_request,
+    access_request11,
+)
 
 
 def packets(total: int, subscribers: int, secret: bytes) -> list[deque[bytes]]:
@@ -60,11 +65,22 @@ def packets(total: int, subscribers: int, secret: bytes) -> list[deque[bytes]]:
     return per_id
 
 
+def packets11(total: int, subscribers: int) -> list[deque[bytes]]:
+    """As :func:`packets` for RADIUS/1.1: a fresh Token per request, whose low octet is the
+    slot (there is no Identifier)."""
+    per_id: list[deque[bytes]] = [deque() for _ in range(256)]
+    for n in range(total):
+        i = n % subscribers
+        per_id[n % 256].append(access_request11(n.to_bytes(4, "big"), username(i), password(i)))
+    return per_id
+
+
 class Window:
     """Which identifiers are free, and the next packet of each."""
 
-    def __init__(self, per_id: list[deque[bytes]]) -> None:
+    def __init__(self, per_id: list[deque[bytes]], slot: int = 1) -> None:
         self.per_id = per_id
+        self.slot = slot  # the octet of a reply that names its slot: Identifier, or the Token's last
         self.free: deque[int] = deque(i for i in range(256) if per_id[i])
         self.left = sum(len(q) for q in per_id)
         self.accepts = 0
@@ -85,7 +101,7 @@ class Window:
         else:
             self.others += 1
         self.left -= 1
-        self.free.append(reply[1])
+        self.free.append(reply[self.slot])
         if self.left == 0 and not self.done.done():
             self.done.set_result(None)
 
@@ -127,8 +143,10 @@ async def run_udp(port: int, per_id: list[deque[bytes]], window: int) -> Window:
     return w
 
 
-async def run_tls(port: int, ctx: ssl.SSLContext, per_id: list[deque[bytes]], window: int) -> Window:
-    w = Window(per_id)
+async def run_tls(
+    port: int, ctx: ssl.SSLContext, per_id: list[deque[bytes]], window: int, slot: int = 1
+) -> Window:
+    w = Window(per_id, slot)
     reader, writer = await asyncio.open_connection(
         "127.0.0.1", port, ssl=ctx, server_hostname="radiusd.bench"
     )
@@ -160,7 +178,7 @@ def measure(pid: int, run: object) -> tuple[float, float, Window]:
     """(requests/s, daemon µs/request, the window) of one coroutine run."""
     _, cpu0 = proc_cpu(pid)
     t0 = time.perf_counter()
-    w = uvloop.run(run)  # type: ignore[arg-type]
+    w: Window = uvloop.run(run)  # type: ignore[arg-type]
     wall = time.perf_counter() - t0
     _, cpu1 = proc_cpu(pid)
     n = w.accepts + w.others
@@ -193,7 +211,10 @@ def main() -> None:
         )  # fmt: skip
         ctx = ssl.create_default_context(cafile=str(ca.path))
         ctx.load_cert_chain(client.cert, client.key)
-        rows: dict[str, list[tuple[float, float]]] = {"udp": [], "radsec": []}
+        ctx11 = ssl.create_default_context(cafile=str(ca.path))
+        ctx11.load_cert_chain(client.cert, client.key)
+        ctx11.set_alpn_protocols(["radius/1.1"])
+        rows: dict[str, list[tuple[float, float]]] = {"udp": [], "radsec": [], "radius11": []}
         version = ""
         with daemon(url, work) as d:
             # warm-up: the PAP fast path's caches, the TLS session
@@ -201,15 +222,18 @@ def main() -> None:
                 d.pid, run_udp(d.auth_port, packets(2000, args.subscribers, SECRET.encode()), args.window)
             )
             measure(d.pid, run_tls(tls_port, ctx, packets(2000, args.subscribers, b"radsec"), args.window))
+            measure(d.pid, run_tls(tls_port, ctx11, packets11(2000, args.subscribers), args.window, slot=7))
             for r in range(args.rounds):
-                for kind in ("udp", "radsec"):
-                    secret = SECRET.encode() if kind == "udp" else b"radsec"
-                    per_id = packets(args.requests, args.subscribers, secret)
-                    coro = (
-                        run_udp(d.auth_port, per_id, args.window)
-                        if kind == "udp"
-                        else run_tls(tls_port, ctx, per_id, args.window)
-                    )
+                for kind in ("udp", "radsec", "radius11"):
+                    if kind == "udp":
+                        per_id = packets(args.requests, args.subscribers, SECRET.encode())
+                        coro = run_udp(d.auth_port, per_id, args.window)
+                    elif kind == "radsec":
+                        per_id = packets(args.requests, args.subscribers, b"radsec")
+                        coro = run_tls(tls_port, ctx, per_id, args.window)
+                    else:
+                        per_id = packets11(args.requests, args.subscribers)
+                        coro = run_tls(tls_port, ctx11, per_id, args.window, slot=7)
                     rps, us, w = measure(d.pid, coro)
                     if w.others:
                         raise SystemExit(f"{kind}: {w.others} replies were not Access-Accept")
@@ -229,12 +253,16 @@ def main() -> None:
         "| transport | requests/s (median) | daemon CPU µs/request (median) | rounds |",
         "|---|---:|---:|---|",
     ]
-    for kind, label in (("udp", "UDP (MD5 shared secret)"), ("radsec", "RadSec (TLS 1.3, one connection)")):
+    for kind, label in (
+        ("udp", "UDP (MD5 shared secret)"),
+        ("radsec", "RadSec (TLS 1.3, one connection)"),
+        ("radius11", "RADIUS/1.1 (RadSec + ALPN radius/1.1: no MD5)"),
+    ):
         rps = statistics.median(x for x, _ in rows[kind])
         us = statistics.median(y for _, y in rows[kind])
         each = ", ".join(f"{x:,.0f}/s {y:.1f} µs" for x, y in rows[kind])
         lines.append(f"| {label} | {rps:,.0f} | {us:.1f} | {each} |")
-    publish(args.output, "RadSec vs UDP: PAP logins", "\n".join(lines) + "\n")
+    publish(args.output, "RadSec and RADIUS/1.1 vs UDP: PAP logins", "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -65,7 +65,8 @@ async def routers_by_id(engine: AsyncEngine) -> dict[int, NasRecord]:
         return {int(row["id"]): NasRecord.from_row(row) for row in rows}
 
 
-def _nas_of(session: SessionRef, routers: dict[int, NasRecord]) -> NasRecord | None:
+def nas_of(session: SessionRef, routers: dict[int, NasRecord]) -> NasRecord | None:
+    """The NAS a session came through: by its router id, else by its NAS address."""
     if session.router_id is not None and session.router_id in routers:
         return routers[session.router_id]
     return next((n for n in routers.values() if n.address == session.nas_address), None)
@@ -78,7 +79,7 @@ async def disconnect_sessions(
     routers = await routers_by_id(engine)
     out = []
     for s in sessions:
-        nas = _nas_of(s, routers)
+        nas = nas_of(s, routers)
         if nas is None:
             out.append(
                 SessionAction(s, None, "disconnect", error=f"its NAS {s.nas_address} is not configured")
@@ -101,7 +102,7 @@ async def apply_plan(
     routers = await routers_by_id(engine)
     out = []
     for s in sessions:
-        nas = _nas_of(s, routers)
+        nas = nas_of(s, routers)
         if nas is None:
             out.append(
                 SessionAction(s, None, "change-plan", error=f"its NAS {s.nas_address} is not configured")

@@ -43,6 +43,10 @@ class Allocator:
     def pools(self) -> dict[str, Pool]:
         return dict(self._pools)
 
+    def has_pools(self) -> bool:
+        """Whether any pool is configured (without one, no address is managed here)."""
+        return bool(self._pools)
+
     def pool(self, name: str) -> Pool:
         try:
             return self._pools[name]

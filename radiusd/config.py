@@ -62,6 +62,10 @@ class Settings:
     #: a Disconnect/CoA for a RadSec NAS with no TLS connection to this node goes over UDP to
     #: its stored address and UDP secret (off: it fails with a clear error instead)
     radsec_coa_udp_fallback: bool = False
+    #: RADIUS/1.1 (RFC 9765, ALPN): "both" answers ``radius/1.1`` or ``radius/1.0`` as the
+    #: client offers, and classic RadSec to a client that offers no ALPN (the RFC's default);
+    #: "1.1" requires RADIUS/1.1; "1.0" refuses it; "off" announces no ALPN at all
+    radsec_alpn: str = "both"
     #: seconds a Disconnect/CoA the daemon sends (API, web console) waits for its NAS, with
     #: RFC 5080 §2.2.1 retransmissions over UDP (over RadSec: sent once, RFC 6613 §2.6.1)
     coa_timeout: float = 30.0
@@ -245,6 +249,10 @@ _POSITIVE = (
 )  # fmt: skip
 
 
+#: values of ``radsec_alpn`` (radiusd.server.radsec_alpn says what each does)
+RADSEC_ALPN_MODES = ("both", "1.0", "1.1", "off")
+
+
 #: the retention settings, in days (radiusd.store.retention)
 RETENTION_SETTINGS = (
     "interim_retention",
@@ -277,6 +285,11 @@ def _checked(settings: Settings) -> Settings:
         )
     if not 0 <= settings.radsec_port <= 65535:
         raise ConfigError("setting 'radsec_port' must be a TCP port (0 picks a free one)")
+    if settings.radsec_alpn not in RADSEC_ALPN_MODES:
+        raise ConfigError(
+            f"setting 'radsec_alpn' must be one of {', '.join(RADSEC_ALPN_MODES)} (RFC 9765), "
+            f"not {settings.radsec_alpn!r}"
+        )
     return settings
 
 

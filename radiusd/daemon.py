@@ -16,7 +16,7 @@ import asyncio
 import datetime as dt
 import json
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,6 +69,7 @@ from radiusd.tasks import reraise_if_cancelled
 
 if TYPE_CHECKING:
     from radiusd.api.server import ApiServer
+    from radiusd.store.records import NasRecord
 
 log = get_logger("radiusd.server")  # the name operators filter on; kept
 
@@ -77,6 +78,12 @@ PRUNE_EVERY = 3600.0
 #: seconds between attempts of a SIGHUP reload that the database interrupted
 RELOAD_RETRY = 3.0
 
+
+
+def plain_api_routers(records: Iterable[NasRecord]) -> list[str]:
+    """The routers whose RouterOS API login goes in clear (added with --insecure-plain-api):
+    warned about at start, as the weak secrets are."""
+    return sorted(r.name for r in records if r.api_username and r.api_insecure_plain)
 
 class Daemon:
     """``worker``: this process's index under ``serve --workers N``; the tasks that must run once
@@ -140,6 +147,7 @@ class Daemon:
         self.bound: dict[str, list[tuple[str, int]]] = {"auth": [], "acct": []}
         self.radsec: RadsecServer | None = None
         self._change_id = 0
+        self._plain_api: list[str] = []
         self.storage: list[TableStats] = []  # radiusd db stats figures, for /metrics
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -283,6 +291,13 @@ class Daemon:
             await engine.dispose()
 
     def _warn_unsafe(self) -> None:
+        for name in self._plain_api:
+            log.warning(
+                "router-api.insecure-plain",
+                nas=name,
+                hint="the plain RouterOS API sends the router's password in clear: use API-SSL "
+                "(router set NAME --api-tls) or reach the router over a management network only",
+            )
         for nas in self.registry.all():
             if shared_secret.is_weak(nas.secret):
                 log.warning(
@@ -341,6 +356,7 @@ class Daemon:
             subscribers = await load_subscribers(conn)
         self._change_id = change_id
         self.registry.replace_all([NasClient.from_record(r) for r in nas.values()])
+        self._plain_api = plain_api_routers(nas.values())
         if self.radsec is not None:
             self.radsec.recheck()
         self.directory.set_plans(plans.values())

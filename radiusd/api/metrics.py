@@ -32,6 +32,7 @@ radiusd_nas_weak_secrets               gauge      NAS whose shared secret is und
 radiusd_subscribers                    gauge      subscribers in memory
 radiusd_radsec_connections             gauge      nas: RadSec (TLS) connections open
 radiusd_radsec_accepted_total          counter    RadSec connections mapped to a NAS
+radiusd_radsec_radius11_total          counter    of those, connections that negotiated RADIUS/1.1 (ALPN)
 radiusd_radsec_refused_total           counter    reason (unknown-certificate, handshake-failed, limits)
 radiusd_radsec_closed_total            counter    reason (idle-timeout, bad-length, dropped, peer-closed)
 radiusd_coa_requests_total             counter    kind (disconnect/coa), transport (udp/radsec), outcome
@@ -40,6 +41,7 @@ radiusd_eap_conversations_completed_total counter  the method proved an identity
 radiusd_eap_conversations_failed_total   counter  answered with an EAP-Failure
 radiusd_eap_conversations_expired_total  counter  forgotten after ``[eap] timeout`` idle
 radiusd_eap_conversations_in_flight    gauge      conversations held now
+radiusd_eap_buffered_bytes             gauge      incoming fragments held (``[eap] max_buffered``)
 radiusd_eap_busy_total                 counter    steps dropped: the TLS pool was full
 radiusd_eap_handshakes_total           counter    method, version (TLSv1.2|TLSv1.3), resumed
 radiusd_db_table_rows                  gauge      table: history rows (PostgreSQL: estimate)
@@ -262,6 +264,11 @@ def _radsec(stats: Stats) -> Iterator[Metric]:
         "RadSec connections whose certificate named a NAS",
         value=stats.radsec_accepted,
     )
+    yield CounterMetricFamily(
+        "radiusd_radsec_radius11",
+        "RadSec connections that negotiated RADIUS/1.1 (RFC 9765, ALPN radius/1.1)",
+        value=stats.radsec_radius11,
+    )
     for name, doc, counts in (
         ("radiusd_radsec_refused", "RadSec connections refused before reaching a NAS", stats.radsec_refused),
         ("radiusd_radsec_closed", "RadSec connections closed, by reason", stats.radsec_closed),
@@ -274,6 +281,7 @@ def _radsec(stats: Stats) -> Iterator[Metric]:
 
 def _eap(engine: EapEngine) -> Iterator[Metric]:
     """EAP conversations (radiusd.eap.engine); their Access-Rejects are also in radiusd_requests."""
+    engine.sweep()  # the idle ones go now, not at the next EAP packet (runs on the event loop)
     counts = engine.counts
     for name, key, doc in (
         ("started", "started", "EAP conversations begun (an EAP-Response/Identity without State)"),
@@ -284,6 +292,11 @@ def _eap(engine: EapEngine) -> Iterator[Metric]:
         yield CounterMetricFamily(f"radiusd_eap_conversations_{name}", doc, value=counts[key])
     yield GaugeMetricFamily(
         "radiusd_eap_conversations_in_flight", "EAP conversations held now", value=len(engine.conversations)
+    )
+    yield GaugeMetricFamily(
+        "radiusd_eap_buffered_bytes",
+        "octets of incoming EAP fragments held until their TLS message is whole ([eap] max_buffered)",
+        value=engine.buffered,
     )
     yield CounterMetricFamily(
         "radiusd_eap_busy", "EAP steps dropped because the TLS thread pool was full", value=counts["busy"]

@@ -109,21 +109,39 @@ def run_disconnects(
     """Disconnect the sessions ``fetch`` finds, one after another, each waiting at most
     ``timeout`` seconds for its NAS (not at all with ``no_wait``); a line per session as it
     goes (progress on stderr, the outcome on stdout; ``--json``: the array at the end)."""
-    from inventory.actions import disconnect_sessions
+    from inventory.actions import disconnect_sessions, nas_of, routers_by_id
+    from radiusd.cli.coa_relay import DaemonRoute
+    from radiusd.cli.context import get_context
     from radiusd.coa.service import CoaService
+
+    settings = get_context().settings()
 
     async def go(engine: AsyncEngine) -> list[SessionAction]:
         sessions = await fetch(engine)
         coa = CoaService(engine, timeout=0 if no_wait else timeout)
+        daemon = DaemonRoute(settings, engine)  # RadSec NAS: only the daemon holds their connection
+        routers = await routers_by_id(engine) if sessions else {}
         done: list[SessionAction] = []
-        for ref in sessions:
-            where = f"session {ref.id} ({ref.username} on {ref.nas_address})"
-            step = "sending a Disconnect-Request" if no_wait else f"waiting up to {timeout:g} s for the NAS"
-            click.echo(f"{where}: {step}", err=True)
-            [action] = await disconnect_sessions(engine, [ref], coa)
-            done.append(action)
-            if not as_json:
-                click.echo(_line(action, waited=not no_wait))
+        try:
+            for ref in sessions:
+                nas = nas_of(ref, routers)
+                relayed = daemon.wanted(nas)
+                where = f"session {ref.id} ({ref.username} on {ref.nas_address})"
+                step = (
+                    "sending a Disconnect-Request" if no_wait else f"waiting up to {timeout:g} s for the NAS"
+                )
+                click.echo(
+                    f"{where}: {step}{' through the daemon (RadSec NAS)' if relayed else ''}", err=True
+                )
+                if relayed and nas is not None:
+                    action = await daemon.disconnect(ref, nas.name, wait=timeout, no_wait=no_wait)
+                else:
+                    [action] = await disconnect_sessions(engine, [ref], coa)
+                done.append(action)
+                if not as_json:
+                    click.echo(_line(action, waited=not no_wait))
+        finally:
+            await daemon.close()
         return done
 
     report(run_store(go), as_json=as_json, empty=empty, printed=True, waited=not no_wait)

@@ -178,15 +178,21 @@ class DynamicAuthClient:
         return reply
 
     def examine_reply(
-        self, data: bytes, request: Packet, secret: bytes, *, message_auth: bool = False
+        self, data: bytes, request: Packet, secret: bytes | None, *, message_auth: bool = False
     ) -> tuple[Packet | None, str]:
-        """(reply, "") when ``data`` answers ``request`` and verifies, else (None, why not)."""
+        """(reply, "") when ``data`` answers ``request`` and verifies, else (None, why not).
+        ``secret`` None: RADIUS/1.1 (RFC 9765 §4.2): the reply carries the request's Token,
+        and TLS, not MD5, vouches for it (a Message-Authenticator is ignored, §5.2)."""
         try:
             reply = decode(data, self.dictionary)
         except MalformedPacket:
             return None, "malformed"
         if request.code not in REPLY_TO.get(reply.code, ()):
             return None, f"{code_name(reply.code)} does not answer {code_name(request.code)}"
+        if secret is None:
+            if data[4:8] != request.authenticator[:4]:
+                return None, "another Token"
+            return self._fresh(reply)
         if reply.identifier != request.identifier:
             return None, "another Identifier"
         if not verify_response(data, request.authenticator, secret):
@@ -196,6 +202,9 @@ class DynamicAuthClient:
             return None, "bad Message-Authenticator"
         if verified is None and message_auth:
             return None, "no Message-Authenticator (the request carried one)"
+        return self._fresh(reply)
+
+    def _fresh(self, reply: Packet) -> tuple[Packet | None, str]:
         stamp = reply.get("Event-Timestamp")
         if isinstance(stamp, int) and abs(self.wallclock() - stamp) > self.timestamp_window:
             return None, "Event-Timestamp outside the replay window"
@@ -233,8 +242,9 @@ class DynamicAuthClient:
                 lambda: _Endpoint(on_datagram), remote_addr=(target.address, target.port)
             )
         except OSError as exc:
-            return CoaResult(Outcome.ERROR, detail=f"cannot send to {target.address}:{target.port}: "
-                             f"{exc.strerror or exc}")
+            return CoaResult(
+                Outcome.ERROR, detail=f"cannot send to {target.address}:{target.port}: {exc.strerror or exc}"
+            )
         policy = self.policy
         try:
             start = self.clock()

@@ -16,6 +16,10 @@ while the first is up; so the request is written once and awaited for the whole 
 policy's MRD (the ``--timeout``). Only when the connection closes before the answer does the
 request go again, over another live connection of the same NAS (RFC 6613 §2.6.1: permitted
 over a new connection, with a new Identifier), up to MRC transmissions in all.
+
+On a connection that negotiated RADIUS/1.1 (RFC 9765) the request carries a 32-bit Token
+instead of Identifier and Request Authenticator (§4.1), no MD5 is computed, and the reply is
+the one that carries the same Token (§4.2).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from radiusd.codec import Packet, encode_request
+from radiusd.codec.radius11 import encode_request11
 
 from .client import CoaResult, DynamicAuthClient, Outcome
 
@@ -48,9 +53,12 @@ class DynAuthChannel(Protocol):
     @property
     def label(self) -> str: ...  # for people: "RadSec 198.51.100.7:40211"
 
+    @property
+    def radius11(self) -> bool: ...  # RADIUS/1.1 (RFC 9765): a Token, not an Identifier
+
     def reserve(self, waiter: Waiter) -> int | None:
-        """A free Identifier for a request of ours, bound to ``waiter``; None when all 256 are
-        taken or the connection is closing."""
+        """A free Identifier (RADIUS/1.1: a free 32-bit Token) for a request of ours, bound to
+        ``waiter``; None when all are taken or the connection is closing."""
         ...
 
     def release(self, identifier: int) -> None: ...
@@ -72,12 +80,13 @@ class _Exchange:
     def __init__(self, client: DynamicAuthClient, packet: Packet) -> None:
         self.client = client
         self.packet = packet
+        self.secret: bytes | None = RADSEC_SECRET  # None: RADIUS/1.1, matched by Token
         self.done: asyncio.Future[Packet | None] = asyncio.get_running_loop().create_future()
         self.ignored = 0
         self.last_ignored = ""
 
     def reply(self, data: bytes) -> bool:
-        reply, why = self.client.examine_reply(data, self.packet, RADSEC_SECRET)
+        reply, why = self.client.examine_reply(data, self.packet, self.secret)
         if reply is None:
             self.ignored += 1
             self.last_ignored = why
@@ -120,8 +129,12 @@ async def send_over(
         ident = channel.reserve(exchange)
         if ident is None:
             continue  # busy or closing: another connection, if any
-        packet.identifier = ident  # RFC 6613 §2.6.1: a new connection may take a new ID
-        data = encode_request(packet, RADSEC_SECRET)
+        if channel.radius11:  # RFC 9765 §4: a Token instead of Identifier and authenticator
+            exchange.secret = None
+            data = encode_request11(packet, ident.to_bytes(4, "big"))
+        else:
+            packet.identifier = ident  # RFC 6613 §2.6.1: a new connection may take a new ID
+            data = encode_request(packet, RADSEC_SECRET)
         try:
             if not channel.write_request(data):
                 continue

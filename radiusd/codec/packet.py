@@ -201,6 +201,21 @@ class Packet:
             return extended_values(self.attributes, k, self.invalid, long=True)
         return []
 
+    def first_values(self) -> dict[int, bytes]:
+        """Top-level type -> raw value of its first valid occurrence (what ``raw((type,))``
+        gives for each type present). One dict per packet for a reader of many attributes
+        (an Accounting-Request's twenty): on a decoded packet it is built from the datagram
+        without the ``attributes`` list, whose tuple per attribute cost more than the reads."""
+        d = self._data
+        if d is not None and not self.invalid:
+            # reversed: the first occurrence of a type is written last, so it wins
+            return {d[o]: d[o + 2 : o + d[o + 1]] for o in reversed(self._offs)}
+        inv = self.invalid
+        attrs = self.attributes
+        if inv:
+            attrs = [a for i, a in enumerate(attrs) if i not in inv]
+        return dict(reversed(attrs))
+
     def raw(self, key: str | AttrKey | AttributeDef) -> bytes | None:
         """The first raw value of an attribute, or None."""
         if isinstance(key, tuple) and len(key) == 1:
@@ -375,7 +390,7 @@ class EncodedAttributes:
     __slots__ = ("body", "offsets", "types", "wire")
 
     def __init__(self, attributes: list[tuple[int, bytes]] | tuple[tuple[int, bytes], ...]) -> None:
-        body = _attribute_body(list(attributes))
+        body = attribute_body(list(attributes))
         offsets: list[int] = []
         i = 20
         for t, v in attributes:
@@ -420,7 +435,7 @@ def from_scan(scanned: Scanned, dictionary: Dictionary | None = None) -> Packet:
     return p
 
 
-def _attribute_body(attributes: list[tuple[int, bytes]]) -> bytes:
+def attribute_body(attributes: list[tuple[int, bytes]]) -> bytes:
     """The wire form of ``(type, raw)`` pairs, any Message-Authenticator left out (it is
     always recomputed, and placed first, by the encoders)."""
     out = bytearray()  # append/+= on one buffer: ~40% less than joining per-attribute bytes
@@ -437,7 +452,7 @@ def _assemble(
     code: int, identifier: int, auth: bytes, attributes: list[tuple[int, bytes]], with_ma: bool
 ) -> tuple[bytes, bytes]:
     """Header (without authenticator) and attribute body; Message-Authenticator first, zeroed."""
-    body = _attribute_body(attributes)
+    body = attribute_body(attributes)
     if with_ma:
         body = _MA_ZERO + body
     length = 20 + len(body)
@@ -446,7 +461,7 @@ def _assemble(
     return _HEADER.pack(code, identifier, length), body
 
 
-def _reply_body(reply: Packet) -> bytes:
+def reply_body(reply: Packet) -> bytes:
     """The reply's attributes on the wire, without a Message-Authenticator.
 
     A packet still in its encoded form (decoded, or built by :meth:`Packet.from_encoded`
@@ -455,7 +470,7 @@ def _reply_body(reply: Packet) -> bytes:
     d = reply._data
     if d is not None and MESSAGE_AUTHENTICATOR not in reply._types:
         return d[20:]
-    return _attribute_body(reply.attributes)
+    return attribute_body(reply.attributes)
 
 
 def encode_reply(
@@ -468,7 +483,7 @@ def encode_reply(
     attribute, as the BlastRADIUS guidance asks of every Access-Accept/Reject/Challenge.
     """
     req_auth = reply.authenticator if request_authenticator is None else request_authenticator
-    return encode_reply_body(reply.code, reply.identifier, req_auth, _reply_body(reply), secret, message_auth)
+    return encode_reply_body(reply.code, reply.identifier, req_auth, reply_body(reply), secret, message_auth)
 
 
 def encode_reply_body(

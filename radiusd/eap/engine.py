@@ -9,6 +9,10 @@ the State attribute, from the peer's Identity to the EAP-Success or EAP-Failure.
   Access-Reject with an EAP-Failure.
 - At most ``max_conversations`` at once; one idle for ``timeout`` seconds (the peer walked
   away halfway) is forgotten, and its TLS state with it.
+- Incoming fragments (RFC 5216 §2.1.5: L and M bits) are held until the TLS message is whole:
+  at most 64 kB per message (radiusd.eap.tls.MAX_MESSAGE) and ``max_buffered`` octets over
+  all conversations; a fragment past either bound rejects its conversation (EAP-Failure), so
+  a fragment storm costs bounded memory.
 - TLS steps (handshakes: the private-key operation costs milliseconds) run on a bounded
   thread pool, so a storm of handshakes does not stall PAP and accounting on the event loop;
   when the pool is full the request is dropped (``eap-busy``) and the NAS retransmits.
@@ -29,9 +33,9 @@ from radiusd.model.credentials import Credential
 from radiusd.policy.hash_pool import HashPool
 
 from . import packet as eap
-from .methods import EapTlsMethod, Md5Method, Method, MethodContext, Step
+from .methods import EapTlsMethod, Md5Method, Method, MethodContext, Step, TlsBased
 from .settings import EapSettings, parse_eap
-from .tls import TlsContexts
+from .tls import FLAG_M, TlsContexts
 from .tunnels import PeapMethod, TtlsMethod
 
 log = get_logger("radiusd.eap")
@@ -77,6 +81,7 @@ class Conversation:
     started: bool = False  # the peer answered the method (a Nak is no longer allowed)
     busy: bool = False
     counted: bool = False  # its TLS handshake is in EapEngine.handshakes
+    buffered: int = 0  # octets of incoming fragments it holds (in EapEngine.buffered)
 
 
 class EapEngine:
@@ -93,6 +98,8 @@ class EapEngine:
         self.pool = pool if pool is not None else HashPool(settings.workers, settings.queue_max, name="eap")
         self.clock = clock
         self.conversations: OrderedDict[bytes, Conversation] = OrderedDict()
+        #: octets of incoming fragments held by all conversations (at most max_buffered)
+        self.buffered = 0
         #: conversations started, accepted (the method proved an identity), rejected (an
         #: EAP-Failure, with or without a conversation), expired; steps dropped (pool full)
         self.counts = {"started": 0, "accepted": 0, "rejected": 0, "expired": 0, "busy": 0}
@@ -145,13 +152,9 @@ class EapEngine:
         self.conversations.move_to_end(state)
         if pkt.type == eap.NAK and not conv.started:
             return self._nak(conv, pkt, notes)
-        if pkt.type != conv.method.type:
-            return self._reject(
-                conv,
-                pkt.identifier,
-                f"the peer answered {eap.METHOD_NAMES.get(pkt.type, pkt.type)} to {conv.method.name}",
-                notes,
-            )
+        refusal = self._refusal(conv, pkt)
+        if refusal:
+            return self._reject(conv, pkt.identifier, refusal, notes)
         conv.started = True
         method = conv.method
         if not method.heavy_step(pkt.data):
@@ -186,6 +189,20 @@ class EapEngine:
         return out
 
     # -- steps ----------------------------------------------------------------------------
+
+    def _refusal(self, conv: Conversation, pkt: eap.EapPacket) -> str:
+        """Why this response ends its conversation before the method sees it ('' if not): a
+        method other than the conversation's, or a fragment (M bit: RFC 5216 §2.1.5, more to
+        come) that would take the octets held by all conversations past ``max_buffered``."""
+        method = conv.method
+        if pkt.type != method.type:
+            return f"the peer answered {eap.METHOD_NAMES.get(pkt.type, pkt.type)} to {method.name}"
+        data = pkt.data
+        if data and data[0] & FLAG_M and isinstance(method, TlsBased):
+            limit = self.settings.max_buffered
+            if self.buffered - conv.buffered + method.buffered + len(data) > limit:
+                return f"EAP fragments held by all conversations would exceed {limit} octets (max_buffered)"
+        return ""
 
     def _begin(
         self,
@@ -255,6 +272,10 @@ class EapEngine:
             notes += (f"  {n}" for n in conv.ctx.notes)
         conv.ctx.notes.clear()
         method = conv.method
+        held = method.buffered
+        if held != conv.buffered:
+            self.buffered += held - conv.buffered
+            conv.buffered = held
         if method.handshake is not None and not conv.counted:
             conv.counted = True
             key = (method.name, *method.handshake)
@@ -268,7 +289,7 @@ class EapEngine:
                 "challenge", [*eap.split_eap_message(req.encode()), (eap.STATE, conv.state)], notes=notes
             )
         if step.kind == "success":
-            self.conversations.pop(conv.state, None)
+            self._forget(conv.state)
             self.counts["accepted"] += 1
             notes.append(f"  EAP: {conv.method.name} succeeded for {step.username!r}")
             return Outcome(
@@ -285,7 +306,7 @@ class EapEngine:
         self, conv: Conversation | None, identifier: int, reason: str, notes: list[str] | None = None
     ) -> Outcome:
         if conv is not None:
-            self.conversations.pop(conv.state, None)
+            self._forget(conv.state)
         self.counts["rejected"] += 1
         return Outcome(
             "reject",
@@ -295,6 +316,12 @@ class EapEngine:
             notes=notes or [],
         )
 
+    def _forget(self, state: bytes) -> None:
+        conv = self.conversations.pop(state, None)
+        if conv is not None:
+            self.buffered -= conv.buffered
+            conv.buffered = 0
+
     def _expire(self) -> None:
         """Forget conversations idle beyond ``timeout`` (oldest first: the dict is in use order)."""
         cutoff = self.clock() - self.settings.timeout
@@ -303,12 +330,18 @@ class EapEngine:
             state, conv = next(iter(convs.items()))
             if conv.last > cutoff or conv.busy:
                 break
-            del convs[state]
+            self._forget(state)
             self.counts["expired"] += 1
+
+    def sweep(self) -> None:
+        """Forget the conversations idle beyond ``timeout`` now (``/metrics`` calls it, so that
+        its gauges do not wait for the next EAP packet to drop them)."""
+        self._expire()
 
     def close(self) -> None:
         self.pool.close()
         self.conversations.clear()
+        self.buffered = 0
 
 
 def _warn_if_readable(key: str) -> None:

@@ -81,6 +81,11 @@ class Method:
     def start(self) -> Step:
         raise NotImplementedError
 
+    @property
+    def buffered(self) -> int:
+        """Octets of incoming fragments held until the peer's message is whole."""
+        return 0
+
     def process(self, identifier: int, data: bytes) -> Step:
         raise NotImplementedError
 
@@ -143,6 +148,11 @@ class TlsBased(Method):
         and back, with the GIL handed over twice, costs more CPU than that, so it runs at once."""
         t = self.tunnel
         return not t.handshake_done and t.completes_client_hello(data)
+
+    @property
+    def buffered(self) -> int:
+        tunnel = getattr(self, "tunnel", None)  # none before start(), or without a certificate
+        return tunnel.buffered if tunnel is not None else 0
 
     def start(self) -> Step:
         if self.ctx.tls is None:

@@ -27,8 +27,8 @@ from .tls import TlsFiles
 
 _KEYS = {
     "cert", "key", "ca", "crl", "methods", "default_method", "allow_md5", "fragment_size",
-    "max_conversations", "timeout", "workers", "queue_max", "tls_min_version", "tls_max_version",
-    "plan_methods", "nas_methods",
+    "max_conversations", "max_buffered", "timeout", "workers", "queue_max", "tls_min_version",
+    "tls_max_version", "plan_methods", "nas_methods",
 }  # fmt: skip
 
 
@@ -46,6 +46,11 @@ class EapSettings:
     fragment_size: int = 1000
     #: conversations under way at once; beyond, new ones are rejected (with EAP-Failure)
     max_conversations: int = 4096
+    #: octets of incoming fragments (RFC 5216 §2.1.5) held by all conversations together while
+    #: their TLS messages are incomplete; a fragment beyond it rejects its conversation. Each
+    #: message is also capped at 64 kB (radiusd.eap.tls.MAX_MESSAGE): without this bound a
+    #: fragment storm could hold max_conversations x 64 kB (256 MB by default).
+    max_buffered: int = 8 * 1024 * 1024
     #: seconds a conversation may wait for the peer's next response before it is forgotten
     timeout: float = 30.0
     #: threads doing TLS work (the ClientHello's private-key operation), and TLS steps running
@@ -142,6 +147,7 @@ def parse_eap(section: dict[str, Any]) -> EapSettings:
             allow_md5=allow_md5,
             fragment_size=int(section.get("fragment_size", 1000)),
             max_conversations=int(section.get("max_conversations", 4096)),
+            max_buffered=int(section.get("max_buffered", 8 * 1024 * 1024)),
             timeout=float(section.get("timeout", 30.0)),
             workers=int(section.get("workers", 1)),
             queue_max=int(section.get("queue_max", 256)),
@@ -164,9 +170,12 @@ def parse_eap(section: dict[str, Any]) -> EapSettings:
         raise ValueError("[eap] fragment_size: 64 to 4000 octets")
     if (
         settings.max_conversations < 1
+        or settings.max_buffered < 1
         or settings.timeout <= 0
         or settings.workers < 1
         or settings.queue_max < 1
     ):
-        raise ValueError("[eap] max_conversations, timeout, workers and queue_max must be greater than 0")
+        raise ValueError(
+            "[eap] max_conversations, max_buffered, timeout, workers and queue_max must be greater than 0"
+        )
     return settings

@@ -165,6 +165,11 @@ class TlsTunnel:
         return bytes((FLAG_S | self.version_bits,))
 
     @property
+    def buffered(self) -> int:
+        """Octets of the peer's incomplete TLS message held here (the engine's max_buffered)."""
+        return len(self._in)
+
+    @property
     def sending(self) -> bool:
         return self._out_pos < len(self._out)
 

@@ -382,8 +382,8 @@ async def _leases(conn: AsyncConnection, data: ImportData, report: Report, now: 
                 item.source or "radreply",
                 item.address,
                 username_of(item.owner) or "-",
-                f"address is excluded from pool {group_of(pool.name)!r}: not reserved "
-                f"(radiusd pool add-range {group_of(pool.name)} --range {item.address}/32 to use it)",
+                f"address is excluded from pool {group_of(pool.name)!r}: not reserved, sent as configured "
+                f"(radiusd pool add-range {group_of(pool.name)} --range {item.address}/32 to lease it)",
             )
             continue
         cur = alloc.lookup(item.address)

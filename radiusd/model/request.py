@@ -57,6 +57,9 @@ class NasClient:
     radsec: bool = False
     radsec_fingerprint: str | None = None  # SHA-256 of the certificate (DER), 64 hex digits
     radsec_subject: str | None = None  # as stored (radiusd.store.validate.certificate_subject)
+    #: the request came over a RadSec connection that negotiated RADIUS/1.1 (RFC 9765): no
+    #: shared secret, no MD5; the codec's radiusd.codec.radius11 encodes and reads its packets
+    radius11: bool = False
 
     @property
     def is_subnet(self) -> bool:
@@ -93,6 +96,9 @@ class Request:
     trace: list[str] | None = None
     #: why the request was rejected, for the log (never contains a secret)
     reject_reason: str = ""
+    #: the policy has taken care of the reject's log line (its ``auth.reject``, or none when
+    #: ``auth_log_rejects`` is off): the dispatcher then writes no ``access.rejected`` of its own
+    reject_logged: bool = False
     #: when the handler sends no reply: the drop reason counted in /metrics ("no-reply" if unset)
     drop_reason: str = ""
 

@@ -156,10 +156,12 @@ class Change:
             self._before[uid] = current
             self.table._pending.setdefault(uid, []).append(self)
         self.table._put(uid, new)
-        self.sessions = [s for s in self.sessions if s.unique_id != uid]
+        if self.sessions:  # (most changes put one session: no copy of an empty list)
+            self.sessions = [s for s in self.sessions if s.unique_id != uid]
         self.sessions.append(new)
-        self.closed = [s for s in self.closed if s.unique_id != uid]
-        if not new.is_open:
+        if self.closed:
+            self.closed = [s for s in self.closed if s.unique_id != uid]
+        if new.status != OPEN:
             self.closed.append(new)
 
     def touch(self, uid: str) -> None:

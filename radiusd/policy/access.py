@@ -43,7 +43,6 @@ from radiusd.codec.attributes_gen import (
     VENDOR_SPECIFIC,
 )
 from radiusd.codec.codes import Code
-from radiusd.codec.crypto import hide_user_password, recover_user_password, salt_encrypt
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.errors import MalformedPacket
 from radiusd.codec.packet import Packet
@@ -57,6 +56,7 @@ from .directory import Directory, PlanView, SubscriberView
 from .eap_access import EapAccess
 from .hash_pool import DROP_REASON as SLOW_HASH_BUSY
 from .hash_pool import HashPool
+from .hiding import mppe_key, mschap_mppe_keys, user_password
 from .seams import AddressAssigner, Assignment, NoSessions, SessionCounter
 
 EAP_FAILURE = 4  # RFC 3748 §4.2 (an EAP Code, not an attribute)
@@ -90,8 +90,6 @@ def auth_fields(req: Request) -> dict[str, object]:
         "nas_port_id": _text(pkt.raw((NAS_PORT_ID,))),
         "calling_station": _text(pkt.raw((CALLING_STATION_ID,))),
     }
-
-
 
 
 # RFC 2548 reply attributes, through the codec's one Vendor-Specific encoder (format 1,1)
@@ -175,7 +173,7 @@ class AccessPolicy:
         extra: list[tuple[int, bytes]] = []
         if hidden is not None:
             try:
-                password = recover_user_password(hidden, req.nas.secret, pkt.authenticator)
+                password = user_password(hidden, req.nas, pkt.authenticator)
             except MalformedPacket as exc:
                 return self._reject(req, f"User-Password is malformed ({exc.detail})")
             if cred.expensive:
@@ -186,7 +184,11 @@ class AccessPolicy:
             chap = pkt.raw((CHAP_PASSWORD,)) or b""
             if len(chap) != 17:
                 return self._reject(req, f"CHAP-Password of {len(chap)} octets (17 expected)")
-            challenge = pkt.raw((CHAP_CHALLENGE,)) or pkt.authenticator
+            challenge = pkt.raw((CHAP_CHALLENGE,))
+            if challenge is None:
+                if req.nas.radius11:  # RFC 9765 §5.1.2: no Request Authenticator to fall back on
+                    return self._reject(req, "CHAP over RADIUS/1.1 without CHAP-Challenge")
+                challenge = pkt.authenticator
             result = verify_chap(cred, chap[0], challenge, chap[1:])
             method = "CHAP"
         else:
@@ -210,7 +212,7 @@ class AccessPolicy:
                 r1 = verify_mschap1(cred, challenge_ms, resp1)
                 result = r1
                 if r1.ok and r1.mppe_keys is not None:
-                    hidden = hide_user_password(r1.mppe_keys, req.nas.secret, pkt.authenticator)
+                    hidden = mschap_mppe_keys(r1.mppe_keys, req.nas, pkt.authenticator)
                     extra += _MS_CHAP_MPPE_KEYS(hidden)
                     extra += self._mppe_policy_attrs()
                 elif not r1.ok:
@@ -256,7 +258,7 @@ class AccessPolicy:
         """The PAP check of :meth:`handle`; False (a malformed User-Password included) sends the
         request to the general path, which rejects it with the reason."""
         try:
-            password = recover_user_password(hidden, nas.secret, authenticator)
+            password = user_password(hidden, nas, authenticator)
         except MalformedPacket:
             return False
         return verify_pap(cred, password).ok
@@ -391,11 +393,11 @@ class AccessPolicy:
     def _mschap2_accept_attrs(
         self, req: Request, success: bytes, send_key: bytes, recv_key: bytes
     ) -> list[tuple[int, bytes]]:
-        secret, auth = req.nas.secret, req.packet.authenticator
+        nas, auth = req.nas, req.packet.authenticator
         return [
             *_MS_CHAP2_SUCCESS(success),
-            *_MS_MPPE_SEND_KEY(salt_encrypt(send_key, secret, auth)),
-            *_MS_MPPE_RECV_KEY(salt_encrypt(recv_key, secret, auth)),
+            *_MS_MPPE_SEND_KEY(mppe_key(send_key, nas, auth)),
+            *_MS_MPPE_RECV_KEY(mppe_key(recv_key, nas, auth)),
             *self._mppe_policy_attrs(),
         ]
 
@@ -416,6 +418,7 @@ class AccessPolicy:
                 extra = [*(extra or ()), (EAP_MESSAGE, eap_failure(eap))]
         if self.log_rejects:
             log.info("auth.reject", **auth_fields(req), reason=reason)
+        req.reject_logged = True  # one line per reject: the dispatcher adds none
         reply = req.packet.reply(_ACCESS_REJECT)
         if extra:
             reply.attributes += extra

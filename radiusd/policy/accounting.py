@@ -134,7 +134,9 @@ class AccountingPolicy:
             self.doubt.resolve()
             return None
         change = self.table.begin()
-        apply_event(self.table, ev, change, self._plan_interval(ev.username) if ev.username else None)
+        # the plan's interval is read only for a session seen for the first time
+        first = ev.username and self.table.get(ev.unique_id) is None
+        apply_event(self.table, ev, change, self._plan_interval(ev.username) if first else None)
         ops = self._lease_ops(ev, change)
         if change.writes:
             ops.insert(0, self.make_op(change))

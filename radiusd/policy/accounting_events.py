@@ -109,15 +109,11 @@ NAS_RESET = (StatusType.ACCOUNTING_ON, StatusType.ACCOUNTING_OFF)
 def parse_event(req: Request, dictionary: Dictionary | None = None) -> AcctEvent:
     """Type an Accounting-Request; :class:`InvalidAccounting` when it cannot be recorded.
 
-    One pass over the packet's attributes into a dict by type code (the first occurrence of
-    each wins, as with ``Packet.raw``; attributes found invalid are skipped), then lookups.
+    One pass over the packet's attributes into a dict by type code (``Packet.first_values``:
+    the first valid occurrence of each wins, as with ``Packet.raw``), then lookups.
     """
     pkt: Packet = req.packet
-    attrs = pkt.attributes
-    invalid = pkt.invalid
-    if invalid:
-        attrs = [a for i, a in enumerate(attrs) if i not in invalid]
-    get = dict(reversed(attrs)).get
+    get = pkt.first_values().get
     status_raw = _u32(get(ACCT_STATUS_TYPE))
     if status_raw is None:
         raise InvalidAccounting("no Acct-Status-Type")
@@ -135,7 +131,7 @@ def parse_event(req: Request, dictionary: Dictionary | None = None) -> AcctEvent
         raise InvalidAccounting("no Acct-Session-Id")  # RFC 2866 §5.5: MUST be present
     user = get(USER_NAME) or b""
     port = _u32(get(NAS_PORT))
-    classes = [v for t, v in attrs if t == CLASS] if get(CLASS) is not None else []
+    classes = pkt.raw_all((CLASS,)) if get(CLASS) is not None else []
     return AcctEvent(
         status,
         nas.address,

@@ -85,9 +85,15 @@ def _evolve(s: LiveSession, changes: dict[str, Any]) -> LiveSession:
     return LiveSession(*values)
 
 
+_attrs_of = attrgetter(*_ATTRS)
+
+
 def _missing(cur: LiveSession, ev: AcctEvent) -> dict[str, Any]:
     """The attributes ``cur`` lacks and ``ev`` carries (a later request may carry more)."""
-    return {a: v for a in _ATTRS if getattr(cur, a) is None and (v := getattr(ev, a)) is not None}
+    have = _attrs_of(cur)
+    if None not in have:
+        return {}
+    return {a: v for a, c, v in zip(_ATTRS, have, _attrs_of(ev), strict=True) if c is None and v is not None}
 
 
 def _filled(cur: LiveSession, ev: AcctEvent) -> LiveSession:

@@ -22,13 +22,13 @@ from radiusd.codec.attributes_gen import (
     VENDOR_MICROSOFT,
 )
 from radiusd.codec.codes import Code
-from radiusd.codec.crypto import salt_encrypt
 from radiusd.codec.packet import Packet
 from radiusd.eap.engine import BUSY, EapEngine, Outcome
 from radiusd.model.credentials import Credential
 from radiusd.model.request import HandlerResult, Request
 
 from .directory import Directory, PlanView, SubscriberView
+from .hiding import mppe_key
 
 _ACCESS_CHALLENGE = int(Code.ACCESS_CHALLENGE)
 _METHOD_NAMES = {4: "EAP-MD5", 13: "EAP-TLS", 21: "TTLS", 25: "PEAP"}
@@ -128,11 +128,11 @@ class EapAccess:
             return self.reject(req, f"EAP {method} is not allowed for plan {sub.plan!r}", failure)
         extra = [(USER_NAME, username.encode()), *outcome.attributes]
         if outcome.msk is not None:
-            secret, auth = req.nas.secret, req.packet.authenticator
+            nas, auth = req.nas, req.packet.authenticator
             # RFC 5216 §2.3 / RFC 2548 §2.4.2-3: Recv-Key = MSK[0:32], Send-Key = MSK[32:64]
             extra += [
-                *_MS_MPPE_RECV_KEY(salt_encrypt(outcome.msk[:32], secret, auth)),
-                *_MS_MPPE_SEND_KEY(salt_encrypt(outcome.msk[32:64], secret, auth)),
+                *_MS_MPPE_RECV_KEY(mppe_key(outcome.msk[:32], nas, auth)),
+                *_MS_MPPE_SEND_KEY(mppe_key(outcome.msk[32:64], nas, auth)),
             ]
         req.note(f"  EAP {method}: subscriber {username!r}, plan {sub.plan or '-'}")
         return self.authorise(req, sub, plan, extra)

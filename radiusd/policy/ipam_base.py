@@ -145,8 +145,9 @@ class IpamBase:
         changes: list[Change] = []
         for sub in self.directory.subscribers.values():
             ip = sub.static_ip
-            if not ip or self.alloc.find(ip) is None:
-                continue
+            pool = self.alloc.find(ip) if ip else None
+            if not ip or pool is None or not pool.contains(ip):
+                continue  # outside every pool, or excluded from one: sent as configured, never leased
             current = self.alloc.lookup(ip)
             if current is not None and current.reserved and current.owner == sub.username:
                 continue

@@ -40,7 +40,7 @@ class IpamHooks(IpamBase):
         return [a for a in (ev.framed_ip, ev.framed_ipv6_prefix, ev.delegated_ipv6_prefix) if a]
 
     def _confirm(self, ev: AcctEvent) -> list[Operation]:
-        if not ev.username:
+        if not ev.username or not self.alloc.has_pools():  # (no pool: nothing to confirm or adopt)
             return []
         now = self.clock()
         expires = self._expiry(ev, now)
@@ -120,6 +120,8 @@ class IpamHooks(IpamBase):
     def on_stop(self, event: AcctEvent) -> list[Operation]:
         """Accounting-Stop: the lease ends (sticky hold for its holder); a late or repeated
         Stop for an address now held by someone else changes nothing."""
+        if not self.alloc.has_pools():  # the accounting of a NAS that hands out its own addresses
+            return []
         now = self.clock()
         changes: list[Change] = []
         for address in self._items(event):

@@ -163,8 +163,13 @@ class IpamService(IpamHooks, IpamUpkeep):
         sub = subscriber
         nas = request.nas
         static = self.alloc.find(sub.static_ip) if sub.static_ip else None
-        if sub.static_ip and static is None:
-            return self._unpooled(sub), None  # a static address outside every pool: sent as configured
+        if sub.static_ip and (static is None or not static.contains(sub.static_ip)):
+            # outside every pool, or inside a pool's range but excluded from it (a gateway, an
+            # address an older import left out): the pool never hands it out, so it is sent as
+            # configured, not replaced by a dynamic address
+            if notes and static is not None:
+                request.note(f"  static {sub.static_ip} excluded from pool {static.name!r}: as configured")
+            return self._unpooled(sub), None
         group = group_of(static.name) if static is not None else pool
         if group is None:
             group = self._nas_pool.get(nas.id)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from asyncio import isfuture
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +45,7 @@ from radiusd.codec.packet import (
     encode_reply_body,
     from_scan,
 )
+from radiusd.codec.radius11 import encode_reply11, encode_reply11_body
 from radiusd.codec.scanning import Scanned, scan, verify_message_authenticator
 from radiusd.logs import get_logger
 from radiusd.model.request import HandlerResult, NasClient, Request
@@ -222,7 +224,9 @@ class Dispatcher:
         if result is None or isinstance(result, Packet):
             self._complete(req, key, result, send, now, seq)
             return
-        task = asyncio.ensure_future(result)
+        # the accounting policy returns a plain future: no ensure_future (its coroutine checks
+        # go through an ABC isinstance per request)
+        task = result if isfuture(result) else asyncio.ensure_future(result)
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._task_done(t, req, key, send, now, seq))
 
@@ -242,9 +246,11 @@ class Dispatcher:
         static addresses, Simultaneous-Use, subscriber attributes, not active, expired,
         slow hashes); retransmissions; a bad Message-Authenticator; a wrong password
         (rejects are logged and delayed by the general path). ``serve -X`` turns it off.
+        Over RADIUS/1.1 (RFC 9765) there is no Message-Authenticator to require or check
+        (a received one is ignored, §5.2) and the reply carries the request's Token.
         """
         data, offs, types, ma_offset = scanned
-        if not ma_offset or types.translate(None, self._plain_types):
+        if (not ma_offset and not nas.radius11) or types.translate(None, self._plain_types):
             return False
         k = types.find(USER_NAME)
         j = types.find(USER_PASSWORD)
@@ -260,14 +266,18 @@ class Dispatcher:
         key = (addr, identifier, authenticator)
         if self.dedupe.lookup(key, now) is not None:
             return False
-        if not verify_message_authenticator(data, nas.secret, None, ma_offset):
+        radius11 = nas.radius11  # RFC 9765: TLS vouches for the request, no MD5 (§5.2)
+        if not radius11 and not verify_message_authenticator(data, nas.secret, None, ma_offset):
             return False
         cred, body = found
         o = offs[j]
         if not pap.pap_matches(cred, data[o + 2 : o + data[o + 1]], nas, authenticator):
             return False
         try:
-            reply = encode_reply_body(_ACCESS_ACCEPT, identifier, authenticator, body, nas.secret)
+            if radius11:
+                reply = encode_reply11_body(_ACCESS_ACCEPT, authenticator[:4], body)
+            else:
+                reply = encode_reply_body(_ACCESS_ACCEPT, identifier, authenticator, body, nas.secret)
         except ValueError:  # over 4096 octets: the general path drops it with the reason
             return False
         self.dedupe.begin(key, now)
@@ -311,9 +321,12 @@ class Dispatcher:
                 self.debug.decisions(seq, [*req.trace, "  no reply sent"])
             self._abandon(key, req.drop_reason or "no-reply")
             return
-        message_auth = reply.code in _ACCESS_REPLIES or pkt.ma_offset != 0
         try:
-            data = encode_reply(reply, req.nas.secret, pkt.authenticator, message_auth=message_auth)
+            if req.nas.radius11:  # RFC 9765 §4: the request's Token, no MD5, no Message-Authenticator
+                data = encode_reply11(reply, pkt.authenticator[:4])
+            else:
+                message_auth = reply.code in _ACCESS_REPLIES or pkt.ma_offset != 0
+                data = encode_reply(reply, req.nas.secret, pkt.authenticator, message_auth=message_auth)
         except ValueError as exc:  # over 4096 octets: echoed Proxy-States + reply attributes
             log.info("packet.dropped", nas=req.nas.name, reason="reply-too-large", detail=str(exc))
             self._abandon(key, "reply-too-large")
@@ -322,7 +335,8 @@ class Dispatcher:
         if reply.code == _ACCESS_REJECT:
             user = _printable(pkt.raw((USER_NAME,)))
             reason = req.reject_reason or "rejected"
-            log.info("access.rejected", nas=req.nas.name, user=user, reason=reason)
+            if not req.reject_logged:  # a reject the access policy did not make (and log)
+                log.info("access.rejected", nas=req.nas.name, user=user, reason=reason)
             self.stats.rejected(req.nas.name, user, reason)
         if req.trace is not None and self.debug is not None:
             self.debug.decisions(seq, req.trace)
@@ -362,6 +376,8 @@ class Dispatcher:
     def _authenticate(self, packet: Packet, data: bytes, nas: NasClient) -> str:
         """'' when the request may be handled, else the drop reason."""
         code = packet.code
+        if nas.radius11:
+            return _authentic11(packet)
         if code in (_ACCESS_REQUEST, _STATUS_SERVER):
             if packet.ma_offset:
                 if not verify_message_authenticator(data, nas.secret, None, packet.ma_offset):
@@ -465,6 +481,19 @@ class Dispatcher:
                 return False
             await asyncio.sleep(poll)
         return True
+
+
+def _authentic11(packet: Packet) -> str:
+    """The checks of :meth:`Dispatcher._authenticate` that remain over RADIUS/1.1 (RFC 9765):
+    none of MD5, as the TLS connection authenticates every packet and no shared secret exists
+    (§4.1: no Request Authenticator to verify; §5.2: a Message-Authenticator is ignored, the
+    packet is not dropped for it). EAP still never rides in accounting (RFC 3579 §3.1)."""
+    code = packet.code
+    if code in (_ACCESS_REQUEST, _STATUS_SERVER, Code.COA_REQUEST, Code.DISCONNECT_REQUEST):
+        return ""
+    if code == Code.ACCOUNTING_REQUEST:
+        return "eap-in-accounting" if packet.raw((EAP_MESSAGE,)) is not None else ""
+    return "unexpected-code"
 
 
 def _printable(raw: bytes | None) -> str:

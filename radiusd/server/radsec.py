@@ -63,8 +63,11 @@ class RadsecServer:
         idle_timeout: float = 600.0,
         handshake_timeout: float = 10.0,
         debug: DebugPrinter | None = None,
+        alpn: str = "off",
     ) -> None:
         self.context = context
+        #: ``radsec_alpn`` (radiusd.server.radsec_alpn): what a ClientHello must offer
+        self.alpn = alpn
         self.registry = registry
         self.auth = auth
         self.acct = acct
@@ -87,9 +90,11 @@ class RadsecServer:
         log.info("radsec.listening", address=f"{name[0]}:{name[1]}")
         return name[0], name[1]
 
-    def set_context(self, context: ssl.SSLContext) -> None:
-        """New certificate files (SIGHUP): connections from now on use them."""
+    def set_context(self, context: ssl.SSLContext, alpn: str | None = None) -> None:
+        """New certificate files (SIGHUP), and ALPN setting: connections from now on use them."""
         self.context = context
+        if alpn is not None:
+            self.alpn = alpn
 
     def recheck(self) -> None:
         """After the NAS list changed: each connection follows its NAS's new record, and one
@@ -105,7 +110,7 @@ class RadsecServer:
                     if self.stats.radsec_open[conn.nas.name] <= 0:
                         del self.stats.radsec_open[conn.nas.name]
                     self.stats.radsec_open[nas.name] += 1
-                conn.nas = radsec_client(nas, conn.peer)
+                conn.nas = radsec_client(nas, conn.peer, radius11=conn.nas.radius11)
 
     async def close(self) -> None:
         """Stop accepting, close every connection (the dispatchers have drained)."""
@@ -146,7 +151,7 @@ async def start_radsec(
     server and the addresses bound. :class:`TlsConfigError` for unusable certificate files."""
     s = settings
     server = RadsecServer(
-        context=server_context(s.radsec_cert, s.radsec_key, s.radsec_ca),
+        context=server_context(s.radsec_cert, s.radsec_key, s.radsec_ca, s.radsec_alpn),
         registry=registry,
         auth=auth,
         acct=acct,
@@ -156,6 +161,7 @@ async def start_radsec(
         idle_timeout=s.radsec_idle_timeout,
         handshake_timeout=s.radsec_handshake_timeout,
         debug=debug,
+        alpn=s.radsec_alpn,
     )
     bound = [
         await server.listen(host, s.radsec_port, reuse_port=s.workers > 1)
@@ -173,7 +179,10 @@ def reload_radsec(server: RadsecServer | None, fresh: Settings) -> None:
         log.warning("radsec.reload", hint="RadSec was off at start: restart the daemon to enable it")
         return
     try:
-        server.set_context(server_context(fresh.radsec_cert, fresh.radsec_key, fresh.radsec_ca))
+        server.set_context(
+            server_context(fresh.radsec_cert, fresh.radsec_key, fresh.radsec_ca, fresh.radsec_alpn),
+            fresh.radsec_alpn,
+        )
     except TlsConfigError as exc:
         log.error("radsec.reload-failed", error=str(exc), action="the previous certificates stay in use")
     else:

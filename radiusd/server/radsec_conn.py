@@ -3,25 +3,29 @@ the certificate mapped to a NAS, RADIUS packets framed by their Length field and
 dispatchers, replies written back on the connection.
 
 The other direction too: Disconnect-/CoA-Requests of radiusd.coa.stream written down the
-connection (RFC 6614 §2.4: the TLS client receives them on the connection it opened), their
-ACK/NAK routed back by Identifier to the request waiting for it."""
+connection (RFC 6614 §2.4), their ACK/NAK routed back to the request waiting for it: the
+mixin of radiusd.server.radsec_dynauth. RADIUS/1.1 (RFC 9765) is negotiated in the ClientHello
+(radiusd.server.radsec_alpn) and marks the connection's NasClient."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import ssl
 from dataclasses import replace
 from typing import Any, Protocol, cast
 
 from radiusd.coa.stream import RADSEC_SECRET, Waiter
-from radiusd.codec.crypto import response_authenticator, verify_hashed_request
+from radiusd.codec.radius11 import ALPN_11
 from radiusd.logs import get_logger
 from radiusd.model.request import NasClient
 
 from .debug import DebugPrinter
 from .dispatcher import Dispatcher
 from .nas import NasRegistry
+from .radsec_alpn import ALERT_NO_APPLICATION_PROTOCOL, MAX_HELLO, NeedMore, acceptable, offered
+from .radsec_dynauth import DYNAUTH_REPLIES, NAK, DynAuthEnd
 from .radsec_tls import PeerIdentity, peer_identity
 from .stats import Stats
 
@@ -41,8 +45,10 @@ class RadsecHost(Protocol):
     handshake_timeout: float
     debug: DebugPrinter | None
     connections: set[RadsecConnection]
+    alpn: str
 
     def open_count(self, nas_name: str) -> int: ...
+
 
 log = get_logger("radiusd.radsec")
 
@@ -50,33 +56,28 @@ __all__ = ["RADSEC_SECRET", "RadsecConnection", "radsec_client"]
 
 MIN_LENGTH, MAX_LENGTH = 20, 4096
 _ACCOUNTING_REQUEST = 4
-#: CoA-Request -> CoA-NAK, Disconnect-Request -> Disconnect-NAK (RFC 5176 §2.3)
-_NAK = {43: 45, 40: 42}
 #: orders connections by when they last received a packet: the loop's clock (uvloop's is in
 #: milliseconds) cannot tell two round trips in the same millisecond apart
 _ACTIVITY = itertools.count(1)
-#: Disconnect-ACK/NAK, CoA-ACK/NAK: answers to our requests (RFC 5176 §2.3)
-_DYNAUTH_REPLIES = frozenset({41, 42, 44, 45})
-_ERROR_CAUSE = 101
-_UNSUPPORTED_EXTENSION = 406
 #: dispatcher drop reasons after which the connection stays open (RFC 6613 §2.6.4: "invalid
 #: code" may keep it); any other drop closes it
 _KEEP_OPEN = frozenset({"unexpected-code"})
 
 
-def radsec_client(nas: NasClient, peer: tuple[str, int]) -> NasClient:
+def radsec_client(nas: NasClient, peer: tuple[str, int], *, radius11: bool = False) -> NasClient:
     """The NAS as a RadSec connection speaks for it: the fixed secret ``radsec`` (RFC 6614
     §2.3), and no Message-Authenticator demanded of Access-Requests, as TLS already protects
     their integrity (the BlastRADIUS forgery needs an MD5 the attacker can see and alter).
-    A NAS stored as a subnet takes the peer's address, as a UDP one would."""
+    A NAS stored as a subnet takes the peer's address, as a UDP one would. ``radius11``: the
+    connection negotiated RADIUS/1.1 (RFC 9765), where the secret is never used."""
     address = peer[0] if nas.is_subnet else nas.address
     return replace(
         nas, secret=RADSEC_SECRET, require_message_authenticator=False, address=address,
-        network=nas.address if nas.is_subnet else None,
+        network=nas.address if nas.is_subnet else None, radius11=radius11,
     )  # fmt: skip
 
 
-class RadsecConnection(asyncio.Protocol):
+class RadsecConnection(DynAuthEnd, asyncio.Protocol):
     """One TCP connection: TLS handshake, certificate to NAS, then packets in and replies out.
 
     TLS runs here on memory BIOs (``SSLContext.wrap_bio``) over the plain TCP transport, not
@@ -106,9 +107,14 @@ class RadsecConnection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         #: replies to send together at the end of the current read (None: send at once)
         self._held: list[bytes] | None = None
-        #: our Disconnect-/CoA-Requests awaiting their answer, by Identifier
+        #: our Disconnect-/CoA-Requests awaiting their answer, by Identifier (RADIUS/1.1: Token)
         self._waiting: dict[int, Waiter] = {}
         self._next_id = 1
+        #: RADIUS/1.1: the Token of our next request, a 32-bit counter from a random start
+        #: (RFC 9765 §4.2.1)
+        self._next_token = int.from_bytes(os.urandom(4), "big")
+        #: the ClientHello read so far, while ALPN is still to be checked (radsec_alpn)
+        self._hello: bytes | None = None
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -124,6 +130,8 @@ class RadsecConnection(asyncio.Protocol):
         server.connections.add(self)
         self._counted = True
         self._tls = server.context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+        if server.alpn != "off":
+            self._hello = b""
         self._timer = self._loop.call_later(server.handshake_timeout, self._handshake_expired)
 
     def _handshake_expired(self) -> None:
@@ -166,19 +174,31 @@ class RadsecConnection(asyncio.Protocol):
         if server.open_count(nas.name) >= server.max_per_nas:
             self._refuse("nas-connection-limit", nas=nas.name)
             return False
+        alpn = tls.selected_alpn_protocol() or ""
+        version = tls.version() or ""
+        radius11 = alpn == ALPN_11
+        if server.alpn == "1.1" and not radius11:  # a ClientHello too large to read got here
+            self._refuse("alpn-required", nas=nas.name, alpn=alpn or "(none)")
+            return False
+        if radius11 and version != "TLSv1.3":  # RFC 9765 §3.4: RADIUS/1.1 requires TLS 1.3
+            self._refuse("radius11-needs-tls13", nas=nas.name, tls=version)
+            return False
         self.identity = identity
-        self.nas = radsec_client(nas, self.peer)
+        self.nas = radsec_client(nas, self.peer, radius11=radius11)
         self.stats.radsec_open[nas.name] += 1
         self.stats.radsec_accepted += 1
-        version = tls.version() or ""
+        if radius11:
+            self.stats.radsec_radius11 += 1
         log.info(
-            "radsec.connected", peer=self._peer_text(), nas=nas.name, tls=version,
+            "radsec.connected", peer=self._peer_text(), nas=nas.name, tls=version, alpn=alpn,
             fingerprint=identity.fingerprint,
         )  # fmt: skip
         if server.debug is not None:
+            proto = f", ALPN {alpn}" if alpn else ""
             server.debug.note(
                 f"RadSec connection from {self._peer_text()}: NAS {nas.name!r} ({nas.address}), "
-                f"{version}, certificate {identity.subject or '(no subject)'} sha256 {identity.fingerprint}"
+                f"{version}{proto}, certificate {identity.subject or '(no subject)'} "
+                f"sha256 {identity.fingerprint}"
             )
         self._last_seen = self._loop.time()
         self._timer = self._loop.call_later(server.idle_timeout, self._idle_check)
@@ -204,10 +224,15 @@ class RadsecConnection(asyncio.Protocol):
         tls = self._tls
         if tls is None or self.reason:
             return
+        if self._hello is not None:
+            data = self._client_hello(data)
+            if not data:
+                return
         self._incoming.write(data)
         if self.nas is None and not self._handshake():
             return
         chunks = []
+        peer_done = False
         while True:
             try:
                 chunk = tls.read(65536)
@@ -221,7 +246,8 @@ class RadsecConnection(asyncio.Protocol):
                 log.info("radsec.tls-error", peer=self._peer_text(), error=_short(exc))
                 self.close("tls-error")
                 return
-            if not chunk:
+            if not chunk:  # the peer's close_notify: SSLObject.read returns b"" for it
+                peer_done = True
                 break
             chunks.append(chunk)
         self._flush()  # TLS 1.3 post-handshake messages, key updates
@@ -229,6 +255,31 @@ class RadsecConnection(asyncio.Protocol):
             self._last_seen = self._loop.time()
             self._activity = next(_ACTIVITY)
             self._frames(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        if peer_done:  # answered with ours, so the peer's TLS shutdown need not time out
+            self.close("peer-closed")
+
+    def _client_hello(self, data: bytes) -> bytes:
+        """Hold the first flight until the ClientHello is whole, then check its ALPN names
+        against ``radsec_alpn`` (radiusd.server.radsec_alpn); what OpenSSL may read, or b""
+        (more to come, or refused with the no_application_protocol alert)."""
+        buf = self._hello + data if self._hello else data
+        try:
+            names = offered(buf)
+        except NeedMore:
+            if len(buf) < MAX_HELLO:
+                self._hello = buf
+                return b""
+            names = None  # OpenSSL judges it; "1.1" is enforced after the handshake
+            self._hello = None
+            return buf
+        self._hello = None
+        if not acceptable(self.server.alpn, names):
+            if self.transport is not None:
+                self.transport.write(ALERT_NO_APPLICATION_PROTOCOL)
+            offer = ",".join(names) if names else "(none)"
+            self._refuse("alpn-mismatch", alpn=offer, setting=self.server.alpn)
+            return b""
+        return buf
 
     def _flush(self) -> None:
         out = self._outgoing.read()
@@ -279,98 +330,23 @@ class RadsecConnection(asyncio.Protocol):
 
     def _packet(self, packet: bytes, nas: NasClient) -> None:
         code = packet[0]
-        if code in _DYNAUTH_REPLIES:
+        if code in DYNAUTH_REPLIES:
             self._dynauth_reply(packet, nas)
             return
-        nak = _NAK.get(code)
+        nak = NAK.get(code)
         if nak is not None:
             self._unsupported(packet, nak, nas)
             return
         # Access-Request and Status-Server (answered with Access-Accept, RFC 5997 §3) to the auth
         # side; anything else but Accounting-Request is dropped there as an unexpected code
         dispatcher = self.server.acct if code == _ACCOUNTING_REQUEST else self.server.auth
-        self._keys[packet[1]] = (self.peer, packet[1], packet[4:20])
+        # by Identifier; RADIUS/1.1 has none (Reserved-1), the Token's low octet stands in
+        self._keys[packet[7] if nas.radius11 else packet[1]] = (self.peer, packet[1], packet[4:20])
         dispatcher.last_drop = ""
         dispatcher.datagram_received(packet, self.peer, self._send, nas)
         reason = dispatcher.last_drop
         if reason and reason not in _KEEP_OPEN:
             self.close(f"dropped:{reason}")
-
-    def _unsupported(self, packet: bytes, nak: int, nas: NasClient) -> None:
-        """RFC 6614 §2.4: a CoA- or Disconnect-Request on this connection gets its NAK with
-        Error-Cause 406 "Unsupported Extension" (RFC 5176 §3.5): this server sends CoA, it does
-        not take it. Unauthentic requests are dropped and close the connection, as others."""
-        if not verify_hashed_request(packet, RADSEC_SECRET):
-            self.stats.drop("bad-authenticator")
-            self.close("dropped:bad-authenticator")
-            return
-        self.stats.drop("coa-on-radsec")
-        body = bytes([_ERROR_CAUSE, 6]) + _UNSUPPORTED_EXTENSION.to_bytes(4, "big")
-        head = bytes([nak, packet[1]]) + (20 + len(body)).to_bytes(2, "big")
-        auth = response_authenticator(head + packet[4:20] + body, RADSEC_SECRET)
-        log.info("radsec.coa-refused", peer=self._peer_text(), nas=nas.name, code=packet[0])
-        self._send(head + auth + body, self.peer)
-
-    # -- our Disconnect-/CoA-Requests (radiusd.coa.stream) --------------------------------
-
-    @property
-    def label(self) -> str:
-        return f"RadSec {self._peer_text()}"
-
-    @property
-    def activity(self) -> int:
-        """Larger for a connection that received a packet more recently."""
-        return self._activity
-
-    @property
-    def alive(self) -> bool:
-        t = self.transport
-        return self.nas is not None and not self.reason and t is not None and not t.is_closing()
-
-    def reserve(self, waiter: Waiter) -> int | None:
-        """A free Identifier for a request of ours (ID 0 left aside, as RFC 6613 §2.6.5 keeps
-        it for Status-Server), bound to ``waiter``; None when busy or closing."""
-        if not self.alive:
-            return None
-        for _ in range(255):
-            ident = self._next_id
-            self._next_id = ident % 255 + 1
-            if ident not in self._waiting:
-                self._waiting[ident] = waiter
-                return ident
-        return None
-
-    def release(self, identifier: int) -> None:
-        self._waiting.pop(identifier, None)
-
-    def write_request(self, data: bytes) -> bool:
-        if not self.alive or self.nas is None:
-            return False
-        log.info("radsec.dynauth-sent", peer=self._peer_text(), nas=self.nas.name, code=data[0], id=data[1])
-        self._send(data, self.peer)
-        return True
-
-    def _dynauth_reply(self, packet: bytes, nas: NasClient) -> None:
-        """An ACK/NAK: to the request waiting on its Identifier. One that answers nothing
-        outstanding is discarded (RFC 6613 §2.6.4 lets the connection stay open); one whose
-        Response Authenticator fails closes it (same section)."""
-        waiter = self._waiting.get(packet[1])
-        if waiter is None:
-            self.stats.drop("radsec-unexpected-reply")
-            log.info("radsec.unexpected-reply", peer=self._peer_text(), nas=nas.name, code=packet[0],
-                     id=packet[1])  # fmt: skip
-            return
-        if waiter.reply(packet):
-            self._waiting.pop(packet[1], None)
-            return
-        self.stats.drop("radsec-bad-reply")
-        self.close("dropped:bad-reply")
-
-    def _abandon(self) -> None:
-        """The connection is going: every request waiting on it hears so."""
-        waiting, self._waiting = self._waiting, {}
-        for waiter in waiting.values():
-            waiter.lost()
 
     def _send(self, data: bytes, _addr: Any) -> None:
         """Where the dispatchers send replies: this connection, if it is still open (RFC 6613

@@ -20,6 +20,8 @@ from typing import Any
 
 from radiusd.config import ConfigError
 
+from .radsec_alpn import configure as configure_alpn
+
 #: getpeercert()'s long attribute names -> the short ones of RFC 4514 (and OpenSSL's output)
 _SHORT = {
     "commonName": "cn",
@@ -39,14 +41,16 @@ class TlsConfigError(ConfigError):
     """A certificate, key or CA file cannot be used; the message says which (never key material)."""
 
 
-def server_context(cert: str, key: str, ca: str) -> ssl.SSLContext:
-    """A TLS server context that requires a client certificate chaining to ``ca``."""
+def server_context(cert: str, key: str, ca: str, alpn: str = "off") -> ssl.SSLContext:
+    """A TLS server context that requires a client certificate chaining to ``ca``, announcing
+    the ALPN names of ``alpn`` (radiusd.server.radsec_alpn: a ``radsec_alpn`` value)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     ctx.options |= ssl.OP_NO_COMPRESSION  # RFC 6614 §2.3: compression optional; CRIME says off
     ctx.options |= ssl.OP_NO_RENEGOTIATION  # a write never has to wait for a handshake
+    configure_alpn(ctx, alpn)
     try:
         ctx.load_cert_chain(cert, key)
     except FileNotFoundError as exc:

@@ -44,6 +44,7 @@ class Stats:
     #: NAS), refused before that and closed after it, by reason
     radsec_open: Counter[str] = field(default_factory=Counter)
     radsec_accepted: int = 0
+    radsec_radius11: int = 0  # of those accepted: RADIUS/1.1 negotiated by ALPN (RFC 9765)
     radsec_refused: Counter[str] = field(default_factory=Counter)
     radsec_closed: Counter[str] = field(default_factory=Counter)
     #: Disconnect-/CoA-Requests this process sent: (kind, transport udp|radsec, outcome)

@@ -7,9 +7,11 @@ type and expanded by ``unnest`` (one round trip and one plan execution per table
 PostgreSQL CPU of executemany, which executes the plan once per row). Elsewhere (SQLite) they
 are four executemany statements:
 
-1. ``radius_sessions``: INSERT ... ON CONFLICT (acct_unique_id) DO UPDATE with the session's
-   whole state as computed in memory (the last state per session in the batch wins), so a
-   retransmission writes the same row again (idempotent);
+1. ``radius_sessions``: the session's whole state as computed in memory (the last state per
+   session in the batch wins), so a retransmission writes the same row again (idempotent):
+   INSERT ... ON CONFLICT (acct_unique_id) DO UPDATE on SQLite; on PostgreSQL an UPDATE over
+   the revision the node computed from (radiusd.store.accounting_pg) and an INSERT ... ON
+   CONFLICT DO NOTHING of the sessions not stored yet;
 2. ``radius_interim_updates``: INSERT ... SELECT the session id ... ON CONFLICT DO NOTHING
    (the retransmit unique constraint makes a repeated point one row);
 3. ``radius_accounting``: the closed record, upserted by acct_unique_id;

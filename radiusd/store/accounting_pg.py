@@ -29,6 +29,12 @@ from . import rawpg
 #   record is its last state: checked, see _apply_postgresql);
 # - a usage delta names its time-series row by ordinal instead of repeating its key.
 #
+# A session already stored is written by UPDATE (the row found through its unique key, then by
+# its ctid, so even a generic plan cached while the table was small probes the index instead of
+# joining the batch against a scan of the table) only while it holds the revision this node
+# computed from; new sessions by INSERT ... ON CONFLICT DO NOTHING. Cheaper than the upsert it
+# replaces, whose revision check looked up each row's expected revision in the whole batch.
+#
 # The time-series insert RETURNs the rows it really added; usage deltas whose row was not added
 # (it existed before: a commit whose acknowledgement was lost) are left out in SQL, which
 # replaces the SELECT of stored points that the generic path needs.
@@ -130,7 +136,7 @@ def _pg_batch_sql() -> str:
 
     s_cols = [c for c, _, _ in _PG_SESSION_COLS]
     quoted = ", ".join(q(c) for c in s_cols)
-    s_updates = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in s_cols if c != "acct_unique_id")
+    s_updates = ", ".join(f"{q(c)} = r.{q(c)}" for c in s_cols if c != "acct_unique_id")
     p_cols = [c for c, _, _ in _PG_POINT_COLS]
     a_cols = [c for c, _ in _PG_CLOSED_COLS]
     a_updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in a_cols if c != "acct_unique_id")
@@ -138,10 +144,16 @@ def _pg_batch_sql() -> str:
     return (
         f"WITH r AS MATERIALIZED ({rows(1, 'radiusd_acct_session_row')}), "
         f"p AS MATERIALIZED ({rows(2, 'radiusd_acct_point_row')}), "
-        f"s AS (INSERT INTO radius_sessions ({quoted}) SELECT {', '.join('r.' + q(c) for c in s_cols)} "
-        f"FROM r ORDER BY r.n ON CONFLICT (acct_unique_id) DO UPDATE SET {s_updates} "
-        "WHERE radius_sessions.rev = (SELECT e.rev_before FROM r e WHERE e.acct_unique_id = "
-        "EXCLUDED.acct_unique_id) RETURNING id, acct_unique_id), "
+        # a stored session: UPDATE over the revision this node computed from; a new one (or
+        # one whose row is gone): INSERT, nothing on conflict. A row neither wrote is lost.
+        f"su AS (UPDATE radius_sessions t SET {s_updates} FROM r CROSS JOIN LATERAL (SELECT x.ctid "
+        "FROM radius_sessions x WHERE x.acct_unique_id = r.acct_unique_id LIMIT 1) k "
+        "WHERE r.rev_before >= 0 AND t.ctid = k.ctid AND t.rev = r.rev_before "
+        "RETURNING t.id, t.acct_unique_id), "
+        f"si AS (INSERT INTO radius_sessions ({quoted}) SELECT {', '.join('r.' + q(c) for c in s_cols)} "
+        "FROM r WHERE NOT EXISTS (SELECT 1 FROM su WHERE su.acct_unique_id = r.acct_unique_id) "
+        "ORDER BY r.n ON CONFLICT (acct_unique_id) DO NOTHING RETURNING id, acct_unique_id), "
+        "s AS (SELECT id, acct_unique_id FROM su UNION ALL SELECT id, acct_unique_id FROM si), "
         "lost AS (SELECT r.acct_unique_id FROM r WHERE NOT EXISTS "
         "(SELECT 1 FROM s WHERE s.acct_unique_id = r.acct_unique_id)), "
         f"i AS (INSERT INTO radius_interim_updates (session_id, {', '.join(p_cols)}) "
@@ -176,29 +188,36 @@ def _pg_batch_sql() -> str:
 
 
 _PG_BATCH = _pg_batch_sql()
-_get_session = attrgetter(*(a for _, _, a in _PG_SESSION_COLS))
-_get_point = attrgetter(*(a for _, _, a in _PG_POINT_COLS))
 _S_STARTED, _S_UPDATED, _S_STOPPED = (
     [c for c, _, _ in _PG_SESSION_COLS].index(n) for n in ("started_at", "updated_at", "stopped_at")
 )
 _P_TIME = [c for c, _, _ in _PG_POINT_COLS].index("event_time")
 
 
+# the three times are neighbours, so a row is two slices around them (no list per row)
+assert _S_UPDATED == _S_STARTED + 1 and _S_STOPPED == _S_STARTED + 2
+_get_session_head = attrgetter(*(a for _, _, a in _PG_SESSION_COLS[:_S_STARTED]))
+_get_session_tail = attrgetter(*(a for _, _, a in _PG_SESSION_COLS[_S_STOPPED + 1 :]))
+assert _P_TIME == 1 and _PG_POINT_COLS[0][2] == "unique_id"  # (one attribute: attrgetter gives no tuple)
+_get_point_tail = attrgetter(*(a for _, _, a in _PG_POINT_COLS[_P_TIME + 1 :]))
+
+
 def _session_wire(s: LiveSession, rev_before: int) -> tuple[Any, ...]:
     """A radiusd_acct_session_row value. A tuple: asyncpg reads a list in an array as a
     sub-array, a tuple as a composite."""
-    row = [*_get_session(s), rev_before]
-    row[_S_STARTED] = s.started_at.timestamp()
-    row[_S_UPDATED] = s.updated_at.timestamp()
     stopped = s.stopped_at
-    row[_S_STOPPED] = None if stopped is None else stopped.timestamp()
-    return tuple(row)
+    return (
+        *_get_session_head(s),
+        s.started_at.timestamp(),
+        s.updated_at.timestamp(),
+        None if stopped is None else stopped.timestamp(),
+        *_get_session_tail(s),
+        rev_before,
+    )
 
 
 def _point_wire(p: InterimPoint) -> tuple[Any, ...]:
-    row = list(_get_point(p))
-    row[_P_TIME] = p.event_time.timestamp()
-    return tuple(row)
+    return (p.unique_id, p.event_time.timestamp(), *_get_point_tail(p))
 
 
 async def _apply_postgresql(

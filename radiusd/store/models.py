@@ -38,6 +38,9 @@ IPV6_LEASE_KINDS = ("wan", "pd")
 SESSION_STATUSES = ("open", "closed")
 #: radius_sessions.closed_updated_at, generated from status and updated_at
 CLOSED_UPDATED_AT_SQL = "CASE WHEN status = 'closed' THEN updated_at END"
+#: the conditions of radius_sessions' partial indexes (migration 0021)
+OPEN_SQL = sa.text("status = 'open'")
+CLOSED_SQL = sa.text("closed_updated_at IS NOT NULL")
 SITE_KINDS = ("pop", "tower", "datacenter", "customer", "other")
 DEVICE_KINDS = ("switch", "router", "olt", "onu", "access-point", "cpe", "ups", "server", "other")
 SNMP_VERSIONS = ("v1", "v2c", "v3")
@@ -417,10 +420,16 @@ class RadiusSession(Base):
     __tablename__ = "radius_sessions"
     __table_args__ = (
         sa.CheckConstraint(_in("status", SESSION_STATUSES), name="status"),
-        sa.Index(None, "status", "router_id"),
+        # partial (migration 0021): a Stop's update (never HOT: it changes status) adds entries
+        # only to the indexes whose condition the closed row meets, a Start's insert only to
+        # those an open row meets. Open sessions only: session list --online, a router's open
+        # sessions, the web console's search by NAS port
+        sa.Index(None, "router_id", postgresql_where=OPEN_SQL, sqlite_where=OPEN_SQL),
+        sa.Index(None, "nas_port_id", postgresql_where=OPEN_SQL, sqlite_where=OPEN_SQL),
         sa.Index(None, "framed_ip", "started_at"),
-        # daemon start loads the sessions closed within closed_ttl (radiusd.store.sessions_load)
-        sa.Index(None, "closed_updated_at"),
+        # daemon start loads the sessions closed within closed_ttl (radiusd.store.sessions_load),
+        # retention deletes those closed before session_retention: closed ones only
+        sa.Index(None, "closed_updated_at", postgresql_where=CLOSED_SQL, sqlite_where=CLOSED_SQL),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -431,8 +440,8 @@ class RadiusSession(Base):
     router_id: Mapped[int | None]
     nas_address: Mapped[str] = mapped_column(sa.String(64))
     nas_port: Mapped[int | None] = mapped_column(sa.BigInteger)  # 32-bit unsigned on the wire
-    # indexed for the web console's search by NAS port (never changes once written)
-    nas_port_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    # indexed (open sessions) for the web console's search by NAS port (never changes once written)
+    nas_port_id: Mapped[str | None] = mapped_column(sa.String(255))
     nas_port_type: Mapped[str | None] = mapped_column(sa.String(32))
     framed_ip: Mapped[str | None] = mapped_column(sa.String(15))
     framed_ipv6_prefix: Mapped[str | None] = mapped_column(sa.String(64))
@@ -720,4 +729,3 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(sa.String(16))  # ok | refused | failed
     detail: Mapped[str | None] = mapped_column(sa.Text)
     source: Mapped[str | None] = mapped_column(sa.String(64))  # client address
-

@@ -103,6 +103,7 @@ class Writer:
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by start()
         self._conn: AsyncConnection | None = None
         # figures for metrics and tests
         self.batches = 0
@@ -155,7 +156,8 @@ class Writer:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="radiusd-writer")
+            self._loop = asyncio.get_running_loop()
+            self._task = self._loop.create_task(self._run(), name="radiusd-writer")
 
     def submit(self, op: Operation) -> asyncio.Future[None]:
         """Queue ``op``; the future resolves after the transaction holding it commits."""
@@ -164,7 +166,10 @@ class Writer:
         if len(self._queue) >= self.max_queue:
             self.refused += 1
             raise WriterBusy(f"writer queue full ({self.max_queue} operations)")
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # the loop the writer runs in, kept: asyncio.get_running_loop() costs a getpid()
+        # system call per request (its fork check)
+        loop = self._loop if self._loop is not None else asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
         if not self._queue:
             self._queued_since = self.clock()
         self._queue.append((op, fut))

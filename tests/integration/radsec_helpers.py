@@ -167,6 +167,13 @@ def access_request(ident: int, user: str, password: str, secret: bytes = RADSEC_
     return _with_message_authenticator(1, ident, auth, attrs, secret)
 
 
+def access_request11(token: bytes, user: str, password: str) -> bytes:
+    """A RADIUS/1.1 Access-Request (RFC 9765 §4.1, §5.1.1): Reserved-1 zero, ``token`` and 12
+    zero octets for the Authenticator, the password in the clear, no Message-Authenticator."""
+    attrs = _attr(1, user.encode()) + _attr(2, password.encode()) + _attr(4, socket.inet_aton("192.0.2.10"))
+    return struct.pack("!BBH", 1, 0, 20 + len(attrs)) + token + bytes(12) + attrs
+
+
 def status_server(ident: int, secret: bytes = RADSEC_SECRET) -> bytes:
     """RFC 5997 §3: Message-Authenticator required."""
     return _with_message_authenticator(
@@ -205,10 +212,13 @@ class TlsClient:
     """A blocking RadSec client: raw octets out, RADIUS packets (framed by Length) in."""
 
     def __init__(
-        self, port: int, ca: Path, client: Issued | None, host: str = "127.0.0.1", timeout: float = 5.0
-    ) -> None:
+        self, port: int, ca: Path, client: Issued | None, host: str = "127.0.0.1", timeout: float = 5.0,
+        alpn: tuple[str, ...] = (),
+    ) -> None:  # fmt: skip
         ctx = ssl.create_default_context(cafile=str(ca))
         ctx.check_hostname = False  # the test server certificate is for "radiusd.test"
+        if alpn:  # RFC 7301 names offered in the ClientHello (RFC 9765: radius/1.0, radius/1.1)
+            ctx.set_alpn_protocols(list(alpn))
         if client is not None:
             ctx.load_cert_chain(client.cert, client.key)
         raw = socket.create_connection((host, port), timeout=timeout)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from radiusd.store import rawpg
 from radiusd.store.accounting_pg import PG_ROW_TYPES
 from radiusd.store.engine import create_engine, ensure_schema
 
@@ -36,5 +37,28 @@ async def test_row_types_have_the_fields_the_writer_sends_in_its_order(pg_url: s
         for type_name, columns in PG_ROW_TYPES.items():
             expected = [(name, _PG_NAME[typ]) for name, typ in columns]
             assert await fields_of(engine, type_name) == expected, type_name
+    finally:
+        await engine.dispose()
+
+
+async def test_the_driver_is_the_connection_get_raw_connection_gives(pg_url: str) -> None:
+    """rawpg reads the checked-out connection without SQLAlchemy's greenlet: the same object
+    ``get_raw_connection`` returns, in the writer's transaction; none once invalidated, and the
+    fallback then reconnects as before."""
+    engine = create_engine(pg_url)
+    try:
+        async with engine.connect() as conn:
+            held = rawpg._checked_out(conn)
+            assert held is not None and held is await conn.get_raw_connection()
+            async with conn.begin():
+                driver = await rawpg.driver(conn)
+                assert id(held.driver_connection) == id(driver)  # (is: mypy would narrow to Optional)
+                assert driver.is_in_transaction()
+                assert await driver.fetchval("SELECT 1") == 1
+            await conn.invalidate()
+            assert rawpg._checked_out(conn) is None
+            async with conn.begin():
+                again = await rawpg.driver(conn)  # revalidated through get_raw_connection
+                assert again.is_in_transaction() and await again.fetchval("SELECT 2") == 2
     finally:
         await engine.dispose()

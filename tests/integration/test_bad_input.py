@@ -6,7 +6,8 @@ address from a pool, or an Accounting-Request Start. Each test ends with the sam
 
 - the bad datagram gets no answer (or, where the protocol asks for one, an Access-Reject);
 - the drop is counted under its reason (``radiusd_drops_total`` on the admin API's
-  /metrics) and logged with that reason (``packet.dropped`` / ``access.rejected``);
+  /metrics) and logged with that reason (``packet.dropped``; a reject: ``auth.reject``, or
+  ``access.rejected`` for one the access policy did not make);
 - nothing was written: no lease, no session, no accounting row, no IP assignment;
 - the daemon still answers good requests on both ports.
 

@@ -165,11 +165,11 @@ def test_radtest_methods_accept_right_and_reject_wrong_password(
 def test_radclient_rejects_with_a_logged_reason(
     daemon: DaemonProcess, radclient: str, user: str, password: str, reason: str
 ) -> None:
-    before = len(daemon.events("access.rejected", user=user))
+    before = len(daemon.events("auth.reject", user=user))
     out = run_radclient(radclient, daemon.auth_port, SECRET, radclient_pap(user, password))
     assert "Received Access-Reject" in out, out
     assert "Session-Timeout" not in out
-    events = daemon.wait_event("access.rejected", count=before + 1, user=user)
+    events = daemon.wait_event("auth.reject", count=before + 1, user=user)
     assert re.search(reason, events[-1]["reason"]), events[-1]
     assert password not in daemon.stderr()
 
@@ -180,14 +180,14 @@ def test_eap_request_is_rejected_with_an_eap_failure(
 ) -> None:
     """EAP without an [eap] section: the Access-Reject carries EAP-Failure (RFC 3579 §2.6.3; RFC 3748
     §4.2: code 4, the Response's Identifier), even when a right PAP password rides along."""
-    before = len(daemon.events("access.rejected", user="alice"))
+    before = len(daemon.events("auth.reject", user="alice"))
     pap = f', User-Password = "{password}"' if password else ""
     identity = "0x022a000a01616c696365"  # EAP-Response/Identity "alice", Identifier 0x2a
     attrs = f'User-Name = "alice"{pap}, EAP-Message = {identity}, Message-Authenticator = 0x00\n'
     out = run_radclient(radclient, daemon.auth_port, SECRET, attrs)
     assert "Received Access-Reject" in out, out
     assert re.search(r"EAP-Message = 0x042a0004\b", out), out
-    events = daemon.wait_event("access.rejected", count=before + 1, user="alice")
+    events = daemon.wait_event("auth.reject", count=before + 1, user="alice")
     assert events[-1]["reason"] == "EAP is not enabled (no [eap] section)"
 
 
@@ -376,7 +376,7 @@ def test_wrong_secret(daemon: DaemonProcess, client: Any, pyrad_dictionary: Any)
 
     # Without one, from the NAS allowed to omit it: nothing proves the secret wrong but the
     # password, which decodes to garbage: Access-Reject, signed with the configured secret.
-    before = len(daemon.events("access.rejected", user="alice", nas="legacy"))
+    before = len(daemon.events("auth.reject", user="alice", nas="legacy"))
     wrong_legacy = pyrad_client(daemon, pyrad_dictionary, "not-" + LEGACY_SECRET, source="127.0.0.3")
     req = wrong_legacy.CreateAuthPacket(User_Name="alice", message_authenticator=False)
     req["User-Password"] = req.PwCrypt(PASSWORDS["alice"])
@@ -384,7 +384,7 @@ def test_wrong_secret(daemon: DaemonProcess, client: Any, pyrad_dictionary: Any)
         raw = peer.exchange(req.RequestPacket(), daemon.auth_port)
     assert raw is not None and raw[0] == pyrad_packet.AccessReject
     assert_message_authenticator_first(raw, req.authenticator, LEGACY_SECRET)
-    event = daemon.wait_event("access.rejected", count=before + 1, user="alice", nas="legacy")[-1]
+    event = daemon.wait_event("auth.reject", count=before + 1, user="alice", nas="legacy")[-1]
     assert event["reason"].startswith("PAP: ")
 
 
@@ -394,7 +394,7 @@ def test_wrong_secret(daemon: DaemonProcess, client: Any, pyrad_dictionary: Any)
 def test_retransmission_gets_the_same_bytes_and_the_handler_runs_once(
     daemon: DaemonProcess, client: Any
 ) -> None:
-    user = f"ghost-{os.urandom(3).hex()}"  # unknown: each handled copy logs one access.rejected
+    user = f"ghost-{os.urandom(3).hex()}"  # unknown: each handled copy logs one auth.reject
     data = pap_request(client, user, "pw").RequestPacket()
     with UdpPeer() as peer:
         first = peer.exchange(data, daemon.auth_port)
@@ -405,9 +405,9 @@ def test_retransmission_gets_the_same_bytes_and_the_handler_runs_once(
         with UdpPeer() as other:
             third = other.exchange(data, daemon.auth_port)
         assert third is not None and third[0] == pyrad_packet.AccessReject
-        daemon.wait_event("access.rejected", count=2, user=user)
+        daemon.wait_event("auth.reject", count=2, user=user)
         assert_no_reply(peer, daemon, client)  # settle: everything sent so far has been handled
-    assert len(daemon.events("access.rejected", user=user)) == 2
+    assert len(daemon.events("auth.reject", user=user)) == 2
 
     accept = pap_request(client, "alice", PASSWORDS["alice"]).RequestPacket()
     with UdpPeer() as peer:

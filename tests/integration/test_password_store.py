@@ -116,6 +116,9 @@ def json_log() -> Iterator[io.StringIO]:
     before = structlog.get_config()
     out = io.StringIO()
     configure_logging("json", "info", stream=out)
+    # no caching: a module logger first used here would keep writing to ``out`` after the test
+    # (and escape the structlog.testing.capture_logs of later tests in the same process)
+    structlog.configure(cache_logger_on_first_use=False)
     yield out
     structlog.configure(**before)
 
@@ -156,7 +159,7 @@ def test_chap_against_an_nt_hash_is_rejected_with_the_reason_in_the_log(
     )
     assert len(sent) == 1 and sent[0][0] == Code.ACCESS_REJECT
     events = [json.loads(line) for line in json_log.getvalue().splitlines()]
-    (rejected,) = [e for e in events if e["event"] == "access.rejected"]
+    (rejected,) = [e for e in events if e["event"] == "auth.reject"]
     assert rejected["user"] == "ntonly"
     assert rejected["reason"] == "CHAP: stored credential is an NT hash: CHAP needs the cleartext password"
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -376,10 +378,66 @@ def test_no_connection_is_a_clear_error(daemon: DaemonProcess, pki: Pki, api_por
     assert "NAS pop3 is a RadSec client with no connection to this node" in body["detail"]
     assert call.seconds < 2, "nothing was sent over UDP, nothing awaited"
     assert metric(daemon, api_port, kind="disconnect", outcome="error", transport="radsec") >= 1
-    # the CLI is a process of its own: it holds no connection, and says where to go
-    out = daemon.cli("session", "disconnect", sid, check=False)
-    assert out.returncode == 1
+    # the CLI asks the daemon, which has no connection either: the same error, one line
+    out = cli_process(daemon, api_port, "session", "disconnect", sid)
+    assert out.returncode == 1, out.stderr
     assert "NAS pop3 is a RadSec client with no connection to this node" in out.stdout
-    assert "use its API" in out.stdout
     assert "Traceback" not in out.stdout + out.stderr
     assert "coa-Secr3t" not in out.stdout + out.stderr + daemon.stderr()
+
+
+def cli_process(d: DaemonProcess, api_port: int | None, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a process of its own (no connection of the daemon's in it), from this tree,
+    told where the daemon's API is (``RADIUSD_API_URL``) unless ``api_port`` is None."""
+    env = dict(d.env)
+    if api_port is not None:
+        env["RADIUSD_API_URL"] = f"http://{HOST}:{api_port}"
+    return subprocess.run(
+        [sys.executable, "-c", "from radiusd.cli.main import main; main()", "--database", d.url, *args],
+        env=env, cwd=d.workdir, capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+
+
+def test_cli_disconnect_goes_through_the_daemon(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    """``radiusd session disconnect`` for a RadSec NAS's session: the CLI asks the daemon's
+    API, the daemon sends the Disconnect-Request down the NAS's TLS connection, the ACK is the
+    CLI's result; the one-off API token it made is gone afterwards."""
+    with nas(daemon, pki) as c:
+        sid = login(c, daemon, "rs-coa-cli", pki)
+        done: dict[str, subprocess.CompletedProcess[str]] = {}
+        started = time.monotonic()
+
+        def run() -> None:
+            done["r"] = cli_process(daemon, api_port, "session", "disconnect", sid)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        c.sock.settimeout(60)  # a fresh interpreter imports the CLI first
+        request = c.recv_packet()
+        arrived = time.monotonic()
+        assert request is not None and request[0] == DISCONNECT_REQUEST, done
+        assert request_authentic(request)
+        assert attributes(request)[ACCT_SESSION_ID] == [b"rs-coa-cli"]
+        c.send(answer(DISCONNECT_ACK, request))
+        thread.join(60)
+    finished = time.monotonic()
+    out = done["r"]
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "disconnected (by the daemon, over RadSec" in out.stdout, out.stdout
+    assert "through the daemon (RadSec NAS)" in out.stderr
+    tokens = json.loads(daemon.cli("api-token", "list", "--json").stdout)
+    assert [t["name"] for t in tokens] == ["noc"], "the CLI's one-off token is revoked"
+    print(
+        f"\nCLI disconnect through the API: request at the NAS {(arrived - started) * 1000:.0f} ms after "
+        f"the CLI started, CLI done {(finished - arrived) * 1000:.0f} ms after the ACK"
+    )
+
+
+def test_cli_without_an_api_says_so(daemon: DaemonProcess, pki: Pki) -> None:
+    with nas(daemon, pki) as c:
+        sid = login(c, daemon, "rs-coa-noapi", pki)
+        out = cli_process(daemon, None, "session", "disconnect", sid)
+    assert out.returncode == 1
+    line = next(x for x in out.stdout.splitlines() if x.startswith(f"session {sid} "))
+    assert "RadSec NAS pop3: only the daemon holding the NAS's TLS connection can send it" in line, line
+    assert "api_bind" in line and "Traceback" not in out.stdout + out.stderr

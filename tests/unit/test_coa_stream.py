@@ -27,8 +27,9 @@ def reply(code: int, request: bytes, attrs: bytes = b"") -> bytes:
 class Channel:
     """A connection in memory: ``behaviour`` is ack | close | busy | silent."""
 
-    def __init__(self, name: str, behaviour: str, ident: int = 7) -> None:
+    def __init__(self, name: str, behaviour: str, ident: int = 7, radius11: bool = False) -> None:
         self.label = f"RadSec {name}"
+        self.radius11 = radius11  # RFC 9765: replies carry the request's Token, no MD5
         self.behaviour = behaviour
         self.ident = ident
         self.written: list[bytes] = []
@@ -49,10 +50,16 @@ class Channel:
         assert waiter is not None
         loop = asyncio.get_running_loop()
         if self.behaviour == "ack":
-            loop.call_soon(waiter.reply, reply(Code.DISCONNECT_ACK, data))
+            ack = reply11(Code.DISCONNECT_ACK, data) if self.radius11 else reply(Code.DISCONNECT_ACK, data)
+            loop.call_soon(waiter.reply, ack)
         elif self.behaviour == "close":
             loop.call_soon(waiter.lost)
         return True
+
+
+def reply11(code: int, request: bytes) -> bytes:
+    """RFC 9765 §4.1: Reserved-1 zero, the request's Token, 12 zero octets; no authenticator."""
+    return struct.pack("!BBH", code, 0, 20) + request[4:8] + bytes(12)
 
 
 class Routes:
@@ -86,6 +93,25 @@ async def test_the_channel_picks_the_identifier_and_the_secret_is_radsec() -> No
     [data] = ch.written
     assert data[1] == 201
     assert data[4:20] == hashlib.md5(data[:4] + b"\0" * 16 + data[20:] + RADSEC_SECRET).digest()
+
+
+async def test_radius11_carries_the_token_and_no_md5() -> None:
+    """RFC 9765 §4: the channel's Token in octets 4-7, Reserved-1 and Reserved-2 zero, no
+    Message-Authenticator; the ACK with that Token answers, one with another does not."""
+    ch = Channel("a", "ack", ident=0x01020304, radius11=True)
+    result = await send(Routes(ch))
+    assert result.outcome is Outcome.ACK and result.attempts == 1
+    [data] = ch.written
+    assert data[1] == 0 and data[4:8] == bytes((1, 2, 3, 4)) and data[8:20] == bytes(12)
+    assert b"\x50\x12" not in data[20:22]
+    c = client(mrd=0.2)
+    request = c.build(Code.DISCONNECT_REQUEST, IDENTITY)
+    other = Channel("b", "silent", ident=9, radius11=True)
+    pending = asyncio.ensure_future(send_over(c, Routes(other), "pop7", request))
+    await asyncio.sleep(0.05)
+    stray = reply11(Code.DISCONNECT_ACK, b"\0" * 4 + b"XXXX")  # another Token
+    assert other.waiter is not None and not other.waiter.reply(stray)
+    assert (await pending).outcome is Outcome.TIMEOUT
 
 
 async def test_busy_connection_is_skipped_for_another() -> None:

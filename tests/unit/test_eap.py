@@ -199,6 +199,47 @@ def test_max_conversations(pki: dict[str, Path]) -> None:
     assert full.kind == "reject" and "max_conversations" in full.reason
 
 
+def test_fragments_are_bounded_per_message_and_over_all_conversations(pki: dict[str, Path]) -> None:
+    """RFC 5216 §2.1.5: fragments with the M bit are acknowledged (an EAP-Request with Flags
+    only) while held; a message announced beyond 64 kB, one longer than announced, or a
+    fragment past ``max_buffered`` over all conversations is rejected with an EAP-Failure,
+    and what the conversation held is released."""
+    clock = Clock()
+    e = engine(pki, clock, max_buffered=5000, timeout=30)
+
+    def begin() -> tuple[bytes, int]:
+        out = step(e, identity(1))
+        return state_of(out), request_of(out).identifier
+
+    def fragment(ident: int, state: bytes, size: int, total: int | None = None) -> Outcome:
+        head = bytes((FLAG_M | (FLAG_L if total is not None else 0),))
+        head += total.to_bytes(4, "big") if total is not None else b""
+        return step(e, eap.EapPacket(eap.RESPONSE, ident, eap.PEAP, head + bytes(size)).encode(), state)
+
+    (s1, i1), (s2, i2) = begin(), begin()
+    ack = fragment(i1, s1, 2000, total=60000)
+    assert request_of(ack).data == b"\x00"  # an ACK: Flags only, version 0
+    i1 = request_of(ack).identifier
+    i2 = request_of(fragment(i2, s2, 2000, total=60000)).identifier
+    assert e.buffered == 4000
+    over = fragment(i1, s1, 1500)  # 4000 + 1500 > 5000
+    assert over.kind == "reject" and "max_buffered" in over.reason
+    assert eap.join_eap_messages(over.attributes) == eap.failure(i1)
+    assert e.buffered == 2000 and s1 not in e.conversations
+    s3, i3 = begin()
+    huge = fragment(i3, s3, 100, total=70000)
+    assert huge.kind == "reject" and "at most 65536" in huge.reason
+    longer = fragment(i2, s2, 2000, total=60000)  # a second L: the first total stands
+    i2 = request_of(longer).identifier
+    s4, i4 = begin()
+    liar = fragment(i4, s4, 900, total=800)
+    assert liar.kind == "reject" and "announced" in liar.reason
+    assert e.buffered == 4000
+    clock.now += 31  # the peer walks away halfway: what it held goes with it
+    e.sweep()
+    assert e.buffered == 0 and not e.conversations and e.counts["expired"] == 1
+
+
 def test_first_packet_must_be_identity_and_a_request_is_refused(pki: dict[str, Path]) -> None:
     e = engine(pki)
     assert "Identity" in step(e, eap.EapPacket(eap.RESPONSE, 1, eap.PEAP, b"\x00").encode()).reason

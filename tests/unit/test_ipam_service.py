@@ -47,18 +47,29 @@ class FakeNas:
 class FakeRequest:
     nas = FakeNas()
 
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
 
 def sub(name: str, *, static: str | None = None, simultaneous: int | None = None) -> SubscriberView:
     return SubscriberView(name, None, "active", None, None, static, None, None, simultaneous, None)
 
 
 def service(
-    ranges: list[str], *, v6: bool = False, v6_range: str = "2001:db8::/48/56", **settings: Any
+    ranges: list[str],
+    *,
+    v6: bool = False,
+    v6_range: str = "2001:db8::/48/56",
+    exclude: list[str] | None = None,
+    **settings: Any,
 ) -> tuple[IpamService, FakeWriter]:
     writer = FakeWriter()
     conf = Settings(offer_ttl=30, sticky_ttl=600, **settings)
     svc = IpamService(None, writer, conf, clock=lambda: 1000.0)  # type: ignore[arg-type]
-    configs = {"p": PoolConfig(1, "p", "ipv4", None, None, None, None, None, ranges)}
+    configs = {"p": PoolConfig(1, "p", "ipv4", None, None, None, None, None, ranges, exclude or [])}
     if v6:
         configs["p:pd"] = PoolConfig(2, "p:pd", "ipv6-pd", None, None, None, None, 56, [v6_range])
     svc.alloc, _ = svc._build(configs, ())
@@ -93,6 +104,22 @@ async def test_failed_commit_gives_the_address_back() -> None:
     writer.fail = False
     got = [await assign(svc, FakeRequest(), sub(u), None, "p") for u in ("bob", "carol")]
     assert sorted(g.attributes[0][1][3] for g in got) == [1, 2]  # both addresses usable again
+
+
+async def test_a_static_address_excluded_from_its_pool_is_sent_as_configured() -> None:
+    """A static address inside a pool's range but excluded from it (a gateway, an address an
+    older import left out) is never handed out by the pool: the subscriber gets it as
+    configured, not a dynamic address instead, and nothing is leased."""
+    svc, writer = service(["10.0.0.0/29"], exclude=["10.0.0.5"])
+    request = FakeRequest()
+    out = await assign(svc, request, sub("sam", static="10.0.0.5"), None, None)
+    assert out.reject_reason == "" and out.attributes == [(8, bytes([10, 0, 0, 5]))]
+    assert writer.ops == [] and svc.alloc.usage()["p"].allocated == 0
+    assert any("excluded from pool 'p'" in n for n in request.notes), request.notes
+    # a static address the pool does hand out is still reserved and leased, as before
+    svc.alloc.reserve("10.0.0.3", "ann")  # what reserve_statics does at start
+    kept = await assign(svc, FakeRequest(), sub("ann", static="10.0.0.3"), None, None)
+    assert kept.attributes[0] == (8, bytes([10, 0, 0, 3])) and len(writer.ops) == 1
 
 
 async def test_exhaustion_is_a_reject_never_a_duplicate() -> None:
@@ -165,6 +192,24 @@ async def test_hooks_confirm_renew_release_adopt_conflict() -> None:
     assert svc.on_stop(event(StatusType.STOP, "alice", "10.0.0.1")) == []  # retransmission
     (reset,) = svc.on_nas_reset("192.0.2.1", event(StatusType.ACCOUNTING_ON, "", ""))
     assert [r["address"] for r in reset.v4] == ["10.0.0.5"]  # type: ignore[attr-defined]
+
+
+async def test_without_pools_the_hooks_return_nothing_and_a_new_pool_is_served() -> None:
+    """A NAS handing out its own addresses: no pool, no lease work per accounting request;
+    once a pool exists the same hooks adopt the address (the check is made per call)."""
+    svc, _ = service(["10.0.0.0/29"])
+    full = svc.alloc
+    svc.alloc, _ = svc._build({}, ())
+    assert not svc.alloc.has_pools() and full.has_pools()
+    for status in (StatusType.START, StatusType.INTERIM_UPDATE, StatusType.STOP):
+        hook = {StatusType.START: svc.on_start, StatusType.INTERIM_UPDATE: svc.on_interim}.get(
+            status, svc.on_stop
+        )
+        assert hook(event(status, "bob", "10.0.0.5")) == []
+    assert svc.conflicts == 0
+    svc.alloc = full
+    (adopted,) = svc.on_start(event(StatusType.START, "bob", "10.0.0.5"))
+    assert adopted.v4[0]["owner"] == "bob"  # type: ignore[attr-defined]
 
 
 async def test_a_swept_session_releases_its_lease_only_if_no_node_renewed_it() -> None:

@@ -408,3 +408,45 @@ def test_the_access_policy_serves_the_fast_path(directory: Directory, dictionary
     assert all(policy.plain_pap(u.encode(), GENERIC) is None for u in ("static", "solo", "custom", "hashed"))
     off = make_side(directory, dictionary, fast_path=False)
     assert off.dispatcher.plain_pap is None
+
+
+def request11(token: bytes, user: bytes, password: bytes, extra: bytes = b"") -> bytes:
+    """A RADIUS/1.1 Access-Request (RFC 9765 §4.1, §5.1.1), built by hand: Token, zeros, the
+    password in the clear."""
+    attrs = bytes([1, len(user) + 2]) + user + bytes([2, len(password) + 2]) + password + extra
+    return bytes([Code.ACCESS_REQUEST, 0]) + (20 + len(attrs)).to_bytes(2, "big") + token + bytes(12) + attrs
+
+
+@pytest.mark.parametrize(
+    ("password", "extra", "fast"),
+    [
+        (PASSWORD.encode(), b"", True),
+        (PASSWORD.encode(), bytes([MESSAGE_AUTHENTICATOR, 18]) + b"\xa5" * 16, True),  # §5.2: ignored
+        (b"wrong-password", b"", False),
+    ],
+)
+async def test_radius11_takes_the_fast_path_with_the_same_reply(
+    directory: Directory, dictionary: Dictionary, password: bytes, extra: bytes, fast: bool
+) -> None:
+    """Over RADIUS/1.1 the fast path answers without MD5 what the general path answers: the
+    same bytes (the Token echoed, Reserved zero, no Message-Authenticator)."""
+    from dataclasses import replace
+
+    nas11 = replace(GENERIC, secret=b"radsec", radius11=True)
+    fast_side = make_side(directory, dictionary, fast_path=True)
+    slow_side = make_side(directory, dictionary, fast_path=False)
+    token = os.urandom(4)
+    data = request11(token, b"alice", password, extra)
+    replies = []
+    for side in (fast_side, slow_side):
+        side.dispatcher.datagram_received(data, ("198.51.100.9", 40000), side.send, nas11)
+        for _ in range(200):
+            if side.dispatcher.in_flight == 0:
+                break
+            await asyncio.sleep(0.001)
+        [reply] = side.wire
+        replies.append(reply)
+    assert replies[0] == replies[1]
+    assert replies[0][0] == (Code.ACCESS_ACCEPT if fast else Code.ACCESS_REJECT)
+    assert replies[0][1] == 0 and replies[0][4:8] == token and replies[0][8:20] == bytes(12)
+    assert fast_side.policy.handled == (0 if fast else 1) and slow_side.policy.handled == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,6 +12,7 @@ from radiusd import daemon as app
 from radiusd.codec import shared_secret
 from radiusd.model.request import NasClient
 from radiusd.server.nas import NasRegistry
+from radiusd.store.records import NasRecord
 
 
 def test_secrets_under_16_octets_are_weak() -> None:
@@ -41,7 +43,21 @@ def test_daemon_start_warns_about_each_weak_secret(monkeypatch: pytest.MonkeyPat
     registry = NasRegistry(
         [NasClient(1, "weak", "192.0.2.1", b"short-secret"), NasClient(2, "ok", "192.0.2.2", b"s" * 24)]
     )
-    app.Daemon._warn_unsafe(SimpleNamespace(registry=registry))  # type: ignore[arg-type]
+    app.Daemon._warn_unsafe(SimpleNamespace(registry=registry, _plain_api=[]))  # type: ignore[arg-type]
     weak = [kw for event, kw in log.events if event == "nas.weak-secret"]
     assert [kw["nas"] for kw in weak] == ["weak"]
     assert "short-secret" not in repr(log.events)
+
+
+def test_daemon_start_warns_about_each_router_on_the_plain_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A router added with --insecure-plain-api sends its API password in clear: one warning
+    per router at start (the plugin warns again at every connection), the password never in it."""
+    log = _Log()
+    monkeypatch.setattr(app, "log", log)
+    plain = NasRecord(id=1, name="mt-plain", address="192.0.2.1", secret="s" * 24, vendor="mikrotik",
+                      api_username="admin", api_password="router-Pw-1", api_insecure_plain=True)  # fmt: skip
+    tls = replace(plain, id=2, name="mt-tls", address="192.0.2.2", api_insecure_plain=False, api_tls=True)
+    daemon = SimpleNamespace(registry=NasRegistry([]), _plain_api=app.plain_api_routers([tls, plain]))
+    app.Daemon._warn_unsafe(daemon)  # type: ignore[arg-type]
+    assert [kw["nas"] for event, kw in log.events if event == "router-api.insecure-plain"] == ["mt-plain"]
+    assert "router-Pw-1" not in repr(log.events)
