@@ -243,10 +243,12 @@ async def test_the_cost_per_operation_is_the_median_of_recent_batches(engine: As
     writer.start()
     for first in range(0, 40, 8):
         await asyncio.gather(*[writer.submit(Insert(k)) for k in range(first, first + 8)])
+    measured = list(writer._op_costs)
+    assert len(measured) >= 3
     cost = writer.op_cost()
-    assert 0.0 < cost < 0.001  # a SQLite insert of 8 rows takes well under 8 ms
+    assert 0.0 < cost <= max(measured) < 0.05  # an 8-row SQLite insert, however loaded the machine
     writer._op_costs.append(5.0)  # one stalled batch
-    assert writer.op_cost() < 0.001
+    assert writer.op_cost() <= max(measured)  # the median stays among the real batches
     await writer.close()
 
 
