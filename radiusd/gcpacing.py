@@ -4,8 +4,8 @@ Why: CPython's collector stops the whole process while it walks a generation, an
 loop answers nothing meanwhile. What a daemon under load keeps for a while (sessions, leases,
 the dedupe cache's entries) survives the young collections and piles up in the oldest
 generation, so every full collection walks all of it again: measured under whole-session
-load, 150-190 ms of CPU for ~130,000 objects, and 25-65 ms for the middle generation, once a
-minute and every few seconds respectively; those full collections found nothing to free, the
+load, 150-190 ms of CPU for ~130,000 objects (0-2 times in a 100 s run), and up to ~60 ms
+for the middle generation (every few seconds); those full collections found nothing to free, the
 middle ones ~700 objects in two minutes (bench/results/accounting_write.md, section 3). A
 request's objects die by reference counting; cycles are rare.
 
