@@ -49,7 +49,8 @@ from radiusd.server.protocol import RadiusProtocol, bind_udp
 from radiusd.server.radsec import RadsecServer, reload_radsec, start_radsec
 from radiusd.server.reader import AgingReader
 from radiusd.server.stats import Stats
-from radiusd.store.accounting_ops import SESSION_CHANNEL, AccountingEventOp, AccountingOp, SessionReloadOp
+from radiusd.store.accounting_ops import AccountingEventOp, AccountingOp, SessionReloadOp
+from radiusd.store.accounting_pg import SESSION_CHANNEL
 from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SESSION, TOPIC_SUBSCRIBER, prune_changes
 from radiusd.store.db_stats import TableStats, storage_stats
 from radiusd.store.engine import create_engine, ensure_schema

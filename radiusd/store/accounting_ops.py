@@ -41,7 +41,7 @@ from radiusd.model.events import OtherEvent
 from radiusd.model.sessions import Change, InterimPoint, LiveSession, UsageDelta
 
 from .accounting_pg import _apply_postgresql
-from .lease_ops import announce
+from .lease_ops import notify_payloads
 from .models import (
     RadiusAccounting,
     RadiusAccountingEvent,
@@ -215,9 +215,6 @@ def interim_row(p: InterimPoint) -> dict[str, Any]:
     }
 
 
-#: Acct-Unique-Session-Ids): their Simultaneous-Use counts follow within milliseconds
-SESSION_CHANNEL = "radiusd_sessions"
-
 
 class AccountingOp:
     """One request's accounting change, written with the rest of its batch. On PostgreSQL a
@@ -261,15 +258,16 @@ class AccountingOp:
             return
         dialect = conn.dialect.name
         if dialect == "postgresql":
-            xid, lost = await _apply_postgresql(conn, sessions, closed, interims, deltas, stored_rev)
+            # sessions opened or closed, announced in the same statement; one another node
+            # wrote first (lost) is announced too: a reader of it finds that node's state
+            node = next((op.node for op in ops if op.node is not None), None)
+            moved = [uid for uid, rev in stored_rev.items() if rev < 0 or uid in closed]
+            notify = notify_payloads(node, moved) if node is not None else []
+            xid, lost = await _apply_postgresql(conn, sessions, closed, interims, deltas, stored_rev, notify)
             for op in ops:
                 op.xid = xid
                 if lost and not op.change.cancelled and lost & op.change.touched():
                     op.change.stale = True
-            node = next((op.node for op in ops if op.node is not None), None)
-            if node is not None:
-                moved = [uid for uid, rev in stored_rev.items() if rev < 0 or uid in closed]
-                await announce(conn, node, [uid for uid in moved if uid not in lost], SESSION_CHANNEL)
             return
         stored = await _stored_points(conn, [u.point for u in deltas if u.point is not None])
         usage: dict[tuple[str, dt.date], list[int]] = {}

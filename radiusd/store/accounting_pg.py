@@ -39,6 +39,10 @@ from . import rawpg
 # (it existed before: a commit whose acknowledgement was lost) are left out in SQL, which
 # replaces the SELECT of stored points that the generic path needs.
 
+#: sessions opened or closed, announced to the other nodes at commit (payload: node, then the
+#: Acct-Unique-Session-Ids): their Simultaneous-Use counts follow within milliseconds
+SESSION_CHANNEL = "radiusd_sessions"
+
 #: radius_sessions columns: (column, field type in radiusd_acct_session_row, LiveSession
 #: attribute); FLOAT8 = a timestamptz sent as epoch seconds
 _PG_SESSION_COLS = (
@@ -182,8 +186,11 @@ def _pg_batch_sql() -> str:
             f"{c} = service_usage.{c} + EXCLUDED.{c}"
             for c in ("input_octets", "output_octets", "session_time", "sessions")
         )
-        # the batch's transaction id (in doubt: ask txid_status), and the sessions not written
-        + ") SELECT txid_current(), ARRAY(SELECT acct_unique_id FROM lost)"
+        # the batch's transaction id (in doubt: ask txid_status), the sessions not written, and
+        # the other nodes told which sessions opened or closed ($5: NOTIFY payloads, delivered
+        # at commit; in this statement rather than one more round trip per batch)
+        + ") SELECT txid_current(), ARRAY(SELECT acct_unique_id FROM lost), "
+        f"(SELECT count(pg_notify('{SESSION_CHANNEL}', x)) FROM unnest($5::TEXT[]) AS x)"
     )
 
 
@@ -227,6 +234,7 @@ async def _apply_postgresql(
     interims: list[InterimPoint],
     deltas: list[UsageDelta],
     stored_rev: dict[str, int],
+    notify: list[str],
 ) -> tuple[int, set[str]]:
     """One statement: each table's rows as one array of composite values (migration 0008),
     which asyncpg encodes field by field in Cython (an array per column cost ~3x the client
@@ -250,8 +258,6 @@ async def _apply_postgresql(
         for u in deltas
     ]  # fmt: skip
     pg = await rawpg.driver(conn)
-    xid, lost = await pg.fetchrow(_PG_BATCH, s_rows, p_rows, closed_at, d_rows)
+    xid, lost, _ = await pg.fetchrow(_PG_BATCH, s_rows, p_rows, closed_at, d_rows, notify)
     return xid, set(lost)
 
-
-#: sessions opened or closed, announced to the other nodes at commit (payload: node, then the

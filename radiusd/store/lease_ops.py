@@ -298,15 +298,24 @@ async def announce(
     if not items:
         return
     driver = await rawpg.driver(conn)
+    for payload in notify_payloads(node, items):
+        await driver.execute(_NOTIFY, channel, payload)
+
+
+def notify_payloads(node: str, items: Sequence[str]) -> list[str]:
+    """``node|item,item,...`` payloads, each within PostgreSQL's NOTIFY limit (none for no items)."""
+    payloads: list[str] = []
     chunk: list[str] = []
     size = len(node)
     for item in items:
         if chunk and size + len(item) + 1 > _NOTIFY_MAX:
-            await driver.execute(_NOTIFY, channel, node + "|" + ",".join(chunk))
+            payloads.append(node + "|" + ",".join(chunk))
             chunk, size = [], len(node)
         chunk.append(item)
         size += len(item) + 1
-    await driver.execute(_NOTIFY, channel, node + "|" + ",".join(chunk))
+    if chunk:
+        payloads.append(node + "|" + ",".join(chunk))
+    return payloads
 
 
 async def write_history(

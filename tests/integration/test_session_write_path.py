@@ -376,13 +376,55 @@ async def test_the_session_update_probes_the_index_even_in_a_generic_plan(pg_url
             assert raw is not None
             await raw.execute(
                 "PREPARE batch (radiusd_acct_session_row[], radiusd_acct_point_row[], INT4[], "
-                f"radiusd_acct_delta_row[]) AS {_PG_BATCH}"
+                f"radiusd_acct_delta_row[], TEXT[]) AS {_PG_BATCH}"
             )
             await raw.execute("SET plan_cache_mode = force_generic_plan")
-            rows = await raw.fetch("EXPLAIN EXECUTE batch('{}', '{}', '{}', '{}')")
+            rows = await raw.fetch("EXPLAIN EXECUTE batch('{}', '{}', '{}', '{}', '{}')")
             plan = "\n".join(r[0] for r in rows)
         assert "Update on radius_sessions" in plan
         assert "Seq Scan on radius_sessions" not in plan, plan
         assert "Index Scan using uq_radius_sessions_acct_unique_id on radius_sessions x" in plan, plan
     finally:
+        await engine.dispose()
+
+
+async def test_sessions_opened_and_closed_are_announced_by_the_batch_statement(pg_url: str) -> None:
+    """The batch statement itself sends the NOTIFY (no round trip of its own): delivered to a
+    listener at commit, naming the node and the sessions a Start opened or a Stop closed, not
+    those an Interim-Update only updated; nothing before the commit."""
+    import asyncio
+
+    import asyncpg
+
+    from radiusd.store.accounting_pg import SESSION_CHANNEL
+    from radiusd.store.lease_feed import asyncpg_dsn
+
+    engine = create_engine(pg_url)
+    await ensure_schema(engine)
+    heard: list[str] = []
+    listener = await asyncpg.connect(asyncpg_dsn(engine.url))
+    await listener.add_listener(SESSION_CHANNEL, lambda *args: heard.append(args[3]))
+    table = _Table()
+
+    async def phase(name: str, ids: range) -> list[str]:
+        heard.clear()
+        changes = [_change(table, i, name) for i in ids]
+        async with engine.begin() as conn:
+            await AccountingOp.apply_batch(conn, [AccountingOp(c, node="node-a") for c in changes])
+            await asyncio.sleep(0.2)
+            assert heard == []  # delivered at commit, not before
+        for c in changes:
+            c.committed()
+        for _ in range(50):
+            if heard:
+                break
+            await asyncio.sleep(0.02)
+        return heard[:]
+
+    try:
+        assert await phase("Start", range(3)) == ["node-a|sess-00000,sess-00001,sess-00002"]
+        assert await phase("Interim-Update", range(3)) == []
+        assert await phase("Stop", range(1, 3)) == ["node-a|sess-00001,sess-00002"]
+    finally:
+        await listener.close()
         await engine.dispose()
