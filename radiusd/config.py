@@ -87,6 +87,9 @@ class Settings:
     #: seconds between two freezes of the garbage collector's survivors (radiusd.gcpacing); 0: the
     #: collector's own full collections (pauses of 100+ ms under load)
     gc_freeze_interval: float = 1.0
+    #: seconds between two full collections (frozen objects included: the cycles that died
+    #: after their freeze); 0: never
+    gc_full_interval: float = 3600.0
     offer_ttl: float = 60.0  # seconds an address offered in an Access-Accept is held without Start
     sticky_ttl: float = 3600.0  # seconds a released address is kept for its last owner
     interim_grace_factor: float = 3.0  # k in k x Acct-Interim-Interval + grace
@@ -265,6 +268,8 @@ RETENTION_SETTINGS = (
 def _checked(settings: Settings) -> Settings:
     if settings.gc_freeze_interval < 0:
         raise ConfigError("setting 'gc_freeze_interval' must be 0 (off) or more seconds")
+    if settings.gc_full_interval < 0:
+        raise ConfigError("setting 'gc_full_interval' must be 0 (never) or more seconds")
     for name in _POSITIVE:
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {name!r} must be greater than 0")

@@ -81,6 +81,10 @@ RELOAD_RETRY = 3.0
 
 
 
+def _log_full_collection(unreachable: int, cpu: float) -> None:
+    log.info("gc.full", unreachable=unreachable, cpu_ms=round(cpu * 1e3, 1))
+
+
 def plain_api_routers(records: Iterable[NasRecord]) -> list[str]:
     """The routers whose RouterOS API login goes in clear (added with --insecure-plain-api):
     warned about at start, as the weak secrets are."""
@@ -245,7 +249,10 @@ class Daemon:
         gcpacing.settle()
         if s.gc_freeze_interval > 0:
             self._tasks.append(
-                loop.create_task(gcpacing.run_freezer(s.gc_freeze_interval), name="radiusd-gc")
+                loop.create_task(
+                    gcpacing.run_freezer(s.gc_freeze_interval, s.gc_full_interval, _log_full_collection),
+                    name="radiusd-gc",
+                )
             )
         if s.api_bind and self.worker == 0:  # the HTTP admin API, in this event loop
             # imported here: FastAPI and uvicorn take seconds to import and are not needed

@@ -78,9 +78,51 @@ async def test_the_freezer_runs_every_interval_until_cancelled() -> None:
         await task
 
 
+def test_a_cycle_that_died_frozen_is_collected_by_the_full_collection() -> None:
+    """What freezing costs (a cycle frozen alive and dropped later is out of every automatic
+    collection's reach) is bounded by collect_all, run every gc_full_interval."""
+    kept, ref = cycle()
+    gcpacing.freeze_survivors()
+    del kept
+    gc.collect()
+    assert ref() is not None  # frozen: not collected, though unreachable
+    assert gcpacing.collect_all() >= 2
+    assert ref() is None
+    assert gc.get_freeze_count() > 0  # the survivors are frozen again
+
+
+async def test_the_freezer_collects_everything_every_full_interval() -> None:
+    now = [0.0]
+    fulls: list[tuple[int, float]] = []
+    task = asyncio.create_task(
+        gcpacing.run_freezer(0.01, 100.0, lambda found, cpu: fulls.append((found, cpu)), clock=lambda: now[0])
+    )
+    kept, ref = cycle()
+    await asyncio.sleep(0.03)  # frozen by the 10 ms freezes
+    del kept
+    await asyncio.sleep(0.03)
+    assert fulls == [] and ref() is not None
+    now[0] = 100.0
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        if fulls:
+            break
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(fulls) == 1 and fulls[0][0] >= 2 and ref() is None
+
+
 def test_gc_freeze_interval_setting() -> None:
     assert load_settings().gc_freeze_interval == 1.0
     assert load_settings(None, gc_freeze_interval=0).gc_freeze_interval == 0
     with pytest.raises(ConfigError) as info:
         load_settings(None, gc_freeze_interval=-1)
     assert "gc_freeze_interval" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_gc_full_interval_setting() -> None:
+    assert load_settings().gc_full_interval == 3600.0
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, gc_full_interval=-5)
+    assert "gc_full_interval" in str(info.value) and "\n" not in str(info.value)
