@@ -48,10 +48,10 @@ def unavailable(message: str) -> NoReturn:
     pytest.skip(message)
 
 
-def require_tool(name: str) -> str:
+def require_tool(name: str, package: str = "freeradius-utils") -> str:
     path = shutil.which(name)
     if path is None:
-        unavailable(f"{name} is not installed (Debian package freeradius-utils)")
+        unavailable(f"{name} is not installed (Debian package {package})")
     return path
 
 
@@ -361,6 +361,12 @@ def daemon(
 @pytest.fixture(scope="session")
 def radclient() -> str:
     return require_tool("radclient")
+
+
+@pytest.fixture(scope="session")
+def eapol_test() -> str:
+    """wpa_supplicant's test supplicant, the EAP tests' real client."""
+    return require_tool("eapol_test", "eapoltest")
 
 
 @pytest.fixture(scope="session")

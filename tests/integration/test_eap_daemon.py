@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -25,7 +24,7 @@ import pytest
 
 from radiusd.codec.packet import Packet, encode_request
 from radiusd.eap.certs import make_test_pki
-from tests.integration.conftest import HOST, DaemonProcess, UdpPeer, raw_attributes, unavailable, wait_until
+from tests.integration.conftest import HOST, DaemonProcess, UdpPeer, raw_attributes, wait_until
 from tests.integration.radsec_helpers import free_port
 
 SECRET = "eap-lab-secret-0123456789"
@@ -50,14 +49,6 @@ def ca(pki: dict[str, Path]) -> str:
 def other_pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A second CA: its client certificate names a real subscriber, but nobody trusts it."""
     return make_test_pki(tmp_path_factory.mktemp("other"), client_name="carol")
-
-
-@pytest.fixture(scope="module")
-def eapol_test() -> str:
-    path = shutil.which("eapol_test")
-    if path is None:
-        unavailable("eapol_test is not installed (Debian package eapoltest)")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -33,7 +32,6 @@ from tests.integration.conftest import (
     UdpPeer,
     raw_attributes,
     rss_kb,
-    unavailable,
     wait_until,
 )
 from tests.integration.radsec_helpers import free_port
@@ -50,14 +48,6 @@ EAP_MESSAGE, STATE, USER_NAME = 79, 24, 1
 ACCESS_ACCEPT, ACCESS_REJECT, ACCESS_CHALLENGE = 2, 3, 11
 PEAP, FLAG_L, FLAG_M = 25, 0x80, 0x40
 TOKEN: dict[str, str] = {}  # "metrics": the read-only API token, "port": the API port
-
-
-@pytest.fixture(scope="module")
-def eapol_test() -> str:
-    path = shutil.which("eapol_test")
-    if path is None:
-        unavailable("eapol_test is not installed (Debian package eapoltest)")
-    return path
 
 
 @pytest.fixture(scope="module")
