@@ -48,6 +48,8 @@ if TYPE_CHECKING:  # Alembic is imported where it is used: admin commands rarely
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _IMMEDIATE = "radiusd_sqlite_immediate"
+#: the execution option of a connection whose transactions all write (SQLite: BEGIN IMMEDIATE)
+WRITE_TRANSACTION = _IMMEDIATE
 _MIGRATION_LOCK = 0x72646D67  # "rdmg": PostgreSQL advisory lock held while migrating
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600

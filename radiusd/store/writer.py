@@ -47,6 +47,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from radiusd.logs import get_logger
 from radiusd.model.writes import Operation, WriterBusy, WriterClosed
 
+from .engine import WRITE_TRANSACTION
+
 log = get_logger("radiusd.writer")
 
 
@@ -327,7 +329,11 @@ class Writer:
         for every transaction cost more CPU than many of the batches' statements."""
         conn = self._conn
         if conn is None or conn.closed or conn.invalidated:
+            # every transaction of the writer writes: on SQLite it begins IMMEDIATE, so another
+            # writer's lock (a CLI edit, storage maintenance) is waited for on the busy timeout;
+            # a deferred one that read first would fail "database is locked" at its first write
             conn = self._conn = await self.engine.connect()
+            await conn.execution_options(**{WRITE_TRANSACTION: True})
         return conn
 
     async def _discard_connection(self) -> None:

@@ -93,8 +93,15 @@ def test_api_serves_live_state(daemon: DaemonProcess, radius: Any) -> None:
         assert 'radiusd_requests_total{result="accept",type="access"}' in metrics
         assert 'radiusd_ip_pool_addresses{kind="ipv4",pool="main",state="allocated"} 1.0' in metrics
         # the event loop's lag probe runs in the daemon (every 100 ms)
-        probes = next(x for x in metrics.splitlines() if x.startswith("radiusd_event_loop_lag_seconds_count"))
-        assert float(probes.rsplit(" ", 1)[1]) > 0
+        def probes() -> float:
+            text = c.get("/metrics", headers=auth("viewer")).text
+            line = next(x for x in text.splitlines() if x.startswith("radiusd_event_loop_lag_seconds_count"))
+            return float(line.rsplit(" ", 1)[1])
+
+        deadline = time.monotonic() + 5
+        while probes() == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert probes() > 0
         r = c.post("/network/sites", headers=auth("viewer"), json={"name": "pop"})
         assert r.status_code == 403
         r = c.post(

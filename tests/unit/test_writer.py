@@ -339,3 +339,44 @@ async def test_slow_batches_are_counted_and_logged_at_most_once_a_second(engine:
     await writer.close()
     assert writer.slow_batches == 3
     assert writer._slow_counted == 1  # logged once (the first), two within the same second
+
+
+class ReadThenInsert(Insert):
+    """Reads before it writes, as the SQLite accounting and lease operations do."""
+
+    @classmethod
+    async def apply_batch(cls, conn: AsyncConnection, ops: Sequence[Any]) -> None:
+        await conn.execute(sa.select(sa.func.count()).select_from(ROWS))
+        await conn.execute(sa.insert(ROWS), [{"k": op.k, "v": op.v} for op in ops])
+
+
+async def test_a_read_then_write_batch_waits_for_another_writer(engine: AsyncEngine, sqlite_url: str) -> None:
+    """SQLite: another connection holding the write lock (a CLI edit, storage maintenance) makes
+    the writer wait on the busy timeout, not fail with "database is locked": a transaction
+    begun deferred that read first cannot be promoted to a writer while another one writes
+    (no busy wait then), so the writer begins IMMEDIATE. Over UDP the NAS would retransmit;
+    over RadSec (TCP) nothing retransmits, and the request went unanswered."""
+    import sqlite3
+
+    from radiusd.store.engine import sqlite_file
+
+    path = sqlite_file(sqlite_url)
+    assert path is not None
+    writer = Writer(engine)
+    writer.start()
+    await writer.write(Insert(1))  # the writer's connection is open (and has read the schema)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO rows (k, v) VALUES (2, 'other')")
+        done = writer.submit(ReadThenInsert(3))
+        await asyncio.sleep(0.3)
+        assert not done.done()  # waiting for the lock, not failed
+        other.execute("COMMIT")
+        await asyncio.wait_for(done, 10)
+    finally:
+        other.close()
+    assert writer.failed_batches == 0
+    async with engine.connect() as conn:
+        assert sorted(r[0] for r in await conn.execute(sa.select(ROWS.c.k))) == [1, 2, 3]
+    await writer.close()
