@@ -47,9 +47,8 @@ if TYPE_CHECKING:  # Alembic is imported where it is used: admin commands rarely
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-_IMMEDIATE = "radiusd_sqlite_immediate"
 #: the execution option of a connection whose transactions all write (SQLite: BEGIN IMMEDIATE)
-WRITE_TRANSACTION = _IMMEDIATE
+WRITE_TRANSACTION = "radiusd_sqlite_immediate"
 _MIGRATION_LOCK = 0x72646D67  # "rdmg": PostgreSQL advisory lock held while migrating
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -182,7 +181,8 @@ def create_engine(
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_IMMEDIATE) else "BEGIN")
+        writes = conn.get_execution_options().get(WRITE_TRANSACTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
 
@@ -239,7 +239,7 @@ def _keepalive_socket(idle: int) -> Any:
 
 def begin_write(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
     """``engine.begin()`` for a transaction that will write (SQLite: ``BEGIN IMMEDIATE``)."""
-    return engine.execution_options(**{_IMMEDIATE: True}).begin()
+    return engine.execution_options(**{WRITE_TRANSACTION: True}).begin()
 
 
 def alembic_config(url: str | None = None) -> Config:
