@@ -107,6 +107,10 @@ class CertificateAuthority:
         self.issued = _write(dir, stem, self.cert, self.key)
         self.path = self.issued.cert
 
+    def issue_daemon(self) -> Issued:
+        """The daemon's server certificate: ``radiusd.test`` on 127.0.0.1, what the clients check."""
+        return self.issue("radiusd.test", server=True, dns=("radiusd.test",), ips=("127.0.0.1",))
+
     def issue(
         self, cn: str, *, server: bool = False, dns: tuple[str, ...] = (), ips: tuple[str, ...] = ()
     ) -> Issued:
@@ -165,13 +169,6 @@ def access_request(ident: int, user: str, password: str, secret: bytes = RADSEC_
     attrs = _attr(1, user.encode()) + _attr(2, hide_password(password.encode(), secret, auth))
     attrs += _attr(4, socket.inet_aton("192.0.2.10"))  # NAS-IP-Address
     return _with_message_authenticator(1, ident, auth, attrs, secret)
-
-
-def access_request11(token: bytes, user: str, password: str) -> bytes:
-    """A RADIUS/1.1 Access-Request (RFC 9765 §4.1, §5.1.1): Reserved-1 zero, ``token`` and 12
-    zero octets for the Authenticator, the password in the clear, no Message-Authenticator."""
-    attrs = _attr(1, user.encode()) + _attr(2, password.encode()) + _attr(4, socket.inet_aton("192.0.2.10"))
-    return struct.pack("!BBH", 1, 0, 20 + len(attrs)) + token + bytes(12) + attrs
 
 
 def status_server(ident: int, secret: bytes = RADSEC_SECRET) -> bytes:

@@ -37,7 +37,7 @@ def setup(
 ) -> Iterator[tuple[DaemonProcess, CertificateAuthority, dict[str, Path], int, Path]]:
     root = tmp_path_factory.mktemp("eap-radsec")
     radsec_ca = CertificateAuthority(root / "radsec-ca")
-    server = radsec_ca.issue("radiusd.test", server=True, dns=("radiusd.test",), ips=("127.0.0.1",))
+    server = radsec_ca.issue_daemon()
     eap_pki = make_test_pki(root / "eap-pki")
     config = root / "radiusd.toml"
     config.write_text(f'[eap]\ncert = "{eap_pki["server.pem"]}"\nkey = "{eap_pki["server.key"]}"\n')

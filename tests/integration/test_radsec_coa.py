@@ -53,7 +53,7 @@ USER_NAME, VENDOR_SPECIFIC, ACCT_SESSION_ID, ERROR_CAUSE = 1, 26, 44, 101
 class Pki:
     def __init__(self, root: Path) -> None:
         self.ca = CertificateAuthority(root / "ca")
-        self.server = self.ca.issue("radiusd.test", server=True, dns=("radiusd.test",), ips=("127.0.0.1",))
+        self.server = self.ca.issue_daemon()
         self.pop3 = self.ca.issue("pop3.example.net")
         self.pop4 = self.ca.issue("pop4.example.net")
 

@@ -44,7 +44,7 @@ TOKENS: dict[str, str] = {}
 class Pki:
     def __init__(self, root: Path) -> None:
         self.ca = CertificateAuthority(root / "ca")
-        self.server = self.ca.issue("radiusd.test", server=True, dns=("radiusd.test",), ips=("127.0.0.1",))
+        self.server = self.ca.issue_daemon()
         self.pop1 = self.ca.issue("pop1.example.net")  # mapped by fingerprint
         self.pop2 = self.ca.issue("pop2.example.net", dns=("pop2.example.net",))  # mapped by subject
         self.stranger = self.ca.issue("stranger.example.net")  # right CA, no NAS

@@ -39,7 +39,7 @@ def radsecproxy() -> str:
 class Pki:
     def __init__(self, root: Path) -> None:
         self.ca = CertificateAuthority(root / "ca")
-        self.server = self.ca.issue("radiusd.test", server=True, dns=("radiusd.test",), ips=("127.0.0.1",))
+        self.server = self.ca.issue_daemon()
         self.bridge = self.ca.issue("bridge.pop7.example.net")
         self.stranger = self.ca.issue("stranger.example.net")
         self.foreign = CertificateAuthority(root / "foreign", "foreign CA").issue("bridge.pop7.example.net")

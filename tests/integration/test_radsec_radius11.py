@@ -56,7 +56,7 @@ TOKENS: dict[str, str] = {}
 class Pki:
     def __init__(self, root: Path) -> None:
         self.ca = CertificateAuthority(root / "ca")
-        self.server = self.ca.issue("radiusd.test", server=True, dns=("radiusd.test",), ips=("127.0.0.1",))
+        self.server = self.ca.issue_daemon()
         self.pop = self.ca.issue("pop11.example.net")
 
 
