@@ -80,7 +80,6 @@ PRUNE_EVERY = 3600.0
 RELOAD_RETRY = 3.0
 
 
-
 def _log_full_collection(unreachable: int, cpu: float) -> None:
     log.info("gc.full", unreachable=unreachable, cpu_ms=round(cpu * 1e3, 1))
 
@@ -89,6 +88,7 @@ def plain_api_routers(records: Iterable[NasRecord]) -> list[str]:
     """The routers whose RouterOS API login goes in clear (added with --insecure-plain-api):
     warned about at start, as the weak secrets are."""
     return sorted(r.name for r in records if r.api_username and r.api_insecure_plain)
+
 
 class Daemon:
     """``worker``: this process's index under ``serve --workers N``; the tasks that must run once

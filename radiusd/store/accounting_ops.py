@@ -215,7 +215,6 @@ def interim_row(p: InterimPoint) -> dict[str, Any]:
     }
 
 
-
 class AccountingOp:
     """One request's accounting change, written with the rest of its batch. On PostgreSQL a
     session another node wrote since this node's memory of it was computed is not written:
