@@ -34,11 +34,6 @@ RESERVED_2 = bytes(12)
 _HEADER = struct.Struct("!BBH")
 
 
-def token_of(data: bytes) -> bytes:
-    """The 4-octet Token of a RADIUS/1.1 packet (its octets 4-7)."""
-    return data[4:8]
-
-
 def encode_reply11(reply: Packet, token: bytes) -> bytes:
     """A reply in RADIUS/1.1: Reserved-1 zero, the request's ``token``, Reserved-2 zero, the
     attributes as they are (no Response Authenticator, no Message-Authenticator: §4.1, §5.2).
