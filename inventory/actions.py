@@ -56,6 +56,7 @@ class SessionAction:
             "detail": self.error or (r.detail if r is not None and r.detail else None),
             "session_closed": self.closed,
             "ok": self.ok,
+            "fallback": self.fallback,
         }
 
 

@@ -22,7 +22,9 @@ Routes:
   ``GET /ipam/pools/{name}/leases?state=&user=&limit=&offset=&cursor=``
 - ``GET /radius/sessions/online?nas=&user=&limit=&offset=&cursor=``,
   ``POST /radius/sessions/{id}/disconnect?wait=`` (id or Acct-Unique-Session-Id; 202 with a
-  job when the NAS has not answered within ``wait`` seconds), ``GET /radius/disconnects/{job}``
+  job when the NAS has not answered within ``wait`` seconds), ``GET /radius/disconnects/{job}``,
+  ``POST /radius/sessions/{id}/coa?wait=`` (body ``{"plan": NAME}``: a CoA-Request with that
+  plan, a disconnect where it cannot apply live), ``GET /radius/coa/{job}``
 - ``GET /subscribers?status=&plan=&limit=&offset=&cursor=`` (never the credential),
   ``POST /subscribers``, ``GET|PATCH|DELETE /subscribers/{username}`` (``?disconnect=true``),
   ``POST /subscribers/{username}/suspend|resume|set-plan``, ``POST /subscribers/provision``

@@ -16,7 +16,6 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Respo
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from inventory.actions import disconnect_sessions
@@ -41,6 +40,7 @@ from . import (
     pools,
     prefixes,
     queries,
+    session_coa,
     subscribers,
 )
 from .coa import daemon_coa
@@ -48,9 +48,12 @@ from .guard import RequestGuard
 from .jobs import Job, Jobs, TooManyJobs
 from .metrics import make_registry
 from .schemas import (
+    DEFAULT_DISCONNECT_WAIT,
     DEFAULT_LIMIT,
+    MAX_DISCONNECT_WAIT,
     MAX_LIMIT,
     DisconnectOut,
+    DisconnectPending,
     LeaseOut,
     Name,
     Page,
@@ -75,19 +78,6 @@ Cursor = Annotated[
     Query(max_length=64, pattern=r"^[0-9A-Za-z:._@-]*$", description="next_cursor of the previous page."),
 ]
 FilterName = Annotated[Name | None, Query(description="Exact match.")]
-#: seconds a disconnect request waits for the NAS by default, and at most (?wait=)
-DEFAULT_DISCONNECT_WAIT = 10.0
-MAX_DISCONNECT_WAIT = 30.0
-
-
-class DisconnectPending(BaseModel):
-    """A disconnect still waiting for its NAS: poll ``result_url`` (202 until it is done)."""
-
-    job: str
-    session: str
-    status: Literal["pending"]
-    result_url: str
-
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No or unknown bearer token"},
@@ -277,9 +267,9 @@ def create_app(  # noqa: C901  (the routes are closures over the state: their br
 
     jobs = app.state.jobs = Jobs()
 
-    def _disconnect_reply(job: Job) -> Response:
+    def _job_reply(job: Job) -> Response:
         if not job.done:
-            headers = {"Location": f"/radius/disconnects/{job.id}"}
+            headers = {"Location": job.result_url}
             return JSONResponse(job.pending_json(), status_code=202, headers=headers)
         out = DisconnectOut.model_validate(job.task.result())  # a failure raises: mapped above
         if out.outcome is None and not out.ok:
@@ -321,7 +311,7 @@ def create_app(  # noqa: C901  (the routes are closures over the state: their br
         except TooManyJobs as exc:
             return _problem(503, str(exc), {"Retry-After": "5"})
         await job.wait(wait)
-        return _disconnect_reply(job)
+        return _job_reply(job)
 
     @app.get(
         "/radius/disconnects/{job_id}",
@@ -341,7 +331,9 @@ def create_app(  # noqa: C901  (the routes are closures over the state: their br
         job = jobs.get(job_id)
         if job is None:
             raise NotFound(f"no disconnect job {job_id!r}")
-        return _disconnect_reply(job)
+        return _job_reply(job)
+
+    session_coa.install(app, state, read, write, jobs, _job_reply)
 
     # -- subscribers ------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
-"""Disconnect jobs of the admin API: a Disconnect-Request runs as a task of its own, so an HTTP
-request waits for it only as long as the caller asked (``?wait=SECONDS``) and a NAS that never
-answers (up to 30 s of retransmissions) holds no connection and no concurrency slot meanwhile.
+"""Disconnect and CoA jobs of the admin API: a Disconnect- or CoA-Request runs as a task of its
+own, so an HTTP request waits for it only as long as the caller asked (``?wait=SECONDS``) and a
+NAS that never answers (up to 30 s of retransmissions) holds no connection and no concurrency
+slot meanwhile. A job's result is read at ``/radius/{kind}/{id}`` (``disconnects`` or ``coa``).
 
 Jobs live in memory (they end with the daemon); finished ones are kept for their result until
 ``keep`` newer jobs have been started, and at most ``keep`` may run at once.
@@ -27,6 +28,7 @@ class Job:
     session: str
     task: asyncio.Future[dict[str, Any]]
     started: float = field(default_factory=time.time)
+    kind: str = "disconnects"  # the path of its result: /radius/KIND/ID
 
     @property
     def done(self) -> bool:
@@ -38,12 +40,16 @@ class Job:
             await asyncio.wait({self.task}, timeout=seconds)
         return self.task.done()
 
+    @property
+    def result_url(self) -> str:
+        return f"/radius/{self.kind}/{self.id}"
+
     def pending_json(self) -> dict[str, Any]:
         return {
             "job": self.id,
             "session": self.session,
             "status": "pending",
-            "result_url": f"/radius/disconnects/{self.id}",
+            "result_url": self.result_url,
         }
 
 
@@ -54,13 +60,13 @@ class Jobs:
         self.keep = keep
         self._jobs: OrderedDict[str, Job] = OrderedDict()
 
-    def start(self, work: Awaitable[dict[str, Any]], session: str) -> Job:
+    def start(self, work: Awaitable[dict[str, Any]], session: str, kind: str = "disconnects") -> Job:
         running = sum(1 for j in self._jobs.values() if not j.done)
         if running >= self.keep:
             if isinstance(work, Coroutine):
                 work.close()
-            raise TooManyJobs(f"{running} disconnects are still waiting for their NAS")
-        job = Job(secrets.token_urlsafe(12), session, asyncio.ensure_future(work))
+            raise TooManyJobs(f"{running} disconnects or CoAs are still waiting for their NAS")
+        job = Job(secrets.token_urlsafe(12), session, asyncio.ensure_future(work), kind=kind)
         job.task.add_done_callback(_retrieve)
         self._jobs[job.id] = job
         while len(self._jobs) > self.keep:
@@ -70,8 +76,9 @@ class Jobs:
             del self._jobs[oldest]
         return job
 
-    def get(self, job_id: str) -> Job | None:
-        return self._jobs.get(job_id)
+    def get(self, job_id: str, kind: str = "disconnects") -> Job | None:
+        job = self._jobs.get(job_id)
+        return job if job is not None and job.kind == kind else None
 
     def cancel_all(self) -> None:
         """Stop every running job (the daemon is stopping)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -130,9 +130,23 @@ class SessionOut(BaseModel):
     output_octets: int
 
 
+#: seconds a disconnect or CoA request waits for the NAS by default, and at most (?wait=)
+DEFAULT_DISCONNECT_WAIT = 10.0
+MAX_DISCONNECT_WAIT = 30.0
+
+
+class DisconnectPending(BaseModel):
+    """A disconnect or CoA still waiting for its NAS: poll ``result_url`` (202 until it is done)."""
+
+    job: str
+    session: str
+    status: Literal["pending"]
+    result_url: str
+
+
 class DisconnectOut(BaseModel):
-    """What the NAS answered to the Disconnect-Request (``ok``: ACK, or the NAS had no such
-    session and our record is now closed)."""
+    """What the NAS answered to the Disconnect- or CoA-Request (``ok``: ACK, or the NAS had no
+    such session and our record is now closed)."""
 
     session: int | None
     acct_session_id: str | None
@@ -146,6 +160,9 @@ class DisconnectOut(BaseModel):
     detail: str | None
     session_closed: bool
     ok: bool
+    fallback: str | None = Field(
+        None, description="Why a plan change became a disconnect (e.g. the NAS refused the CoA)."
+    )
 
 
 class SubscriberOut(BaseModel):

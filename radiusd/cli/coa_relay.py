@@ -1,11 +1,12 @@
-"""The CLI's Disconnect for a session of a RadSec NAS, sent by the running daemon.
+"""The CLI's Disconnect and plan CoA for a session of a RadSec NAS, sent by the running daemon.
 
 Why: a RadSec NAS (behind NAT, reached only over its own TLS connection, RFC 6614 §2.4) can
-be sent a Disconnect-Request only by the process that holds that connection: the daemon. The
-CLI is a process of its own with no connection, so for such a session ``session disconnect``
-asks the daemon's admin API (``POST /radius/sessions/ID/disconnect``, the route the web
-console uses), which sends it down the connection, audits it and answers with the NAS's
-ACK/NAK; the CLI prints that as its own result.
+be sent a Disconnect- or CoA-Request only by the process that holds that connection: the
+daemon. The CLI is a process of its own with no connection, so for such a session
+``session disconnect`` asks the daemon's admin API (``POST /radius/sessions/ID/disconnect``,
+the route the web console uses) and a live plan change (``subscriber set-plan``) asks
+``POST /radius/sessions/ID/coa`` with the plan; the daemon sends it down the connection,
+audits it and answers with the NAS's ACK/NAK, which the CLI prints as its own result.
 
 Where the API is: ``RADIUSD_API_URL``, else ``api_bind`` of the configuration (a wildcard
 address is reached on loopback; HTTPS when ``api_tls_cert`` is set, that certificate being
@@ -52,10 +53,16 @@ class Relay:
     token: str = ""
     minted: str = ""  # name of the one-off token to revoke at the end
 
-    def call(self, method: str, path: str, timeout: float) -> tuple[int, dict[str, Any]]:
-        """One request; (status, JSON body). RelayError when the API cannot be reached."""
-        req = urllib.request.Request(self.base + path, method=method)  # noqa: S310 (http(s) only: relay_of)
+    def call(
+        self, method: str, path: str, timeout: float, body: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """One request (``body``: sent as JSON); (status, JSON body). RelayError when the API
+        cannot be reached."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)  # noqa: S310 (http(s) only: relay_of)
         req.add_header("Authorization", f"Bearer {self.token}")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(req, timeout=timeout, context=self.context) as resp:  # noqa: S310
                 return resp.status, json.loads(resp.read() or b"{}")
@@ -103,7 +110,7 @@ async def ensure_token(relay: Relay, engine: AsyncEngine) -> None:
         return
     from radiusd.store.api_tokens import create_token
 
-    name = f"cli-disconnect-{secrets.token_hex(4)}"
+    name = f"cli-relay-{secrets.token_hex(4)}"
     _info, relay.token = await create_token(engine, name)
     relay.minted = name
 
@@ -130,9 +137,7 @@ class DaemonRoute:
         """A RadSec NAS, unless UDP is allowed for it (``radsec_coa_udp_fallback``)."""
         return nas is not None and nas.radsec and not self.settings.radsec_coa_udp_fallback
 
-    async def disconnect(self, ref: SessionRef, nas: str, *, wait: float, no_wait: bool) -> SessionAction:
-        from inventory.actions import SessionAction
-
+    async def _relay(self) -> Relay | None:
         if self.relay is None and not self.error:
             try:
                 relay = relay_of(self.settings)
@@ -140,9 +145,24 @@ class DaemonRoute:
                 self.relay = relay
             except RelayError as exc:
                 self.error = str(exc)
-        if self.relay is None:
+        return self.relay
+
+    async def disconnect(self, ref: SessionRef, nas: str, *, wait: float, no_wait: bool) -> SessionAction:
+        from inventory.actions import SessionAction
+
+        relay = await self._relay()
+        if relay is None:
             return SessionAction(ref, nas, "disconnect", error=f"RadSec NAS {nas}: {self.error}")
-        return await relay_disconnect(self.relay, ref, nas, wait=wait, no_wait=no_wait)
+        return await relay_disconnect(relay, ref, nas, wait=wait, no_wait=no_wait)
+
+    async def change_plan(self, ref: SessionRef, nas: str, plan: str, *, wait: float) -> SessionAction:
+        """``ref`` gets ``plan`` from the daemon (a CoA-Request, or its disconnect fallback)."""
+        from inventory.actions import SessionAction
+
+        relay = await self._relay()
+        if relay is None:
+            return SessionAction(ref, nas, "change-plan", error=f"RadSec NAS {nas}: {self.error}")
+        return await relay_change_plan(relay, ref, nas, plan, wait=wait)
 
     async def close(self) -> None:
         if self.relay is not None:
@@ -154,40 +174,62 @@ async def relay_disconnect(
 ) -> SessionAction:
     """Have the daemon disconnect ``ref``, waiting up to ``wait`` seconds for the NAS (polling
     the job past the API's 30 s); its answer as the CLI's own SessionAction."""
+    path = f"/radius/sessions/{ref.id}/disconnect"
+    return await _run(relay, ref, nas, "disconnect", path, None, wait=wait, no_wait=no_wait)
+
+
+async def relay_change_plan(
+    relay: Relay, ref: SessionRef, nas: str, plan: str, *, wait: float
+) -> SessionAction:
+    """Have the daemon CoA ``ref`` with ``plan`` (``POST /radius/sessions/ID/coa``; it falls
+    back to a disconnect as radiusd.cli.nas_actions does over UDP), waiting up to ``wait``
+    seconds; its answer as the CLI's own SessionAction."""
+    path = f"/radius/sessions/{ref.id}/coa"
+    return await _run(relay, ref, nas, "change-plan", path, {"plan": plan}, wait=wait, no_wait=False)
+
+
+async def _run(
+    relay: Relay, ref: SessionRef, nas: str, action: str, path: str, body: dict[str, Any] | None,
+    *, wait: float, no_wait: bool,
+) -> SessionAction:  # fmt: skip
+    """POST ``path`` and poll its job (past the API's 30 s) until ``wait`` seconds are up."""
     from inventory.actions import SessionAction
 
     first = 0.0 if no_wait else min(wait, MAX_WAIT)
     deadline = time.monotonic() + wait
     try:
-        path = f"/radius/sessions/{ref.id}/disconnect?wait={first:g}"
-        status, body = await asyncio.to_thread(relay.call, "POST", path, first + 15)
+        status, got = await asyncio.to_thread(relay.call, "POST", f"{path}?wait={first:g}", first + 15, body)
         while status == 202 and not no_wait and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
-            path = f"/radius/disconnects/{body['job']}"
-            status, body = await asyncio.to_thread(relay.call, "GET", path, 15)
+            status, got = await asyncio.to_thread(relay.call, "GET", got["result_url"], 15)
     except RelayError as exc:
-        return SessionAction(ref, nas, "disconnect", error=str(exc))
-    return _action(ref, nas, status, body, no_wait)
+        return SessionAction(ref, nas, action, error=str(exc))
+    return _action(ref, nas, status, got, no_wait, action)
 
 
-def _action(ref: SessionRef, nas: str, status: int, body: dict[str, Any], no_wait: bool) -> SessionAction:
+def _action(
+    ref: SessionRef, nas: str, status: int, body: dict[str, Any], no_wait: bool, action: str = "disconnect"
+) -> SessionAction:
     from inventory.actions import SessionAction
     from radiusd.coa.client import CoaResult, Outcome
 
     if status == 202:  # --no-wait: sent; else the daemon still waits for the NAS
-        job = f"GET /radius/disconnects/{body.get('job')}"
+        job = f"GET {body.get('result_url')}"
         detail = "" if no_wait else f"the daemon is still waiting for the NAS ({job})"
-        return SessionAction(ref, nas, "disconnect", CoaResult(Outcome.TIMEOUT, None, 1, 0, detail))
+        return SessionAction(ref, nas, action, CoaResult(Outcome.TIMEOUT, None, 1, 0, detail))
     if "outcome" not in body:  # a problem document: 401, 404, 409...
         why = body.get("detail") or body.get("title") or f"HTTP {status}"
         hint = " (RADIUSD_API_TOKEN: a write token)" if status in (401, 403) else ""
-        return SessionAction(ref, nas, "disconnect", error=f"the daemon's API refused: {why}{hint}")
+        return SessionAction(ref, nas, action, error=f"the daemon's API refused: {why}{hint}")
     if body["outcome"] is None:
-        return SessionAction(ref, nas, "disconnect", error=body.get("detail") or "not sent by the daemon")
+        return SessionAction(ref, nas, action, error=body.get("detail") or "not sent by the daemon")
     detail = body.get("detail") or ""
     result = CoaResult(
         Outcome(body["outcome"]), body.get("error_cause"), body.get("attempts") or 0, 0,
         f"by the daemon, {detail}" if detail else "by the daemon",
     )  # fmt: skip
     closed = bool(body.get("session_closed"))
-    return SessionAction(ref, body.get("nas") or nas, "disconnect", result, closed=closed)
+    done = body.get("action") or action  # a plan change the daemon had to make a disconnect
+    return SessionAction(
+        ref, body.get("nas") or nas, done, result, closed=closed, fallback=body.get("fallback")
+    )

@@ -163,15 +163,36 @@ def disconnect_user(
 
 
 def apply_plan_live(username: str, plan: str) -> None:
-    """CoA ``username``'s open sessions with ``plan`` (disconnect where it cannot apply live)."""
-    from inventory.actions import apply_plan
+    """CoA ``username``'s open sessions with ``plan`` (disconnect where it cannot apply live);
+    a RadSec NAS's session through the daemon, which holds its connection (radiusd.cli.coa_relay),
+    given time for the CoA and its disconnect fallback."""
+    from inventory.actions import apply_plan, nas_of, routers_by_id
+    from radiusd.cli.coa_relay import DaemonRoute
+    from radiusd.cli.context import get_context
     from radiusd.coa.service import CoaService
     from radiusd.coa.sessions import open_sessions_of
     from radiusd.store.plans import get_plan
 
+    settings = get_context().settings()
+
     async def go(engine: AsyncEngine) -> list[SessionAction]:
         record = await get_plan(engine, plan)
         sessions = await open_sessions_of(engine, username)
-        return await apply_plan(engine, sessions, record, CoaService(engine))
+        coa = CoaService(engine)
+        daemon = DaemonRoute(settings, engine)
+        routers = await routers_by_id(engine) if sessions else {}
+        done: list[SessionAction] = []
+        try:
+            for ref in sessions:
+                nas = nas_of(ref, routers)
+                if daemon.wanted(nas) and nas is not None:
+                    where = f"session {ref.id} ({ref.username} on {ref.nas_address})"
+                    click.echo(f"{where}: CoA through the daemon (RadSec NAS)", err=True)
+                    done.append(await daemon.change_plan(ref, nas.name, plan, wait=2 * DEFAULT_TIMEOUT))
+                else:
+                    done.extend(await apply_plan(engine, [ref], record, coa))
+        finally:
+            await daemon.close()
+        return done
 
     report(run_store(go), empty=f"{username!r} has no open sessions")
