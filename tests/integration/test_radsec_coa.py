@@ -46,7 +46,7 @@ SECRET = b"radsec"
 PASSWORD = "alice-Pw-51x"
 COA_TIMEOUT = 2.0
 TOKENS: dict[str, str] = {}
-DISCONNECT_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK, COA_REQUEST, COA_ACK = 40, 41, 42, 43, 44
+DISCONNECT_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK, COA_REQUEST, COA_ACK, COA_NAK = 40, 41, 42, 43, 44, 45
 USER_NAME, VENDOR_SPECIFIC, ACCT_SESSION_ID, ERROR_CAUSE = 1, 26, 44, 101
 
 
@@ -90,7 +90,10 @@ def daemon(
         d.cli("plan", "add", "gold", "--rate-limit", "10M/20M")
         d.cli("plan", "add", "silver", "--rate-limit", "5M/10M")
         csv = d.workdir / "subs.csv"
-        csv.write_text(f"username,password,plan\nalice,{PASSWORD},gold\n")
+        # bob and carol: one session each, for the CLI's plan changes
+        csv.write_text(
+            "username,password,plan\n" + "".join(f"{u},{PASSWORD},gold\n" for u in ("alice", "bob", "carol"))
+        )
         d.cli("subscriber", "import", str(csv))
         TOKENS["admin"] = d.cli("api-token", "create", "noc").stdout.split()[0]
 
@@ -132,12 +135,14 @@ def nas(d: DaemonProcess, pki: Pki, cert: Issued | None = None) -> TlsClient:
     return TlsClient(int(d.bound["radsec"][0][1]), pki.ca.path, cert or pki.pop3)
 
 
-def login(c: TlsClient, d: DaemonProcess, session: str, pki: Pki, cert: Issued | None = None) -> str:
+def login(
+    c: TlsClient, d: DaemonProcess, session: str, pki: Pki, cert: Issued | None = None, user: str = "alice"
+) -> str:
     """Access-Request and Accounting-Start over TLS; the session's id in radiusd."""
-    c.send(access_request(1, "alice", PASSWORD))
+    c.send(access_request(1, user, PASSWORD))
     reply = c.recv_packet()
     assert reply is not None and reply[0] == 2, "Access-Accept"
-    account(c, d, pki, accounting_request(2, "alice", session), cert or pki.pop3)
+    account(c, d, pki, accounting_request(2, user, session), cert or pki.pop3)
 
     def open_id() -> str | None:
         rows = json.loads(d.cli("session", "list", "--online", "--json").stdout)
@@ -441,3 +446,120 @@ def test_cli_without_an_api_says_so(daemon: DaemonProcess, pki: Pki) -> None:
     line = next(x for x in out.stdout.splitlines() if x.startswith(f"session {sid} "))
     assert "RadSec NAS pop3: only the daemon holding the NAS's TLS connection can send it" in line, line
     assert "api_bind" in line and "Traceback" not in out.stdout + out.stderr
+
+
+def cli_plan_change(
+    daemon: DaemonProcess, pki: Pki, api_port: int, user: str, session: str, reply: Callable[[bytes], bytes]
+) -> tuple[subprocess.CompletedProcess[str], bytes, str]:
+    """``radiusd subscriber set-plan USER silver`` as a process of its own while ``user`` has
+    one session on pop4 (a MikroTik whose only path is its RadSec connection); ``reply`` makes
+    the NAS's answer to each request the daemon sends down it until the CLI ends. The CLI's
+    result, the CoA-Request, and the session's id."""
+    with nas(daemon, pki, pki.pop4) as c:
+        sid = login(c, daemon, session, pki, pki.pop4, user=user)
+        done: dict[str, subprocess.CompletedProcess[str]] = {}
+        thread = threading.Thread(
+            target=lambda: done.update(
+                r=cli_process(daemon, api_port, "subscriber", "set-plan", user, "silver")
+            ),
+            daemon=True,
+        )
+        thread.start()
+        c.sock.settimeout(60)  # a fresh interpreter imports the CLI first
+        try:
+            coa = c.recv_packet()
+        except TimeoutError:
+            thread.join(60)
+            raise AssertionError(f"no CoA-Request on the NAS's connection; the CLI: {done}") from None
+        assert coa is not None, done
+        request = coa
+        while request is not None:
+            c.send(reply(request))
+            c.sock.settimeout(5)
+            try:
+                request = c.recv_packet() if thread.is_alive() else None
+            except TimeoutError:
+                request = None
+        thread.join(60)
+    return done["r"], coa, sid
+
+
+def test_cli_plan_change_goes_through_the_daemon(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    """``radiusd subscriber set-plan`` for a RadSec NAS's session: the CLI asks the daemon's
+    ``POST /radius/sessions/ID/coa``, the CoA-Request with the new plan's Mikrotik-Rate-Limit
+    (vendor 14988, type 8) goes down the NAS's TLS connection, the CoA-ACK is the CLI's result."""
+    sent: list[int] = []
+
+    def ack(request: bytes) -> bytes:
+        sent.append(request[0])
+        return answer(COA_ACK if request[0] == COA_REQUEST else DISCONNECT_ACK, request)
+
+    before = metric(daemon, api_port, kind="coa", outcome="ack", transport="radsec")
+    out, coa, sid = cli_plan_change(daemon, pki, api_port, "bob", "rs-coa-plan-ack", ack)
+    assert coa[0] == COA_REQUEST and request_authentic(coa)
+    attrs = attributes(coa)
+    assert attrs[USER_NAME] == [b"bob"] and attrs[ACCT_SESSION_ID] == [b"rs-coa-plan-ack"]
+    assert struct.pack("!I", 14988) + bytes([8, 2 + len(b"5M/10M")]) + b"5M/10M" in attrs[VENDOR_SPECIFIC]
+    assert sent == [COA_REQUEST], "one CoA, no disconnect"
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "subscriber 'bob' is on plan 'silver'" in out.stdout
+    line = next(x for x in out.stdout.splitlines() if x.startswith(f"session {sid} "))
+    assert "plan changed (CoA-ACK) (by the daemon, over RadSec" in line, line
+    assert f"session {sid} (bob on 127.0.0.4): CoA through the daemon (RadSec NAS)" in out.stderr
+    assert metric(daemon, api_port, kind="coa", outcome="ack", transport="radsec") == before + 1
+    tokens = json.loads(daemon.cli("api-token", "list", "--json").stdout)
+    assert [t["name"] for t in tokens] == ["noc"], "the CLI's one-off token is revoked"
+
+
+def test_cli_plan_change_refused_falls_back_and_fails(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    """The NAS NAKs the CoA: the daemon disconnects the session instead (as the CLI does over
+    UDP), down the same connection; that NAK too leaves it connected: exit status 1, the line
+    saying both."""
+    sent: list[int] = []
+    cause = bytes([ERROR_CAUSE, 6]) + (506).to_bytes(4, "big")  # Resources Unavailable
+
+    def nak(request: bytes) -> bytes:
+        sent.append(request[0])
+        return answer(COA_NAK if request[0] == COA_REQUEST else DISCONNECT_NAK, request, cause)
+
+    out, coa, sid = cli_plan_change(daemon, pki, api_port, "carol", "rs-coa-plan-nak", nak)
+    assert coa[0] == COA_REQUEST and attributes(coa)[ACCT_SESSION_ID] == [b"rs-coa-plan-nak"]
+    assert sent == [COA_REQUEST, DISCONNECT_REQUEST], "the fallback disconnect went down the connection"
+    assert out.returncode == 1, out.stdout + out.stderr
+    line = next(x for x in out.stdout.splitlines() if x.startswith(f"session {sid} "))
+    assert "CoA refused: NAK Resources-Unavailable (506); disconnect NAK Resources-Unavailable (506)" in line
+    assert "(by the daemon, over RadSec" in line, line
+    assert "radiusd: error: 1 of 1 session not acted on" in out.stderr, out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_session_coa_route_checks_its_input(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    """``POST /radius/sessions/ID/coa``: a write token, a known plan, a well-formed body."""
+    with nas(daemon, pki) as c:
+        sid = login(c, daemon, "rs-coa-plan-bad", pki)
+    url = f"http://{HOST}:{api_port}/radius/sessions/{sid}/coa"
+    admin = {"Authorization": f"Bearer {TOKENS['admin']}"}
+    r = httpx.post(url, json={"plan": "platinum"}, headers=admin)
+    assert (r.status_code, r.json()) == (422, {"detail": "no plan named 'platinum'"})
+    r = httpx.post(url, json={"plan": "silver", "rate": "1M"}, headers=admin)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "rate"]
+    r = httpx.post(url, content=b"{", headers=admin | {"Content-Type": "application/json"})
+    assert r.status_code == 422
+    r = httpx.post(
+        f"http://{HOST}:{api_port}/radius/sessions/999999/coa", json={"plan": "silver"}, headers=admin
+    )
+    assert (r.status_code, r.json()) == (404, {"detail": "no session '999999'"})
+    reader = daemon.cli("api-token", "create", "dash", "--read-only").stdout.split()[0]
+    try:
+        r = httpx.post(url, json={"plan": "silver"}, headers={"Authorization": f"Bearer {reader}"})
+        assert r.status_code == 403
+    finally:
+        daemon.cli("api-token", "revoke", "dash")
+    r = httpx.post(url, json={"plan": "silver"})
+    assert r.status_code == 401
+    r = httpx.get(f"http://{HOST}:{api_port}/radius/coa/nosuchjob", headers=admin)
+    assert r.status_code == 404
+    spec = httpx.get(f"http://{HOST}:{api_port}/openapi.json", headers=admin).json()
+    route = spec["paths"]["/radius/sessions/{session_id}/coa"]["post"]
+    assert {"202", "404", "409", "422", "502"} <= set(route["responses"])
+    assert "/radius/coa/{job_id}" in spec["paths"]

@@ -72,3 +72,22 @@ def test_answers_become_session_actions() -> None:
     assert a.error == "the daemon's API refused: bad token (RADIUSD_API_TOKEN: a write token)"
     a = _action(REF, "pop7", 202, {"job": "j1"}, no_wait=True)
     assert a.result is not None and a.result.outcome == "timeout" and a.result.detail == ""
+
+
+def test_plan_change_answers_keep_the_daemons_action() -> None:
+    """A plan change the daemon had to make a disconnect (the NAS refused the CoA) is printed
+    as one, with the reason; a pending one names its job's own result URL."""
+    body = {"nas": "pop7", "action": "disconnect", "outcome": "ack", "error_cause": None, "attempts": 1,
+            "detail": "over RadSec 192.0.2.7:40211", "session_closed": False,
+            "fallback": "CoA refused: NAK Resources-Unavailable (506)"}  # fmt: skip
+    a = _action(REF, "pop7", 200, body, no_wait=False, action="change-plan")
+    assert a.ok and a.action == "disconnect" and a.fallback == "CoA refused: NAK Resources-Unavailable (506)"
+    a = _action(REF, "pop7", 200, dict(body, action="change-plan", fallback=None), False, "change-plan")
+    assert a.action == "change-plan" and a.fallback is None
+    a = _action(REF, "pop7", 202, {"job": "j1", "result_url": "/radius/coa/j1"}, False, "change-plan")
+    assert (
+        a.result is not None
+        and a.result.detail == "the daemon is still waiting for the NAS (GET /radius/coa/j1)"
+    )
+    a = _action(REF, "pop7", 422, {"detail": "no plan named 'x'"}, False, "change-plan")
+    assert a.action == "change-plan" and a.error == "the daemon's API refused: no plan named 'x'"
