@@ -464,10 +464,12 @@ def cli_plan_change(
             ),
             daemon=True,
         )
+        started = time.monotonic()
         thread.start()
         c.sock.settimeout(60)  # a fresh interpreter imports the CLI first
         try:
             coa = c.recv_packet()
+            arrived = time.monotonic()
         except TimeoutError:
             thread.join(60)
             raise AssertionError(f"no CoA-Request on the NAS's connection; the CLI: {done}") from None
@@ -481,6 +483,9 @@ def cli_plan_change(
             except TimeoutError:
                 request = None
         thread.join(60)
+    ms = f"CoA at the NAS {(arrived - started) * 1000:.0f} ms after the CLI started"
+    total = (time.monotonic() - started) * 1000
+    print(f"\nCLI plan change through the API ({user}): {ms}, CLI done after {total:.0f} ms")
     return done["r"], coa, sid
 
 
