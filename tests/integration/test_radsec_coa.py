@@ -474,14 +474,17 @@ def cli_plan_change(
             thread.join(60)
             raise AssertionError(f"no CoA-Request on the NAS's connection; the CLI: {done}") from None
         assert coa is not None, done
-        request = coa
-        while request is not None:
-            c.send(reply(request))
-            c.sock.settimeout(5)
+        c.send(reply(coa))
+        c.sock.settimeout(0.2)  # a fallback Disconnect-Request may follow while the CLI runs
+        deadline = time.monotonic() + 60
+        while thread.is_alive() and time.monotonic() < deadline:
             try:
-                request = c.recv_packet() if thread.is_alive() else None
+                request = c.recv_packet()
             except TimeoutError:
-                request = None
+                continue
+            if request is None:
+                break
+            c.send(reply(request))
         thread.join(60)
     ms = f"CoA at the NAS {(arrived - started) * 1000:.0f} ms after the CLI started"
     total = (time.monotonic() - started) * 1000
