@@ -103,8 +103,8 @@ def fields_of(
 ) -> tuple[tuple[bytes | None, ...], tuple[int | None, ...]]:
     """:func:`first_fields` from a dict of first values (``Packet.first_values``)."""
     get = values.get
-    return tuple([get(t) for t in raw]), tuple(
-        [int.from_bytes(v) if (v := get(t)) is not None and len(v) == 4 else None for t in u32]
+    return tuple(map(get, raw)), tuple(
+        [int.from_bytes(v) if v is not None and len(v) == 4 else None for v in map(get, u32)]
     )
 
 
