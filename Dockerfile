@@ -5,6 +5,10 @@
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
+# a C compiler for the codec's optional extension (radiusd/codec/_speedups.c); the image's Python
+# has its headers. Only this stage has it: the wheel carries the built module.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml setup.py MANIFEST.in README.md constraints.txt ./
 COPY radiusd ./radiusd

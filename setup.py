@@ -5,9 +5,13 @@ the ``radiusd`` package, so an installed wheel finds them with ``importlib.resou
 systemd unit, Grafana dashboard) becomes ``radiusd/examples/``. Every file in those folders is
 taken, so a new dictionary file needs no change here. The source tree keeps the folders where
 they are (radiusd.codec.dictionary falls back to the top-level one).
+
+``radiusd.codec._speedups`` is the C version of the codec's per-request walk
+(radiusd/codec/scanning.py). It is optional: without a C compiler (or Python's headers) the
+build says so and goes on, and the pure-Python functions run instead.
 """
 
-from setuptools import find_namespace_packages, setup
+from setuptools import Extension, find_namespace_packages, setup
 
 DATA_FOLDERS = {"radiusd.dictionaries": "dictionaries", "radiusd.examples": "config"}
 
@@ -25,4 +29,5 @@ setup(
         ],
         **{package: ["*", "**/*"] for package in DATA_FOLDERS},
     },
+    ext_modules=[Extension("radiusd.codec._speedups", ["radiusd/codec/_speedups.c"], optional=True)],
 )

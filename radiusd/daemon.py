@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DBAPIError
 
 from radiusd import gcpacing
-from radiusd.codec import shared_secret
+from radiusd.codec import scanning, shared_secret
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.config import Settings, load_settings, redacted_url
@@ -274,6 +274,7 @@ class Daemon:
             radsec=[f"{h}:{p}" for h, p in self.bound.get("radsec", [])],
             nas=len(self.registry),
             subscribers=len(self.directory.subscribers),
+            codec=scanning.IMPLEMENTATION,  # "c", or "python" without the built extension
         )
         if s.ready_file:
             Path(s.ready_file).write_text(json.dumps(self.bound))  # noqa: ASYNC240  (once, at start, a few bytes)

@@ -35,7 +35,7 @@ from .attributes_gen import MESSAGE_AUTHENTICATOR, PROXY_STATE, USER_PASSWORD, V
 from .codes import HASHED_AUTHENTICATOR_REQUESTS, RANDOM_AUTHENTICATOR_REQUESTS, code_name
 from .crypto import ZERO16, hide_user_password, hmac_md5, md5, random_authenticator, recover_user_password
 from .dictionary import AttributeDef, AttrKey, Dictionary
-from .scanning import MAX_PACKET_LENGTH, Scanned, scan
+from .scanning import MAX_PACKET_LENGTH, Scanned, fields_of, first_fields, scan
 from .vsa import VendorAttr
 
 _HEADER = struct.Struct("!BBH")
@@ -215,6 +215,16 @@ class Packet:
         if inv:
             attrs = [a for i, a in enumerate(attrs) if i not in inv]
         return dict(reversed(attrs))
+
+    def first_fields(self, raw: bytes, u32: bytes) -> tuple[tuple[bytes | None, ...], tuple[int | None, ...]]:
+        """The first value of each type in ``raw``, and as an integer (None unless 4 octets)
+        of each type in ``u32``: :func:`~radiusd.codec.scanning.first_fields`, the one call an
+        Accounting-Request's parser makes (in C when built), over :meth:`first_values` for a
+        packet that was not decoded or has invalid attributes."""
+        d = self._data
+        if d is not None and not self.invalid:
+            return first_fields(d, self._offs, raw, u32)
+        return fields_of(self.first_values(), raw, u32)
 
     def raw(self, key: str | AttrKey | AttributeDef) -> bytes | None:
         """The first raw value of an attribute, or None."""

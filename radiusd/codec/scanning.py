@@ -3,12 +3,20 @@
 Separate from :mod:`.packet` because the dispatcher's PAP fast path uses the walk alone,
 without building a :class:`~radiusd.codec.packet.Packet`: it must stay a tight loop over
 octets with no object per attribute. Every check that makes a datagram droppable (RFC 2865
-§3, §5; RFC 3579 §3.2) lives here, once, for both paths.
+§3, §5; RFC 3579 §3.2) lives here, once, for both paths. :func:`first_fields` reads the values
+the accounting parser needs off a scanned datagram in one call.
+
+:func:`scan` and :func:`first_fields` run once or more per request, so they also exist in C
+(``_speedups.c``, built by ``setup.py`` when a compiler is at hand). The C ones are used when
+they were built and ``RADIUSD_PURE_PYTHON`` is unset (or ``0``); :data:`IMPLEMENTATION` says
+which. The Python ones below are the reference: the C ones must give the same results and raise
+the same :class:`MalformedPacket` (tests/unit/test_codec_speedups.py compares them).
 """
 
 from __future__ import annotations
 
 import hmac
+import os
 
 from .attributes_gen import MESSAGE_AUTHENTICATOR  # RFC 3579 §3.2
 from .crypto import ZERO16, hmac_md5, message_authenticator
@@ -76,6 +84,30 @@ def scan(data: bytes) -> Scanned:
     return data, offs, types, ma_offset
 
 
+def first_fields(
+    data: bytes, offs: list[int], raw: bytes, u32: bytes
+) -> tuple[tuple[bytes | None, ...], tuple[int | None, ...]]:
+    """The first value of each type in ``raw`` and, as an integer, of each type in ``u32``, from
+    a datagram and its attribute offsets as :func:`scan` returns them.
+
+    The first occurrence of a type wins (as with ``Packet.raw``); None when the type is absent,
+    and for ``u32`` also when that first value is not 4 octets long (RFC 2865 §5: an integer
+    is 4 octets). One call instead of a lookup per attribute: an Accounting-Request's parser
+    reads twenty-odd of them.
+    """
+    return fields_of({data[o]: data[o + 2 : o + data[o + 1]] for o in reversed(offs)}, raw, u32)
+
+
+def fields_of(
+    values: dict[int, bytes], raw: bytes, u32: bytes
+) -> tuple[tuple[bytes | None, ...], tuple[int | None, ...]]:
+    """:func:`first_fields` from a dict of first values (``Packet.first_values``)."""
+    get = values.get
+    return tuple(map(get, raw)), tuple(
+        [int.from_bytes(v) if v is not None and len(v) == 4 else None for v in map(get, u32)]
+    )
+
+
 def message_authenticator_offset(data: bytes) -> int | None:
     """Offset of the Message-Authenticator value, or None.
 
@@ -116,3 +148,18 @@ def verify_message_authenticator(
     else:
         expected = message_authenticator(data, off, authenticator, secret)
     return hmac.compare_digest(expected, data[off : off + 16])
+
+
+#: the pure-Python functions, whatever :data:`IMPLEMENTATION` is: the reference for the C ones
+PURE_SCAN, PURE_FIRST_FIELDS = scan, first_fields
+#: set (to anything but ``0``) to run the pure-Python functions even when the C ones are built
+PURE_PYTHON_ENV = "RADIUSD_PURE_PYTHON"
+#: which :func:`scan` and :func:`first_fields` run: "c" or "python" (shown by ``radiusd serve``)
+IMPLEMENTATION = "python"
+if os.environ.get(PURE_PYTHON_ENV, "") in ("", "0"):
+    try:
+        from ._speedups import first_fields, scan
+    except ImportError:  # not built (no compiler at install time): the Python ones stay
+        pass
+    else:
+        IMPLEMENTATION = "c"

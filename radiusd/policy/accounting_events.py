@@ -71,10 +71,6 @@ class OtherStatusType(InvalidAccounting):
         self.event_time = event_time
 
 
-def _u32(raw: bytes | None) -> int | None:
-    return int.from_bytes(raw) if raw is not None and len(raw) == 4 else None
-
-
 def _text(raw: bytes | None) -> str | None:
     return None if raw is None else raw.decode("utf-8", "replace")
 
@@ -106,19 +102,34 @@ _STATUS_OF = {s.value: s for s in StatusType}
 NAS_RESET = (StatusType.ACCOUNTING_ON, StatusType.ACCOUNTING_OFF)
 
 
+#: what parse_event reads, in one Packet.first_fields call: raw values, then 4-octet integers
+_RAW = bytes((
+    ACCT_SESSION_ID, USER_NAME, CLASS, NAS_PORT_ID, FRAMED_IP_ADDRESS, FRAMED_IPV6_PREFIX,
+    DELEGATED_IPV6_PREFIX, CALLING_STATION_ID, CALLED_STATION_ID,
+))  # fmt: skip
+_U32 = bytes((
+    ACCT_STATUS_TYPE, EVENT_TIMESTAMP, ACCT_DELAY_TIME, NAS_PORT, NAS_PORT_TYPE, ACCT_SESSION_TIME,
+    ACCT_INPUT_OCTETS, ACCT_OUTPUT_OCTETS, ACCT_INPUT_GIGAWORDS, ACCT_OUTPUT_GIGAWORDS,
+    ACCT_INPUT_PACKETS, ACCT_OUTPUT_PACKETS, ACCT_TERMINATE_CAUSE, ACCT_INTERIM_INTERVAL,
+))  # fmt: skip
+
+
 def parse_event(req: Request, dictionary: Dictionary | None = None) -> AcctEvent:
     """Type an Accounting-Request; :class:`InvalidAccounting` when it cannot be recorded.
 
-    One pass over the packet's attributes into a dict by type code (``Packet.first_values``:
-    the first valid occurrence of each wins, as with ``Packet.raw``), then lookups.
+    One call reads every attribute used (``Packet.first_fields``, in C when built: the first
+    occurrence of each type wins, as with ``Packet.raw``; an integer that is not 4 octets is
+    absent), then plain assignments.
     """
     pkt: Packet = req.packet
-    get = pkt.first_values().get
-    status_raw = _u32(get(ACCT_STATUS_TYPE))
+    raws, ints = pkt.first_fields(_RAW, _U32)
+    (
+        status_raw, stamp, delay, port, port_type, session_time, in_octets, out_octets, in_giga,
+        out_giga, in_packets, out_packets, cause, interim,
+    ) = ints  # fmt: skip
     if status_raw is None:
         raise InvalidAccounting("no Acct-Status-Type")
-    stamp = _u32(get(EVENT_TIMESTAMP))
-    when = float(stamp) if stamp is not None else req.received - (_u32(get(ACCT_DELAY_TIME)) or 0)
+    when = float(stamp) if stamp is not None else req.received - (delay or 0)
     event_time = dt.datetime.fromtimestamp(when, dt.UTC)
     status = _STATUS_OF.get(status_raw)
     if status is None:
@@ -126,12 +137,11 @@ def parse_event(req: Request, dictionary: Dictionary | None = None) -> AcctEvent
     nas = req.nas
     if status in NAS_RESET:
         return AcctEvent(status, nas.address, nas.id, event_time)
-    sid = get(ACCT_SESSION_ID)
+    sid, user, first_class, port_id, framed_ip, framed_v6, delegated_v6, calling, called = raws
     if sid is None:
         raise InvalidAccounting("no Acct-Session-Id")  # RFC 2866 §5.5: MUST be present
-    user = get(USER_NAME) or b""
-    port = _u32(get(NAS_PORT))
-    classes = pkt.raw_all((CLASS,)) if get(CLASS) is not None else []
+    user = user or b""
+    classes = pkt.raw_all((CLASS,)) if first_class is not None else []
     return AcctEvent(
         status,
         nas.address,
@@ -141,21 +151,21 @@ def parse_event(req: Request, dictionary: Dictionary | None = None) -> AcctEvent
         sid.decode("utf-8", "replace"),
         user.decode("utf-8", "replace"),
         port,
-        _text(get(NAS_PORT_ID)),
-        _value_name(dictionary, "NAS-Port-Type", _u32(get(NAS_PORT_TYPE))),
-        _ipv4(get(FRAMED_IP_ADDRESS)),
-        _ipv6_prefix(get(FRAMED_IPV6_PREFIX)),
-        _ipv6_prefix(get(DELEGATED_IPV6_PREFIX)),
-        _text(get(CALLING_STATION_ID)),
-        _text(get(CALLED_STATION_ID)),
+        _text(port_id),
+        _value_name(dictionary, "NAS-Port-Type", port_type),
+        _ipv4(framed_ip),
+        _ipv6_prefix(framed_v6),
+        _ipv6_prefix(delegated_v6),
+        _text(calling),
+        _text(called),
         b"".join(classes).hex() if classes else None,
-        _u32(get(ACCT_SESSION_TIME)) or 0,
-        ((_u32(get(ACCT_INPUT_GIGAWORDS)) or 0) << 32) + (_u32(get(ACCT_INPUT_OCTETS)) or 0),
-        ((_u32(get(ACCT_OUTPUT_GIGAWORDS)) or 0) << 32) + (_u32(get(ACCT_OUTPUT_OCTETS)) or 0),
-        _u32(get(ACCT_INPUT_PACKETS)) or 0,
-        _u32(get(ACCT_OUTPUT_PACKETS)) or 0,
-        _value_name(dictionary, "Acct-Terminate-Cause", _u32(get(ACCT_TERMINATE_CAUSE))),
-        _u32(get(ACCT_INTERIM_INTERVAL)),
+        session_time or 0,
+        ((in_giga or 0) << 32) + (in_octets or 0),
+        ((out_giga or 0) << 32) + (out_octets or 0),
+        in_packets or 0,
+        out_packets or 0,
+        _value_name(dictionary, "Acct-Terminate-Cause", cause),
+        interim,
     )
 
 

@@ -9,6 +9,7 @@ pinned dependencies in a venv of its own (scripts/wheel-smoke.sh).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,12 @@ def test_wheel_installed_outside_the_source_tree_serves_a_login(tmp_path: Path) 
     probe += "print(radiusd.__file__, d.default_dictionary_path())"
     where = run(python, "-c", probe, cwd=work).split()
     assert all(Path(p).is_relative_to(venv) for p in where), where
+    # the codec's C extension is built into the wheel where a compiler is at hand (CI has one)
+    probe = "import radiusd.codec.scanning as s, radiusd.codec._speedups as c\n"
+    probe += "print(s.IMPLEMENTATION, c.__file__)"
+    if os.environ.get("CI") == "true" or shutil.which("gcc"):
+        implementation, module = run(python, "-c", probe, cwd=work).split()
+        assert implementation == "c" and Path(module).is_relative_to(venv), (implementation, module)
     # the web console's templates and static files are package data
     probe = "import radiusd.web.render as r\n"
     probe += "names = r._env.list_templates()\n"
