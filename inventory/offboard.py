@@ -47,8 +47,14 @@ async def remove_online_subscriber(
         d = left[0]
         raise Conflict(
             f"subscriber {username!r} not removed: {len(left)} of {len(done)} session(s) still "
-            f"connected (session {d.get('acct_session_id')} on {d.get('nas')}: "
-            f"{d.get('detail') or d.get('outcome') or 'no answer'})"
+            f"connected (session {d.get('acct_session_id')} on {d.get('nas')}: {_why(d)})"
         )
     await remove_subscriber(engine, username, open_sessions_ok=True)
     return done
+
+
+def _why(done: dict[str, Any]) -> str:
+    """Why a session is still connected: the answer (``nak Resources-Unavailable``) and its
+    detail (an error, or who sent it: ``by the daemon, over RadSec ...``)."""
+    answer = " ".join(str(x) for x in (done.get("outcome"), done.get("error_cause_name")) if x)
+    return "; ".join(x for x in (answer, done.get("detail")) if x) or "no answer"

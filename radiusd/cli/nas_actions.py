@@ -22,7 +22,11 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from inventory.actions import SessionAction
+    from inventory.offboard import Disconnect
+    from radiusd.cli.coa_relay import DaemonRoute
+    from radiusd.coa.service import CoaService
     from radiusd.coa.sessions import SessionRef
+    from radiusd.store.records import NasRecord
 
 
 #: ``--timeout`` default: RFC 5080's maximum retransmission duration
@@ -109,7 +113,7 @@ def run_disconnects(
     """Disconnect the sessions ``fetch`` finds, one after another, each waiting at most
     ``timeout`` seconds for its NAS (not at all with ``no_wait``); a line per session as it
     goes (progress on stderr, the outcome on stdout; ``--json``: the array at the end)."""
-    from inventory.actions import disconnect_sessions, nas_of, routers_by_id
+    from inventory.actions import nas_of, routers_by_id
     from radiusd.cli.coa_relay import DaemonRoute
     from radiusd.cli.context import get_context
     from radiusd.coa.service import CoaService
@@ -133,10 +137,7 @@ def run_disconnects(
                 click.echo(
                     f"{where}: {step}{' through the daemon (RadSec NAS)' if relayed else ''}", err=True
                 )
-                if relayed and nas is not None:
-                    action = await daemon.disconnect(ref, nas.name, wait=timeout, no_wait=no_wait)
-                else:
-                    [action] = await disconnect_sessions(engine, [ref], coa)
+                action = await disconnect_one(engine, ref, nas, coa, daemon, wait=timeout, no_wait=no_wait)
                 done.append(action)
                 if not as_json:
                     click.echo(_line(action, waited=not no_wait))
@@ -145,6 +146,43 @@ def run_disconnects(
         return done
 
     report(run_store(go), as_json=as_json, empty=empty, printed=True, waited=not no_wait)
+
+
+async def disconnect_one(
+    engine: AsyncEngine, ref: SessionRef, nas: NasRecord | None, coa: CoaService, daemon: DaemonRoute,
+    *, wait: float = DEFAULT_TIMEOUT, no_wait: bool = False,
+) -> SessionAction:  # fmt: skip
+    """Disconnect ``ref`` (on ``nas``): through the daemon for a RadSec NAS (``daemon.wanted``),
+    waiting up to ``wait`` seconds, else through its NAS's plugin over UDP with ``coa``."""
+    from inventory.actions import disconnect_sessions
+
+    if daemon.wanted(nas) and nas is not None:
+        return await daemon.disconnect(ref, nas.name, wait=wait, no_wait=no_wait)
+    [action] = await disconnect_sessions(engine, [ref], coa)
+    return action
+
+
+def removal_disconnect(engine: AsyncEngine, daemon: DaemonRoute) -> Disconnect:
+    """How ``subscriber remove --disconnect`` disconnects (inventory.offboard's ``send``): each
+    session of a RadSec NAS through the daemon, which holds its connection (one stderr line
+    saying so, as it may wait up to 30 s for the NAS), the others over UDP as before."""
+    from inventory.actions import nas_of, routers_by_id
+    from radiusd.coa.service import CoaService
+
+    coa = CoaService(engine)
+
+    async def send(sessions: list[SessionRef]) -> list[dict[str, Any]]:
+        routers = await routers_by_id(engine)
+        done = []
+        for ref in sessions:
+            nas = nas_of(ref, routers)
+            if daemon.wanted(nas):
+                where = f"session {ref.id} ({ref.username} on {ref.nas_address})"
+                click.echo(f"{where}: disconnect through the daemon (RadSec NAS)", err=True)
+            done.append((await disconnect_one(engine, ref, nas, coa, daemon)).to_json())
+        return done
+
+    return send
 
 
 def disconnect_user(

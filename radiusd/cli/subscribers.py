@@ -274,10 +274,22 @@ def subscriber_remove(username: str, disconnect: bool) -> None:
 
 
 def _remove(username: str, disconnect: bool) -> None:
+    """Remove ``username``; with ``disconnect`` its sessions go first, those of a RadSec NAS
+    through the daemon (radiusd.cli.coa_relay), the only process holding that NAS's connection."""
+    from radiusd.cli.coa_relay import DaemonRoute
+    from radiusd.cli.nas_actions import removal_disconnect
+
+    settings = get_context().settings()
+
     async def go(engine: AsyncEngine) -> Any:
         from inventory.offboard import remove_online_subscriber
 
-        return await remove_online_subscriber(engine, username, disconnect=disconnect)
+        daemon = DaemonRoute(settings, engine)
+        try:
+            send = removal_disconnect(engine, daemon)
+            return await remove_online_subscriber(engine, username, disconnect=disconnect, send=send)
+        finally:
+            await daemon.close()
 
     for done in run_store(go):
         how = "disconnected" if done["ok"] else "closed (the NAS had no such session)"

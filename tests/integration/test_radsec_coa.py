@@ -90,10 +90,9 @@ def daemon(
         d.cli("plan", "add", "gold", "--rate-limit", "10M/20M")
         d.cli("plan", "add", "silver", "--rate-limit", "5M/10M")
         csv = d.workdir / "subs.csv"
-        # bob and carol: one session each, for the CLI's plan changes
-        csv.write_text(
-            "username,password,plan\n" + "".join(f"{u},{PASSWORD},gold\n" for u in ("alice", "bob", "carol"))
-        )
+        # bob and carol: one session each, for the CLI's plan changes; dave and erin: removed
+        users = ("alice", "bob", "carol", "dave", "erin")
+        csv.write_text("username,password,plan\n" + "".join(f"{u},{PASSWORD},gold\n" for u in users))
         d.cli("subscriber", "import", str(csv))
         TOKENS["admin"] = d.cli("api-token", "create", "noc").stdout.split()[0]
 
@@ -448,35 +447,37 @@ def test_cli_without_an_api_says_so(daemon: DaemonProcess, pki: Pki) -> None:
     assert "api_bind" in line and "Traceback" not in out.stdout + out.stderr
 
 
-def cli_plan_change(
-    daemon: DaemonProcess, pki: Pki, api_port: int, user: str, session: str, reply: Callable[[bytes], bytes]
-) -> tuple[subprocess.CompletedProcess[str], bytes, str]:
-    """``radiusd subscriber set-plan USER silver`` as a process of its own while ``user`` has
-    one session on pop4 (a MikroTik whose only path is its RadSec connection); ``reply`` makes
-    the NAS's answer to each request the daemon sends down it until the CLI ends. The CLI's
-    result, the CoA-Request, and the session's id."""
-    with nas(daemon, pki, pki.pop4) as c:
-        sid = login(c, daemon, session, pki, pki.pop4, user=user)
+def cli_at_nas(
+    daemon: DaemonProcess, pki: Pki, api_port: int, cert: Issued, user: str, session: str,
+    args: tuple[str, ...], reply: Callable[[bytes], bytes],
+) -> tuple[subprocess.CompletedProcess[str], bytes, str, tuple[float, float]]:  # fmt: skip
+    """The CLI ``args`` as a process of its own while ``user`` has one session on the NAS of
+    ``cert``, whose only path is its RadSec connection; ``reply`` makes the NAS's answer to each
+    request the daemon sends down it until the CLI ends. The CLI's result, the first request,
+    the session's id, and when that request arrived and the CLI ended (seconds after it started)."""
+    with nas(daemon, pki, cert) as c:
+        sid = login(c, daemon, session, pki, cert, user=user)
         done: dict[str, subprocess.CompletedProcess[str]] = {}
         thread = threading.Thread(
-            target=lambda: done.update(
-                r=cli_process(daemon, api_port, "subscriber", "set-plan", user, "silver")
-            ),
-            daemon=True,
+            target=lambda: done.update(r=cli_process(daemon, api_port, *args)), daemon=True
         )
         started = time.monotonic()
         thread.start()
-        c.sock.settimeout(60)  # a fresh interpreter imports the CLI first
-        try:
-            coa = c.recv_packet()
-            arrived = time.monotonic()
-        except TimeoutError:
+        c.sock.settimeout(0.2)  # a fresh interpreter imports the CLI first: up to 60 s
+        first: bytes | None = None
+        while first is None and thread.is_alive() and time.monotonic() < started + 60:
+            try:
+                first = c.recv_packet()
+            except TimeoutError:
+                continue
+            if first is None:
+                break
+        arrived = time.monotonic() - started
+        if first is None:
             thread.join(60)
-            raise AssertionError(f"no CoA-Request on the NAS's connection; the CLI: {done}") from None
-        assert coa is not None, done
-        c.send(reply(coa))
-        c.sock.settimeout(0.2)  # a fallback Disconnect-Request may follow while the CLI runs
-        deadline = time.monotonic() + 60
+            raise AssertionError(f"no request on the NAS's connection; the CLI: {done}")
+        c.send(reply(first))
+        deadline = time.monotonic() + 60  # a fallback Disconnect-Request may follow
         while thread.is_alive() and time.monotonic() < deadline:
             try:
                 request = c.recv_packet()
@@ -486,10 +487,19 @@ def cli_plan_change(
                 break
             c.send(reply(request))
         thread.join(60)
-    ms = f"CoA at the NAS {(arrived - started) * 1000:.0f} ms after the CLI started"
-    total = (time.monotonic() - started) * 1000
-    print(f"\nCLI plan change through the API ({user}): {ms}, CLI done after {total:.0f} ms")
-    return done["r"], coa, sid
+    return done["r"], first, sid, (arrived, time.monotonic() - started)
+
+
+def cli_plan_change(
+    daemon: DaemonProcess, pki: Pki, api_port: int, user: str, session: str, reply: Callable[[bytes], bytes]
+) -> tuple[subprocess.CompletedProcess[str], bytes, str]:
+    """``radiusd subscriber set-plan USER silver`` while ``user`` has one session on pop4 (a
+    MikroTik): the CLI's result, the CoA-Request, and the session's id (see :func:`cli_at_nas`)."""
+    args = ("subscriber", "set-plan", user, "silver")
+    out, coa, sid, (arrived, ended) = cli_at_nas(daemon, pki, api_port, pki.pop4, user, session, args, reply)
+    ms = f"CoA at the NAS {arrived * 1000:.0f} ms after the CLI started"
+    print(f"\nCLI plan change through the API ({user}): {ms}, CLI done after {ended * 1000:.0f} ms")
+    return out, coa, sid
 
 
 def test_cli_plan_change_goes_through_the_daemon(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
@@ -571,3 +581,68 @@ def test_session_coa_route_checks_its_input(daemon: DaemonProcess, pki: Pki, api
     route = spec["paths"]["/radius/sessions/{session_id}/coa"]["post"]
     assert {"202", "404", "409", "422", "502"} <= set(route["responses"])
     assert "/radius/coa/{job_id}" in spec["paths"]
+
+
+def cli_remove(
+    daemon: DaemonProcess, pki: Pki, api_port: int, user: str, session: str, reply: Callable[[bytes], bytes]
+) -> tuple[subprocess.CompletedProcess[str], bytes, str]:
+    """``radiusd subscriber remove USER --disconnect`` while ``user`` has one session on pop3:
+    the CLI's result, the Disconnect-Request, and the session's id."""
+    args = ("subscriber", "remove", user, "--disconnect")
+    out, request, sid, (arrived, ended) = cli_at_nas(
+        daemon, pki, api_port, pki.pop3, user, session, args, reply
+    )
+    print(
+        f"\nCLI subscriber remove through the API ({user}): Disconnect-Request at the NAS "
+        f"{arrived * 1000:.0f} ms after the CLI started, CLI done after {ended * 1000:.0f} ms"
+    )
+    return out, request, sid
+
+
+def test_cli_remove_disconnects_through_the_daemon(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    """``radiusd subscriber remove --disconnect`` of a subscriber online on a RadSec NAS: the
+    CLI asks the daemon's ``POST /radius/sessions/ID/disconnect``, the Disconnect-Request goes
+    down the NAS's TLS connection, and on its ACK the subscriber is removed."""
+    sent: list[bytes] = []
+
+    def ack(request: bytes) -> bytes:
+        sent.append(request)
+        return answer(DISCONNECT_ACK, request)
+
+    before = metric(daemon, api_port, kind="disconnect", outcome="ack", transport="radsec")
+    out, request, sid = cli_remove(daemon, pki, api_port, "dave", "rs-coa-remove-ack", ack)
+    assert request[0] == DISCONNECT_REQUEST and request_authentic(request)
+    attrs = attributes(request)
+    assert attrs[USER_NAME] == [b"dave"] and attrs[ACCT_SESSION_ID] == [b"rs-coa-remove-ack"]
+    assert len(sent) == 1, "one Disconnect-Request"
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.splitlines() == [
+        "session rs-coa-remove-ack (dave on pop3): disconnected",
+        "removed subscriber 'dave'",
+    ], out.stdout
+    assert f"session {sid} (dave on 127.0.0.3): disconnect through the daemon (RadSec NAS)" in out.stderr
+    assert "not the daemon" not in out.stdout + out.stderr
+    assert daemon.cli("subscriber", "show", "dave", check=False).returncode == 1, "removed"
+    assert metric(daemon, api_port, kind="disconnect", outcome="ack", transport="radsec") == before + 1
+    tokens = json.loads(daemon.cli("api-token", "list", "--json").stdout)
+    assert [t["name"] for t in tokens] == ["noc"], "the CLI's one-off token is revoked"
+
+
+def test_cli_remove_keeps_a_subscriber_the_nas_keeps(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    """The RadSec NAS NAKs the daemon's Disconnect-Request: the subscriber stays, exit status
+    1, and the one error line says which session and what the NAS answered."""
+    cause = bytes([ERROR_CAUSE, 6]) + (506).to_bytes(4, "big")  # Resources Unavailable
+
+    def nak(request: bytes) -> bytes:
+        return answer(DISCONNECT_NAK, request, cause)
+
+    out, request, _sid = cli_remove(daemon, pki, api_port, "erin", "rs-coa-remove-nak", nak)
+    assert request[0] == DISCONNECT_REQUEST and attributes(request)[ACCT_SESSION_ID] == [b"rs-coa-remove-nak"]
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert out.stdout == ""
+    assert (
+        "radiusd: error: subscriber 'erin' not removed: 1 of 1 session(s) still connected "
+        "(session rs-coa-remove-nak on pop3: nak Resources-Unavailable; by the daemon, over RadSec"
+    ) in out.stderr, out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    assert daemon.cli("subscriber", "show", "erin").returncode == 0, "kept"
