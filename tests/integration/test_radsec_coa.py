@@ -90,8 +90,9 @@ def daemon(
         d.cli("plan", "add", "gold", "--rate-limit", "10M/20M")
         d.cli("plan", "add", "silver", "--rate-limit", "5M/10M")
         csv = d.workdir / "subs.csv"
-        # bob and carol: one session each, for the CLI's plan changes; dave and erin: removed
-        users = ("alice", "bob", "carol", "dave", "erin")
+        # bob and carol: one session each, for the CLI's plan changes; dave and erin: removed;
+        # frank: suspended
+        users = ("alice", "bob", "carol", "dave", "erin", "frank")
         csv.write_text("username,password,plan\n" + "".join(f"{u},{PASSWORD},gold\n" for u in users))
         d.cli("subscriber", "import", str(csv))
         TOKENS["admin"] = d.cli("api-token", "create", "noc").stdout.split()[0]
@@ -646,3 +647,25 @@ def test_cli_remove_keeps_a_subscriber_the_nas_keeps(daemon: DaemonProcess, pki:
     ) in out.stderr, out.stderr
     assert "Traceback" not in out.stdout + out.stderr
     assert daemon.cli("subscriber", "show", "erin").returncode == 0, "kept"
+
+
+def test_cli_suspend_disconnects_through_the_daemon(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    """``radiusd subscriber suspend`` of a subscriber online on a RadSec NAS: stored, then the
+    Disconnect-Request goes through the daemon down the NAS's connection (run_disconnects)."""
+
+    def ack(request: bytes) -> bytes:
+        return answer(DISCONNECT_ACK, request)
+
+    args = ("subscriber", "suspend", "frank")
+    out, request, sid, _times = cli_at_nas(
+        daemon, pki, api_port, pki.pop3, "frank", "rs-coa-suspend", args, ack
+    )
+    assert request[0] == DISCONNECT_REQUEST and request_authentic(request)
+    assert attributes(request)[ACCT_SESSION_ID] == [b"rs-coa-suspend"]
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "subscriber 'frank' is suspended", lines
+    assert lines[1].startswith(f"session {sid} (frank on pop3): disconnected (by the daemon, over RadSec"), (
+        lines
+    )
+    assert "through the daemon (RadSec NAS)" in out.stderr
