@@ -7,7 +7,10 @@ and starts accounting over TLS, then the daemon's API (``POST /radius/sessions/I
 sends the Disconnect-Request on that connection; the client checks its Request Authenticator
 with ``radsec`` by hand (hashlib) and answers ACK, NAK with Error-Cause, a forged reply, or
 nothing. Without a connection the request is not sent and the error says why; the CLI, a
-process of its own that holds no connection, says so too.
+process of its own that holds no connection, says so too. The CLI's commands that act on
+live sessions (``session disconnect``, ``subscriber suspend``, ``set-plan``, ``remove
+--disconnect``) ask the daemon's API for a RadSec NAS's sessions and send the others (a pyrad
+UDP stand-in) themselves.
 
 radsecproxy cannot stand between here and a UDP NAS for this: the Debian radsecproxy (1.9)
 has no dynamic authorization at all (reverse CoA is still under review upstream), so the TLS
@@ -16,6 +19,7 @@ client here is the NAS itself.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import struct
@@ -30,6 +34,9 @@ from typing import Any
 import httpx
 import pytest
 
+from radiusd.store.engine import create_engine
+from radiusd.store.nas import add_nas
+
 from .conftest import HOST, DaemonProcess, wait_until
 from .radsec_helpers import (
     CertificateAuthority,
@@ -41,6 +48,8 @@ from .radsec_helpers import (
     radsec_env,
     status_server,
 )
+from .test_coa_nas import SECRET as UDP_SECRET
+from .test_coa_nas import PyradNas, add_session
 
 SECRET = b"radsec"
 PASSWORD = "alice-Pw-51x"
@@ -91,8 +100,8 @@ def daemon(
         d.cli("plan", "add", "silver", "--rate-limit", "5M/10M")
         csv = d.workdir / "subs.csv"
         # bob and carol: one session each, for the CLI's plan changes; dave and erin: removed;
-        # frank: suspended
-        users = ("alice", "bob", "carol", "dave", "erin", "frank")
+        # frank: suspended; gina: removed with a session on each kind of NAS
+        users = ("alice", "bob", "carol", "dave", "erin", "frank", "gina")
         csv.write_text("username,password,plan\n" + "".join(f"{u},{PASSWORD},gold\n" for u in users))
         d.cli("subscriber", "import", str(csv))
         TOKENS["admin"] = d.cli("api-token", "create", "noc").stdout.split()[0]
@@ -669,3 +678,38 @@ def test_cli_suspend_disconnects_through_the_daemon(daemon: DaemonProcess, pki: 
         lines
     )
     assert "through the daemon (RadSec NAS)" in out.stderr
+
+
+def test_cli_remove_sends_each_session_its_own_way(daemon: DaemonProcess, pki: Pki, api_port: int) -> None:
+    """A subscriber online on a RadSec NAS and on a UDP NAS (a pyrad stand-in): ``subscriber
+    remove --disconnect`` relays the first through the daemon and sends the second over UDP
+    itself, as before; both ACK, the subscriber is removed."""
+    standin = PyradNas()
+
+    async def udp_session() -> None:
+        engine = create_engine(daemon.url)
+        try:
+            router = await add_nas(engine, "udp1", "127.0.0.1", UDP_SECRET.decode(), coa_port=standin.port)
+            await add_session(engine, "gina", router.id)
+        finally:
+            await engine.dispose()
+
+    def ack(request: bytes) -> bytes:
+        return answer(DISCONNECT_ACK, request)
+
+    try:
+        asyncio.run(udp_session())
+        out, request, _sid = cli_remove(daemon, pki, api_port, "gina", "rs-coa-remove-mixed", ack)
+    finally:
+        standin.close()
+    assert attributes(request)[ACCT_SESSION_ID] == [b"rs-coa-remove-mixed"], "over TLS"
+    [udp] = standin.received
+    assert udp.code == 40 and udp.authenticator_ok, "a Disconnect-Request over UDP, by the CLI"
+    assert udp.attributes["Acct-Session-Id"] == ["81a00001"]
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert sorted(out.stdout.splitlines()) == [
+        "removed subscriber 'gina'",
+        "session 81a00001 (gina on udp1): disconnected",
+        "session rs-coa-remove-mixed (gina on pop3): disconnected",
+    ], out.stdout
+    assert out.stderr.count("through the daemon (RadSec NAS)") == 1, out.stderr
