@@ -133,7 +133,13 @@ class ItemRange:
                 )
             excluded.update(range(i0, i1 + 1))
         return ItemRange(
-            self.spec, self.family, self.item_prefixlen, self.lo, self.hi, self.first, self.count,
+            self.spec,
+            self.family,
+            self.item_prefixlen,
+            self.lo,
+            self.hi,
+            self.first,
+            self.count,
             frozenset(excluded),
         )
 

@@ -75,8 +75,13 @@ class Database:
             proposed = row_of(values)
             stored = self.rows.get(address)
             if allowed(values.get("guard") or "force", stored, proposed, self.now):
-                if (stored is not None and stored.state in IN_USE and stored.owner != proposed.owner
-                        and stored.expires is not None and stored.expires >= self.now):
+                if (
+                    stored is not None
+                    and stored.state in IN_USE
+                    and stored.owner != proposed.owner
+                    and stored.expires is not None
+                    and stored.expires >= self.now
+                ):
                     self.stolen.append((address, stored, proposed))
                 self.rows[address] = proposed
                 lost.pop(address, None)

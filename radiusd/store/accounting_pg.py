@@ -260,4 +260,3 @@ async def _apply_postgresql(
     pg = await rawpg.driver(conn)
     xid, lost, _ = await pg.fetchrow(_PG_BATCH, s_rows, p_rows, closed_at, d_rows, notify)
     return xid, set(lost)
-

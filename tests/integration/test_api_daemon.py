@@ -92,6 +92,7 @@ def test_api_serves_live_state(daemon: DaemonProcess, radius: Any) -> None:
         metrics = c.get("/metrics", headers=auth("viewer")).text
         assert 'radiusd_requests_total{result="accept",type="access"}' in metrics
         assert 'radiusd_ip_pool_addresses{kind="ipv4",pool="main",state="allocated"} 1.0' in metrics
+
         # the event loop's lag probe runs in the daemon (every 100 ms)
         def probes() -> float:
             text = c.get("/metrics", headers=auth("viewer")).text

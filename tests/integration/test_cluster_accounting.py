@@ -37,7 +37,6 @@ def url() -> Iterator[str]:
         yield pg
 
 
-
 def send(radclient: str, d: DaemonProcess, request: str) -> bool:
     """One Accounting-Request, retransmitted (new Identifier) until answered; whether it was."""
     done = subprocess.run(

@@ -35,7 +35,6 @@ def url() -> Iterator[str]:
         yield pg
 
 
-
 def radclient_cmd(radclient: str, port: int, path: Path, kind: str = "auth") -> list[str]:
     flags = ["-x", "-p", "32", "-r", "3", "-t", "2", "-f", str(path)]
     return [radclient, *flags, f"{HOST}:{port}", kind, SECRET]
@@ -74,8 +73,13 @@ def test_three_daemons_one_pool(url: str, radclient: str, tmp_path: Path) -> Non
     try:
         # logins spread over the three nodes at once
         thirds = [users[i::3] for i in range(3)]
-        out = storms(radclient, [(n, requests_file(tmp_path / f"req{i}", t)) for i, (n, t) in
-                                 enumerate(zip(nodes, thirds, strict=True))])
+        out = storms(
+            radclient,
+            [
+                (n, requests_file(tmp_path / f"req{i}", t))
+                for i, (n, t) in enumerate(zip(nodes, thirds, strict=True))
+            ],
+        )
         accepts, rejects = parse_replies(out)
         assert len(accepts) == POOL_SIZE, f"{len(accepts)} accepts, {len(rejects)} rejects"
         assert rejects == set(users) - set(accepts)
@@ -85,7 +89,9 @@ def test_three_daemons_one_pool(url: str, radclient: str, tmp_path: Path) -> Non
         first = nodes[0]
         done = subprocess.run(
             radclient_cmd(radclient, first.acct_port, starts_file(tmp_path / "starts", accepts), "acct"),
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert done.stdout.count("Accounting-Response") == len(accepts), done.stdout[-2000:]
         leased = live_rows(url)
@@ -97,7 +103,8 @@ def test_three_daemons_one_pool(url: str, radclient: str, tmp_path: Path) -> Non
         runs = [
             subprocess.Popen(
                 radclient_cmd(radclient, n.auth_port, requests_file(tmp_path / f"again{i}", again[i::2])),
-                stdout=subprocess.PIPE, text=True,
+                stdout=subprocess.PIPE,
+                text=True,
             )
             for i, n in enumerate(nodes[:2])
         ]

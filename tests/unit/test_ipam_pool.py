@@ -95,10 +95,12 @@ def test_exhaustion_returns_none_never_a_duplicate() -> None:
 
 
 def test_fallback_pool_when_exhausted_and_idempotence_across_the_chain() -> None:
-    a = Allocator([
-        Pool("main", "ipv4", ["10.0.0.0/31"], fallback="spare"),
-        Pool("spare", "ipv4", ["10.0.1.0/31"]),
-    ])
+    a = Allocator(
+        [
+            Pool("main", "ipv4", ["10.0.0.0/31"], fallback="spare"),
+            Pool("spare", "ipv4", ["10.0.1.0/31"]),
+        ]
+    )
     got = [settle(a, a.allocate("main", f"u{i}", 0)).address for i in range(4)]
     assert got == ["10.0.0.0", "10.0.0.1", "10.0.1.0", "10.0.1.1"]
     assert a.allocate("main", "u9", 0) is None
@@ -109,12 +111,14 @@ def test_fallback_pool_when_exhausted_and_idempotence_across_the_chain() -> None
 
 
 def test_fallback_cycles_and_kind_mismatch_are_refused() -> None:
-    a = Allocator([
-        Pool("x", "ipv4", ["10.0.0.0/31"], fallback="y"),
-        Pool("y", "ipv4", ["10.0.1.0/31"], fallback="x"),
-        Pool("z", "ipv4", ["10.0.2.0/31"], fallback="w"),
-        Pool("w", "ipv6-wan", ["2001:db8::/48"]),
-    ])
+    a = Allocator(
+        [
+            Pool("x", "ipv4", ["10.0.0.0/31"], fallback="y"),
+            Pool("y", "ipv4", ["10.0.1.0/31"], fallback="x"),
+            Pool("z", "ipv4", ["10.0.2.0/31"], fallback="w"),
+            Pool("w", "ipv6-wan", ["2001:db8::/48"]),
+        ]
+    )
     with pytest.raises(PoolError, match="cycle"):
         a.allocate("x", "o", 0)
     with pytest.raises(PoolError, match="is not ipv4"):
@@ -303,10 +307,12 @@ def test_remove_range_refused_with_live_leases() -> None:
 
 def test_load_rebuilds_the_exact_state() -> None:
     def build() -> Allocator:
-        return Allocator([
-            Pool("p", "ipv4", ["10.0.0.0/28"], exclude=["10.0.0.1"], offer_ttl=10, sticky_ttl=100),
-            Pool("pd", "ipv6-pd", ["2001:db8::/40/56"]),
-        ])
+        return Allocator(
+            [
+                Pool("p", "ipv4", ["10.0.0.0/28"], exclude=["10.0.0.1"], offer_ttl=10, sticky_ttl=100),
+                Pool("pd", "ipv6-pd", ["2001:db8::/40/56"]),
+            ]
+        )
 
     a = build()
     for i in range(8):
@@ -330,7 +336,8 @@ def test_load_rebuilds_the_exact_state() -> None:
         alloc.commit_all(alloc.expire(1000))
     assert b.dump() == a.dump()
     assert [settle(b, b.allocate("p", f"n{i}", 1001)).address for i in range(5)] == [
-        settle(a, a.allocate("p", f"n{i}", 1001)).address for i in range(5)]
+        settle(a, a.allocate("p", f"n{i}", 1001)).address for i in range(5)
+    ]
 
     orphans = build().load([*rows, rows[0]._replace(address="192.0.2.9")])
     assert [o.address for o in orphans] == ["192.0.2.9"]

@@ -21,21 +21,43 @@ def test_ipv4_prefix_drops_network_and_broadcast() -> None:
     assert usable(Pool("p", "ipv4", ["10.0.0.0/29"])) == [f"10.0.0.{i}" for i in range(1, 7)]
 
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    ("10.0.0.0/31", ["10.0.0.0", "10.0.0.1"]),
-    ("10.0.0.7/32", ["10.0.0.7"]),
-    ("10.0.0.7", ["10.0.0.7"]),
-    ("10.0.0.250-10.0.1.1", ["10.0.0.250", "10.0.0.251", "10.0.0.252", "10.0.0.253", "10.0.0.254",
-                             "10.0.0.255", "10.0.1.0", "10.0.1.1"]),
-])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("10.0.0.0/31", ["10.0.0.0", "10.0.0.1"]),
+        ("10.0.0.7/32", ["10.0.0.7"]),
+        ("10.0.0.7", ["10.0.0.7"]),
+        (
+            "10.0.0.250-10.0.1.1",
+            [
+                "10.0.0.250",
+                "10.0.0.251",
+                "10.0.0.252",
+                "10.0.0.253",
+                "10.0.0.254",
+                "10.0.0.255",
+                "10.0.1.0",
+                "10.0.1.1",
+            ],
+        ),
+    ],
+)
 def test_ipv4_point_to_point_and_literal_ranges_are_fully_usable(spec: str, expected: list[str]) -> None:
     assert usable(Pool("p", "ipv4", [spec])) == expected
 
 
 def test_exclusions_gateway_and_span() -> None:
     pool = Pool("p", "ipv4", ["10.0.0.0/28"], exclude=["10.0.0.1", "10.0.0.8-10.0.0.10", "10.0.0.12/31"])
-    assert usable(pool) == ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7",
-                            "10.0.0.11", "10.0.0.14"]
+    assert usable(pool) == [
+        "10.0.0.2",
+        "10.0.0.3",
+        "10.0.0.4",
+        "10.0.0.5",
+        "10.0.0.6",
+        "10.0.0.7",
+        "10.0.0.11",
+        "10.0.0.14",
+    ]
     assert pool.usage().total == 8
     assert pool.lookup("10.0.0.1") is None
 
@@ -49,12 +71,16 @@ def test_ipv6_wan_and_pd_are_split_without_enumeration() -> None:
     wan = Pool("wan", "ipv6-wan", ["2001:db8::/32"])  # 2**32 /64s: must not be listed
     assert wan.usage().total == 2**32
     assert [wan.allocate(o, 0.0).address for o in ("a", "b")] == [  # type: ignore[union-attr]
-        "2001:db8::/64", "2001:db8:0:1::/64"]
+        "2001:db8::/64",
+        "2001:db8:0:1::/64",
+    ]
     pd = Pool("pd", "ipv6-pd", ["2001:db8:100::/40/56"])
     assert pd.item_prefixlen == 56
     assert pd.usage().total == 2**16
     assert [pd.allocate(o, 0.0).address for o in ("a", "b")] == [  # type: ignore[union-attr]
-        "2001:db8:100::/56", "2001:db8:100:100::/56"]
+        "2001:db8:100::/56",
+        "2001:db8:100:100::/56",
+    ]
     assert pd.lookup("2001:db8:100:1ab::5") == pd.lookup("2001:db8:100:100::/56")
 
 
@@ -64,14 +90,17 @@ def test_ipv6_exclusion_of_a_prefix_removes_its_items() -> None:
     assert pool.allocate("a", 0.0).address == "2001:db8:0:200::/56"  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("spec", "kind"), [
-    ("10.0.0.5/24", "ipv4"),  # host bits set
-    ("10.0.0.9-10.0.0.1", "ipv4"),
-    ("2001:db8::/48", "ipv4"),
-    ("10.0.0.0/24", "ipv6-wan"),
-    ("2001:db8::/48/40", "ipv6-pd"),
-    ("bogus", "ipv4"),
-])
+@pytest.mark.parametrize(
+    ("spec", "kind"),
+    [
+        ("10.0.0.5/24", "ipv4"),  # host bits set
+        ("10.0.0.9-10.0.0.1", "ipv4"),
+        ("2001:db8::/48", "ipv4"),
+        ("10.0.0.0/24", "ipv6-wan"),
+        ("2001:db8::/48/40", "ipv6-pd"),
+        ("bogus", "ipv4"),
+    ],
+)
 def test_bad_ranges_are_refused(spec: str, kind: str) -> None:
     with pytest.raises(PoolError):
         parse_range(spec, kind)

@@ -24,8 +24,18 @@ OFFER_TTL, STICKY_TTL = 10.0, 50.0
 
 
 def build() -> Allocator:
-    return Allocator([Pool("p", "ipv4", ["10.0.0.0/29", "10.0.1.0/31"], exclude=["10.0.0.1"],
-                           offer_ttl=OFFER_TTL, sticky_ttl=STICKY_TTL)])
+    return Allocator(
+        [
+            Pool(
+                "p",
+                "ipv4",
+                ["10.0.0.0/29", "10.0.1.0/31"],
+                exclude=["10.0.0.1"],
+                offer_ttl=OFFER_TTL,
+                sticky_ttl=STICKY_TTL,
+            )
+        ]
+    )
 
 
 @dataclass
@@ -63,8 +73,12 @@ class AllocatorMachine(RuleBasedStateMachine):
         if owner is None:
             return
         cur = self.m.last_item.get(owner)
-        if (cur is None or cur == addr or self.m.last_holder.get(cur) != owner
-                or (changed and cur not in self.m.live_of(owner))):
+        if (
+            cur is None
+            or cur == addr
+            or self.m.last_holder.get(cur) != owner
+            or (changed and cur not in self.m.live_of(owner))
+        ):
             self.m.last_item[owner] = addr
 
     def track(self, change: Change | None, before: Model) -> None:
@@ -85,8 +99,12 @@ class AllocatorMachine(RuleBasedStateMachine):
             assert change is not None and change.address in mine, "idempotent re-offer"
         elif static:
             assert change is not None and change.address == static[0], "static reservation"
-        elif (sticky is not None and sticky not in self.m.live and sticky not in self.m.reserved
-              and self.m.last_holder.get(sticky) == owner):
+        elif (
+            sticky is not None
+            and sticky not in self.m.live
+            and sticky not in self.m.reserved
+            and self.m.last_holder.get(sticky) == owner
+        ):
             assert change is not None and change.address == sticky, "sticky"
         if change is None:
             assert all(a in self.m.live or a in self.m.reserved for a in USABLE), "None while items free"
@@ -152,8 +170,7 @@ class AllocatorMachine(RuleBasedStateMachine):
     def reserve(self, owner: str | None, addr: str) -> None:
         before = self.m.copy()
         holder = self.m.live[addr][0] if addr in self.m.live else self.m.reserved.get(addr, owner)
-        other_static = owner is not None and any(
-            o == owner and a != addr for a, o in self.m.reserved.items())
+        other_static = owner is not None and any(o == owner and a != addr for a, o in self.m.reserved.items())
         try:
             change = self.alloc.reserve(addr, owner)
         except PoolError:

@@ -28,7 +28,9 @@ def upgrade() -> None:
     # generated column closed_updated_at
     op.add_column("radius_sessions", sa.Column("rev", sa.BigInteger(), nullable=False, server_default="0"))
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TYPE radiusd_acct_session_row ADD ATTRIBUTE rev int8, ADD ATTRIBUTE rev_before int8")  # noqa: E501
+        op.execute(
+            "ALTER TYPE radiusd_acct_session_row ADD ATTRIBUTE rev int8, ADD ATTRIBUTE rev_before int8"
+        )
 
 
 def downgrade() -> None:
