@@ -50,10 +50,11 @@ from .metrics import make_registry
 from .schemas import (
     DEFAULT_DISCONNECT_WAIT,
     DEFAULT_LIMIT,
-    MAX_DISCONNECT_WAIT,
+    JOB_RESULT_RESPONSES,
     MAX_LIMIT,
+    SESSION_ACTION_RESPONSES,
     DisconnectOut,
-    DisconnectPending,
+    DisconnectWait,
     LeaseOut,
     Name,
     Page,
@@ -281,31 +282,14 @@ def create_app(  # noqa: C901  (the routes are closures over the state: their br
         "/radius/sessions/{session_id}/disconnect",
         tags=["radius"],
         dependencies=write,
-        responses={
-            202: {"model": DisconnectPending, "description": "Still waiting for the NAS after ?wait"},
-            404: {"model": Problem, "description": "No such session"},
-            409: {"model": Problem, "description": "Closed session, or its NAS is not configured"},
-            502: {"model": DisconnectOut, "description": "The NAS refused (NAK) or did not answer"},
-        },
+        responses=SESSION_ACTION_RESPONSES,
     )
     async def disconnect_session(
         session_id: Annotated[Name, Path(description="Session id or Acct-Unique-Session-Id.")],
-        wait: Annotated[
-            float,
-            Query(
-                ge=0,
-                le=MAX_DISCONNECT_WAIT,
-                description="Seconds to wait for the NAS's answer; after that (0: at once) the "
-                "reply is 202 with a job whose result GET /radius/disconnects/{job} gives.",
-            ),
-        ] = DEFAULT_DISCONNECT_WAIT,
+        wait: DisconnectWait = DEFAULT_DISCONNECT_WAIT,
     ) -> Response:
         """Send a Disconnect-Request (RFC 5176) for an open session through its NAS's plugin."""
-        found = await queries.find_session(state.engine, session_id)
-        if found is None:
-            raise NotFound(f"no session {session_id!r}")
-        if found["status"] != "open":
-            raise Conflict(f"session {session_id!r} is already closed")
+        found = await queries.open_session(state.engine, session_id)
         try:
             job = jobs.start(send(state, str(found["id"])), session_id)
         except TooManyJobs as exc:
@@ -314,15 +298,7 @@ def create_app(  # noqa: C901  (the routes are closures over the state: their br
         return _job_reply(job)
 
     @app.get(
-        "/radius/disconnects/{job_id}",
-        tags=["radius"],
-        dependencies=read,
-        responses={
-            202: {"model": DisconnectPending, "description": "Still waiting for the NAS"},
-            404: {"model": Problem, "description": "No such job (or forgotten: the last 1000 are kept)"},
-            409: {"model": Problem, "description": "The session's NAS is not configured"},
-            502: {"model": DisconnectOut, "description": "The NAS refused (NAK) or did not answer"},
-        },
+        "/radius/disconnects/{job_id}", tags=["radius"], dependencies=read, responses=JOB_RESULT_RESPONSES
     )
     async def disconnect_result(
         job_id: Annotated[str, Path(max_length=64, pattern=r"^[0-9A-Za-z_-]+$")],

@@ -20,6 +20,7 @@ from radiusd.model.credentials import password_store
 from radiusd.policy.ipam_service import IpamService
 from radiusd.server.nas import NasRegistry
 from radiusd.store import session_view
+from radiusd.store.errors import Conflict, NotFound
 from radiusd.store.lease_ops import V4, V6, lease_state, ts
 from radiusd.store.models import IPPool, RadiusSession, Router, Subscriber
 from radiusd.store.snapshot import SUBSCRIBER_SELECT
@@ -140,6 +141,17 @@ async def find_session(engine: AsyncEngine, key: str) -> dict[str, Any] | None:
             if row is not None:
                 return _session(row) | {"status": row["status"], "router_id": row["router_id"]}
     return None
+
+
+async def open_session(engine: AsyncEngine, key: str) -> dict[str, Any]:
+    """:func:`find_session` for a route that acts on an open session: NotFound (404) when there
+    is none, Conflict (409) when it is closed."""
+    found = await find_session(engine, key)
+    if found is None:
+        raise NotFound(f"no session {key!r}")
+    if found["status"] != "open":
+        raise Conflict(f"session {key!r} is already closed")
+    return found
 
 
 def _is_address(text: str) -> bool:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
+from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 T = TypeVar("T")
@@ -163,6 +164,36 @@ class DisconnectOut(BaseModel):
     fallback: str | None = Field(
         None, description="Why a plan change became a disconnect (e.g. the NAS refused the CoA)."
     )
+
+
+def _nas_wait(result_route: str) -> Any:
+    return Query(
+        ge=0,
+        le=MAX_DISCONNECT_WAIT,
+        description="Seconds to wait for the NAS's answer; after that (0: at once) the reply is 202 "
+        f"with a job whose result GET {result_route} gives.",
+    )
+
+
+#: ``?wait=`` of the routes that act on a session through its NAS, as jobs
+DisconnectWait = Annotated[float, _nas_wait("/radius/disconnects/{job}")]
+CoaWait = Annotated[float, _nas_wait("/radius/coa/{job}")]
+
+_PENDING: dict[int | str, dict[str, Any]] = {
+    202: {"model": DisconnectPending, "description": "Still waiting for the NAS"},
+    502: {"model": DisconnectOut, "description": "The NAS refused (NAK) or did not answer"},
+}
+#: the OpenAPI responses of a route that starts a disconnect or CoA job
+SESSION_ACTION_RESPONSES: dict[int | str, dict[str, Any]] = _PENDING | {
+    202: {"model": DisconnectPending, "description": "Still waiting for the NAS after ?wait"},
+    404: {"model": Problem, "description": "No such session"},
+    409: {"model": Problem, "description": "Closed session, or its NAS is not configured"},
+}
+#: ... and of the route that gives such a job's result
+JOB_RESULT_RESPONSES: dict[int | str, dict[str, Any]] = _PENDING | {
+    404: {"model": Problem, "description": "No such job (or forgotten: the last 1000 are kept)"},
+    409: {"model": Problem, "description": "The session's NAS is not configured"},
+}
 
 
 class SubscriberOut(BaseModel):

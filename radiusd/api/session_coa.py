@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Query, Response
+from fastapi import FastAPI, Path, Response
 from fastapi.params import Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from inventory.actions import apply_plan
 from radiusd.coa.service import CoaService
 from radiusd.coa.sessions import find_open_session
-from radiusd.store.errors import Conflict, InvalidInput, NotFound
+from radiusd.store.errors import InvalidInput, NotFound
 from radiusd.store.plans import get_plan
 
 from . import queries
@@ -32,9 +32,9 @@ from .crud import body_config
 from .jobs import Job, Jobs, TooManyJobs
 from .schemas import (
     DEFAULT_DISCONNECT_WAIT,
-    MAX_DISCONNECT_WAIT,
-    DisconnectOut,
-    DisconnectPending,
+    JOB_RESULT_RESPONSES,
+    SESSION_ACTION_RESPONSES,
+    CoaWait,
     Name,
     Problem,
 )
@@ -66,37 +66,20 @@ def install(
         "/radius/sessions/{session_id}/coa",
         tags=["radius"],
         dependencies=write,
-        responses={
-            202: {"model": DisconnectPending, "description": "Still waiting for the NAS after ?wait"},
-            404: {"model": Problem, "description": "No such session"},
-            409: {"model": Problem, "description": "Closed session, or its NAS is not configured"},
-            422: {"model": Problem, "description": "No such plan, or a malformed body"},
-            502: {"model": DisconnectOut, "description": "The NAS refused (NAK) or did not answer"},
-        },
+        responses=SESSION_ACTION_RESPONSES
+        | {422: {"model": Problem, "description": "No such plan, or a malformed body"}},
     )
     async def coa_session(
         session_id: Annotated[Name, Path(description="Session id or Acct-Unique-Session-Id.")],
         body: SessionCoaIn,
-        wait: Annotated[
-            float,
-            Query(
-                ge=0,
-                le=MAX_DISCONNECT_WAIT,
-                description="Seconds to wait for the NAS's answer; after that (0: at once) the "
-                "reply is 202 with a job whose result GET /radius/coa/{job} gives.",
-            ),
-        ] = DEFAULT_DISCONNECT_WAIT,
+        wait: CoaWait = DEFAULT_DISCONNECT_WAIT,
     ) -> Response:
         """Send a CoA-Request (RFC 5176) with ``plan``'s attributes for an open session through
         its NAS's plugin; where the NAS cannot change the plan live, or refuses the CoA (other
         than Error-Cause 503), the session is disconnected instead (``action`` ``disconnect``,
         ``fallback`` says why) so the plan applies at its next login. The subscriber's stored
         plan is not changed (``POST /subscribers/{u}/set-plan`` does both)."""
-        found = await queries.find_session(state.engine, session_id)
-        if found is None:
-            raise NotFound(f"no session {session_id!r}")
-        if found["status"] != "open":
-            raise Conflict(f"session {session_id!r} is already closed")
+        found = await queries.open_session(state.engine, session_id)
         try:
             await get_plan(state.engine, body.plan)
         except NotFound:
@@ -108,17 +91,7 @@ def install(
         await job.wait(wait)
         return reply(job)
 
-    @app.get(
-        "/radius/coa/{job_id}",
-        tags=["radius"],
-        dependencies=read,
-        responses={
-            202: {"model": DisconnectPending, "description": "Still waiting for the NAS"},
-            404: {"model": Problem, "description": "No such job (or forgotten: the last 1000 are kept)"},
-            409: {"model": Problem, "description": "The session's NAS is not configured"},
-            502: {"model": DisconnectOut, "description": "The NAS refused (NAK) or did not answer"},
-        },
-    )
+    @app.get("/radius/coa/{job_id}", tags=["radius"], dependencies=read, responses=JOB_RESULT_RESPONSES)
     async def coa_result(
         job_id: Annotated[str, Path(max_length=64, pattern=r"^[0-9A-Za-z_-]+$")],
     ) -> Response:
