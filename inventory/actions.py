@@ -78,66 +78,56 @@ async def disconnect_sessions(
 ) -> list[SessionAction]:
     """Disconnect each session through its NAS's plugin (one after another)."""
     routers = await routers_by_id(engine)
-    out = []
-    for s in sessions:
-        nas = nas_of(s, routers)
-        if nas is None:
-            out.append(
-                SessionAction(s, None, "disconnect", error=f"its NAS {s.nas_address} is not configured")
-            )
-            continue
-        try:
-            result = await plugin_for(nas, coa).disconnect(s)
-        except PluginError as exc:
-            out.append(SessionAction(s, nas.name, "disconnect", error=str(exc)))
-            continue
-        out.append(SessionAction(s, nas.name, "disconnect", result, closed=s.id in coa.closed_sessions))
-    return out
+    return [await disconnect_session(s, nas_of(s, routers), coa) for s in sessions]
+
+
+async def disconnect_session(s: SessionRef, nas: NasRecord | None, coa: CoaService) -> SessionAction:
+    """Disconnect ``s`` through the plugin of ``nas`` (its NAS, :func:`nas_of`)."""
+    if nas is None:
+        return SessionAction(s, None, "disconnect", error=f"its NAS {s.nas_address} is not configured")
+    try:
+        result = await plugin_for(nas, coa).disconnect(s)
+    except PluginError as exc:
+        return SessionAction(s, nas.name, "disconnect", error=str(exc))
+    return SessionAction(s, nas.name, "disconnect", result, closed=s.id in coa.closed_sessions)
 
 
 async def apply_plan(
     engine: AsyncEngine, sessions: list[SessionRef], plan: PlanRecord, coa: CoaService
 ) -> list[SessionAction]:
-    """CoA each session with ``plan``; disconnect it when its NAS cannot change the plan live
-    or refuses the CoA (other than 503: that session is gone), so the plan applies at re-login."""
+    """:func:`apply_plan_to` each session, one after another."""
     routers = await routers_by_id(engine)
-    out = []
-    for s in sessions:
-        nas = nas_of(s, routers)
-        if nas is None:
-            out.append(
-                SessionAction(s, None, "change-plan", error=f"its NAS {s.nas_address} is not configured")
-            )
-            continue
-        try:
-            plugin = plugin_for(nas, coa)
-            reason = None
-            if plugin.can_change_plan_live:
-                try:
-                    result = await plugin.change_plan(s, plan)
-                except Unsupported as exc:
-                    reason = str(exc)
-                else:
-                    if result.ok or result.outcome is Outcome.TIMEOUT or result.error_cause == 503:
-                        out.append(
-                            SessionAction(
-                                s, nas.name, "change-plan", result, closed=s.id in coa.closed_sessions
-                            )
-                        )
-                        continue
-                    reason = f"CoA refused: {result.describe()}"
+    return [await apply_plan_to(s, nas_of(s, routers), plan, coa) for s in sessions]
+
+
+async def apply_plan_to(
+    s: SessionRef, nas: NasRecord | None, plan: PlanRecord, coa: CoaService
+) -> SessionAction:
+    """CoA ``s`` (on ``nas``, its NAS) with ``plan``; disconnect it when its NAS cannot change the
+    plan live or refuses the CoA (other than 503: that session is gone), so the plan applies at
+    re-login."""
+    if nas is None:
+        return SessionAction(s, None, "change-plan", error=f"its NAS {s.nas_address} is not configured")
+    try:
+        plugin = plugin_for(nas, coa)
+        reason = None
+        if plugin.can_change_plan_live:
+            try:
+                result = await plugin.change_plan(s, plan)
+            except Unsupported as exc:
+                reason = str(exc)
             else:
-                reason = f"{plugin.name} NAS cannot change a plan live"
-            result = await plugin.disconnect(s)
-        except PluginError as exc:
-            out.append(SessionAction(s, nas.name, "change-plan", error=str(exc)))
-            continue
-        out.append(
-            SessionAction(
-                s, nas.name, "disconnect", result, closed=s.id in coa.closed_sessions, fallback=reason
-            )
-        )
-    return out
+                if result.ok or result.outcome is Outcome.TIMEOUT or result.error_cause == 503:
+                    closed = s.id in coa.closed_sessions
+                    return SessionAction(s, nas.name, "change-plan", result, closed=closed)
+                reason = f"CoA refused: {result.describe()}"
+        else:
+            reason = f"{plugin.name} NAS cannot change a plan live"
+        result = await plugin.disconnect(s)
+    except PluginError as exc:
+        return SessionAction(s, nas.name, "change-plan", error=str(exc))
+    closed = s.id in coa.closed_sessions
+    return SessionAction(s, nas.name, "disconnect", result, closed=closed, fallback=reason)
 
 
 # -- provisioning -----------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -133,7 +133,7 @@ class DaemonRoute:
         self.relay: Relay | None = None
         self.error = ""
 
-    def wanted(self, nas: NasRecord | None) -> bool:
+    def wanted(self, nas: NasRecord | None) -> TypeGuard[NasRecord]:
         """A RadSec NAS, unless UDP is allowed for it (``radsec_coa_udp_fallback``)."""
         return nas is not None and nas.radsec and not self.settings.radsec_coa_udp_fallback
 

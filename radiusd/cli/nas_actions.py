@@ -130,14 +130,13 @@ def run_disconnects(
             for ref in sessions:
                 nas = nas_of(ref, routers)
                 relayed = daemon.wanted(nas)
-                where = f"session {ref.id} ({ref.username} on {ref.nas_address})"
                 step = (
                     "sending a Disconnect-Request" if no_wait else f"waiting up to {timeout:g} s for the NAS"
                 )
                 click.echo(
-                    f"{where}: {step}{' through the daemon (RadSec NAS)' if relayed else ''}", err=True
+                    f"{_where(ref)}: {step}{' through the daemon (RadSec NAS)' if relayed else ''}", err=True
                 )
-                action = await disconnect_one(engine, ref, nas, coa, daemon, wait=timeout, no_wait=no_wait)
+                action = await disconnect_one(ref, nas, coa, daemon, wait=timeout, no_wait=no_wait)
                 done.append(action)
                 if not as_json:
                     click.echo(_line(action, waited=not no_wait))
@@ -148,18 +147,21 @@ def run_disconnects(
     report(run_store(go), as_json=as_json, empty=empty, printed=True, waited=not no_wait)
 
 
+def _where(ref: SessionRef) -> str:
+    return f"session {ref.id} ({ref.username} on {ref.nas_address})"
+
+
 async def disconnect_one(
-    engine: AsyncEngine, ref: SessionRef, nas: NasRecord | None, coa: CoaService, daemon: DaemonRoute,
+    ref: SessionRef, nas: NasRecord | None, coa: CoaService, daemon: DaemonRoute,
     *, wait: float = DEFAULT_TIMEOUT, no_wait: bool = False,
 ) -> SessionAction:  # fmt: skip
     """Disconnect ``ref`` (on ``nas``): through the daemon for a RadSec NAS (``daemon.wanted``),
     waiting up to ``wait`` seconds, else through its NAS's plugin over UDP with ``coa``."""
-    from inventory.actions import disconnect_sessions
+    from inventory.actions import disconnect_session
 
-    if daemon.wanted(nas) and nas is not None:
+    if daemon.wanted(nas):
         return await daemon.disconnect(ref, nas.name, wait=wait, no_wait=no_wait)
-    [action] = await disconnect_sessions(engine, [ref], coa)
-    return action
+    return await disconnect_session(ref, nas, coa)
 
 
 def removal_disconnect(engine: AsyncEngine, daemon: DaemonRoute) -> Disconnect:
@@ -177,9 +179,8 @@ def removal_disconnect(engine: AsyncEngine, daemon: DaemonRoute) -> Disconnect:
         for ref in sessions:
             nas = nas_of(ref, routers)
             if daemon.wanted(nas):
-                where = f"session {ref.id} ({ref.username} on {ref.nas_address})"
-                click.echo(f"{where}: disconnect through the daemon (RadSec NAS)", err=True)
-            done.append((await disconnect_one(engine, ref, nas, coa, daemon)).to_json())
+                click.echo(f"{_where(ref)}: disconnect through the daemon (RadSec NAS)", err=True)
+            done.append((await disconnect_one(ref, nas, coa, daemon)).to_json())
         return done
 
     return send
@@ -204,7 +205,7 @@ def apply_plan_live(username: str, plan: str) -> None:
     """CoA ``username``'s open sessions with ``plan`` (disconnect where it cannot apply live);
     a RadSec NAS's session through the daemon, which holds its connection (radiusd.cli.coa_relay),
     given time for the CoA and its disconnect fallback."""
-    from inventory.actions import apply_plan, nas_of, routers_by_id
+    from inventory.actions import apply_plan_to, nas_of, routers_by_id
     from radiusd.cli.coa_relay import DaemonRoute
     from radiusd.cli.context import get_context
     from radiusd.coa.service import CoaService
@@ -223,12 +224,11 @@ def apply_plan_live(username: str, plan: str) -> None:
         try:
             for ref in sessions:
                 nas = nas_of(ref, routers)
-                if daemon.wanted(nas) and nas is not None:
-                    where = f"session {ref.id} ({ref.username} on {ref.nas_address})"
-                    click.echo(f"{where}: CoA through the daemon (RadSec NAS)", err=True)
+                if daemon.wanted(nas):
+                    click.echo(f"{_where(ref)}: CoA through the daemon (RadSec NAS)", err=True)
                     done.append(await daemon.change_plan(ref, nas.name, plan, wait=2 * DEFAULT_TIMEOUT))
                 else:
-                    done.extend(await apply_plan(engine, [ref], record, coa))
+                    done.append(await apply_plan_to(ref, nas, record, coa))
         finally:
             await daemon.close()
         return done
