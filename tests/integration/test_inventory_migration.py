@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from radiusd.store import inventory as inv
 from radiusd.store.engine import (
-    alembic_config,
     create_engine,
     head_revision,
     schema_revision,
@@ -17,6 +15,7 @@ from radiusd.store.engine import (
 )
 from radiusd.store.errors import Conflict
 from radiusd.store.nas import get_nas, list_nas
+from tests.integration.schema_helpers import downgrade_schema
 
 BEFORE = "0002"
 NOW = "'2026-01-01 00:00:00+00:00'"
@@ -30,17 +29,6 @@ async def _sql(engine: AsyncEngine, *statements: str) -> list[tuple[object, ...]
             if result.returns_rows:
                 rows = [tuple(r) for r in result.all()]
     return rows
-
-
-async def _downgrade(engine: AsyncEngine, revision: str) -> None:
-    async with engine.begin() as conn:
-
-        def run(sync_conn: sa.Connection) -> None:
-            cfg = alembic_config()
-            cfg.attributes["connection"] = sync_conn
-            command.downgrade(cfg, revision)
-
-        await conn.run_sync(run)
 
 
 async def test_upgrade_keeps_nas_rows_and_pool_references(db_url: str) -> None:
@@ -87,7 +75,7 @@ async def test_upgrade_keeps_nas_rows_and_pool_references(db_url: str) -> None:
             await inv.remove_site(engine, "pop1")
 
         # and back: the routers and the pool's reference survive a downgrade
-        await _downgrade(engine, BEFORE)
+        await downgrade_schema(engine, BEFORE)
         assert await _sql(engine, "SELECT id, name FROM routers ORDER BY id") == [(1, "nas1"), (2, "nas2")]
         assert await _sql(engine, "SELECT id, router_id FROM ip_pools") == [(7, 2)]
         upgrade_database(db_url)

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from radiusd.store.engine import create_engine, upgrade_database
 from radiusd.store.pools import list_pools
 from radiusd.store.prefixes import add_prefix, list_prefixes
-from tests.integration.test_router_vendor_migration import NOW, _downgrade
+from tests.integration.schema_helpers import downgrade_schema
+from tests.integration.test_router_vendor_migration import NOW
 
 BEFORE = "0014"
 
@@ -79,7 +80,7 @@ async def test_existing_pools_join_the_tree(db_url: str) -> None:
         assert infos["100.64.0.0/10"].figures.used == 1  # the reservation, rolled up
         assert infos["2001:db8:100::/40"].pool == "v6"
 
-        await _downgrade(engine, BEFORE)
+        await downgrade_schema(engine, BEFORE)
         assert await _sql(engine, "SELECT count(*) FROM ip_pools") == [(3,)]
         upgrade_database(db_url)
         assert len(await _sql(engine, "SELECT id FROM prefixes")) == 3

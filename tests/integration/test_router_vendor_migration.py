@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from radiusd.store.engine import alembic_config, create_engine, upgrade_database
+from radiusd.store.engine import create_engine, upgrade_database
+from tests.integration.schema_helpers import downgrade_schema
 
 NOW = "'2026-01-01 00:00:00+00:00'"
 
@@ -26,17 +26,6 @@ def _router(i: int, vendor: str) -> str:
         " coa_port, api_tls, created_at, updated_at)"
         f" VALUES ({i}, 'nas{i}', '10.0.0.{i}', 's{i}', '{vendor}', TRUE, 3799, FALSE, {NOW}, {NOW})"
     )
-
-
-async def _downgrade(engine: AsyncEngine, revision: str) -> None:
-    async with engine.begin() as conn:
-
-        def run(sync_conn: sa.Connection) -> None:
-            cfg = alembic_config()
-            cfg.attributes["connection"] = sync_conn
-            command.downgrade(cfg, revision)
-
-        await conn.run_sync(run)
 
 
 async def test_new_vendors_after_0010_and_back(db_url: str) -> None:
@@ -60,7 +49,7 @@ async def test_new_vendors_after_0010_and_back(db_url: str) -> None:
             (7, "mikrotik"), (8, "huawei"), (9, "accel-ppp"),
         ]  # fmt: skip
         assert await _sql(engine, "SELECT router_id FROM ip_pools") == [(7,)]
-        await _downgrade(engine, "0009")
+        await downgrade_schema(engine, "0009")
         assert await _sql(engine, "SELECT id, vendor FROM routers ORDER BY id") == [
             (7, "mikrotik"), (8, "generic"), (9, "generic"),
         ]  # fmt: skip
