@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import postgres_database, radiusd
 
 from radiusd.model.sessions import Change, InterimPoint, LiveSession, UsageDelta
+from radiusd.policy.sessions import SessionTable
 from radiusd.store import rawpg
 from radiusd.store.accounting_ops import AccountingOp
 
@@ -42,21 +43,7 @@ T0 = dt.datetime(2026, 12, 7, 8, 0, tzinfo=dt.UTC)
 PHASES = ("Start", "Interim-Update", "Stop")
 
 
-class _Table:
-    """The least of radiusd.policy.sessions.SessionTable a Change needs."""
-
-    def __init__(self) -> None:
-        self._pending: dict[str, list[Change]] = {}
-        self.rows: dict[str, LiveSession] = {}
-
-    def get(self, uid: str) -> LiveSession | None:
-        return self.rows.get(uid)
-
-    def _put(self, uid: str, s: LiveSession) -> None:
-        self.rows[uid] = s
-
-
-def _change(table: _Table, i: int, phase: str) -> Change:
+def _change(table: SessionTable, i: int, phase: str) -> Change:
     """Session ``i``'s request of ``phase``, as the state machine would make it."""
     uid = f"{i:016x}"
     user = f"user{i:06d}"
@@ -64,7 +51,7 @@ def _change(table: _Table, i: int, phase: str) -> Change:
     now = T0 + dt.timedelta(seconds=secs)
     ins, outs = secs * (1000 + i), secs * (5000 + i)
     before = table.get(uid)
-    ch = Change(table)  # type: ignore[arg-type]
+    ch = Change(table)
     s = LiveSession(
         unique_id=uid, acct_session_id=f"81{i:06X}", username=user, nas_address="127.0.0.1",
         started_at=T0, updated_at=now, router_id=1, subscriber_id=i + 1, nas_port=i,
@@ -145,7 +132,7 @@ async def _explain(conn: AsyncConnection, ops: list[AccountingOp]) -> None:
 
 async def run(url: str, args: argparse.Namespace) -> dict[str, tuple[float, float]]:
     engine = create_async_engine(url)
-    table = _Table()
+    table = SessionTable()
     out: dict[str, tuple[float, float]] = {}
     try:
         async with engine.connect() as conn:

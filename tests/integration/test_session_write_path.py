@@ -14,15 +14,16 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from radiusd.model.sessions import Change, InterimPoint, LiveSession, UsageDelta
+from radiusd.policy.sessions import SessionTable
 from radiusd.store.accounting_ops import AccountingOp
-from radiusd.store.engine import alembic_config, create_engine, ensure_schema
+from radiusd.store.engine import create_engine, ensure_schema
 from radiusd.store.models import RadiusSession
 from radiusd.store.sessions_load import load_sessions
 from radiusd.store.tables import core_table
+from tests.integration.schema_helpers import downgrade_schema
 
 T0 = dt.datetime(2026, 12, 7, 8, 0, tzinfo=dt.UTC)
 _S = core_table(RadiusSession)
@@ -34,24 +35,7 @@ PARTIAL = {
 }
 
 
-class _Table:
-    """The in-memory session table as a Change sees it (radiusd.model.sessions.SessionStore)."""
-
-    def __init__(self) -> None:
-        self._pending: dict[str, list[Change]] = {}
-        self.rows: dict[str, LiveSession] = {}
-
-    def get(self, uid: str) -> LiveSession | None:
-        return self.rows.get(uid)
-
-    def _put(self, uid: str, s: LiveSession | None) -> None:
-        if s is None:
-            self.rows.pop(uid, None)
-        else:
-            self.rows[uid] = s
-
-
-def _change(table: _Table, i: int, phase: str) -> Change:
+def _change(table: SessionTable, i: int, phase: str) -> Change:
     """Session ``i``'s request of ``phase`` as the state machine makes it (counters grow)."""
     uid = f"sess-{i:05d}"
     secs = {"Start": 0, "Interim-Update": 300, "Stop": 600}[phase]
@@ -83,7 +67,7 @@ async def _batch(conn: AsyncConnection, changes: list[Change]) -> list[Accountin
     return ops
 
 
-async def _write(engine: AsyncEngine, table: _Table, phase: str, ids: range, batch: int) -> None:
+async def _write(engine: AsyncEngine, table: SessionTable, phase: str, ids: range, batch: int) -> None:
     """``phase`` of sessions ``ids``, one group commit per ``batch`` of them."""
     for first in range(ids.start, ids.stop, batch):
         changes = [_change(table, i, phase) for i in range(first, min(first + batch, ids.stop))]
@@ -111,7 +95,7 @@ async def test_interim_updates_of_whole_pages_are_hot(pg_url: str) -> None:
     engine = create_engine(pg_url)
     try:
         await ensure_schema(engine)
-        table = _Table()
+        table = SessionTable()
         await _write(engine, table, "Start", range(200), 50)
         changes = [_change(table, i, "Interim-Update") for i in range(200)]
         async with engine.connect() as conn:
@@ -140,7 +124,7 @@ async def test_a_changed_revision_is_not_written_and_a_missing_row_is(pg_url: st
     engine = create_engine(pg_url)
     try:
         await ensure_schema(engine)
-        table = _Table()
+        table = SessionTable()
         await _write(engine, table, "Start", range(3), 3)
         async with engine.begin() as conn:
             await conn.execute(
@@ -267,7 +251,7 @@ async def test_readers_of_open_or_closed_sessions_use_the_partial_indexes(store_
 async def test_sessions_still_found_after_stop(store_engine: AsyncEngine) -> None:
     """Open and closed sessions written through the writer are found by the daemon start's load
     (open ones, and closed ones since a time) whichever index holds them."""
-    table = _Table()
+    table = SessionTable()
     await _write(store_engine, table, "Start", range(6), 3)
     await _write(store_engine, table, "Stop", range(3), 3)
     async with store_engine.connect() as conn:
@@ -320,16 +304,6 @@ async def test_migration_0021_up_and_down_on_a_filled_database(db_url: str) -> N
             ).scalars()
             return sorted(open_), sorted(closed), list(port)
 
-    async def downgrade(revision: str) -> None:
-        async with engine.begin() as conn:
-
-            def run(sync_conn: sa.Connection) -> None:
-                cfg = alembic_config()
-                cfg.attributes["connection"] = sync_conn
-                command.downgrade(cfg, revision)
-
-            await conn.run_sync(run)
-
     try:
         await ensure_schema(engine, "0020")
         async with engine.begin() as conn:
@@ -351,7 +325,7 @@ async def test_migration_0021_up_and_down_on_a_filled_database(db_url: str) -> N
         assert {n: found.get(n) for n in PARTIAL} == PARTIAL
         assert await answers() == before
         assert await fillfactor() == ("fillfactor=50" if postgresql else None)
-        await downgrade("0020")
+        await downgrade_schema(engine, "0020")
         found = await _conditions(engine)
         assert "ix_radius_sessions_status_router_id" in found and all(c is None for c in found.values())
         assert await answers() == before
@@ -404,7 +378,7 @@ async def test_sessions_opened_and_closed_are_announced_by_the_batch_statement(p
     heard: list[str] = []
     listener = await asyncpg.connect(asyncpg_dsn(engine.url))
     await listener.add_listener(SESSION_CHANNEL, lambda *args: heard.append(args[3]))
-    table = _Table()
+    table = SessionTable()
 
     async def phase(name: str, ids: range) -> list[str]:
         heard.clear()
