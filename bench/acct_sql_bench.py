@@ -89,6 +89,11 @@ async def _own_wal(conn: AsyncConnection, start: str, end: str) -> tuple[int, in
     """(bytes, of which full-page images) of the WAL records between ``start`` and ``end`` that
     touch this database's blocks (pg_walinspect): the server-wide LSN difference counts every
     other database's writes too. Commit records (no block) are left out: one per batch."""
+    flushed = "SELECT pg_current_wal_flush_lsn() >= CAST(CAST(:b AS text) AS pg_lsn)"
+    for _ in range(100):  # synchronous_commit off (--set): the WAL writer may be behind
+        if (await conn.execute(sa.text(flushed), {"b": end})).scalar_one():
+            break
+        await asyncio.sleep(0.05)
     sql = (
         "SELECT coalesce(sum(record_length), 0), coalesce(sum(fpi_length), 0) "
         "FROM pg_get_wal_records_info(CAST(CAST(:a AS text) AS pg_lsn), CAST(CAST(:b AS text) AS pg_lsn)) "
