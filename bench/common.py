@@ -359,6 +359,21 @@ def proc_cpu(pid: int) -> tuple[float, float]:
     return ticks / _TICK, ns / 1e9
 
 
+def tree_cpu(pid: int) -> float:
+    """Seconds from the schedstat of PID's threads and of every descendant's (a daemon's EAP
+    process is its child), nanosecond resolution."""
+    total = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            total += proc_cpu(p)[1]
+            for task in Path(f"/proc/{p}/task").iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    todo += [int(c) for c in (task / "children").read_text().split()]
+    return total
+
+
 def children_cpu() -> float:
     """User+system seconds of waited-for children (radclient runs)."""
     r = resource.getrusage(resource.RUSAGE_CHILDREN)

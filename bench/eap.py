@@ -15,9 +15,11 @@ counts only when every ``eapol_test`` reports ``MPPE keys OK`` for all its authe
   inner-tunnel, the user in ``mods-config/files/authorize``. Changed: paths, no user/group
   switch, listeners on 127.0.0.1 at free ports, the localhost client's secret.
 
-CPU per authentication: the server process's CPU time from /proc/PID/task/*/schedstat (all threads,
-nanoseconds) over the
-run, divided by the authentications. PAP latency: PAP Access-Requests at a fixed rate from an
+CPU per authentication: the server's CPU time from /proc/PID/task/*/schedstat (all threads and
+all child processes: radiusd's EAP process, nanoseconds) over the run, divided by the
+authentications. ``--eap-process`` adds a third server, radiusd with ``[eap] process = true``
+(the conversations in a process of their own), for an A/B in the same run.
+PAP latency: PAP Access-Requests at a fixed rate from an
 asyncio client in a process of its own, p50/p99/p99.9 with the EAP storm and without, in
 ``--pap-repeat`` interleaved rounds per server (quiet, then storm), each round's figures and
 all rounds' samples pooled, with the sample counts.
@@ -60,11 +62,11 @@ from bench.common import (
     freeradius_version,
     listeners,
     new_workdir,
-    proc_cpu,
     publish,
     radiusd,
     sqlite_url,
     sub1,
+    tree_cpu,
 )
 
 USER, PASSWORD = "eapbench", "eap-bench-pass"
@@ -98,7 +100,7 @@ def storm(port: int, conf: Path, parallel: int, reauths: int, pid: int, nice: in
     assert exe is not None
     cmd = [exe, "-c", str(conf), "-a", "127.0.0.1", "-p", str(port), "-s", SECRET, "-t", "60"]
     cmd += ["-r", str(reauths)]
-    cpu0 = proc_cpu(pid)[1]
+    cpu0 = tree_cpu(pid)
     t0 = time.perf_counter()
     pipe = subprocess.PIPE
     procs = [
@@ -117,7 +119,7 @@ def storm(port: int, conf: Path, parallel: int, reauths: int, pid: int, nice: in
         else:
             failed += 1
     wall = time.perf_counter() - t0
-    cpu = proc_cpu(pid)[1] - cpu0
+    cpu = tree_cpu(pid) - cpu0
     total = parallel * (reauths + 1)
     return {"auths": total, "ok": ok, "failed_procs": failed, "wall": wall, "rate": ok / wall, "cpu": cpu,
             "cpu_ms": cpu / max(ok, 1) * 1e3}  # fmt: skip
@@ -125,9 +127,9 @@ def storm(port: int, conf: Path, parallel: int, reauths: int, pid: int, nice: in
 
 def idle_cpu(pid: int, seconds: float = 3.0) -> float:
     """CPU seconds per second the server spends with no request (timers, polls, heartbeats)."""
-    cpu0 = proc_cpu(pid)[1]
+    cpu0 = tree_cpu(pid)
     time.sleep(seconds)
-    return (proc_cpu(pid)[1] - cpu0) / seconds
+    return (tree_cpu(pid) - cpu0) / seconds
 
 
 # -- PAP latency ---------------------------------------------------------------------------------
@@ -168,6 +170,7 @@ def pap_client(port: int, rate: float, seconds: float) -> list[float]:
     """:func:`pap_latencies` run by a process of its own (this one starts and reads the storm's
     eapol_test processes: under one GIL, that work would delay the PAP client's replies)."""
     cmd = [sys.executable, __file__, "--pap-client", str(port), "--pap-rate", str(rate)]
+    cmd += ["--pap-slice-us", str(PAP_SLICE_US[0])]
     out = subprocess.run([*cmd, "--pap-seconds", str(seconds)], capture_output=True, text=True, check=True)
     return [math.inf if v is None else float(v) for v in json.loads(out.stdout)]
 
@@ -286,11 +289,16 @@ def _restarting_storm(port: int, conf: Path, parallel: int, pid: int, nice: int)
         t.join()
 
 
+EAP_PROCESS = "radiusd, EAP in a process of its own"
+PAP_SLICE_US = [0]  # --pap-slice-us, for the PAP client processes
+
 # -- the servers ---------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def radiusd_server(work: Path, probe: Path | None = None) -> Iterator[tuple[int, int]]:
+def radiusd_server(
+    work: Path, probe: Path | None = None, eap_process: bool = False, extra: str = ""
+) -> Iterator[tuple[int, int]]:
     url = sqlite_url(work)
     radiusd(url, "db", "upgrade")
     radiusd(url, "nas", "add", "bench", "--address", "127.0.0.1", "--secret", SECRET)
@@ -302,6 +310,8 @@ def radiusd_server(work: Path, probe: Path | None = None) -> Iterator[tuple[int,
     conf = work / "radiusd.toml"
     conf.write_text(
         f'[eap]\ncert = "{pki / "server.pem"}"\nkey = "{pki / "server.key"}"\nmethods = ["peap", "ttls"]\n'
+        + ("process = true\n" if eap_process else "")
+        + extra
     )
     os.environ["RADIUSD_CONFIG"] = str(conf)
     os.environ["RADIUSD_REJECT_DELAY"] = "0"
@@ -357,12 +367,16 @@ def freeradius_server(exe: str, conf: Path) -> Iterator[tuple[int, int]]:
 
 def run(args: argparse.Namespace, tmp: str) -> str:
     conf = eapol_conf(Path(tmp) / "peap.conf")
-    rows: dict[str, list[dict[str, float]]] = {"radiusd": [], "FreeRADIUS": []}
+    rows: dict[str, list[dict[str, float]]] = {}
     pap: dict[str, list[tuple[list[float], list[float], StormCount]]] = {}
     fr = freeradius_exe()
     with contextlib.ExitStack() as stack:
         probe = Path(tmp) / "probe.json" if args.probe else None
         servers = {"radiusd": stack.enter_context(radiusd_server(new_workdir(tmp, "radiusd"), probe))}
+        if args.eap_process:
+            servers[EAP_PROCESS] = stack.enter_context(
+                radiusd_server(new_workdir(tmp, "radiusd-eap-process"), eap_process=True)
+            )
         if fr is not None and not args.no_freeradius:
             servers["FreeRADIUS"] = stack.enter_context(freeradius_server(fr, Path(tmp) / "freeradius"))
         idle: dict[str, float] = {}
@@ -371,7 +385,7 @@ def run(args: argparse.Namespace, tmp: str) -> str:
             idle[name] = idle_cpu(pid)
         for _ in range(args.repeat):  # interleaved: both see the same machine load
             for name, (port, pid) in servers.items():
-                rows[name].append(storm(port, conf, args.parallel, args.reauths, pid))
+                rows.setdefault(name, []).append(storm(port, conf, args.parallel, args.reauths, pid))
         for _ in range(args.pap_repeat):  # interleaved, like the CPU rounds
             for mode in args.storm:
                 for name, (port, pid) in servers.items():
@@ -385,7 +399,9 @@ def run(args: argparse.Namespace, tmp: str) -> str:
         f"eapol_test: {args.parallel} processes x {args.reauths + 1} full PEAP-MSCHAPv2 authentications "
         "(TLS 1.2), "
         f"{args.repeat} interleaved rounds; FreeRADIUS {freeradius_version(fr) if fr else 'not installed'}; "
-        f"storm clients during the PAP rounds at nice {args.storm_nice}.",
+        f"storm clients during the PAP rounds at nice {args.storm_nice}; PAP client CPU slice "
+        f"{f'{args.pap_slice_us} µs' if args.pap_slice_us else 'the kernel default'}; radiusd with "
+        "its default sched_slice_us (100 µs).",
         "",
         "auth/s is bound by eapol_test (its state machine's timers), not by the servers. CPU: the",
         "server process over the round; 'minus idle' subtracts what it spends idle over the same",
@@ -411,6 +427,10 @@ def run(args: argparse.Namespace, tmp: str) -> str:
             f"Median CPU per full authentication (minus idle): radiusd {med['radiusd']:.2f} ms, "
             f"FreeRADIUS {med['FreeRADIUS']:.2f} ms: ratio {ratio:.2f} (target at most 1.2).",
         ]
+        if EAP_PROCESS in med:
+            lines.append(
+                f"{EAP_PROCESS}: {med[EAP_PROCESS]:.2f} ms, ratio {med[EAP_PROCESS] / med['FreeRADIUS']:.2f}."
+            )
     lines += pap_report(args, pap)
     if probe is not None:
         from bench.eap_probe import summary
@@ -490,13 +510,28 @@ def main() -> None:
         help="nice value of the storm's eapol_test processes during the PAP rounds (19: they only "
         "take CPU the servers leave, as supplicants on other machines would; default 0)",
     )
+    p.add_argument(
+        "--pap-slice-us",
+        type=int,
+        default=0,
+        help="CPU slice of the PAP client (µs, radiusd.cpuslice): a NAS on another machine does not "
+        "wait for this one's CPUs; default 0, the kernel's own",
+    )
     p.add_argument("--no-freeradius", action="store_true")
+    p.add_argument(
+        "--eap-process", action="store_true", help=f"also {EAP_PROCESS!r}: [eap] process = true (A/B)"
+    )
     p.add_argument(
         "--probe", action="store_true", help="radiusd under bench/eap_probe.py (its figures, not CPU)"
     )
     p.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results" / "eap.md")
     args = p.parse_args()
+    PAP_SLICE_US[0] = args.pap_slice_us
     if args.pap_client:
+        if args.pap_slice_us:  # the client stands in for a NAS on another machine
+            from radiusd.cpuslice import set_slice
+
+            set_slice(args.pap_slice_us)
         lat = asyncio.run(pap_latencies(args.pap_client, args.pap_rate, args.pap_seconds))
         print(json.dumps([None if v == math.inf else v for v in lat]))
         return

@@ -69,7 +69,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from ipam.groups import group_of
 from ipam.report import pool_info
 from radiusd.codec import shared_secret
-from radiusd.eap.engine import EapEngine
+from radiusd.eap.engine import EapService
+from radiusd.eap.process import EapProcess
 from radiusd.server.stats import LATENCY_BUCKETS, Stats
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ class DaemonCollector(Collector):
         yield from _coa(stats)
         eap = getattr(s, "eap", None)  # DaemonState's (tests may pass states without it)
         engine = eap() if callable(eap) else None
-        if isinstance(engine, EapEngine):
+        if engine is not None:
             yield from _eap(engine)
 
     def _storage(self) -> Iterator[Metric]:
@@ -279,7 +280,7 @@ def _radsec(stats: Stats) -> Iterator[Metric]:
         yield family
 
 
-def _eap(engine: EapEngine) -> Iterator[Metric]:
+def _eap(engine: EapService) -> Iterator[Metric]:
     """EAP conversations (radiusd.eap.engine); their Access-Rejects are also in radiusd_requests."""
     engine.sweep()  # the idle ones go now, not at the next EAP packet (runs on the event loop)
     counts = engine.counts
@@ -291,7 +292,7 @@ def _eap(engine: EapEngine) -> Iterator[Metric]:
     ):
         yield CounterMetricFamily(f"radiusd_eap_conversations_{name}", doc, value=counts[key])
     yield GaugeMetricFamily(
-        "radiusd_eap_conversations_in_flight", "EAP conversations held now", value=len(engine.conversations)
+        "radiusd_eap_conversations_in_flight", "EAP conversations held now", value=engine.in_flight
     )
     yield GaugeMetricFamily(
         "radiusd_eap_buffered_bytes",
@@ -299,8 +300,16 @@ def _eap(engine: EapEngine) -> Iterator[Metric]:
         value=engine.buffered,
     )
     yield CounterMetricFamily(
-        "radiusd_eap_busy", "EAP steps dropped because the TLS thread pool was full", value=counts["busy"]
+        "radiusd_eap_busy",
+        "EAP steps dropped because the TLS thread pool or the EAP process was full",
+        value=counts["busy"],
     )
+    if isinstance(engine, EapProcess):
+        yield CounterMetricFamily(
+            "radiusd_eap_process_restarts",
+            "EAP processes started again after one died (its conversations under way were lost)",
+            value=engine.restarts,
+        )
     hs = CounterMetricFamily(
         "radiusd_eap_handshakes",
         "TLS handshakes done in EAP methods",

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from radiusd.coa.stream import ChannelRoutes
 from radiusd.config import Settings
-from radiusd.eap.engine import EapEngine
+from radiusd.eap.engine import EapService
 from radiusd.policy.directory import Directory
 from radiusd.policy.ipam_service import IpamService
 from radiusd.policy.sessions import SessionTable
@@ -26,7 +26,7 @@ from radiusd.store.db_stats import TableStats
 from radiusd.store.writer import Writer
 
 
-def _no_eap() -> EapEngine | None:
+def _no_eap() -> EapService | None:
     return None
 
 
@@ -66,4 +66,4 @@ class DaemonState:
     radsec: ChannelRoutes | None = None
     #: the EAP engine in force (None without ``[eap]``; SIGHUP may create it): the
     #: ``radiusd_eap_*`` metrics
-    eap: Callable[[], EapEngine | None] = _no_eap
+    eap: Callable[[], EapService | None] = _no_eap

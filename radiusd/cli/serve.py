@@ -151,14 +151,12 @@ def serve(
     )
     refuse_readable_database(settings)
     if settings.eap:
-        from radiusd.eap.engine import build_engine
+        from radiusd.eap.engine import check_engine
 
         try:
-            engine = build_engine(settings.eap)
+            check_engine(settings.eap)
         except ValueError as exc:
             fail(str(exc))
-        if engine is not None:
-            engine.close()
     trouble = check_listen(settings)
     if trouble is not None:
         fail(trouble)

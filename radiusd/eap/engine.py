@@ -26,7 +26,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from radiusd.logs import get_logger
 from radiusd.model.credentials import Credential
@@ -69,6 +69,35 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
+class EapService(Protocol):
+    """What the access policy, /metrics and SIGHUP use: :class:`EapEngine` in the daemon's
+    process, or radiusd.eap.process.EapProcess relaying to a process of its own."""
+
+    settings: EapSettings
+    counts: dict[str, int]
+    handshakes: dict[tuple[str, str, bool], int]
+    buffered: int
+
+    @property
+    def in_flight(self) -> int: ...
+
+    def handle(
+        self,
+        attributes: list[tuple[int, bytes]],
+        credential: Callable[[str], Credential | None],
+        known: Callable[[str], bool],
+        framed_mtu: int | None = None,
+        nas: str | None = None,
+        trace: bool = True,
+    ) -> Outcome | asyncio.Future[Outcome]: ...
+
+    def reload(self, settings: EapSettings) -> None: ...
+
+    def sweep(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(slots=True, eq=False)
 class Conversation:
     state: bytes
@@ -88,9 +117,16 @@ class EapEngine:
     """The conversations of one daemon process."""
 
     def __init__(
-        self, settings: EapSettings, pool: HashPool | None = None, clock: Callable[[], float] = time.monotonic
+        self,
+        settings: EapSettings,
+        pool: HashPool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        inline: bool = False,
     ) -> None:
+        """``inline``: TLS steps run on the calling thread and :meth:`handle` always answers
+        at once (the EAP process, whose thread has nothing else to do)."""
         self.settings = settings
+        self.inline = inline
         files = settings.tls_files()
         self.tls = TlsContexts(files) if files is not None else None
         if files is not None:
@@ -105,6 +141,10 @@ class EapEngine:
         self.counts = {"started": 0, "accepted": 0, "rejected": 0, "expired": 0, "busy": 0}
         #: TLS handshakes done, by (method name, TLS version, resumed)
         self.handshakes: dict[tuple[str, str, bool], int] = {}
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.conversations)
 
     def reload(self, settings: EapSettings) -> None:
         """New settings and certificate files (SIGHUP); conversations under way keep their TLS.
@@ -161,6 +201,17 @@ class EapEngine:
             return self._outcome(
                 conv, pkt.identifier, self._step(conv, method.process, pkt.identifier, pkt.data), notes, trace
             )
+        return self._heavy(conv, pkt, notes, trace)
+
+    def _heavy(
+        self, conv: Conversation, pkt: eap.EapPacket, notes: list[str], trace: bool
+    ) -> Outcome | asyncio.Future[Outcome]:
+        """A TLS step: on this thread (``inline``), or on the pool with the outcome later."""
+        method = conv.method
+        if self.inline:  # the EAP process: nothing else waits for this thread
+            early = self._step(conv, method.prepare, pkt.identifier, pkt.data)
+            step = early if early is not None else self._step(conv, _finish_blocking, method)
+            return self._outcome(conv, pkt.identifier, step, notes, trace)
         if self.pool.pending >= self.pool.max_pending:  # before prepare: a retransmission starts afresh
             self.pool.submit(method.blocking)  # refused: counted and warned about by the pool
             self.counts["busy"] += 1
@@ -344,6 +395,10 @@ class EapEngine:
         self.buffered = 0
 
 
+def _finish_blocking(method: Method) -> Step:
+    return method.finish(method.blocking())
+
+
 def _warn_if_readable(key: str) -> None:
     """A private key others may read is logged at start (the daemon still starts: the
     operator's deployment may rely on a group, as with ssl-cert on Debian)."""
@@ -355,10 +410,27 @@ def _warn_if_readable(key: str) -> None:
         log.warning("eap.key-readable", file=key, mode=oct(mode & 0o777), hint="chmod 600 it")
 
 
-def build_engine(section: dict[str, object]) -> EapEngine | None:
-    """The engine of an ``[eap]`` table (None when there is none); ValueError (with the
-    setting or file at fault) when it is invalid or a certificate does not load."""
-    settings = parse_eap(dict(section))
+def build_engine(
+    section: dict[str, object], log_format: str = "console", log_level: str = "info"
+) -> EapService | None:
+    """The engine of an ``[eap]`` table (None when there is none): a process of its own
+    unless ``process = false``; ValueError (with the setting or file at fault) when it is
+    invalid or a certificate does not load."""
+    settings = check_engine(section)
     if not settings.enabled:
         return None
+    if settings.process:
+        from .process import EapProcess  # the child's side imports this module
+
+        return EapProcess(settings, log_format, log_level)
     return EapEngine(settings)
+
+
+def check_engine(section: dict[str, object]) -> EapSettings:
+    """The settings of an ``[eap]`` table, its files loaded once to check them (nothing
+    started); ValueError (with the setting or file at fault) when invalid."""
+    settings = parse_eap(dict(section))
+    files = settings.tls_files() if settings.enabled else None
+    if files is not None:
+        TlsContexts(files)
+    return settings

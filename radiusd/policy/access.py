@@ -46,7 +46,7 @@ from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary
 from radiusd.codec.errors import MalformedPacket
 from radiusd.codec.packet import Packet
-from radiusd.eap.engine import EapEngine
+from radiusd.eap.engine import EapService
 from radiusd.logs import get_logger
 from radiusd.model.credentials import Credential
 from radiusd.model.request import HandlerResult, NasClient, Request
@@ -119,7 +119,7 @@ class AccessPolicy:
         hashes: HashPool | None = None,
         log_accepts: bool = False,
         log_rejects: bool = True,
-        eap: EapEngine | None = None,
+        eap: EapService | None = None,
     ) -> None:
         #: EAP conversations (None: EAP requests are rejected with an EAP-Failure)
         self.eap = eap

@@ -23,7 +23,7 @@ from radiusd.codec.attributes_gen import (
 )
 from radiusd.codec.codes import Code
 from radiusd.codec.packet import Packet
-from radiusd.eap.engine import BUSY, EapEngine, Outcome
+from radiusd.eap.engine import BUSY, EapService, Outcome
 from radiusd.model.credentials import Credential
 from radiusd.model.request import HandlerResult, Request
 
@@ -50,7 +50,7 @@ class EapAccess:
         self.reject = reject
         self.authorise = authorise
 
-    def handle(self, req: Request, engine: EapEngine) -> HandlerResult:
+    def handle(self, req: Request, engine: EapService) -> HandlerResult:
         pkt = req.packet
         mtu = pkt.raw((FRAMED_MTU,))
         result = engine.handle(
@@ -99,7 +99,7 @@ class EapAccess:
         sub = self.directory.subscribers.get(username)
         return sub.credential if sub is not None else None
 
-    def answer(self, req: Request, engine: EapEngine, outcome: Outcome) -> HandlerResult:
+    def answer(self, req: Request, engine: EapService, outcome: Outcome) -> HandlerResult:
         """The RADIUS answer to one EAP step: Access-Challenge, nothing (a stale or busy step),
         Access-Reject, or, once the method succeeded, the subscriber's Access-Accept."""
         for line in outcome.notes:

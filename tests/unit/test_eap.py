@@ -18,6 +18,7 @@ from radiusd.eap.settings import parse_eap
 from radiusd.eap.tls import FLAG_L, FLAG_M, FLAG_S
 from radiusd.eap.tunnels import decode_avps, encode_avp, result_tlv
 from radiusd.model.credentials import Credential, make_credential
+from tests.eap_peer import identity, request_of, state_of, ttls_pap
 
 # -- codec --------------------------------------------------------------------------------
 
@@ -142,19 +143,6 @@ def step(e: EapEngine, eap_packet: bytes, state: bytes | None = None, mtu: int |
     return asyncio.run(run())
 
 
-def request_of(out: Outcome) -> eap.EapPacket:
-    assert out.kind == "challenge", out
-    return eap.decode(eap.join_eap_messages(out.attributes) or b"")
-
-
-def state_of(out: Outcome) -> bytes:
-    return next(v for t, v in out.attributes if t == 24)
-
-
-def identity(ident: int, name: bytes = b"anonymous") -> bytes:
-    return eap.EapPacket(eap.RESPONSE, ident, eap.IDENTITY, name).encode()
-
-
 def test_identity_starts_the_default_method_and_nak_switches(pki: dict[str, Path]) -> None:
     e = engine(pki)
     out = step(e, identity(5))
@@ -277,50 +265,7 @@ def test_ttls_pap_with_a_real_tls_client_and_small_fragments(pki: dict[str, Path
     64 octets out (Framed-MTU 78) and the client's flight sent in 100-octet fragments with
     the L and M bits (RFC 5216 §3.2); the inner PAP AVPs decide."""
     e = engine(pki, methods=["ttls"])
-    ctx = ssl.create_default_context(cafile=str(pki["ca.pem"]))
-    ctx.check_hostname = False
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    client = ctx.wrap_bio(incoming, outgoing, server_side=False)
-    out = step(e, identity(1), mtu=78)
-    state = state_of(out)
-    sent_avps = False
-    for _ in range(60):
-        req = request_of(out)
-        assert req.type == eap.TTLS and len(req.data) <= 64 + 5
-        flags, body = req.data[0], req.data[1:]
-        if flags & FLAG_L:
-            body = body[4:]
-        incoming.write(body)
-        if flags & FLAG_M:  # acknowledge the server's fragment
-            out = step(
-                e, eap.EapPacket(eap.RESPONSE, req.identifier, eap.TTLS, b"\x00").encode(), state, mtu=78
-            )
-            continue
-        try:
-            client.do_handshake()
-            if not sent_avps:
-                client.write(encode_avp(1, b"alice") + encode_avp(2, password + bytes(-len(password) % 16)))
-                sent_avps = True
-        except ssl.SSLWantReadError:
-            pass
-        flight = outgoing.read()
-        if not flight:
-            break
-        chunks = [flight[i : i + 100] for i in range(0, len(flight), 100)]
-        for n, chunk in enumerate(chunks):
-            more = n < len(chunks) - 1
-            head = bytes(((FLAG_L if n == 0 else 0) | (FLAG_M if more else 0),))
-            head += len(flight).to_bytes(4, "big") if n == 0 else b""
-            out = step(
-                e,
-                eap.EapPacket(eap.RESPONSE, request_of(out).identifier, eap.TTLS, head + chunk).encode(),
-                state,
-                mtu=78,
-            )
-            if more:
-                assert request_of(out).data == b"\x00"  # an ACK of our fragment
-        if out.kind != "challenge":
-            break
+    out = ttls_pap(lambda data, state, mtu: step(e, data, state, mtu), pki["ca.pem"], b"alice", password)
     if password == b"wrong":
         assert out.kind == "reject" and "wrong password" in out.reason
     else:
