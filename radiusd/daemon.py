@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
 
-from radiusd import gcpacing
+from radiusd import cpuslice, gcpacing
 from radiusd.codec import scanning, shared_secret
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary, default_dictionary
@@ -135,7 +135,7 @@ class Daemon:
             hashes=HashPool(settings.slow_hash_workers, settings.slow_hash_queue_max),
             log_accepts=settings.auth_log_accepts,
             log_rejects=settings.auth_log_rejects,
-            eap=build_engine(settings.eap),
+            eap=build_engine(settings.eap, settings.log_format, settings.log_level),
         )
         self.auth_dispatcher = self._dispatcher(
             {Code.ACCESS_REQUEST: self.access, Code.STATUS_SERVER: StatusPolicy(Code.ACCESS_ACCEPT)}
@@ -530,11 +530,15 @@ class Daemon:
     def _reload_eap(self, fresh: Settings) -> None:
         """The ``[eap]`` section and its certificate, key, CA and CRL files, read again (a
         renewed certificate is served without a restart); a bad one leaves the old in force."""
+        current = self.access.eap
         try:
-            if self.access.eap is None:
-                self.access.eap = build_engine(fresh.eap)
+            wanted = parse_eap(fresh.eap)
+            if current is None or not wanted.enabled or current.settings.process != wanted.process:
+                self.access.eap = build_engine(fresh.eap, fresh.log_format, fresh.log_level)
+                if current is not None:  # its conversations under way end: their peers start over
+                    current.close()
             else:
-                self.access.eap.reload(parse_eap(fresh.eap))
+                current.reload(wanted)
         except ValueError as exc:
             log.error("eap.reload-failed", error=str(exc))
             return
@@ -565,6 +569,10 @@ def run(settings: Settings, config_path: str | None = None, worker: int = 0) -> 
     """Entry point of ``radiusd serve`` (and of each worker): logging, uvloop when installed,
     then serve until signalled."""
     configure_logging(settings.log_format, "debug" if settings.debug else settings.log_level)
+    if settings.sched_slice_us:  # before any thread starts: they inherit it
+        refused = cpuslice.set_slice(settings.sched_slice_us)
+        if refused:
+            log.info("sched.slice-unchanged", wanted_us=settings.sched_slice_us, why=refused)
     try:
         import uvloop
     except ImportError:
