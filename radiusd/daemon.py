@@ -28,7 +28,7 @@ from radiusd.codec import scanning, shared_secret
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.config import Settings, load_settings, redacted_url
-from radiusd.eap.engine import build_engine
+from radiusd.eap.build import build_engine
 from radiusd.eap.settings import parse_eap
 from radiusd.logs import configure_logging, get_logger
 from radiusd.model.request import NasClient

@@ -151,7 +151,7 @@ def serve(
     )
     refuse_readable_database(settings)
     if settings.eap:
-        from radiusd.eap.engine import check_engine
+        from radiusd.eap.build import check_engine
 
         try:
             check_engine(settings.eap)

@@ -34,7 +34,7 @@ from radiusd.policy.hash_pool import HashPool
 
 from . import packet as eap
 from .methods import EapTlsMethod, Md5Method, Method, MethodContext, Step, TlsBased
-from .settings import EapSettings, parse_eap
+from .settings import EapSettings
 from .tls import FLAG_M, TlsContexts
 from .tunnels import PeapMethod, TtlsMethod
 
@@ -408,29 +408,3 @@ def _warn_if_readable(key: str) -> None:
         return
     if mode & 0o007:
         log.warning("eap.key-readable", file=key, mode=oct(mode & 0o777), hint="chmod 600 it")
-
-
-def build_engine(
-    section: dict[str, object], log_format: str = "console", log_level: str = "info"
-) -> EapService | None:
-    """The engine of an ``[eap]`` table (None when there is none): a process of its own
-    unless ``process = false``; ValueError (with the setting or file at fault) when it is
-    invalid or a certificate does not load."""
-    settings = check_engine(section)
-    if not settings.enabled:
-        return None
-    if settings.process:
-        from .process import EapProcess  # the child's side imports this module
-
-        return EapProcess(settings, log_format, log_level)
-    return EapEngine(settings)
-
-
-def check_engine(section: dict[str, object]) -> EapSettings:
-    """The settings of an ``[eap]`` table, its files loaded once to check them (nothing
-    started); ValueError (with the setting or file at fault) when invalid."""
-    settings = parse_eap(dict(section))
-    files = settings.tls_files() if settings.enabled else None
-    if files is not None:
-        TlsContexts(files)
-    return settings

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from radiusd.eap import packet as eap
+from radiusd.eap.build import build_engine
 from radiusd.eap.certs import make_test_pki
-from radiusd.eap.engine import BUSY, Outcome, build_engine
+from radiusd.eap.engine import BUSY, Outcome
 from radiusd.eap.process import LOST, EapProcess
 from radiusd.eap.settings import parse_eap
 from radiusd.model.credentials import Credential, make_credential

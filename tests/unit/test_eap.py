@@ -335,7 +335,7 @@ def test_test_cert_writes_a_pki_with_private_keys_0600(tmp_path: Path) -> None:
 def test_eap_section_in_the_config_file(tmp_path: Path, pki: dict[str, Path]) -> None:
     """The [eap] table beside [radiusd]; relative file names are relative to the file."""
     from radiusd.config import load_settings
-    from radiusd.eap.engine import build_engine
+    from radiusd.eap.build import build_engine
 
     (tmp_path / "server.pem").write_bytes(pki["server.pem"].read_bytes())
     conf = tmp_path / "radiusd.toml"
