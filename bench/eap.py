@@ -166,11 +166,11 @@ async def pap_latencies(port: int, rate: float, seconds: float) -> list[float]:
     return lat + [float("inf")] * lost
 
 
-def pap_client(port: int, rate: float, seconds: float) -> list[float]:
+def pap_client(port: int, rate: float, seconds: float, slice_us: int = 0) -> list[float]:
     """:func:`pap_latencies` run by a process of its own (this one starts and reads the storm's
     eapol_test processes: under one GIL, that work would delay the PAP client's replies)."""
     cmd = [sys.executable, __file__, "--pap-client", str(port), "--pap-rate", str(rate)]
-    cmd += ["--pap-slice-us", str(PAP_SLICE_US[0])]
+    cmd += ["--pap-slice-us", str(slice_us)]
     out = subprocess.run([*cmd, "--pap-seconds", str(seconds)], capture_output=True, text=True, check=True)
     return [math.inf if v is None else float(v) for v in json.loads(out.stdout)]
 
@@ -290,7 +290,6 @@ def _restarting_storm(port: int, conf: Path, parallel: int, pid: int, nice: int)
 
 
 EAP_PROCESS = "radiusd, EAP in a process of its own"
-PAP_SLICE_US = [0]  # --pap-slice-us, for the PAP client processes
 
 # -- the servers ---------------------------------------------------------------------------------
 
@@ -389,9 +388,9 @@ def run(args: argparse.Namespace, tmp: str) -> str:
         for _ in range(args.pap_repeat):  # interleaved, like the CPU rounds
             for mode in args.storm:
                 for name, (port, pid) in servers.items():
-                    quiet = pap_client(port, args.pap_rate, args.pap_seconds)
+                    quiet = pap_client(port, args.pap_rate, args.pap_seconds, args.pap_slice_us)
                     with concurrent_storm(port, conf, args.parallel, pid, mode, args.storm_nice) as count:
-                        busy = pap_client(port, args.pap_rate, args.pap_seconds)
+                        busy = pap_client(port, args.pap_rate, args.pap_seconds, args.pap_slice_us)
                     pap.setdefault(f"{name}, {mode} storm", []).append((quiet, busy, count))
     lines = [
         f"Machine: {os.cpu_count()} cores, shared with other work while this ran (figures are noisy); "
@@ -526,7 +525,6 @@ def main() -> None:
     )
     p.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results" / "eap.md")
     args = p.parse_args()
-    PAP_SLICE_US[0] = args.pap_slice_us
     if args.pap_client:
         if args.pap_slice_us:  # the client stands in for a NAS on another machine
             from radiusd.cpuslice import set_slice

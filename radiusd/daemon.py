@@ -28,7 +28,7 @@ from radiusd.codec import scanning, shared_secret
 from radiusd.codec.codes import Code
 from radiusd.codec.dictionary import Dictionary, default_dictionary
 from radiusd.config import Settings, load_settings, redacted_url
-from radiusd.eap.build import build_engine
+from radiusd.eap.build import build_engine, engine_for
 from radiusd.eap.settings import parse_eap
 from radiusd.logs import configure_logging, get_logger
 from radiusd.model.request import NasClient
@@ -534,7 +534,7 @@ class Daemon:
         try:
             wanted = parse_eap(fresh.eap)
             if current is None or not wanted.enabled or current.settings.process != wanted.process:
-                self.access.eap = build_engine(fresh.eap, fresh.log_format, fresh.log_level)
+                self.access.eap = engine_for(wanted, fresh.log_format, fresh.log_level)
                 if current is not None:  # its conversations under way end: their peers start over
                     current.close()
             else:

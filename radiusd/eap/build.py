@@ -14,9 +14,15 @@ def build_engine(
     section: dict[str, object], log_format: str = "console", log_level: str = "info"
 ) -> EapService | None:
     """The engine of an ``[eap]`` table (None when there is none): in this process, or a
-    process of its own with ``process = true``; ValueError (with the setting or file at fault) when it is
-    invalid or a certificate does not load."""
-    settings = check_engine(section)
+    process of its own with ``process = true``; ValueError (with the setting or file at
+    fault) when it is invalid or a certificate does not load."""
+    return engine_for(parse_eap(dict(section)), log_format, log_level)
+
+
+def engine_for(
+    settings: EapSettings, log_format: str = "console", log_level: str = "info"
+) -> EapService | None:
+    """As :func:`build_engine`, from settings already parsed (SIGHUP has them)."""
     if not settings.enabled:
         return None
     if settings.process:

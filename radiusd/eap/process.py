@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import pickle
 import socket
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from . import packet as eap
 from .engine import BUSY, Outcome
 from .settings import EapSettings
 from .tls import TlsContexts
-from .worker import MAX_MESSAGE, Stats, receive
+from .worker import COUNT_KEYS, MAX_MESSAGE, Stats, encode, receive
 
 log = get_logger("radiusd.eap")
 
@@ -60,7 +59,7 @@ class EapProcess:
         self.log_format = log_format
         self.log_level = log_level
         #: as EapEngine's, as last reported by the process
-        self.counts = {"started": 0, "accepted": 0, "rejected": 0, "expired": 0, "busy": 0}
+        self.counts = dict.fromkeys(COUNT_KEYS, 0)
         self.handshakes: dict[tuple[str, str, bool], int] = {}
         self.buffered = 0
         self.in_flight = 0
@@ -91,7 +90,7 @@ class EapProcess:
                 stdin=subprocess.DEVNULL,
             )
         init = ("init", self.settings, self.settings.process_nice, self.log_format, self.log_level)
-        ours.send(_dump(init))
+        ours.send(encode(init))
         ours.setblocking(False)
         self._sock = ours
         self._started = time.monotonic()
@@ -166,7 +165,7 @@ class EapProcess:
         self._seq += 1
         relayed = [(t, v) for t, v in attributes if t in _RELAYED]
         try:
-            sock.send(_dump(("step", self._seq, relayed, framed_mtu, nas, trace)))
+            sock.send(encode(("step", self._seq, relayed, framed_mtu, nas, trace)))
         except BlockingIOError:
             self._refused += 1
             self.counts["busy"] += 1
@@ -207,12 +206,13 @@ class EapProcess:
             step = self._steps.get(seq)
             cred = step.credential(name) if step is not None else None
             known = step.known(name) if step is not None else False
+            answer = encode(("cred", seq, name, cred, known))
             try:
-                sock.send(_dump(("cred", seq, name, cred, known)))
+                sock.send(answer)
             except BlockingIOError:  # the process waits for this answer: wait for room
                 sock.setblocking(True)
                 try:
-                    sock.send(_dump(("cred", seq, name, cred, known)))
+                    sock.send(answer)
                 finally:
                     sock.setblocking(False)
         elif kind == "stats":
@@ -224,7 +224,7 @@ class EapProcess:
 
     def _stats(self, stats: Stats) -> None:
         counts, self.in_flight, self.buffered, handshakes = stats
-        for key, n in zip(("started", "accepted", "rejected", "expired", "busy"), counts, strict=True):
+        for key, n in zip(COUNT_KEYS, counts, strict=True):
             self.counts[key] = self._base[key] + n
         self.counts["busy"] += self._refused
         if handshakes is not None:
@@ -243,7 +243,7 @@ class EapProcess:
         if sock is None:
             return  # the next process starts with the new settings
         try:
-            sock.send(_dump(("reload", settings)))
+            sock.send(encode(("reload", settings)))
         except OSError as exc:
             log.error("eap.reload-failed", error=f"the EAP process did not take it: {exc}")
             return
@@ -268,7 +268,3 @@ def _log_reload(waiter: asyncio.Future[str]) -> None:
     error = waiter.result() if not waiter.cancelled() else ""
     if error:
         log.error("eap.reload-failed", error=f"the EAP process: {error}")
-
-
-def _dump(message: tuple[Any, ...]) -> bytes:
-    return pickle.dumps(message, pickle.HIGHEST_PROTOCOL)

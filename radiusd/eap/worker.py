@@ -44,13 +44,20 @@ MAX_MESSAGE = 65536
 #: seconds between two sweeps of idle conversations at most (their count reaches /metrics)
 SWEEP_EVERY = 1.0
 
-Stats = tuple[tuple[int, int, int, int, int], int, int, dict[tuple[str, str, bool], int] | None]
+#: EapEngine.counts in the order a Stats tuple carries them
+COUNT_KEYS = ("started", "accepted", "rejected", "expired", "busy")
+#: (counts in COUNT_KEYS order, conversations held, octets buffered, handshakes when changed)
+Stats = tuple[tuple[int, ...], int, int, dict[tuple[str, str, bool], int] | None]
+
+
+def encode(message: tuple[Any, ...]) -> bytes:
+    return pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
 
 
 def send(sock: socket.socket, message: tuple[Any, ...]) -> None:
     """One message (this process's socket blocks: it waits for room when the daemon is behind;
     the daemon's side never waits, see radiusd.eap.process)."""
-    sock.sendall(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+    sock.sendall(encode(message))
 
 
 def receive(data: bytes) -> tuple[Any, ...]:
@@ -119,8 +126,7 @@ class Worker:
         if total != self.handshakes_sent:  # the dict only when it changed (once per handshake)
             self.handshakes_sent = total
             handshakes = dict(e.handshakes)
-        counts = (c["started"], c["accepted"], c["rejected"], c["expired"], c["busy"])
-        return counts, len(e.conversations), e.buffered, handshakes
+        return tuple(c[k] for k in COUNT_KEYS), len(e.conversations), e.buffered, handshakes
 
     def sweep(self) -> None:
         """Forget idle conversations when their timeout passes (not at the next step), so the
