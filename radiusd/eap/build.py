@@ -7,7 +7,6 @@ from __future__ import annotations
 from .engine import EapEngine, EapService
 from .process import EapProcess
 from .settings import EapSettings, parse_eap
-from .tls import TlsContexts
 
 
 def build_engine(
@@ -34,7 +33,5 @@ def check_engine(section: dict[str, object]) -> EapSettings:
     """The settings of an ``[eap]`` table, its files loaded once to check them (nothing
     started); ValueError (with the setting or file at fault) when invalid."""
     settings = parse_eap(dict(section))
-    files = settings.tls_files() if settings.enabled else None
-    if files is not None:
-        TlsContexts(files)
+    settings.check_files()
     return settings

@@ -27,7 +27,6 @@ from radiusd.model.credentials import Credential
 from . import packet as eap
 from .engine import BUSY, Outcome
 from .settings import EapSettings
-from .tls import TlsContexts
 from .worker import COUNT_KEYS, MAX_MESSAGE, Stats, encode, receive
 
 log = get_logger("radiusd.eap")
@@ -52,9 +51,7 @@ class EapProcess:
     """One child process running the conversations of this daemon process."""
 
     def __init__(self, settings: EapSettings, log_format: str = "console", log_level: str = "info") -> None:
-        files = settings.tls_files()
-        if files is not None:
-            TlsContexts(files)  # a bad file is refused here, in the daemon, with the setting's name
+        settings.check_files()  # a bad file is refused here, in the daemon, with its name
         self.settings = settings
         self.log_format = log_format
         self.log_level = log_level
@@ -158,18 +155,13 @@ class EapProcess:
         """As :meth:`EapEngine.handle`; the outcome always comes later."""
         sock = self._attach()
         if sock is None or len(self._steps) >= self.settings.queue_max:
-            self._refused += 1
-            self.counts["busy"] += 1
-            note = "  not answered: the EAP process is busy or restarting"
-            return Outcome("drop", reason=BUSY, notes=[note])
+            return self._busy("busy or restarting")
         self._seq += 1
         relayed = [(t, v) for t, v in attributes if t in _RELAYED]
         try:
             sock.send(encode(("step", self._seq, relayed, framed_mtu, nas, trace)))
         except BlockingIOError:
-            self._refused += 1
-            self.counts["busy"] += 1
-            return Outcome("drop", reason=BUSY, notes=["  not answered: the EAP process is behind"])
+            return self._busy("behind")
         except OSError as exc:
             self._lost(str(exc))
             return Outcome("drop", reason=LOST)
@@ -177,6 +169,12 @@ class EapProcess:
         future: asyncio.Future[Outcome] = self._loop.create_future()
         self._steps[self._seq] = _Step(future, credential, known)
         return future
+
+    def _busy(self, why: str) -> Outcome:
+        """A step dropped on this side, unsent (the NAS retransmits): counted as busy."""
+        self._refused += 1
+        self.counts["busy"] += 1
+        return Outcome("drop", reason=BUSY, notes=[f"  not answered: the EAP process is {why}"])
 
     def _readable(self) -> None:
         sock = self._sock
@@ -235,9 +233,7 @@ class EapProcess:
     def reload(self, settings: EapSettings) -> None:
         """New settings and files: checked here first (ValueError, the old ones stay), then
         sent to the process, which keeps its conversations' TLS."""
-        files = settings.tls_files()
-        if files is not None:
-            TlsContexts(files)
+        settings.check_files()
         self.settings = settings
         sock = self._sock
         if sock is None:
@@ -253,7 +249,8 @@ class EapProcess:
             self._reloads.append(waiter)
 
     def sweep(self) -> None:
-        """The process sweeps idle conversations itself (every few seconds) and reports."""
+        """Nothing: the process forgets idle conversations itself, when each one's timeout
+        passes, and reports the counts."""
 
     def close(self) -> None:
         self._closed = True

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import packet as eap
-from .tls import TlsFiles
+from .tls import TlsContexts, TlsFiles
 
 _KEYS = {
     "cert", "key", "ca", "crl", "methods", "default_method", "allow_md5", "fragment_size",
@@ -83,6 +83,13 @@ class EapSettings:
         if not self.cert:
             return None
         return TlsFiles(self.cert, self.key, self.ca, self.crl, self.tls_min_version, self.tls_max_version)
+
+    def check_files(self) -> None:
+        """Load the certificate, key, CA and CRL files once (nothing kept): EapError, a
+        ValueError naming the file, when one does not load."""
+        files = self.tls_files() if self.enabled else None
+        if files is not None:
+            TlsContexts(files)
 
     def methods_for_nas(self, nas: str) -> tuple[int, ...]:
         for name, methods in self.nas_methods:
