@@ -89,7 +89,7 @@ class Worker:
         while True:
             while self.backlog:
                 self.handle(self.backlog.popleft())
-            self.sock.settimeout(max(self.next_sweep - clock(), 0.0) or None)
+            self.sock.settimeout(max(self.next_sweep - clock(), 0.001))  # 0 would mean blocking
             try:
                 data = self.sock.recv(MAX_MESSAGE)
             except TimeoutError:
