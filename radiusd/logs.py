@@ -54,7 +54,10 @@ def configure_logging(fmt: str = "console", level: str = "info", stream: Any = N
             *renderers(fmt),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        # one write per event, newline included (print() writes the text and the newline
+        # apart): the workers of serve --workers N share one stderr, and a line of another
+        # worker landing between the two parts would leave two events on one line
+        logger_factory=structlog.WriteLoggerFactory(file=out),
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(
