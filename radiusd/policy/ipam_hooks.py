@@ -150,7 +150,8 @@ class IpamHooks(IpamBase):
         if changes:
             log.info("ipam.nas-reset", nas=nas_id, released=len(changes))
         ops = self._eager(changes)
-        if self.engine.dialect.name == "postgresql" and self.alloc.has_pools():  # other nodes' rows
+        shared = self.engine is not None and self.engine.dialect.name == "postgresql"  # (None: tests)
+        if shared and self.alloc.has_pools():  # other nodes' rows
             ops.append(NasLeasesOp(event.router_id, lambda rows: self._release_stored(nas_id, rows)))
         return ops
 
