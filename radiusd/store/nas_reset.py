@@ -145,12 +145,15 @@ class NasLeasesOp:
 
 async def live_rows_of_router(conn: AsyncConnection, router_id: int) -> list[Lease]:
     """The lease rows (both tables) offered or leased through ``router_id``, locked until the
-    transaction ends (a claim by another node waits for this release, then meets its guard)."""
+    transaction ends (a write by another node waits for this release, then meets its guard),
+    in the order of their key. No index serves ``router_id``: a scan of the lease table, once
+    per Accounting-On/Off."""
     out: list[Lease] = []
     for table, key in ((V4, "address"), (V6, "prefix")):
         stmt = (
             lease_select(table)
             .where(table.c.router_id == router_id, table.c.state.in_(("offered", "leased")))
+            .order_by(table.c[key])
             .with_for_update(of=table)
         )
         out += [lease_of(r, key) for r in (await conn.execute(stmt)).mappings()]
