@@ -175,15 +175,18 @@ class Daemon:
         if self.engine.dialect.name == "postgresql":  # Accounting-On/Off: other nodes' sessions too
             self.accounting.make_reset_op = self._reset_op
 
-    def _reset_op(self, ev: AcctEvent) -> NasSessionsOp:
-        """Accounting-On/Off: close the NAS's sessions still open in the database, except those
-        this node holds open in memory when the batch is written (its own to write)."""
+    def _reset_op(self, ev: AcctEvent, started_before: dt.datetime) -> NasSessionsOp:
+        """Accounting-On/Off: close the NAS's sessions still open in the database that started
+        before ``started_before``, except those this node holds open in memory when the batch
+        is written (its own to write)."""
         table = self.sessions
 
         def open_here() -> list[str]:
             return [s.unique_id for s in table.open_of_nas(ev.nas_address)]
 
-        return NasSessionsOp(ev.nas_address, ev.router_id, ev.event_time, self.membership.node_id, open_here)
+        return NasSessionsOp(
+            ev.nas_address, ev.router_id, ev.event_time, started_before, self.membership.node_id, open_here
+        )
 
     def _dispatcher(
         self, handlers: dict[int, Handler], admits: Callable[[], bool] | None = None

@@ -46,7 +46,14 @@ from radiusd.model.sessions import Change, LiveSession
 from radiusd.model.writes import Operation, WriterBusy, WriterClosed
 
 from .accounting_doubt import DoubtTracker, MakeReloadOp, OpSink
-from .accounting_events import NAS_RESET, InvalidAccounting, OtherStatusType, other_event, parse_event
+from .accounting_events import (
+    NAS_RESET,
+    InvalidAccounting,
+    OtherStatusType,
+    other_event,
+    parse_event,
+    sent_at,
+)
 from .accounting_state import apply_event
 from .accounting_sweep import Sweeper
 from .directory import Directory
@@ -67,7 +74,8 @@ class ResetOp(Operation, Protocol):
     closed: list[LiveSession]
 
 
-MakeResetOp = Callable[[AcctEvent], ResetOp]
+#: (the event, the moment before which a session must have started to be closed)
+MakeResetOp = Callable[[AcctEvent, dt.datetime], ResetOp]
 
 
 class AccountingPolicy:
@@ -159,7 +167,9 @@ class AccountingPolicy:
         ops = self._lease_ops(ev, change)
         reset = None
         if ev.status in NAS_RESET and self.make_reset_op is not None:
-            reset = self.make_reset_op(ev)
+            # a session started after the NAS sent this is not one the reboot ended (a login at
+            # another node since); the later of the two times, in case the NAS's clock is wrong
+            reset = self.make_reset_op(ev, max(ev.event_time, sent_at(req)))
             ops.append(reset)
         if change.writes:
             ops.insert(0, self.make_op(change))

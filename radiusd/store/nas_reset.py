@@ -15,8 +15,8 @@ those in the same transaction, after this node's own writes of the batch, and an
   the sessions on the ``radiusd_sessions`` channel: the other nodes read them into memory as
   any session closed elsewhere. Nothing is added to ``service_usage``: a closure carries no
   usage of its own (the usage was counted by the requests that reported it). Sessions started
-  after the event (a login after the reboot, at another node) and sessions this node holds open
-  in memory (opened by a later request of the same batch) are left alone.
+  after the NAS sent the request (a login after the reboot, at another node) and sessions this
+  node holds open in memory (opened by a later request of the same batch) are left alone.
 - :class:`NasLeasesOp` reads the lease rows of the NAS's router still offered or leased and
   hands them to the IPAM service, which releases those its memory did not hold live and
   returns the lease operation, written here (the ``release`` guard, the history, the
@@ -45,14 +45,15 @@ from .sessions_load import session_from_row
 
 def _close_sql() -> str:
     """$1 the NAS address, $2 its router id (which narrows the search to the partial index of
-    open sessions by router), $3 the event time, $4 the sessions open in this node's memory.
+    open sessions by router), $3 the event time, $4 the sessions open in this node's memory,
+    $5 the moment before which a session must have started.
     The closed records are built as the batch statement builds them (radiusd.store.accounting_pg)."""
     a_cols = [c for c, _ in _PG_CLOSED_COLS]
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in a_cols if c != "acct_unique_id")
     return (
         "WITH r AS (UPDATE radius_sessions SET status = 'closed', stopped_at = $3, "
         f"terminate_cause = '{NAS_REBOOT}', updated_at = GREATEST(updated_at, $3), rev = rev + 1 "
-        "WHERE status = 'open' AND router_id = $2 AND nas_address = $1 AND started_at <= $3 "
+        "WHERE status = 'open' AND router_id = $2 AND nas_address = $1 AND started_at <= $5 "
         "AND acct_unique_id <> ALL($4::text[]) RETURNING *), "
         f"a AS (INSERT INTO radius_accounting ({', '.join(a_cols)}) "
         f"SELECT {', '.join(sql for _, sql in _PG_CLOSED_COLS)} FROM r "
@@ -71,19 +72,22 @@ class NasSessionsOp:
     stored, once the transaction has committed."""
 
     order: ClassVar[int] = 55  # after the accounting of the batch (50): this node's own closures
-    __slots__ = ("closed", "event_time", "nas_address", "node", "open_here", "router_id")
+    __slots__ = ("closed", "event_time", "nas_address", "node", "open_here", "router_id", "started_before")
 
     def __init__(
         self,
         nas_address: str,
         router_id: int | None,
         event_time: dt.datetime,
+        started_before: dt.datetime | None = None,
         node: str | None = None,
         open_here: Callable[[], Collection[str]] | None = None,
     ) -> None:
         self.nas_address = nas_address
         self.router_id = router_id
         self.event_time = event_time
+        #: sessions started later are not the rebooted NAS's (default: the event time)
+        self.started_before = started_before or event_time
         self.node = node
         self.open_here = open_here
         self.closed: list[LiveSession] = []
@@ -99,7 +103,8 @@ class NasSessionsOp:
             if op.router_id is None:
                 continue  # (every NAS the daemon serves has a row: never expected)
             keep = sorted(op.open_here()) if op.open_here is not None else []
-            rows = await driver.fetch(_CLOSE_SQL, op.nas_address, op.router_id, op.event_time, keep)
+            args = (op.nas_address, op.router_id, op.event_time, keep, op.started_before)
+            rows = await driver.fetch(_CLOSE_SQL, *args)
             op.closed = [session_from_row(r) for r in rows]
             announced += [s.unique_id for s in op.closed]
         if node is not None and announced:

@@ -225,9 +225,11 @@ async def test_accounting_on_at_one_node_ends_the_sessions_another_node_wrote(
     new_start = start("alice", ip).replace('"s-alice"', '"s-alice-2"')
     assert await acct(tool, b, new_start)
     assert await rows(a, "SELECT count(*) FROM radius_sessions WHERE status = 'open'") == [(1,)]
-    # a retransmitted Accounting-On (a new request, the dedupe cache bypassed) ends only what
-    # started before it: alice's new session stays open
-    on_again = ACCOUNTING_ON + f"\nEvent-Timestamp = {int(before.timestamp())}"
+    # the NAS retransmits its Accounting-On (a new Identifier and Acct-Delay-Time, past the
+    # dedupe cache: RFC 2866 §5.2): it ends only what started before it was first sent, so
+    # alice's new session stays open
+    delay = int((dt.datetime.now(dt.UTC) - before).total_seconds()) + 1
+    on_again = ACCOUNTING_ON + f"\nAcct-Delay-Time = {delay}"
     assert await acct(tool, a, on_again)
     assert await rows(a, "SELECT username FROM radius_sessions WHERE status = 'open'") == [("alice",)]
     assert len(b.sessions.open_of_nas(HOST)) == 1

@@ -25,8 +25,9 @@ WHEN = dt.datetime.fromtimestamp(T0 + 60, dt.UTC)
 class ResetOp(_FakeOp):
     order = 55
 
-    def __init__(self, ev: AcctEvent) -> None:
+    def __init__(self, ev: AcctEvent, started_before: dt.datetime) -> None:
         self.ev = ev
+        self.started_before = started_before
         self.closed: list[LiveSession] = []
 
 
@@ -41,8 +42,8 @@ def elsewhere(uid: str, user: str) -> LiveSession:
 def policy() -> tuple[AccountingPolicy, FakeWriter, list[ResetOp]]:
     made: list[ResetOp] = []
 
-    def make(ev: AcctEvent) -> ResetOp:
-        made.append(ResetOp(ev))
+    def make(ev: AcctEvent, started_before: dt.datetime) -> ResetOp:
+        made.append(ResetOp(ev, started_before))
         return made[-1]
 
     w = FakeWriter()
@@ -60,6 +61,7 @@ def test_accounting_on_adds_the_database_closure_and_takes_its_sessions_into_mem
         await asyncio.sleep(0)
         (reset,) = made
         assert w.ops[-1] is reset and reset.ev.status is StatusType.ACCOUNTING_ON
+        assert reset.started_before == WHEN == reset.ev.event_time
         assert not p.table.open_of_nas("192.0.2.1")  # memory closed its own at once
         assert isinstance(w.ops[-2], Op) and [s.username for s in w.ops[-2].change.closed] == ["alice"]
         reset.closed = [elsewhere("b-1", "bob")]  # what the transaction closed besides
@@ -82,6 +84,25 @@ def test_a_failed_commit_takes_nothing_and_sends_no_reply() -> None:
         w.fail_all()
         assert (await asyncio.gather(on, return_exceptions=True))[0] is not None
         assert p.table.get("b-1") is None
+
+    asyncio.run(go())
+
+
+def test_sessions_started_after_the_nas_sent_it_are_spared_even_with_a_wrong_clock() -> None:
+    """A NAS without a battery-backed clock sends Accounting-On before its clock is set: the
+    sessions to close are those started before it was sent by this server's clock."""
+
+    async def go() -> None:
+        p, w, made = policy()
+        on = request(T0 + 65, Acct_Status_Type="Accounting-On", Event_Timestamp=0, Acct_Delay_Time=5)
+        p.handle(on)
+        (reset,) = made
+        assert reset.ev.event_time == dt.datetime.fromtimestamp(0, dt.UTC)  # stopped_at, as told
+        assert reset.started_before == WHEN  # arrival less Acct-Delay-Time
+        later = request(T0 + 65, Acct_Status_Type="Accounting-On", Event_Timestamp=int(T0 + 600))
+        p.handle(later)
+        assert made[-1].started_before == dt.datetime.fromtimestamp(T0 + 600, dt.UTC)  # the later
+        w.resolve_all()
 
     asyncio.run(go())
 
