@@ -83,18 +83,24 @@ def eapol_conf(path: Path) -> Path:
     return path
 
 
-def _niced(nice: int) -> Callable[[], None] | None:
-    """A preexec_fn lowering a storm client's priority by ``nice`` (None for 0)."""
-    if nice <= 0:
+def _niced(nice: int, cpus: tuple[int, ...] = ()) -> Callable[[], None] | None:
+    """A preexec_fn lowering a storm client's priority by ``nice`` and keeping it on ``cpus``
+    (None for 0 and no CPUs: as this process)."""
+    if nice <= 0 and not cpus:
         return None
 
     def lower() -> None:
-        os.nice(nice)
+        if nice > 0:
+            os.nice(nice)
+        if cpus:
+            os.sched_setaffinity(0, cpus)
 
     return lower
 
 
-def storm(port: int, conf: Path, parallel: int, reauths: int, pid: int, nice: int = 0) -> dict[str, float]:
+def storm(
+    port: int, conf: Path, parallel: int, reauths: int, pid: int, nice: int = 0, cpus: tuple[int, ...] = ()
+) -> dict[str, float]:
     """``parallel`` eapol_test processes of ``reauths`` + 1 authentications each; the figures."""
     exe = shutil.which("eapol_test")
     assert exe is not None
@@ -104,7 +110,7 @@ def storm(port: int, conf: Path, parallel: int, reauths: int, pid: int, nice: in
     t0 = time.perf_counter()
     pipe = subprocess.PIPE
     procs = [
-        subprocess.Popen(cmd, stdout=pipe, stderr=subprocess.STDOUT, text=True, preexec_fn=_niced(nice))
+        subprocess.Popen(cmd, stdout=pipe, stderr=subprocess.STDOUT, text=True, preexec_fn=_niced(nice, cpus))
         for _ in range(parallel)
     ]
     ok = 0
@@ -166,11 +172,15 @@ async def pap_latencies(port: int, rate: float, seconds: float) -> list[float]:
     return lat + [float("inf")] * lost
 
 
-def pap_client(port: int, rate: float, seconds: float, slice_us: int = 0) -> list[float]:
+def pap_client(
+    port: int, rate: float, seconds: float, slice_us: int = 0, cpus: tuple[int, ...] = ()
+) -> list[float]:
     """:func:`pap_latencies` run by a process of its own (this one starts and reads the storm's
     eapol_test processes: under one GIL, that work would delay the PAP client's replies)."""
     cmd = [sys.executable, __file__, "--pap-client", str(port), "--pap-rate", str(rate)]
     cmd += ["--pap-slice-us", str(slice_us)]
+    if cpus:
+        cmd = ["taskset", "-c", ",".join(map(str, cpus)), *cmd]
     out = subprocess.run([*cmd, "--pap-seconds", str(seconds)], capture_output=True, text=True, check=True)
     return [math.inf if v is None else float(v) for v in json.loads(out.stdout)]
 
@@ -191,7 +201,7 @@ class StormCount:
 
 @contextlib.contextmanager
 def concurrent_storm(
-    port: int, conf: Path, parallel: int, pid: int, mode: str, nice: int = 0
+    port: int, conf: Path, parallel: int, pid: int, mode: str, nice: int = 0, cpus: tuple[int, ...] = ()
 ) -> Iterator[StormCount]:
     """An EAP storm while the block runs; the authentications done meanwhile.
 
@@ -201,9 +211,10 @@ def concurrent_storm(
     ``parallel`` processes started at once, three authentications each (~10-20 a second): each
     round's burst of process start-ups loads both CPUs for tens of milliseconds, which both
     servers' PAP figures then show. ``nice``: the storm's processes run that much nicer, so
-    they take the CPU the server leaves (as supplicants on other machines would)."""
+    they take the CPU the server leaves (as supplicants on other machines would); ``cpus``: they
+    run on those CPUs only."""
     if mode == "restart":
-        with _restarting_storm(port, conf, parallel, pid, nice) as count:
+        with _restarting_storm(port, conf, parallel, pid, nice, cpus) as count:
             yield count
         return
     exe = shutil.which("eapol_test")
@@ -230,7 +241,7 @@ def concurrent_storm(
         for log in logs:
             with log.open("wb") as out:
                 procs.append(
-                    subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_niced(nice))
+                    subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_niced(nice, cpus))
                 )
             time.sleep(0.1)
         time.sleep(1.0)
@@ -262,7 +273,9 @@ def _storm_marks(logs: list[Path]) -> tuple[int, int, int]:
 
 
 @contextlib.contextmanager
-def _restarting_storm(port: int, conf: Path, parallel: int, pid: int, nice: int) -> Iterator[StormCount]:
+def _restarting_storm(
+    port: int, conf: Path, parallel: int, pid: int, nice: int, cpus: tuple[int, ...]
+) -> Iterator[StormCount]:
     import threading
 
     stop, inside = threading.Event(), threading.Event()
@@ -270,7 +283,7 @@ def _restarting_storm(port: int, conf: Path, parallel: int, pid: int, nice: int)
 
     def loop() -> None:
         while not stop.is_set():
-            r = storm(port, conf, parallel, 2, pid, nice)
+            r = storm(port, conf, parallel, 2, pid, nice, cpus)
             if inside.is_set():
                 count.auths += int(r["ok"])
                 count.failures += int(r["auths"] - r["ok"])
@@ -290,14 +303,16 @@ def _restarting_storm(port: int, conf: Path, parallel: int, pid: int, nice: int)
 
 
 EAP_PROCESS = "radiusd, EAP in a process of its own"
+PINNED = "radiusd, EAP process on its own CPU"
 
 # -- the servers ---------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
 def radiusd_server(
-    work: Path, probe: Path | None = None, eap_process: bool = False, extra: str = ""
+    work: Path, probe: Path | None = None, eap_process: bool = False, extra: str = "", cpus: str = ""
 ) -> Iterator[tuple[int, int]]:
+    """radiusd with PEAP; ``cpus``: the daemon runs there (taskset -c), for ``--pin``."""
     url = sqlite_url(work)
     radiusd(url, "db", "upgrade")
     radiusd(url, "nas", "add", "bench", "--address", "127.0.0.1", "--secret", SECRET)
@@ -315,7 +330,7 @@ def radiusd_server(
     os.environ["RADIUSD_CONFIG"] = str(conf)
     os.environ["RADIUSD_REJECT_DELAY"] = "0"
     try:
-        launcher: tuple[str, ...] = ("radiusd",)
+        launcher: tuple[str, ...] = ("taskset", "-c", cpus, "radiusd") if cpus else ("radiusd",)
         if probe is not None:  # bench/eap_probe.py: where the event loop's time goes
             launcher = (
                 sys.executable,
@@ -364,20 +379,38 @@ def freeradius_server(exe: str, conf: Path) -> Iterator[tuple[int, int]]:
 # -- report --------------------------------------------------------------------------------------
 
 
+def start_servers(
+    args: argparse.Namespace, stack: contextlib.ExitStack, tmp: str, fr: str | None, last_cpu: int
+) -> dict[str, tuple[int, int]]:
+    """The servers the arguments ask for, by name: (authentication port, pid)."""
+    probe = Path(tmp) / "probe.json" if args.probe else None
+    servers = {"radiusd": stack.enter_context(radiusd_server(new_workdir(tmp, "radiusd"), probe))}
+    if args.eap_process:
+        servers[EAP_PROCESS] = stack.enter_context(
+            radiusd_server(new_workdir(tmp, "radiusd-eap-process"), eap_process=True)
+        )
+    if args.pin:
+        servers[PINNED] = stack.enter_context(
+            radiusd_server(
+                new_workdir(tmp, "radiusd-pinned"), eap_process=True,
+                extra=f'process_cpus = "{last_cpu}"\n', cpus="0",
+            )
+        )  # fmt: skip
+    if fr is not None and not args.no_freeradius:
+        servers["FreeRADIUS"] = stack.enter_context(freeradius_server(fr, Path(tmp) / "freeradius"))
+    return servers
+
+
 def run(args: argparse.Namespace, tmp: str) -> str:
     conf = eapol_conf(Path(tmp) / "peap.conf")
     rows: dict[str, list[dict[str, float]]] = {}
     pap: dict[str, list[tuple[list[float], list[float], StormCount]]] = {}
     fr = freeradius_exe()
+    last_cpu = max(os.sched_getaffinity(0))
+    storm_cpus = (last_cpu,) if args.pin else ()
+    pap_cpus = (0,) if args.pin else ()
     with contextlib.ExitStack() as stack:
-        probe = Path(tmp) / "probe.json" if args.probe else None
-        servers = {"radiusd": stack.enter_context(radiusd_server(new_workdir(tmp, "radiusd"), probe))}
-        if args.eap_process:
-            servers[EAP_PROCESS] = stack.enter_context(
-                radiusd_server(new_workdir(tmp, "radiusd-eap-process"), eap_process=True)
-            )
-        if fr is not None and not args.no_freeradius:
-            servers["FreeRADIUS"] = stack.enter_context(freeradius_server(fr, Path(tmp) / "freeradius"))
+        servers = start_servers(args, stack, tmp, fr, last_cpu)
         idle: dict[str, float] = {}
         for name, (port, pid) in servers.items():
             storm(port, conf, 1, 0, pid)  # warm-up
@@ -388,9 +421,11 @@ def run(args: argparse.Namespace, tmp: str) -> str:
         for _ in range(args.pap_repeat):  # interleaved, like the CPU rounds
             for mode in args.storm:
                 for name, (port, pid) in servers.items():
-                    quiet = pap_client(port, args.pap_rate, args.pap_seconds, args.pap_slice_us)
-                    with concurrent_storm(port, conf, args.parallel, pid, mode, args.storm_nice) as count:
-                        busy = pap_client(port, args.pap_rate, args.pap_seconds, args.pap_slice_us)
+                    quiet = pap_client(port, args.pap_rate, args.pap_seconds, args.pap_slice_us, pap_cpus)
+                    with concurrent_storm(
+                        port, conf, args.parallel, pid, mode, args.storm_nice, storm_cpus
+                    ) as count:
+                        busy = pap_client(port, args.pap_rate, args.pap_seconds, args.pap_slice_us, pap_cpus)
                     pap.setdefault(f"{name}, {mode} storm", []).append((quiet, busy, count))
     lines = [
         f"Machine: {os.cpu_count()} cores, shared with other work while this ran (figures are noisy); "
@@ -400,7 +435,14 @@ def run(args: argparse.Namespace, tmp: str) -> str:
         f"{args.repeat} interleaved rounds; FreeRADIUS {freeradius_version(fr) if fr else 'not installed'}; "
         f"storm clients during the PAP rounds at nice {args.storm_nice}; PAP client CPU slice "
         f"{f'{args.pap_slice_us} µs' if args.pap_slice_us else 'the kernel default'}; radiusd with "
-        "its default sched_slice_us (100 µs).",
+        "its default sched_slice_us (100 µs)."
+        + (
+            f" Placement (--pin), for every server's PAP rounds: storm clients on CPU {last_cpu}, the "
+            f"PAP client on CPU 0; {PINNED!r}: the daemon on CPU 0 (taskset -c 0), its EAP process "
+            f"on CPU {last_cpu} ([eap] process_cpus); the other servers on every CPU."
+            if args.pin
+            else ""
+        ),
         "",
         "auth/s is bound by eapol_test (its state machine's timers), not by the servers. CPU: the",
         "server process over the round; 'minus idle' subtracts what it spends idle over the same",
@@ -426,12 +468,11 @@ def run(args: argparse.Namespace, tmp: str) -> str:
             f"Median CPU per full authentication (minus idle): radiusd {med['radiusd']:.2f} ms, "
             f"FreeRADIUS {med['FreeRADIUS']:.2f} ms: ratio {ratio:.2f} (target at most 1.2).",
         ]
-        if EAP_PROCESS in med:
-            lines.append(
-                f"{EAP_PROCESS}: {med[EAP_PROCESS]:.2f} ms, ratio {med[EAP_PROCESS] / med['FreeRADIUS']:.2f}."
-            )
+        for other in (EAP_PROCESS, PINNED):
+            if other in med:
+                lines.append(f"{other}: {med[other]:.2f} ms, ratio {med[other] / med['FreeRADIUS']:.2f}.")
     lines += pap_report(args, pap)
-    if probe is not None:
+    if args.probe:
         from bench.eap_probe import summary
 
         lines += [
@@ -439,7 +480,7 @@ def run(args: argparse.Namespace, tmp: str) -> str:
             "radiusd under bench/eap_probe.py (the whole run: CPU rounds, quiet and storm PAP):",
             "",
         ]
-        lines += summary(probe)
+        lines += summary(Path(tmp) / "probe.json")
     return "\n".join(lines) + "\n"
 
 
@@ -519,6 +560,12 @@ def main() -> None:
     p.add_argument("--no-freeradius", action="store_true")
     p.add_argument(
         "--eap-process", action="store_true", help=f"also {EAP_PROCESS!r}: [eap] process = true (A/B)"
+    )
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help=f"also {PINNED!r} (daemon on CPU 0, [eap] process_cpus = the last CPU), and in the PAP "
+        "rounds the storm clients on the last CPU, the PAP client on CPU 0, for every server",
     )
     p.add_argument(
         "--probe", action="store_true", help="radiusd under bench/eap_probe.py (its figures, not CPU)"

@@ -164,14 +164,17 @@ async def disconnect_one(
     return await disconnect_session(ref, nas, coa)
 
 
-def removal_disconnect(engine: AsyncEngine, daemon: DaemonRoute) -> Disconnect:
+def removal_disconnect(
+    engine: AsyncEngine, daemon: DaemonRoute, timeout: float = DEFAULT_TIMEOUT
+) -> Disconnect:
     """How ``subscriber remove --disconnect`` disconnects (inventory.offboard's ``send``): each
     session of a RadSec NAS through the daemon, which holds its connection (one stderr line
-    saying so, as it may wait up to 30 s for the NAS), the others over UDP as before."""
+    saying so, as it may wait up to ``timeout`` seconds for the NAS), the others over UDP,
+    each waiting at most ``timeout`` seconds too."""
     from inventory.actions import nas_of, routers_by_id
     from radiusd.coa.service import CoaService
 
-    coa = CoaService(engine)
+    coa = CoaService(engine, timeout=timeout)
 
     async def send(sessions: list[SessionRef]) -> list[dict[str, Any]]:
         routers = await routers_by_id(engine)
@@ -180,7 +183,7 @@ def removal_disconnect(engine: AsyncEngine, daemon: DaemonRoute) -> Disconnect:
             nas = nas_of(ref, routers)
             if daemon.wanted(nas):
                 click.echo(f"{_where(ref)}: disconnect through the daemon (RadSec NAS)", err=True)
-            done.append((await disconnect_one(ref, nas, coa, daemon)).to_json())
+            done.append((await disconnect_one(ref, nas, coa, daemon, wait=timeout)).to_json())
         return done
 
     return send

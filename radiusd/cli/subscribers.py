@@ -11,7 +11,7 @@ import click
 
 from radiusd.cli.context import get_context, run_store
 from radiusd.cli.listing import render
-from radiusd.cli.nas_actions import apply_plan_live, disconnect_user
+from radiusd.cli.nas_actions import DEFAULT_TIMEOUT, apply_plan_live, disconnect_user
 from radiusd.cli.output import fail, json_option, pick_columns, plural, print_json, print_record
 from radiusd.cli.progress import progress
 from radiusd.cli.secrets import secret_option
@@ -267,13 +267,21 @@ def subscriber_set_plan(username: str, plan: str | None, no_plan: bool) -> None:
     is_flag=True,
     help="Disconnect its open sessions first (refused otherwise while it is online).",
 )
-def subscriber_remove(username: str, disconnect: bool) -> None:
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1, max=300),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --disconnect: give up on a NAS that has not answered after this long (per session).",
+)
+def subscriber_remove(username: str, disconnect: bool, timeout: float) -> None:
     """Remove a subscriber (refused while it is online, unless --disconnect)."""
-    _remove(username, disconnect)
+    _remove(username, disconnect, timeout)
     click.echo(f"removed subscriber {username!r}")
 
 
-def _remove(username: str, disconnect: bool) -> None:
+def _remove(username: str, disconnect: bool, timeout: float = DEFAULT_TIMEOUT) -> None:
     """Remove ``username``; with ``disconnect`` its sessions go first, those of a RadSec NAS
     through the daemon (radiusd.cli.coa_relay), the only process holding that NAS's connection."""
     from radiusd.cli.coa_relay import DaemonRoute
@@ -286,7 +294,7 @@ def _remove(username: str, disconnect: bool) -> None:
 
         daemon = DaemonRoute(settings, engine)
         try:
-            send = removal_disconnect(engine, daemon)
+            send = removal_disconnect(engine, daemon, timeout)
             return await remove_online_subscriber(engine, username, disconnect=disconnect, send=send)
         finally:
             await daemon.close()

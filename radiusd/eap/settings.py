@@ -11,6 +11,7 @@ methods = ["peap", "ttls", "tls"]      # allowed (default: these, tls only with 
 default_method = "peap"                # offered first; the peer may Nak to another allowed one
 process = false                        # true: conversations in a process of their own
 process_nice = 10                      # its nice value: PAP and accounting run first
+process_cpus = ""                      # CPUs it may run on ("1", "2-3,6"); "": the daemon's
 
 [eap.plan_methods]                     # optional, per plan: checked once the subscriber is known
 iot = ["tls"]
@@ -30,7 +31,7 @@ from .tls import TlsContexts, TlsFiles
 _KEYS = {
     "cert", "key", "ca", "crl", "methods", "default_method", "allow_md5", "fragment_size",
     "max_conversations", "max_buffered", "timeout", "workers", "queue_max", "tls_min_version",
-    "tls_max_version", "plan_methods", "nas_methods", "process", "process_nice",
+    "tls_max_version", "plan_methods", "nas_methods", "process", "process_nice", "process_cpus",
 }  # fmt: skip
 
 
@@ -68,6 +69,10 @@ class EapSettings:
     process: bool = False
     #: that process's nice value (0-19): the kernel runs PAP and accounting first
     process_nice: int = 10
+    #: the CPUs that process may run on (sched_setaffinity); empty: those of the daemon. With
+    #: the daemon kept off them (systemd CPUAffinity=, taskset), TLS work never waits in the
+    #: queue of the CPU that answers PAP and accounting
+    process_cpus: tuple[int, ...] = ()
     tls_min_version: str = "1.2"
     tls_max_version: str = "1.3"
     #: per plan, the methods allowed (``{ "residential" = ["peap"] }``); plans not named: all
@@ -126,6 +131,27 @@ def _bool(value: Any, where: str) -> bool:
     return value
 
 
+def parse_cpus(value: Any, where: str) -> tuple[int, ...]:
+    """CPU numbers from a list (``[1, 3]``) or a cpuset string (``"1"``, ``"2-3,6"``, as
+    taskset -c and cpuset(7) write them); ValueError naming ``where`` when malformed."""
+    if isinstance(value, list):
+        parts = [str(v) for v in value]
+    elif isinstance(value, (str, int)) and not isinstance(value, bool):
+        parts = [p.strip() for p in str(value).split(",") if p.strip()]
+    else:
+        parts = ["?"]
+    cpus: set[int] = set()
+    for part in parts:
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise ValueError(f'{where}: CPU numbers, e.g. "1" or "2-3,6" (got {value!r})')
+        first, last = int(low), int(high or low)
+        if last < first or last > 4095:
+            raise ValueError(f"{where}: a range goes up, to at most 4095 (got {part!r})")
+        cpus.update(range(first, last + 1))
+    return tuple(sorted(cpus))
+
+
 def parse_eap(section: dict[str, Any]) -> EapSettings:
     """EapSettings from the ``[eap]`` table; ValueError with the setting's name when invalid.
     An empty section disables EAP (every EAP request is rejected, as before)."""
@@ -176,6 +202,7 @@ def parse_eap(section: dict[str, Any]) -> EapSettings:
             queue_max=int(section.get("queue_max", 256)),
             process=process,
             process_nice=int(section.get("process_nice", 10)),
+            process_cpus=parse_cpus(section.get("process_cpus", ""), "[eap] process_cpus"),
             tls_min_version=low,
             tls_max_version=high,
             plan_methods=tuple(

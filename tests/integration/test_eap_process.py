@@ -176,6 +176,40 @@ def test_reload_checks_the_files_first_and_keeps_the_old(
     assert out.kind == "challenge" and driver.engine.settings.fragment_size == 200
 
 
+def test_process_runs_on_its_cpus_and_a_reload_moves_it(pki: dict[str, Path]) -> None:
+    """[eap] process_cpus: the child pins itself (sched_setaffinity) once it has its settings;
+    a reload to another set moves it, an empty one gives it the daemon's CPUs again."""
+    mine = os.sched_getaffinity(0)
+    last = max(mine)
+    engine = build_engine(section(pki, process_cpus=str(last)))
+    assert isinstance(engine, EapProcess) and engine.settings.process_cpus == (last,)
+    d = Driver(engine)
+    try:
+        assert d.send(identity(1)).kind == "challenge"  # the child has read its settings
+        pid = engine.pid
+        assert pid is not None
+        assert d.until(lambda: os.sched_getaffinity(pid) == {last})
+        first = min(mine)
+        engine.reload(parse_eap(section(pki, process_cpus=[first])))
+        assert d.until(lambda: os.sched_getaffinity(pid) == {first})
+        engine.reload(parse_eap(section(pki)))
+        assert d.until(lambda: os.sched_getaffinity(pid) == mine)
+    finally:
+        d.close()
+
+
+def test_process_on_cpus_the_kernel_refuses_still_serves(pki: dict[str, Path]) -> None:
+    """A CPU that does not exist here: logged by the child, which keeps the daemon's CPUs."""
+    engine = build_engine(section(pki, process_cpus="4000"))
+    assert isinstance(engine, EapProcess)
+    d = Driver(engine)
+    try:
+        assert d.send(identity(1)).kind == "challenge"
+        assert engine.pid is not None and os.sched_getaffinity(engine.pid) == os.sched_getaffinity(0)
+    finally:
+        d.close()
+
+
 def test_close_ends_the_process(pki: dict[str, Path]) -> None:
     engine = build_engine(section(pki))
     assert isinstance(engine, EapProcess)
@@ -191,6 +225,13 @@ def test_settings_refuse_bad_process_values(pki: dict[str, Path]) -> None:
     with pytest.raises(ValueError, match="process_nice: 0 to 19"):
         parse_eap(section(pki, process_nice=20))
     assert parse_eap(section(pki, process=False)).process is False
+    assert parse_eap(section(pki, process_cpus="0-2,5")).process_cpus == (0, 1, 2, 5)
+    assert parse_eap(section(pki, process_cpus=[3, 1])).process_cpus == (1, 3)
+    assert parse_eap(section(pki, process_cpus=2)).process_cpus == (2,)
+    assert parse_eap(section(pki)).process_cpus == ()
+    for bad in ("one", "3-1", "1,,x", "-1", "0-5000", True, {"a": 1}):
+        with pytest.raises(ValueError, match="process_cpus"):
+            parse_eap(section(pki, process_cpus=bad))
 
 
 def test_worker_started_by_hand_says_how_it_is_used() -> None:
