@@ -169,15 +169,8 @@ class IpamHooks(IpamBase):
                 current = self.alloc.lookup(row.address)
             except PoolError:
                 continue
-            if (
-                current is not None
-                and current.state in LIVE
-                and (current.owner, current.session)
-                == (
-                    row.owner,
-                    row.session,
-                )
-            ):
+            same = current is not None and (current.owner, current.session) == (row.owner, row.session)
+            if same and current is not None and current.state in LIVE:
                 continue
             if row.owner is None or not self.alloc.apply(row):  # (a change of it pending here)
                 continue
