@@ -19,6 +19,7 @@ from radiusd.cli.context import run_store
 from radiusd.cli.output import fail, plural, print_json
 
 if TYPE_CHECKING:
+    from click.decorators import FC
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from inventory.actions import SessionAction
@@ -33,6 +34,21 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 30.0
 
 
+_TIMEOUT_HELP = "Give up on a NAS that has not answered after this long (per session)."
+
+
+def timeout_option(help: str = _TIMEOUT_HELP) -> Callable[[FC], FC]:
+    """``--timeout SECONDS`` (0.1-300, default 30): how long each request waits for its NAS."""
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.1, max=300),
+        default=DEFAULT_TIMEOUT,
+        show_default=True,
+        metavar="SECONDS",
+        help=help,
+    )
+
+
 def wait_options(f: Any) -> Any:
     """``--timeout SECONDS`` and ``--no-wait``: how long each Disconnect-Request waits for its NAS."""
     f = click.option(
@@ -40,14 +56,7 @@ def wait_options(f: Any) -> Any:
         is_flag=True,
         help="Send each Disconnect-Request once and do not wait for the NAS's answer.",
     )(f)
-    return click.option(
-        "--timeout",
-        type=click.FloatRange(min=0.1, max=300),
-        default=DEFAULT_TIMEOUT,
-        show_default=True,
-        metavar="SECONDS",
-        help="Give up on a NAS that has not answered after this long (per session).",
-    )(f)
+    return timeout_option()(f)
 
 
 def _who(a: SessionAction) -> str:

@@ -11,7 +11,7 @@ import click
 
 from radiusd.cli.context import get_context, run_store
 from radiusd.cli.listing import render
-from radiusd.cli.nas_actions import DEFAULT_TIMEOUT, apply_plan_live, disconnect_user
+from radiusd.cli.nas_actions import DEFAULT_TIMEOUT, apply_plan_live, disconnect_user, timeout_option
 from radiusd.cli.output import fail, json_option, pick_columns, plural, print_json, print_record
 from radiusd.cli.progress import progress
 from radiusd.cli.secrets import secret_option
@@ -205,14 +205,7 @@ def _set_status(username: str, status: str) -> None:
 
 @subscriber.command("suspend")
 @click.argument("username")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1, max=300),
-    default=30.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Give up on a NAS that has not answered the Disconnect-Request after this long.",
-)
+@timeout_option("Give up on a NAS that has not answered the Disconnect-Request after this long.")
 @click.option("--no-wait", is_flag=True, help="Send the Disconnect-Requests; do not wait for answers.")
 def subscriber_suspend(username: str, timeout: float, no_wait: bool) -> None:
     """Suspend a subscriber (rejected, or walled garden if the plan has one) and disconnect
@@ -267,14 +260,7 @@ def subscriber_set_plan(username: str, plan: str | None, no_plan: bool) -> None:
     is_flag=True,
     help="Disconnect its open sessions first (refused otherwise while it is online).",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1, max=300),
-    default=DEFAULT_TIMEOUT,
-    show_default=True,
-    metavar="SECONDS",
-    help="With --disconnect: give up on a NAS that has not answered after this long (per session).",
-)
+@timeout_option("With --disconnect: give up on a NAS that has not answered after this long (per session).")
 def subscriber_remove(username: str, disconnect: bool, timeout: float) -> None:
     """Remove a subscriber (refused while it is online, unless --disconnect)."""
     _remove(username, disconnect, timeout)
