@@ -55,6 +55,7 @@ from radiusd.store.changes import TOPIC_NAS, TOPIC_PLAN, TOPIC_SESSION, TOPIC_SU
 from radiusd.store.db_stats import TableStats, storage_stats
 from radiusd.store.engine import create_engine, ensure_schema
 from radiusd.store.lease_feed import LeaseFeed, asyncpg_dsn
+from radiusd.store.nas_reset import NasSessionsOp
 from radiusd.store.pools import TOPIC_POOL
 from radiusd.store.retention import MAINTAIN_EVERY, MaintenanceReport, Retention, maintain
 from radiusd.store.sessions_load import load_sessions, load_sessions_by_id
@@ -70,6 +71,7 @@ from radiusd.tasks import reraise_if_cancelled
 
 if TYPE_CHECKING:
     from radiusd.api.server import ApiServer
+    from radiusd.model.events import AcctEvent
     from radiusd.store.records import NasRecord
 
 log = get_logger("radiusd.server")  # the name operators filter on; kept
@@ -170,6 +172,21 @@ class Daemon:
         self.membership.on_change = self.ipam.prefer
         node = self.membership.node_id
         self.accounting.make_op = lambda change: AccountingOp(change, node)  # announces opens/closes
+        if self.engine.dialect.name == "postgresql":  # Accounting-On/Off: other nodes' sessions too
+            self.accounting.make_reset_op = self._reset_op
+
+    def _reset_op(self, ev: AcctEvent, started_before: dt.datetime) -> NasSessionsOp:
+        """Accounting-On/Off: close the NAS's sessions still open in the database that started
+        before ``started_before``, except those this node holds open in memory when the batch
+        is written (its own to write)."""
+        table = self.sessions
+
+        def open_here() -> list[str]:
+            return [s.unique_id for s in table.open_of_nas(ev.nas_address)]
+
+        return NasSessionsOp(
+            ev.nas_address, ev.router_id, ev.event_time, started_before, self.membership.node_id, open_here
+        )
 
     def _dispatcher(
         self, handlers: dict[int, Handler], admits: Callable[[], bool] | None = None

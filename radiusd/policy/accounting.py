@@ -20,6 +20,11 @@ commit had an unknown outcome is not answered until that session is reread
 Lease hooks (IPAM) are called for every Start, Interim-Update of an open session,
 Stop, Accounting-On/Off and swept session; their operations join the same writer batch.
 Hooks must be idempotent: a retransmitted request calls them again.
+
+Accounting-On/Off (RFC 2866 §5.1) ends every session of the NAS. The state machine closes
+those in this node's memory; with several nodes on one database, ``make_reset_op`` adds an
+operation that closes, in the same transaction, those still open in the database that another
+node wrote (radiusd.store.nas_reset), and the sessions it closed are taken into memory here.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from radiusd.clock import ClockWatch
 from radiusd.codec.codes import Code
@@ -37,11 +42,18 @@ from radiusd.codec.packet import Packet
 from radiusd.logs import get_logger
 from radiusd.model.events import AcctEvent, OtherEvent, StatusType
 from radiusd.model.request import HandlerResult, Request
-from radiusd.model.sessions import Change
+from radiusd.model.sessions import Change, LiveSession
 from radiusd.model.writes import Operation, WriterBusy, WriterClosed
 
 from .accounting_doubt import DoubtTracker, MakeReloadOp, OpSink
-from .accounting_events import NAS_RESET, InvalidAccounting, OtherStatusType, other_event, parse_event
+from .accounting_events import (
+    NAS_RESET,
+    InvalidAccounting,
+    OtherStatusType,
+    other_event,
+    parse_event,
+    sent_at,
+)
 from .accounting_state import apply_event
 from .accounting_sweep import Sweeper
 from .directory import Directory
@@ -52,6 +64,18 @@ log = get_logger("radiusd.accounting")
 
 
 MakeOp = Callable[[Change], Operation]
+
+
+class ResetOp(Operation, Protocol):
+    """Closes, in the database, the sessions of a NAS that sent Accounting-On/Off which this
+    node's memory does not hold open (radiusd.store.nas_reset.NasSessionsOp); once its
+    transaction has committed, ``closed`` holds them as stored."""
+
+    closed: list[LiveSession]
+
+
+#: (the event, the moment before which a session must have started to be closed)
+MakeResetOp = Callable[[AcctEvent, dt.datetime], ResetOp]
 
 
 class AccountingPolicy:
@@ -68,6 +92,7 @@ class AccountingPolicy:
         hooks: LeaseHooks | None = None,
         make_event_op: Callable[[OtherEvent], Operation] | None = None,
         make_reload_op: MakeReloadOp | None = None,
+        make_reset_op: MakeResetOp | None = None,
         default_interim_interval: int = 300,
         interim_grace_factor: float = 3.0,
         interim_grace: float = 120.0,
@@ -82,6 +107,8 @@ class AccountingPolicy:
         self.hooks: LeaseHooks = hooks if hooks is not None else NoLeaseHooks()
         #: writes an :class:`OtherEvent`; None: such requests are dropped unanswered, as invalid
         self.make_event_op = make_event_op
+        #: closes a rebooted NAS's sessions written by other nodes (None: memory holds them all)
+        self.make_reset_op = make_reset_op
         #: sessions in doubt, reread after a commit with an unknown outcome (None: not tracked)
         self.doubt = DoubtTracker(table, writer, make_reload_op)
         self.sweeper = Sweeper(
@@ -138,6 +165,12 @@ class AccountingPolicy:
         first = ev.username and self.table.get(ev.unique_id) is None
         apply_event(self.table, ev, change, self._plan_interval(ev.username) if first else None)
         ops = self._lease_ops(ev, change)
+        reset = None
+        if ev.status in NAS_RESET and self.make_reset_op is not None:
+            # a session started after the NAS sent this is not one the reboot ended (a login at
+            # another node since); the later of the two times, in case the NAS's clock is wrong
+            reset = self.make_reset_op(ev, max(ev.event_time, sent_at(req)))
+            ops.append(reset)
         if change.writes:
             ops.insert(0, self.make_op(change))
         elif not ops and not change.depends:
@@ -145,7 +178,7 @@ class AccountingPolicy:
             return req.packet.reply(Code.ACCOUNTING_RESPONSE)  # nothing new and nothing pending
         else:
             ops.insert(0, self.make_op(change))  # waits for the pending writes it depends on
-        return self._submit(req, change, ops)
+        return self._submit(req, change, ops, reset)
 
     def _record_other(self, req: Request, status: int, event_time: dt.datetime) -> HandlerResult:
         """Record a request that is not a session event, then acknowledge it (RFC 2866 §2)."""
@@ -195,7 +228,9 @@ class AccountingPolicy:
             return list(h.on_interim(ev)) if s is not None and s.is_open else []
         return list(h.on_nas_reset(ev.nas_address, ev))
 
-    def _submit(self, req: Request, change: Change, ops: list[Operation]) -> HandlerResult:
+    def _submit(
+        self, req: Request, change: Change, ops: list[Operation], reset: ResetOp | None = None
+    ) -> HandlerResult:
         futs: list[asyncio.Future[None]] = []
         try:
             for op in ops:
@@ -212,7 +247,7 @@ class AccountingPolicy:
         # extra event-loop steps per request (the dispatcher awaits any awaitable).
         reply: asyncio.Future[Packet | None] = futs[0].get_loop().create_future()
         if len(futs) == 1:
-            futs[0].add_done_callback(lambda done: self._finish(req, change, done, reply))
+            futs[0].add_done_callback(lambda done: self._finish(req, change, done, reply, reset))
             return reply
         # Several operations (lease hooks): finish at the first failure or after the last
         # success, as gather() would, without its wrapper future.
@@ -224,14 +259,19 @@ class AccountingPolicy:
                 return  # finished already, by an earlier failure
             left[0] = 0 if failed else left[0] - 1
             if not left[0]:
-                self._finish(req, change, done, reply)
+                self._finish(req, change, done, reply, reset)
 
         for fut in futs:
             fut.add_done_callback(one_done)
         return reply
 
     def _finish(
-        self, req: Request, change: Change, done: asyncio.Future[Any], reply: asyncio.Future[Packet | None]
+        self,
+        req: Request,
+        change: Change,
+        done: asyncio.Future[Any],
+        reply: asyncio.Future[Packet | None],
+        reset: ResetOp | None = None,
     ) -> None:
         """The writer is done with this request's operations: reply, or fail without a reply."""
         if done.cancelled() or done.exception() is not None:
@@ -243,6 +283,9 @@ class AccountingPolicy:
                 else:
                     reply.set_exception(done.exception())  # type: ignore[arg-type]
             return
+        if reset is not None and reset.closed:  # committed, whatever becomes of the change
+            self.doubt.take_closed(reset.closed)
+            req.note(f"  closed in the database: {len(reset.closed)} session(s) written by other nodes")
         if change.stale:  # another node wrote one of its sessions first: nothing of it was written
             self.dropped_stale += 1
             uids = change.touched()

@@ -15,7 +15,9 @@ clear too.
 
 Written elsewhere. Another node announces the sessions it opened or closed
 (:meth:`DoubtTracker.written_elsewhere`); they are read through the writer too, after this
-node's own writes, so that Simultaneous-Use counts them.
+node's own writes, so that Simultaneous-Use counts them. Sessions this node closed in the
+database without holding them in memory (a NAS's Accounting-On/Off: radiusd.store.nas_reset)
+are taken as committed (:meth:`DoubtTracker.take_closed`).
 """
 
 from __future__ import annotations
@@ -129,6 +131,15 @@ class DoubtTracker:
             self.resolve()  # sessions put in doubt while this read was on its way
 
     # -- sessions opened or closed at other nodes -----------------------------------------
+
+    def take_closed(self, sessions: Iterable[LiveSession]) -> None:
+        """Sessions this node's transaction closed in the database, as stored, once committed
+        (Accounting-On/Off closing what other nodes wrote). One with a write of this node
+        pending, or in doubt, is left to that write's outcome (a lost write rereads it)."""
+        for s in sessions:
+            uid = s.unique_id
+            if not self.table.pending(uid) and uid not in self.sessions:
+                self.table.reloaded(uid, s)
 
     def written_elsewhere(self, unique_ids: list[str]) -> None:
         """Another node opened or closed these sessions (its announcement): read them through

@@ -102,6 +102,14 @@ _STATUS_OF = {s.value: s for s in StatusType}
 NAS_RESET = (StatusType.ACCOUNTING_ON, StatusType.ACCOUNTING_OFF)
 
 
+def sent_at(req: Request) -> dt.datetime:
+    """When the NAS sent ``req`` by this server's clock: its arrival less Acct-Delay-Time
+    (RFC 2866 §5.2), whatever its Event-Timestamp says (a NAS without a battery-backed clock
+    may send Accounting-On before its clock is set: an Event-Timestamp of 1970)."""
+    _, (delay,) = req.packet.first_fields(b"", bytes((ACCT_DELAY_TIME,)))
+    return dt.datetime.fromtimestamp(req.received - (delay or 0), dt.UTC)
+
+
 #: what parse_event reads, in one Packet.first_fields call: raw values, then 4-octet integers
 _RAW = bytes((
     ACCT_SESSION_ID, USER_NAME, CLASS, NAS_PORT_ID, FRAMED_IP_ADDRESS, FRAMED_IPV6_PREFIX,

@@ -243,14 +243,16 @@ class IpamBase:
         """Operations for hook changes, settled in memory now (see the module docstring). A
         row another node holds is not written; the stored row is taken into memory when the
         transaction reads it (and a NAS that reports it is logged as a conflict)."""
-        if not changes:
-            return []
+        return [self._eager_op(changes, end)] if changes else []
+
+    def _eager_op(self, changes: list[Change], end: str = "release") -> LeaseOp:
+        """The one operation of :meth:`_eager` (``changes`` not empty)."""
         for ch in changes:
             self.alloc.commit(ch)
         addresses = [ch.address for ch in changes]
         op = self._op(changes, lambda: self._dirty.update(addresses), end)
         op.on_lost = self._hook_lost
-        return [op]
+        return op
 
     def _hook_lost(self, rows: dict[str, Lease]) -> None:
         for row in rows.values():

@@ -2,7 +2,9 @@
 
 Accounting-Start confirms the offered item (or adopts one the NAS chose), Interim-Update
 renews it for k x Acct-Interim-Interval + grace, Stop releases it (sticky hold), Accounting-
-On/Off releases every item of the NAS. The Framed-IP-Address a NAS reports is authoritative:
+On/Off releases every item of the NAS (on PostgreSQL also those another node wrote that this
+node's memory does not hold: read and released in the same transaction,
+radiusd.store.nas_reset). The Framed-IP-Address a NAS reports is authoritative:
 an address the server did not hand out is adopted if free and logged as a conflict if not.
 Changes are settled in memory at once and returned as writer operations for the accounting
 handler to queue (see :mod:`radiusd.policy.ipam_service`). A mixin of
@@ -17,12 +19,15 @@ from ipam import AdoptStatus, Change, LeaseError, PoolError
 from ipam.lease import LIVE
 from ipam.owners import username_of
 from radiusd.logs import get_logger
+from radiusd.store.nas_reset import NasLeasesOp
 
 from .ipam_base import IpamBase
 
 if TYPE_CHECKING:
+    from ipam import Lease
     from radiusd.model.events import AcctEvent
     from radiusd.model.writes import Operation
+    from radiusd.store.lease_ops import LeaseOp
 
 log = get_logger("radiusd.ipam")
 
@@ -144,4 +149,35 @@ class IpamHooks(IpamBase):
         changes = self.alloc.release_all_for_nas(str(event.router_id), self.clock())
         if changes:
             log.info("ipam.nas-reset", nas=nas_id, released=len(changes))
-        return self._eager(changes)
+        ops = self._eager(changes)
+        shared = self.engine is not None and self.engine.dialect.name == "postgresql"  # (None: tests)
+        if shared and self.alloc.has_pools():  # other nodes' rows
+            ops.append(NasLeasesOp(event.router_id, lambda rows: self._release_stored(nas_id, rows)))
+        return ops
+
+    def _release_stored(self, nas_id: str, rows: list[Lease]) -> LeaseOp | None:
+        """Inside the transaction of an Accounting-On/Off: the NAS's rows still offered or
+        leased in the database. Those this node's memory holds live as stored (taken after the
+        reset it handled: the reset released every other) stay; the others, written by another
+        node, are taken into memory and released under the ``release`` guard."""
+        now = self.clock()
+        changes: list[Change] = []
+        for row in rows:
+            if row.pool not in self.configs:
+                continue
+            try:
+                current = self.alloc.lookup(row.address)
+            except PoolError:
+                continue
+            same = current is not None and (current.owner, current.session) == (row.owner, row.session)
+            if same and current is not None and current.state in LIVE:
+                continue
+            if row.owner is None or not self.alloc.apply(row):  # (a change of it pending here)
+                continue
+            ch = self.alloc.release(row.address, row.owner, now)
+            if ch is not None:
+                changes.append(ch)
+        if not changes:
+            return None
+        log.info("ipam.nas-reset", nas=nas_id, released=len(changes), source="database")
+        return self._eager_op(changes)
