@@ -112,9 +112,11 @@ class Worker:
             assert isinstance(outcome, Outcome)  # inline: never a future
             send(self.sock, ("done", seq, outcome, self.stats()))
         elif kind == "reload":
+            before = self.engine.settings.process_cpus
             try:
                 self.engine.reload(message[1])
-                pin(message[1].process_cpus, reloaded=True)
+                if message[1].process_cpus != before:  # moved only when the set changed
+                    pin(message[1].process_cpus, reloaded=True)
                 send(self.sock, ("reloaded", ""))
             except Exception as exc:  # told to the daemon, which keeps the old settings
                 send(self.sock, ("reloaded", str(exc) or type(exc).__name__))
