@@ -11,7 +11,7 @@ import click
 
 from radiusd.cli.context import get_context, run_store
 from radiusd.cli.listing import render
-from radiusd.cli.nas_actions import DEFAULT_TIMEOUT, apply_plan_live, disconnect_user, timeout_option
+from radiusd.cli.nas_actions import apply_plan_live, disconnect_user, timeout_option
 from radiusd.cli.output import fail, json_option, pick_columns, plural, print_json, print_record
 from radiusd.cli.progress import progress
 from radiusd.cli.secrets import secret_option
@@ -267,7 +267,7 @@ def subscriber_remove(username: str, disconnect: bool, timeout: float) -> None:
     click.echo(f"removed subscriber {username!r}")
 
 
-def _remove(username: str, disconnect: bool, timeout: float = DEFAULT_TIMEOUT) -> None:
+def _remove(username: str, disconnect: bool, timeout: float) -> None:
     """Remove ``username``; with ``disconnect`` its sessions go first, those of a RadSec NAS
     through the daemon (radiusd.cli.coa_relay), the only process holding that NAS's connection."""
     from radiusd.cli.coa_relay import DaemonRoute
