@@ -304,6 +304,7 @@ def _restarting_storm(
 
 EAP_PROCESS = "radiusd, EAP in a process of its own"
 PINNED = "radiusd, EAP process on its own CPU"
+THREAD_PINNED = "radiusd, TLS thread on its own CPU"
 
 # -- the servers ---------------------------------------------------------------------------------
 
@@ -393,9 +394,15 @@ def start_servers(
         servers[PINNED] = stack.enter_context(
             radiusd_server(
                 new_workdir(tmp, "radiusd-pinned"), eap_process=True,
-                extra=f'process_cpus = "{last_cpu}"\n', cpus="0",
+                extra=f'tls_cpus = "{last_cpu}"\n', cpus="0",
             )
         )  # fmt: skip
+    if args.pin_threads:
+        servers[THREAD_PINNED] = stack.enter_context(
+            radiusd_server(
+                new_workdir(tmp, "radiusd-thread-pinned"), extra=f'tls_cpus = "{last_cpu}"\n', cpus="0"
+            )
+        )
     if fr is not None and not args.no_freeradius:
         servers["FreeRADIUS"] = stack.enter_context(freeradius_server(fr, Path(tmp) / "freeradius"))
     return servers
@@ -407,8 +414,9 @@ def run(args: argparse.Namespace, tmp: str) -> str:
     pap: dict[str, list[tuple[list[float], list[float], StormCount]]] = {}
     fr = freeradius_exe()
     last_cpu = max(os.sched_getaffinity(0))
-    storm_cpus = (last_cpu,) if args.pin else ()
-    pap_cpus = (0,) if args.pin else ()
+    placed = args.pin or args.pin_threads
+    storm_cpus = (last_cpu,) if placed else ()
+    pap_cpus = (0,) if placed else ()
     with contextlib.ExitStack() as stack:
         servers = start_servers(args, stack, tmp, fr, last_cpu)
         idle: dict[str, float] = {}
@@ -435,14 +443,7 @@ def run(args: argparse.Namespace, tmp: str) -> str:
         f"{args.repeat} interleaved rounds; FreeRADIUS {freeradius_version(fr) if fr else 'not installed'}; "
         f"storm clients during the PAP rounds at nice {args.storm_nice}; PAP client CPU slice "
         f"{f'{args.pap_slice_us} µs' if args.pap_slice_us else 'the kernel default'}; radiusd with "
-        "its default sched_slice_us (100 µs)."
-        + (
-            f" Placement (--pin), for every server's PAP rounds: storm clients on CPU {last_cpu}, the "
-            f"PAP client on CPU 0; {PINNED!r}: the daemon on CPU 0 (taskset -c 0), its EAP process "
-            f"on CPU {last_cpu} ([eap] process_cpus); the other servers on every CPU."
-            if args.pin
-            else ""
-        ),
+        "its default sched_slice_us (100 µs)." + (placement(args, last_cpu) if placed else ""),
         "",
         "auth/s is bound by eapol_test (its state machine's timers), not by the servers. CPU: the",
         "server process over the round; 'minus idle' subtracts what it spends idle over the same",
@@ -468,7 +469,7 @@ def run(args: argparse.Namespace, tmp: str) -> str:
             f"Median CPU per full authentication (minus idle): radiusd {med['radiusd']:.2f} ms, "
             f"FreeRADIUS {med['FreeRADIUS']:.2f} ms: ratio {ratio:.2f} (target at most 1.2).",
         ]
-        for other in (EAP_PROCESS, PINNED):
+        for other in (EAP_PROCESS, PINNED, THREAD_PINNED):
             if other in med:
                 lines.append(f"{other}: {med[other]:.2f} ms, ratio {med[other] / med['FreeRADIUS']:.2f}.")
     lines += pap_report(args, pap)
@@ -482,6 +483,18 @@ def run(args: argparse.Namespace, tmp: str) -> str:
         ]
         lines += summary(Path(tmp) / "probe.json")
     return "\n".join(lines) + "\n"
+
+
+def placement(args: argparse.Namespace, last_cpu: int) -> str:
+    """Where --pin and --pin-threads put the clients and the pinned servers."""
+    where = [
+        f" Placement, for every server's PAP rounds: storm clients on CPU {last_cpu}, the PAP client on CPU 0"
+    ]
+    if args.pin:
+        where.append(f"{PINNED!r}: the daemon on CPU 0 (taskset -c 0), its EAP process on CPU {last_cpu}")
+    if args.pin_threads:
+        where.append(f"{THREAD_PINNED!r}: the daemon on CPU 0, its TLS thread on CPU {last_cpu}")
+    return "; ".join(where) + f' ([eap] tls_cpus = "{last_cpu}"); the other servers on every CPU.'
 
 
 def pap_report(
@@ -564,8 +577,14 @@ def main() -> None:
     p.add_argument(
         "--pin",
         action="store_true",
-        help=f"also {PINNED!r} (daemon on CPU 0, [eap] process_cpus = the last CPU), and in the PAP "
+        help=f"also {PINNED!r} (daemon on CPU 0, [eap] tls_cpus = the last CPU), and in the PAP "
         "rounds the storm clients on the last CPU, the PAP client on CPU 0, for every server",
+    )
+    p.add_argument(
+        "--pin-threads",
+        action="store_true",
+        help=f"also {THREAD_PINNED!r} (daemon on CPU 0, TLS thread on the last CPU: [eap] tls_cpus "
+        "with process = false); clients placed as with --pin",
     )
     p.add_argument(
         "--probe", action="store_true", help="radiusd under bench/eap_probe.py (its figures, not CPU)"

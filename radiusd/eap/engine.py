@@ -34,6 +34,7 @@ from radiusd.policy.hash_pool import HashPool
 
 from . import packet as eap
 from .methods import EapTlsMethod, Md5Method, Method, MethodContext, Step, TlsBased
+from .placement import ThreadPlacement
 from .settings import EapSettings
 from .tls import FLAG_M, TlsContexts
 from .tunnels import PeapMethod, TtlsMethod
@@ -132,6 +133,8 @@ class EapEngine:
         if files is not None:
             _warn_if_readable(files.key)
         self.pool = pool if pool is not None else HashPool(settings.workers, settings.queue_max, name="eap")
+        #: keeps the pool's threads on ``tls_cpus`` (the EAP process places itself instead)
+        self.placement = ThreadPlacement(settings.tls_cpus)
         self.clock = clock
         self.conversations: OrderedDict[bytes, Conversation] = OrderedDict()
         #: octets of incoming fragments held by all conversations (at most max_buffered)
@@ -155,6 +158,7 @@ class EapEngine:
         elif files is not None:
             self.tls = TlsContexts(files)
         self.settings = settings
+        self.placement.cpus = settings.tls_cpus
 
     # -- entry ----------------------------------------------------------------------------
 
@@ -219,7 +223,7 @@ class EapEngine:
         early = self._step(conv, method.prepare, pkt.identifier, pkt.data)
         if early is not None:
             return self._outcome(conv, pkt.identifier, early, notes, trace)
-        future = self.pool.submit(method.blocking)
+        future = self.pool.submit(self.placement.wrap(method.blocking))
         assert future is not None  # room was checked above, and nothing ran since
         conv.busy = True
         out: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()

@@ -11,7 +11,9 @@ methods = ["peap", "ttls", "tls"]      # allowed (default: these, tls only with 
 default_method = "peap"                # offered first; the peer may Nak to another allowed one
 process = false                        # true: conversations in a process of their own
 process_nice = 10                      # its nice value: PAP and accounting run first
-process_cpus = ""                      # CPUs it may run on ("1", "2-3,6"); "": the daemon's
+tls_cpus = ""                          # CPUs the TLS work runs on ("1", "2-3,6"): the EAP
+                                       # process, or the daemon's TLS threads; "": the daemon's
+                                       # (process_cpus: the same setting, its older name)
 
 [eap.plan_methods]                     # optional, per plan: checked once the subscriber is known
 iot = ["tls"]
@@ -32,6 +34,7 @@ _KEYS = {
     "cert", "key", "ca", "crl", "methods", "default_method", "allow_md5", "fragment_size",
     "max_conversations", "max_buffered", "timeout", "workers", "queue_max", "tls_min_version",
     "tls_max_version", "plan_methods", "nas_methods", "process", "process_nice", "process_cpus",
+    "tls_cpus",
 }  # fmt: skip
 
 
@@ -69,16 +72,22 @@ class EapSettings:
     process: bool = False
     #: that process's nice value (0-19): the kernel runs PAP and accounting first
     process_nice: int = 10
-    #: the CPUs that process may run on (sched_setaffinity); empty: those of the daemon. With
-    #: the daemon kept off them (systemd CPUAffinity=, taskset), TLS work never waits in the
-    #: queue of the CPU that answers PAP and accounting
-    process_cpus: tuple[int, ...] = ()
+    #: the CPUs the TLS work may run on (sched_setaffinity): the EAP process with ``process``,
+    #: else the daemon's TLS threads; empty: those of the daemon. With the daemon kept off them
+    #: (systemd CPUAffinity=, taskset), TLS work never waits in the queue of the CPU that
+    #: answers PAP and accounting
+    tls_cpus: tuple[int, ...] = ()
     tls_min_version: str = "1.2"
     tls_max_version: str = "1.3"
     #: per plan, the methods allowed (``{ "residential" = ["peap"] }``); plans not named: all
     plan_methods: tuple[tuple[str, tuple[int, ...]], ...] = ()
     #: per NAS (its name), the methods offered and allowed; NAS not named: all of ``methods``
     nas_methods: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    @property
+    def process_cpus(self) -> tuple[int, ...]:
+        """The older name of :attr:`tls_cpus` (it placed the EAP process only)."""
+        return self.tls_cpus
 
     @property
     def enabled(self) -> bool:
@@ -152,6 +161,14 @@ def parse_cpus(value: Any, where: str) -> tuple[int, ...]:
     return tuple(sorted(cpus))
 
 
+def _tls_cpus(section: dict[str, Any]) -> tuple[int, ...]:
+    """``tls_cpus``, or ``process_cpus`` (its older name); both only when they agree."""
+    named = {k: parse_cpus(section[k], f"[eap] {k}") for k in ("tls_cpus", "process_cpus") if k in section}
+    if len(set(named.values())) > 1:
+        raise ValueError("[eap] tls_cpus and process_cpus (its older name) name different CPUs: keep one")
+    return next(iter(named.values()), ())
+
+
 def parse_eap(section: dict[str, Any]) -> EapSettings:
     """EapSettings from the ``[eap]`` table; ValueError with the setting's name when invalid.
     An empty section disables EAP (every EAP request is rejected, as before)."""
@@ -202,7 +219,7 @@ def parse_eap(section: dict[str, Any]) -> EapSettings:
             queue_max=int(section.get("queue_max", 256)),
             process=process,
             process_nice=int(section.get("process_nice", 10)),
-            process_cpus=parse_cpus(section.get("process_cpus", ""), "[eap] process_cpus"),
+            tls_cpus=_tls_cpus(section),
             tls_min_version=low,
             tls_max_version=high,
             plan_methods=tuple(

@@ -35,6 +35,7 @@ from radiusd.logs import configure_logging, get_logger
 from radiusd.model.credentials import Credential
 
 from .engine import EapEngine, Outcome
+from .placement import pin
 from .settings import EapSettings
 
 log = get_logger("radiusd.eap")
@@ -112,11 +113,11 @@ class Worker:
             assert isinstance(outcome, Outcome)  # inline: never a future
             send(self.sock, ("done", seq, outcome, self.stats()))
         elif kind == "reload":
-            before = self.engine.settings.process_cpus
+            before = self.engine.settings.tls_cpus
             try:
                 self.engine.reload(message[1])
-                if message[1].process_cpus != before:  # moved only when the set changed
-                    pin(message[1].process_cpus, reloaded=True)
+                if message[1].tls_cpus != before:  # moved only when the set changed
+                    pin(message[1].tls_cpus, home=os.getppid())
                 send(self.sock, ("reloaded", ""))
             except Exception as exc:  # told to the daemon, which keeps the old settings
                 send(self.sock, ("reloaded", str(exc) or type(exc).__name__))
@@ -169,23 +170,6 @@ class Worker:
             self.backlog.append(message)
 
 
-def pin(cpus: tuple[int, ...], *, reloaded: bool = False) -> None:
-    """Run on ``cpus`` only (``[eap] process_cpus``; empty: the daemon's CPUs, inherited at
-    start, taken again from the daemon on a reload). A set the kernel refuses (no such CPU,
-    outside this cgroup's cpuset) is logged and ignored: the conversations still run, only
-    not where asked."""
-    try:
-        if not cpus:
-            if not reloaded:
-                return
-            cpus = tuple(os.sched_getaffinity(os.getppid()))
-        os.sched_setaffinity(0, cpus)
-    except (OSError, ValueError) as exc:
-        log.warning("eap.process-cpus-refused", cpus=list(cpus), error=str(exc))
-        return
-    log.info("eap.process-cpus", cpus=sorted(os.sched_getaffinity(0)))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or not args[0].isdigit():
@@ -199,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if nice:
         os.nice(nice)
         set_slice(0)  # the daemon's short slice (inherited) is for its loop, not for this work
-    pin(settings.process_cpus)
+    pin(settings.tls_cpus)
     worker = Worker(sock, settings)
     try:
         worker.run()

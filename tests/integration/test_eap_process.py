@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from radiusd.eap import packet as eap
 from radiusd.eap.build import build_engine
 from radiusd.eap.certs import make_test_pki
-from radiusd.eap.engine import BUSY, Outcome
+from radiusd.eap.engine import BUSY, EapEngine, Outcome
 from radiusd.eap.process import LOST, EapProcess
 from radiusd.eap.settings import parse_eap
 from radiusd.model.credentials import Credential, make_credential
@@ -210,6 +211,33 @@ def test_process_on_cpus_the_kernel_refuses_still_serves(pki: dict[str, Path]) -
         d.close()
 
 
+def _tls_threads() -> list[int]:
+    return [t.native_id for t in threading.enumerate() if t.name.startswith("radiusd-eap") and t.native_id]
+
+
+def test_in_process_tls_thread_runs_on_tls_cpus_and_a_reload_moves_it(pki: dict[str, Path]) -> None:
+    """[eap] tls_cpus with process = false: the pool's TLS thread moves itself there before its
+    first step (the event loop's thread stays); after a reload it moves at its next step, to
+    the new set, or back to the daemon's CPUs when the setting is emptied."""
+    mine = os.sched_getaffinity(0)
+    first, last = min(mine), max(mine)
+    engine = build_engine(section(pki, process=False, tls_cpus=str(last)))
+    assert isinstance(engine, EapEngine) and engine.settings.tls_cpus == (last,)
+    d = Driver(engine)  # type: ignore[arg-type]  # the same handle() as the EAP process's
+    try:
+        assert ttls_pap(d.send, pki["ca.pem"], b"alice", b"s3cret pass").kind == "accept"
+        (tid,) = _tls_threads()
+        assert os.sched_getaffinity(tid) == {last} and os.sched_getaffinity(0) == mine
+        engine.reload(parse_eap(section(pki, process=False, tls_cpus=[first])))
+        assert ttls_pap(d.send, pki["ca.pem"], b"alice", b"s3cret pass").kind == "accept"
+        assert os.sched_getaffinity(tid) == {first}
+        engine.reload(parse_eap(section(pki, process=False)))
+        assert ttls_pap(d.send, pki["ca.pem"], b"alice", b"s3cret pass").kind == "accept"
+        assert os.sched_getaffinity(tid) == mine
+    finally:
+        d.close()
+
+
 def test_close_ends_the_process(pki: dict[str, Path]) -> None:
     engine = build_engine(section(pki))
     assert isinstance(engine, EapProcess)
@@ -229,6 +257,12 @@ def test_settings_refuse_bad_process_values(pki: dict[str, Path]) -> None:
     assert parse_eap(section(pki, process_cpus=[3, 1])).process_cpus == (1, 3)
     assert parse_eap(section(pki, process_cpus=2)).process_cpus == (2,)
     assert parse_eap(section(pki)).process_cpus == ()
+    assert parse_eap(section(pki, tls_cpus="1-2")).tls_cpus == (1, 2)  # process_cpus: its older name
+    assert parse_eap(section(pki, tls_cpus="1", process_cpus=[1])).process_cpus == (1,)
+    with pytest.raises(ValueError, match="tls_cpus and process_cpus"):
+        parse_eap(section(pki, tls_cpus="1", process_cpus="0"))
+    with pytest.raises(ValueError, match="tls_cpus"):
+        parse_eap(section(pki, tls_cpus="x"))
     for bad in ("one", "3-1", "1,,x", "-1", "0-5000", True, {"a": 1}):
         with pytest.raises(ValueError, match="process_cpus"):
             parse_eap(section(pki, process_cpus=bad))
