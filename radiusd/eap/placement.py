@@ -19,22 +19,27 @@ log = get_logger("radiusd.eap")
 T = TypeVar("T")
 
 
-def pin(cpus: tuple[int, ...], *, home: int | None = None, what: str = "process") -> bool:
-    """Run the calling thread on ``cpus`` only; empty: on the CPUs of process ``home`` (the
-    daemon, when a reload empties the setting), or stay where it is when ``home`` is None.
+def pin(cpus: tuple[int, ...], daemon: int, *, home: bool = False, what: str = "process") -> bool:
+    """Run the calling thread on ``cpus`` only; empty: on the CPUs of the ``daemon`` (its
+    main thread's pid) when ``home`` (a reload emptied the setting), else stay where it is.
     A set the kernel refuses (no such CPU, outside this cgroup's cpuset) is logged
     (``eap.<what>-cpus-refused``) and ignored: the work still runs, only not where asked.
-    True when the thread moved."""
+    The log line names the daemon's CPUs too, with a hint when they overlap: the point is a
+    CPU the event loop does not use. True when the thread moved."""
+    explicit = bool(cpus)
     try:
-        if not cpus:
-            if home is None:
+        if not explicit:
+            if not home:
                 return False
-            cpus = tuple(os.sched_getaffinity(home))
+            cpus = tuple(os.sched_getaffinity(daemon))
         os.sched_setaffinity(0, cpus)
+        now, loop = os.sched_getaffinity(0), os.sched_getaffinity(daemon)
     except (OSError, ValueError) as exc:
         log.warning(f"eap.{what}-cpus-refused", cpus=list(cpus), error=str(exc))
         return False
-    log.info(f"eap.{what}-cpus", cpus=sorted(os.sched_getaffinity(0)))
+    shared = {"hint": "the event loop may run there too: keep the daemon on other CPUs "
+              "(systemd CPUAffinity=, taskset -c)"} if explicit and now & loop else {}  # fmt: skip
+    log.info(f"eap.{what}-cpus", cpus=sorted(now), daemon_cpus=sorted(loop), **shared)
     return True
 
 
@@ -53,7 +58,7 @@ class ThreadPlacement:
 
         def placed() -> T:
             if getattr(self._taken, "cpus", ()) != cpus:
-                pin(cpus, home=os.getpid(), what="thread")
+                pin(cpus, os.getpid(), home=True, what="thread")
                 self._taken.cpus = cpus
             return func()
 

@@ -117,7 +117,7 @@ class Worker:
             try:
                 self.engine.reload(message[1])
                 if message[1].tls_cpus != before:  # moved only when the set changed
-                    pin(message[1].tls_cpus, home=os.getppid())
+                    pin(message[1].tls_cpus, os.getppid(), home=True)
                 send(self.sock, ("reloaded", ""))
             except Exception as exc:  # told to the daemon, which keeps the old settings
                 send(self.sock, ("reloaded", str(exc) or type(exc).__name__))
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if nice:
         os.nice(nice)
         set_slice(0)  # the daemon's short slice (inherited) is for its loop, not for this work
-    pin(settings.tls_cpus)
+    pin(settings.tls_cpus, os.getppid())
     worker = Worker(sock, settings)
     try:
         worker.run()

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from radiusd.eap import packet as eap
 from radiusd.eap.build import build_engine
@@ -225,9 +226,17 @@ def test_in_process_tls_thread_runs_on_tls_cpus_and_a_reload_moves_it(pki: dict[
     assert isinstance(engine, EapEngine) and engine.settings.tls_cpus == (last,)
     d = Driver(engine)  # type: ignore[arg-type]  # the same handle() as the EAP process's
     try:
-        assert ttls_pap(d.send, pki["ca.pem"], b"alice", b"s3cret pass").kind == "accept"
+        with capture_logs() as logs:
+            assert ttls_pap(d.send, pki["ca.pem"], b"alice", b"s3cret pass").kind == "accept"
         (tid,) = _tls_threads()
         assert os.sched_getaffinity(tid) == {last} and os.sched_getaffinity(0) == mine
+        (moved,) = [e for e in logs if e["event"] == "eap.thread-cpus"]
+        # this process (the "daemon") may run on every CPU, the chosen one included: said
+        assert (
+            moved["cpus"] == [last]
+            and moved["daemon_cpus"] == sorted(mine)
+            and "CPUAffinity" in moved["hint"]
+        )
         engine.reload(parse_eap(section(pki, process=False, tls_cpus=[first])))
         assert ttls_pap(d.send, pki["ca.pem"], b"alice", b"s3cret pass").kind == "accept"
         assert os.sched_getaffinity(tid) == {first}
