@@ -34,6 +34,9 @@ EAP_MESSAGE, STATE, USER_NAME = 79, 24, 1
 TOKENS: dict[str, str] = {}
 API_PORTS: dict[int, int] = {}  # id(daemon) -> its API port
 
+#: the CPU the daemon's TLS thread is placed on ([eap] tls_cpus)
+TLS_CPU = max(os.sched_getaffinity(0))
+
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -64,6 +67,7 @@ def daemon(
         f'cert = "{pki["server.pem"]}"\nkey = "{pki["server.key"]}"\n'
         f'ca = "{pki["ca.pem"]}"\ncrl = "{pki["crl.pem"]}"\n'
         f"timeout = {EAP_TIMEOUT}\n"
+        f'tls_cpus = "{TLS_CPU}"\n'  # every test here runs its handshakes on that CPU's thread
         '\n[eap.plan_methods]\niot = ["tls"]\n'
     )
 
@@ -125,6 +129,21 @@ def last_reject(d: DaemonProcess, fragment: str) -> str:
 
 
 VERSIONS = ["1.2", "1.3"]
+
+
+def test_tls_thread_runs_on_tls_cpus(eapol_test: str, daemon: DaemonProcess, ca: str, tmp_path: Path) -> None:
+    """[eap] tls_cpus in a running daemon: after a PEAP handshake its TLS thread is on that
+    CPU (read back from the kernel), the event loop's thread where the daemon was started."""
+    net = {"eap": "PEAP", "identity": '"alice"', "password": f'"{PASSWORD}"', "phase2": '"auth=MSCHAPV2"',
+           "ca_cert": f'"{ca}"'}  # fmt: skip
+    assert_success(run_eapol(eapol_test, daemon, tmp_path, net), "1.2")
+    assert daemon.proc is not None
+    pid = daemon.proc.pid
+    placed = {int(t): os.sched_getaffinity(int(t)) for t in os.listdir(f"/proc/{pid}/task")}
+    assert placed.pop(pid) == os.sched_getaffinity(0)  # the loop: the CPUs it was started on
+    assert {TLS_CPU} in placed.values()
+    (moved,) = wait_until(lambda: daemon.events("eap.thread-cpus"), 5)
+    assert moved["cpus"] == [TLS_CPU]
 
 
 @pytest.mark.parametrize("version", VERSIONS)
