@@ -15,7 +15,7 @@ items in a region of its own so that nodes rarely reach for the same item at onc
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from ipam.errors import PoolError
 from ipam.lease import AdoptStatus, Lease
@@ -190,8 +190,10 @@ class Allocator:
         found = self._route(address)
         return found[0].release(found[1], owner, now) if found else None
 
-    def release_all_for_nas(self, nas: str, now: float) -> list[Change]:
-        return [c for p in self._pools.values() for c in p.release_all_for_nas(nas, now)]
+    def release_all_for_nas(
+        self, nas: str, now: float, sessions: Collection[str] | None = None
+    ) -> list[Change]:
+        return [c for p in self._pools.values() for c in p.release_all_for_nas(nas, now, sessions)]
 
     def expire(self, now: float) -> list[Change]:
         return [c for p in self._pools.values() for c in p.expire(now)]

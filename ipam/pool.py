@@ -34,7 +34,7 @@ is passed in, so tests and the daemon drive time explicitly.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 
 from ipam.errors import LeaseError, PoolError
 from ipam.lease import LIVE, TIMED, AdoptStatus, Lease, LeaseState
@@ -236,12 +236,19 @@ class Pool(PoolState):
             return None
         return self._end(item, now)
 
-    def release_all_for_nas(self, nas: str, now: float) -> list[Change]:
-        """Accounting-On/Off: end every offered or leased item recorded for that NAS."""
+    def release_all_for_nas(
+        self, nas: str, now: float, sessions: Collection[str] | None = None
+    ) -> list[Change]:
+        """Accounting-On/Off: end every offered or leased item recorded for that NAS; with
+        ``sessions``, only the items of those sessions (a NAS entry shared by several NASes,
+        one of which rebooted)."""
         on_nas = self._nas.get(nas)
         if not on_nas:
             return []
-        return [self._end(item, now) for item in list(on_nas.values())]
+        items = list(on_nas.values())
+        if sessions is not None:
+            items = [item for item in items if item.session is not None and item.session in sessions]
+        return [self._end(item, now) for item in items]
 
     def expire(self, now: float) -> list[Change]:
         """Sweep: offers and leases past ``expires`` end (-> sticky hold or reserved), sticky

@@ -164,7 +164,7 @@ class AccountingPolicy:
         # the plan's interval is read only for a session seen for the first time
         first = ev.username and self.table.get(ev.unique_id) is None
         apply_event(self.table, ev, change, self._plan_interval(ev.username) if first else None)
-        ops = self._lease_ops(ev, change)
+        ops = self._lease_ops(ev, change, shared_entry=req.nas.network is not None)
         reset = None
         if ev.status in NAS_RESET and self.make_reset_op is not None:
             # a session started after the NAS sent this is not one the reboot ended (a login at
@@ -217,7 +217,9 @@ class AccountingPolicy:
     async def run_sweeper(self, interval: float) -> None:
         await self.sweeper.run(interval)
 
-    def _lease_ops(self, ev: AcctEvent, change: Change) -> list[Operation]:
+    def _lease_ops(self, ev: AcctEvent, change: Change, shared_entry: bool = False) -> list[Operation]:
+        """The lease hooks' operations for ``ev``; ``shared_entry``: the NAS was matched by a
+        subnet entry, which other NASes share, so a reset ends only its own sessions' leases."""
         h = self.hooks
         if ev.status == StatusType.START:
             return list(h.on_start(ev))
@@ -226,7 +228,8 @@ class AccountingPolicy:
         if ev.status == StatusType.INTERIM_UPDATE:
             s = self.table.get(ev.unique_id)
             return list(h.on_interim(ev)) if s is not None and s.is_open else []
-        return list(h.on_nas_reset(ev.nas_address, ev))
+        closed = {s.unique_id for s in change.sessions} if shared_entry else None
+        return list(h.on_nas_reset(ev.nas_address, ev, closed))
 
     def _submit(
         self, req: Request, change: Change, ops: list[Operation], reset: ResetOp | None = None

@@ -24,6 +24,8 @@ from radiusd.store.nas_reset import NasLeasesOp
 from .ipam_base import IpamBase
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from ipam import Lease
     from radiusd.model.events import AcctEvent
     from radiusd.model.writes import Operation
@@ -142,17 +144,23 @@ class IpamHooks(IpamBase):
         # a session the sweep closed may be alive at another node, which renewed its lease
         return self._eager(changes, "expire" if event.swept else "release")
 
-    def on_nas_reset(self, nas_id: str, event: AcctEvent) -> list[Operation]:
-        """Accounting-On/Off: every lease of that NAS ends."""
+    def on_nas_reset(
+        self, nas_id: str, event: AcctEvent, sessions: Collection[str] | None = None
+    ) -> list[Operation]:
+        """Accounting-On/Off: every lease of that NAS ends. With ``sessions`` (a subnet entry
+        shared by several NASes: its items are recorded under the entry, not the address)
+        only those of the sessions this node closes, and in the database those of the
+        sessions still open from that address: the other NASes' leases live on."""
         if event.router_id is None:
             return []
-        changes = self.alloc.release_all_for_nas(str(event.router_id), self.clock())
+        changes = self.alloc.release_all_for_nas(str(event.router_id), self.clock(), sessions)
         if changes:
             log.info("ipam.nas-reset", nas=nas_id, released=len(changes))
         ops = self._eager(changes)
         shared = self.engine is not None and self.engine.dialect.name == "postgresql"  # (None: tests)
         if shared and self.alloc.has_pools():  # other nodes' rows
-            ops.append(NasLeasesOp(event.router_id, lambda rows: self._release_stored(nas_id, rows)))
+            only = None if sessions is None else event.nas_address
+            ops.append(NasLeasesOp(event.router_id, lambda rows: self._release_stored(nas_id, rows), only))
         return ops
 
     def _release_stored(self, nas_id: str, rows: list[Lease]) -> LeaseOp | None:

@@ -16,6 +16,8 @@ from radiusd.model.request import Request
 from .directory import PlanView, SubscriberView
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from radiusd.model.events import AcctEvent
     from radiusd.model.writes import Operation
 
@@ -73,8 +75,12 @@ class LeaseHooks(Protocol):
 
     def on_stop(self, event: AcctEvent) -> list[Operation]: ...
 
-    def on_nas_reset(self, nas_id: str, event: AcctEvent) -> list[Operation]:
-        """Accounting-On/Off from NAS ``nas_id`` (its address): release all its leases."""
+    def on_nas_reset(
+        self, nas_id: str, event: AcctEvent, sessions: Collection[str] | None = None
+    ) -> list[Operation]:
+        """Accounting-On/Off from NAS ``nas_id`` (its address): release all its leases; with
+        ``sessions`` (the NAS was matched by a subnet entry that other NASes share), only
+        those of the sessions named, and in the database those of that address's sessions."""
         ...
 
 
@@ -90,5 +96,7 @@ class NoLeaseHooks:
     def on_stop(self, event: AcctEvent) -> list[Operation]:
         return []
 
-    def on_nas_reset(self, nas_id: str, event: AcctEvent) -> list[Operation]:
+    def on_nas_reset(
+        self, nas_id: str, event: AcctEvent, sessions: Collection[str] | None = None
+    ) -> list[Operation]:
         return []

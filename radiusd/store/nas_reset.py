@@ -20,7 +20,8 @@ those in the same transaction, after this node's own writes of the batch, and an
 - :class:`NasLeasesOp` reads the lease rows of the NAS's router still offered or leased and
   hands them to the IPAM service, which releases those its memory did not hold live and
   returns the lease operation, written here (the ``release`` guard, the history, the
-  announcement on ``radiusd_leases``).
+  announcement on ``radiusd_leases``). When the router is a subnet entry that several NASes
+  share, only the rows whose session is open from the rebooted NAS's address.
 
 On SQLite (one node) memory holds every session and lease: the daemon does not use them.
 """
@@ -29,8 +30,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ipam import Lease
@@ -40,7 +42,11 @@ from radiusd.model.sessions import LiveSession
 from . import rawpg
 from .accounting_pg import _PG_CLOSED_COLS, SESSION_CHANNEL
 from .lease_ops import V4, V6, LeaseOp, announce, lease_of, lease_select
+from .models import RadiusSession
 from .sessions_load import session_from_row
+from .tables import core_table
+
+SESSIONS = core_table(RadiusSession)
 
 
 def _close_sql() -> str:
@@ -124,11 +130,13 @@ class NasLeasesOp:
     docstring), through ``release``; ``lease_op`` is what it wrote."""
 
     order: ClassVar[int] = 15  # after the batch's lease rows (10), before the sessions
-    __slots__ = ("lease_op", "release", "router_id")
+    __slots__ = ("lease_op", "nas_address", "release", "router_id")
 
-    def __init__(self, router_id: int, release: ReleaseStored) -> None:
+    def __init__(self, router_id: int, release: ReleaseStored, nas_address: str | None = None) -> None:
         self.router_id = router_id
         self.release = release
+        #: a subnet entry shared by several NASes: only the leases of this address's sessions
+        self.nas_address = nas_address
         self.lease_op: LeaseOp | None = None
 
     @classmethod
@@ -136,7 +144,7 @@ class NasLeasesOp:
         if conn.dialect.name != "postgresql":
             return
         for op in ops:
-            rows = await live_rows_of_router(conn, op.router_id)
+            rows = await live_rows_of_router(conn, op.router_id, op.nas_address)
             lease_op = op.release(rows) if rows else None
             if lease_op:
                 op.lease_op = lease_op
@@ -148,11 +156,15 @@ class NasLeasesOp:
             lease_op.rolled_back()
 
 
-async def live_rows_of_router(conn: AsyncConnection, router_id: int) -> list[Lease]:
+async def live_rows_of_router(
+    conn: AsyncConnection, router_id: int, nas_address: str | None = None
+) -> list[Lease]:
     """The lease rows (both tables) offered or leased through ``router_id``, locked until the
     transaction ends (a write by another node waits for this release, then meets its guard),
-    in the order of their key. No index serves ``router_id``: a scan of the lease table, once
-    per Accounting-On/Off."""
+    in the order of their key; with ``nas_address``, only those whose session is open from
+    that address (the router is a subnet entry that other NASes share; this runs before the
+    batch closes them). No index serves ``router_id``: a scan of the lease table, once per
+    Accounting-On/Off."""
     out: list[Lease] = []
     for table, key in ((V4, "address"), (V6, "prefix")):
         stmt = (
@@ -161,5 +173,15 @@ async def live_rows_of_router(conn: AsyncConnection, router_id: int) -> list[Lea
             .order_by(table.c[key])
             .with_for_update(of=table)
         )
+        if nas_address is not None:
+            stmt = stmt.where(table.c.session_key.in_(_open_sessions_of(router_id, nas_address)))
         out += [lease_of(r, key) for r in (await conn.execute(stmt)).mappings()]
     return out
+
+
+def _open_sessions_of(router_id: int, nas_address: str) -> sa.Select[Any]:
+    """The unique ids of the sessions open from ``nas_address`` under ``router_id`` (the
+    partial index of open sessions by router serves it)."""
+    return sa.select(SESSIONS.c.acct_unique_id).where(
+        SESSIONS.c.status == "open", SESSIONS.c.router_id == router_id, SESSIONS.c.nas_address == nas_address
+    )

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from radiusd.store.accounting_pg import SESSION_CHANNEL
 from radiusd.store.engine import create_engine, ensure_schema
 from radiusd.store.lease_feed import asyncpg_dsn
-from radiusd.store.models import RadiusSession
-from radiusd.store.nas_reset import NasSessionsOp
+from radiusd.store.models import IPPool, IPv4IP, RadiusSession
+from radiusd.store.nas_reset import NasSessionsOp, live_rows_of_router
 from tests.conftest import _migrated_pg_url
 
 pytestmark = pytest.mark.postgres
@@ -98,3 +98,32 @@ async def test_one_statement_closes_what_no_node_holds_and_announces_it(engine: 
     async with engine.begin() as conn:
         await NasSessionsOp.apply_batch(conn, [again])
     assert again.closed == []
+
+
+async def test_lease_rows_of_a_shared_subnet_entry_are_those_of_the_address_sessions(
+    engine: AsyncEngine,
+) -> None:
+    """A subnet entry (router 1) shared by two BNGs: the live lease rows read for a reset of
+    one of them are those whose session is open from its address, not the other BNG's, nor a
+    row without a session; with no address given, every live row of the router."""
+    hour = dt.timedelta(hours=1)
+    async with engine.begin() as conn:
+        await conn.execute(sa.insert(RadiusSession), [
+            row("a1", started=BOOT - hour), row("b1", started=BOOT - hour, nas="192.0.2.2"),
+            row("a0", started=BOOT - hour, status="closed"),
+        ])  # fmt: skip
+        new_pool = sa.insert(IPPool).values(name="p", kind="ipv4").returning(IPPool.id)
+        pool = (await conn.execute(new_pool)).scalar()
+        for address, session, state in (
+            ("10.0.0.1", "a1", "leased"),
+            ("10.0.0.2", "b1", "leased"),
+            ("10.0.0.3", None, "offered"),
+            ("10.0.0.4", "a0", "leased"),
+        ):
+            lease = {"pool_id": pool, "state": state, "owner": "u", "router_id": 1, "session_key": session}
+            await conn.execute(sa.insert(IPv4IP).values(address=address, **lease))
+    async with engine.begin() as conn:
+        mine = [lease.address for lease in await live_rows_of_router(conn, 1, NAS)]
+        every = [lease.address for lease in await live_rows_of_router(conn, 1)]
+    assert mine == ["10.0.0.1"]
+    assert every == ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]

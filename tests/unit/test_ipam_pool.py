@@ -197,6 +197,19 @@ def test_release_all_for_nas() -> None:
     assert a.lookup(y).state is S.OFFERED  # type: ignore[union-attr]
 
 
+def test_release_all_for_nas_of_named_sessions() -> None:
+    """A NAS entry shared by several NASes: a reset ends only the items of the sessions named."""
+    a = small()
+    x = settle(a, a.allocate("p", "x", 0, nas="n1", session="s-x")).address
+    y = settle(a, a.allocate("p", "y", 0, nas="n1", session="s-y")).address
+    z = settle(a, a.allocate("p", "z", 0, nas="n1")).address  # no session yet: whose, unknown
+    out = a.release_all_for_nas("n1", 5, {"s-x", "s-gone"})
+    assert [c.address for c in out] == [x]
+    a.commit_all(out)
+    assert a.lookup(y).state is S.OFFERED and a.lookup(z).state is S.OFFERED  # type: ignore[union-attr]
+    assert a.release_all_for_nas("n1", 6, set()) == []
+
+
 def test_adopt_outcomes() -> None:
     a = small()
     own = settle(a, a.allocate("p", "alice", 0)).address
