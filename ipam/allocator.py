@@ -191,9 +191,9 @@ class Allocator:
         return found[0].release(found[1], owner, now) if found else None
 
     def release_all_for_nas(
-        self, nas: str, now: float, sessions: Collection[str] | None = None
+        self, nas: str, now: float, sessions: Collection[str] | None = None, spared: Collection[str] = ()
     ) -> list[Change]:
-        return [c for p in self._pools.values() for c in p.release_all_for_nas(nas, now, sessions)]
+        return [c for p in self._pools.values() for c in p.release_all_for_nas(nas, now, sessions, spared)]
 
     def expire(self, now: float) -> list[Change]:
         return [c for p in self._pools.values() for c in p.expire(now)]

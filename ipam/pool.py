@@ -237,15 +237,16 @@ class Pool(PoolState):
         return self._end(item, now)
 
     def release_all_for_nas(
-        self, nas: str, now: float, sessions: Collection[str] | None = None
+        self, nas: str, now: float, sessions: Collection[str] | None = None, spared: Collection[str] = ()
     ) -> list[Change]:
-        """Accounting-On/Off: end every offered or leased item recorded for that NAS; with
+        """Accounting-On/Off: end every offered or leased item recorded for that NAS but those
+        of the ``spared`` sessions (the NAS's new life, started after it sent the reset); with
         ``sessions``, only the items of those sessions (a NAS entry shared by several NASes,
         one of which rebooted)."""
         on_nas = self._nas.get(nas)
         if not on_nas:
             return []
-        items = list(on_nas.values())
+        items = [item for item in on_nas.values() if item.session is None or item.session not in spared]
         if sessions is not None:
             items = [item for item in items if item.session is not None and item.session in sessions]
         return [self._end(item, now) for item in items]

@@ -163,13 +163,16 @@ class AccountingPolicy:
         change = self.table.begin()
         # the plan's interval is read only for a session seen for the first time
         first = ev.username and self.table.get(ev.unique_id) is None
-        apply_event(self.table, ev, change, self._plan_interval(ev.username) if first else None)
-        ops = self._lease_ops(ev, change, shared_entry=req.nas.network is not None)
+        # a reset: a session started after the NAS sent it is not one the reboot ended (a login
+        # since, met by a late retransmission); the later of the two times, in case the NAS's
+        # clock is wrong
+        since = max(ev.event_time, sent_at(req)) if ev.status in NAS_RESET else None
+        interval = self._plan_interval(ev.username) if first else None
+        apply_event(self.table, ev, change, interval, reset_before=since)
+        ops = self._lease_ops(ev, change, shared_entry=req.nas.network is not None, since=since)
         reset = None
-        if ev.status in NAS_RESET and self.make_reset_op is not None:
-            # a session started after the NAS sent this is not one the reboot ended (a login at
-            # another node since); the later of the two times, in case the NAS's clock is wrong
-            reset = self.make_reset_op(ev, max(ev.event_time, sent_at(req)))
+        if since is not None and self.make_reset_op is not None:
+            reset = self.make_reset_op(ev, since)
             ops.append(reset)
         if change.writes:
             ops.insert(0, self.make_op(change))
@@ -217,9 +220,13 @@ class AccountingPolicy:
     async def run_sweeper(self, interval: float) -> None:
         await self.sweeper.run(interval)
 
-    def _lease_ops(self, ev: AcctEvent, change: Change, shared_entry: bool = False) -> list[Operation]:
-        """The lease hooks' operations for ``ev``; ``shared_entry``: the NAS was matched by a
-        subnet entry, which other NASes share, so a reset ends only its own sessions' leases."""
+    def _lease_ops(
+        self, ev: AcctEvent, change: Change, shared_entry: bool = False, since: dt.datetime | None = None
+    ) -> list[Operation]:
+        """The lease hooks' operations for ``ev``. A reset (``since``: when the NAS sent it)
+        spares the leases of the NAS's sessions it left open (started since); with
+        ``shared_entry`` (the NAS was matched by a subnet entry, which other NASes share) it
+        ends only its own closed sessions' leases."""
         h = self.hooks
         if ev.status == StatusType.START:
             return list(h.on_start(ev))
@@ -228,8 +235,9 @@ class AccountingPolicy:
         if ev.status == StatusType.INTERIM_UPDATE:
             s = self.table.get(ev.unique_id)
             return list(h.on_interim(ev)) if s is not None and s.is_open else []
-        closed = {s.unique_id for s in change.sessions} if shared_entry else None
-        return list(h.on_nas_reset(ev.nas_address, ev, closed))
+        ended = {s.unique_id for s in change.sessions}
+        spared = {s.unique_id for s in self.table.open_of_nas(ev.nas_address)} - ended
+        return list(h.on_nas_reset(ev.nas_address, ev, ended if shared_entry else None, spared, since))
 
     def _submit(
         self, req: Request, change: Change, ops: list[Operation], reset: ResetOp | None = None

@@ -159,11 +159,20 @@ def _counter(cur_raw: int, cur_base: int, new_raw: int, reset_allowed: bool) -> 
 
 
 def apply_event(
-    table: SessionTable, ev: AcctEvent, change: Change, interim_interval: int | None = None
+    table: SessionTable,
+    ev: AcctEvent,
+    change: Change,
+    interim_interval: int | None = None,
+    reset_before: dt.datetime | None = None,
 ) -> None:
-    """Run ``ev`` through the state machine, recording its effects in ``change``."""
+    """Run ``ev`` through the state machine, recording its effects in ``change``.
+    ``reset_before`` (Accounting-On/Off): when the NAS sent it; a session started later is
+    one of the NAS's new life (a login after the reboot, met by a late retransmission of
+    the Accounting-On) and stays open."""
     if ev.status in (StatusType.ACCOUNTING_ON, StatusType.ACCOUNTING_OFF):
         for s in table.open_of_nas(ev.nas_address):
+            if reset_before is not None and s.started_at > reset_before:
+                continue
             change.put(
                 replace(s, status=CLOSED, stopped_at=ev.event_time, terminate_cause=NAS_REBOOT,
                         updated_at=max(s.updated_at, ev.event_time))

@@ -13,6 +13,7 @@ handler to queue (see :mod:`radiusd.policy.ipam_service`). A mixin of
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ipam import AdoptStatus, Change, LeaseError, PoolError
@@ -24,6 +25,7 @@ from radiusd.store.nas_reset import NasLeasesOp
 from .ipam_base import IpamBase
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Collection
 
     from ipam import Lease
@@ -145,22 +147,30 @@ class IpamHooks(IpamBase):
         return self._eager(changes, "expire" if event.swept else "release")
 
     def on_nas_reset(
-        self, nas_id: str, event: AcctEvent, sessions: Collection[str] | None = None
+        self,
+        nas_id: str,
+        event: AcctEvent,
+        sessions: Collection[str] | None = None,
+        spared: Collection[str] = (),
+        since: dt.datetime | None = None,
     ) -> list[Operation]:
-        """Accounting-On/Off: every lease of that NAS ends. With ``sessions`` (a subnet entry
+        """Accounting-On/Off: every lease of that NAS ends, but those of the ``spared``
+        sessions (its new life: started after the NAS sent the reset, at ``since``; in the
+        database, the rows of sessions started since). With ``sessions`` (a subnet entry
         shared by several NASes: its items are recorded under the entry, not the address)
         only those of the sessions this node closes, and in the database those of the
-        sessions still open from that address: the other NASes' leases live on."""
+        sessions open from that address and started before ``since``: the other NASes'
+        leases live on."""
         if event.router_id is None:
             return []
-        changes = self.alloc.release_all_for_nas(str(event.router_id), self.clock(), sessions)
+        changes = self.alloc.release_all_for_nas(str(event.router_id), self.clock(), sessions, spared)
         if changes:
             log.info("ipam.nas-reset", nas=nas_id, released=len(changes))
         ops = self._eager(changes)
         shared = self.engine is not None and self.engine.dialect.name == "postgresql"  # (None: tests)
         if shared and self.alloc.has_pools():  # other nodes' rows
             only = None if sessions is None else event.nas_address
-            ops.append(NasLeasesOp(event.router_id, lambda rows: self._release_stored(nas_id, rows), only))
+            ops.append(NasLeasesOp(event.router_id, partial(self._release_stored, nas_id), only, since))
         return ops
 
     def _release_stored(self, nas_id: str, rows: list[Lease]) -> LeaseOp | None:

@@ -16,6 +16,7 @@ from radiusd.model.request import Request
 from .directory import PlanView, SubscriberView
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Collection
 
     from radiusd.model.events import AcctEvent
@@ -76,11 +77,18 @@ class LeaseHooks(Protocol):
     def on_stop(self, event: AcctEvent) -> list[Operation]: ...
 
     def on_nas_reset(
-        self, nas_id: str, event: AcctEvent, sessions: Collection[str] | None = None
+        self,
+        nas_id: str,
+        event: AcctEvent,
+        sessions: Collection[str] | None = None,
+        spared: Collection[str] = (),
+        since: dt.datetime | None = None,
     ) -> list[Operation]:
-        """Accounting-On/Off from NAS ``nas_id`` (its address): release all its leases; with
-        ``sessions`` (the NAS was matched by a subnet entry that other NASes share), only
-        those of the sessions named, and in the database those of that address's sessions."""
+        """Accounting-On/Off from NAS ``nas_id`` (its address): release all its leases but
+        those of the ``spared`` sessions (started after the NAS sent it, at ``since``: in the
+        database, those of sessions started since); with ``sessions`` (the NAS was matched by
+        a subnet entry that other NASes share), only those of the sessions named, and in the
+        database those of that address's sessions started before ``since``."""
         ...
 
 
@@ -97,6 +105,11 @@ class NoLeaseHooks:
         return []
 
     def on_nas_reset(
-        self, nas_id: str, event: AcctEvent, sessions: Collection[str] | None = None
+        self,
+        nas_id: str,
+        event: AcctEvent,
+        sessions: Collection[str] | None = None,
+        spared: Collection[str] = (),
+        since: dt.datetime | None = None,
     ) -> list[Operation]:
         return []

@@ -130,13 +130,21 @@ class NasLeasesOp:
     docstring), through ``release``; ``lease_op`` is what it wrote."""
 
     order: ClassVar[int] = 15  # after the batch's lease rows (10), before the sessions
-    __slots__ = ("lease_op", "nas_address", "release", "router_id")
+    __slots__ = ("lease_op", "nas_address", "release", "router_id", "since")
 
-    def __init__(self, router_id: int, release: ReleaseStored, nas_address: str | None = None) -> None:
+    def __init__(
+        self,
+        router_id: int,
+        release: ReleaseStored,
+        nas_address: str | None = None,
+        since: dt.datetime | None = None,
+    ) -> None:
         self.router_id = router_id
         self.release = release
         #: a subnet entry shared by several NASes: only the leases of this address's sessions
         self.nas_address = nas_address
+        #: when the NAS sent the reset: the leases of sessions started since are spared
+        self.since = since
         self.lease_op: LeaseOp | None = None
 
     @classmethod
@@ -144,7 +152,7 @@ class NasLeasesOp:
         if conn.dialect.name != "postgresql":
             return
         for op in ops:
-            rows = await live_rows_of_router(conn, op.router_id, op.nas_address)
+            rows = await live_rows_of_router(conn, op.router_id, op.nas_address, op.since)
             lease_op = op.release(rows) if rows else None
             if lease_op:
                 op.lease_op = lease_op
@@ -157,13 +165,14 @@ class NasLeasesOp:
 
 
 async def live_rows_of_router(
-    conn: AsyncConnection, router_id: int, nas_address: str | None = None
+    conn: AsyncConnection, router_id: int, nas_address: str | None = None, since: dt.datetime | None = None
 ) -> list[Lease]:
     """The lease rows (both tables) offered or leased through ``router_id``, locked until the
     transaction ends (a write by another node waits for this release, then meets its guard),
     in the order of their key; with ``nas_address``, only those whose session is open from
     that address (the router is a subnet entry that other NASes share; this runs before the
-    batch closes them). No index serves ``router_id``: a scan of the lease table, once per
+    batch closes them); with ``since``, not those of a session open and started later (the
+    NAS's new life). No index serves ``router_id``: a scan of the lease table, once per
     Accounting-On/Off."""
     out: list[Lease] = []
     for table, key in ((V4, "address"), (V6, "prefix")):
@@ -173,15 +182,23 @@ async def live_rows_of_router(
             .order_by(table.c[key])
             .with_for_update(of=table)
         )
+        key_col = table.c.session_key
         if nas_address is not None:
-            stmt = stmt.where(table.c.session_key.in_(_open_sessions_of(router_id, nas_address)))
+            mine = _open_sessions_of(router_id, nas_address)
+            stmt = stmt.where(
+                key_col.in_(mine if since is None else mine.where(SESSIONS.c.started_at <= since))
+            )
+        elif since is not None:
+            later = _open_sessions_of(router_id).where(SESSIONS.c.started_at > since)
+            stmt = stmt.where(sa.or_(key_col.is_(None), key_col.not_in(later)))
         out += [lease_of(r, key) for r in (await conn.execute(stmt)).mappings()]
     return out
 
 
-def _open_sessions_of(router_id: int, nas_address: str) -> sa.Select[Any]:
-    """The unique ids of the sessions open from ``nas_address`` under ``router_id`` (the
-    partial index of open sessions by router serves it)."""
-    return sa.select(SESSIONS.c.acct_unique_id).where(
-        SESSIONS.c.status == "open", SESSIONS.c.router_id == router_id, SESSIONS.c.nas_address == nas_address
+def _open_sessions_of(router_id: int, nas_address: str | None = None) -> sa.Select[Any]:
+    """The unique ids of the sessions open under ``router_id`` (from ``nas_address`` when
+    given; the partial index of open sessions by router serves it)."""
+    stmt = sa.select(SESSIONS.c.acct_unique_id).where(
+        SESSIONS.c.status == "open", SESSIONS.c.router_id == router_id
     )
+    return stmt if nas_address is None else stmt.where(SESSIONS.c.nas_address == nas_address)

@@ -100,17 +100,19 @@ async def test_one_statement_closes_what_no_node_holds_and_announces_it(engine: 
     assert again.closed == []
 
 
-async def test_lease_rows_of_a_shared_subnet_entry_are_those_of_the_address_sessions(
+async def test_lease_rows_a_reset_reads(
     engine: AsyncEngine,
 ) -> None:
     """A subnet entry (router 1) shared by two BNGs: the live lease rows read for a reset of
     one of them are those whose session is open from its address, not the other BNG's, nor a
-    row without a session; with no address given, every live row of the router."""
+    row without a session; with no address given, every live row of the router. With the
+    moment the NAS sent the reset, a session started later (a login since) keeps its row."""
     hour = dt.timedelta(hours=1)
     async with engine.begin() as conn:
         await conn.execute(sa.insert(RadiusSession), [
             row("a1", started=BOOT - hour), row("b1", started=BOOT - hour, nas="192.0.2.2"),
             row("a0", started=BOOT - hour, status="closed"),
+            row("n1", started=BOOT + dt.timedelta(seconds=5)),  # a login after the reboot
         ])  # fmt: skip
         new_pool = sa.insert(IPPool).values(name="p", kind="ipv4").returning(IPPool.id)
         pool = (await conn.execute(new_pool)).scalar()
@@ -119,11 +121,15 @@ async def test_lease_rows_of_a_shared_subnet_entry_are_those_of_the_address_sess
             ("10.0.0.2", "b1", "leased"),
             ("10.0.0.3", None, "offered"),
             ("10.0.0.4", "a0", "leased"),
+            ("10.0.0.5", "n1", "leased"),
         ):
             lease = {"pool_id": pool, "state": state, "owner": "u", "router_id": 1, "session_key": session}
             await conn.execute(sa.insert(IPv4IP).values(address=address, **lease))
     async with engine.begin() as conn:
         mine = [lease.address for lease in await live_rows_of_router(conn, 1, NAS)]
+        mine_before = [lease.address for lease in await live_rows_of_router(conn, 1, NAS, BOOT)]
         every = [lease.address for lease in await live_rows_of_router(conn, 1)]
-    assert mine == ["10.0.0.1"]
-    assert every == ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]
+        before = [lease.address for lease in await live_rows_of_router(conn, 1, since=BOOT)]
+    assert mine == ["10.0.0.1", "10.0.0.5"] and mine_before == ["10.0.0.1"]
+    assert every == ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"]
+    assert before == ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.integration.conftest import DaemonProcess, run_radclient, stop_and_check
+from tests.integration.pyrad_acct import acct_from
 from tests.integration.test_accounting_daemon import query
 
 SECRET = "subnet-secret"
@@ -33,27 +34,6 @@ def test_radclient_from_127_0_0_1_matches_a_subnet_nas(
     assert '"127.0.0.1"' in shown and "127.0.0.0/8" not in shown, shown
 
 
-def _acct_from(source: str, port: int, secret: str, attrs: dict[str, object], tmp_path: Path) -> None:
-    """One Accounting-Request from ``source`` (a loopback address: Linux answers all of
-    127.0.0.0/8), by pyrad; it must be answered."""
-    from pyrad import packet
-    from pyrad.client import Client
-    from pyrad.dictionary import Dictionary
-
-    from tests.integration.test_accounting_daemon import PYRAD_ACCT_DICTIONARY
-
-    path = tmp_path / "dictionary"
-    extra = "ATTRIBUTE\tFramed-IP-Address\t8\tipaddr\nVALUE\tAcct-Status-Type\tAccounting-On\t7\n"
-    path.write_text(PYRAD_ACCT_DICTIONARY + extra)
-    client = Client(server="127.0.0.1", acctport=port, secret=secret.encode(), dict=Dictionary(str(path)),
-                    retries=2, timeout=3)  # fmt: skip
-    client.bind((source, 0))
-    p = client.CreateAcctPacket()
-    for name, value in attrs.items():
-        p[name] = value
-    assert client.SendPacket(p).code == packet.AccountingResponse
-
-
 def test_accounting_on_from_one_nas_of_a_subnet_entry_spares_the_others(
     db_url: str, tmp_path: Path, daemon_factory: Callable[..., DaemonProcess]
 ) -> None:
@@ -72,12 +52,12 @@ def test_accounting_on_from_one_nas_of_a_subnet_entry_spares_the_others(
         for source, user, address in (("127.0.0.1", "sam", "10.90.0.5"), ("127.0.0.2", "tom", "10.90.0.6")):
             start = {"User-Name": user, "Acct-Status-Type": "Start", "Acct-Session-Id": f"s-{user}",
                      "NAS-Port": 1, "Framed-IP-Address": address}  # fmt: skip
-            _acct_from(source, d.acct_port, SECRET, start, tmp_path)
+            acct_from(source, d.acct_port, SECRET, start, tmp_path)
         leases = (
             "SELECT address, state FROM ipv4_ips WHERE address IN ('10.90.0.5', '10.90.0.6') ORDER BY address"
         )
         assert query(d.url, leases) == [("10.90.0.5", "leased"), ("10.90.0.6", "leased")]
-        _acct_from("127.0.0.2", d.acct_port, SECRET, {"Acct-Status-Type": "Accounting-On"}, tmp_path)
+        acct_from("127.0.0.2", d.acct_port, SECRET, {"Acct-Status-Type": "Accounting-On"}, tmp_path)
         rows = query(
             d.url,
             "SELECT username, nas_address, status, terminate_cause FROM radius_sessions ORDER BY username",
