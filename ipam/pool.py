@@ -246,10 +246,12 @@ class Pool(PoolState):
         on_nas = self._nas.get(nas)
         if not on_nas:
             return []
-        items = [item for item in on_nas.values() if item.session is None or item.session not in spared]
-        if sessions is not None:
-            items = [item for item in items if item.session is not None and item.session in sessions]
-        return [self._end(item, now) for item in items]
+        ended = [
+            item
+            for item in on_nas.values()
+            if item.session not in spared and (sessions is None or item.session in sessions)
+        ]
+        return [self._end(item, now) for item in ended]
 
     def expire(self, now: float) -> list[Change]:
         """Sweep: offers and leases past ``expires`` end (-> sticky hold or reserved), sticky

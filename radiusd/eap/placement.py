@@ -19,28 +19,27 @@ log = get_logger("radiusd.eap")
 T = TypeVar("T")
 
 
-def pin(cpus: tuple[int, ...], daemon: int, *, home: bool = False, what: str = "process") -> bool:
+def pin(cpus: tuple[int, ...], daemon: int, *, home: bool = False, what: str = "process") -> None:
     """Run the calling thread on ``cpus`` only; empty: on the CPUs of the ``daemon`` (its
     main thread's pid) when ``home`` (a reload emptied the setting), else stay where it is.
     A set the kernel refuses (no such CPU, outside this cgroup's cpuset) is logged
     (``eap.<what>-cpus-refused``) and ignored: the work still runs, only not where asked.
     The log line names the daemon's CPUs too, with a hint when they overlap: the point is a
-    CPU the event loop does not use. True when the thread moved."""
+    CPU the event loop does not use."""
     explicit = bool(cpus)
     try:
         if not explicit:
             if not home:
-                return False
+                return
             cpus = tuple(os.sched_getaffinity(daemon))
         os.sched_setaffinity(0, cpus)
         now, loop = os.sched_getaffinity(0), os.sched_getaffinity(daemon)
     except (OSError, ValueError) as exc:
         log.warning(f"eap.{what}-cpus-refused", cpus=list(cpus), error=str(exc))
-        return False
+        return
     shared = {"hint": "the event loop may run there too: keep the daemon on other CPUs "
               "(systemd CPUAffinity=, taskset -c)"} if explicit and now & loop else {}  # fmt: skip
     log.info(f"eap.{what}-cpus", cpus=sorted(now), daemon_cpus=sorted(loop), **shared)
-    return True
 
 
 class ThreadPlacement:

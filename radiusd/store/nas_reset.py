@@ -46,7 +46,7 @@ from .models import RadiusSession
 from .sessions_load import session_from_row
 from .tables import core_table
 
-SESSIONS = core_table(RadiusSession)
+_SESSIONS = core_table(RadiusSession)
 
 
 def _close_sql() -> str:
@@ -186,10 +186,10 @@ async def live_rows_of_router(
         if nas_address is not None:
             mine = _open_sessions_of(router_id, nas_address)
             stmt = stmt.where(
-                key_col.in_(mine if since is None else mine.where(SESSIONS.c.started_at <= since))
+                key_col.in_(mine if since is None else mine.where(_SESSIONS.c.started_at <= since))
             )
         elif since is not None:
-            later = _open_sessions_of(router_id).where(SESSIONS.c.started_at > since)
+            later = _open_sessions_of(router_id).where(_SESSIONS.c.started_at > since)
             stmt = stmt.where(sa.or_(key_col.is_(None), key_col.not_in(later)))
         out += [lease_of(r, key) for r in (await conn.execute(stmt)).mappings()]
     return out
@@ -198,7 +198,7 @@ async def live_rows_of_router(
 def _open_sessions_of(router_id: int, nas_address: str | None = None) -> sa.Select[Any]:
     """The unique ids of the sessions open under ``router_id`` (from ``nas_address`` when
     given; the partial index of open sessions by router serves it)."""
-    stmt = sa.select(SESSIONS.c.acct_unique_id).where(
-        SESSIONS.c.status == "open", SESSIONS.c.router_id == router_id
+    stmt = sa.select(_SESSIONS.c.acct_unique_id).where(
+        _SESSIONS.c.status == "open", _SESSIONS.c.router_id == router_id
     )
-    return stmt if nas_address is None else stmt.where(SESSIONS.c.nas_address == nas_address)
+    return stmt if nas_address is None else stmt.where(_SESSIONS.c.nas_address == nas_address)
