@@ -21,7 +21,11 @@ class WriterClosed(RuntimeError):
 
 
 class Operation(Protocol):
-    """One unit of durable work. Operations of one class are applied together."""
+    """One unit of durable work. Operations of one class are applied together.
+
+    A class may also set ``raw_postgresql = True``: on PostgreSQL its ``apply_batch`` writes
+    only through the asyncpg connection (``radiusd.store.rawpg``), never through SQLAlchemy's,
+    so the writer begins and commits a batch made of such classes alone on asyncpg directly."""
 
     #: Operation classes run in ascending ``order`` within a transaction (e.g. leases before
     #: the sessions that refer to them); ties keep first-arrival order.

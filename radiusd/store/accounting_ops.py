@@ -222,6 +222,7 @@ class AccountingOp:
     With ``node`` set, the sessions the batch opened or closed are announced (PostgreSQL)."""
 
     order: ClassVar[int] = 50  # after leases (IPAM), which sessions may refer to
+    raw_postgresql: ClassVar[bool] = True  # one asyncpg statement per batch (accounting_pg)
     __slots__ = ("change", "node", "xid")
 
     def __init__(self, change: Change, node: str | None = None) -> None:

@@ -38,6 +38,18 @@ async def driver(conn: AsyncConnection) -> Any:
     return found
 
 
+def idle_driver(conn: AsyncConnection) -> Any | None:
+    """The asyncpg connection of ``conn`` when it is checked out and no transaction is open on
+    it (the writer then begins and commits one itself), else None."""
+    raw = _checked_out(conn)
+    if raw is None:
+        return None
+    found: Any = raw.driver_connection
+    if found.is_in_transaction() or getattr(raw.dbapi_connection, "_transaction", None) is not None:
+        return None
+    return found
+
+
 def _checked_out(conn: AsyncConnection) -> Any:
     """The pooled connection ``conn`` holds now, or None when it holds none (closed,
     invalidated: ``get_raw_connection`` then revalidates it, with I/O).
