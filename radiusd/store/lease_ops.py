@@ -273,6 +273,34 @@ async def read_leases(conn: AsyncConnection, items: Iterable[str]) -> dict[str, 
     return out
 
 
+async def _read_leases_in_batch(conn: AsyncConnection, items: Iterable[str]) -> dict[str, Lease]:
+    """:func:`read_leases` inside the writer's transaction: on PostgreSQL through asyncpg, as the
+    rest of :class:`LeaseOp` (a SQLAlchemy statement would begin a transaction of SQLAlchemy's
+    inside the one the writer began on asyncpg, which asyncpg refuses)."""
+    if conn.dialect.name != "postgresql":
+        return await read_leases(conn, items)
+    wanted = list(dict.fromkeys(items))
+    out: dict[str, Lease] = {}
+    driver = await rawpg.driver(conn)
+    for sql, key in ((_READ_V4_PG, "address"), (_READ_V6_PG, "prefix")):
+        mine = [a for a in wanted if (":" in a) == (key == "prefix")]
+        if mine:
+            for r in await driver.fetch(sql, mine):
+                out[r[key]] = lease_of(r, key)
+    return out
+
+
+def _read_sql(table: sa.Table, key: str) -> str:
+    return (
+        f"SELECT t.*, p.name AS pool_name FROM {table.name} t JOIN {POOLS.name} p ON p.id = t.pool_id "
+        f"WHERE t.{key} = ANY($1::text[])"
+    )
+
+
+_READ_V4_PG = _read_sql(V4, "address")
+_READ_V6_PG = _read_sql(V6, "prefix")
+
+
 def lease_of(row: Any, key: str) -> Lease:
     """A stored lease row (a mapping with ``pool_name``) as an ipam Lease; ``nas`` is the
     router id as text."""
@@ -357,6 +385,7 @@ class LeaseOp:
     """
 
     order: ClassVar[int] = 10  # before sessions (accounting ops use 50)
+    raw_postgresql: ClassVar[bool] = True  # rows, history and announcement through asyncpg
     __slots__ = ("ended", "lost", "node", "on_lost", "started", "undo", "v4", "v6")
 
     def __init__(
@@ -390,7 +419,7 @@ class LeaseOp:
         lost = await upsert_rows(conn, v4, v6)
         started: list[dict[str, Any]] = []
         ended: list[dict[str, Any]] = []
-        stored = await read_leases(conn, lost) if lost else {}
+        stored = await _read_leases_in_batch(conn, lost) if lost else {}
         for op in ops:
             if lost:
                 mine = [row.get("address") or row["prefix"] for row in (*op.v4, *op.v6)]
