@@ -4,7 +4,11 @@ A request that must persist something puts an operation on the queue and awaits 
 its reply is encoded only after the future resolves. The writer
 drains whatever is queued when the previous commit finishes (no timer: under light load a
 batch is one request, under heavy load batches grow by themselves), runs each kind of
-operation once for all its rows, commits, then resolves every future of the batch.
+operation once for all its rows, commits, then resolves every future of the batch. On
+PostgreSQL, a batch whose operation classes all write through asyncpg alone
+(``raw_postgresql``: accounting and lease rows) is begun and committed on asyncpg too, not
+through SQLAlchemy's transaction, which cost ~100 µs of CPU per batch more
+(``bench/writer_tx_bench.py``); any other class in the batch keeps SQLAlchemy's transaction.
 
 When the transaction fails, every future of the batch fails and each operation's
 ``rolled_back()`` undoes the in-memory state it had made pending (an address goes back to
